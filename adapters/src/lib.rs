@@ -1,0 +1,2 @@
+//! All I/O and venue formats.
+#![forbid(unsafe_code)]

@@ -1,0 +1,19 @@
+//! The pipeline runtime: typed ring links, the [`Stage`] trait, idle policies, thread
+//! layouts and the runner that starts pinned stage threads and stops them.
+//!
+//! The vocabulary is small and symmetric: a producer `push`es, a consumer `pop`s or
+//! `drain`s, a stage `poll`s. Backpressure is chosen per link ([`Backpressure`]).
+
+mod idle;
+mod layout;
+mod link;
+mod runner;
+mod stage;
+
+pub use idle::{IdlePolicy, Idler};
+pub use layout::{IdleKind, Layout, LayoutError, ThreadSpec, available_cores};
+pub use link::{Backpressure, Full, LinkStats, Rx, Stamped, Tx, link};
+pub use runner::{
+    Control, RunError, RunReport, Runner, Running, StageFactory, StagePanic, StartError, ThreadReport,
+};
+pub use stage::Stage;

@@ -1,0 +1,214 @@
+//! The runtime under load: ordering and no loss across threads, every idle policy, one
+//! and several threads, shutdown under load, and a stage that panics.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pipeline::metrics::{MetricsHub, SeriesKind};
+use pipeline::runtime::{Backpressure, Control, IdleKind, Layout, RunError, Runner, Stage, ThreadSpec, link};
+use pipeline::synthetic::{Emit, Probe, Progress, Relay, Sink, Source};
+use quanta::Clock;
+
+const STAGES: [&str; 4] = ["source", "relay1", "relay2", "sink"];
+
+struct Chain {
+    runner: Runner,
+    hub: MetricsHub,
+    progress: Arc<Progress>,
+}
+
+/// source -> relay1 -> relay2 -> sink, each link `cap` slots.
+fn chain(emit: Emit, batch: usize, limit: u64, cap: usize) -> Chain {
+    let clock = Clock::new();
+    let mut hub = MetricsHub::new(clock.clone());
+    let progress = Progress::new();
+    let mut runner = Runner::new(clock.clone());
+    let mut ends = Vec::new();
+    for i in 0..3 {
+        let rec = hub.recorder(format!("hop{i}"), SeriesKind::Hop);
+        ends.push(link::<Probe>(format!("hop{i}"), cap, Backpressure::Retry, clock.clone(), rec));
+    }
+    let path = hub.recorder("e2e", SeriesKind::Path);
+    let (tx0, rx0) = ends.remove(0);
+    let (tx1, rx1) = ends.remove(0);
+    let (tx2, rx2) = ends.remove(0);
+    let (c, p) = (clock.clone(), progress.clone());
+    runner.stage("source", move || Source::new(tx0, c, emit, limit, p));
+    runner.stage("relay1", move || Relay::new(rx0, tx1, batch));
+    runner.stage("relay2", move || Relay::new(rx1, tx2, batch));
+    let (c, p) = (clock, progress.clone());
+    runner.stage("sink", move || Sink::new(rx2, c, batch, p, path));
+    Chain { runner, hub, progress }
+}
+
+fn run_to_completion(c: Chain, layout: &Layout, limit: u64, within: Duration) -> MetricsHub {
+    let Chain { runner, mut hub, progress } = c;
+    let running = runner.start(layout, &mut hub, Control::new()).expect("layout starts");
+    let deadline = Instant::now() + within;
+    while progress.received() < limit {
+        assert!(Instant::now() < deadline, "only {} of {limit} arrived", progress.received());
+        std::thread::sleep(Duration::from_millis(2));
+        hub.collect();
+    }
+    let report = running.join().expect("clean stop");
+    assert_eq!(progress.received(), limit);
+    assert_eq!(progress.disorder(), 0, "events arrived out of order");
+    assert!(report.threads.iter().all(|t| t.panic.is_none()));
+    hub.collect();
+    hub
+}
+
+fn three_threads(idle: IdleKind) -> Layout {
+    Layout::new(vec![
+        ThreadSpec::new("t-source", &["source"]).idle(idle),
+        ThreadSpec::new("t-relays", &["relay1", "relay2"]).idle(idle),
+        ThreadSpec::new("t-sink", &["sink"]).idle(idle),
+    ])
+}
+
+#[test]
+fn tens_of_millions_cross_threads_in_order_without_loss() {
+    let limit = 20_000_000;
+    let c = chain(Emit::Batched(256), 256, limit, 4096);
+    let hub = run_to_completion(c, &three_threads(IdleKind::SpinYield), limit, Duration::from_secs(240));
+    for s in hub.summaries().iter().filter(|s| s.kind == SeriesKind::Hop) {
+        assert_eq!(s.count, limit, "every event on {} is measured", s.name);
+    }
+}
+
+#[test]
+fn single_pushes_through_tiny_rings_keep_order() {
+    // A ring of 2 is full almost always: every push exercises the retry path.
+    let limit = 200_000;
+    let c = chain(Emit::Single, 1, limit, 2);
+    run_to_completion(c, &three_threads(IdleKind::SpinYield), limit, Duration::from_secs(120));
+}
+
+#[test]
+fn every_idle_policy_runs_to_completion() {
+    for idle in [IdleKind::BusySpin, IdleKind::SpinYield, IdleKind::Park] {
+        let limit = 2_000;
+        let c = chain(Emit::Paced, 1, limit, 64);
+        let layout = Layout::new(vec![
+            ThreadSpec::new("a", &["source", "relay1"]).idle(idle),
+            ThreadSpec::new("b", &["relay2", "sink"]).idle(idle),
+        ]);
+        let hub = run_to_completion(c, &layout, limit, Duration::from_secs(60));
+        let e2e = hub.summaries().into_iter().find(|s| s.name == "e2e").unwrap();
+        assert_eq!(e2e.count, limit, "{idle:?}: one end-to-end sample per paced probe");
+    }
+}
+
+#[test]
+fn one_thread_runs_the_whole_chain() {
+    let limit = 1_000_000;
+    let c = chain(Emit::Batched(64), 64, limit, 1024);
+    let layout = Layout::single_thread(&STAGES);
+    run_to_completion(c, &layout, limit, Duration::from_secs(60));
+}
+
+#[test]
+fn one_thread_per_stage() {
+    let limit = 1_000_000;
+    let c = chain(Emit::Batched(64), 64, limit, 1024);
+    let layout = Layout::new(STAGES.iter().map(|s| ThreadSpec::new(format!("t-{s}"), &[s])).collect());
+    run_to_completion(c, &layout, limit, Duration::from_secs(120));
+}
+
+#[test]
+fn stops_promptly_under_load() {
+    let c = chain(Emit::Batched(256), 256, u64::MAX, 4096);
+    let Chain { runner, mut hub, progress } = c;
+    let running = runner.start(&three_threads(IdleKind::SpinYield), &mut hub, Control::new()).unwrap();
+    while progress.received() < 100_000 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let asked = Instant::now();
+    running.stop();
+    let report = running.join().expect("clean stop");
+    assert!(asked.elapsed() < Duration::from_secs(2), "stop took {:?}", asked.elapsed());
+    assert_eq!(progress.disorder(), 0);
+    assert!(report.threads.iter().all(|t| t.busy_passes > 0));
+}
+
+#[test]
+fn a_stop_reaches_parked_threads() {
+    let c = chain(Emit::Paced, 1, 0, 16);
+    let Chain { runner, mut hub, .. } = c;
+    let layout = Layout::new(vec![ThreadSpec {
+        park_us: 5_000_000,
+        idle_spins: 0,
+        ..ThreadSpec::new("parked", &STAGES).idle(IdleKind::Park)
+    }]);
+    let running = runner.start(&layout, &mut hub, Control::new()).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let asked = Instant::now();
+    running.join().unwrap();
+    assert!(asked.elapsed() < Duration::from_secs(1), "stop took {:?}", asked.elapsed());
+}
+
+struct Bomb {
+    polls: u32,
+}
+
+impl Stage for Bomb {
+    fn poll(&mut self) -> usize {
+        self.polls += 1;
+        if self.polls == 1000 {
+            panic!("venue sent something impossible");
+        }
+        1
+    }
+}
+
+struct Idle;
+impl Stage for Idle {
+    fn poll(&mut self) -> usize {
+        0
+    }
+}
+
+#[test]
+fn a_panicking_stage_halts_trading_and_is_reported() {
+    let clock = Clock::new();
+    let mut hub = MetricsHub::new(clock.clone());
+    let mut runner = Runner::new(clock);
+    runner.stage("decode", || Bomb { polls: 0 });
+    runner.stage("state", || Idle);
+    let layout = Layout::new(vec![ThreadSpec::new("md", &["decode"]), ThreadSpec::new("st", &["state"])]);
+    let control = Control::new();
+    let running = runner.start(&layout, &mut hub, control.clone()).unwrap();
+    assert!(running.wait_for_stop(Duration::from_secs(10), Duration::from_millis(1)));
+    let err = running.join().unwrap_err();
+    match &err {
+        RunError::StagePanicked { thread, stage, message } => {
+            assert_eq!((thread.as_str(), stage.as_str()), ("md", "decode"));
+            assert_eq!(message, "venue sent something impossible");
+        }
+    }
+    assert!(control.is_halted());
+    assert!(control.halt_reasons()[0].contains("`decode`"));
+}
+
+#[test]
+fn a_panic_while_building_a_stage_is_reported() {
+    let clock = Clock::new();
+    let mut hub = MetricsHub::new(clock.clone());
+    let mut runner = Runner::new(clock);
+    runner.stage("book", || -> Idle { panic!("no instruments loaded") });
+    let running = runner.start(&Layout::single_thread(&["book"]), &mut hub, Control::new()).unwrap();
+    let err = running.join().unwrap_err();
+    assert!(
+        err.to_string().contains("stage `book` on thread `pipeline` panicked: no instruments loaded"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_layout_is_refused_before_any_thread_starts() {
+    let c = chain(Emit::Paced, 1, 10, 16);
+    let Chain { runner, mut hub, .. } = c;
+    let layout = Layout::new(vec![ThreadSpec::new("a", &["source", "relay1", "relay2"])]);
+    let err = runner.start(&layout, &mut hub, Control::new()).unwrap_err();
+    assert_eq!(err.to_string(), "stage `sink` is not placed on any thread");
+}

@@ -1,0 +1,3 @@
+//! The `arb` subcommands.
+
+pub mod bench;

@@ -1,0 +1,5 @@
+//! The `arb` binary's library: configuration, wiring of the engine's stages, and the
+//! subcommands.
+
+pub mod cmd;
+pub mod config;
