@@ -11,8 +11,10 @@
 
 pub mod bench;
 pub mod metrics;
+pub mod msg;
 pub mod runtime;
 pub mod synthetic;
+pub mod types;
 
 /// The engine's six stages, in pipeline order. Layouts place these names on threads.
 pub const STAGES: [&str; 6] = ["md", "book", "detect", "risk", "dispatch", "state"];

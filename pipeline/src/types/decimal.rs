@@ -1,0 +1,328 @@
+//! Exact decimal parsing and formatting over integer mantissas.
+//!
+//! A decimal value is an integer count of `10^-scale` units. Venue text such as
+//! `"19137.74"`, `"0.0001000"`, `"1e-5"` or `"-3"` parses exactly into a mantissa at a
+//! requested scale; digits beyond the scale are accepted only when they are zeros
+//! (or when the caller asks for an explicit rounding direction). Formatting is
+//! canonical: no exponent, no trailing fractional zeros, `"0"` for zero, so parsing
+//! then formatting gives the venue's value back and formatting then parsing is the
+//! identity.
+//!
+//! Parsing never allocates and never panics: every byte sequence either parses or
+//! returns a [`DecimalError`].
+
+use std::fmt;
+
+/// The largest scale any decimal here uses (18: the [`super::Amount`] scale).
+pub const MAX_SCALE: u8 = 18;
+
+/// Powers of ten representable in an i128.
+const POW10: [i128; 39] = {
+    let mut t = [1i128; 39];
+    let mut i = 1;
+    while i < 39 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+/// 10^n as an i128, for n <= 38.
+#[inline]
+pub const fn pow10(n: u32) -> i128 {
+    POW10[n as usize]
+}
+
+/// Why text is not a decimal at the requested scale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum DecimalError {
+    #[error("empty number")]
+    Empty,
+    #[error("not a decimal number")]
+    Invalid,
+    #[error("more decimal places than the scale allows")]
+    TooPrecise,
+    #[error("number out of range")]
+    Overflow,
+}
+
+/// What to do with non-zero digits beyond the scale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rounding {
+    /// Refuse them ([`DecimalError::TooPrecise`]).
+    Exact,
+    /// Round toward negative infinity.
+    Floor,
+    /// Round toward positive infinity.
+    Ceil,
+}
+
+/// Parses decimal text into a mantissa at `scale` (at most 38), exactly or rounded.
+///
+/// Grammar: `[+-]digits[.digits][(e|E)[+-]digits]`, or `[+-].digits`; at least one digit.
+pub fn parse_scaled(text: &[u8], scale: u8, rounding: Rounding) -> Result<i128, DecimalError> {
+    if text.is_empty() {
+        return Err(DecimalError::Empty);
+    }
+    let mut i = 0;
+    let negative = match text[0] {
+        b'-' => {
+            i = 1;
+            true
+        }
+        b'+' => {
+            i = 1;
+            false
+        }
+        _ => false,
+    };
+    // Mantissa digits with trailing zeros held back in `zeros`, so that long zero tails
+    // never overflow. The value is mantissa * 10^(zeros - fraction_digits + exponent).
+    let mut mantissa: i128 = 0;
+    let mut zeros: i32 = 0;
+    let mut digits = 0u32;
+    let mut fraction_digits: i32 = 0;
+    let mut seen_point = false;
+    while i < text.len() {
+        let b = text[i];
+        match b {
+            b'0'..=b'9' => {
+                digits += 1;
+                if seen_point {
+                    fraction_digits += 1;
+                }
+                if b == b'0' {
+                    if mantissa != 0 {
+                        zeros += 1;
+                    }
+                } else {
+                    let shift = pow10_checked(zeros + 1)?;
+                    mantissa = mantissa
+                        .checked_mul(shift)
+                        .and_then(|m| m.checked_add((b - b'0') as i128))
+                        .ok_or(DecimalError::Overflow)?;
+                    zeros = 0;
+                }
+            }
+            b'.' if !seen_point => seen_point = true,
+            b'e' | b'E' => break,
+            _ => return Err(DecimalError::Invalid),
+        }
+        i += 1;
+        if fraction_digits > 4096 {
+            return Err(DecimalError::Overflow);
+        }
+    }
+    if digits == 0 {
+        return Err(DecimalError::Invalid);
+    }
+    let mut exponent: i32 = 0;
+    if i < text.len() {
+        // text[i] is 'e' or 'E'.
+        i += 1;
+        let exp_negative = match text.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let start = i;
+        while i < text.len() {
+            let b = text[i];
+            if !b.is_ascii_digit() {
+                return Err(DecimalError::Invalid);
+            }
+            exponent = exponent.saturating_mul(10).saturating_add((b - b'0') as i32);
+            i += 1;
+        }
+        if i == start {
+            return Err(DecimalError::Invalid);
+        }
+        if exp_negative {
+            exponent = -exponent;
+        }
+    }
+    if mantissa == 0 {
+        return Ok(0);
+    }
+    let shift = zeros as i64 - fraction_digits as i64 + exponent as i64 + scale as i64;
+    let value = if shift >= 0 {
+        let f = pow10_checked(i32::try_from(shift).map_err(|_| DecimalError::Overflow)?)?;
+        mantissa.checked_mul(f).ok_or(DecimalError::Overflow)?
+    } else {
+        let drop = -shift;
+        if drop > 38 {
+            // Every digit is below the scale.
+            return round_tiny(negative, rounding);
+        }
+        let f = pow10(drop as u32);
+        let (q, r) = (mantissa / f, mantissa % f);
+        if r == 0 {
+            q
+        } else {
+            match (rounding, negative) {
+                (Rounding::Exact, _) => return Err(DecimalError::TooPrecise),
+                // The magnitude is truncated; the sign decides which way that rounds.
+                (Rounding::Floor, false) | (Rounding::Ceil, true) => q,
+                (Rounding::Floor, true) | (Rounding::Ceil, false) => q + 1,
+            }
+        }
+    };
+    Ok(if negative { -value } else { value })
+}
+
+fn round_tiny(negative: bool, rounding: Rounding) -> Result<i128, DecimalError> {
+    match (rounding, negative) {
+        (Rounding::Exact, _) => Err(DecimalError::TooPrecise),
+        (Rounding::Floor, false) | (Rounding::Ceil, true) => Ok(0),
+        (Rounding::Floor, true) => Ok(-1),
+        (Rounding::Ceil, false) => Ok(1),
+    }
+}
+
+#[inline]
+fn pow10_checked(n: i32) -> Result<i128, DecimalError> {
+    if (0..=38).contains(&n) { Ok(pow10(n as u32)) } else { Err(DecimalError::Overflow) }
+}
+
+/// Parses into an i64 mantissa at `scale`, exactly.
+#[inline]
+pub fn parse_i64(text: &[u8], scale: u8) -> Result<i64, DecimalError> {
+    let v = parse_scaled(text, scale, Rounding::Exact)?;
+    i64::try_from(v).map_err(|_| DecimalError::Overflow)
+}
+
+/// A mantissa and its scale, displayed canonically.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scaled {
+    pub mantissa: i128,
+    pub scale: u8,
+}
+
+impl Scaled {
+    pub fn new(mantissa: i128, scale: u8) -> Self {
+        Self { mantissa, scale }
+    }
+}
+
+impl fmt::Display for Scaled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; 48];
+        f.write_str(format_into(&mut buf, self.mantissa, self.scale))
+    }
+}
+
+/// Formats `mantissa * 10^-scale` canonically into `buf`, returning the text. `buf` of
+/// 48 bytes holds any i128 at any scale up to 38.
+pub fn format_into(buf: &mut [u8; 48], mantissa: i128, scale: u8) -> &str {
+    let negative = mantissa < 0;
+    let mut m = mantissa.unsigned_abs();
+    let mut scale = scale.min(38) as usize;
+    while scale > 0 && m % 10 == 0 && m != 0 {
+        m /= 10;
+        scale -= 1;
+    }
+    if m == 0 {
+        scale = 0;
+    }
+    // Digits right to left.
+    let mut end = buf.len();
+    let mut written = 0usize;
+    loop {
+        if written == scale && scale > 0 {
+            end -= 1;
+            buf[end] = b'.';
+        }
+        end -= 1;
+        buf[end] = b'0' + (m % 10) as u8;
+        m /= 10;
+        written += 1;
+        if m == 0 && written > scale {
+            break;
+        }
+    }
+    if negative {
+        end -= 1;
+        buf[end] = b'-';
+    }
+    // Only ASCII digits, '.' and '-' were written.
+    std::str::from_utf8(&buf[end..]).unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str, scale: u8) -> Result<i128, DecimalError> {
+        parse_scaled(s.as_bytes(), scale, Rounding::Exact)
+    }
+
+    fn f(m: i128, scale: u8) -> String {
+        Scaled::new(m, scale).to_string()
+    }
+
+    #[test]
+    fn venue_strings_parse_exactly() {
+        assert_eq!(p("19137.74", 2), Ok(1913774));
+        assert_eq!(p("19137.74", 8), Ok(1913774000000));
+        assert_eq!(p("0.0001", 8), Ok(10000));
+        assert_eq!(p("0.0001000", 4), Ok(1));
+        assert_eq!(p("1e-5", 8), Ok(1000));
+        assert_eq!(p("1E-5", 5), Ok(1));
+        assert_eq!(p("2.5e3", 0), Ok(2500));
+        assert_eq!(p("-3", 2), Ok(-300));
+        assert_eq!(p("+.5", 1), Ok(5));
+        assert_eq!(p("5.", 1), Ok(50));
+        assert_eq!(p("0", 18), Ok(0));
+        assert_eq!(p("-0.000", 3), Ok(0));
+        assert_eq!(p("16.4700000000", 2), Ok(1647));
+        assert_eq!(p("0.4705000000", 4), Ok(4705));
+        assert_eq!(p("100000000000000000000000000000000000000000000000e-40", 0), Ok(10_000_000));
+    }
+
+    #[test]
+    fn malformed_text_is_refused() {
+        for bad in [
+            "", "-", "+", ".", "1.2.3", "1e", "1e+", "abc", "1,5", " 1", "1 ", "0x10", "NaN", "inf", "1e5.5",
+            "--1",
+        ] {
+            assert!(p(bad, 8).is_err(), "{bad:?} parsed");
+        }
+        assert_eq!(p("", 2), Err(DecimalError::Empty));
+        assert_eq!(p("1.23", 1), Err(DecimalError::TooPrecise));
+        assert_eq!(p("1e-30", 18), Err(DecimalError::TooPrecise));
+        assert_eq!(p("1e40", 0), Err(DecimalError::Overflow));
+        assert_eq!(p("99999999999999999999999999999999999999999", 0), Err(DecimalError::Overflow));
+        assert_eq!(p("1e99999999999", 0), Err(DecimalError::Overflow));
+    }
+
+    #[test]
+    fn rounding_directions_are_exact() {
+        let r = |s: &str, mode| parse_scaled(s.as_bytes(), 2, mode);
+        assert_eq!(r("1.239", Rounding::Floor), Ok(123));
+        assert_eq!(r("1.231", Rounding::Ceil), Ok(124));
+        assert_eq!(r("-1.239", Rounding::Floor), Ok(-124));
+        assert_eq!(r("-1.239", Rounding::Ceil), Ok(-123));
+        assert_eq!(r("1.230000", Rounding::Ceil), Ok(123));
+        assert_eq!(r("1e-50", Rounding::Ceil), Ok(1));
+        assert_eq!(r("1e-50", Rounding::Floor), Ok(0));
+        assert_eq!(r("-1e-50", Rounding::Floor), Ok(-1));
+    }
+
+    #[test]
+    fn formatting_is_canonical() {
+        assert_eq!(f(1913774, 2), "19137.74");
+        assert_eq!(f(10000, 8), "0.0001");
+        assert_eq!(f(0, 8), "0");
+        assert_eq!(f(-300, 2), "-3");
+        assert_eq!(f(5, 0), "5");
+        assert_eq!(f(-5, 3), "-0.005");
+        assert_eq!(f(i128::MAX, 18), "170141183460469231731.687303715884105727");
+        assert_eq!(f(i128::MIN, 38), "-1.70141183460469231731687303715884105728");
+    }
+}
