@@ -10,6 +10,8 @@
 //! recorded frames and in tests.
 
 pub mod bench;
+pub mod book;
+pub mod clock;
 pub mod metrics;
 pub mod msg;
 pub mod runtime;

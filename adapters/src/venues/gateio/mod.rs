@@ -1,0 +1,4 @@
+//! Gate.io API v4: spot and USDT perpetual futures.
+
+pub mod md;
+pub mod meta;

@@ -1,0 +1,1 @@
+//! MEXC: spot v3 (protobuf WebSocket) and USDT perpetual futures (contract API).
