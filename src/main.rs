@@ -21,6 +21,31 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+
+    /// Replays captures through the live decoders and book code and prints the final
+    /// state of every book seen.
+    ///
+    /// Instruments come from --instruments, then from metadata responses recorded in the
+    /// captures, and otherwise are inferred with scales wide enough for any venue text.
+    ///
+    /// Examples:
+    ///   arb book capture.jsonl.gz
+    ///   arb book gate.jsonl mexc.jsonl --depth 5 --json
+    #[command(verbatim_doc_comment)]
+    Book {
+        /// Capture files (JSON Lines, optionally .gz), merged by receive time.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Levels per side to print.
+        #[arg(long, default_value_t = 10)]
+        depth: usize,
+        /// One JSON object per book and line.
+        #[arg(long)]
+        json: bool,
+        /// A JSON list of instrument specifications to use.
+        #[arg(long)]
+        instruments: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -64,6 +89,10 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Book { files, depth, json, instruments } => {
+            print!("{}", cmd::book::run(cmd::book::BookArgs { files, depth, json, instruments })?);
+            Ok(())
+        }
         Command::Bench(BenchCommand::Pipeline { config, events, throughput_events, json }) => {
             let config = Config::load(config.as_deref())?;
             let result = cmd::bench::run(config.layout, events, throughput_events)?;

@@ -10,8 +10,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use pipeline::msg::MdEvent;
-use pipeline::types::{DecimalError, InstrumentId, Instruments, Market, Price, Qty, Venue};
+use pipeline::msg::{MdBody, MdEvent};
+use pipeline::types::{DecimalError, InstrumentId, Instruments, Market, Price, Qty, Side, Venue};
 use rustc_hash::FxHashMap;
 
 use crate::json::JsonError;
@@ -221,10 +221,34 @@ impl Sym {
         Ok(Qty(q))
     }
 
+    /// A book level. A price beyond what the instrument's scale can hold (a troll
+    /// order many orders of magnitude from the market) cannot matter to trading: it is
+    /// skipped and counted ([`unrepresentable_levels`]) instead of failing the update.
+    #[inline]
+    pub fn level(&self, side: Side, price: &[u8], qty: &[u8]) -> Result<Option<MdBody>, DecodeError> {
+        let price = match self.price(price) {
+            Ok(p) => p,
+            Err(DecodeError { reason: BadInput::NumberOutOfRange, .. }) if !price.starts_with(b"-") => {
+                UNREPRESENTABLE_LEVELS.fetch_add(1, Ordering::Relaxed);
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(Some(MdBody::Level { side, price, qty: self.qty(qty)? }))
+    }
+
     #[inline]
     pub fn err(&self, reason: BadInput) -> DecodeError {
         DecodeError { reason, inst: Some(self.inst) }
     }
+}
+
+static UNREPRESENTABLE_LEVELS: AtomicU64 = AtomicU64::new(0);
+
+/// Book levels skipped because their price was beyond the instrument's range, since
+/// the process started.
+pub fn unrepresentable_levels() -> u64 {
+    UNREPRESENTABLE_LEVELS.load(Ordering::Relaxed)
 }
 
 /// Venue symbols of one venue and market, resolved to instruments without allocating.

@@ -3,6 +3,9 @@
 //! the md stage polls.
 #![forbid(unsafe_code)]
 
+pub mod capture;
 pub mod decode;
+pub mod feed;
 pub mod json;
+pub mod proto;
 pub mod venues;

@@ -243,7 +243,7 @@ fn bad_input_is_refused_by_reason_and_leaves_no_events() {
         (good.replace("\"47737.89\"", "\"47x37.89\""), BadInput::BadNumber),
         (good.replace("\"47737.89\"", "\"-47737.89\""), BadInput::NegativeOrZero),
         (good.replace("\"0.002\"", "\"-0.002\""), BadInput::NegativeOrZero),
-        (good.replace("\"47737.89\"", "\"1e40\""), BadInput::NumberOutOfRange),
+        (good.replace("\"0.002\"", "\"1e40\""), BadInput::NumberOutOfRange),
         (good.replace("\"47737.89\"", "\"47737.891234567891\""), BadInput::TooPrecise),
         (good.replace("BTC_USDT", "NOPE_USDT"), BadInput::UnknownSymbol),
         (good.replace("\"U\":4622074361,", ""), BadInput::MissingField),
@@ -259,4 +259,16 @@ fn bad_input_is_refused_by_reason_and_leaves_no_events() {
         assert_eq!(r.map_err(|e| e.reason), Err(want), "{frame}");
         assert_eq!(out.len(), 1, "a refused frame leaves the buffer as it was");
     }
+}
+
+#[test]
+fn a_troll_price_beyond_the_scale_is_skipped_not_fatal() {
+    let t = table();
+    let md = GateMd::new(&t, Market::Spot);
+    let frame = lines("spot_ws_order_book_update.jsonl")[0].replace("\"47737.89\"", "\"1e40\"");
+    let before = adapters::decode::unrepresentable_levels();
+    let (r, ev) = decode(&md, &frame);
+    assert_eq!(r, Ok(Frame::Data));
+    assert_eq!(ev.len(), 5, "header, three levels, end");
+    assert!(adapters::decode::unrepresentable_levels() > before);
 }

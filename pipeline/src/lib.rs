@@ -12,6 +12,7 @@
 pub mod bench;
 pub mod book;
 pub mod clock;
+pub mod md;
 pub mod metrics;
 pub mod msg;
 pub mod runtime;

@@ -1,3 +1,4 @@
 //! The `arb` subcommands.
 
 pub mod bench;
+pub mod book;

@@ -18,7 +18,7 @@ use super::{Amount, AssetId, DecimalError, InstrumentId, Market, Price, Qty, Rat
 /// Decimal places of headroom the price scale keeps beyond the tick.
 const PRICE_HEADROOM: u8 = 2;
 /// Decimal places of headroom the quantity scale keeps beyond the lot.
-const QTY_HEADROOM: u8 = 4;
+const QTY_HEADROOM: u8 = 6;
 
 /// An instrument as venue metadata describes it, in decimal text: what configuration and
 /// the saved metadata copy hold, and what the venue adapters produce.
@@ -404,14 +404,15 @@ mod tests {
         let (s, f) = (t.get(spot), t.get(fut));
         assert_eq!(s.base, f.base);
         assert_eq!(t.pair_name(spot), "BTC/USDT");
-        assert_eq!((s.price_scale, s.qty_scale), (4, 10));
+        assert_eq!((s.price_scale, s.qty_scale), (4, 12));
         // 10 contracts of 0.0001 BTC = 0.001 BTC; at 50000 that is 50 USDT.
         let ten = Qty::parse("10", f.qty_scale).unwrap();
         let px = Price::parse("50000", f.price_scale).unwrap();
         assert_eq!(f.base_amount(ten).unwrap(), Amount::parse("0.001").unwrap());
         assert_eq!(f.notional(px, ten, Rounding::Exact).unwrap(), Amount::from_int(50));
-        assert_eq!(f.qty_for_base(Amount::parse("0.00105").unwrap(), Rounding::Floor), Some(Qty(105000)));
-        assert_eq!(f.round_qty(Qty(105000)), ten);
+        let ten_and_a_half = Qty::parse("10.5", f.qty_scale).unwrap();
+        assert_eq!(f.qty_for_base(Amount::parse("0.00105").unwrap(), Rounding::Floor), Some(ten_and_a_half));
+        assert_eq!(f.round_qty(ten_and_a_half), ten);
         let spot_qty = s.qty_for_base(Amount::parse("0.001").unwrap(), Rounding::Exact).unwrap();
         assert_eq!(
             s.notional(Price::parse("50000", s.price_scale).unwrap(), spot_qty, Rounding::Exact),

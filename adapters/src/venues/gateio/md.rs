@@ -431,7 +431,9 @@ fn levels(
             }
             _ => return Err(sym.err(BadInput::WrongType)),
         };
-        push(MdBody::Level { side, price: sym.price(price)?, qty: sym.qty(qty)? });
+        if let Some(level) = sym.level(side, price, qty)? {
+            push(level);
+        }
     }
     Ok(())
 }

@@ -1,0 +1,8 @@
+//! Feed sources for the md stage: the decoders of every venue behind one dispatcher,
+//! and sources that produce venue messages (recorded captures; live connections).
+
+pub mod decoders;
+pub mod replay;
+
+pub use decoders::{Decoders, discover_symbols, metadata_specs, rest_snapshot_target};
+pub use replay::ReplaySource;
