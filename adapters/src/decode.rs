@@ -14,7 +14,7 @@ use pipeline::msg::{MdBody, MdEvent};
 use pipeline::types::{DecimalError, InstrumentId, Instruments, Market, Price, Qty, Side, Venue};
 use rustc_hash::FxHashMap;
 
-use crate::json::JsonError;
+use crate::json::{JsonError, PlainDecimal};
 
 /// Why a frame was refused. Every reason has its own counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -211,10 +211,12 @@ impl Sym {
     /// down (dust below the scale cannot be traded).
     #[inline]
     pub fn qty(&self, text: &[u8]) -> Result<Qty, DecodeError> {
-        let v =
-            pipeline::types::decimal::parse_scaled(text, self.qty_scale, pipeline::types::Rounding::Floor)
-                .map_err(|e| self.err(e.into()))?;
-        let q = i64::try_from(v).map_err(|_| self.err(BadInput::NumberOutOfRange))?;
+        let q = pipeline::types::decimal::parse_i64_rounded(
+            text,
+            self.qty_scale,
+            pipeline::types::Rounding::Floor,
+        )
+        .map_err(|e| self.err(e.into()))?;
         if q < 0 {
             return Err(self.err(BadInput::NegativeOrZero));
         }
@@ -226,6 +228,14 @@ impl Sym {
     /// skipped and counted ([`unrepresentable_levels`]) instead of failing the update.
     #[inline]
     pub fn level(&self, side: Side, price: &[u8], qty: &[u8]) -> Result<Option<MdBody>, DecodeError> {
+        if let (Some(p), Some(q)) = (crate::json::plain_decimal(price), crate::json::plain_decimal(qty)) {
+            return self.level_plain(side, p, q);
+        }
+        self.level_general(side, price, qty)
+    }
+
+    #[cold]
+    fn level_general(&self, side: Side, price: &[u8], qty: &[u8]) -> Result<Option<MdBody>, DecodeError> {
         let price = match self.price(price) {
             Ok(p) => p,
             Err(DecodeError { reason: BadInput::NumberOutOfRange, .. }) if !price.starts_with(b"-") => {
@@ -237,6 +247,44 @@ impl Sym {
         Ok(Some(MdBody::Level { side, price, qty: self.qty(qty)? }))
     }
 
+    /// A book level from the lexer's fast path: the same results as [`Sym::level`]
+    /// without a second pass over the text.
+    #[inline]
+    pub fn level_plain(
+        &self,
+        side: Side,
+        price: PlainDecimal<'_>,
+        qty: PlainDecimal<'_>,
+    ) -> Result<Option<MdBody>, DecodeError> {
+        let p = match scaled_exact(price, self.price_scale) {
+            Some(Ok(v)) => v,
+            Some(Err(())) => {
+                UNREPRESENTABLE_LEVELS.fetch_add(1, Ordering::Relaxed);
+                return Ok(None);
+            }
+            // More places than the scale: the general parser says whether they are zeros.
+            None => return self.level_general(side, price.raw, qty.raw),
+        };
+        if p <= 0 {
+            return Err(self.err(BadInput::NegativeOrZero));
+        }
+        let q = if qty.fraction_digits <= u32::from(self.qty_scale) {
+            let f = POW10[(u32::from(self.qty_scale) - qty.fraction_digits) as usize];
+            qty.mantissa
+                .checked_mul(f)
+                .and_then(|v| i64::try_from(v).ok())
+                .ok_or(self.err(BadInput::NumberOutOfRange))?
+        } else {
+            // Dust below the scale is rounded down, as in `qty`.
+            let f = POW10
+                .get((qty.fraction_digits - u32::from(self.qty_scale)) as usize)
+                .copied()
+                .unwrap_or(u64::MAX);
+            i64::try_from(qty.mantissa / f).map_err(|_| self.err(BadInput::NumberOutOfRange))?
+        };
+        Ok(Some(MdBody::Level { side, price: Price(p), qty: Qty(q) }))
+    }
+
     #[inline]
     pub fn err(&self, reason: BadInput) -> DecodeError {
         DecodeError { reason, inst: Some(self.inst) }
@@ -244,6 +292,30 @@ impl Sym {
 }
 
 static UNREPRESENTABLE_LEVELS: AtomicU64 = AtomicU64::new(0);
+
+const POW10: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+/// A plain decimal at `scale`: `Some(Ok)` when exact and in range, `Some(Err)` when too
+/// large for an i64, `None` when it has more places than the scale.
+#[inline(always)]
+fn scaled_exact(d: PlainDecimal<'_>, scale: u8) -> Option<Result<i64, ()>> {
+    let shift = u32::from(scale).checked_sub(d.fraction_digits)?;
+    Some(
+        POW10
+            .get(shift as usize)
+            .and_then(|&f| d.mantissa.checked_mul(f))
+            .and_then(|v| i64::try_from(v).ok())
+            .ok_or(()),
+    )
+}
 
 /// Book levels skipped because their price was beyond the instrument's range, since
 /// the process started.

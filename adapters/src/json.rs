@@ -38,6 +38,19 @@ impl std::fmt::Display for JsonError {
 
 impl std::error::Error for JsonError {}
 
+/// Bytes that end the fast scan of a string: the closing quote, a backslash, controls.
+static SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
 /// Deepest nesting [`Parser::skip`] accepts.
 pub const MAX_DEPTH: u32 = 64;
 
@@ -177,11 +190,34 @@ impl<'a> Parser<'a> {
     #[inline]
     pub fn string_raw(&mut self) -> R<&'a [u8]> {
         match self.peek() {
-            Some(b'"') => self.pos += 1,
-            Some(_) => return Err(JsonError::WrongType),
-            None => return Err(JsonError::Truncated),
+            Some(b'"') => self.string_at_quote(),
+            Some(_) => Err(JsonError::WrongType),
+            None => Err(JsonError::Truncated),
         }
-        let start = self.pos;
+    }
+
+    /// The string starting at the opening quote under the cursor.
+    #[inline]
+    fn string_at_quote(&mut self) -> R<&'a [u8]> {
+        let start = self.pos + 1;
+        let rest = self.buf.get(start..).unwrap_or(&[]);
+        // Venue strings are short and plain: find the closing quote in one pass and only
+        // look closer when a backslash or a control byte shows up.
+        for (i, &b) in rest.iter().enumerate() {
+            if SPECIAL[b as usize] {
+                if b == b'"' {
+                    self.pos = start + i + 1;
+                    return Ok(&rest[..i]);
+                }
+                return self.string_slow(start);
+            }
+        }
+        Err(JsonError::Truncated)
+    }
+
+    #[cold]
+    fn string_slow(&mut self, start: usize) -> R<&'a [u8]> {
+        self.pos = start;
         loop {
             match self.buf.get(self.pos) {
                 Some(b'"') => {
@@ -231,9 +267,39 @@ impl<'a> Parser<'a> {
     #[inline]
     pub fn decimal_raw(&mut self) -> R<&'a [u8]> {
         match self.peek() {
-            Some(b'"') => self.string_raw(),
+            Some(b'"') => self.string_at_quote(),
             _ => self.number_raw(),
         }
+    }
+
+    /// Fast path for a book level written compactly as `["1.5","2"]` or `[1.5,2,3]`:
+    /// both numbers lexed and accumulated in one pass. `None` (cursor unmoved) for any
+    /// other shape (whitespace, signs, exponents, long numbers, extra values that are not
+    /// plain numbers); the caller then takes the general path.
+    #[inline]
+    pub fn plain_pair(&mut self) -> Option<(PlainDecimal<'a>, PlainDecimal<'a>)> {
+        let b = self.buf;
+        let mut at = self.pos;
+        while matches!(b.get(at), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+            at += 1;
+        }
+        if b.get(at) != Some(&b'[') {
+            return None;
+        }
+        let (first, at) = plain_at(b, at + 1)?;
+        if b.get(at) != Some(&b',') {
+            return None;
+        }
+        let (second, mut at) = plain_at(b, at + 1)?;
+        // MEXC futures levels carry an order count as a third number.
+        while b.get(at) == Some(&b',') {
+            at = plain_at(b, at + 1)?.1;
+        }
+        if b.get(at) != Some(&b']') {
+            return None;
+        }
+        self.pos = at + 1;
+        Some((first, second))
     }
 
     /// An unsigned integer given as a number or a string of digits.
@@ -320,6 +386,62 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// A non-negative decimal lexed as plain digits with at most one point: its digits as
+/// an integer, the count after the point, and the raw text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlainDecimal<'a> {
+    pub mantissa: u64,
+    pub fraction_digits: u32,
+    pub raw: &'a [u8],
+}
+
+/// `text` as a plain decimal when it is one, whole.
+#[inline]
+pub fn plain_decimal(text: &[u8]) -> Option<PlainDecimal<'_>> {
+    match plain_at(text, 0) {
+        Some((d, end)) if end == text.len() => Some(d),
+        _ => None,
+    }
+}
+
+/// A plain decimal at `at`, quoted or not; the position after it.
+#[inline(always)]
+fn plain_at(b: &[u8], at: usize) -> Option<(PlainDecimal<'_>, usize)> {
+    let quoted = b.get(at) == Some(&b'"');
+    let start = at + usize::from(quoted);
+    let text = b.get(start..)?;
+    let mut m: u64 = 0;
+    let mut point = usize::MAX;
+    let mut len = text.len();
+    for (i, &c) in text.iter().enumerate() {
+        let d = c.wrapping_sub(b'0');
+        if d < 10 {
+            m = m.wrapping_mul(10).wrapping_add(u64::from(d));
+        } else if c == b'.' && point == usize::MAX {
+            point = i;
+        } else {
+            len = i;
+            break;
+        }
+    }
+    let has_point = point != usize::MAX;
+    let digits = len - usize::from(has_point);
+    // 19 digits always fit a u64; anything longer takes the general path.
+    if digits == 0 || digits > 19 {
+        return None;
+    }
+    let fraction_digits = if has_point { (len - point - 1) as u32 } else { 0 };
+    let raw = &text[..len];
+    let mut next = start + len;
+    if quoted {
+        if b.get(next) != Some(&b'"') {
+            return None;
+        }
+        next += 1;
+    }
+    Some((PlainDecimal { mantissa: m, fraction_digits, raw }, next))
+}
+
 /// Digits only, no sign, at most u64.
 pub fn parse_u64(t: &[u8]) -> Option<u64> {
     if t.is_empty() || t.len() > 20 {
@@ -400,6 +522,33 @@ mod tests {
         }
         assert!(p.at_end());
         assert_eq!(seen, vec![b"19137.74".to_vec(), b"0.0001".to_vec(), b"19088.37".to_vec(), b"0".to_vec()]);
+    }
+
+    #[test]
+    fn plain_pairs_take_the_fast_path_and_odd_shapes_do_not() {
+        let mut p = Parser::new(br#"[["19137.74","0.0001"],[6859.5,3251,1]]"#);
+        let mut a = p.array().unwrap();
+        assert!(p.element(&mut a).unwrap());
+        let (x, y) = p.plain_pair().unwrap();
+        assert_eq!((x.mantissa, x.fraction_digits, x.raw), (1913774, 2, &b"19137.74"[..]));
+        assert_eq!((y.mantissa, y.fraction_digits), (1, 4));
+        assert!(p.element(&mut a).unwrap());
+        let (x, y) = p.plain_pair().unwrap();
+        assert_eq!((x.mantissa, x.fraction_digits, y.mantissa), (68595, 1, 3251));
+        assert!(!p.element(&mut a).unwrap());
+        for odd in [
+            &br#"[ "1", "2"]"#[..],
+            br#"["-1","2"]"#,
+            br#"["1e5","2"]"#,
+            br#"["1","2""#,
+            br#"["1",2,"x"]"#,
+            b"[1.2.3,4]",
+            br#"["12345678901234567890","1"]"#,
+        ] {
+            let mut p = Parser::new(odd);
+            assert_eq!(p.plain_pair(), None, "{}", String::from_utf8_lossy(odd));
+            assert_eq!(p.rest(), odd, "the cursor stays put");
+        }
     }
 
     #[test]

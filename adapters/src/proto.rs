@@ -61,6 +61,18 @@ impl<'a> Reader<'a> {
 
     #[inline]
     pub fn varint(&mut self) -> R<u64> {
+        // Keys and short lengths are one byte.
+        match self.buf.get(self.pos) {
+            Some(&b) if b < 0x80 => {
+                self.pos += 1;
+                Ok(u64::from(b))
+            }
+            _ => self.varint_long(),
+        }
+    }
+
+    #[inline(never)]
+    fn varint_long(&mut self) -> R<u64> {
         let mut v: u64 = 0;
         for i in 0..10 {
             let b = *self.buf.get(self.pos).ok_or(ProtoError::Truncated)?;

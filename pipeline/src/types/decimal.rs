@@ -190,10 +190,64 @@ fn pow10_checked(n: i32) -> Result<i128, DecimalError> {
     if (0..=38).contains(&n) { Ok(pow10(n as u32)) } else { Err(DecimalError::Overflow) }
 }
 
+/// Powers of ten in a u64.
+const POW10_U64: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+/// The common case of venue text, `digits[.digits]` with at most 18 digits and no more
+/// fractional digits than `scale`, in one pass of u64 arithmetic. `None` sends the
+/// caller to the general parser (signs, exponents, long or over-precise text).
+#[inline(always)]
+fn fast_unsigned(text: &[u8], scale: u8) -> Option<i64> {
+    let mut m: u64 = 0;
+    let mut digits = 0u32;
+    let mut frac: u32 = 0;
+    let mut point = false;
+    for &b in text {
+        let d = b.wrapping_sub(b'0');
+        if d < 10 {
+            m = m * 10 + u64::from(d);
+            digits += 1;
+            frac += u32::from(point);
+        } else if b == b'.' && !point {
+            point = true;
+        } else {
+            return None;
+        }
+    }
+    if digits == 0 || digits > 18 || frac > u32::from(scale) {
+        return None;
+    }
+    let shift = u32::from(scale) - frac;
+    let f = *POW10_U64.get(shift as usize)?;
+    let v = m.checked_mul(f)?;
+    i64::try_from(v).ok()
+}
+
 /// Parses into an i64 mantissa at `scale`, exactly.
 #[inline]
 pub fn parse_i64(text: &[u8], scale: u8) -> Result<i64, DecimalError> {
+    if let Some(v) = fast_unsigned(text, scale) {
+        return Ok(v);
+    }
     let v = parse_scaled(text, scale, Rounding::Exact)?;
+    i64::try_from(v).map_err(|_| DecimalError::Overflow)
+}
+
+/// Parses into an i64 mantissa at `scale`, rounding extra digits as asked.
+#[inline]
+pub fn parse_i64_rounded(text: &[u8], scale: u8, rounding: Rounding) -> Result<i64, DecimalError> {
+    if let Some(v) = fast_unsigned(text, scale) {
+        return Ok(v);
+    }
+    let v = parse_scaled(text, scale, rounding)?;
     i64::try_from(v).map_err(|_| DecimalError::Overflow)
 }
 
@@ -312,6 +366,29 @@ mod tests {
         assert_eq!(r("1e-50", Rounding::Ceil), Ok(1));
         assert_eq!(r("1e-50", Rounding::Floor), Ok(0));
         assert_eq!(r("-1e-50", Rounding::Floor), Ok(-1));
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_general_parser() {
+        for (t, scale) in [
+            ("0", 0),
+            ("12.5", 1),
+            ("0.0001", 8),
+            ("999999999999999999", 0),
+            ("1.", 3),
+            (".5", 2),
+            ("92233720368.54775807", 8),
+        ] {
+            let fast = fast_unsigned(t.as_bytes(), scale).map(|v| v as i128);
+            let slow = parse_scaled(t.as_bytes(), scale, Rounding::Exact).ok();
+            assert_eq!(fast, slow, "{t} at {scale}");
+        }
+        // Cases the fast path declines: the general parser decides.
+        for (t, scale) in
+            [("1.25", 1), ("-1", 0), ("1e3", 0), ("1234567890123456789", 0), ("92233720368.54775808", 8)]
+        {
+            assert_eq!(fast_unsigned(t.as_bytes(), scale), None, "{t}");
+        }
     }
 
     #[test]

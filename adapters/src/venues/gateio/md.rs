@@ -182,6 +182,12 @@ impl GateMd {
         let mut t_ms = 0u64;
         let mut bids: Option<&[u8]> = None;
         let mut asks: Option<&[u8]> = None;
+        // Levels are parsed where they lie once the symbol is known (the usual order);
+        // before that they are set aside and parsed at the end. The header's slot is
+        // reserved now and filled in when the sequence ids are known.
+        let start = out.len();
+        let mut n = 0;
+        out.push(MdEvent { inst: Default::default(), recv_ns, exch_ms: 0, body: MdBody::End });
         while let Some(k) = p.key(&mut o)? {
             match k {
                 b"s" => {
@@ -194,8 +200,16 @@ impl GateMd {
                 b"u" => last = Some(p.u64()?),
                 b"t" => t_ms = p.u64()?,
                 b"full" => full = p.bool()?,
-                b"b" => bids = Some(p.skip()?),
-                b"a" => asks = Some(p.skip()?),
+                b"b" | b"a" => {
+                    let side = if k == b"b" { Side::Buy } else { Side::Sell };
+                    match sym {
+                        Some(s) => levels(p, s, side, &mut n, &mut |body| {
+                            out.push(MdEvent { inst: s.inst, recv_ns, exch_ms: 0, body })
+                        })?,
+                        None if side == Side::Buy => bids = Some(p.skip()?),
+                        None => asks = Some(p.skip()?),
+                    }
+                }
                 _ => {
                     p.skip()?;
                 }
@@ -214,13 +228,15 @@ impl GateMd {
             MdBody::Delta { first, last }
         };
         let ev = |body| MdEvent { inst: sym.inst, recv_ns, exch_ms: t_ms, body };
-        out.push(ev(body));
-        let mut n = 0;
         if let Some(b) = bids {
             levels(&mut Parser::new(b), sym, Side::Buy, &mut n, &mut |body| out.push(ev(body)))?;
         }
         if let Some(a) = asks {
             levels(&mut Parser::new(a), sym, Side::Sell, &mut n, &mut |body| out.push(ev(body)))?;
+        }
+        out[start] = ev(body);
+        for e in &mut out[start + 1..] {
+            e.exch_ms = t_ms;
         }
         out.push(ev(MdBody::End));
         Ok(())
@@ -400,6 +416,12 @@ fn levels(
         *n += 1;
         if *n > MAX_LEVELS_PER_FRAME {
             return Err(sym.err(BadInput::TooManyLevels));
+        }
+        if let Some((price, qty)) = p.plain_pair() {
+            if let Some(level) = sym.level_plain(side, price, qty)? {
+                push(level);
+            }
+            continue;
         }
         let (price, qty) = match p.peek() {
             Some(b'[') => {

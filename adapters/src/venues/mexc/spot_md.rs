@@ -88,18 +88,33 @@ impl MexcSpotMd {
         let map = |e: ProtoError| sym.err(DecodeError::from(e).reason);
         match kind {
             AGGRE_DEPTHS | LIMIT_DEPTHS => {
-                // Versions follow the levels on the wire: read them first.
+                // One pass: the versions follow the levels on the wire, so the header's
+                // slot is reserved now and filled in at the end.
+                let start = out.len();
+                out.push(ev(MdBody::End));
                 let (mut from, mut to, mut version) = (None, None, None);
+                let mut n = 0;
                 let mut b = Reader::new(body);
                 while let Some((f, w)) = b.field().map_err(map)? {
                     match (kind, f) {
+                        (_, 1 | 2) => {
+                            n += 1;
+                            if n > MAX_LEVELS_PER_FRAME {
+                                return Err(sym.err(BadInput::TooManyLevels));
+                            }
+                            let side = if f == 1 { Side::Sell } else { Side::Buy };
+                            let (price, qty) = price_qty(b.len_field(w).map_err(map)?, sym)?;
+                            if let Some(level) = sym.level(side, price, qty)? {
+                                out.push(ev(level));
+                            }
+                        }
                         (AGGRE_DEPTHS, 4) => from = Some(version_text(b.len_field(w).map_err(map)?, sym)?),
                         (AGGRE_DEPTHS, 5) => to = Some(version_text(b.len_field(w).map_err(map)?, sym)?),
                         (LIMIT_DEPTHS, 4) => version = Some(version_text(b.len_field(w).map_err(map)?, sym)?),
                         _ => b.skip(w).map_err(map)?,
                     }
                 }
-                let header = if kind == AGGRE_DEPTHS {
+                out[start] = ev(if kind == AGGRE_DEPTHS {
                     let (Some(first), Some(last)) = (from, to) else {
                         return Err(sym.err(BadInput::MissingField));
                     };
@@ -109,28 +124,7 @@ impl MexcSpotMd {
                     MdBody::Delta { first, last }
                 } else {
                     MdBody::Snapshot { id: version.unwrap_or(0), partial: true }
-                };
-                out.push(ev(header));
-                let mut n = 0;
-                let mut b = Reader::new(body);
-                while let Some((f, w)) = b.field().map_err(map)? {
-                    let side = match f {
-                        1 => Side::Sell,
-                        2 => Side::Buy,
-                        _ => {
-                            b.skip(w).map_err(map)?;
-                            continue;
-                        }
-                    };
-                    n += 1;
-                    if n > MAX_LEVELS_PER_FRAME {
-                        return Err(sym.err(BadInput::TooManyLevels));
-                    }
-                    let (price, qty) = price_qty(b.len_field(w).map_err(map)?, sym)?;
-                    if let Some(level) = sym.level(side, price, qty)? {
-                        out.push(ev(level));
-                    }
-                }
+                });
                 out.push(ev(MdBody::End));
             }
             AGGRE_BOOK_TICKER => {
@@ -252,6 +246,18 @@ fn version_text(t: &[u8], sym: Sym) -> Result<u64, DecodeError> {
 }
 
 fn price_qty(item: &[u8], sym: Sym) -> Result<(&[u8], &[u8]), DecodeError> {
+    // The usual encoding: field 1 then field 2, each with a one-byte length.
+    if let [0x0a, plen, rest @ ..] = item {
+        let plen = usize::from(*plen);
+        if plen < 0x80 {
+            if let (Some(price), Some(&[0x12, qlen])) = (rest.get(..plen), rest.get(plen..plen + 2)) {
+                let qlen = usize::from(qlen);
+                if qlen < 0x80 && rest.len() == plen + 2 + qlen {
+                    return Ok((price, &rest[plen + 2..]));
+                }
+            }
+        }
+    }
     let map = |e: ProtoError| sym.err(DecodeError::from(e).reason);
     let mut r = Reader::new(item);
     let (mut price, mut qty) = (None, None);
@@ -283,6 +289,12 @@ pub(crate) fn json_levels(
         *n += 1;
         if *n > MAX_LEVELS_PER_FRAME {
             return Err(sym.err(BadInput::TooManyLevels));
+        }
+        if let Some((price, qty)) = p.plain_pair() {
+            if let Some(level) = sym.level_plain(side, price, qty)? {
+                push(level);
+            }
+            continue;
         }
         let mut lv = p.array().map_err(e)?;
         let mut item = || -> Result<&[u8], DecodeError> {
