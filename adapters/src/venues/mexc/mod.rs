@@ -1,0 +1,3 @@
+//! MEXC (spot v3 and USDT-margined perpetual futures).
+
+pub mod sign;
