@@ -7,4 +7,5 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod net;
 pub mod venues;

@@ -1,0 +1,12 @@
+//! The network edge: everything between a venue's socket and the decoders.
+//!
+//! No async runtime: every client here is a plain struct whose sockets are registered in
+//! a `mio::Poll` owned by the I/O thread that drives it, and whose `poll` method does a
+//! bounded amount of non-blocking work. One thread can drive many clients.
+//!
+//! - [`tls`]: rustls client configuration (ring provider, always verified).
+//! - [`backoff`]: jittered exponential backoff shared by both clients and their callers.
+
+pub mod backoff;
+pub mod endpoint;
+pub mod tls;
