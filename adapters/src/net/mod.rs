@@ -5,8 +5,12 @@
 //! bounded amount of non-blocking work. One thread can drive many clients.
 //!
 //! - [`tls`]: rustls client configuration (ring provider, always verified).
+//! - [`ws`]: self-healing WebSocket client for feeds and the Gate order API.
 //! - [`backoff`]: jittered exponential backoff shared by both clients and their callers.
 
 pub mod backoff;
+mod dial;
 pub mod endpoint;
 pub mod tls;
+mod transport;
+pub mod ws;
