@@ -6,11 +6,13 @@
 //!
 //! - [`tls`]: rustls client configuration (ring provider, always verified).
 //! - [`ws`]: self-healing WebSocket client for feeds and the Gate order API.
+//! - [`http`]: HTTP/1.1 keep-alive client for REST order entry and snapshots.
 //! - [`backoff`]: jittered exponential backoff shared by both clients and their callers.
 
 pub mod backoff;
 mod dial;
 pub mod endpoint;
+pub mod http;
 pub mod tls;
 mod transport;
 pub mod ws;

@@ -60,6 +60,41 @@ impl Transport {
         self.tls.as_ref().is_some_and(|t| t.wants_write())
     }
 
+    /// Advances a TLS handshake as far as the socket allows; true once it is complete
+    /// (always true for plain TCP). Application data waits until then, so a request
+    /// never starts on a connection whose certificate may still be rejected.
+    pub(crate) fn drive_handshake(&mut self) -> io::Result<bool> {
+        loop {
+            let Some(tls) = &mut self.tls else { return Ok(true) };
+            if !tls.is_handshaking() {
+                return Ok(true);
+            }
+            match self.write_tls() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                r => r?,
+            }
+            let Some(tls) = &mut self.tls else { return Ok(true) };
+            if !tls.is_handshaking() {
+                return Ok(true);
+            }
+            let n = match tls.read_tls(&mut self.sock) {
+                Ok(0) => {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed during TLS handshake"));
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            };
+            self.last_read_raw = self.clock.raw();
+            self.wire_in += n as u64;
+            let state = tls.process_new_packets();
+            if let Err(e) = state {
+                let _ = self.write_tls();
+                return Err(self.tls_failure(e));
+            }
+        }
+    }
+
     /// Best-effort TLS close_notify; the socket is about to be dropped.
     pub(crate) fn close(&mut self) {
         if let Some(tls) = &mut self.tls {
