@@ -771,3 +771,70 @@ fn one_thread_keeps_serving_while_one_connection_misbehaves() {
     assert!(stuck_losses >= 1, "the stuck handshake never timed out");
     drop(hole);
 }
+
+// ---------------------------------------------------------------------------------------
+// Measurement (not a test): `cargo test -p adapters --test ws -- --ignored --nocapture`
+
+#[test]
+#[ignore = "measurement, run by hand"]
+fn loopback_throughput() {
+    const FRAMES: usize = 200_000;
+    let ca = TestCa::new("test CA");
+    let cert = ca.leaf(&["127.0.0.1"]);
+    for tls in [false, true] {
+        let server = WsServer::start(tls.then(|| cert.server_config()), |mut s| {
+            let tick = r#"{"time":1606293275,"channel":"spot.book_ticker","event":"update","result":{"t":1606293275123,"u":48733182,"s":"BTC_USDT","b":"19177.79","B":"0.0003341504","a":"19179.38","A":"0.09"}}"#;
+            for i in 0..FRAMES {
+                let _ = s.ws.write(Message::text(tick));
+                if i % 64 == 63 {
+                    let _ = s.ws.flush();
+                }
+            }
+            let _ = s.ws.flush();
+            s.drain();
+        });
+        let mut h = Harness::new();
+        let (scheme, config) = if tls { ("wss", Some(ca.client_config())) } else { ("ws", None) };
+        let mut client = h.client(quick(server.url(scheme, "127.0.0.1")), subscribe(&[]), config);
+        h.until(&mut client, Duration::from_secs(5), |g| *g == Got::Opened);
+        let started = std::time::Instant::now();
+        let mut frames = 0usize;
+        let mut polls = 0usize;
+        while frames < FRAMES {
+            // Zero timeout, like the md stage; yield when a pass found nothing.
+            h.poll.poll(&mut h.events, Some(Duration::ZERO)).expect("poll");
+            for ev in &h.events {
+                client.on_event(ev);
+            }
+            let now = h.clock.now();
+            let n = client.poll(now, &mut |ev| {
+                if let WsEvent::Frame(f) = ev {
+                    frames += 1;
+                    std::hint::black_box(f.payload.len());
+                }
+            });
+            if n == 0 {
+                std::thread::yield_now();
+            }
+            polls += 1;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "{scheme}: {FRAMES} frames of 180 B in {secs:.3} s = {:.0} frames/s, {:.1} MB/s, {polls} polls",
+            FRAMES as f64 / secs,
+            (client.stats().snapshot().bytes_in as f64) / secs / 1e6
+        );
+    }
+    // Cost of polling an open, quiet connection (what the md stage pays per client per pass).
+    let server = WsServer::start(None, |mut s| s.drain());
+    let mut h = Harness::new();
+    let mut client = h.client(quick(server.url("ws", "127.0.0.1")), subscribe(&[]), None);
+    h.until(&mut client, Duration::from_secs(5), |g| *g == Got::Opened);
+    let n = 1_000_000;
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        let now = h.clock.now();
+        client.poll(now, &mut |_| {});
+    }
+    println!("idle poll of an open client: {:.1} ns", started.elapsed().as_nanos() as f64 / n as f64);
+}

@@ -263,21 +263,34 @@ impl Conn {
         if let Some(e) = self.write_error.take() {
             return self.fail(ctx, io_error(e, ctx, "while the request was written"), on_done);
         }
-        if self.req.as_ref().is_some_and(|r| now >= r.req.deadline) {
-            let after = self.req.as_ref().map_or(Duration::ZERO, |r| r.req.timeout);
-            return self.fail(ctx, HttpError::Timeout { host: ctx.endpoint.host.clone(), after }, on_done);
-        }
         if std::mem::take(&mut self.writable) {
             if let Err(e) = self.write_some() {
                 return self.fail(ctx, io_error(e, ctx, "while the request was written"), on_done);
             }
         }
-        if !self.readable {
-            return Step::Quiet;
+        // A response already waiting in the socket wins over a deadline that just passed.
+        if self.readable {
+            if let Some(step) = self.read_response(ctx, now, on_done) {
+                return step;
+            }
         }
+        if let Some(r) = self.req.as_ref().filter(|r| now >= r.req.deadline) {
+            let err = HttpError::Timeout { host: ctx.endpoint.host.clone(), after: r.req.timeout };
+            return self.fail(ctx, err, on_done);
+        }
+        Step::Quiet
+    }
+
+    /// Reads until the response is complete (`Some`) or the socket is drained (`None`).
+    fn read_response(
+        &mut self,
+        ctx: &Ctx<'_>,
+        now: Instant,
+        on_done: &mut impl FnMut(Completion<'_>),
+    ) -> Option<Step> {
         let limit = ctx.config.max_response_bytes;
         loop {
-            let Some(t) = &mut self.t else { return Step::Quiet };
+            let t = self.t.as_mut()?;
             let start = self.rbuf.len();
             // One byte past the limit is enough to know the response is too large.
             let room = READ_CHUNK.min(limit + 1 - start.min(limit));
@@ -287,32 +300,32 @@ impl Conn {
             match read {
                 Ok(0) => {
                     if self.parser.at_eof() {
-                        return self.complete(ctx, now, false, on_done);
+                        return Some(self.complete(ctx, now, false, on_done));
                     }
                     let when = if self.parser.started(&self.rbuf) {
                         "in the middle of the response"
                     } else {
                         "before responding"
                     };
-                    return self.fail(
-                        ctx,
-                        HttpError::Closed { host: ctx.endpoint.host.clone(), when },
-                        on_done,
-                    );
+                    let err = HttpError::Closed { host: ctx.endpoint.host.clone(), when };
+                    return Some(self.fail(ctx, err, on_done));
                 }
                 Ok(_) => match self.parser.advance(&mut self.rbuf, &mut self.body) {
-                    Ok(Progress::Done) => return self.complete(ctx, now, true, on_done),
+                    Ok(Progress::Done) => return Some(self.complete(ctx, now, true, on_done)),
                     Ok(Progress::NeedMore) => {}
                     Err(source) => {
                         let err = HttpError::Response { host: ctx.endpoint.host.clone(), source };
-                        return self.fail(ctx, err, on_done);
+                        return Some(self.fail(ctx, err, on_done));
                     }
                 },
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.readable = false;
-                    return Step::Quiet;
+                    return None;
                 }
-                Err(e) => return self.fail(ctx, io_error(e, ctx, "in the middle of the response"), on_done),
+                Err(e) => {
+                    let err = io_error(e, ctx, "in the middle of the response");
+                    return Some(self.fail(ctx, err, on_done));
+                }
             }
         }
     }
