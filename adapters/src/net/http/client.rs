@@ -41,6 +41,8 @@ pub struct HttpStats {
 pub struct HttpClient {
     config: HttpConfig,
     endpoint: Endpoint,
+    /// The `Host` header value, computed once.
+    authority: String,
     tls: Option<Arc<ClientConfig>>,
     registry: Registry,
     clock: Clock,
@@ -88,6 +90,7 @@ impl HttpClient {
             .collect();
         Ok(HttpClient {
             registry: registry.try_clone()?,
+            authority: endpoint.authority(),
             endpoint,
             tls,
             clock,
@@ -135,7 +138,7 @@ impl HttpClient {
         }
         let mut bytes = self.spare.pop().unwrap_or_default();
         bytes.clear();
-        serialize(&mut bytes, &req, &self.endpoint, &self.config)?;
+        serialize(&mut bytes, &req, &self.authority, &self.config)?;
         let id = RequestId(self.next_id);
         self.next_id += 1;
         self.stats.submitted += 1;
@@ -276,7 +279,7 @@ fn is_token_char(b: u8) -> bool {
 fn serialize(
     out: &mut Vec<u8>,
     req: &Request<'_>,
-    endpoint: &Endpoint,
+    authority: &str,
     config: &HttpConfig,
 ) -> Result<(), SubmitError> {
     if !req.target.starts_with('/') || req.target.bytes().any(|b| b <= b' ' || b == 0x7f) {
@@ -299,8 +302,7 @@ fn serialize(
             }
         }
     }
-    let _ =
-        write!(out, "{} {} HTTP/1.1\r\nHost: {}\r\n", req.method.as_str(), req.target, endpoint.authority());
+    let _ = write!(out, "{} {} HTTP/1.1\r\nHost: {authority}\r\n", req.method.as_str(), req.target);
     for (name, value) in headers {
         let _ = write!(out, "{name}: {value}\r\n");
     }
@@ -321,7 +323,7 @@ mod tests {
         config.default_headers = vec![("Accept".into(), "application/json".into())];
         let endpoint = Endpoint::parse(&config.base_url).unwrap();
         let mut out = Vec::new();
-        serialize(&mut out, &req, &endpoint, &config).map(|()| String::from_utf8(out).unwrap())
+        serialize(&mut out, &req, &endpoint.authority(), &config).map(|()| String::from_utf8(out).unwrap())
     }
 
     #[test]
