@@ -131,7 +131,9 @@ impl HttpClient {
         }
     }
 
-    /// Serialises `req` and starts it at once on an idle connection, or queues it.
+    /// Serialises `req` and starts it at once on an idle connection, or queues it. `now`
+    /// comes from the clock given to [`new`](Self::new); the request's deadline runs
+    /// from here.
     pub fn submit(&mut self, req: Request<'_>, now: Instant) -> Result<RequestId, SubmitError> {
         if self.queue.len() >= self.config.max_queued {
             return Err(SubmitError::QueueFull(self.queue.len()));

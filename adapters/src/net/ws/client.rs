@@ -236,7 +236,8 @@ impl<H: WsHooks> WsClient<H> {
     }
 
     /// Does a bounded amount of work and reports what happened through `on_event`;
-    /// returns the number of events reported. Never blocks.
+    /// returns the number of events reported. Never blocks. `now` comes from the clock
+    /// given to [`new`](Self::new) (one read per I/O-loop pass serves every client).
     pub fn poll(&mut self, now: Instant, on_event: &mut impl FnMut(WsEvent<'_>)) -> usize {
         if let Some(err) = self.pending_loss.take() {
             self.lose(now, err, on_event);
