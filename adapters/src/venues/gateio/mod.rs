@@ -2,3 +2,4 @@
 
 pub mod md;
 pub mod meta;
+pub mod sign;

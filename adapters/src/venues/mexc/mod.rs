@@ -2,6 +2,7 @@
 
 pub mod futures_md;
 pub mod meta;
+pub mod sign;
 pub mod spot_md;
 
 use pipeline::types::Market;

@@ -1,0 +1,172 @@
+//! Heap allocations on the hot paths of the network edge after warm-up, counted with a
+//! counting allocator that only counts on the thread driving the clients (the servers
+//! run on other threads and allocate freely).
+//!
+//! - receiving WebSocket frames over TLS: rustls' buffered API copies each received
+//!   record's plaintext into a fresh buffer (one allocation per ~16 KiB record, shared by
+//!   every frame in it), so "almost never", bounded below;
+//! - an HTTP round trip on a keep-alive connection: zero in plain TCP; over TLS one
+//!   allocation per record each way (rustls' buffered API again), so at most two.
+
+mod support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use adapters::net::http::{HttpClient, HttpConfig, Request};
+use adapters::net::ws::{StaticHooks, WsClient, WsConfig, WsEvent};
+use mio::{Events, Poll, Token};
+use quanta::Clock;
+use support::{ServerStream, TestCa};
+use tungstenite::Message;
+
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn count(on: bool) {
+    COUNTING.with(|c| c.set(on));
+}
+
+fn note() {
+    if COUNTING.with(|c| c.get()) {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Polls `poll` without counting: mio's own bookkeeping is not ours.
+fn wait(poll: &mut Poll, events: &mut Events) {
+    let was = COUNTING.with(|c| c.replace(false));
+    poll.poll(events, Some(Duration::from_millis(2))).expect("poll");
+    count(was);
+}
+
+#[test]
+fn hot_paths_do_not_allocate_after_warm_up() {
+    let ca = TestCa::new("test CA");
+    let cert = ca.leaf(&["127.0.0.1"]);
+    let mut poll = Poll::new().expect("poll");
+    let mut events = Events::with_capacity(64);
+    let clock = Clock::new();
+
+    // WebSocket receive over TLS.
+    const FRAMES: u64 = 20_000;
+    const WARM: u64 = 2_000;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server_tls = cert.server_config();
+    std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().expect("accept");
+        let stream = ServerStream::accept(tcp, Some(&server_tls)).expect("tls");
+        let mut ws = tungstenite::accept(stream).expect("upgrade");
+        let tick = r#"{"channel":"spot.book_ticker","result":{"u":48733182,"b":"19177.79","a":"19179.38"}}"#;
+        for _ in 0..FRAMES {
+            let _ = ws.write(Message::text(tick));
+        }
+        let _ = ws.flush();
+        while ws.read().is_ok() {}
+    });
+    let config = WsConfig::new(format!("wss://127.0.0.1:{port}/"));
+    let mut ws = WsClient::new(
+        config,
+        StaticHooks::default(),
+        Some(ca.client_config()),
+        poll.registry(),
+        Token(0),
+        clock.clone(),
+    )
+    .expect("client");
+    let mut frames = 0;
+    let mut counted = 0;
+    while frames < FRAMES {
+        wait(&mut poll, &mut events);
+        for ev in &events {
+            ws.on_event(ev);
+        }
+        count(frames >= WARM);
+        ws.poll(clock.now(), &mut |ev| {
+            if let WsEvent::Frame(_) = ev {
+                frames += 1;
+                counted += u64::from(frames > WARM);
+            }
+        });
+        count(false);
+    }
+    let ws_allocs = ALLOCS.swap(0, Ordering::Relaxed);
+    println!("WebSocket receive: {ws_allocs} allocations over {counted} frames");
+    assert!(ws_allocs * 50 <= counted, "{ws_allocs} allocations over {counted} frames");
+
+    // HTTP round trips on a keep-alive connection, plain then TLS.
+    for tls in [false, true] {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server_tls = tls.then(|| cert.server_config());
+        std::thread::spawn(move || {
+            let (tcp, _) = listener.accept().expect("accept");
+            let mut s = ServerStream::accept(tcp, server_tls.as_ref()).expect("accept");
+            let mut buf = [0u8; 4096];
+            // One request per read is enough for this client (one request in flight).
+            while let Ok(1..) = s.read(&mut buf) {
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n{\"id\":\"12332324\"}");
+                let _ = s.flush();
+            }
+        });
+        let scheme = if tls { "https" } else { "http" };
+        let config = HttpConfig::new(format!("{scheme}://127.0.0.1:{port}"));
+        let tls_config = tls.then(|| ca.client_config());
+        let mut http =
+            HttpClient::new(config, tls_config, poll.registry(), Token(10), clock.clone()).expect("client");
+        let body = br#"{"currency_pair":"BTC_USDT","side":"buy","amount":"0.001","price":"65000"}"#;
+        let headers = [("KEY", "k"), ("Timestamp", "1541993715"), ("SIGN", "0123456789abcdef")];
+        let mut done = 0;
+        for i in 0..1_100 {
+            count(i >= 100);
+            http.submit(Request::post("/api/v4/spot/orders", body).headers(&headers), clock.now())
+                .expect("submit");
+            while done <= i {
+                wait(&mut poll, &mut events);
+                for ev in &events {
+                    http.on_event(ev);
+                }
+                http.poll(clock.now(), &mut |c| {
+                    assert_eq!(c.outcome.response().map(|r| r.status), Some(200));
+                    done += 1;
+                });
+            }
+            count(false);
+        }
+        let allocs = ALLOCS.swap(0, Ordering::Relaxed);
+        println!("HTTP ({scheme}): {allocs} allocations over 1000 requests");
+        let allowed = if tls { 2 * 1000 } else { 0 };
+        assert!(allocs <= allowed, "{scheme}: {allocs} allocations over 1000 requests");
+        assert_eq!(http.stats().connections_opened, 1);
+    }
+}
