@@ -10,11 +10,13 @@
 //! recorded frames and in tests.
 
 pub mod bench;
+pub mod journal;
 pub mod metrics;
 pub mod msg;
 pub mod runtime;
 pub mod synthetic;
 pub mod types;
+pub mod units;
 
 /// The engine's six stages, in pipeline order. Layouts place these names on threads.
 pub const STAGES: [&str; 6] = ["md", "book", "detect", "risk", "dispatch", "state"];
