@@ -10,11 +10,14 @@
 //! recorded frames and in tests.
 
 pub mod bench;
+pub mod detect;
 pub mod journal;
 pub mod metrics;
 pub mod msg;
 pub mod runtime;
+pub mod stats;
 pub mod synthetic;
+pub mod testkit;
 pub mod types;
 pub mod units;
 

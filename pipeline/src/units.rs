@@ -110,6 +110,31 @@ impl<'de> Deserialize<'de> for Usd {
     }
 }
 
+/// An exact amount of some asset (an inventory bound, a balance), read like [`Usd`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(into = "String")]
+pub struct Exact(pub Amount);
+
+impl Exact {
+    #[inline]
+    pub fn amount(self) -> Amount {
+        self.0
+    }
+}
+
+impl From<Exact> for String {
+    fn from(u: Exact) -> String {
+        u.0.to_string()
+    }
+}
+
+impl<'de> Deserialize<'de> for Exact {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = d.deserialize_any(DecimalText)?;
+        Amount::parse(&text).map(Exact).map_err(|e| de::Error::custom(format!("{text:?}: {e}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
