@@ -14,6 +14,7 @@ pub mod detect;
 pub mod journal;
 pub mod metrics;
 pub mod msg;
+pub mod risk;
 pub mod runtime;
 pub mod stats;
 pub mod synthetic;
