@@ -11,6 +11,7 @@
 
 pub mod bench;
 pub mod detect;
+pub mod dispatch;
 pub mod journal;
 pub mod metrics;
 pub mod msg;

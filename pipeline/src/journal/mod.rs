@@ -61,4 +61,4 @@ pub enum JournalError {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -216,6 +216,12 @@ impl JournalWriter {
         Ok(())
     }
 
+    /// Makes every later write fail, as a full disk would (tests of the callers).
+    #[cfg(test)]
+    pub(crate) fn break_for_test(&mut self) {
+        self.failed = Some(JournalError::Io(std::io::ErrorKind::StorageFull));
+    }
+
     #[cold]
     fn fail(&mut self, e: JournalError) -> JournalError {
         self.failed = Some(e);
