@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod msg;
 pub mod risk;
 pub mod runtime;
+pub mod state;
 pub mod stats;
 pub mod synthetic;
 pub mod testkit;
