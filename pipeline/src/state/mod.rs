@@ -39,9 +39,12 @@
 //! matched (within one lot), two plans are priced from the current books: *complete*
 //! sends each lagging leg's missing quantity at a limit within `max_slippage_bps` of the
 //! leg's planned price; *unwind* reverses each leg's excess over the least-filled leg at
-//! the current best price moved by `unwind_slippage_bps`. Before the deadline the
-//! cheaper feasible plan goes out (a plan is infeasible when a book is missing or stale
-//! or the hedge price is beyond the slippage bound); after the deadline only unwinding.
+//! the current best price moved by `unwind_slippage_bps`. Each plan is priced by walking
+//! the current book up to its limits; its cost is what it takes from the operation's P&L
+//! (both close the same naked exposure, so completing keeps the edge while the book still
+//! pays, unwinding wins when it does not). Before the deadline the cheaper feasible plan
+//! goes out (a plan is infeasible when a book is missing or stale or the hedge price is
+//! beyond the slippage bound); after the deadline only unwinding.
 //! Quantities below an instrument's minimum are dust and left alone.
 //!
 //! **P&L.** An operation's realized P&L is its net flow of every asset over all its
@@ -409,7 +412,8 @@ impl Op {
     }
 }
 
-/// A recovery plan: the orders it sends and what it is expected to cost, in USD.
+/// A recovery plan: the orders it sends and what it is expected to cost, in USD (the
+/// negative of the value it adds to the operation's P&L).
 #[derive(Clone, Copy, Debug)]
 struct Plan {
     legs: [(usize, Leg); MAX_LEGS],
@@ -475,6 +479,72 @@ const DAY_MS: u64 = 86_400_000;
 
 fn system_wall_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The quote value of taking `qty` from `levels` (best first) no further than `limit`;
+/// what the levels do not hold is valued at the limit.
+fn walk_value(
+    inst: &Instrument,
+    levels: &[crate::msg::Level],
+    side: Side,
+    qty: Qty,
+    limit: Price,
+) -> Option<Amount> {
+    let rounding = if side == Side::Buy { Rounding::Ceil } else { Rounding::Floor };
+    let mut left = qty.0;
+    let mut value = Amount::ZERO;
+    for l in levels {
+        let within = match side {
+            Side::Buy => l.price <= limit,
+            Side::Sell => l.price >= limit,
+        };
+        if left == 0 || !within {
+            break;
+        }
+        if !l.qty.is_positive() || !l.price.is_positive() {
+            continue;
+        }
+        let take = left.min(l.qty.0);
+        value = value.checked_add(inst.notional(l.price, Qty(take), rounding)?)?;
+        left -= take;
+    }
+    if left > 0 {
+        value = value.checked_add(inst.notional(limit, Qty(left), rounding)?)?;
+    }
+    Some(value)
+}
+
+/// Net flows of a few assets (an operation touches at most two per leg).
+#[derive(Clone, Copy, Debug, Default)]
+struct Flows {
+    assets: [(AssetId, Amount); 2 * MAX_LEGS],
+    n: usize,
+}
+
+impl Flows {
+    fn add(&mut self, asset: AssetId, v: Amount) {
+        if let Some(e) = self.assets[..self.n].iter_mut().find(|(a, _)| *a == asset) {
+            e.1 = e.1.saturating_add(v);
+        } else if self.n < self.assets.len() {
+            self.assets[self.n] = (asset, v);
+            self.n += 1;
+        }
+    }
+
+    /// A trade of `qty` worth `value` (quote) with `fee` (quote-valued).
+    fn trade(&mut self, inst: &Instrument, side: Side, qty: Qty, value: Amount, fee: Amount) {
+        let base = inst.base_amount(qty).unwrap_or(Amount::ZERO);
+        let (quote_flow, base_flow) = match side {
+            Side::Buy => (-value, base),
+            Side::Sell => (value, -base),
+        };
+        self.add(inst.quote, quote_flow.saturating_sub(fee));
+        self.add(inst.base, base_flow);
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(AssetId, Amount)> {
+        self.assets[..self.n].iter()
+    }
 }
 
 /// The state stage.
@@ -1088,46 +1158,38 @@ impl StateKeeper {
 
     /// Realized P&L of an operation: the net flow of every asset, valued in USD.
     fn op_pnl(&self, op: &Op) -> Amount {
-        let mut assets = [(AssetId(0), Amount::ZERO); 2 * MAX_LEGS];
-        let mut n = 0;
-        let mut add = |asset: AssetId, v: Amount, assets: &mut [(AssetId, Amount); 2 * MAX_LEGS]| {
-            if let Some(e) = assets[..n].iter_mut().find(|(a, _)| *a == asset) {
-                e.1 = e.1.saturating_add(v);
-            } else if n < assets.len() {
-                assets[n] = (asset, v);
-                n += 1;
-            }
-        };
+        let mut flows = Flows::default();
         for o in op.orders() {
-            let Some(inst) = self.instruments.try_get(o.inst) else { continue };
-            let base = inst.base_amount(o.applied.filled).unwrap_or(Amount::ZERO);
-            let (quote_flow, base_flow) = match o.side {
-                Side::Buy => (-o.applied.value, base),
-                Side::Sell => (o.applied.value, -base),
-            };
-            add(inst.quote, quote_flow.saturating_sub(o.applied.fee), &mut assets);
-            add(inst.base, base_flow, &mut assets);
+            if let Some(inst) = self.instruments.try_get(o.inst) {
+                flows.trade(inst, o.side, o.applied.filled, o.applied.value, o.applied.fee);
+            }
         }
-        let mut pnl = Amount::ZERO;
-        for &(asset, flow) in &assets[..n] {
+        self.value_flows(op, &flows)
+    }
+
+    /// Asset flows valued in USD: USD assets at par, any other asset at the operation's
+    /// own planned price for it (the price of a leg trading it against a USD asset), so
+    /// the value depends on the journal alone.
+    fn value_flows(&self, op: &Op, flows: &Flows) -> Amount {
+        let mut total = Amount::ZERO;
+        for &(asset, flow) in flows.iter() {
             if flow.is_zero() {
                 continue;
             }
             if self.usd.get(asset.index()).copied().unwrap_or(false) {
-                pnl = pnl.saturating_add(flow);
+                total = total.saturating_add(flow);
                 continue;
             }
-            // The operation's own planned price of the asset in USD.
             let price = op.legs().iter().find_map(|l| {
                 let i = self.instruments.try_get(l.inst)?;
                 (i.base == asset && self.usd.get(i.quote.index()).copied().unwrap_or(false))
                     .then(|| i.price_amount(l.price))
             });
             if let Some(p) = price {
-                pnl = pnl.saturating_add(flow.mul(p, Rounding::Floor).unwrap_or(Amount::ZERO));
+                total = total.saturating_add(flow.mul(p, Rounding::Floor).unwrap_or(Amount::ZERO));
             }
         }
-        pnl
+        total
     }
 
     fn close(&mut self, k: usize, balanced: bool, now: u64) {
@@ -1188,6 +1250,7 @@ impl StateKeeper {
         let op = &self.ops[k];
         let legs = op.legs();
         let mut plan = Plan::empty();
+        let mut flows = Flows::default();
         // The reference leg: the most filled (complete) or least filled (unwind), by
         // fraction of its target.
         let mut r: Option<(i128, i128)> = None;
@@ -1267,23 +1330,25 @@ impl StateKeeper {
                 plan.feasible = false;
                 continue;
             };
-            // Expected cost against the plan: the price moved against us, plus the fee.
-            let at_best = inst.notional(best, q, Rounding::Ceil).unwrap_or(Amount(i128::MAX / 4));
-            let planned = inst.notional(leg.price, q, Rounding::Floor).unwrap_or(Amount::ZERO);
-            let adverse = match (unwind, leg.side) {
-                // Completing a buy (sell): paying more (getting less) than planned.
-                (false, Side::Buy) | (true, Side::Sell) => at_best.saturating_sub(planned),
-                (false, Side::Sell) | (true, Side::Buy) => planned.saturating_sub(at_best),
+            // What the order is expected to trade: the book walked for `q` up to the limit,
+            // the rest at the limit.
+            let levels = match (self.fresh_book(leg.inst, now), side) {
+                (Some(b), Side::Buy) => b.asks(),
+                (Some(b), Side::Sell) => b.bids(),
+                (None, _) => &[],
             };
-            let fee = at_best.mul_rate(inst.taker_fee, Rounding::Ceil).unwrap_or(Amount::ZERO);
-            let Some(cost) = self.to_usd(adverse.saturating_add(fee), inst.quote) else {
+            let Some(value) = walk_value(inst, levels, side, q, limit) else {
                 plan.feasible = false;
                 continue;
             };
-            plan.cost = plan.cost.saturating_add(cost);
+            let fee = value.mul_rate(inst.taker_fee, Rounding::Ceil).unwrap_or(Amount::ZERO);
+            flows.trade(inst, side, q, value, fee);
             plan.legs[plan.n] = (i, Leg { inst: leg.inst, side, price: limit, qty: q });
             plan.n += 1;
         }
+        // The plan's cost is what it takes away from the operation's P&L: both plans close
+        // the same naked exposure, so the better one leaves more.
+        plan.cost = -self.value_flows(op, &flows);
         plan
     }
 

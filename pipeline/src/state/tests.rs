@@ -351,6 +351,42 @@ fn a_partial_fill_is_hedged_when_completing_is_cheaper() {
 }
 
 #[test]
+fn recovery_picks_the_plan_that_leaves_the_operation_more() {
+    // The buy filled on Gate at 50000; the MEXC sell was rejected. MEXC now bids 50420
+    // (completing is within the 20 bps bound), but Gate's own bid rose to 50450: selling
+    // back there pays more than completing, so the leg is unwound.
+    let mut r = Rig::new();
+    let (g, m) = (r.inst(r.u.gate_btc), r.inst(r.u.mexc_btc));
+    let now = r.now();
+    r.books.push(top(&g, now, &[("50450", "1")], &[("50460", "1")])).unwrap();
+    r.books.push(top(&m, now, &[("50420", "1")], &[("50430", "1")])).unwrap();
+    r.run();
+    r.start(11);
+    let f = r.fill(g.id, "50000", "0.01", "0.01");
+    r.order(11, 0, 0, f);
+    let d = r.done(g.id, "0.01");
+    r.order(11, 0, 0, d);
+    r.order(11, 1, 0, OrderUpdate::Rejected(RejectReason::Other));
+    r.run();
+    let rec = r.recovery_orders();
+    assert_eq!(rec.len(), 1);
+    assert_eq!((rec[0].1.inst, rec[0].1.side), (g.id, Side::Sell), "unwound on Gate");
+
+    // With Gate's bid back at 49990, completing on MEXC at 50420 is better.
+    let mut r = Rig::new();
+    r.books("49990", "50420");
+    r.start(12);
+    let f = r.fill(g.id, "50000", "0.01", "0.01");
+    r.order(12, 0, 0, f);
+    let d = r.done(g.id, "0.01");
+    r.order(12, 0, 0, d);
+    r.order(12, 1, 0, OrderUpdate::Rejected(RejectReason::Other));
+    r.run();
+    let rec = r.recovery_orders();
+    assert_eq!((rec[0].1.inst, rec[0].1.side), (m.id, Side::Sell), "hedge completed on MEXC");
+}
+
+#[test]
 fn a_leg_that_times_out_is_queried_then_unwound_after_the_deadline() {
     let mut r = Rig::new();
     r.books("49990", "50500");

@@ -10,7 +10,7 @@
 //! [`TradingStats`] gathers the per-stage statistics that the final report and the
 //! dashboard print.
 
-#[cfg(test)]
+use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering, fence};
 
@@ -101,6 +101,46 @@ impl AmountCell {
                 return Amount((((hi as u128) << 64) | lo as u128) as i128);
             }
         }
+    }
+}
+
+/// Every trading stage's statistics, shared with the cold side.
+#[derive(Clone, Debug, Default)]
+pub struct TradingStats {
+    pub detect: Arc<crate::detect::DetectStats>,
+    pub risk: Arc<crate::risk::RiskStats>,
+    pub dispatch: Arc<crate::dispatch::DispatchStats>,
+    pub state: Arc<crate::state::StateStats>,
+}
+
+impl TradingStats {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A plain copy of every counter, for reports.
+    pub fn snapshot(&self) -> TradingSnapshot {
+        TradingSnapshot {
+            detect: self.detect.snapshot(),
+            risk: self.risk.snapshot(),
+            dispatch: self.dispatch.snapshot(),
+            state: self.state.snapshot(),
+        }
+    }
+}
+
+/// A copy of [`TradingStats`] at one moment; `Display` prints the report section.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TradingSnapshot {
+    pub detect: crate::detect::DetectSnapshot,
+    pub risk: crate::risk::RiskSnapshot,
+    pub dispatch: crate::dispatch::DispatchSnapshot,
+    pub state: crate::state::StateSnapshot,
+}
+
+impl fmt::Display for TradingSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}{}{}", self.detect, self.risk, self.dispatch, self.state)
     }
 }
 
