@@ -245,7 +245,10 @@ impl PaperSink {
         let venue_order = paper_id(self.next_order);
         self.next_order += 1;
         let reject = |s: &mut Self, r| s.order_event(&req, OrderUpdate::Rejected(r), venue_order, now);
-        let Some(inst) = self.instruments.try_get(req.inst).cloned() else {
+        // A second handle on the table (no allocation) so the instrument can be borrowed
+        // while the venue's state changes.
+        let instruments = Arc::clone(&self.instruments);
+        let Some(inst) = instruments.try_get(req.inst) else {
             return reject(self, RejectReason::UnknownInstrument);
         };
         if !inst.trading_enabled {

@@ -560,7 +560,8 @@ pub struct StateKeeper {
     max_slippage: Rate,
     unwind_slippage: Rate,
     usd: Vec<bool>,
-    /// For each asset, a spot instrument pricing it in a USD asset.
+    /// For each asset, the spot instrument that marks it in USD (the first in the table
+    /// quoted in a USD asset).
     usd_inst: Vec<Option<InstrumentId>>,
     ops: Vec<Op>,
     books: Vec<BookSlot>,
@@ -923,15 +924,17 @@ impl StateKeeper {
         amount.mul(self.usd_rate(quote)?, Rounding::Floor)
     }
 
-    /// The signed USD value of `inst`'s position at the mark.
+    /// The signed USD value of `inst`'s position: its base units at the asset's one USD
+    /// mark. One price per asset, whatever the venue: BTC held on one venue and owed on
+    /// another net to nothing, as they do in the risk gate's exposure.
     fn exposure(&self, inst: &Instrument) -> Amount {
         let q = self.positions.qty[inst.id.index()];
         if q.is_zero() {
             return Amount::ZERO;
         }
-        self.mid(inst.id)
-            .and_then(|m| inst.notional(m, q, Rounding::Floor))
-            .and_then(|v| self.to_usd(v, inst.quote))
+        inst.base_amount(q)
+            .zip(self.usd_rate(inst.base))
+            .and_then(|(b, rate)| b.mul(rate, Rounding::Floor))
             .unwrap_or(Amount::ZERO)
     }
 
@@ -1001,7 +1004,8 @@ impl StateKeeper {
 
     fn on_order(&mut self, e: OrderEvent) {
         self.journal(Record::OrderEvent(e));
-        let Some(inst) = self.instruments.try_get(e.inst).cloned() else {
+        let instruments = Arc::clone(&self.instruments);
+        let Some(inst) = instruments.try_get(e.inst) else {
             self.stats.orphan_events.inc();
             return;
         };
@@ -1010,8 +1014,8 @@ impl StateKeeper {
             // An order this stage does not know (a table overflow, another process):
             // its fills still move positions, the venue being the truth.
             self.stats.orphan_events.inc();
-            if let Some(d) = ledger::delta(&inst, &Applied::default(), &e.update) {
-                self.apply_fill(e.client, &inst, e.side, &d, e.ts_ns);
+            if let Some(d) = ledger::delta(inst, &Applied::default(), &e.update) {
+                self.apply_fill(e.client, inst, e.side, &d, e.ts_ns);
             }
             return;
         };
@@ -1031,9 +1035,9 @@ impl StateKeeper {
             self.ops[k].orders[j].sent_ns = e.ts_ns.max(slot.sent_ns);
         }
         let mut applied = slot.applied;
-        match ledger::delta(&inst, &applied, &e.update) {
+        match ledger::delta(inst, &applied, &e.update) {
             Some(d) => {
-                self.apply_fill(e.client, &inst, slot.side, &d, e.ts_ns);
+                self.apply_fill(e.client, inst, slot.side, &d, e.ts_ns);
                 applied.filled = Qty(applied.filled.0.saturating_add(d.qty.0));
                 applied.value = applied.value.saturating_add(d.value);
                 applied.fee = applied.fee.saturating_add(d.fee);
