@@ -1131,7 +1131,7 @@ impl StateKeeper {
         self.ops[k].halted = true;
         let legs = self.ops[k].exec.opp;
         for leg in legs.legs() {
-            let h = &mut self.halt_refs[leg.inst.index()];
+            let Some(h) = self.halt_refs.get_mut(leg.inst.index()) else { continue };
             *h = h.saturating_add(1);
             if *h == 1 {
                 self.journal(Record::InstrumentHalt { inst: leg.inst, halted: true, ts_ns: now });
@@ -1149,7 +1149,7 @@ impl StateKeeper {
         let now = now_ns(&self.clock);
         let legs = self.ops[k].exec.opp;
         for leg in legs.legs() {
-            let h = &mut self.halt_refs[leg.inst.index()];
+            let Some(h) = self.halt_refs.get_mut(leg.inst.index()) else { continue };
             if *h > 0 {
                 *h -= 1;
                 if *h == 0 {

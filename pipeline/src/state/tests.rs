@@ -595,6 +595,17 @@ fn no_order_event_makes_the_state_stage_panic() {
         }));
         r.order(9, (i % 2) as u8, 0, u);
     }
+    // An execution no risk gate would approve: unknown instruments, empty quantities.
+    let mut bad = r.exec(13);
+    bad.opp.n_legs = 3;
+    bad.opp.legs[0].inst = InstrumentId(9999);
+    bad.opp.legs[1].qty = Qty::ZERO;
+    bad.opp.legs[2].qty = Qty(-5);
+    r.push(StateInput::Executing(bad));
+    r.order(13, 0, 0, OrderUpdate::Done { filled: Qty::ZERO });
+    r.control.push(StateControl::Approve { op: 13 }).unwrap();
+    r.control.push(StateControl::Retry { op: 13 }).unwrap();
+    r.control.push(StateControl::Abandon { op: 9 }).unwrap();
     r.push(StateInput::Order(OrderEvent {
         client: cid(12345, 0, 0),
         inst: InstrumentId(9999),
@@ -761,5 +772,76 @@ proptest! {
         }
         prop_assert_eq!(rep.realized_pnl, r.s.realized_pnl());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+fn arb_update() -> impl Strategy<Value = OrderUpdate> {
+    prop_oneof![
+        Just(OrderUpdate::Sent),
+        Just(OrderUpdate::Accepted),
+        Just(OrderUpdate::Unknown),
+        (0u8..12)
+            .prop_map(|r| OrderUpdate::Rejected(RejectReason::from_u8(r).unwrap_or(RejectReason::Other))),
+        (any::<i64>(), -5i64..2_000_000, -5i64..2_000_000, any::<i64>(), 0u16..6).prop_map(
+            |(p, q, c, f, a)| {
+                OrderUpdate::Fill {
+                    price: Price(p),
+                    qty: Qty(q),
+                    cum_qty: Qty(c),
+                    fee: Amount(f as i128),
+                    fee_asset: AssetId(a),
+                    trade_id: 1,
+                }
+            }
+        ),
+        (-5i64..2_000_000).prop_map(|q| OrderUpdate::Done { filled: Qty(q) }),
+        (-5i64..2_000_000, any::<i64>(), any::<i64>(), any::<bool>()).prop_map(|(q, v, f, open)| {
+            OrderUpdate::Status {
+                filled: Qty(q),
+                value: Amount(v as i128),
+                fee: Amount(f as i128),
+                fee_asset: AssetId(0),
+                open,
+            }
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// No sequence of order events (known or unknown orders, absurd values), operator
+    /// controls and time makes the state stage panic.
+    #[test]
+    fn no_sequence_of_inputs_makes_the_state_stage_panic(
+        steps in proptest::collection::vec((0u8..10, 1u64..4, 0u8..4, 0u8..6, 0u16..9, arb_update(), 0u64..3000), 1..80),
+    ) {
+        let mut r = Rig::new();
+        r.books("49990", "50500");
+        for op in 1..4 {
+            r.start(op);
+        }
+        for (what, op, leg, attempt, inst, update, ms) in steps {
+            match what {
+                0 => {
+                    let _ = r.control.push(StateControl::Retry { op });
+                }
+                1 => {
+                    let _ = r.control.push(StateControl::Approve { op });
+                }
+                2 => r.advance(ms),
+                3 => r.push(StateInput::Order(OrderEvent {
+                    client: cid(op, leg, attempt),
+                    inst: InstrumentId(inst),
+                    side: if leg % 2 == 0 { Side::Buy } else { Side::Sell },
+                    update,
+                    venue_order: VenueOrderId::default(),
+                    ts_ns: ms,
+                })),
+                _ => r.order(op, leg % 2, 0, update),
+            }
+            r.run();
+        }
+        r.advance(10_000);
     }
 }
