@@ -1,8 +1,10 @@
 //! Detection: find price differences that pay after fees, sized by book depth.
 //!
 //! - **Input rings:** `Rx<BookTop>` (the tops of every instrument's book, synced or not,
-//!   from the book stage) and `Rx<DetectControl>` (enable or disable an instrument, from
-//!   the cold side).
+//!   from the book stage; a `DropAndCount` link is fine: when it overflows every book is
+//!   invalidated until its next update, since the dropped one may have been an unsynced
+//!   notice) and `Rx<DetectControl>` (enable or disable an instrument, from the cold
+//!   side).
 //! - **Output ring:** `Tx<Opportunity>` to the risk gate. Opportunities are perishable:
 //!   when the ring is full the opportunity is dropped and counted, detection never waits.
 //! - **State owned:** the latest top of every instrument's book (a `Vec` indexed by
@@ -177,6 +179,8 @@ pub struct DetectStats {
     /// Emitted opportunities dropped because the risk gate's ring was full.
     pub dropped_full: Counter,
     pub control_messages: Counter,
+    /// Times the book ring dropped updates (every book was invalidated until updated).
+    pub input_overflows: Counter,
 }
 
 impl DetectStats {
@@ -371,6 +375,11 @@ impl Detector {
 impl Stage for Detector {
     fn poll(&mut self) -> usize {
         let core = &mut self.core;
+        if self.input.take_overflow() {
+            // A dropped update may have been an unsynced notice: trust no book until its
+            // next update.
+            core.invalidate_all();
+        }
         let mut work = self.control.drain(BATCH, |c| core.on_control(c));
         let output = &mut self.output;
         work += self.input.drain(BATCH, |top| core.on_top(&top, output));
@@ -379,6 +388,13 @@ impl Stage for Detector {
 }
 
 impl Core {
+    fn invalidate_all(&mut self) {
+        self.stats.input_overflows.inc();
+        for b in &mut self.books {
+            b.valid = false;
+        }
+    }
+
     fn on_control(&mut self, c: DetectControl) {
         self.stats.control_messages.inc();
         let (id, on) = match c {

@@ -527,3 +527,34 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_overflowing_book_ring_invalidates_every_book() {
+    let u = testkit::universe();
+    let (mut books, input) = testkit::ring_with(2, crate::runtime::Backpressure::DropAndCount, Clock::new());
+    let (_control, control_rx) = testkit::ring(4);
+    let (tx, mut out) = testkit::ring(16);
+    let mut det = Detector::new(
+        &only(&[OppKind::SpotSpot]),
+        u.instruments.clone(),
+        input,
+        control_rx,
+        tx,
+        Clock::mock().0,
+        Arc::new(DetectStats::default()),
+    )
+    .unwrap();
+    let (g, m) = (u.instruments.get(u.gate_btc), u.instruments.get(u.mexc_btc));
+    books.push(top(g, MS, &[("49990", "0.5")], &[("50000", "0.5")])).unwrap();
+    det.poll();
+    // Three updates into a ring of two: the third (Gate going unsynced) is dropped.
+    books.push(top(m, 2 * MS, &[("50000", "0.3")], &[("50010", "0.3")])).unwrap();
+    books.push(top(m, 3 * MS, &[("50000", "0.3")], &[("50010", "0.3")])).unwrap();
+    books.push(BookTop::unsynced(g.id, 4 * MS)).unwrap();
+    det.poll();
+    assert_eq!(det.stats().input_overflows.get(), 1);
+    // A profitable MEXC update must not use Gate's last synced top.
+    books.push(top(m, 5 * MS, &[("50600", "0.3")], &[("50610", "0.3")])).unwrap();
+    det.poll();
+    assert!(testkit::drain(&mut out).is_empty());
+}

@@ -467,6 +467,13 @@ impl OrderSink for PaperSink {
 
     fn poll(&mut self, max: usize, out: &mut dyn FnMut(StateInput)) -> usize {
         let latest = &mut self.latest;
+        if self.books.take_overflow() {
+            // A dropped update may have been an unsynced notice: no liquidity until the
+            // next update.
+            for b in latest.iter_mut() {
+                b.synced = false;
+            }
+        }
         self.books.drain(256, |top| {
             if let Some(slot) = latest.get_mut(top.inst.index()) {
                 *slot = top;

@@ -1566,6 +1566,12 @@ impl Stage for StateKeeper {
             self.start(now);
         }
         let books = &mut self.books;
+        if self.rings.books.take_overflow() {
+            // A dropped update may have been an unsynced notice.
+            for b in books.iter_mut() {
+                b.valid = false;
+            }
+        }
         let mut work = self.rings.books.drain(256, |top| {
             if let Some(b) = books.get_mut(top.inst.index()) {
                 b.top = top;
