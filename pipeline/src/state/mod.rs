@@ -377,6 +377,9 @@ struct Op {
     rejected: bool,
     deadline_alerted: bool,
     halted: bool,
+    /// Restored from the journal on start: its instruments stay halted until it closes,
+    /// since the risk gate knows nothing of it.
+    restored: bool,
 }
 
 impl Op {
@@ -659,6 +662,7 @@ impl StateKeeper {
             rejected: false,
             deadline_alerted: false,
             halted: false,
+            restored: false,
         };
         let wall_ms: fn() -> u64 = system_wall_ms;
         let mut s = Self {
@@ -791,6 +795,7 @@ impl StateKeeper {
                 OpPhase::Recovering
             };
             op.halted = ro.phase == OpPhase::AwaitingOperator;
+            op.restored = !op.halted;
             op.n_orders = 0;
             op.next_attempt = [1; MAX_LEGS];
             op.rounds = 0;
@@ -987,6 +992,7 @@ impl StateKeeper {
         op.rejected = false;
         op.deadline_alerted = false;
         op.halted = false;
+        op.restored = false;
         op.n_orders = 0;
         for (i, leg) in e.opp.legs().iter().enumerate() {
             op.orders[i] = OrderSlot {
@@ -1215,6 +1221,10 @@ impl StateKeeper {
             ts_ns: now,
         });
         self.ops[k].closed = true;
+        if op.restored {
+            self.ops[k].restored = false;
+            self.unhalt(k);
+        }
         if completed {
             self.stats.ops_completed[kind].inc();
         } else if missed {
@@ -1242,6 +1252,8 @@ impl StateKeeper {
     }
 
     fn give_up(&mut self, k: usize, now: u64) {
+        // From here on only an operator lifts the halt.
+        self.ops[k].restored = false;
         self.set_phase(k, OpPhase::AwaitingOperator, now);
         self.stats.escalations.inc();
         self.alert(AlertKind::RecoveryExhausted, self.ops[k].exec.op, i64::from(self.ops[k].rounds));
@@ -1552,6 +1564,13 @@ impl StateKeeper {
             }
             if self.halt_refs[k] > 0 {
                 self.tell_risk(RiskUpdate::InstrumentHalt { inst: id, halted: true });
+            }
+        }
+        // Operations restored open keep their instruments out of new operations until
+        // they close.
+        for k in 0..self.ops.len() {
+            if self.ops[k].used && !self.ops[k].closed && self.ops[k].restored {
+                self.halt(k, now);
             }
         }
         // Orders restored with unknown outcomes are queried at once; risk waits.

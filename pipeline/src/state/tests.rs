@@ -677,6 +677,9 @@ fn replay_after_a_restart_restores_positions_and_reconciles_unknown_orders() {
     let queries: Vec<_> = r.sent.iter().filter(|c| matches!(c, Command::Query { .. })).copied().collect();
     assert_eq!(queries, vec![Command::Query { client: cid(2, 1, 0), inst: m }]);
     assert!(r.updates.contains(&RiskUpdate::Reconciling { pending: 1 }));
+    // The risk gate knows nothing of op 2: its instruments stay out of new operations.
+    assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: g, halted: true }));
+    assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: m, halted: true }));
     // The venue answers: the Gate leg filled (already applied), the MEXC leg never arrived.
     let gi = r.inst(g);
     let status = OrderUpdate::Status {
@@ -692,8 +695,36 @@ fn replay_after_a_restart_restores_positions_and_reconciles_unknown_orders() {
     r.run();
     assert_eq!(r.s.positions(), &positions, "nothing applied twice");
     assert!(r.updates.contains(&RiskUpdate::Reconciling { pending: 0 }));
-    // Then recovery proceeds: op 2 hedges or unwinds its naked leg.
-    assert_eq!(r.recovery_orders().len(), 1);
+    // Then recovery proceeds: op 2 hedges or unwinds its naked leg ...
+    let rec = r.recovery_orders();
+    assert_eq!(rec.len(), 1);
+    let (client, leg) = rec[0];
+    let li = r.inst(leg.inst);
+    let value = li.notional(leg.price, leg.qty, Rounding::Floor).unwrap();
+    let fee = value.mul_rate(li.taker_fee, Rounding::Ceil).unwrap();
+    let fill = OrderUpdate::Fill {
+        price: leg.price,
+        qty: leg.qty,
+        cum_qty: leg.qty,
+        fee,
+        fee_asset: li.quote,
+        trade_id: 5,
+    };
+    for update in [fill, OrderUpdate::Done { filled: leg.qty }] {
+        r.push(StateInput::Order(OrderEvent {
+            client,
+            inst: leg.inst,
+            side: leg.side,
+            update,
+            venue_order: VenueOrderId::default(),
+            ts_ns: 0,
+        }));
+    }
+    r.run();
+    // ... and once it is over its instruments trade again.
+    assert!(matches!(r.s.phase(2), Some(OpPhase::Completed | OpPhase::Failed)));
+    assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: g, halted: false }));
+    assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: m, halted: false }));
 }
 
 fn arb_history() -> impl Strategy<Value = Vec<(u8, u8, u8, u8)>> {
