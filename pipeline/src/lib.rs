@@ -12,12 +12,20 @@
 pub mod bench;
 pub mod book;
 pub mod clock;
+pub mod detect;
+pub mod dispatch;
+pub mod journal;
 pub mod md;
 pub mod metrics;
 pub mod msg;
+pub mod risk;
 pub mod runtime;
+pub mod state;
+pub mod stats;
 pub mod synthetic;
+pub mod testkit;
 pub mod types;
+pub mod units;
 
 /// The engine's six stages, in pipeline order. Layouts place these names on threads.
 pub const STAGES: [&str; 6] = ["md", "book", "detect", "risk", "dispatch", "state"];

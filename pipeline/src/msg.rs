@@ -4,13 +4,15 @@
 //! md --MdEvent--> book --BookTop--> detect --Opportunity--> risk --Execution--> dispatch
 //! book --Resync--> md          dispatch --StateInput--> state --Command--> dispatch
 //!                                            state --RiskUpdate--> risk
+//! cold --DetectControl--> detect   cold --RiskControl--> risk   cold --StateControl--> state
+//! risk, state --Alert--> cold
 //! ```
 //!
 //! Every event carries our local receive time (`recv_ns`, quanta nanoseconds) of the
 //! venue data it derives from, so any stage can measure tick-to-X latency and refuse
 //! stale data. Sizes are asserted next to each type.
 
-use crate::types::{Amount, InstrumentId, Price, Qty, Rate, Side, Venue};
+use crate::types::{Amount, AssetId, InstrumentId, Price, Qty, Rate, Side, Venue};
 
 /// Levels per side that the book stage publishes to detection.
 pub const BOOK_DEPTH: usize = 5;
@@ -133,20 +135,26 @@ impl BookTop {
 
 const _: () = assert!(std::mem::size_of::<BookTop>() <= 4 * 64);
 
+// ---------------------------------------------------------------------------------------
+// Trading side: detection, risk, dispatch, state. Every type below is `Copy` and of fixed
+// size; the sizes are asserted next to the types and in the tests at the bottom.
+// ---------------------------------------------------------------------------------------
+
 /// The kinds of opportunity detection finds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum OppKind {
     /// Buy spot on one venue, sell spot on another.
-    SpotSpot,
+    SpotSpot = 0,
     /// Long spot and short perpetual (or the reverse) on the same asset.
-    Basis,
+    Basis = 1,
     /// A cycle of three spot pairs inside one venue.
-    Triangular,
+    Triangular = 2,
 }
 
 impl OppKind {
     pub const ALL: [OppKind; 3] = [OppKind::SpotSpot, OppKind::Basis, OppKind::Triangular];
+    pub const COUNT: usize = 3;
 
     pub const fn name(self) -> &'static str {
         match self {
@@ -155,12 +163,27 @@ impl OppKind {
             OppKind::Triangular => "triangular",
         }
     }
+
+    #[inline]
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    pub const fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            0 => Some(OppKind::SpotSpot),
+            1 => Some(OppKind::Basis),
+            2 => Some(OppKind::Triangular),
+            _ => None,
+        }
+    }
 }
 
 /// Most legs an operation has (a triangle).
 pub const MAX_LEGS: usize = 3;
 
-/// One order of an operation: limit price on the tick, quantity on the lot.
+/// One order of an operation: limit price on the tick, quantity on the lot, both in the
+/// instrument's own scales (futures quantities in contracts).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Leg {
     pub inst: InstrumentId,
@@ -169,7 +192,13 @@ pub struct Leg {
     pub qty: Qty,
 }
 
+const _: () = assert!(std::mem::size_of::<Leg>() == 24);
+
 /// A priced, sized opportunity from detection to the risk gate.
+///
+/// Money is in USD: every opportunity starts and ends in an asset configured as a USD
+/// asset (USDT), and amounts in other assets (the BTC of an ETH/BTC leg) are valued at
+/// the opportunity's own prices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Opportunity {
     /// Detection's own sequence number.
@@ -177,12 +206,15 @@ pub struct Opportunity {
     pub kind: OppKind,
     pub n_legs: u8,
     pub legs: [Leg; MAX_LEGS],
-    /// Expected profit after taker fees, in the quote asset of the first leg.
+    /// Expected profit after taker fees at the book levels walked, in USD.
     pub expected_profit: Amount,
-    /// Expected profit as a rate of the notional traded.
+    /// Expected profit as a rate of `notional`.
     pub edge: Rate,
-    /// Quote notional of the first leg.
+    /// The largest quote value of any leg, in USD: what position and exposure limits see.
     pub notional: Amount,
+    /// The largest distance of any leg's limit price from that leg's best price, as a rate
+    /// of the best price (how deep the sizing walked, plus any slippage allowance).
+    pub slippage: Rate,
     /// Receive time of the market data that triggered detection (tick-to-trade start).
     pub trigger_ns: u64,
     /// Receive time of the oldest book used.
@@ -193,7 +225,7 @@ pub struct Opportunity {
 impl Opportunity {
     #[inline]
     pub fn legs(&self) -> &[Leg] {
-        &self.legs[..self.n_legs as usize]
+        &self.legs[..(self.n_legs as usize).min(MAX_LEGS)]
     }
 }
 
@@ -204,12 +236,17 @@ pub struct Execution {
     pub op: u64,
     pub opp: Opportunity,
     pub approved_ns: u64,
+    /// After this time (`approved_ns + max_execution_time_ms`) a leg left naked is
+    /// unwound by the state stage.
+    pub deadline_ns: u64,
 }
 
-const _: () = assert!(std::mem::size_of::<Execution>() <= 4 * 64);
+const _: () = assert!(std::mem::size_of::<Opportunity>() <= 3 * 64);
+const _: () = assert!(std::mem::size_of::<Execution>() <= 3 * 64);
 
 /// A client order id: the operation, the leg and the attempt, so every order says which
-/// operation it belongs to and a retry never reuses an id.
+/// operation it belongs to and a retry never reuses an id. Attempt 0 is the entry order;
+/// recovery orders (hedges and unwinds) count up from 1.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ClientOrderId {
     pub op: u64,
@@ -218,6 +255,9 @@ pub struct ClientOrderId {
 }
 
 impl ClientOrderId {
+    /// The largest attempt number the numeric form keeps.
+    pub const MAX_ATTEMPT: u8 = 15;
+
     /// A compact numeric form: op * 256 + leg * 16 + attempt (leg, attempt < 16).
     pub fn to_u64(self) -> u64 {
         self.op.wrapping_mul(256) | (u64::from(self.leg & 0xf) << 4) | u64::from(self.attempt & 0xf)
@@ -254,7 +294,7 @@ impl VenueOrderId {
     }
 
     pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
+        std::str::from_utf8(&self.bytes[..(self.len as usize).min(47)]).unwrap_or("")
     }
 
     pub fn is_empty(&self) -> bool {
@@ -272,18 +312,68 @@ impl std::fmt::Debug for VenueOrderId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum RejectReason {
-    InsufficientBalance,
-    BelowMinimum,
-    BadPrecision,
-    RateLimited,
-    Auth,
-    UnknownInstrument,
-    TradingDisabled,
-    WouldNotFill,
-    Other,
+    InsufficientBalance = 0,
+    BelowMinimum = 1,
+    BadPrecision = 2,
+    RateLimited = 3,
+    Auth = 4,
+    UnknownInstrument = 5,
+    TradingDisabled = 6,
+    /// A fill-or-kill order that could not fill completely.
+    WouldNotFill = 7,
+    Other = 8,
+    /// A query found no such order at the venue: it never arrived there.
+    NotFound = 9,
+    /// Not sent: writing the intent to the journal failed (trading halts).
+    Journal = 10,
+    /// Not sent: the order connection is down.
+    Disconnected = 11,
+}
+
+impl RejectReason {
+    pub const COUNT: usize = 12;
+    pub const ALL: [RejectReason; 12] = [
+        RejectReason::InsufficientBalance,
+        RejectReason::BelowMinimum,
+        RejectReason::BadPrecision,
+        RejectReason::RateLimited,
+        RejectReason::Auth,
+        RejectReason::UnknownInstrument,
+        RejectReason::TradingDisabled,
+        RejectReason::WouldNotFill,
+        RejectReason::Other,
+        RejectReason::NotFound,
+        RejectReason::Journal,
+        RejectReason::Disconnected,
+    ];
+
+    pub const fn from_u8(v: u8) -> Option<Self> {
+        if (v as usize) < Self::COUNT { Some(Self::ALL[v as usize]) } else { None }
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            RejectReason::InsufficientBalance => "insufficient_balance",
+            RejectReason::BelowMinimum => "below_minimum",
+            RejectReason::BadPrecision => "bad_precision",
+            RejectReason::RateLimited => "rate_limited",
+            RejectReason::Auth => "auth",
+            RejectReason::UnknownInstrument => "unknown_instrument",
+            RejectReason::TradingDisabled => "trading_disabled",
+            RejectReason::WouldNotFill => "would_not_fill",
+            RejectReason::Other => "other",
+            RejectReason::NotFound => "not_found",
+            RejectReason::Journal => "journal",
+            RejectReason::Disconnected => "disconnected",
+        }
+    }
 }
 
 /// What happened to an order.
+///
+/// Fills carry the order's cumulative filled quantity as the venue reports it, and a
+/// [`OrderUpdate::Status`] (the answer to a query) is cumulative too, so the state stage
+/// applies only what is new: a fill seen twice (stream and query) is never counted twice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrderUpdate {
     /// Written to the journal and handed to the venue connection.
@@ -292,12 +382,16 @@ pub enum OrderUpdate {
     Accepted,
     /// The venue refused it; nothing filled.
     Rejected(RejectReason),
-    /// A fill of `qty` at `price`, with the fee charged in `fee_asset`.
-    Fill { price: Price, qty: Qty, fee: Amount, fee_asset: crate::types::AssetId, trade_id: u64 },
+    /// A fill of `qty` at `price`; `cum_qty` is the order's total filled so far, and the
+    /// fee of this fill was charged in `fee_asset`.
+    Fill { price: Price, qty: Qty, cum_qty: Qty, fee: Amount, fee_asset: AssetId, trade_id: u64 },
     /// The order is finished (filled, or the rest cancelled); `filled` in total.
     Done { filled: Qty },
     /// The outcome is unknown (timeout, 5xx): reconcile by query, never resend blindly.
     Unknown,
+    /// A query's answer: cumulative filled quantity, its quote value, the cumulative fee
+    /// (in `fee_asset`), and whether the order can still fill.
+    Status { filled: Qty, value: Amount, fee: Amount, fee_asset: AssetId, open: bool },
 }
 
 /// An order's update, from dispatch (acks, venue responses, private streams) to state.
@@ -315,7 +409,7 @@ pub struct OrderEvent {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BalanceEvent {
     pub venue: Venue,
-    pub asset: crate::types::AssetId,
+    pub asset: AssetId,
     pub available: Amount,
     pub locked: Amount,
     pub ts_ns: u64,
@@ -324,18 +418,20 @@ pub struct BalanceEvent {
 /// Everything the state stage hears from dispatch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StateInput {
-    /// A new operation's orders are about to be sent.
+    /// A new operation's orders are about to be sent (pushed before any of its orders'
+    /// events).
     Executing(Execution),
     Order(OrderEvent),
     Balance(BalanceEvent),
 }
 
-const _: () = assert!(std::mem::size_of::<StateInput>() <= 5 * 64);
+const _: () = assert!(std::mem::size_of::<StateInput>() <= 4 * 64);
 
-/// Instructions from the state stage (recovery, kill switch) to dispatch.
+/// Instructions from the state stage (recovery, kill switch, reconciliation) to dispatch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command {
-    /// Send one recovery order (complete a hedge or unwind a filled leg).
+    /// Send one recovery order (complete a hedge or unwind a filled leg), immediate or
+    /// cancel.
     Send { client: ClientOrderId, leg: Leg },
     /// Cancel one order.
     Cancel { client: ClientOrderId, inst: InstrumentId },
@@ -343,22 +439,108 @@ pub enum Command {
     Query { client: ClientOrderId, inst: InstrumentId },
     /// Cancel every open order on every venue (kill switch).
     CancelAll,
+    /// Ask a venue for every balance (periodic reconciliation).
+    QueryBalances { venue: Venue },
 }
+
+const _: () = assert!(std::mem::size_of::<Command>() <= 64);
 
 /// What the risk gate needs from the state stage to keep its limits true.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RiskUpdate {
     /// An operation finished; its reservations can be released.
     OperationDone { op: u64, success: bool, realized_pnl: Amount },
-    /// The signed position of an instrument, in its quantity unit, and its quote value.
+    /// The signed position of an instrument, in its quantity unit, and its signed USD
+    /// value at the current mark.
     Position { inst: InstrumentId, qty: Qty, exposure: Amount },
     /// A venue balance of an asset, as the venue reports it.
-    Balance { venue: Venue, asset: crate::types::AssetId, available: Amount },
+    Balance { venue: Venue, asset: AssetId, available: Amount },
     /// Realized P&L of the day so far, in USD.
     DailyPnl { realized: Amount },
     /// Trading must stop (kill switch, an operation that could not be recovered).
     Halt,
+    /// An instrument stops (or resumes) trading: recovery gave up on an operation on it
+    /// and an operator must decide.
+    InstrumentHalt { inst: InstrumentId, halted: bool },
+    /// How long a venue took to acknowledge an order (sent to accepted or rejected).
+    OrderLatency { venue: Venue, ns: u64 },
+    /// Orders whose outcome is not known yet (after a restart, or unknown responses):
+    /// no new operation is approved while this is above zero.
+    Reconciling { pending: u32 },
 }
+
+const _: () = assert!(std::mem::size_of::<RiskUpdate>() <= 64);
+
+/// Cold side to detection: start or stop watching an instrument of the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DetectControl {
+    Enable(InstrumentId),
+    Disable(InstrumentId),
+}
+
+/// Cold side to the risk gate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RiskControl {
+    /// Refuse everything from now on (the kill switch from the cold side).
+    Halt,
+    /// Lift a halt raised by [`RiskControl::Halt`] or [`RiskUpdate::Halt`]. A halt of the
+    /// runtime's `Control` cannot be lifted.
+    Resume,
+    /// Close every circuit breaker (an operator's decision after a trip).
+    ResetBreakers,
+}
+
+/// Cold side (an operator) to the state stage, about an operation recovery gave up on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateControl {
+    /// Lift the halt of the operation's instruments (closing the operation as failed if
+    /// it is still open, leaving any residual position booked).
+    Approve { op: u64 },
+    /// Try recovery again with a fresh attempt budget.
+    Retry { op: u64 },
+    /// Stop recovering: close the operation as failed with its residual position booked;
+    /// its instruments stay halted until approved.
+    Abandon { op: u64 },
+    /// Cancel every open order and refuse to recover further (kill switch).
+    KillSwitch,
+}
+
+/// What an alert is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum AlertKind {
+    /// A circuit breaker opened; `value` is the breaker's index in `risk::Breaker::ALL`.
+    BreakerTripped,
+    /// A circuit breaker closed again.
+    BreakerReset,
+    /// The kill switch is on.
+    Halted,
+    /// The kill switch was lifted.
+    Resumed,
+    /// Recovery gave up on an operation; an operator must approve, retry or abandon.
+    RecoveryExhausted,
+    /// An operation's deadline passed with a leg naked.
+    DeadlineMissed,
+    /// An order's outcome is unknown and is being reconciled by query.
+    UnknownOrder,
+    /// A journal write failed; trading halts.
+    JournalFailed,
+    /// An instrument was halted (`value` is its id).
+    InstrumentHalted,
+}
+
+/// A small alert for a cold thread (log, page, dashboard).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Alert {
+    pub kind: AlertKind,
+    /// The operation concerned, or 0.
+    pub op: u64,
+    /// A kind-specific detail (breaker index, instrument id, a count).
+    pub value: i64,
+    pub ts_ns: u64,
+}
+
+const _: () = assert!(std::mem::size_of::<Alert>() <= 32);
 
 #[cfg(test)]
 mod tests {
@@ -369,11 +551,26 @@ mod tests {
         assert_eq!(std::mem::size_of::<MdEvent>(), 72);
         assert!(std::mem::size_of::<BookTop>() <= 192, "{}", std::mem::size_of::<BookTop>());
         assert!(std::mem::size_of::<Execution>() <= 192, "{}", std::mem::size_of::<Execution>());
+        assert!(std::mem::size_of::<StateInput>() <= 256, "{}", std::mem::size_of::<StateInput>());
+        assert!(std::mem::size_of::<Command>() <= 64, "{}", std::mem::size_of::<Command>());
+        assert!(std::mem::size_of::<RiskUpdate>() <= 64, "{}", std::mem::size_of::<RiskUpdate>());
     }
 
     #[test]
     fn client_order_ids_round_trip_through_their_numeric_form() {
         let c = ClientOrderId { op: 123_456_789, leg: 2, attempt: 3 };
         assert_eq!(ClientOrderId::from_u64(c.to_u64()), c);
+    }
+
+    #[test]
+    fn enums_round_trip_through_their_codes() {
+        for k in OppKind::ALL {
+            assert_eq!(OppKind::from_u8(k as u8), Some(k));
+        }
+        for r in RejectReason::ALL {
+            assert_eq!(RejectReason::from_u8(r as u8), Some(r));
+        }
+        assert_eq!(OppKind::from_u8(9), None);
+        assert_eq!(RejectReason::from_u8(200), None);
     }
 }

@@ -1,0 +1,424 @@
+//! Dispatch: journal every order's intent, then send it.
+//!
+//! - **Input rings:** `Rx<Execution>` from the risk gate; `Rx<Command>` from the state
+//!   stage (recovery orders, cancels, queries, cancel-all, balance queries).
+//! - **Output ring:** `Tx<StateInput>` to the state stage: `Executing` for every
+//!   operation before any event of its orders, then `Sent`, `Rejected` or `Unknown` for
+//!   each order as the sink took it, then everything the sink reports (acks, fills,
+//!   statuses, balances). Nothing is ever dropped: events wait in a pre-sized outbox
+//!   while the ring is full, and dispatch takes no new work while the outbox is nearly
+//!   full.
+//! - **State owned:** the sink (the venue connections), the dispatch journal writer
+//!   (the write-ahead intent log), the outbox.
+//! - **Invariants:** WRITE-AHEAD: an order's intent is written to the journal (and made
+//!   durable as the fsync policy says) before the order is handed to the sink; all legs
+//!   of an operation are journaled in one write, then sent back to back. If the journal
+//!   cannot be written, no order is sent: each leg is reported `Rejected(Journal)` and
+//!   the state stage halts trading. Cancels and queries still go out without a journal
+//!   (they cannot add risk). Client order ids name op, leg and attempt. No allocation,
+//!   lock or panic in `poll`.
+//! - **Latency budget:** the journal write (one `write`, plus an `fdatasync` under the
+//!   `every_record` policy: tens of microseconds on NVMe) dominates; encoding and
+//!   handing legs to the sink is a few hundred nanoseconds per leg plus the sink's own
+//!   cost.
+//!
+//! Orders go out immediate-or-cancel; fill-or-kill when `prefer_fok` is set and the
+//! instrument's venue offers it. Paper trading (`dry_run`) is the same dispatcher over a
+//! [`PaperSink`], which fills against live books like a venue.
+
+mod paper;
+mod sink;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+
+use quanta::Clock;
+use serde::Deserialize;
+
+pub use paper::{PaperBalance, PaperConfig, PaperSink};
+pub use sink::{OrderRequest, OrderSink, SinkError};
+
+use crate::journal::{JournalWriter, Record, TimeInForce};
+use crate::msg::{
+    ClientOrderId, Command, Execution, Leg, OrderEvent, OrderUpdate, RejectReason, StateInput, VenueOrderId,
+};
+use crate::runtime::{Rx, Stage, Tx};
+use crate::stats::{Counter, Gauge};
+use crate::types::Instruments;
+use crate::units::now_ns;
+
+/// Dispatch configuration (`[dispatch]`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchConfig {
+    /// Send fill-or-kill instead of immediate-or-cancel where the venue offers it.
+    #[serde(default)]
+    pub prefer_fok: bool,
+    /// Events the outbox to the state stage holds while its ring is full.
+    #[serde(default = "d_outbox")]
+    pub outbox_events: usize,
+}
+
+fn d_outbox() -> usize {
+    4096
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        Self { prefer_fok: false, outbox_events: d_outbox() }
+    }
+}
+
+/// Dispatch counters, readable from the cold side.
+#[derive(Debug, Default)]
+pub struct DispatchStats {
+    pub executions: Counter,
+    pub orders_sent: Counter,
+    /// Orders the sink refused before they left (reported `Rejected`).
+    pub orders_not_sent: Counter,
+    /// Orders whose hand-over failed midway (reported `Unknown`).
+    pub orders_unknown: Counter,
+    pub recovery_orders: Counter,
+    pub cancels: Counter,
+    pub queries: Counter,
+    pub cancel_alls: Counter,
+    pub balance_queries: Counter,
+    /// Requests the sink could not send (cancels, queries): the state stage retries.
+    pub requests_failed: Counter,
+    pub journal_failures: Counter,
+    /// Cancels and queries sent although the journal could not record them.
+    pub unjournaled: Counter,
+    pub events_forwarded: Counter,
+    pub outbox_high_water: Gauge,
+}
+
+impl DispatchStats {
+    pub fn snapshot(&self) -> DispatchSnapshot {
+        DispatchSnapshot {
+            executions: self.executions.get(),
+            orders_sent: self.orders_sent.get(),
+            orders_not_sent: self.orders_not_sent.get(),
+            orders_unknown: self.orders_unknown.get(),
+            recovery_orders: self.recovery_orders.get(),
+            cancels: self.cancels.get(),
+            queries: self.queries.get(),
+            cancel_alls: self.cancel_alls.get(),
+            journal_failures: self.journal_failures.get(),
+            events_forwarded: self.events_forwarded.get(),
+        }
+    }
+}
+
+/// A copy of [`DispatchStats`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DispatchSnapshot {
+    pub executions: u64,
+    pub orders_sent: u64,
+    pub orders_not_sent: u64,
+    pub orders_unknown: u64,
+    pub recovery_orders: u64,
+    pub cancels: u64,
+    pub queries: u64,
+    pub cancel_alls: u64,
+    pub journal_failures: u64,
+    pub events_forwarded: u64,
+}
+
+impl fmt::Display for DispatchSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "dispatch: {} executions, {} orders sent ({} recovery), {} not sent, {} unknown; {} cancels, {} queries, {} cancel-alls; {} journal failures",
+            self.executions,
+            self.orders_sent,
+            self.recovery_orders,
+            self.orders_not_sent,
+            self.orders_unknown,
+            self.cancels,
+            self.queries,
+            self.cancel_alls,
+            self.journal_failures
+        )
+    }
+}
+
+/// The dispatcher's rings.
+#[derive(Debug)]
+pub struct DispatchRings {
+    pub executions: Rx<Execution>,
+    pub commands: Rx<Command>,
+    pub state: Tx<StateInput>,
+}
+
+/// The dispatch stage over an order sink.
+pub struct Dispatcher<S: OrderSink> {
+    rings: DispatchRings,
+    sink: S,
+    journal: JournalWriter,
+    instruments: Arc<Instruments>,
+    clock: Clock,
+    prefer_fok: bool,
+    outbox: VecDeque<StateInput>,
+    capacity: usize,
+    stats: Arc<DispatchStats>,
+}
+
+impl<S: OrderSink> fmt::Debug for Dispatcher<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dispatcher").field("outbox", &self.outbox.len()).finish_non_exhaustive()
+    }
+}
+
+/// Work items taken per poll from each input.
+const BATCH: usize = 32;
+/// Outbox room kept free before new work is taken: an execution adds up to four events.
+const ROOM: usize = 8;
+
+impl<S: OrderSink> Dispatcher<S> {
+    /// Builds the dispatcher. `journal` is the dispatch journal, opened by the wiring
+    /// (`JournalWriter::open(dir, JournalKind::Dispatch, policy)`).
+    pub fn new(
+        config: &DispatchConfig,
+        instruments: Arc<Instruments>,
+        rings: DispatchRings,
+        sink: S,
+        journal: JournalWriter,
+        clock: Clock,
+        stats: Arc<DispatchStats>,
+    ) -> Self {
+        let capacity = config.outbox_events.max(4 * ROOM);
+        Self {
+            rings,
+            sink,
+            journal,
+            instruments,
+            clock,
+            prefer_fok: config.prefer_fok,
+            outbox: VecDeque::with_capacity(capacity),
+            capacity,
+            stats,
+        }
+    }
+
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.sink
+    }
+
+    pub fn stats(&self) -> &Arc<DispatchStats> {
+        &self.stats
+    }
+
+    fn room(&self) -> usize {
+        self.capacity.saturating_sub(self.outbox.len())
+    }
+
+    fn emit(&mut self, e: StateInput) {
+        // Callers check `room` first, so the reserved capacity is never exceeded.
+        self.outbox.push_back(e);
+        let n = self.outbox.len() as i64;
+        if n > self.stats.outbox_high_water.get() {
+            self.stats.outbox_high_water.set(n);
+        }
+    }
+
+    fn order_event(&mut self, client: ClientOrderId, leg: &Leg, update: OrderUpdate, ts_ns: u64) {
+        self.emit(StateInput::Order(OrderEvent {
+            client,
+            inst: leg.inst,
+            side: leg.side,
+            update,
+            venue_order: VenueOrderId::default(),
+            ts_ns,
+        }));
+    }
+
+    fn tif(&self, leg: &Leg) -> TimeInForce {
+        if self.prefer_fok && self.sink.supports_fok(leg.inst) { TimeInForce::Fok } else { TimeInForce::Ioc }
+    }
+
+    /// Hands one journaled order to the sink and reports what became of it.
+    fn send(&mut self, client: ClientOrderId, leg: &Leg, tif: TimeInForce, now: u64) -> OrderUpdate {
+        let Some(inst) = self.instruments.try_get(leg.inst) else {
+            self.stats.orders_not_sent.inc();
+            return OrderUpdate::Rejected(RejectReason::UnknownInstrument);
+        };
+        let req = OrderRequest {
+            client,
+            inst: leg.inst,
+            venue: inst.venue,
+            market: inst.market,
+            side: leg.side,
+            price: leg.price,
+            qty: leg.qty,
+            tif,
+            ts_ns: now,
+        };
+        match self.sink.submit(&req) {
+            Ok(()) => {
+                self.stats.orders_sent.inc();
+                OrderUpdate::Sent
+            }
+            Err(SinkError::NotSent(r)) => {
+                self.stats.orders_not_sent.inc();
+                OrderUpdate::Rejected(r)
+            }
+            Err(SinkError::Unknown) => {
+                self.stats.orders_unknown.inc();
+                OrderUpdate::Unknown
+            }
+        }
+    }
+
+    fn execute(&mut self, e: Execution) {
+        self.stats.executions.inc();
+        let now = now_ns(&self.clock);
+        let legs = e.opp.legs();
+        let mut tifs = [TimeInForce::Ioc; crate::msg::MAX_LEGS];
+        // WRITE-AHEAD: every leg's intent, in one write, before any leg is sent.
+        let mut journaled = self
+            .journal
+            .append(&Record::OpIntent {
+                op: e.op,
+                kind: e.opp.kind,
+                n_legs: e.opp.n_legs,
+                deadline_ns: e.deadline_ns,
+                ts_ns: now,
+            })
+            .is_ok();
+        for (i, leg) in legs.iter().enumerate() {
+            tifs[i] = self.tif(leg);
+            let client = ClientOrderId { op: e.op, leg: i as u8, attempt: 0 };
+            journaled &= self
+                .journal
+                .append(&Record::OrderIntent { client, leg: *leg, tif: tifs[i], ts_ns: now })
+                .is_ok();
+        }
+        journaled &= self.journal.commit().is_ok();
+        let mut outcome = [OrderUpdate::Rejected(RejectReason::Journal); crate::msg::MAX_LEGS];
+        if journaled {
+            for (i, leg) in legs.iter().enumerate() {
+                outcome[i] =
+                    self.send(ClientOrderId { op: e.op, leg: i as u8, attempt: 0 }, leg, tifs[i], now);
+            }
+        } else {
+            self.stats.journal_failures.inc();
+        }
+        self.emit(StateInput::Executing(e));
+        for (i, leg) in legs.iter().enumerate() {
+            self.order_event(ClientOrderId { op: e.op, leg: i as u8, attempt: 0 }, leg, outcome[i], now);
+        }
+    }
+
+    fn command(&mut self, c: Command) {
+        let now = now_ns(&self.clock);
+        match c {
+            Command::Send { client, leg } => {
+                self.stats.recovery_orders.inc();
+                let tif = TimeInForce::Ioc;
+                let journaled =
+                    self.journal.write(&Record::OrderIntent { client, leg, tif, ts_ns: now }).is_ok();
+                let update = if journaled {
+                    self.send(client, &leg, tif, now)
+                } else {
+                    self.stats.journal_failures.inc();
+                    OrderUpdate::Rejected(RejectReason::Journal)
+                };
+                self.order_event(client, &leg, update, now);
+            }
+            Command::Cancel { client, inst } => {
+                self.stats.cancels.inc();
+                self.note_journal(Record::CancelIntent { client, inst, ts_ns: now });
+                let r = self.sink.cancel(client, inst);
+                self.note_request(r);
+            }
+            Command::Query { client, inst } => {
+                self.stats.queries.inc();
+                self.note_journal(Record::QueryIntent { client, inst, ts_ns: now });
+                let r = self.sink.query(client, inst);
+                self.note_request(r);
+            }
+            Command::CancelAll => {
+                self.stats.cancel_alls.inc();
+                self.note_journal(Record::CancelAll { ts_ns: now });
+                let r = self.sink.cancel_all();
+                self.note_request(r);
+            }
+            Command::QueryBalances { venue } => {
+                self.stats.balance_queries.inc();
+                self.note_journal(Record::BalanceQuery { venue, ts_ns: now });
+                let r = self.sink.query_balances(venue);
+                self.note_request(r);
+            }
+        }
+    }
+
+    /// Journals a request that goes out whether or not the journal works.
+    fn note_journal(&mut self, rec: Record) {
+        if self.journal.write(&rec).is_err() {
+            self.stats.unjournaled.inc();
+        }
+    }
+
+    fn note_request(&mut self, r: Result<(), SinkError>) {
+        if r.is_err() {
+            self.stats.requests_failed.inc();
+        }
+    }
+
+    fn flush(&mut self) -> usize {
+        let mut n = 0;
+        while let Some(e) = self.outbox.front() {
+            if self.rings.state.push(*e).is_err() {
+                break;
+            }
+            self.outbox.pop_front();
+            n += 1;
+        }
+        self.stats.events_forwarded.add(n as u64);
+        n
+    }
+}
+
+impl<S: OrderSink> Stage for Dispatcher<S> {
+    fn poll(&mut self) -> usize {
+        let mut work = self.flush();
+        // Recovery first: hedges and cancels matter more than new operations.
+        for _ in 0..BATCH {
+            if self.room() < ROOM {
+                break;
+            }
+            let Some(c) = self.rings.commands.pop() else { break };
+            self.command(c);
+            work += 1;
+        }
+        for _ in 0..BATCH {
+            if self.room() < ROOM {
+                break;
+            }
+            let Some(e) = self.rings.executions.pop() else { break };
+            self.execute(e);
+            work += 1;
+        }
+        let room = self.room();
+        if room > 0 {
+            let outbox = &mut self.outbox;
+            let taken = self.sink.poll(room, &mut |e| outbox.push_back(e));
+            work += taken;
+        }
+        work + self.flush()
+    }
+
+    fn stop(&mut self) {
+        let _ = self.journal.sync();
+        self.sink.stop();
+        self.flush();
+    }
+}

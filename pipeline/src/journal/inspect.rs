@@ -1,0 +1,162 @@
+//! `journal::inspect`: a printable summary of a journal directory and an integrity
+//! verdict, for `arb journal DIR [--verify]`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::JournalError;
+use super::codec::{JournalKind, RecordKind};
+use super::reader::{JournalFile, Tail};
+use super::replay::{Replay, read_dir, rebuild};
+
+/// The integrity of a journal directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every byte verified.
+    Intact,
+    /// A torn tail (an interrupted write) that the writer will cut off: safe to resume.
+    TornTail,
+    /// Damage before the end: do not trade on this history.
+    Corrupt,
+    /// No journal files in the directory.
+    Empty,
+}
+
+impl Verdict {
+    /// True when trading may resume on this history.
+    pub fn is_ok(self) -> bool {
+        matches!(self, Verdict::Intact | Verdict::TornTail | Verdict::Empty)
+    }
+}
+
+/// One file's summary.
+#[derive(Clone, Debug)]
+pub struct FileSummary {
+    pub path: PathBuf,
+    pub kind: JournalKind,
+    pub bytes: u64,
+    pub records: u64,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub by_kind: BTreeMap<RecordKind, u64>,
+    pub tail: Tail,
+}
+
+/// What `inspect` found.
+#[derive(Clone, Debug)]
+pub struct Inspection {
+    pub dir: PathBuf,
+    pub files: Vec<FileSummary>,
+    /// The replayed state (of the verified prefix when a file is corrupt).
+    pub replay: Replay,
+    pub verdict: Verdict,
+}
+
+/// Reads and verifies every journal in `dir`, and replays them.
+pub fn inspect(dir: &Path) -> Result<Inspection, JournalError> {
+    let (dispatch, state) = read_dir(dir)?;
+    let files: Vec<FileSummary> = [&dispatch, &state].into_iter().flatten().map(summarize).collect();
+    let verdict = if files.is_empty() {
+        Verdict::Empty
+    } else if files.iter().any(|f| f.tail.is_corrupt()) {
+        Verdict::Corrupt
+    } else if files.iter().any(|f| matches!(f.tail, Tail::Torn { .. })) {
+        Verdict::TornTail
+    } else {
+        Verdict::Intact
+    };
+    let replay = rebuild(dispatch.as_ref(), state.as_ref());
+    Ok(Inspection { dir: dir.to_path_buf(), files, replay, verdict })
+}
+
+fn summarize(j: &JournalFile) -> FileSummary {
+    let mut by_kind = BTreeMap::new();
+    for r in j.records() {
+        *by_kind.entry(r.kind()).or_insert(0u64) += 1;
+    }
+    FileSummary {
+        path: j.path.clone(),
+        kind: j.kind,
+        bytes: j.len,
+        records: j.entries.len() as u64,
+        first_seq: j.entries.first().map_or(0, |e| e.seq),
+        last_seq: j.last_seq(),
+        by_kind,
+        tail: j.tail,
+    }
+}
+
+impl fmt::Display for Inspection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "journal {}", self.dir.display())?;
+        for s in &self.files {
+            writeln!(
+                f,
+                "  {} log {}: {} records (seq {}..={}), {} bytes, {}",
+                s.kind.name(),
+                s.path.display(),
+                s.records,
+                s.first_seq,
+                s.last_seq,
+                s.bytes,
+                s.tail
+            )?;
+            for (k, n) in &s.by_kind {
+                writeln!(f, "    {:<16} {n}", k.name())?;
+            }
+        }
+        let r = &self.replay;
+        let open = r.open_ops().count();
+        let done = r.ops.iter().filter(|o| o.finished && o.success).count();
+        let failed = r.ops.iter().filter(|o| o.finished && !o.success).count();
+        writeln!(
+            f,
+            "  operations: {} ({} completed, {} failed, {} open); last op id {}",
+            r.ops.len(),
+            done,
+            failed,
+            open,
+            r.last_op_id
+        )?;
+        writeln!(f, "  realized P&L: {} USD", r.realized_pnl)?;
+        for p in r.positions.iter().filter(|p| !p.qty.is_zero()) {
+            writeln!(
+                f,
+                "  position inst {}: qty mantissa {}, cost {}, fees {}",
+                p.inst.0, p.qty.0, p.cost, p.fees
+            )?;
+        }
+        let unresolved: Vec<_> = r.unresolved().collect();
+        writeln!(
+            f,
+            "  orders: {}; unresolved (reconcile before trading): {}",
+            r.orders.len(),
+            unresolved.len()
+        )?;
+        for o in unresolved {
+            writeln!(
+                f,
+                "    op {} leg {} attempt {}: inst {} {} qty mantissa {} ({})",
+                o.client.op,
+                o.client.leg,
+                o.client.attempt,
+                o.inst.0,
+                o.side,
+                o.qty.0,
+                o.state.name()
+            )?;
+        }
+        if !r.halted.is_empty() {
+            let ids: Vec<String> = r.halted.iter().map(|i| i.0.to_string()).collect();
+            writeln!(f, "  halted instruments (operator decision pending): {}", ids.join(", "))?;
+        }
+        let verdict = match self.verdict {
+            Verdict::Intact => "INTACT",
+            Verdict::TornTail => "OK (torn tail from an interrupted write; it is cut off on the next start)",
+            Verdict::Corrupt => "CORRUPT: do not resume trading on this history",
+            Verdict::Empty => "EMPTY (no journal files)",
+        };
+        writeln!(f, "  verdict: {verdict}")
+    }
+}

@@ -1,0 +1,271 @@
+//! Replay: rebuild operations, orders, positions and realized P&L from both journals.
+//!
+//! The dispatch log says which orders may have reached a venue (every order is journaled
+//! before it is sent); the state log says what became of them. An order the dispatch log
+//! names but whose outcome the state log does not close (no rejection, no final fill
+//! count) is *unresolved*: it may have filled, so the wiring must reconcile it with the
+//! venue (query it) before trading resumes. Positions are the sum of `FillApplied`
+//! records, which the state stage writes after removing duplicate fills, so replay needs
+//! no instrument table and rebuilds them exactly.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::JournalError;
+use super::codec::{JournalKind, OpPhase, OrderState, Record};
+use super::reader::{JournalFile, Tail, read_file};
+use crate::msg::{ClientOrderId, Execution, OppKind, OrderUpdate};
+use crate::types::{Amount, InstrumentId, Price, Qty, Side};
+
+/// An order as the journals leave it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplayOrder {
+    pub client: ClientOrderId,
+    pub inst: InstrumentId,
+    pub side: Side,
+    pub price: Price,
+    pub qty: Qty,
+    pub state: OrderState,
+    /// Quantity applied to positions.
+    pub filled: Qty,
+    /// Quote value of the applied fills.
+    pub value: Amount,
+    pub fee: Amount,
+    /// True when the dispatch log holds the intent (the order may have been sent).
+    pub intent: bool,
+}
+
+/// An operation as the journals leave it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayOp {
+    pub op: u64,
+    pub kind: Option<OppKind>,
+    /// The approved execution, when the state log recorded its start.
+    pub exec: Option<Execution>,
+    pub phase: OpPhase,
+    pub finished: bool,
+    pub success: bool,
+    pub realized_pnl: Amount,
+    pub orders: Vec<ClientOrderId>,
+}
+
+/// An instrument's position rebuilt from applied fills.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplayPosition {
+    pub inst: InstrumentId,
+    /// Signed quantity, in the instrument's unit.
+    pub qty: Qty,
+    /// Signed quote value paid for it (buys add, sells subtract).
+    pub cost: Amount,
+    /// Fees paid, valued in the quote asset.
+    pub fees: Amount,
+}
+
+/// Everything replay rebuilt.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Replay {
+    /// The highest operation id either journal names: new op ids start above it.
+    pub last_op_id: u64,
+    pub ops: Vec<ReplayOp>,
+    pub orders: Vec<ReplayOrder>,
+    pub positions: Vec<ReplayPosition>,
+    /// Sum of the realized P&L of finished operations.
+    pub realized_pnl: Amount,
+    /// Instruments halted at the end of the log, waiting for an operator.
+    pub halted: Vec<InstrumentId>,
+    pub dispatch_records: u64,
+    pub state_records: u64,
+    pub dispatch_tail: Option<Tail>,
+    pub state_tail: Option<Tail>,
+}
+
+impl Replay {
+    /// Orders whose outcome is not known: reconcile each with its venue before trading.
+    pub fn unresolved(&self) -> impl Iterator<Item = &ReplayOrder> {
+        self.orders.iter().filter(|o| !o.state.is_terminal())
+    }
+
+    /// Operations that have not finished.
+    pub fn open_ops(&self) -> impl Iterator<Item = &ReplayOp> {
+        self.ops.iter().filter(|o| !o.finished)
+    }
+
+    /// The position of `inst` (zero if it never traded).
+    pub fn position(&self, inst: InstrumentId) -> Qty {
+        self.positions.iter().find(|p| p.inst == inst).map_or(Qty::ZERO, |p| p.qty)
+    }
+
+    pub fn order(&self, client: ClientOrderId) -> Option<&ReplayOrder> {
+        self.orders.iter().find(|o| o.client == client)
+    }
+
+    pub fn op(&self, op: u64) -> Option<&ReplayOp> {
+        self.ops.iter().find(|o| o.op == op)
+    }
+}
+
+/// Reads both journals in `dir` (either may be missing) and rebuilds the engine's state.
+/// A corrupt journal is an error: trading must not resume on a history with a hole.
+pub fn replay(dir: &Path) -> Result<Replay, JournalError> {
+    let (dispatch, state) = read_dir(dir)?;
+    for j in [&dispatch, &state].into_iter().flatten() {
+        if let Tail::Corrupt { offset, .. } = j.tail {
+            return Err(JournalError::Corrupt { offset });
+        }
+    }
+    Ok(rebuild(dispatch.as_ref(), state.as_ref()))
+}
+
+/// Reads the journal files of `dir` that exist.
+pub fn read_dir(dir: &Path) -> Result<(Option<JournalFile>, Option<JournalFile>), JournalError> {
+    let read = |kind: JournalKind| -> Result<Option<JournalFile>, JournalError> {
+        let path = dir.join(kind.file_name());
+        if !path.exists() {
+            return Ok(None);
+        }
+        let j = read_file(&path)?;
+        if j.kind != kind {
+            return Err(JournalError::WrongFile);
+        }
+        Ok(Some(j))
+    };
+    Ok((read(JournalKind::Dispatch)?, read(JournalKind::State)?))
+}
+
+#[derive(Default)]
+struct Builder {
+    ops: BTreeMap<u64, ReplayOp>,
+    orders: BTreeMap<ClientOrderId, ReplayOrder>,
+    positions: BTreeMap<InstrumentId, ReplayPosition>,
+    halted: BTreeMap<InstrumentId, bool>,
+    last_op: u64,
+    realized: Amount,
+}
+
+impl Builder {
+    fn op(&mut self, op: u64) -> &mut ReplayOp {
+        self.last_op = self.last_op.max(op);
+        self.ops.entry(op).or_insert_with(|| ReplayOp {
+            op,
+            kind: None,
+            exec: None,
+            phase: OpPhase::Executing,
+            finished: false,
+            success: false,
+            realized_pnl: Amount::ZERO,
+            orders: Vec::new(),
+        })
+    }
+
+    fn order(&mut self, client: ClientOrderId, inst: InstrumentId, side: Side) -> &mut ReplayOrder {
+        let op = self.op(client.op);
+        if !op.orders.contains(&client) {
+            op.orders.push(client);
+        }
+        self.orders.entry(client).or_insert(ReplayOrder {
+            client,
+            inst,
+            side,
+            price: Price::ZERO,
+            qty: Qty::ZERO,
+            state: OrderState::Sent,
+            filled: Qty::ZERO,
+            value: Amount::ZERO,
+            fee: Amount::ZERO,
+            intent: false,
+        })
+    }
+
+    fn apply(&mut self, rec: &Record) {
+        match *rec {
+            Record::OpIntent { op, kind, .. } => {
+                self.op(op).kind = Some(kind);
+            }
+            Record::OrderIntent { client, leg, .. } => {
+                let o = self.order(client, leg.inst, leg.side);
+                o.price = leg.price;
+                o.qty = leg.qty;
+                o.intent = true;
+            }
+            Record::CancelIntent { client, .. } | Record::QueryIntent { client, .. } => {
+                self.last_op = self.last_op.max(client.op);
+            }
+            Record::CancelAll { .. } | Record::BalanceQuery { .. } => {}
+            Record::OpStarted(e) => {
+                let op = self.op(e.op);
+                op.kind = Some(e.opp.kind);
+                op.exec = Some(e);
+                // Entry orders the state saw start; their intents may be in the other log.
+                for (i, leg) in e.opp.legs().iter().enumerate() {
+                    let client = ClientOrderId { op: e.op, leg: i as u8, attempt: 0 };
+                    let o = self.order(client, leg.inst, leg.side);
+                    if o.qty.is_zero() {
+                        o.price = leg.price;
+                        o.qty = leg.qty;
+                    }
+                }
+            }
+            Record::OrderEvent(e) => {
+                let o = self.order(e.client, e.inst, e.side);
+                let filled = match e.update {
+                    OrderUpdate::Done { filled } | OrderUpdate::Status { filled, .. } => filled.max(o.filled),
+                    OrderUpdate::Fill { cum_qty, .. } => cum_qty.max(o.filled),
+                    _ => o.filled,
+                };
+                o.state = o.state.after(&e.update, filled, o.qty);
+            }
+            Record::FillApplied(f) => {
+                let o = self.order(f.client, f.inst, f.side);
+                o.filled = Qty(o.filled.0.saturating_add(f.qty.0));
+                o.value = o.value.saturating_add(f.value);
+                o.fee = o.fee.saturating_add(f.fee);
+                let p = self
+                    .positions
+                    .entry(f.inst)
+                    .or_insert(ReplayPosition { inst: f.inst, ..Default::default() });
+                let sign = f.side.sign();
+                p.qty = Qty(p.qty.0.saturating_add(sign.saturating_mul(f.qty.0)));
+                p.cost = p.cost.saturating_add(Amount(f.value.0.saturating_mul(sign as i128)));
+                p.fees = p.fees.saturating_add(f.fee);
+            }
+            Record::OpPhase { op, phase, .. } => {
+                self.op(op).phase = phase;
+            }
+            Record::OpFinished { op, success, realized_pnl, .. } => {
+                let o = self.op(op);
+                if !o.finished {
+                    o.finished = true;
+                    o.success = success;
+                    o.realized_pnl = realized_pnl;
+                    o.phase = if success { OpPhase::Completed } else { OpPhase::Failed };
+                    self.realized = self.realized.saturating_add(realized_pnl);
+                }
+            }
+            Record::InstrumentHalt { inst, halted, .. } => {
+                self.halted.insert(inst, halted);
+            }
+        }
+    }
+}
+
+/// Rebuilds state from already-read journals (dispatch log first, then the state log).
+pub fn rebuild(dispatch: Option<&JournalFile>, state: Option<&JournalFile>) -> Replay {
+    let mut b = Builder::default();
+    for j in [dispatch, state].into_iter().flatten() {
+        for rec in j.records() {
+            b.apply(rec);
+        }
+    }
+    Replay {
+        last_op_id: b.last_op,
+        ops: b.ops.into_values().collect(),
+        orders: b.orders.into_values().collect(),
+        positions: b.positions.into_values().collect(),
+        realized_pnl: b.realized,
+        halted: b.halted.into_iter().filter(|(_, h)| *h).map(|(i, _)| i).collect(),
+        dispatch_records: dispatch.map_or(0, |j| j.entries.len() as u64),
+        state_records: state.map_or(0, |j| j.entries.len() as u64),
+        dispatch_tail: dispatch.map(|j| j.tail),
+        state_tail: state.map(|j| j.tail),
+    }
+}

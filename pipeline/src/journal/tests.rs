@@ -1,0 +1,298 @@
+//! Journal tests: round trips, checksums, torn tails, corruption, replay.
+
+use std::path::{Path, PathBuf};
+
+use super::codec::tests::{every_record, sample_exec};
+use super::*;
+use crate::msg::{ClientOrderId, Leg, OrderEvent, OrderUpdate, VenueOrderId};
+use crate::types::{Amount, InstrumentId, Price, Qty, Side};
+
+pub(crate) fn scratch(tag: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "arb-journal-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn split(records: Vec<Record>) -> (Vec<Record>, Vec<Record>) {
+    records.into_iter().partition(|r| r.kind().journal() == JournalKind::Dispatch)
+}
+
+fn write_all(dir: &Path, kind: JournalKind, recs: &[Record]) {
+    let (mut w, opened) = JournalWriter::open(dir, kind, FsyncPolicy::Never).unwrap();
+    assert_eq!(opened.truncated, 0);
+    for r in recs {
+        w.append(r).unwrap();
+    }
+    w.commit().unwrap();
+}
+
+#[test]
+fn records_round_trip_through_both_files() {
+    let dir = scratch("roundtrip");
+    let (d, s) = split(every_record());
+    write_all(&dir, JournalKind::Dispatch, &d);
+    write_all(&dir, JournalKind::State, &s);
+    let jd = read_file(&dir.join("dispatch.journal")).unwrap();
+    let js = read_file(&dir.join("state.journal")).unwrap();
+    assert_eq!(jd.tail, Tail::Clean);
+    assert_eq!(js.tail, Tail::Clean);
+    assert_eq!(jd.records().copied().collect::<Vec<_>>(), d);
+    assert_eq!(js.records().copied().collect::<Vec<_>>(), s);
+    assert_eq!(
+        js.entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=s.len() as u64).collect::<Vec<_>>()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_writer_refuses_the_other_writers_records() {
+    let dir = scratch("wrongfile");
+    let (mut w, _) = JournalWriter::open(&dir, JournalKind::Dispatch, FsyncPolicy::Never).unwrap();
+    assert_eq!(w.append(&Record::OpStarted(sample_exec(1))), Err(JournalError::WrongFile));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn appending_continues_the_sequence_after_reopening() {
+    let dir = scratch("reopen");
+    for policy in [FsyncPolicy::EveryRecord, FsyncPolicy::EveryN(2), FsyncPolicy::IntervalMs(0)] {
+        let (mut w, _) = JournalWriter::open(&dir, JournalKind::Dispatch, policy).unwrap();
+        w.write(&Record::CancelAll { ts_ns: 1 }).unwrap();
+        w.sync().unwrap();
+    }
+    let j = read_file(&dir.join("dispatch.journal")).unwrap();
+    assert_eq!(j.entries.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_flipped_byte_is_caught() {
+    let dir = scratch("flip");
+    let recs: Vec<Record> = (0..4).map(|i| Record::CancelAll { ts_ns: i }).collect();
+    write_all(&dir, JournalKind::Dispatch, &recs);
+    let path = dir.join("dispatch.journal");
+    let good = std::fs::read(&path).unwrap();
+    // Flip one bit in every byte of the first three frames (after the file header): each
+    // flip is detected, either as damage or, in the header, as a bad header.
+    let frame = 18 + 8;
+    for at in 16..16 + 3 * frame {
+        let mut bad = good.clone();
+        bad[at] ^= 0x10;
+        let j = reader::parse(&path, &bad).unwrap();
+        assert!(j.entries.len() < 4, "flip at {at} went unnoticed");
+        assert!(j.tail.is_corrupt(), "flip at {at}: {:?}", j.tail);
+    }
+    // A flip in the last frame cannot be told from a torn write: it is dropped as one.
+    let mut bad = good.clone();
+    let last = good.len() - 3;
+    bad[last] ^= 1;
+    let j = reader::parse(&path, &bad).unwrap();
+    assert_eq!(j.entries.len(), 3);
+    assert!(matches!(j.tail, Tail::Torn { .. }));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_torn_tail_is_tolerated_and_cut_off_by_the_writer() {
+    let dir = scratch("torn");
+    let recs: Vec<Record> = (0..5).map(|i| Record::CancelAll { ts_ns: u64::MAX - i }).collect();
+    write_all(&dir, JournalKind::Dispatch, &recs);
+    let path = dir.join("dispatch.journal");
+    let good = std::fs::read(&path).unwrap();
+    // Every cut inside the last frame, and zeros after a cut, read as a torn tail.
+    let frame = 18 + 8;
+    for cut in good.len() - frame + 1..good.len() {
+        for zeros in [0usize, 7, 100] {
+            let mut bytes = good[..cut].to_vec();
+            bytes.extend(std::iter::repeat_n(0u8, zeros));
+            let j = reader::parse(&path, &bytes).unwrap();
+            assert_eq!(j.entries.len(), 4, "cut {cut} zeros {zeros}");
+            assert!(matches!(j.tail, Tail::Torn { .. }), "cut {cut}: {:?}", j.tail);
+        }
+    }
+    std::fs::write(&path, &good[..good.len() - 5]).unwrap();
+    let (mut w, opened) = JournalWriter::open(&dir, JournalKind::Dispatch, FsyncPolicy::Never).unwrap();
+    assert_eq!(opened.records, 4);
+    assert_eq!(opened.truncated, (frame - 5) as u64);
+    assert_eq!(w.next_seq(), 5);
+    w.write(&Record::CancelAll { ts_ns: 99 }).unwrap();
+    let j = read_file(&path).unwrap();
+    assert_eq!(j.tail, Tail::Clean);
+    assert_eq!(j.entries.len(), 5);
+    assert_eq!(j.entries[4].record, Record::CancelAll { ts_ns: 99 });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn corruption_before_the_end_is_reported_and_refused() {
+    let dir = scratch("corrupt");
+    let recs: Vec<Record> = (0..5).map(|i| Record::CancelAll { ts_ns: u64::MAX - i }).collect();
+    write_all(&dir, JournalKind::Dispatch, &recs);
+    let path = dir.join("dispatch.journal");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let frame = 18 + 8;
+    let second_payload = 16 + frame + 18;
+    bytes[second_payload] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let j = read_file(&path).unwrap();
+    assert_eq!(j.entries.len(), 1);
+    assert_eq!(j.tail, Tail::Corrupt { offset: (16 + frame) as u64, damage: Damage::Checksum });
+    assert_eq!(
+        JournalWriter::open(&dir, JournalKind::Dispatch, FsyncPolicy::Never).unwrap_err(),
+        JournalError::Corrupt { offset: (16 + frame) as u64 }
+    );
+    assert!(replay(&dir).is_err());
+    let ins = inspect(&dir).unwrap();
+    assert_eq!(ins.verdict, Verdict::Corrupt);
+    assert!(ins.to_string().contains("CORRUPT at offset 42"), "{ins}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_sequence_gap_is_corruption() {
+    let dir = scratch("gap");
+    let recs: Vec<Record> = (0..3).map(|i| Record::CancelAll { ts_ns: i }).collect();
+    write_all(&dir, JournalKind::Dispatch, &recs);
+    let path = dir.join("dispatch.journal");
+    let bytes = std::fs::read(&path).unwrap();
+    // Drop the middle frame: the third now follows the first.
+    let frame = 18 + 8;
+    let mut cut = bytes[..16 + frame].to_vec();
+    cut.extend_from_slice(&bytes[16 + 2 * frame..]);
+    let j = reader::parse(&path, &cut).unwrap();
+    assert_eq!(
+        j.tail,
+        Tail::Corrupt { offset: (16 + frame) as u64, damage: Damage::Sequence { expected: 2, found: 3 } }
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bad_header_is_refused() {
+    let dir = scratch("header");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("state.journal"), b"not a journal at all").unwrap();
+    assert_eq!(
+        JournalWriter::open(&dir, JournalKind::State, FsyncPolicy::Never).unwrap_err(),
+        JournalError::BadHeader
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn fill(op: u64, leg: u8, attempt: u8, inst: u16, side: Side, qty: i64, value: i128) -> Record {
+    Record::FillApplied(FillApplied {
+        client: ClientOrderId { op, leg, attempt },
+        inst: InstrumentId(inst),
+        side,
+        qty: Qty(qty),
+        value: Amount(value),
+        fee: Amount(1),
+        ts_ns: 0,
+    })
+}
+
+fn event(op: u64, leg: u8, attempt: u8, inst: u16, side: Side, update: OrderUpdate) -> Record {
+    Record::OrderEvent(OrderEvent {
+        client: ClientOrderId { op, leg, attempt },
+        inst: InstrumentId(inst),
+        side,
+        update,
+        venue_order: VenueOrderId::default(),
+        ts_ns: 0,
+    })
+}
+
+#[test]
+fn replay_rebuilds_positions_orders_and_unresolved_outcomes() {
+    let dir = scratch("replay");
+    let intent = |op, leg, inst, side, qty| Record::OrderIntent {
+        client: ClientOrderId { op, leg, attempt: 0 },
+        leg: Leg { inst: InstrumentId(inst), side, price: Price(100), qty: Qty(qty) },
+        tif: TimeInForce::Ioc,
+        ts_ns: 0,
+    };
+    write_all(
+        &dir,
+        JournalKind::Dispatch,
+        &[
+            Record::OpIntent {
+                op: 41,
+                kind: crate::msg::OppKind::SpotSpot,
+                n_legs: 2,
+                deadline_ns: 0,
+                ts_ns: 0,
+            },
+            intent(41, 0, 0, Side::Buy, 10),
+            intent(41, 1, 1, Side::Sell, 10),
+            Record::OpIntent {
+                op: 42,
+                kind: crate::msg::OppKind::SpotSpot,
+                n_legs: 2,
+                deadline_ns: 0,
+                ts_ns: 0,
+            },
+            intent(42, 0, 0, Side::Buy, 10),
+            intent(42, 1, 1, Side::Sell, 10),
+        ],
+    );
+    write_all(
+        &dir,
+        JournalKind::State,
+        &[
+            event(41, 0, 0, 0, Side::Buy, OrderUpdate::Done { filled: Qty(10) }),
+            fill(41, 0, 0, 0, Side::Buy, 10, 1000),
+            fill(41, 1, 0, 1, Side::Sell, 10, 1010),
+            event(41, 1, 0, 1, Side::Sell, OrderUpdate::Done { filled: Qty(10) }),
+            Record::OpFinished { op: 41, success: true, realized_pnl: Amount(8), wall_ms: 0, ts_ns: 0 },
+            // Op 42: the buy filled; the sell's outcome never arrived (crash).
+            fill(42, 0, 0, 0, Side::Buy, 10, 1000),
+            event(42, 0, 0, 0, Side::Buy, OrderUpdate::Done { filled: Qty(10) }),
+            event(42, 1, 0, 1, Side::Sell, OrderUpdate::Accepted),
+        ],
+    );
+    let r = replay(&dir).unwrap();
+    assert_eq!(r.last_op_id, 42);
+    assert_eq!(r.position(InstrumentId(0)), Qty(20));
+    assert_eq!(r.position(InstrumentId(1)), Qty(-10));
+    assert_eq!(r.realized_pnl, Amount(8));
+    let unresolved: Vec<_> = r.unresolved().map(|o| o.client).collect();
+    assert_eq!(unresolved, vec![ClientOrderId { op: 42, leg: 1, attempt: 0 }]);
+    assert_eq!(r.open_ops().map(|o| o.op).collect::<Vec<_>>(), vec![42]);
+    assert_eq!(r.order(ClientOrderId { op: 41, leg: 1, attempt: 0 }).unwrap().state, OrderState::Filled);
+    let ins = inspect(&dir).unwrap();
+    assert_eq!(ins.verdict, Verdict::Intact);
+    let text = ins.to_string();
+    assert!(text.contains("unresolved (reconcile before trading): 1"), "{text}");
+    assert!(text.contains("last op id 42"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_empty_directory_inspects_as_empty() {
+    let dir = scratch("empty");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ins = inspect(&dir).unwrap();
+    assert_eq!(ins.verdict, Verdict::Empty);
+    assert_eq!(replay(&dir).unwrap().last_op_id, 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_config_names_the_fsync_policy() {
+    let c: JournalConfig = toml::from_str("dir = \"j\"\nfsync = { every_n = 16 }").unwrap();
+    assert_eq!(c.fsync, FsyncPolicy::EveryN(16));
+    let c: JournalConfig = toml::from_str("dir = \"j\"\nfsync = \"never\"").unwrap();
+    assert_eq!(c.fsync, FsyncPolicy::Never);
+    let c: JournalConfig = toml::from_str("dir = \"j\"\nfsync = { interval_ms = 5 }").unwrap();
+    assert_eq!(c.fsync, FsyncPolicy::IntervalMs(5));
+    let c: JournalConfig = toml::from_str("dir = \"j\"").unwrap();
+    assert_eq!(c.fsync, FsyncPolicy::EveryRecord);
+    assert!(toml::from_str::<JournalConfig>("dir = \"j\"\nfsinc = \"never\"").is_err());
+}

@@ -1,0 +1,299 @@
+//! Circuit breakers: conditions that stop new operations until they clear.
+//!
+//! | breaker               | trips when                                          | closes          |
+//! |-----------------------|-----------------------------------------------------|-----------------|
+//! | daily_loss            | realized P&L of the day <= -max_daily_loss_usd     | a new day's P&L above the limit, or an operator |
+//! | consecutive_failures  | `max_consecutive_failures` operations failed in a row | an operator |
+//! | error_rate            | failed share of the last `error_rate_window_ops` operations >= `max_error_rate_pct` | after `reset_after_ms` |
+//! | latency               | a venue's smoothed order acknowledgement time > `max_order_latency_ms` | after `reset_after_ms` (measured afresh) |
+//! | stale_data            | `stale_trip_count` opportunities in a row arrived stale | after `reset_after_ms` |
+//!
+//! The breakers that close by themselves start measuring afresh when they do: a venue
+//! whose acknowledgements are still slow trips the latency breaker again on its next
+//! orders.
+
+use serde::Deserialize;
+
+use crate::types::{Amount, Venue};
+use crate::units::ms_to_ns;
+
+/// The circuit breakers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Breaker {
+    DailyLoss = 0,
+    ConsecutiveFailures = 1,
+    ErrorRate = 2,
+    Latency = 3,
+    StaleData = 4,
+}
+
+impl Breaker {
+    pub const COUNT: usize = 5;
+    pub const ALL: [Breaker; 5] = [
+        Breaker::DailyLoss,
+        Breaker::ConsecutiveFailures,
+        Breaker::ErrorRate,
+        Breaker::Latency,
+        Breaker::StaleData,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Breaker::DailyLoss => "daily_loss",
+            Breaker::ConsecutiveFailures => "consecutive_failures",
+            Breaker::ErrorRate => "error_rate",
+            Breaker::Latency => "latency",
+            Breaker::StaleData => "stale_data",
+        }
+    }
+
+    #[inline]
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Breaker thresholds (`[risk.breakers]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakerConfig {
+    pub max_consecutive_failures: u32,
+    /// Operations the error rate looks back over (at most 64).
+    pub error_rate_window_ops: u32,
+    pub max_error_rate_pct: u32,
+    pub max_order_latency_ms: u64,
+    pub stale_trip_count: u32,
+    /// How long an automatically closing breaker stays open.
+    pub reset_after_ms: u64,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            max_consecutive_failures: 3,
+            error_rate_window_ops: 20,
+            max_error_rate_pct: 50,
+            max_order_latency_ms: 500,
+            stale_trip_count: 20,
+            reset_after_ms: 30_000,
+        }
+    }
+}
+
+/// The breakers' state.
+#[derive(Clone, Debug)]
+pub(crate) struct Breakers {
+    cfg: BreakerConfig,
+    open: [bool; Breaker::COUNT],
+    tripped_at: [u64; Breaker::COUNT],
+    consecutive_failures: u32,
+    /// Outcomes of the last operations, newest in bit 0 (1 = failed).
+    history: u64,
+    history_len: u32,
+    latency_ewma_ns: [u64; Venue::COUNT],
+    consecutive_stale: u32,
+}
+
+impl Breakers {
+    pub(crate) fn new(cfg: BreakerConfig) -> Self {
+        Self {
+            cfg,
+            open: [false; Breaker::COUNT],
+            tripped_at: [0; Breaker::COUNT],
+            consecutive_failures: 0,
+            history: 0,
+            history_len: 0,
+            latency_ewma_ns: [0; Venue::COUNT],
+            consecutive_stale: 0,
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_open(&self, b: Breaker) -> bool {
+        self.open[b.index()]
+    }
+
+    pub(crate) fn open_flags(&self) -> [bool; Breaker::COUNT] {
+        self.open
+    }
+
+    /// The first open breaker, if any.
+    pub(crate) fn first_open(&self) -> Option<Breaker> {
+        Breaker::ALL.into_iter().find(|b| self.open[b.index()])
+    }
+
+    fn trip(&mut self, b: Breaker, now_ns: u64) {
+        if !self.open[b.index()] {
+            self.open[b.index()] = true;
+            self.tripped_at[b.index()] = now_ns;
+        }
+    }
+
+    pub(crate) fn on_outcome(&mut self, success: bool, now_ns: u64) {
+        if success {
+            self.consecutive_failures = 0;
+        } else {
+            self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+            if self.consecutive_failures >= self.cfg.max_consecutive_failures.max(1) {
+                self.trip(Breaker::ConsecutiveFailures, now_ns);
+            }
+        }
+        self.history = (self.history << 1) | u64::from(!success);
+        let window = self.cfg.error_rate_window_ops.clamp(1, 64);
+        self.history_len = (self.history_len + 1).min(window);
+        if self.history_len >= window {
+            let mask = if window == 64 { u64::MAX } else { (1u64 << window) - 1 };
+            let failed = (self.history & mask).count_ones();
+            if failed * 100 >= self.cfg.max_error_rate_pct.max(1) * window {
+                self.trip(Breaker::ErrorRate, now_ns);
+            }
+        }
+    }
+
+    pub(crate) fn on_daily_pnl(&mut self, realized: Amount, max_loss: Amount, now_ns: u64) {
+        if realized.0 <= -max_loss.0 {
+            self.trip(Breaker::DailyLoss, now_ns);
+        } else {
+            // A new day's P&L back above the limit closes it.
+            self.open[Breaker::DailyLoss.index()] = false;
+        }
+    }
+
+    pub(crate) fn on_latency(&mut self, venue: Venue, ns: u64, now_ns: u64) {
+        let e = &mut self.latency_ewma_ns[venue.index()];
+        // An exponential average with weight 1/8, in integers.
+        *e = if *e == 0 { ns } else { e.saturating_sub(*e / 8).saturating_add(ns / 8) };
+        if *e > ms_to_ns(self.cfg.max_order_latency_ms) {
+            self.trip(Breaker::Latency, now_ns);
+        }
+    }
+
+    pub(crate) fn latency_ewma_ns(&self, venue: Venue) -> u64 {
+        self.latency_ewma_ns[venue.index()]
+    }
+
+    pub(crate) fn on_stale(&mut self, now_ns: u64) {
+        self.consecutive_stale = self.consecutive_stale.saturating_add(1);
+        if self.consecutive_stale >= self.cfg.stale_trip_count.max(1) {
+            self.trip(Breaker::StaleData, now_ns);
+        }
+    }
+
+    pub(crate) fn on_fresh(&mut self) {
+        self.consecutive_stale = 0;
+    }
+
+    /// Closes the automatically closing breakers whose time has come.
+    pub(crate) fn tick(&mut self, now_ns: u64) {
+        let after = ms_to_ns(self.cfg.reset_after_ms);
+        for b in [Breaker::ErrorRate, Breaker::Latency, Breaker::StaleData] {
+            if self.open[b.index()] && now_ns.saturating_sub(self.tripped_at[b.index()]) >= after {
+                self.open[b.index()] = false;
+                match b {
+                    Breaker::ErrorRate => {
+                        self.history = 0;
+                        self.history_len = 0;
+                    }
+                    Breaker::Latency => self.latency_ewma_ns = [0; Venue::COUNT],
+                    Breaker::StaleData => self.consecutive_stale = 0,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// An operator closes every breaker.
+    pub(crate) fn reset_all(&mut self) {
+        *self = Self::new(self.cfg);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn consecutive_failures_latch_until_an_operator_resets() {
+        let mut b = Breakers::new(BreakerConfig::default());
+        b.on_outcome(false, 0);
+        b.on_outcome(false, 0);
+        b.on_outcome(true, 0);
+        b.on_outcome(false, 0);
+        b.on_outcome(false, 0);
+        assert!(!b.is_open(Breaker::ConsecutiveFailures));
+        b.on_outcome(false, 0);
+        assert!(b.is_open(Breaker::ConsecutiveFailures));
+        b.tick(u64::MAX);
+        assert!(b.is_open(Breaker::ConsecutiveFailures), "latched");
+        b.reset_all();
+        assert_eq!(b.first_open(), None);
+    }
+
+    #[test]
+    fn the_error_rate_trips_over_its_window_and_closes_after_the_pause() {
+        let cfg = BreakerConfig {
+            error_rate_window_ops: 10,
+            max_error_rate_pct: 50,
+            max_consecutive_failures: 100,
+            ..Default::default()
+        };
+        let mut b = Breakers::new(cfg);
+        for _ in 0..4 {
+            b.on_outcome(false, 0);
+        }
+        assert!(!b.is_open(Breaker::ErrorRate), "the window is not full yet");
+        for _ in 0..10 {
+            b.on_outcome(true, 0);
+        }
+        for _ in 0..4 {
+            b.on_outcome(false, 0);
+        }
+        assert!(!b.is_open(Breaker::ErrorRate), "4 of the last 10 failed");
+        b.on_outcome(false, 6 * MS);
+        assert!(b.is_open(Breaker::ErrorRate), "5 of the last 10 failed");
+        b.tick(6 * MS + 29_999 * MS);
+        assert!(b.is_open(Breaker::ErrorRate));
+        b.tick(6 * MS + 30_000 * MS);
+        assert!(!b.is_open(Breaker::ErrorRate));
+    }
+
+    #[test]
+    fn latency_and_stale_data_trip_and_measure_afresh_after_closing() {
+        let mut b = Breakers::new(BreakerConfig::default());
+        b.on_latency(Venue::Mexc, 100 * MS, 0);
+        for _ in 0..20 {
+            b.on_latency(Venue::Mexc, 2000 * MS, 0);
+        }
+        assert!(b.is_open(Breaker::Latency));
+        b.tick(30_000 * MS);
+        assert!(!b.is_open(Breaker::Latency));
+        assert_eq!(b.latency_ewma_ns(Venue::Mexc), 0);
+        for _ in 0..19 {
+            b.on_stale(0);
+        }
+        b.on_fresh();
+        b.on_stale(0);
+        assert!(!b.is_open(Breaker::StaleData));
+        for _ in 0..19 {
+            b.on_stale(0);
+        }
+        assert!(b.is_open(Breaker::StaleData));
+    }
+
+    #[test]
+    fn the_daily_loss_trips_at_the_limit_and_closes_on_a_new_day() {
+        let mut b = Breakers::new(BreakerConfig::default());
+        let limit = Amount::from_int(500);
+        b.on_daily_pnl(Amount::from_int(-499), limit, 0);
+        assert!(!b.is_open(Breaker::DailyLoss));
+        b.on_daily_pnl(Amount::from_int(-500), limit, 0);
+        assert!(b.is_open(Breaker::DailyLoss));
+        b.tick(u64::MAX);
+        assert!(b.is_open(Breaker::DailyLoss));
+        b.on_daily_pnl(Amount::ZERO, limit, 0);
+        assert!(!b.is_open(Breaker::DailyLoss));
+    }
+}

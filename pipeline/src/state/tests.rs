@@ -1,0 +1,878 @@
+//! State stage tests: the operation state machine, recovery, reconciliation, the kill
+//! switch, and replay of the journal it writes.
+
+use std::path::PathBuf;
+
+use proptest::prelude::*;
+use quanta::Mock;
+
+use super::*;
+use crate::journal::tests::scratch;
+use crate::journal::{FsyncPolicy, JournalKind, replay};
+use crate::msg::{BalanceEvent, VenueOrderId};
+use crate::testkit::{self, Universe, px, qty, top};
+
+const MS: u64 = 1_000_000;
+
+fn wall() -> u64 {
+    1_700_000_000_000
+}
+
+struct Rig {
+    s: StateKeeper,
+    inputs: Tx<StateInput>,
+    books: Tx<BookTop>,
+    control: Tx<StateControl>,
+    commands: Rx<Command>,
+    risk: Rx<RiskUpdate>,
+    alerts: Rx<Alert>,
+    runtime: Arc<Control>,
+    mock: Arc<Mock>,
+    dir: PathBuf,
+    u: Universe,
+    sent: Vec<Command>,
+    updates: Vec<RiskUpdate>,
+    keep: bool,
+}
+
+impl Rig {
+    fn new() -> Self {
+        let mut r = Self::open(scratch("state"), None);
+        r.sent.clear();
+        r
+    }
+
+    fn open(dir: PathBuf, replay: Option<&Replay>) -> Self {
+        let u = testkit::universe();
+        let (clock, mock) = Clock::mock();
+        mock.increment(10_000 * MS);
+        let (inputs, in_rx) = testkit::ring(256);
+        let (books, books_rx) = testkit::ring(64);
+        let (control, ctl_rx) = testkit::ring(8);
+        let (cmd_tx, commands) = testkit::ring(256);
+        let (risk_tx, risk) = testkit::ring(1024);
+        let (alert_tx, alerts) = testkit::ring(64);
+        let runtime = Control::new();
+        let (journal, _) = JournalWriter::open(&dir, JournalKind::State, FsyncPolicy::Never).unwrap();
+        let rings = StateRings {
+            inputs: in_rx,
+            books: books_rx,
+            control: ctl_rx,
+            commands: cmd_tx,
+            risk: risk_tx,
+            alerts: alert_tx,
+        };
+        let s = StateKeeper::new(
+            &StateConfig::default(),
+            u.instruments.clone(),
+            rings,
+            journal,
+            runtime.clone(),
+            clock,
+            replay,
+            Arc::default(),
+        )
+        .unwrap()
+        .with_wall_clock(wall);
+        let mut rig = Self {
+            s,
+            inputs,
+            books,
+            control,
+            commands,
+            risk,
+            alerts,
+            runtime,
+            mock,
+            dir,
+            u,
+            sent: Vec::new(),
+            updates: Vec::new(),
+            keep: false,
+        };
+        rig.run();
+        rig
+    }
+
+    fn now(&self) -> u64 {
+        now_ns(&self.s.clock)
+    }
+
+    fn inst(&self, id: InstrumentId) -> Instrument {
+        self.u.instruments.get(id).clone()
+    }
+
+    /// Books: Gate BTC 49990/50000, MEXC BTC `mexc_bid`/50510.
+    fn books(&mut self, gate_bid: &str, mexc_bid: &str) {
+        let (g, m) = (self.inst(self.u.gate_btc), self.inst(self.u.mexc_btc));
+        let now = self.now();
+        self.books.push(top(&g, now, &[(gate_bid, "1")], &[("50000", "1")])).unwrap();
+        self.books.push(top(&m, now, &[(mexc_bid, "1")], &[("50510", "1")])).unwrap();
+        self.run();
+    }
+
+    fn run(&mut self) {
+        for _ in 0..4 {
+            self.s.poll();
+        }
+        self.sent.extend(testkit::drain(&mut self.commands));
+        self.updates.extend(testkit::drain(&mut self.risk));
+    }
+
+    fn advance(&mut self, ms: u64) {
+        self.mock.increment(ms * MS);
+        self.run();
+    }
+
+    /// Spot-spot: buy 0.01 BTC on Gate at 50000, sell 0.01 on MEXC at 50500.
+    fn exec(&self, op: u64) -> Execution {
+        let (g, m) = (self.inst(self.u.gate_btc), self.inst(self.u.mexc_btc));
+        let mut e = empty_exec(op);
+        e.opp.n_legs = 2;
+        e.opp.legs[0] = Leg { inst: g.id, side: Side::Buy, price: px(&g, "50000"), qty: qty(&g, "0.01") };
+        e.opp.legs[1] = Leg { inst: m.id, side: Side::Sell, price: px(&m, "50500"), qty: qty(&m, "0.01") };
+        e.opp.notional = Amount::from_int(505);
+        e.approved_ns = self.now();
+        e.deadline_ns = self.now() + 2_000 * MS;
+        e
+    }
+
+    fn push(&mut self, i: StateInput) {
+        self.inputs.push(i).unwrap();
+    }
+
+    fn start(&mut self, op: u64) -> Execution {
+        let e = self.exec(op);
+        self.push(StateInput::Executing(e));
+        for leg in 0..2 {
+            self.order(op, leg, 0, OrderUpdate::Sent);
+        }
+        self.run();
+        e
+    }
+
+    fn order(&mut self, op: u64, leg: u8, attempt: u8, update: OrderUpdate) {
+        let e = self.exec(op);
+        let l = e.opp.legs[leg as usize];
+        let side = if attempt > 0 && self.is_unwind(op, leg, attempt) { l.side.opposite() } else { l.side };
+        let ts_ns = self.now();
+        self.push(StateInput::Order(OrderEvent {
+            client: ClientOrderId { op, leg, attempt },
+            inst: l.inst,
+            side,
+            update,
+            venue_order: VenueOrderId::new("v1").unwrap(),
+            ts_ns,
+        }));
+    }
+
+    fn is_unwind(&self, op: u64, leg: u8, attempt: u8) -> bool {
+        self.sent.iter().any(|c| matches!(c, Command::Send { client, leg: l }
+            if *client == (ClientOrderId { op, leg, attempt }) && l.side != self.exec(op).opp.legs[leg as usize].side))
+    }
+
+    fn fill(&self, inst: InstrumentId, price: &str, q: &str, cum: &str) -> OrderUpdate {
+        let i = self.inst(inst);
+        let value = i.notional(px(&i, price), qty(&i, q), Rounding::Floor).unwrap();
+        OrderUpdate::Fill {
+            price: px(&i, price),
+            qty: qty(&i, q),
+            cum_qty: qty(&i, cum),
+            fee: value.mul_rate(i.taker_fee, Rounding::Ceil).unwrap(),
+            fee_asset: i.quote,
+            trade_id: 1,
+        }
+    }
+
+    fn done(&self, inst: InstrumentId, q: &str) -> OrderUpdate {
+        OrderUpdate::Done { filled: qty(&self.inst(inst), q) }
+    }
+
+    fn recovery_orders(&self) -> Vec<(ClientOrderId, Leg)> {
+        self.sent
+            .iter()
+            .filter_map(|c| match c {
+                Command::Send { client, leg } => Some((*client, *leg)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn done_updates(&self) -> Vec<(u64, bool, Amount)> {
+        self.updates
+            .iter()
+            .filter_map(|u| match u {
+                RiskUpdate::OperationDone { op, success, realized_pnl } => {
+                    Some((*op, *success, *realized_pnl))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn journal(&mut self) -> Vec<Record> {
+        self.s.journal.sync().unwrap();
+        crate::journal::read_file(&self.dir.join("state.journal")).unwrap().records().copied().collect()
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn cid(op: u64, leg: u8, attempt: u8) -> ClientOrderId {
+    ClientOrderId { op, leg, attempt }
+}
+
+#[test]
+fn a_clean_two_leg_operation_completes() {
+    let mut r = Rig::new();
+    r.books("49990", "50500");
+    let (g, m) = (r.u.gate_btc, r.u.mexc_btc);
+    r.start(1);
+    assert_eq!(r.s.phase(1), Some(OpPhase::Executing));
+    r.order(1, 0, 0, OrderUpdate::Accepted);
+    r.order(1, 1, 0, OrderUpdate::Accepted);
+    r.run();
+    assert_eq!(r.s.order_state(cid(1, 0, 0)), Some(OrderState::Accepted));
+    let f0 = r.fill(g, "50000", "0.004", "0.004");
+    r.order(1, 0, 0, f0);
+    r.run();
+    assert_eq!(r.s.order_state(cid(1, 0, 0)), Some(OrderState::PartiallyFilled));
+    let f0 = r.fill(g, "50000", "0.006", "0.01");
+    r.order(1, 0, 0, f0);
+    let d0 = r.done(g, "0.01");
+    r.order(1, 0, 0, d0);
+    let f1 = r.fill(m, "50500", "0.01", "0.01");
+    r.order(1, 1, 0, f1);
+    let d1 = r.done(m, "0.01");
+    r.order(1, 1, 0, d1);
+    r.run();
+    assert_eq!(r.s.order_state(cid(1, 0, 0)), Some(OrderState::Filled));
+    assert_eq!(r.s.phase(1), Some(OpPhase::Completed));
+    // 505 - 500 - fees (0.505 + 0.5).
+    let pnl = Amount::parse("3.995").unwrap();
+    assert_eq!(r.done_updates(), vec![(1, true, pnl)]);
+    assert_eq!(r.s.realized_pnl(), pnl);
+    assert!(r.updates.contains(&RiskUpdate::DailyPnl { realized: pnl }));
+    assert_eq!(r.s.position(g), qty(&r.inst(g), "0.01"));
+    assert_eq!(r.s.position(m), Qty(-qty(&r.inst(m), "0.01").0));
+    assert!(r.recovery_orders().is_empty());
+    // Both orders acknowledged: latency went to risk.
+    assert_eq!(r.updates.iter().filter(|u| matches!(u, RiskUpdate::OrderLatency { .. })).count(), 2);
+    let s = r.s.stats().snapshot();
+    assert_eq!(s.ops_completed, [1, 0, 0]);
+    assert_eq!(s.fills_applied, 3);
+    let kinds: Vec<_> = r.journal().iter().map(|x| x.kind()).collect();
+    use crate::journal::RecordKind as K;
+    assert_eq!(kinds.iter().filter(|k| **k == K::FillApplied).count(), 3);
+    assert_eq!(kinds[0], K::OpStarted);
+    assert!(kinds.contains(&K::OpFinished));
+}
+
+#[test]
+fn a_rejected_leg_is_unwound_when_the_hedge_is_beyond_the_slippage_bound() {
+    let mut r = Rig::new();
+    // MEXC's bid fell to 50000: completing the sell there is 1% worse than planned.
+    r.books("49990", "50000");
+    let g = r.u.gate_btc;
+    r.start(2);
+    let f = r.fill(g, "50000", "0.01", "0.01");
+    r.order(2, 0, 0, f);
+    let d = r.done(g, "0.01");
+    r.order(2, 0, 0, d);
+    r.order(2, 1, 0, OrderUpdate::Rejected(RejectReason::InsufficientBalance));
+    r.run();
+    let gi = r.inst(g);
+    // Unwind: sell the 0.01 BTC back on Gate at 49990 * (1 - 0.5%) rounded up to the tick.
+    assert_eq!(
+        r.recovery_orders(),
+        vec![(
+            cid(2, 0, 1),
+            Leg { inst: g, side: Side::Sell, price: px(&gi, "49740.1"), qty: qty(&gi, "0.01") }
+        )]
+    );
+    assert_eq!(r.s.phase(2), Some(OpPhase::Recovering));
+    r.order(2, 0, 1, OrderUpdate::Sent);
+    let f = r.fill(g, "49990", "0.01", "0.01");
+    r.order(2, 0, 1, f);
+    let d = r.done(g, "0.01");
+    r.order(2, 0, 1, d);
+    r.run();
+    assert_eq!(r.s.phase(2), Some(OpPhase::Failed));
+    assert_eq!(r.s.position(g), Qty::ZERO);
+    // Bought at 50000, sold at 49990, two fees: -0.1 - 0.5 - 0.4999.
+    assert_eq!(r.done_updates(), vec![(2, false, Amount::parse("-1.0999").unwrap())]);
+    let s = r.s.stats().snapshot();
+    assert_eq!((s.recoveries, s.unwind_orders, s.ops_failed[0]), (1, 1, 1));
+}
+
+#[test]
+fn a_partial_fill_is_hedged_when_completing_is_cheaper() {
+    let mut r = Rig::new();
+    // Unwinding on Gate would sell at 49900, 20 bps below the buy; completing on MEXC
+    // sells 0.006 at 50480, 4 bps below plan: cheaper.
+    r.books("49900", "50480");
+    let (g, m) = (r.u.gate_btc, r.u.mexc_btc);
+    r.start(3);
+    let f = r.fill(g, "50000", "0.01", "0.01");
+    r.order(3, 0, 0, f);
+    let d = r.done(g, "0.01");
+    r.order(3, 0, 0, d);
+    let f = r.fill(m, "50500", "0.004", "0.004");
+    r.order(3, 1, 0, f);
+    let d = r.done(m, "0.004");
+    r.order(3, 1, 0, d);
+    r.run();
+    let mi = r.inst(m);
+    // Sell the missing 0.006 on MEXC with a limit 20 bps under the planned 50500.
+    assert_eq!(
+        r.recovery_orders(),
+        vec![(
+            cid(3, 1, 1),
+            Leg { inst: m, side: Side::Sell, price: px(&mi, "50399"), qty: qty(&mi, "0.006") }
+        )]
+    );
+    let f = r.fill(m, "50480", "0.006", "0.006");
+    r.order(3, 1, 1, f);
+    let d = r.done(m, "0.006");
+    r.order(3, 1, 1, d);
+    r.run();
+    assert_eq!(r.s.phase(3), Some(OpPhase::Completed));
+    assert_eq!(r.s.position(m), Qty(-qty(&mi, "0.01").0));
+    let s = r.s.stats().snapshot();
+    assert_eq!((s.recoveries, s.hedge_orders, s.ops_completed[0]), (1, 1, 1));
+    // 0.004*50500 + 0.006*50480 - 500 - fees(0.5 + 0.202 + 0.30288)
+    assert_eq!(r.done_updates(), vec![(3, true, Amount::parse("3.87512").unwrap())]);
+}
+
+#[test]
+fn recovery_picks_the_plan_that_leaves_the_operation_more() {
+    // The buy filled on Gate at 50000; the MEXC sell was rejected. MEXC now bids 50420
+    // (completing is within the 20 bps bound), but Gate's own bid rose to 50450: selling
+    // back there pays more than completing, so the leg is unwound.
+    let mut r = Rig::new();
+    let (g, m) = (r.inst(r.u.gate_btc), r.inst(r.u.mexc_btc));
+    let now = r.now();
+    r.books.push(top(&g, now, &[("50450", "1")], &[("50460", "1")])).unwrap();
+    r.books.push(top(&m, now, &[("50420", "1")], &[("50430", "1")])).unwrap();
+    r.run();
+    r.start(11);
+    let f = r.fill(g.id, "50000", "0.01", "0.01");
+    r.order(11, 0, 0, f);
+    let d = r.done(g.id, "0.01");
+    r.order(11, 0, 0, d);
+    r.order(11, 1, 0, OrderUpdate::Rejected(RejectReason::Other));
+    r.run();
+    let rec = r.recovery_orders();
+    assert_eq!(rec.len(), 1);
+    assert_eq!((rec[0].1.inst, rec[0].1.side), (g.id, Side::Sell), "unwound on Gate");
+
+    // With Gate's bid back at 49990, completing on MEXC at 50420 is better.
+    let mut r = Rig::new();
+    r.books("49990", "50420");
+    r.start(12);
+    let f = r.fill(g.id, "50000", "0.01", "0.01");
+    r.order(12, 0, 0, f);
+    let d = r.done(g.id, "0.01");
+    r.order(12, 0, 0, d);
+    r.order(12, 1, 0, OrderUpdate::Rejected(RejectReason::Other));
+    r.run();
+    let rec = r.recovery_orders();
+    assert_eq!((rec[0].1.inst, rec[0].1.side), (m.id, Side::Sell), "hedge completed on MEXC");
+}
+
+#[test]
+fn a_leg_that_times_out_is_queried_then_unwound_after_the_deadline() {
+    let mut r = Rig::new();
+    r.books("49990", "50500");
+    let g = r.u.gate_btc;
+    r.start(4);
+    let f = r.fill(g, "50000", "0.01", "0.01");
+    r.order(4, 0, 0, f);
+    let d = r.done(g, "0.01");
+    r.order(4, 0, 0, d);
+    r.run();
+    assert!(r.recovery_orders().is_empty(), "the other leg's outcome is not known yet");
+    // No answer for the MEXC leg within the ack timeout: unknown, queried, never resent.
+    r.advance(2_001);
+    assert_eq!(r.s.order_state(cid(4, 1, 0)), Some(OrderState::Unknown));
+    assert!(r.sent.contains(&Command::Query { client: cid(4, 1, 0), inst: r.u.mexc_btc }));
+    assert!(r.updates.contains(&RiskUpdate::Reconciling { pending: 1 }));
+    let kinds: Vec<_> = testkit::drain(&mut r.alerts).into_iter().map(|a| a.kind).collect();
+    assert!(kinds.contains(&AlertKind::UnknownOrder), "{kinds:?}");
+    assert!(kinds.contains(&AlertKind::DeadlineMissed), "{kinds:?}");
+    // Queried again a second later while unanswered.
+    r.advance(1_000);
+    assert_eq!(r.sent.iter().filter(|c| matches!(c, Command::Query { .. })).count(), 2);
+    // The venue never saw it. Past the deadline, the filled leg is unwound.
+    r.books("49990", "50500");
+    r.order(4, 1, 0, OrderUpdate::Rejected(RejectReason::NotFound));
+    r.run();
+    assert!(r.updates.contains(&RiskUpdate::Reconciling { pending: 0 }));
+    let rec = r.recovery_orders();
+    assert_eq!(rec.len(), 1);
+    assert_eq!((rec[0].0, rec[0].1.side), (cid(4, 0, 1), Side::Sell));
+    assert_eq!(r.s.stats().snapshot().deadlines_missed, 1);
+}
+
+#[test]
+fn an_unknown_outcome_is_reconciled_by_query_never_resent() {
+    let mut r = Rig::new();
+    r.books("49990", "50500");
+    let (g, m) = (r.u.gate_btc, r.u.mexc_btc);
+    r.start(5);
+    let f = r.fill(g, "50000", "0.01", "0.01");
+    r.order(5, 0, 0, f);
+    let d = r.done(g, "0.01");
+    r.order(5, 0, 0, d);
+    r.order(5, 1, 0, OrderUpdate::Unknown);
+    r.run();
+    assert_eq!(r.sent, vec![Command::Query { client: cid(5, 1, 0), inst: m }]);
+    // The query says it filled completely.
+    let mi = r.inst(m);
+    let status = OrderUpdate::Status {
+        filled: qty(&mi, "0.01"),
+        value: Amount::from_int(505),
+        fee: Amount::parse("0.505").unwrap(),
+        fee_asset: mi.quote,
+        open: false,
+    };
+    r.order(5, 1, 0, status);
+    // The private stream's copy of the same fill arrives late: applied once.
+    let f = r.fill(m, "50500", "0.01", "0.01");
+    r.order(5, 1, 0, f);
+    r.run();
+    assert_eq!(r.s.phase(5), Some(OpPhase::Completed));
+    assert!(r.recovery_orders().is_empty());
+    assert_eq!(r.s.position(m), Qty(-qty(&mi, "0.01").0));
+    assert_eq!(r.done_updates(), vec![(5, true, Amount::parse("3.995").unwrap())]);
+    assert_eq!(r.s.stats().snapshot().duplicate_fills, 1);
+}
+
+#[test]
+fn the_kill_switch_cancels_everything_and_stops_recovery() {
+    let mut r = Rig::new();
+    r.books("49990", "50000");
+    let g = r.u.gate_btc;
+    r.start(6);
+    r.control.push(StateControl::KillSwitch).unwrap();
+    r.run();
+    assert!(r.sent.contains(&Command::CancelAll));
+    assert!(r.updates.contains(&RiskUpdate::Halt));
+    assert!(r.s.stats().snapshot().killed);
+    // A naked leg under the kill switch waits for an operator instead of trading.
+    let f = r.fill(g, "50000", "0.01", "0.01");
+    r.order(6, 0, 0, f);
+    let d = r.done(g, "0.01");
+    r.order(6, 0, 0, d);
+    r.order(6, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
+    r.run();
+    assert!(r.recovery_orders().is_empty());
+    assert_eq!(r.s.phase(6), Some(OpPhase::AwaitingOperator));
+    assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: g, halted: true }));
+
+    // The runtime's halt flag does the same.
+    let mut r = Rig::new();
+    r.runtime.halt("test");
+    r.advance(2);
+    assert!(r.sent.contains(&Command::CancelAll));
+    assert!(r.updates.contains(&RiskUpdate::Halt));
+}
+
+#[test]
+fn exhausted_recovery_halts_the_instruments_until_an_operator_acts() {
+    let mut r = Rig::new();
+    r.books("49990", "50000");
+    let g = r.u.gate_btc;
+    r.start(7);
+    let f = r.fill(g, "50000", "0.01", "0.01");
+    r.order(7, 0, 0, f);
+    let d = r.done(g, "0.01");
+    r.order(7, 0, 0, d);
+    r.order(7, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
+    r.run();
+    // Three rounds of unwinds that fill nothing.
+    for attempt in 1..=3u8 {
+        assert_eq!(r.recovery_orders().len(), attempt as usize, "round {attempt}");
+        r.order(7, 0, attempt, OrderUpdate::Done { filled: Qty::ZERO });
+        r.run();
+    }
+    assert_eq!(r.recovery_orders().len(), 3);
+    assert_eq!(r.s.phase(7), Some(OpPhase::AwaitingOperator));
+    assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: g, halted: true }));
+    assert!(
+        testkit::drain(&mut r.alerts).iter().any(|a| a.kind == AlertKind::RecoveryExhausted && a.op == 7)
+    );
+    // Retry: a fresh budget; this time the unwind fills.
+    r.control.push(StateControl::Retry { op: 7 }).unwrap();
+    r.run();
+    assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: g, halted: false }));
+    let rec = r.recovery_orders();
+    assert_eq!(rec.len(), 4);
+    assert_eq!(rec[3].0, cid(7, 0, 4), "attempt numbers never repeat");
+    let f = r.fill(g, "49990", "0.01", "0.01");
+    r.order(7, 0, 4, f);
+    let d = r.done(g, "0.01");
+    r.order(7, 0, 4, d);
+    r.run();
+    assert_eq!(r.s.phase(7), Some(OpPhase::Failed));
+    assert_eq!(r.s.position(g), Qty::ZERO);
+}
+
+#[test]
+fn an_operation_that_filled_nothing_is_missed_not_failed() {
+    let mut r = Rig::new();
+    r.books("49990", "50500");
+    r.start(8);
+    r.order(8, 0, 0, OrderUpdate::Done { filled: Qty::ZERO });
+    r.order(8, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
+    r.run();
+    assert_eq!(r.done_updates(), vec![(8, true, Amount::ZERO)]);
+    assert_eq!(r.s.stats().snapshot().ops_missed, [1, 0, 0]);
+}
+
+#[test]
+fn balances_reach_risk_and_are_reconciled_periodically() {
+    let mut r = Rig::new();
+    let usdt = r.u.instruments.find_asset("USDT").unwrap();
+    let b = BalanceEvent {
+        venue: Venue::Mexc,
+        asset: usdt,
+        available: Amount::from_int(77),
+        locked: Amount::ZERO,
+        ts_ns: 0,
+    };
+    r.push(StateInput::Balance(b));
+    r.run();
+    assert_eq!(r.s.balance(Venue::Mexc, usdt), Amount::from_int(77));
+    assert!(r.updates.contains(&RiskUpdate::Balance {
+        venue: Venue::Mexc,
+        asset: usdt,
+        available: Amount::from_int(77)
+    }));
+    r.advance(60_001);
+    let q: Vec<_> = r.sent.iter().filter(|c| matches!(c, Command::QueryBalances { .. })).collect();
+    assert_eq!(q.len(), 2, "both venues");
+}
+
+#[test]
+fn no_order_event_makes_the_state_stage_panic() {
+    let mut r = Rig::new();
+    r.books("49990", "50500");
+    r.start(9);
+    let weird = [
+        OrderUpdate::Fill {
+            price: Price(i64::MAX),
+            qty: Qty(i64::MAX),
+            cum_qty: Qty(-5),
+            fee: Amount(i128::MAX),
+            fee_asset: AssetId(999),
+            trade_id: 0,
+        },
+        OrderUpdate::Status {
+            filled: Qty(i64::MIN),
+            value: Amount(i128::MIN),
+            fee: Amount(-1),
+            fee_asset: AssetId(0),
+            open: true,
+        },
+        OrderUpdate::Done { filled: Qty(i64::MAX) },
+        OrderUpdate::Rejected(RejectReason::Other),
+    ];
+    for (i, u) in weird.into_iter().enumerate() {
+        r.push(StateInput::Order(OrderEvent {
+            client: cid(9, (i % 5) as u8, (i * 7 % 16) as u8),
+            inst: InstrumentId((i * 3) as u16),
+            side: Side::Sell,
+            update: u,
+            venue_order: VenueOrderId::default(),
+            ts_ns: u64::MAX,
+        }));
+        r.order(9, (i % 2) as u8, 0, u);
+    }
+    // An execution no risk gate would approve: unknown instruments, empty quantities.
+    let mut bad = r.exec(13);
+    bad.opp.n_legs = 3;
+    bad.opp.legs[0].inst = InstrumentId(9999);
+    bad.opp.legs[1].qty = Qty::ZERO;
+    bad.opp.legs[2].qty = Qty(-5);
+    r.push(StateInput::Executing(bad));
+    r.order(13, 0, 0, OrderUpdate::Done { filled: Qty::ZERO });
+    r.control.push(StateControl::Approve { op: 13 }).unwrap();
+    r.control.push(StateControl::Retry { op: 13 }).unwrap();
+    r.control.push(StateControl::Abandon { op: 9 }).unwrap();
+    r.push(StateInput::Order(OrderEvent {
+        client: cid(12345, 0, 0),
+        inst: InstrumentId(9999),
+        side: Side::Buy,
+        update: OrderUpdate::Accepted,
+        venue_order: VenueOrderId::default(),
+        ts_ns: 0,
+    }));
+    r.run();
+    r.advance(5_000);
+}
+
+#[test]
+fn replay_after_a_restart_restores_positions_and_reconciles_unknown_orders() {
+    let dir = scratch("state-restart");
+    let (g, m);
+    let positions;
+    let realized;
+    {
+        let mut r = Rig::open(dir.clone(), None);
+        r.books("49990", "50500");
+        (g, m) = (r.u.gate_btc, r.u.mexc_btc);
+        // Op 1 completes; op 2 has a filled leg and a leg with no answer.
+        r.start(1);
+        for (leg, inst, price) in [(0u8, g, "50000"), (1, m, "50500")] {
+            let f = r.fill(inst, price, "0.01", "0.01");
+            r.order(1, leg, 0, f);
+            let d = r.done(inst, "0.01");
+            r.order(1, leg, 0, d);
+        }
+        r.start(2);
+        let f = r.fill(g, "50000", "0.01", "0.01");
+        r.order(2, 0, 0, f);
+        r.run();
+        positions = r.s.positions().clone();
+        realized = r.s.realized_pnl();
+        r.s.stop();
+        r.keep = true;
+    }
+    // The dispatch log of those orders, as dispatch would have written it.
+    {
+        let (mut w, _) = JournalWriter::open(&dir, JournalKind::Dispatch, FsyncPolicy::Never).unwrap();
+        let tmp = Rig::new();
+        for op in [1u64, 2] {
+            let e = tmp.exec(op);
+            for (i, leg) in e.opp.legs().iter().enumerate() {
+                let client = cid(op, i as u8, 0);
+                w.append(&Record::OrderIntent {
+                    client,
+                    leg: *leg,
+                    tif: crate::journal::TimeInForce::Ioc,
+                    ts_ns: 0,
+                })
+                .unwrap();
+            }
+        }
+        w.commit().unwrap();
+    }
+    let rep = replay(&dir).unwrap();
+    assert_eq!(rep.last_op_id, 2);
+    assert_eq!(rep.realized_pnl, realized);
+    let unresolved: Vec<_> = rep.unresolved().map(|o| o.client).collect();
+    // The Gate leg filled completely (its outcome is known); the MEXC leg's is not.
+    assert_eq!(unresolved, vec![cid(2, 1, 0)]);
+    let mut r = Rig::open(dir.clone(), Some(&rep));
+    assert_eq!(r.s.positions(), &positions);
+    assert_eq!(r.s.realized_pnl(), realized);
+    // On start: both unresolved orders are queried and risk waits for them.
+    let queries: Vec<_> = r.sent.iter().filter(|c| matches!(c, Command::Query { .. })).copied().collect();
+    assert_eq!(queries, vec![Command::Query { client: cid(2, 1, 0), inst: m }]);
+    assert!(r.updates.contains(&RiskUpdate::Reconciling { pending: 1 }));
+    // The risk gate knows nothing of op 2: its instruments stay out of new operations.
+    assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: g, halted: true }));
+    assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: m, halted: true }));
+    // The venue answers: the Gate leg filled (already applied), the MEXC leg never arrived.
+    let gi = r.inst(g);
+    let status = OrderUpdate::Status {
+        filled: qty(&gi, "0.01"),
+        value: Amount::from_int(500),
+        fee: Amount::parse("0.5").unwrap(),
+        fee_asset: gi.quote,
+        open: false,
+    };
+    r.order(2, 0, 0, status);
+    r.order(2, 1, 0, OrderUpdate::Rejected(RejectReason::NotFound));
+    r.books("49990", "50500");
+    r.run();
+    assert_eq!(r.s.positions(), &positions, "nothing applied twice");
+    assert!(r.updates.contains(&RiskUpdate::Reconciling { pending: 0 }));
+    // Then recovery proceeds: op 2 hedges or unwinds its naked leg ...
+    let rec = r.recovery_orders();
+    assert_eq!(rec.len(), 1);
+    let (client, leg) = rec[0];
+    let li = r.inst(leg.inst);
+    let value = li.notional(leg.price, leg.qty, Rounding::Floor).unwrap();
+    let fee = value.mul_rate(li.taker_fee, Rounding::Ceil).unwrap();
+    let fill = OrderUpdate::Fill {
+        price: leg.price,
+        qty: leg.qty,
+        cum_qty: leg.qty,
+        fee,
+        fee_asset: li.quote,
+        trade_id: 5,
+    };
+    for update in [fill, OrderUpdate::Done { filled: leg.qty }] {
+        r.push(StateInput::Order(OrderEvent {
+            client,
+            inst: leg.inst,
+            side: leg.side,
+            update,
+            venue_order: VenueOrderId::default(),
+            ts_ns: 0,
+        }));
+    }
+    r.run();
+    // ... and once it is over its instruments trade again.
+    assert!(matches!(r.s.phase(2), Some(OpPhase::Completed | OpPhase::Failed)));
+    assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: g, halted: false }));
+    assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: m, halted: false }));
+}
+
+fn arb_history() -> impl Strategy<Value = Vec<(u8, u8, u8, u8)>> {
+    // (event kind, leg, size step, duplicate?)
+    proptest::collection::vec((0u8..6, 0u8..2, 1u8..10, 0u8..3), 1..60)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Whatever happens to a run of operations (partial fills, duplicates, query answers,
+    /// rejects, recovery), replaying the journal rebuilds the same positions, costs, fees
+    /// and realized P&L the live stage had.
+    #[test]
+    fn replay_rebuilds_positions_exactly(history in arb_history(), ops in 1u64..5) {
+        let dir = scratch("state-prop");
+        let mut r = Rig::open(dir.clone(), None);
+        r.books("49990", "50500");
+        let (g, m) = (r.u.gate_btc, r.u.mexc_btc);
+        let mut cum = [[0u32; 2]; 8];
+        for op in 1..=ops {
+            r.start(op);
+        }
+        for (i, (kind, leg, step, dup)) in history.into_iter().enumerate() {
+            let op = 1 + (i as u64 % ops);
+            let inst = if leg == 0 { g } else { m };
+            let price = if leg == 0 { "50000" } else { "50500" };
+            let c = &mut cum[op as usize][leg as usize];
+            match kind {
+                0 | 1 => {
+                    let add = u32::from(step).min(100 - *c);
+                    if add == 0 { continue; }
+                    *c += add;
+                    let q = format!("0.{:04}", add);
+                    let cq = format!("0.{:04}", *c);
+                    let f = r.fill(inst, price, &q, &cq);
+                    r.order(op, leg, 0, f);
+                    if dup > 0 {
+                        r.order(op, leg, 0, f);
+                    }
+                }
+                2 => {
+                    let ii = r.inst(inst);
+                    let filled = qty(&ii, &format!("0.{:04}", *c));
+                    let value = ii.notional(px(&ii, price), filled, Rounding::Floor).unwrap();
+                    let st = OrderUpdate::Status { filled, value, fee: value.mul_rate(ii.taker_fee, Rounding::Ceil).unwrap(), fee_asset: ii.quote, open: false };
+                    r.order(op, leg, 0, st);
+                }
+                3 => {
+                    let d = r.done(inst, &format!("0.{:04}", *c));
+                    r.order(op, leg, 0, d);
+                }
+                4 => r.order(op, leg, 0, OrderUpdate::Accepted),
+                _ => r.advance(700),
+            }
+            r.run();
+            // Answer recovery orders with full fills at the limit.
+            let pending: Vec<_> = r.recovery_orders();
+            for (client, l) in pending {
+                if r.s.order_state(client).is_some_and(|s| !s.is_terminal()) {
+                    let li = r.inst(l.inst);
+                    let value = li.notional(l.price, l.qty, Rounding::Floor).unwrap();
+                    r.push(StateInput::Order(OrderEvent { client, inst: l.inst, side: l.side, update: OrderUpdate::Fill { price: l.price, qty: l.qty, cum_qty: l.qty, fee: value.mul_rate(li.taker_fee, Rounding::Ceil).unwrap(), fee_asset: li.quote, trade_id: 9 }, venue_order: VenueOrderId::default(), ts_ns: 0 }));
+                    r.push(StateInput::Order(OrderEvent { client, inst: l.inst, side: l.side, update: OrderUpdate::Done { filled: l.qty }, venue_order: VenueOrderId::default(), ts_ns: 0 }));
+                    r.run();
+                }
+            }
+        }
+        r.s.journal.sync().unwrap();
+        let rep = replay(&dir).unwrap();
+        for (k, inst) in r.u.instruments.iter().enumerate() {
+            let p = rep.positions.iter().find(|p| p.inst == inst.id).copied().unwrap_or_default();
+            prop_assert_eq!(p.qty, r.s.positions().qty[k], "qty of {}", inst.symbol);
+            prop_assert_eq!(p.cost, r.s.positions().cost[k]);
+            prop_assert_eq!(p.fees, r.s.positions().fees[k]);
+        }
+        prop_assert_eq!(rep.realized_pnl, r.s.realized_pnl());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+fn arb_update() -> impl Strategy<Value = OrderUpdate> {
+    prop_oneof![
+        Just(OrderUpdate::Sent),
+        Just(OrderUpdate::Accepted),
+        Just(OrderUpdate::Unknown),
+        (0u8..12)
+            .prop_map(|r| OrderUpdate::Rejected(RejectReason::from_u8(r).unwrap_or(RejectReason::Other))),
+        (any::<i64>(), -5i64..2_000_000, -5i64..2_000_000, any::<i64>(), 0u16..6).prop_map(
+            |(p, q, c, f, a)| {
+                OrderUpdate::Fill {
+                    price: Price(p),
+                    qty: Qty(q),
+                    cum_qty: Qty(c),
+                    fee: Amount(f as i128),
+                    fee_asset: AssetId(a),
+                    trade_id: 1,
+                }
+            }
+        ),
+        (-5i64..2_000_000).prop_map(|q| OrderUpdate::Done { filled: Qty(q) }),
+        (-5i64..2_000_000, any::<i64>(), any::<i64>(), any::<bool>()).prop_map(|(q, v, f, open)| {
+            OrderUpdate::Status {
+                filled: Qty(q),
+                value: Amount(v as i128),
+                fee: Amount(f as i128),
+                fee_asset: AssetId(0),
+                open,
+            }
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// No sequence of order events (known or unknown orders, absurd values), operator
+    /// controls and time makes the state stage panic.
+    #[test]
+    fn no_sequence_of_inputs_makes_the_state_stage_panic(
+        steps in proptest::collection::vec((0u8..10, 1u64..4, 0u8..4, 0u8..6, 0u16..9, arb_update(), 0u64..3000), 1..80),
+    ) {
+        let mut r = Rig::new();
+        r.books("49990", "50500");
+        for op in 1..4 {
+            r.start(op);
+        }
+        for (what, op, leg, attempt, inst, update, ms) in steps {
+            match what {
+                0 => {
+                    let _ = r.control.push(StateControl::Retry { op });
+                }
+                1 => {
+                    let _ = r.control.push(StateControl::Approve { op });
+                }
+                2 => r.advance(ms),
+                3 => r.push(StateInput::Order(OrderEvent {
+                    client: cid(op, leg, attempt),
+                    inst: InstrumentId(inst),
+                    side: if leg % 2 == 0 { Side::Buy } else { Side::Sell },
+                    update,
+                    venue_order: VenueOrderId::default(),
+                    ts_ns: ms,
+                })),
+                _ => r.order(op, leg % 2, 0, update),
+            }
+            r.run();
+        }
+        r.advance(10_000);
+    }
+}
