@@ -476,6 +476,9 @@ const _: () = assert!(std::mem::size_of::<RiskUpdate>() <= 64);
 pub enum DetectControl {
     Enable(InstrumentId),
     Disable(InstrumentId),
+    /// An opportunity priced by a caller (the library's `execute_opportunity`): passed to
+    /// the risk gate as it is, which applies every limit to it as to any other.
+    Inject(Opportunity),
 }
 
 /// Cold side to the risk gate.
@@ -503,6 +506,25 @@ pub enum StateControl {
     Abandon { op: u64 },
     /// Cancel every open order and refuse to recover further (kill switch).
     KillSwitch,
+}
+
+/// How an operation ended, from the state stage to the cold side (reports, the
+/// dashboard, callers waiting on a manual operation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpOutcome {
+    pub op: u64,
+    /// The opportunity's id as detection (or the caller injecting it) numbered it.
+    pub opp_id: u64,
+    pub kind: OppKind,
+    /// Every leg filled and the operation closed hedged without unwinding.
+    pub completed: bool,
+    /// Completed, or nothing filled at all (a missed IOC, which is not a failure).
+    pub success: bool,
+    pub realized_pnl: Amount,
+    /// Receive time of the market data that triggered it.
+    pub trigger_ns: u64,
+    pub approved_ns: u64,
+    pub finished_ns: u64,
 }
 
 /// What an alert is about.

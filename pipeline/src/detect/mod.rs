@@ -380,8 +380,8 @@ impl Stage for Detector {
             // next update.
             core.invalidate_all();
         }
-        let mut work = self.control.drain(BATCH, |c| core.on_control(c));
         let output = &mut self.output;
+        let mut work = self.control.drain(BATCH, |c| core.on_control(c, output));
         work += self.input.drain(BATCH, |top| core.on_top(&top, output));
         work
     }
@@ -395,11 +395,17 @@ impl Core {
         }
     }
 
-    fn on_control(&mut self, c: DetectControl) {
+    fn on_control(&mut self, c: DetectControl, out: &mut Tx<Opportunity>) {
         self.stats.control_messages.inc();
         let (id, on) = match c {
             DetectControl::Enable(id) => (id, true),
             DetectControl::Disable(id) => (id, false),
+            DetectControl::Inject(opp) => {
+                if out.push(opp).is_err() {
+                    self.stats.dropped_full.inc();
+                }
+                return;
+            }
         };
         if let Some(e) = self.enabled.get_mut(id.index()) {
             *e = on;

@@ -43,6 +43,7 @@ pub use paper::{PaperBalance, PaperConfig, PaperSink};
 pub use sink::{OrderRequest, OrderSink, SinkError};
 
 use crate::journal::{JournalWriter, Record, TimeInForce};
+use crate::metrics::Recorder;
 use crate::msg::{
     ClientOrderId, Command, Execution, Leg, OrderEvent, OrderUpdate, RejectReason, StateInput, VenueOrderId,
 };
@@ -165,6 +166,8 @@ pub struct Dispatcher<S: OrderSink> {
     outbox: VecDeque<StateInput>,
     capacity: usize,
     stats: Arc<DispatchStats>,
+    /// Market data receive to the last leg handed to the venue connection, in ns.
+    tick_to_trade: Option<Recorder>,
 }
 
 impl<S: OrderSink> fmt::Debug for Dispatcher<S> {
@@ -201,7 +204,15 @@ impl<S: OrderSink> Dispatcher<S> {
             outbox: VecDeque::with_capacity(capacity),
             capacity,
             stats,
+            tick_to_trade: None,
         }
+    }
+
+    /// Records tick-to-trade (the trigger's receive time to the last leg sent) for every
+    /// execution into `rec`, a series in nanoseconds.
+    pub fn with_tick_to_trade(mut self, rec: Recorder) -> Self {
+        self.tick_to_trade = Some(rec);
+        self
     }
 
     pub fn sink(&self) -> &S {
@@ -307,6 +318,11 @@ impl<S: OrderSink> Dispatcher<S> {
             for (i, leg) in legs.iter().enumerate() {
                 outcome[i] =
                     self.send(ClientOrderId { op: e.op, leg: i as u8, attempt: 0 }, leg, tifs[i], now);
+            }
+            if let Some(rec) = self.tick_to_trade.as_mut() {
+                let sent = now_ns(&self.clock);
+                rec.record(sent.saturating_sub(e.opp.trigger_ns));
+                rec.maybe_flush(self.clock.raw());
             }
         } else {
             self.stats.journal_failures.inc();

@@ -144,6 +144,8 @@ impl Drop for Recorder {
 struct Series {
     name: String,
     kind: SeriesKind,
+    /// Nanoseconds per recorded unit: the clock's for tick series, 1 for ns series.
+    ns_per_unit: f64,
     full: rtrb::Consumer<Box<TickHistogram>>,
     spare: rtrb::Producer<Box<TickHistogram>>,
     total: Box<TickHistogram>,
@@ -184,16 +186,28 @@ impl MetricsHub {
         &self.clock
     }
 
-    /// Registers a series and returns the recorder that feeds it.
+    /// Registers a series recorded in raw clock ticks and returns its recorder.
     pub fn recorder(&mut self, name: impl Into<String>, kind: SeriesKind) -> Recorder {
+        let ns = self.ns_per_tick;
+        self.register(name.into(), kind, ns)
+    }
+
+    /// Registers a series recorded in nanoseconds (latencies computed from event
+    /// timestamps, such as tick-to-trade) and returns its recorder.
+    pub fn recorder_ns(&mut self, name: impl Into<String>, kind: SeriesKind) -> Recorder {
+        self.register(name.into(), kind, 1.0)
+    }
+
+    fn register(&mut self, name: String, kind: SeriesKind, ns_per_unit: f64) -> Recorder {
         let (full_tx, full_rx) = rtrb::RingBuffer::new(BOXES_PER_RECORDER);
         let (mut spare_tx, spare_rx) = rtrb::RingBuffer::new(BOXES_PER_RECORDER);
         for _ in 1..BOXES_PER_RECORDER {
             let _ = spare_tx.push(new_histogram());
         }
         self.series.push(Series {
-            name: name.into(),
+            name,
             kind,
+            ns_per_unit,
             full: full_rx,
             spare: spare_tx,
             total: new_histogram(),
@@ -233,11 +247,10 @@ impl MetricsHub {
     /// Percentile summaries of every series since the last call, in nanoseconds; resets
     /// the windows.
     pub fn take_window(&mut self) -> Vec<Summary> {
-        let ns = self.ns_per_tick;
         self.series
             .iter_mut()
             .map(|s| {
-                let sum = Summary::of(&s.name, s.kind, &s.window, ns);
+                let sum = Summary::of(&s.name, s.kind, &s.window, s.ns_per_unit);
                 s.window.reset();
                 sum
             })
@@ -249,9 +262,9 @@ impl MetricsHub {
         self.series.iter().find(|s| s.name == name).map(|s| &*s.total)
     }
 
-    /// Every series name with its kind and cumulative histogram, in ticks.
-    pub fn totals(&self) -> impl Iterator<Item = (&str, SeriesKind, &TickHistogram)> {
-        self.series.iter().map(|s| (s.name.as_str(), s.kind, &*s.total))
+    /// Every series name with its kind, cumulative histogram and nanoseconds per unit.
+    pub fn totals(&self) -> impl Iterator<Item = (&str, SeriesKind, &TickHistogram, f64)> {
+        self.series.iter().map(|s| (s.name.as_str(), s.kind, &*s.total, s.ns_per_unit))
     }
 
     /// Nanoseconds per clock tick, for converting histogram values.

@@ -69,8 +69,8 @@ pub use ledger::{Applied, Delta, Positions};
 
 use crate::journal::{JournalWriter, Record, Replay};
 use crate::msg::{
-    Alert, AlertKind, BookTop, ClientOrderId, Command, Execution, Leg, MAX_LEGS, OppKind, Opportunity,
-    OrderEvent, OrderUpdate, RejectReason, RiskUpdate, StateControl, StateInput,
+    Alert, AlertKind, BookTop, ClientOrderId, Command, Execution, Leg, MAX_LEGS, OpOutcome, OppKind,
+    Opportunity, OrderEvent, OrderUpdate, RejectReason, RiskUpdate, StateControl, StateInput,
 };
 use crate::runtime::{Control, Rx, Stage, Tx};
 use crate::stats::{AmountCell, Counter, Gauge};
@@ -584,6 +584,7 @@ pub struct StateKeeper {
     next_mark_ns: u64,
     next_reconcile_ns: u64,
     started: bool,
+    outcomes: Option<Tx<OpOutcome>>,
 }
 
 impl fmt::Debug for StateKeeper {
@@ -694,6 +695,7 @@ impl StateKeeper {
             next_mark_ns: 0,
             next_reconcile_ns: 0,
             started: false,
+            outcomes: None,
             stats,
             clock,
         };
@@ -704,6 +706,13 @@ impl StateKeeper {
             s.restore(r);
         }
         Ok(s)
+    }
+
+    /// Reports every finished operation on `tx` (a dropping link: the cold side reads it
+    /// for reports; a full ring loses an outcome, never the operation).
+    pub fn with_outcomes(mut self, tx: Tx<OpOutcome>) -> Self {
+        self.outcomes = Some(tx);
+        self
     }
 
     /// Replaces the wall clock used for the day boundary of the daily P&L (tests).
@@ -1239,6 +1248,19 @@ impl StateKeeper {
         self.stats.daily_pnl.set(self.daily);
         self.tell_risk(RiskUpdate::OperationDone { op: op.exec.op, success, realized_pnl: pnl });
         self.tell_risk(RiskUpdate::DailyPnl { realized: self.daily });
+        if let Some(tx) = self.outcomes.as_mut() {
+            let _ = tx.push(OpOutcome {
+                op: op.exec.op,
+                opp_id: op.exec.opp.id,
+                kind: op.exec.opp.kind,
+                completed,
+                success,
+                realized_pnl: pnl,
+                trigger_ns: op.exec.opp.trigger_ns,
+                approved_ns: op.exec.approved_ns,
+                finished_ns: now,
+            });
+        }
     }
 
     fn roll_day(&mut self, wall_ms: u64) {
