@@ -3,3 +3,5 @@
 
 pub mod cmd;
 pub mod config;
+pub mod engine;
+pub mod instruments;

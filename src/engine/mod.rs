@@ -1,0 +1,522 @@
+//! The engine: the six stages wired with rings in the configured thread layout, and the
+//! cold side that watches them.
+//!
+//! ```text
+//!  md ──MdEvent──▶ book ──BookTop──▶ detect ──Opportunity──▶ risk ──Execution──▶ dispatch
+//!   ▲               │  └──BookTop──▶ state ◀──StateInput────────────────────────┘  │  ▲
+//!   └────Resync─────┘  └──BookTop──▶ (paper venue, dry run)   │ └─Command─────────┘  │
+//!                                    risk ◀──RiskUpdate──────┘                       │
+//! ```
+//!
+//! [`start`] builds every stage from the configuration, replays the journal so the state
+//! stage resumes where the last run stopped, starts the runner and a cold monitor
+//! thread, and returns a [`Session`]. The session stops the engine when dropped.
+
+mod monitor;
+mod report;
+mod sinks;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use adapters::capture::Record;
+use adapters::decode::DecodeStats;
+use adapters::feed::{LiveFeed, LiveFeedConfig, ReplaySource, VenueEndpoints};
+use anyhow::{anyhow, Context, Result};
+use pipeline::book::{BookBuilder, BookCounters};
+use pipeline::detect::Detector;
+use pipeline::dispatch::{DispatchRings, Dispatcher, PaperSink};
+use pipeline::journal::{self, JournalKind, JournalWriter};
+use pipeline::md::{FeedSource, MdStage};
+use pipeline::metrics::{MetricsHub, SeriesKind};
+use pipeline::msg::{DetectControl, MdEvent, OpOutcome, Opportunity, RiskControl, StateControl};
+use pipeline::risk::{RiskGate, RiskRings};
+use pipeline::runtime::{link, Backpressure, Control, Runner, Running, Rx, Tx};
+use pipeline::state::{StateKeeper, StateRings};
+use pipeline::stats::TradingStats;
+use pipeline::types::{InstrumentId, Instruments};
+use quanta::Clock;
+use rustls::ClientConfig;
+
+pub use monitor::{MonitorView, OUTCOMES_KEPT};
+pub use report::{write_histograms, LatencyEntry, Report};
+pub use sinks::EngineSink;
+
+use crate::config::Config;
+
+/// Where market data comes from.
+pub enum FeedSpec {
+    /// The venues in the configuration, over the network.
+    Live { tls: Option<Arc<ClientConfig>> },
+    /// Recorded captures, as fast as the md stage polls.
+    Replay(Vec<Record>),
+}
+
+impl std::fmt::Debug for FeedSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FeedSpec::Live { .. } => f.write_str("FeedSpec::Live"),
+            FeedSpec::Replay(r) => write!(f, "FeedSpec::Replay({} records)", r.len()),
+        }
+    }
+}
+
+/// The md stage's source: live connections or a capture, statically dispatched.
+#[derive(Debug)]
+pub enum EngineFeed {
+    Live(LiveFeed),
+    Replay(ReplaySource),
+}
+
+impl FeedSource for EngineFeed {
+    fn poll(&mut self, now_ns: u64, out: &mut Vec<MdEvent>) -> usize {
+        match self {
+            EngineFeed::Live(f) => f.poll(now_ns, out),
+            EngineFeed::Replay(f) => f.poll(now_ns, out),
+        }
+    }
+
+    fn resync(&mut self, inst: InstrumentId, now_ns: u64) {
+        match self {
+            EngineFeed::Live(f) => f.resync(inst, now_ns),
+            EngineFeed::Replay(f) => f.resync(inst, now_ns),
+        }
+    }
+
+    fn stop(&mut self) {
+        match self {
+            EngineFeed::Live(f) => f.stop(),
+            EngineFeed::Replay(f) => f.stop(),
+        }
+    }
+}
+
+/// What the engine is started with.
+pub struct EngineSpec {
+    pub config: Config,
+    pub instruments: Arc<Instruments>,
+    pub feed: FeedSpec,
+    /// The order sink; `None` builds the paper venue from `[paper]` (dry run).
+    pub sink: Option<Box<dyn FnOnce(SinkContext) -> Result<EngineSink> + Send>>,
+    pub clock: Clock,
+}
+
+impl std::fmt::Debug for EngineSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineSpec").field("feed", &self.feed).finish_non_exhaustive()
+    }
+}
+
+/// What a sink builder may use.
+#[derive(Debug)]
+pub struct SinkContext {
+    pub instruments: Arc<Instruments>,
+    pub clock: Clock,
+    /// Book tops, for a sink that needs prices (the paper venue).
+    pub books: Rx<pipeline::msg::BookTop>,
+}
+
+/// Cold-side handles of a running engine.
+pub(crate) struct ColdRings {
+    pub risk_alerts: Rx<pipeline::msg::Alert>,
+    pub state_alerts: Rx<pipeline::msg::Alert>,
+    pub outcomes: Rx<OpOutcome>,
+}
+
+/// A running engine. Dropping it stops the engine.
+pub struct Session {
+    running: Option<Running>,
+    control: Arc<Control>,
+    monitor: Option<monitor::Monitor>,
+    pub(crate) view: Arc<Mutex<MonitorView>>,
+    stats: TradingStats,
+    books: Arc<BookCounters>,
+    decode: Arc<DecodeStats>,
+    instruments: Arc<Instruments>,
+    detect_ctl: Mutex<Tx<DetectControl>>,
+    risk_ctl: Mutex<Tx<RiskControl>>,
+    state_ctl: Mutex<Tx<StateControl>>,
+    started: Instant,
+    feed_counters: Option<Arc<adapters::feed::live::LiveCounters>>,
+    connections: Vec<(pipeline::types::Venue, pipeline::types::Market, adapters::net::ws::WsStats)>,
+    journal_dir: PathBuf,
+    dry_run: bool,
+    next_manual_id: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("control", &self.control).finish_non_exhaustive()
+    }
+}
+
+/// Ids of injected opportunities: high bit set, apart from detection's own numbering.
+const MANUAL_ID_BASE: u64 = 1 << 63;
+
+fn ring<T: Copy + Send>(
+    hub: &mut MetricsHub,
+    clock: &Clock,
+    name: &str,
+    cap: usize,
+    bp: Backpressure,
+) -> (Tx<T>, Rx<T>) {
+    let rec = hub.recorder(format!("hop.{name}"), SeriesKind::Hop);
+    link(name, cap.max(2), bp, clock.clone(), rec)
+}
+
+/// Builds every stage and starts the engine.
+pub fn start(spec: EngineSpec) -> Result<Session> {
+    let EngineSpec { config: cfg, instruments, feed, sink, clock } = spec;
+    let n = instruments.len();
+    let mut hub = MetricsHub::new(clock.clone());
+    let control = Control::new();
+    let stats = TradingStats::new();
+    let r = &cfg.rings;
+    use Backpressure::{DropAndCount as Drop, Retry};
+
+    // Market data.
+    let (md_tx, md_rx) = ring::<MdEvent>(&mut hub, &clock, "md->book", r.md_events, Drop);
+    let (resync_tx, resync_rx) = ring(&mut hub, &clock, "book->md", r.resyncs, Retry);
+    let (top_detect_tx, top_detect_rx) = ring(&mut hub, &clock, "book->detect", r.book_tops, Drop);
+    let (top_state_tx, top_state_rx) = ring(&mut hub, &clock, "book->state", r.book_tops, Drop);
+    let mut book_outputs = vec![top_detect_tx, top_state_tx];
+    let paper_books = if sink.is_none() || cfg.dry_run {
+        let (tx, rx) = ring(&mut hub, &clock, "book->paper", r.book_tops, Drop);
+        book_outputs.push(tx);
+        Some(rx)
+    } else {
+        None
+    };
+    // Trading.
+    let (opp_tx, opp_rx) = ring::<Opportunity>(&mut hub, &clock, "detect->risk", r.opportunities, Drop);
+    let (exec_tx, exec_rx) = ring(&mut hub, &clock, "risk->dispatch", r.executions, Retry);
+    let (input_tx, input_rx) = ring(&mut hub, &clock, "dispatch->state", r.state_inputs, Retry);
+    let (cmd_tx, cmd_rx) = ring(&mut hub, &clock, "state->dispatch", r.commands, Retry);
+    let (upd_tx, upd_rx) = ring(&mut hub, &clock, "state->risk", r.risk_updates, Retry);
+    // Cold side.
+    let (detect_ctl, detect_ctl_rx) = ring(&mut hub, &clock, "ctl->detect", r.control, Retry);
+    let (risk_ctl, risk_ctl_rx) = ring(&mut hub, &clock, "ctl->risk", r.control, Retry);
+    let (state_ctl, state_ctl_rx) = ring(&mut hub, &clock, "ctl->state", r.control, Retry);
+    let (risk_alerts_tx, risk_alerts) = ring(&mut hub, &clock, "risk->alerts", r.alerts, Drop);
+    let (state_alerts_tx, state_alerts) = ring(&mut hub, &clock, "state->alerts", r.alerts, Drop);
+    let (outcomes_tx, outcomes) = ring(&mut hub, &clock, "state->outcomes", r.outcomes, Drop);
+    let tick_to_trade = hub.recorder_ns("tick_to_trade", SeriesKind::Path);
+
+    // The journal: resume where the last run stopped.
+    let dir = cfg.journal.dir.clone();
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create journal directory {}", dir.display()))?;
+    let replay = journal::replay(&dir).map_err(|e| anyhow!("journal {}: {e}", dir.display()))?;
+    let last_op_id = replay.last_op_id;
+    let (dispatch_journal, _) = JournalWriter::open(&dir, JournalKind::Dispatch, cfg.journal.fsync)
+        .map_err(|e| anyhow!("journal {}: {e}", dir.display()))?;
+    let (state_journal, _) = JournalWriter::open(&dir, JournalKind::State, cfg.journal.fsync)
+        .map_err(|e| anyhow!("journal {}: {e}", dir.display()))?;
+
+    // The feed, built here so that connection errors surface before any thread starts.
+    let decode = DecodeStats::new();
+    let mut feed_counters = None;
+    let mut connections = Vec::new();
+    let feed = match feed {
+        FeedSpec::Live { tls } => {
+            let venues = cfg
+                .venues
+                .iter()
+                .map(|v| VenueEndpoints {
+                    venue: v.venue,
+                    rest: v.rest.clone(),
+                    rest_futures: v.rest_futures.clone(),
+                    ws_spot: v.ws_spot.clone(),
+                    ws_futures: v.ws_futures.clone(),
+                })
+                .collect();
+            let lc = LiveFeedConfig {
+                venues,
+                gate_depth: cfg.feed.gate_depth,
+                mexc_interval: if cfg.feed.mexc_interval_ms == 100 { "100ms" } else { "10ms" },
+                stale_after: Duration::from_millis(cfg.feed.stale_after_ms),
+                snapshot_limit: cfg.feed.snapshot_limit,
+                ..LiveFeedConfig::default()
+            };
+            let live = LiveFeed::new(lc, &instruments, tls, clock.clone(), decode.clone())?;
+            feed_counters = Some(live.counters());
+            connections = live.connections();
+            EngineFeed::Live(live)
+        }
+        FeedSpec::Replay(records) => EngineFeed::Replay(ReplaySource::new(&instruments, records, decode.clone())),
+    };
+
+    // The order sink.
+    let sink = match (sink, paper_books) {
+        (Some(build), None) => {
+            // Live sinks do not read books.
+            let (_, books) = ring(&mut hub, &clock, "unused", 2, Drop);
+            build(SinkContext { instruments: instruments.clone(), clock: clock.clone(), books })?
+        }
+        (_, Some(books)) => EngineSink::Paper(Box::new(
+            PaperSink::new(&cfg.paper, instruments.clone(), books, clock.clone())
+                .map_err(|e| anyhow!("[paper]: {e}"))?,
+        )),
+        (None, None) => unreachable!("a paper ring exists whenever no sink is given"),
+    };
+
+    let book_counters = BookCounters::new(n);
+    let mut runner = Runner::new(clock.clone());
+    {
+        let c = clock.clone();
+        runner.stage("md", move || MdStage::new(feed, md_tx, resync_rx, c));
+    }
+    {
+        let (c, bc, bcfg) = (clock.clone(), book_counters.clone(), cfg.book);
+        runner.stage("book", move || BookBuilder::new(n, bcfg, md_rx, book_outputs, resync_tx, c, bc));
+    }
+    let detector = Detector::new(
+        &cfg.detect,
+        instruments.clone(),
+        top_detect_rx,
+        detect_ctl_rx,
+        opp_tx,
+        clock.clone(),
+        stats.detect.clone(),
+    )
+    .map_err(|e| anyhow!("[detect]: {e}"))?;
+    runner.stage("detect", move || detector);
+    let risk = RiskGate::new(
+        &cfg.risk,
+        instruments.clone(),
+        RiskRings {
+            opportunities: opp_rx,
+            updates: upd_rx,
+            control: risk_ctl_rx,
+            executions: exec_tx,
+            alerts: risk_alerts_tx,
+        },
+        control.clone(),
+        clock.clone(),
+        last_op_id,
+        stats.risk.clone(),
+    )
+    .map_err(|e| anyhow!("[risk]: {e}"))?;
+    runner.stage("risk", move || risk);
+    let dispatcher = Dispatcher::new(
+        &cfg.dispatch,
+        instruments.clone(),
+        DispatchRings { executions: exec_rx, commands: cmd_rx, state: input_tx },
+        sink,
+        dispatch_journal,
+        clock.clone(),
+        stats.dispatch.clone(),
+    )
+    .with_tick_to_trade(tick_to_trade);
+    runner.stage("dispatch", move || dispatcher);
+    let state = StateKeeper::new(
+        &cfg.state,
+        instruments.clone(),
+        StateRings {
+            inputs: input_rx,
+            books: top_state_rx,
+            control: state_ctl_rx,
+            commands: cmd_tx,
+            risk: upd_tx,
+            alerts: state_alerts_tx,
+        },
+        state_journal,
+        control.clone(),
+        clock.clone(),
+        Some(&replay),
+        stats.state.clone(),
+    )
+    .map_err(|e| anyhow!("[state]: {e}"))?
+    .with_outcomes(outcomes_tx);
+    runner.stage("state", move || state);
+
+    let running = runner.start(&cfg.layout, &mut hub, control.clone())?;
+    let view = Arc::new(Mutex::new(MonitorView::default()));
+    let monitor = monitor::Monitor::start(
+        hub,
+        ColdRings { risk_alerts, state_alerts, outcomes },
+        control.clone(),
+        view.clone(),
+    );
+    Ok(Session {
+        running: Some(running),
+        control,
+        monitor: Some(monitor),
+        view,
+        stats,
+        books: book_counters,
+        decode,
+        instruments,
+        detect_ctl: Mutex::new(detect_ctl),
+        risk_ctl: Mutex::new(risk_ctl),
+        state_ctl: Mutex::new(state_ctl),
+        started: Instant::now(),
+        feed_counters,
+        connections,
+        journal_dir: dir,
+        dry_run: cfg.dry_run,
+        next_manual_id: std::sync::atomic::AtomicU64::new(MANUAL_ID_BASE),
+    })
+}
+
+/// A stopped engine's report and histograms.
+#[derive(Debug)]
+pub struct Stopped {
+    pub report: Report,
+    pub hub: Option<MetricsHub>,
+}
+
+/// The result of a manual operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ManualResult {
+    pub outcome: OpOutcome,
+    /// Approval to close.
+    pub execution_time: Duration,
+}
+
+impl Session {
+    pub fn control(&self) -> &Arc<Control> {
+        &self.control
+    }
+
+    pub fn instruments(&self) -> &Arc<Instruments> {
+        &self.instruments
+    }
+
+    pub fn stats(&self) -> &TradingStats {
+        &self.stats
+    }
+
+    pub fn book_counters(&self) -> &Arc<BookCounters> {
+        &self.books
+    }
+
+    pub fn decode_stats(&self) -> &Arc<DecodeStats> {
+        &self.decode
+    }
+
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    /// The cold side's latest view (latency windows, recent operations, alerts).
+    pub fn view(&self) -> MonitorView {
+        self.view.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    /// Each market-data connection with its counters.
+    pub fn connections(&self) -> &[(pipeline::types::Venue, pipeline::types::Market, adapters::net::ws::WsStats)] {
+        &self.connections
+    }
+
+    pub fn feed_counters(&self) -> Option<&Arc<adapters::feed::live::LiveCounters>> {
+        self.feed_counters.as_ref()
+    }
+
+    /// Waits until `duration` passes or a stop is requested (signal, panic, kill).
+    pub fn run_for(&self, duration: Option<Duration>, mut tick: impl FnMut(&Session)) {
+        let deadline = duration.map(|d| Instant::now() + d);
+        loop {
+            if self.control.is_stop_requested() {
+                return;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return;
+            }
+            tick(self);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The kill switch: the risk gate refuses everything, the state stage cancels every
+    /// open order and stops recovering.
+    pub fn kill_switch(&self) {
+        if let Ok(mut tx) = self.risk_ctl.lock() {
+            let _ = tx.push(RiskControl::Halt);
+        }
+        if let Ok(mut tx) = self.state_ctl.lock() {
+            let _ = tx.push(StateControl::KillSwitch);
+        }
+    }
+
+    pub fn risk_control(&self, c: RiskControl) -> bool {
+        self.risk_ctl.lock().map(|mut tx| tx.push(c).is_ok()).unwrap_or(false)
+    }
+
+    pub fn state_control(&self, c: StateControl) -> bool {
+        self.state_ctl.lock().map(|mut tx| tx.push(c).is_ok()).unwrap_or(false)
+    }
+
+    pub fn detect_control(&self, c: DetectControl) -> bool {
+        self.detect_ctl.lock().map(|mut tx| tx.push(c).is_ok()).unwrap_or(false)
+    }
+
+    /// Sends a caller's opportunity through the risk gate and waits for its operation to
+    /// finish (or `timeout`). The risk gate applies every limit; a refusal ends the wait
+    /// at the timeout with an error naming the refusal counters.
+    pub fn execute_opportunity(&self, mut opp: Opportunity, timeout: Duration) -> Result<ManualResult> {
+        let id = self.next_manual_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        opp.id = id;
+        let now = pipeline::clock::now_ns(&quanta::Clock::new());
+        if opp.trigger_ns == 0 {
+            opp.trigger_ns = now;
+            opp.oldest_ns = now;
+            opp.detected_ns = now;
+        }
+        if !self.detect_control(DetectControl::Inject(opp)) {
+            anyhow::bail!("the detection control ring is full");
+        }
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(o) = self.view.lock().ok().and_then(|v| v.outcome_of(id)) {
+                let execution_time = Duration::from_nanos(o.finished_ns.saturating_sub(o.approved_ns));
+                return Ok(ManualResult { outcome: o, execution_time });
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let refused: Vec<String> = self
+            .stats
+            .risk
+            .snapshot()
+            .rejected_by_reason()
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(r, n)| format!("{r}={n}"))
+            .collect();
+        anyhow::bail!("no outcome within {timeout:?} (risk refusals so far: {})", refused.join(", "))
+    }
+
+    /// Stops every stage, joins the threads and returns the final report with the
+    /// latency histograms.
+    pub fn stop(mut self) -> Result<Stopped> {
+        self.finish()
+    }
+
+    fn finish(&mut self) -> Result<Stopped> {
+        self.control.request_stop();
+        let run = self.running.take().map(|r| r.join());
+        let hub = self.monitor.take().map(|m| m.finish());
+        let report = Report::build(self, hub.as_ref());
+        match run {
+            Some(Err(e)) => Err(anyhow!(e).context(report.to_text())),
+            _ => Ok(Stopped { report, hub }),
+        }
+    }
+
+    /// The journal directory.
+    pub fn journal_dir(&self) -> &PathBuf {
+        &self.journal_dir
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.running.is_some() {
+            let _ = self.finish();
+        }
+    }
+}

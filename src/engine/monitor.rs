@@ -1,0 +1,127 @@
+//! The cold monitor thread: merges the stages' latency histograms, acts on alerts
+//! (halting trading when a stage asks for it), and keeps the view that the dashboard,
+//! reports and callers of manual operations read. It never touches a hot ring from the
+//! producing side and the hot path never waits on it.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use pipeline::metrics::{MetricsHub, Summary};
+use pipeline::msg::{Alert, AlertKind, OpOutcome};
+use pipeline::runtime::Control;
+
+use super::ColdRings;
+
+/// Finished operations kept for the dashboard and manual callers.
+pub const OUTCOMES_KEPT: usize = 4096;
+/// Alerts kept for the dashboard.
+const ALERTS_KEPT: usize = 256;
+/// How often the latency windows roll.
+const WINDOW: Duration = Duration::from_secs(1);
+
+/// What the cold side knows, refreshed by the monitor.
+#[derive(Clone, Debug, Default)]
+pub struct MonitorView {
+    /// Latency since start, per series.
+    pub latency: Vec<Summary>,
+    /// Latency over the last window, per series.
+    pub window: Vec<Summary>,
+    /// Finished operations, oldest first.
+    pub outcomes: VecDeque<OpOutcome>,
+    /// Alerts, oldest first.
+    pub alerts: VecDeque<Alert>,
+}
+
+impl MonitorView {
+    /// The outcome of the operation of opportunity `opp_id`, if it finished.
+    pub fn outcome_of(&self, opp_id: u64) -> Option<OpOutcome> {
+        self.outcomes.iter().rev().find(|o| o.opp_id == opp_id).copied()
+    }
+}
+
+pub(crate) struct Monitor {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<MetricsHub>,
+}
+
+impl Monitor {
+    pub fn start(hub: MetricsHub, rings: ColdRings, control: Arc<Control>, view: Arc<Mutex<MonitorView>>) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("monitor".into())
+            .spawn(move || run(hub, rings, control, view, s))
+            .expect("spawning the monitor thread");
+        Self { stop, thread }
+    }
+
+    /// Stops the monitor after a last collection and returns the hub with every series.
+    pub fn finish(self) -> MetricsHub {
+        self.stop.store(true, Ordering::Release);
+        self.thread.join().unwrap_or_else(|_| MetricsHub::new(quanta::Clock::new()))
+    }
+}
+
+fn run(
+    mut hub: MetricsHub,
+    mut rings: ColdRings,
+    control: Arc<Control>,
+    view: Arc<Mutex<MonitorView>>,
+    stop: Arc<AtomicBool>,
+) -> MetricsHub {
+    let mut next_window = Instant::now() + WINDOW;
+    loop {
+        let stopping = stop.load(Ordering::Acquire);
+        hub.collect();
+        let mut alerts = Vec::new();
+        rings.risk_alerts.drain(usize::MAX, |a| alerts.push(a));
+        rings.state_alerts.drain(usize::MAX, |a| alerts.push(a));
+        let mut outcomes = Vec::new();
+        rings.outcomes.drain(usize::MAX, |o| outcomes.push(o));
+        for a in &alerts {
+            match a.kind {
+                AlertKind::Halted => control.halt(format!("kill switch (alert from op {})", a.op)),
+                AlertKind::JournalFailed => control.halt("the journal cannot be written"),
+                _ => {}
+            }
+            eprintln!("alert: {:?} op={} value={}", a.kind, a.op, a.value);
+        }
+        let roll = Instant::now() >= next_window;
+        let window = if roll {
+            next_window = Instant::now() + WINDOW;
+            Some(hub.take_window())
+        } else {
+            None
+        };
+        if let Ok(mut v) = view.lock() {
+            for a in alerts {
+                if v.alerts.len() == ALERTS_KEPT {
+                    v.alerts.pop_front();
+                }
+                v.alerts.push_back(a);
+            }
+            for o in outcomes {
+                if v.outcomes.len() == OUTCOMES_KEPT {
+                    v.outcomes.pop_front();
+                }
+                v.outcomes.push_back(o);
+            }
+            if let Some(w) = window {
+                v.window = w;
+                v.latency = hub.summaries();
+            }
+        }
+        if stopping {
+            // The stage threads have joined: their recorders handed over on drop.
+            hub.collect();
+            if let Ok(mut v) = view.lock() {
+                v.latency = hub.summaries();
+            }
+            return hub;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

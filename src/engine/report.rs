@@ -1,0 +1,219 @@
+//! The end-of-run report: what was detected, executed, completed and refused, the money
+//! (exact decimal strings), and the latency percentiles of every stage, hop and of
+//! tick-to-trade. Printed as text or as one JSON object; histograms can be saved as
+//! `.hgrm` files.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use pipeline::metrics::{write_hgrm, MetricsHub, SeriesKind, Summary};
+use pipeline::types::Amount;
+use serde_json::{json, Value};
+
+use super::Session;
+
+/// Percentiles of one series, in nanoseconds.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LatencyEntry {
+    pub p50: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+    pub count: u64,
+}
+
+impl From<&Summary> for LatencyEntry {
+    fn from(s: &Summary) -> Self {
+        Self { p50: s.p50_ns, p99: s.p99_ns, p999: s.p999_ns, max: s.max_ns, count: s.count }
+    }
+}
+
+/// The final report of a run.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub duration: Duration,
+    pub dry_run: bool,
+    pub opportunities_detected: u64,
+    pub opportunities_detected_by_kind: BTreeMap<&'static str, u64>,
+    pub opportunities_executed: u64,
+    pub executed_by_kind: BTreeMap<&'static str, u64>,
+    pub operations_completed: u64,
+    pub operations_failed: u64,
+    pub operations_missed: u64,
+    pub recoveries: u64,
+    pub rejected_by_reason: BTreeMap<&'static str, u64>,
+    pub realized_pnl_usd: Amount,
+    pub unrealized_pnl_usd: Amount,
+    pub open_exposure_usd: Amount,
+    pub open_operations: i64,
+    pub halted: bool,
+    pub halt_reasons: Vec<String>,
+    pub books_synced: usize,
+    pub books: usize,
+    pub decode_refused: u64,
+    pub frames: u64,
+    /// Every latency series by name: `tick_to_trade`, `stage.<name>`, `hop.<a->b>`.
+    pub latency: BTreeMap<String, (SeriesKind, LatencyEntry)>,
+    pub trading: String,
+}
+
+impl Report {
+    pub(crate) fn build(s: &Session, hub: Option<&MetricsHub>) -> Self {
+        let snap = s.stats.snapshot();
+        let kinds = pipeline::msg::OppKind::ALL;
+        let by_kind = |v: &[u64]| kinds.iter().map(|k| (k.name(), v[k.index()])).collect::<BTreeMap<_, _>>();
+        let latency = hub
+            .map(|h| h.summaries())
+            .unwrap_or_else(|| s.view().latency)
+            .into_iter()
+            .map(|sum| (sum.name.clone(), (sum.kind, LatencyEntry::from(&sum))))
+            .collect();
+        let books = s.instruments.len();
+        let books_synced = s.instruments.iter().filter(|i| s.books.get(i.id).synced).count();
+        Self {
+            duration: s.uptime(),
+            dry_run: s.dry_run,
+            opportunities_detected: snap.detect.emitted.iter().sum(),
+            opportunities_detected_by_kind: by_kind(&snap.detect.emitted),
+            opportunities_executed: snap.risk.approved.iter().sum(),
+            executed_by_kind: by_kind(&snap.risk.approved),
+            operations_completed: snap.state.ops_completed.iter().sum(),
+            operations_failed: snap.state.ops_failed.iter().sum(),
+            operations_missed: snap.state.ops_missed.iter().sum(),
+            recoveries: snap.state.recoveries,
+            rejected_by_reason: snap.risk.rejected_by_reason().into_iter().filter(|(_, n)| *n > 0).collect(),
+            realized_pnl_usd: snap.state.realized_pnl,
+            unrealized_pnl_usd: snap.state.unrealized_pnl,
+            open_exposure_usd: snap.risk.exposure,
+            open_operations: snap.state.open.iter().sum(),
+            halted: s.control.is_halted(),
+            halt_reasons: s.control.halt_reasons(),
+            books_synced,
+            books,
+            decode_refused: s.decode.total_refused(),
+            frames: s.decode.frames(),
+            latency,
+            trading: snap.to_string(),
+        }
+    }
+
+    fn entry(&self, name: &str) -> Value {
+        match self.latency.get(name) {
+            Some((_, e)) => json!({"p50": e.p50, "p99": e.p99, "p999": e.p999, "max": e.max, "count": e.count}),
+            None => json!({"p50": 0, "p99": 0, "p999": 0, "max": 0, "count": 0}),
+        }
+    }
+
+    /// The report as one JSON object.
+    pub fn to_json(&self) -> Value {
+        let mut latency = serde_json::Map::new();
+        latency.insert("tick_to_trade_ns".into(), self.entry("tick_to_trade"));
+        for stage in pipeline::STAGES {
+            latency.insert(stage.into(), self.entry(&format!("stage.{stage}")));
+        }
+        let hops: serde_json::Map<String, Value> = self
+            .latency
+            .iter()
+            .filter(|(_, (k, e))| *k == SeriesKind::Hop && e.count > 0)
+            .map(|(n, _)| (n.trim_start_matches("hop.").to_owned(), self.entry(n)))
+            .collect();
+        latency.insert("hops".into(), Value::Object(hops));
+        json!({
+            "duration_s": self.duration.as_secs_f64(),
+            "dry_run": self.dry_run,
+            "opportunities_detected": self.opportunities_detected,
+            "opportunities_detected_by_kind": self.opportunities_detected_by_kind,
+            "opportunities_executed": self.opportunities_executed,
+            "executed_by_kind": self.executed_by_kind,
+            "operations_completed": self.operations_completed,
+            "operations_failed": self.operations_failed,
+            "operations_missed": self.operations_missed,
+            "recoveries": self.recoveries,
+            "rejected_by_reason": self.rejected_by_reason,
+            "realized_pnl_usd": self.realized_pnl_usd.to_string(),
+            "unrealized_pnl_usd": self.unrealized_pnl_usd.to_string(),
+            "open_exposure_usd": self.open_exposure_usd.to_string(),
+            "open_operations": self.open_operations,
+            "halted": self.halted,
+            "halt_reasons": self.halt_reasons,
+            "books_synced": self.books_synced,
+            "books": self.books,
+            "frames": self.frames,
+            "decode_refused": self.decode_refused,
+            "latency": latency,
+        })
+    }
+
+    /// The report as text.
+    pub fn to_text(&self) -> String {
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "run: {:.1} s, {}; books synced {}/{}; {} frames, {} refused",
+            self.duration.as_secs_f64(),
+            if self.dry_run { "paper trading" } else { "live orders" },
+            self.books_synced,
+            self.books,
+            self.frames,
+            self.decode_refused
+        );
+        let _ = writeln!(
+            o,
+            "opportunities: {} detected, {} executed; operations: {} completed, {} failed, {} missed, {} recoveries",
+            self.opportunities_detected,
+            self.opportunities_executed,
+            self.operations_completed,
+            self.operations_failed,
+            self.operations_missed,
+            self.recoveries
+        );
+        let _ = writeln!(
+            o,
+            "P&L: realized {} USD, unrealized {} USD; open exposure {} USD; open operations {}",
+            self.realized_pnl_usd, self.unrealized_pnl_usd, self.open_exposure_usd, self.open_operations
+        );
+        if self.halted {
+            let _ = writeln!(o, "TRADING HALTED: {}", self.halt_reasons.join("; "));
+        }
+        o.push('\n');
+        o.push_str(&self.trading);
+        o.push('\n');
+        let rows: Vec<Summary> = self
+            .latency
+            .iter()
+            .filter(|(_, (_, e))| e.count > 0)
+            .map(|(n, (k, e))| Summary {
+                name: n.clone(),
+                kind: *k,
+                count: e.count,
+                p50_ns: e.p50,
+                p90_ns: 0,
+                p99_ns: e.p99,
+                p999_ns: e.p999,
+                max_ns: e.max,
+                mean_ns: 0,
+            })
+            .collect();
+        o.push_str("latency:\n");
+        o.push_str(&pipeline::metrics::format_table(&rows));
+        o
+    }
+}
+
+/// Writes every non-empty series of `hub` as `<dir>/<series>.hgrm`.
+pub fn write_histograms(hub: &MetricsHub, dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut out = Vec::new();
+    for (name, _, h, ns_per_unit) in hub.totals() {
+        if h.is_empty() {
+            continue;
+        }
+        let file = dir.join(format!("{}.hgrm", name.replace("->", "-to-").replace(['/', ' '], "_")));
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&file)?);
+        write_hgrm(&mut f, h, ns_per_unit)?;
+        out.push(file);
+    }
+    Ok(out)
+}

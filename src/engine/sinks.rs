@@ -1,0 +1,61 @@
+//! The order sinks the dispatcher can drive, behind one statically dispatched enum.
+
+use pipeline::dispatch::{OrderRequest, OrderSink, PaperSink, SinkError};
+use pipeline::msg::{ClientOrderId, StateInput};
+use pipeline::types::{InstrumentId, Venue};
+
+/// The dispatcher's sink: the paper venue (dry run) or the real venues' order entry.
+#[derive(Debug)]
+pub enum EngineSink {
+    Paper(Box<PaperSink>),
+}
+
+impl OrderSink for EngineSink {
+    fn submit(&mut self, order: &OrderRequest) -> Result<(), SinkError> {
+        match self {
+            EngineSink::Paper(s) => s.submit(order),
+        }
+    }
+
+    fn cancel(&mut self, client: ClientOrderId, inst: InstrumentId) -> Result<(), SinkError> {
+        match self {
+            EngineSink::Paper(s) => s.cancel(client, inst),
+        }
+    }
+
+    fn cancel_all(&mut self) -> Result<(), SinkError> {
+        match self {
+            EngineSink::Paper(s) => s.cancel_all(),
+        }
+    }
+
+    fn query(&mut self, client: ClientOrderId, inst: InstrumentId) -> Result<(), SinkError> {
+        match self {
+            EngineSink::Paper(s) => s.query(client, inst),
+        }
+    }
+
+    fn query_balances(&mut self, venue: Venue) -> Result<(), SinkError> {
+        match self {
+            EngineSink::Paper(s) => s.query_balances(venue),
+        }
+    }
+
+    fn supports_fok(&self, inst: InstrumentId) -> bool {
+        match self {
+            EngineSink::Paper(s) => s.supports_fok(inst),
+        }
+    }
+
+    fn poll(&mut self, max: usize, out: &mut dyn FnMut(StateInput)) -> usize {
+        match self {
+            EngineSink::Paper(s) => s.poll(max, out),
+        }
+    }
+
+    fn stop(&mut self) {
+        match self {
+            EngineSink::Paper(s) => s.stop(),
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The instruments the engine trades: venue metadata fetched over REST at start, kept to
+//! the configured pairs, saved to a cache, and read back from it when a venue cannot be
+//! reached.
+
+use std::sync::Arc;
+
+use adapters::net::http::{BlockingHttp, HttpConfig};
+use adapters::venues::{gateio, mexc};
+use anyhow::{bail, Context, Result};
+use pipeline::types::{InstrumentSpec, Instruments, Market, Venue};
+use rustls::ClientConfig;
+
+use crate::config::{pair_parts, Config};
+
+/// The venue's symbol for a pair: `BTC_USDT` on Gate.io and on MEXC futures, `BTCUSDT`
+/// on MEXC spot.
+pub fn venue_symbol(venue: Venue, market: Market, base: &str, quote: &str) -> String {
+    match (venue, market) {
+        (Venue::Mexc, Market::Spot) => format!("{base}{quote}"),
+        _ => format!("{base}_{quote}"),
+    }
+}
+
+/// Every (venue, market, symbol) the configuration asks for.
+pub fn wanted(cfg: &Config) -> Vec<(Venue, Market, String)> {
+    let mut out = Vec::new();
+    for &v in &cfg.market.venues {
+        for (market, pairs) in [(Market::Spot, &cfg.market.pairs), (Market::Futures, &cfg.market.futures)] {
+            for p in pairs {
+                if let Some((b, q)) = pair_parts(p) {
+                    out.push((v, market, venue_symbol(v, market, &b, &q)));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn fetch(http: &mut BlockingHttp, target: &str) -> Result<String> {
+    let r = http.get(target).map_err(|e| anyhow::anyhow!("GET {target}: {e}"))?;
+    if r.status != 200 {
+        bail!("GET {target}: HTTP {} {}", r.status, String::from_utf8_lossy(&r.body).chars().take(200).collect::<String>());
+    }
+    String::from_utf8(r.body).with_context(|| format!("GET {target}: body is not UTF-8"))
+}
+
+/// Fetches one venue market's metadata.
+fn fetch_market(cfg: &Config, venue: Venue, market: Market, tls: Option<Arc<ClientConfig>>) -> Result<Vec<InstrumentSpec>> {
+    let v = cfg.venue(venue).with_context(|| format!("no [[venues]] entry for {venue}"))?;
+    let origin = match (venue, market) {
+        (Venue::Mexc, Market::Futures) => v.rest_futures.clone().unwrap_or_else(|| v.rest.clone()),
+        _ => v.rest.clone(),
+    };
+    let mut http = BlockingHttp::new(HttpConfig::new(origin.clone()), tls).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+    let specs = match (venue, market) {
+        (Venue::GateIo, Market::Spot) => gateio::meta::spot_instruments(&fetch(&mut http, "/api/v4/spot/currency_pairs")?)?,
+        (Venue::GateIo, Market::Futures) => {
+            gateio::meta::futures_instruments(&fetch(&mut http, "/api/v4/futures/usdt/contracts")?)?
+        }
+        (Venue::Mexc, Market::Spot) => mexc::meta::spot_instruments(&fetch(&mut http, "/api/v3/exchangeInfo")?)?,
+        (Venue::Mexc, Market::Futures) => mexc::meta::futures_instruments(&fetch(&mut http, "/api/v1/contract/detail")?)?,
+    };
+    Ok(specs)
+}
+
+/// Loads the configured instruments: from the venues, else from the cache.
+pub fn load(cfg: &Config, tls: Option<Arc<ClientConfig>>) -> Result<Vec<InstrumentSpec>> {
+    let wanted = wanted(cfg);
+    let cached: Vec<InstrumentSpec> = match &cfg.market.metadata_cache {
+        Some(p) if p.exists() => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+            serde_json::from_str(&text).with_context(|| format!("{}: not an instrument list", p.display()))?
+        }
+        _ => Vec::new(),
+    };
+    let mut specs = Vec::new();
+    let mut errors = Vec::new();
+    for &venue in &cfg.market.venues {
+        for market in Market::ALL {
+            let names: Vec<&str> =
+                wanted.iter().filter(|(v, m, _)| *v == venue && *m == market).map(|(_, _, s)| s.as_str()).collect();
+            if names.is_empty() {
+                continue;
+            }
+            let got = match fetch_market(cfg, venue, market, tls.clone()) {
+                Ok(all) => all,
+                Err(e) => {
+                    errors.push(format!("{venue} {market}: {e:#}"));
+                    cached.iter().filter(|s| s.venue == venue && s.market == market).cloned().collect()
+                }
+            };
+            for name in names {
+                match got.iter().find(|s| s.symbol == name) {
+                    Some(s) => specs.push(s.clone()),
+                    None => errors.push(format!("{venue} {market}: no instrument `{name}` in the venue's metadata")),
+                }
+            }
+        }
+    }
+    if specs.is_empty() {
+        bail!("no instrument could be loaded: {}", errors.join("; "));
+    }
+    for e in &errors {
+        eprintln!("warning: instruments: {e}");
+    }
+    if let Some(p) = &cfg.market.metadata_cache {
+        if errors.is_empty() {
+            let text = serde_json::to_string_pretty(&specs)?;
+            if let Err(e) = std::fs::write(p, text) {
+                eprintln!("warning: cannot save instrument cache {}: {e}", p.display());
+            }
+        }
+    }
+    Ok(specs)
+}
+
+/// The instrument table for `specs`.
+pub fn table(specs: &[InstrumentSpec]) -> Result<Instruments> {
+    Ok(Instruments::from_specs(specs)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbols_follow_each_venue_convention() {
+        assert_eq!(venue_symbol(Venue::Mexc, Market::Spot, "ETH", "BTC"), "ETHBTC");
+        assert_eq!(venue_symbol(Venue::Mexc, Market::Futures, "BTC", "USDT"), "BTC_USDT");
+        assert_eq!(venue_symbol(Venue::GateIo, Market::Spot, "BTC", "USDT"), "BTC_USDT");
+        let cfg = Config::load(None).unwrap();
+        let w = wanted(&cfg);
+        assert!(w.contains(&(Venue::Mexc, Market::Spot, "ETHBTC".into())));
+        assert!(w.contains(&(Venue::GateIo, Market::Futures, "ETH_USDT".into())));
+        assert_eq!(w.len(), 2 * (3 + 2));
+    }
+}
