@@ -1,2 +1,4 @@
 //! All I/O and venue formats.
 #![forbid(unsafe_code)]
+
+pub mod sim;

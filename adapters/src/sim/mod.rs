@@ -1,0 +1,4 @@
+//! Simulated venues.
+pub mod catalog;
+pub mod engine;
+pub mod faults;
