@@ -124,8 +124,17 @@ pub fn verify_gate_rest(
     if (ts_ms - now_ms as i128).abs() > 60_000 {
         return Err(GateAuthError::Expired);
     }
-    let msg = format!("{method}\n{path}\n{query}\n{}\n{ts}", sha512_hex(body));
-    if verify(hmac::HMAC_SHA512, creds.api_secret.expose(), msg.as_bytes(), sign) {
+    let body_hash = sha512_hex(body);
+    let signed = |q: &str| {
+        let msg = format!("{method}\n{path}\n{q}\n{body_hash}\n{ts}");
+        verify(hmac::HMAC_SHA512, creds.api_secret.expose(), msg.as_bytes(), sign)
+    };
+    // The query as sent, or percent-decoded (clients sign the raw values and send them encoded).
+    let decoded = || {
+        let pairs = super::server::parse_pairs(query);
+        pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
+    };
+    if signed(query) || (query.contains('%') && signed(&decoded())) {
         Ok(())
     } else {
         Err(GateAuthError::BadSignature)

@@ -607,6 +607,27 @@ pub fn rest(ctx: &VenueCtx, req: &Request) -> Response {
                 .collect();
             return ok(Value::Array(v));
         }
+        ("GET", ["spot", "currencies"]) => {
+            let x = ctx.lock();
+            let mut names: Vec<&str> =
+                x.instruments.iter().flat_map(|i| [i.listing.base, i.listing.quote]).collect();
+            names.sort_unstable();
+            names.dedup();
+            let v: Vec<Value> = names
+                .into_iter()
+                .map(|c| {
+                    json!({"currency": c, "name": c, "delisted": false, "withdraw_disabled": false,
+                           "withdraw_delayed": false, "deposit_disabled": false, "trade_disabled": false,
+                           "fixed_rate": "", "chain": "ETH", "chains": []})
+                })
+                .collect();
+            return ok(Value::Array(v));
+        }
+        // Markets the sim does not list: empty, as for a venue without them.
+        ("GET", ["margin", "currency_pairs"])
+        | ("GET", ["futures", "btc", "contracts"])
+        | ("GET", ["delivery", _, "contracts"])
+        | ("GET", ["options", "underlyings"]) => return ok(json!([])),
         ("GET", ["futures", "usdt", "contracts"]) => {
             let x = ctx.lock();
             let v: Vec<Value> = (0..x.instruments.len())
@@ -660,6 +681,11 @@ pub fn rest(ctx: &VenueCtx, req: &Request) -> Response {
                 .map(|(c, b)| json!({"currency": c, "available": amt(b.available), "locked": amt(b.locked), "update_id": 1}))
                 .collect();
             ok(Value::Array(v))
+        }
+        ("GET", ["account", "detail"]) => {
+            ok(json!({"user_id": uid, "ip_whitelist": [], "currency_pairs": [],
+                                                    "key": {"mode": 1}, "tier": 0, "tier_expire_time": "0001-01-01T00:00:00Z",
+                                                    "copy_trading_role": 0}))
         }
         ("GET", ["spot", "fee"]) => {
             let x = ctx.lock();

@@ -513,6 +513,16 @@ pub fn rest(ctx: &VenueCtx, req: &Request) -> Response {
                       "sellerCommission": null, "canTrade": true, "canWithdraw": true, "canDeposit": true,
                       "updateTime": null, "accountType": "SPOT", "balances": balances, "permissions": ["SPOT"]}))
         }
+        ("GET", "/api/v3/capital/config/getall") => {
+            let x = ctx.lock();
+            let mut names: Vec<&str> =
+                x.instruments.iter().flat_map(|i| [i.listing.base, i.listing.quote]).collect();
+            names.sort_unstable();
+            names.dedup();
+            let v: Vec<Value> =
+                names.into_iter().map(|c| json!({"coin": c, "name": c, "networkList": []})).collect();
+            ok(Value::Array(v))
+        }
         ("GET", "/api/v3/tradeFee") => {
             let x = ctx.lock();
             let Some(inst) = get("symbol").and_then(|s| x.find(Market::Spot, &s)) else {
@@ -736,7 +746,8 @@ fn futures_rest(ctx: &VenueCtx, req: &Request) -> Response {
                 return fut_err(1001, "Contract does not exist");
             };
             let si = x.instruments[inst].clone();
-            let vol = body.get("vol").and_then(text_of).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+            // `vol` in contracts, a JSON number (clients send 2 or 2.0).
+            let vol = body.get("vol").and_then(|v| super::venue::json_qty(v, &si));
             let side = body.get("side").and_then(text_of).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
             let ty = body.get("type").and_then(text_of).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
             let (side, reduce_only) = match side {
@@ -754,7 +765,7 @@ fn futures_rest(ctx: &VenueCtx, req: &Request) -> Response {
                 5 | 6 => (OrderKind::Market, Tif::Ioc),
                 _ => return fut_err(600, "Parameter error: type"),
             };
-            let Some(qty) = si.from_contracts(vol).filter(|q| q.is_positive()) else {
+            let Some(qty) = vol.filter(|q| q.is_positive()) else {
                 return fut_err(2015, "Price or quantity precision error");
             };
             let price = match kind {
