@@ -168,6 +168,16 @@ fn spot_protobuf_feeds_chain_versions_and_blocked_topics_are_refused() {
     assert_eq!(b["code"].as_i64(), Some(0));
     send(&mut ws, json!({"method": "PING"}));
     assert!(next_json(&mut ws, Duration::from_secs(3), |v| v["msg"] == "PONG").is_some());
+    // Partial-depth snapshots and trades (the model's noise traders trade about once a second).
+    let (ld, deals) =
+        ("spot@public.limit.depth.v3.api.pb@BTCUSDT@5", "spot@public.aggre.deals.v3.api.pb@100ms@BTCUSDT");
+    send(&mut ws, json!({"method": "SUBSCRIPTION", "params": [ld, deals], "id": 3}));
+    let w = next_pb(&mut ws, |w| w.channel == ld);
+    let Some(Body::PublicLimitDepths(d)) = w.body else { panic!("wrong body") };
+    assert_eq!((d.asks.len(), d.bids.len()), (5, 5));
+    let w = next_pb(&mut ws, |w| w.channel == deals);
+    let Some(Body::PublicAggreDeals(d)) = w.body else { panic!("wrong body") };
+    assert!(matches!(d.deals[0].trade_type, 1 | 2) && d.deals[0].trade_id.contains("X0_"));
 }
 
 #[test]

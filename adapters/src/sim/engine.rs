@@ -36,6 +36,9 @@ pub type AccountId = u32;
 pub const USER: AccountId = 0;
 /// The market model's market maker.
 pub const MAKER: AccountId = 1;
+/// The market model's noise traders, who take a little liquidity now and then so the
+/// trade feeds are not silent.
+pub const NOISE: AccountId = 2;
 
 /// Leverage every futures position runs at.
 pub const LEVERAGE: i128 = 10;
@@ -586,7 +589,7 @@ impl Exchange {
     }
 
     fn emit(&mut self, e: Event) {
-        if e.account() == Some(MAKER) {
+        if e.account().is_some_and(|a| a == MAKER || a == NOISE) {
             return;
         }
         self.pending.push(e);
@@ -1220,7 +1223,7 @@ impl Exchange {
         }
         let now = self.now();
         for (account, asset) in std::mem::take(&mut self.touched_spot) {
-            if account == MAKER {
+            if account == MAKER || account == NOISE {
                 continue;
             }
             let b = self.accounts[account as usize].spot.get(&asset).copied().unwrap_or_default();

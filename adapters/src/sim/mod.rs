@@ -43,7 +43,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 pub use auth::{Credentials, SimSecret};
-pub use engine::{MAKER, USER};
+pub use engine::{MAKER, NOISE, USER};
 pub use faults::{Faults, FaultsError};
 pub use model::{DislocationCounts, ModelConfig};
 
@@ -241,12 +241,17 @@ impl Sim {
                 x.deposit_spot(USER, asset, parse(amount)?);
             }
             x.deposit_futures(USER, parse(&cfg.futures_usdt)?);
-            for (asset, n) in
-                [("USDT", 10_000_000_000i64), ("BTC", 1_000_000), ("ETH", 10_000_000), ("SOL", 100_000_000)]
-            {
-                x.deposit_spot(MAKER, asset, Amount::from_int(n));
+            for account in [MAKER, NOISE] {
+                for (asset, n) in [
+                    ("USDT", 10_000_000_000i64),
+                    ("BTC", 1_000_000),
+                    ("ETH", 10_000_000),
+                    ("SOL", 100_000_000),
+                ] {
+                    x.deposit_spot(account, asset, Amount::from_int(n));
+                }
+                x.deposit_futures(account, Amount::from_int(100_000_000_000));
             }
-            x.deposit_futures(MAKER, Amount::from_int(100_000_000_000));
             let creds = Credentials {
                 api_key: match venue {
                     Venue::GateIo => token(&mut rng, 32),
@@ -340,6 +345,8 @@ impl Sim {
             let venues = venues.clone();
             let stop = stop.clone();
             let tick = Duration::from_millis(cfg.model.tick_ms.max(1));
+            let mut noise_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x0015_e000);
+            let noise_p = cfg.model.noise_trades_per_s * cfg.model.tick_ms as f64 / 1000.0;
             threads.push(std::thread::Builder::new().name("sim-model".into()).spawn(move || {
                 let mut next = Instant::now() + tick;
                 while !stop.load(Ordering::Relaxed) {
@@ -355,6 +362,8 @@ impl Sim {
                     let mut m = model.lock().unwrap_or_else(|p| p.into_inner());
                     m.step();
                     requote(&mut m, &venues, &route);
+                    drop(m);
+                    noise_trades(&mut noise_rng, noise_p, &venues);
                 }
             })?);
         }
@@ -441,6 +450,42 @@ impl Sim {
 impl Drop for Sim {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Small market orders of the noise traders: each instrument trades with probability `p`
+/// per tick, a fraction of the best level, on a random side.
+fn noise_trades(rng: &mut ChaCha8Rng, p: f64, venues: &[Arc<VenueCtx>]) {
+    use engine::{OrderKind, OrderRequest, Tif};
+    use pipeline::types::{Rounding, Side};
+    if p <= 0.0 {
+        return;
+    }
+    for ctx in venues {
+        let mut x = ctx.lock();
+        for inst in 0..x.instruments.len() {
+            if rng.r#gen::<f64>() >= p {
+                continue;
+            }
+            let side = if rng.r#gen::<bool>() { Side::Buy } else { Side::Sell };
+            let (bid, ask) = x.best(inst);
+            let Some(top) = (if side == Side::Buy { ask } else { bid }) else { continue };
+            let i = &x.instruments[inst].inst;
+            let frac = rng.gen_range(0.05..0.5);
+            let qty = Qty((top.qty.0 as f64 * frac) as i64).round_to(i.lot, Rounding::Floor).max(i.min_qty);
+            let req = OrderRequest {
+                inst,
+                side,
+                kind: OrderKind::Market,
+                tif: Tif::Ioc,
+                price: pipeline::types::Price::ZERO,
+                qty,
+                quote_qty: None,
+                text: String::new(),
+                reduce_only: false,
+            };
+            let _ = x.place(NOISE, req);
+        }
     }
 }
 

@@ -37,6 +37,9 @@ pub struct ModelConfig {
     pub levels: usize,
     /// Multiplies every volatility (0 freezes the walk).
     pub volatility_scale: f64,
+    /// Small market orders per second per instrument from the model's noise traders
+    /// (they keep the trade feeds alive; 0 turns them off).
+    pub noise_trades_per_s: f64,
 }
 
 impl Default for ModelConfig {
@@ -47,6 +50,7 @@ impl Default for ModelConfig {
             dislocation_half_life_ms: 1_500,
             levels: 10,
             volatility_scale: 1.0,
+            noise_trades_per_s: 1.0,
         }
     }
 }

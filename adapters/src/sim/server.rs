@@ -495,7 +495,7 @@ pub fn run_ws(
         }
         let now = now_ms();
         out.now = now;
-        let age = now - start;
+        let age = now.saturating_sub(start);
         if disconnect_ms > 0 && age >= disconnect_ms {
             ws.get_ref().drop_now();
             return;
