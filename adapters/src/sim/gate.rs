@@ -1090,7 +1090,11 @@ impl GateSession {
         let sig = payload.get("signature").and_then(Value::as_str).unwrap_or("");
         let ts = payload.get("timestamp").and_then(text_of).unwrap_or_default();
         if op == "login" {
-            let ok = verify_gate_api(&self.ctx.creds, &channel, "", &ts, key, sig);
+            // The documented form signs an empty req_param; clients that send one (`{}`,
+            // `null`, `""`) sign what they send.
+            let sent = payload.get("req_param").map(Value::to_string);
+            let ok = verify_gate_api(&self.ctx.creds, &channel, "", &ts, key, sig)
+                || sent.is_some_and(|p| verify_gate_api(&self.ctx.creds, &channel, &p, &ts, key, sig));
             let fresh = ts.parse::<i64>().is_ok_and(|t| (t - (now_ms() / 1000) as i64).abs() <= 60);
             if !ok {
                 let label = if key != self.ctx.creds.api_key { "INVALID_KEY" } else { "INVALID_SIGNATURE" };

@@ -17,6 +17,16 @@
 //! `/api/v3/...`, futures `/api/v1/contract/...` and `/api/v1/private/...` on the same
 //! server), `ws_spot` ends in `/ws`, `ws_futures` in `/edge`.
 //!
+//! Instruments ([`catalog`]): Gate spot `BTC_USDT ETH_USDT SOL_USDT ETH_BTC`, Gate USDT
+//! perpetuals `BTC_USDT ETH_USDT SOL_USDT` (contracts of 0.0001 BTC, 0.01 ETH, 1 SOL);
+//! MEXC spot `BTCUSDT ETHUSDT SOLUSDT ETHBTC`, MEXC perpetuals `BTC_USDT ETH_USDT SOL_USDT`
+//! (0.0001 BTC, 0.01 ETH, 0.1 SOL). Fees: Gate spot 0.1%/0.1%, Gate futures 0.02%/0.05%,
+//! MEXC spot 0%/0.05%, MEXC futures 0%/0.02% (maker/taker).
+//!
+//! Accounts per venue: [`USER`] (the API key's; by default 100 000 USDT, 1 BTC, 30 ETH,
+//! 500 SOL spot and 100 000 USDT futures margin at 10x, one-way positions), [`MAKER`] (the
+//! model's market maker) and [`NOISE`] (small market orders so trades print).
+//!
 //! Threads: a listener per port, a thread per connection, one model thread. Not the
 //! engine's hot path; everything stops on [`Sim::stop`] or drop.
 
@@ -184,7 +194,6 @@ pub struct AccountSnapshot {
 }
 
 /// Running simulated venues.
-#[derive(Debug)]
 pub struct Sim {
     endpoints: Endpoints,
     ca_path: Option<PathBuf>,
@@ -193,6 +202,16 @@ pub struct Sim {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     model: Arc<std::sync::Mutex<MarketModel>>,
+}
+
+impl std::fmt::Debug for Sim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sim")
+            .field("endpoints", &self.endpoints)
+            .field("ca_path", &self.ca_path)
+            .field("venues", &self.venues)
+            .finish_non_exhaustive()
+    }
 }
 
 fn token(rng: &mut ChaCha8Rng, len: usize) -> String {

@@ -19,7 +19,6 @@ use super::faults::Faults;
 use super::server::WsLoop;
 
 /// One simulated venue's shared state.
-#[derive(Debug)]
 pub struct VenueCtx {
     pub venue: Venue,
     exchange: Mutex<Exchange>,
@@ -33,6 +32,18 @@ pub struct VenueCtx {
     pub listen_keys: Mutex<BTreeMap<String, u64>>,
     conn_no: AtomicU64,
     rng: Mutex<ChaCha8Rng>,
+}
+
+impl std::fmt::Debug for VenueCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VenueCtx")
+            .field("venue", &self.venue)
+            .field("creds", &self.creds)
+            .field("uid", &self.uid)
+            .field("faults", &self.faults)
+            .field("latency_ms", &self.latency_ms)
+            .finish_non_exhaustive()
+    }
 }
 
 impl VenueCtx {
