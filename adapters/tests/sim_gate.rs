@@ -145,6 +145,11 @@ fn spot_and_futures_order_lifecycle() {
     let (_, p) = h.gate(k, s, "GET", "/futures/usdt/positions/BTC_USDT", "", "");
     assert_eq!(p["size"].as_i64(), Some(10));
     assert_eq!(sim.futures_position(Venue::GateIo, "BTC_USDT").contracts, 10);
+    // Margin is checked: 900 000 contracts (90 BTC) at 10x needs far more than 100 000 USDT.
+    let body =
+        json!({"contract": "BTC_USDT", "size": 900_000, "price": format!("{:.1}", ask * 0.5), "tif": "gtc"});
+    let (st, e) = h.gate(k, s, "POST", "/futures/usdt/orders", "", &body.to_string());
+    assert_eq!((st, e["label"].as_str()), (400, Some("INSUFFICIENT_AVAILABLE")));
     // Close it with a reduce-only market order (price 0, ioc).
     let body = json!({"contract": "BTC_USDT", "size": 0, "close": true, "price": "0", "tif": "ioc"});
     let (st, o) = h.gate(k, s, "POST", "/futures/usdt/orders", "", &body.to_string());
@@ -338,6 +343,16 @@ fn private_channels_and_the_websocket_trading_api() {
     })
     .unwrap();
     assert_eq!(fin["result"][0]["id"].as_str(), Some(id.as_str()));
+    send(
+        &mut ws,
+        json!({"time": t, "channel": "spot.order_status", "event": "api",
+                          "payload": {"req_id": "r-4", "req_param": {"order_id": id, "currency_pair": "ETH_USDT"}}}),
+    );
+    let st = next_json(&mut ws, Duration::from_secs(3), |v| v["request_id"] == "r-4").unwrap();
+    assert_eq!(
+        (st["data"]["result"]["status"].as_str(), st["data"]["result"]["left"].as_str()),
+        (Some("cancelled"), Some("0.5"))
+    );
     assert_eq!(sim.account(Venue::GateIo).open_orders, 0);
 
     // Futures private channels: [user id, contract] payload, positions after a fill.

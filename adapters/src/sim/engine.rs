@@ -1504,7 +1504,19 @@ mod tests {
                 } else {
                     Qty(q * x.instruments[inst].inst.lot.0 * 100)
                 };
-                let _ = x.place(acct, limit(inst, side, tif, price, qty));
+                if let Ok(o) = x.place(acct, limit(inst, side, tif, price, qty)) {
+                    // IOC and FOK never rest; FOK is all or nothing.
+                    if matches!(tif, Tif::Ioc | Tif::Fok) {
+                        prop_assert!(!o.is_open());
+                    }
+                    if tif == Tif::Fok {
+                        prop_assert!(o.filled_qty.is_zero() || o.filled_qty == qty);
+                    }
+                    if tif == Tif::PostOnly {
+                        prop_assert!(o.filled_qty.is_zero());
+                    }
+                    prop_assert_eq!(o.filled_qty.0 + if o.is_open() { o.left.0 } else { 0 } <= qty.0, true);
+                }
                 if which == 3 {
                     if let Some(o) = x.orders_of(acct, None, true).first() {
                         let id = o.id;
