@@ -215,6 +215,8 @@ pub fn futures_order_json(si: &SimInstrument, o: &Order, uid: u64, ws: bool) -> 
             m.insert("create_time_ms".into(), json!(o.create_ms));
             m.insert("finish_time".into(), json!(o.update_ms / 1000));
             m.insert("finish_time_ms".into(), json!(o.update_ms));
+            // The 2024 push sends stp_id as a string, REST as a number.
+            m.insert("stp_id".into(), json!("0"));
             m.insert("stop_loss_price".into(), json!(""));
             m.insert("stop_profit_price".into(), json!(""));
         } else {
@@ -257,6 +259,11 @@ fn spot_pair_json(si: &SimInstrument) -> Value {
         "buy_start": 0,
         "delisting_time": 0,
         "type": "normal",
+        "up_rate": "0.08",
+        "down_rate": "0.08",
+        "slippage": "0.03",
+        "market_order_max_stock": l.max_qty,
+        "market_order_max_money": "5000000",
         "trade_url": format!("https://www.gate.com/trade/{}", l.symbol),
         "st_tag": false,
     })
@@ -322,6 +329,8 @@ fn contract_json(x: &Exchange, inst: usize) -> Value {
         "funding_cap_ratio": "0.75",
         "status": "trading",
         "launch_time": 1_609_899_548,
+        "cross_leverage_default": "10",
+        "voucher_leverage": "2",
     });
     if let (Some(m), Value::Object(more)) = (v.as_object_mut(), more) {
         m.extend(more);
@@ -397,8 +406,14 @@ fn futures_account_json(x: &Exchange, uid: u64) -> Value {
         "cross_available": amt(fa.available()),
         "isolated_position_margin": amt(fa.position_margin()),
         "margin_mode": 0,
+        "margin_mode_name": "classic",
+        "enable_credit": false,
+        "enable_new_dual_mode": false,
+        "maintenance_margin": "0",
+        "position_initial_margin": amt(fa.position_margin()),
         "update_time": now_ms() / 1000,
-        "history": {"dnw": "0", "pnl": "0", "fee": amt(fees), "refr": "0", "fund": "0",
+        "update_id": 1,
+        "history": {"dnw": "0", "pnl": "0", "fee": amt(fees), "refr": "0", "fund": "0", "cross_settle": "0",
                     "point_dnw": "0", "point_fee": "0", "point_refr": "0", "bonus_dnw": "0", "bonus_offset": "0"},
     })
 }

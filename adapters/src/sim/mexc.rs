@@ -276,6 +276,8 @@ fn futures_order_json(si: &SimInstrument, o: &Order) -> Value {
         "createTime": o.create_ms,
         "updateTime": o.update_ms,
         "positionMode": 2,
+        "remainVol": if o.is_open() { si.contracts(o.left) } else { 0 },
+        "version": o.update_id,
     })
 }
 
@@ -1316,7 +1318,7 @@ impl Session for FuturesSession {
 
     fn on_event(&mut self, ev: &Event, out: &mut Outbox) {
         match ev {
-            Event::Depth { inst, version, bids, asks, .. } => {
+            Event::Depth { inst, version, bids, asks, time_ms, .. } => {
                 let depth: Vec<bool> =
                     self.subs.iter().filter(|s| s.0 == "depth" && s.1 == *inst).map(|s| s.2).collect();
                 let full = self.full.get(inst).copied();
@@ -1332,7 +1334,8 @@ impl Session for FuturesSession {
                     if self.ctx.gap() {
                         continue;
                     }
-                    let mut d = json!({"asks": fut_levels(&si, asks), "bids": fut_levels(&si, bids), "version": version});
+                    let mut d = json!({"cts": time_ms, "asks": fut_levels(&si, asks), "bids": fut_levels(&si, bids),
+                                       "version": version});
                     if let (true, Some(m)) = (compress, d.as_object_mut()) {
                         m.insert("begin".into(), json!(version));
                         m.insert("end".into(), json!(version));
@@ -1340,7 +1343,8 @@ impl Session for FuturesSession {
                     self.push(out, "push.depth", Some(sym), d);
                 }
                 if let Some(s) = snap {
-                    let d = json!({"asks": fut_levels(&si, &s.asks), "bids": fut_levels(&si, &s.bids), "version": s.version});
+                    let d = json!({"cts": time_ms, "asks": fut_levels(&si, &s.asks), "bids": fut_levels(&si, &s.bids),
+                                   "version": s.version});
                     self.push(out, "push.depth.full", Some(sym), d);
                 }
             }
