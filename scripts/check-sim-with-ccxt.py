@@ -15,16 +15,25 @@ plain http:// endpoints, with ccxt's own request signing:
                    fetch_positions (should a ccxt version refuse MEXC swap orders itself,
                    the refusal is reported, not failed)
 
+and over WebSocket with ccxt.pro (ccxt's own book sync and protobuf decoding):
+
+  both venues:     watch_order_book and watch_trades on spot and swap
+  Gate.io:         watch_orders, watch_balance, create_order_ws / cancel_order_ws (the
+                   WebSocket trading API)
+  MEXC:            watch_orders on spot (listen key, protobuf) and swap (login)
+
 Prints one line per check and exits non-zero on the first failure. Run it through
-scripts/check-sim-with-ccxt.sh, which installs ccxt in a virtual environment and starts
-the sim.
+scripts/check-sim-with-ccxt.sh, which installs ccxt (and the protobuf runtime ccxt needs
+for MEXC) in a virtual environment and starts the sim.
 """
 
+import asyncio
 import json
 import sys
 import traceback
 
 import ccxt
+import ccxt.pro as ccxtpro
 
 PASSED = []
 
@@ -37,22 +46,76 @@ def check(name, cond, detail=""):
     print(f"ok   {name} {detail}".rstrip(), flush=True)
 
 
-def gate_client(e):
-    g = ccxt.gate({"apiKey": e["api_key"], "secret": e["api_secret"], "timeout": 10000})
+def gate_client(e, module=ccxt):
+    g = module.gate({"apiKey": e["api_key"], "secret": e["api_secret"], "timeout": 10000})
     for access in ("public", "private"):
         for k in list(g.urls["api"][access].keys()):
             g.urls["api"][access][k] = e["rest"]
+    if module is ccxtpro:
+        g.urls["api"]["spot"] = e["ws_spot"]
+        g.urls["api"]["swap"] = {"usdt": e["ws_futures"], "btc": e["ws_futures"]}
     return g
 
 
-def mexc_client(e):
-    m = ccxt.mexc({"apiKey": e["api_key"], "secret": e["api_secret"], "timeout": 10000})
+def mexc_client(e, module=ccxt):
+    m = module.mexc({"apiKey": e["api_key"], "secret": e["api_secret"], "timeout": 10000})
     m.urls["api"]["spot"] = {"public": e["rest"], "private": e["rest"]}
     m.urls["api"]["contract"] = {
         "public": e["rest"] + "/api/v1/contract",
         "private": e["rest"] + "/api/v1/private",
     }
+    if module is ccxtpro:
+        m.urls["api"]["ws"] = {"spot": e["ws_spot"], "swap": e["ws_futures"]}
     return m
+
+
+async def ws_feeds(ex, venue):
+    await ex.load_markets()
+    for sym in ("BTC/USDT", "BTC/USDT:USDT"):
+        for _ in range(8):
+            ob = await ex.watch_order_book(sym)
+        bid, ask = ob["bids"][0][0], ob["asks"][0][0]
+        check(f"{venue} watch_order_book {sym}", bid < ask and len(ob["bids"]) >= 5,
+              f"nonce={ob['nonce']} bid={bid} ask={ask}")
+        trades = await ex.watch_trades(sym)
+        check(f"{venue} watch_trades {sym}", len(trades) > 0 and trades[0]["price"] > 0, f"n={len(trades)}")
+
+
+async def watch_new_order(ex, venue, symbol, side_price):
+    w = asyncio.ensure_future(ex.watch_orders(symbol))
+    await asyncio.sleep(0.5)
+    ob = await ex.fetch_order_book(symbol)
+    amount, price = side_price(ob)
+    o = await ex.create_order(symbol, "limit", "buy", amount, price)
+    orders = await asyncio.wait_for(w, 10)
+    check(f"{venue} watch_orders {symbol}", any(x["id"] == o["id"] for x in orders),
+          str([(x["id"], x["status"]) for x in orders]))
+    return o
+
+
+async def ws_checks(ep):
+    g = gate_client(ep["gateio"], ccxtpro)
+    m = mexc_client(ep["mexc"], ccxtpro)
+    try:
+        await ws_feeds(g, "gateio")
+        await ws_feeds(m, "mexc")
+        below = lambda ob: (0.2, round(ob["bids"][0][0] * 0.9, 2))
+        o = await watch_new_order(g, "gateio", "ETH/USDT", below)
+        wb = asyncio.ensure_future(g.watch_balance())
+        await asyncio.sleep(0.5)
+        await g.cancel_order(o["id"], "ETH/USDT")
+        b = await asyncio.wait_for(wb, 10)
+        check("gateio watch_balance", b["USDT"]["total"] > 0, f"USDT={b['USDT']}")
+        ob = await g.fetch_order_book("ETH/USDT")
+        o = await g.create_order_ws("ETH/USDT", "limit", "buy", 0.2, round(ob["bids"][0][0] * 0.9, 2))
+        check("gateio create_order_ws", o["status"] == "open", f"id={o['id']}")
+        c = await g.cancel_order_ws(o["id"], "ETH/USDT")
+        check("gateio cancel_order_ws", c["status"] == "canceled", f"id={c['id']}")
+        await watch_new_order(m, "mexc", "ETH/USDT", below)
+        await watch_new_order(m, "mexc", "ETH/USDT:USDT", lambda ob: (1, round(ob["asks"][0][0] * 1.01, 2)))
+    finally:
+        await g.close()
+        await m.close()
 
 
 def book_checks(ex, venue, symbol):
@@ -129,6 +192,8 @@ def main():
         check("mexc fetch_positions", size == 2, f"contracts={size}")
     except ccxt.NotSupported as e:
         print(f"note mexc swap create_order refused by ccxt itself: {e}", flush=True)
+
+    asyncio.run(asyncio.wait_for(ws_checks(ep), 60))
     print(f"{len(PASSED)} passed, 0 failed", flush=True)
 
 

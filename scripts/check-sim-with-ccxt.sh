@@ -7,5 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${SIM_CCXT_VENV:-target/ccxt-venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --upgrade ccxt
+# ccxt decodes MEXC's protobuf frames with the protobuf runtime it names.
+"$venv/bin/pip" install --quiet --upgrade ccxt "protobuf==5.29.5"
 SIM_CCXT_PYTHON="$(pwd)/$venv/bin/python" exec cargo test -p adapters --test sim_ccxt -- --nocapture

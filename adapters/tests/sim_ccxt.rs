@@ -15,7 +15,9 @@ fn ccxt_trades_against_the_sim() {
         return;
     };
     let sim = Sim::start(SimConfig { plain: true, seed: 9, ..SimConfig::default() }).unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/check-sim-with-ccxt.py");
+    let script = std::env::var("SIM_CCXT_SCRIPT").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/check-sim-with-ccxt.py").to_owned()
+    });
     let mut child = Command::new(python).arg(script).stdin(Stdio::piped()).spawn().unwrap();
     let line = endpoints_json(sim.endpoints());
     child.stdin.take().unwrap().write_all(format!("{line}\n").as_bytes()).unwrap();

@@ -481,10 +481,15 @@ impl Exchange {
         let books = instruments
             .iter()
             .enumerate()
-            .map(|(i, _)| Book {
-                seq: id_base + i as u64 * 1_000_000_000,
-                version: id_base / 10,
-                ..Book::default()
+            .map(|(i, _)| {
+                // Book ids and versions at the venues' magnitudes (1e10..1e11), well below 2^53:
+                // clients that parse JSON numbers through doubles must keep them exact.
+                let salt = id_base % 1_000;
+                Book {
+                    seq: 30_000_000_000 + i as u64 * 7_000_000_000 + salt * 1_000_000,
+                    version: 26_000_000_000 + i as u64 * 3_000_000_000 + salt * 1_000_000,
+                    ..Book::default()
+                }
             })
             .collect();
         Exchange {
@@ -495,7 +500,7 @@ impl Exchange {
             accounts: vec![Account::default(); accounts.max(2)],
             fee_pool: BTreeMap::new(),
             next_order_id: id_base,
-            next_trade_id: id_base / 3,
+            next_trade_id: 9_000_000_000 + (id_base % 1_000) * 1_000_000,
             subscribers: Vec::new(),
             pending: Vec::new(),
             touched_spot: BTreeSet::new(),

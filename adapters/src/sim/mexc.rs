@@ -1022,13 +1022,14 @@ impl Session for SpotSession {
             return out.text(json!({"id": 0, "code": 0, "msg": "Wrong request format"}).to_string());
         };
         let id = req.get("id").cloned().unwrap_or(json!(0));
-        let method = req.get("method").and_then(Value::as_str).unwrap_or("");
+        // Method names are matched without regard to case (clients send `ping` as well as `PING`).
+        let method = req.get("method").and_then(Value::as_str).unwrap_or("").to_ascii_uppercase();
         let params: Vec<String> = req
             .get("params")
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
             .unwrap_or_default();
-        match method {
+        match method.as_str() {
             "PING" => spot_ack(out, &id, "PONG"),
             "SUBSCRIPTION" => {
                 let x = self.ctx.lock();
