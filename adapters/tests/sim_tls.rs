@@ -59,4 +59,5 @@ fn tls_rest_and_websocket_with_the_generated_ca() {
     let port = ep.gateio.rest.trim_start_matches("https://").split('/').next().unwrap().to_owned();
     std::thread::sleep(Duration::from_millis(50));
     assert!(std::net::TcpStream::connect(port).is_err(), "listener still open after stop");
+    assert!(!ca.exists(), "the CA file is removed with the sim");
 }

@@ -55,7 +55,7 @@ use rand_chacha::ChaCha8Rng;
 pub use auth::{Credentials, SimSecret};
 pub use engine::{MAKER, NOISE, USER};
 pub use faults::{Faults, FaultsError};
-pub use model::{DislocationCounts, ModelConfig};
+pub use model::{Dislocation, DislocationCounts, DislocationKind, ModelConfig};
 
 use catalog::{Listing, listings};
 use engine::{Exchange, SimInstrument};
@@ -197,6 +197,8 @@ pub struct AccountSnapshot {
 pub struct Sim {
     endpoints: Endpoints,
     ca_path: Option<PathBuf>,
+    /// The temporary folder holding the CA, when the sim made it.
+    made_dir: Option<PathBuf>,
     specs: Vec<InstrumentSpec>,
     venues: Vec<Arc<VenueCtx>>,
     stop: Arc<AtomicBool>,
@@ -295,16 +297,18 @@ impl Sim {
         let model = Arc::new(std::sync::Mutex::new(model));
 
         let tls = if cfg.plain { None } else { Some(server::make_tls().map_err(SimError::Tls)?) };
+        let mut made_dir = None;
         let ca_path = match &tls {
             None => None,
             Some(t) => {
                 let dir = match &cfg.ca_dir {
                     Some(d) => d.clone(),
-                    None => std::env::temp_dir().join(format!(
-                        "arb-sim-{}-{}",
-                        std::process::id(),
-                        token(&mut rng, 8)
-                    )),
+                    None => {
+                        let name = format!("arb-sim-{}-{}", std::process::id(), token(&mut rng, 8));
+                        let d = std::env::temp_dir().join(name);
+                        made_dir = Some(d.clone());
+                        d
+                    }
                 };
                 std::fs::create_dir_all(&dir)?;
                 let path = dir.join("sim-ca.pem");
@@ -386,7 +390,16 @@ impl Sim {
                 }
             })?);
         }
-        Ok(Sim { endpoints: Endpoints { gateio, mexc }, ca_path, specs, venues, stop, threads, model })
+        Ok(Sim {
+            endpoints: Endpoints { gateio, mexc },
+            ca_path,
+            made_dir,
+            specs,
+            venues,
+            stop,
+            threads,
+            model,
+        })
     }
 
     pub fn endpoints(&self) -> &Endpoints {
@@ -456,12 +469,20 @@ impl Sim {
         self.model.lock().unwrap_or_else(|p| p.into_inner()).counts()
     }
 
+    /// The dislocations open right now (for a dashboard or a report).
+    pub fn active_dislocations(&self) -> Vec<Dislocation> {
+        self.model.lock().unwrap_or_else(|p| p.into_inner()).dislocations().to_vec()
+    }
+
     /// Stops serving and joins the listener and model threads (connection threads end
-    /// within a few milliseconds on their own).
+    /// within a few milliseconds on their own); removes the CA folder the sim made.
     pub fn stop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         for t in self.threads.drain(..) {
             let _ = t.join();
+        }
+        if let Some(dir) = self.made_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }
