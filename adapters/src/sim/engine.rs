@@ -454,6 +454,8 @@ pub struct Exchange {
     subscribers: Vec<Sender<Arc<Event>>>,
     pending: Vec<Event>,
     touched_spot: BTreeSet<(AccountId, String)>,
+    /// The last spot total published per (account, asset), for the `change` of the next.
+    reported: BTreeMap<(AccountId, String), Amount>,
     dirty_insts: BTreeSet<usize>,
     finished_makers: Vec<u64>,
     pub faults: Faults,
@@ -504,6 +506,7 @@ impl Exchange {
             subscribers: Vec::new(),
             pending: Vec::new(),
             touched_spot: BTreeSet::new(),
+            reported: BTreeMap::new(),
             dirty_insts: BTreeSet::new(),
             finished_makers: Vec::new(),
             faults: Faults::NONE,
@@ -537,7 +540,9 @@ impl Exchange {
     /// Credits a spot balance (deposits at start-up).
     pub fn deposit_spot(&mut self, account: AccountId, asset: &str, amount: Amount) {
         if let Some(a) = self.accounts.get_mut(account as usize) {
-            a.spot.entry(asset.to_owned()).or_default().available += amount;
+            let b = a.spot.entry(asset.to_owned()).or_default();
+            b.available += amount;
+            self.reported.insert((account, asset.to_owned()), b.total());
         }
     }
 
@@ -1232,12 +1237,13 @@ impl Exchange {
                 continue;
             }
             let b = self.accounts[account as usize].spot.get(&asset).copied().unwrap_or_default();
+            let before = self.reported.insert((account, asset.clone()), b.total()).unwrap_or_default();
             self.pending.push(Event::Balance {
                 account,
                 asset,
                 available: b.available,
                 locked: b.locked,
-                change: Amount::ZERO,
+                change: b.total() - before,
                 time_ms: now,
             });
         }
@@ -1359,7 +1365,15 @@ mod tests {
         x.place(MAKER, limit(i, Side::Sell, Tif::Gtc, p, qty(&x, i, "0.1"))).unwrap();
         x.place(2, limit(i, Side::Sell, Tif::Gtc, p, qty(&x, i, "0.1"))).unwrap();
         let before = x.totals();
+        let (tx, rx) = std::sync::mpsc::channel();
+        x.subscribe(tx);
         let o = x.place(USER, limit(i, Side::Buy, Tif::Ioc, px(&x, i, "50001"), qty(&x, i, "0.15"))).unwrap();
+        // The balance push carries the change since the last one.
+        let btc_change = rx.try_iter().find_map(|e| match &*e {
+            Event::Balance { account: USER, asset, change, .. } if asset == "BTC" => Some(*change),
+            _ => None,
+        });
+        assert_eq!(btc_change, Some(Amount::parse("0.14985").unwrap()));
         assert_eq!(o.finish, Finish::Filled);
         assert_eq!(o.filled_quote, Amount::from_int(7500));
         // Taker fee 0.1% of 0.15 BTC, paid in BTC.
