@@ -510,11 +510,16 @@ pub fn run_ws(
                 let _ = ws.flush();
                 return;
             }
-            Ok(m @ (Message::Text(_) | Message::Binary(_))) => session.on_message(m, &mut out),
+            Ok(m @ (Message::Text(_) | Message::Binary(_))) => {
+                // Latency counts from when the message was read, not from the loop's start.
+                out.now = now_ms();
+                session.on_message(m, &mut out);
+            }
             Ok(_) => {}
             Err(tungstenite::Error::Io(e)) if is_timeout(&e) => {}
             Err(_) => return,
         }
+        out.now = now_ms();
         for ev in events.try_iter() {
             session.on_event(&ev, &mut out);
         }
