@@ -33,6 +33,9 @@ fn rest_metadata_books_balances_and_signatures() {
     let mut h = Http::new(&ep.rest, None);
     let (st, pairs) = h.get("/spot/currency_pairs");
     assert_eq!(st, 200);
+    for name in ["x-in-time", "x-out-time", "x-gate-trace-id", "x-gate-ratelimit-requests-remain"] {
+        assert!(h.headers.iter().any(|(k, _)| k == name), "no {name} header");
+    }
     let btc = pairs.as_array().unwrap().iter().find(|p| p["id"] == "BTC_USDT").unwrap();
     assert_eq!((btc["precision"].as_i64(), btc["amount_precision"].as_i64()), (Some(1), Some(6)));
     assert_eq!(btc["min_quote_amount"], "3");

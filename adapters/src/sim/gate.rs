@@ -540,8 +540,30 @@ fn order_not_found() -> Response {
     Response::json(404, r#"{"label":"ORDER_NOT_FOUND"}"#)
 }
 
-/// The Gate REST server for one request.
+fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// The Gate REST server for one request, with Gate's timing and rate-limit headers.
 pub fn rest(ctx: &VenueCtx, req: &Request) -> Response {
+    let in_us = now_us();
+    let mut r = rest_inner(ctx, req);
+    let trace = format!("{:032x}", u128::from(in_us).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    r.headers.extend([
+        ("X-In-Time".to_owned(), in_us.to_string()),
+        ("X-Out-Time".to_owned(), now_us().to_string()),
+        ("X-Gate-Trace-ID".to_owned(), trace),
+        ("X-Gate-RateLimit-Requests-Remain".to_owned(), "199".to_owned()),
+        ("X-Gate-RateLimit-Limit".to_owned(), "200".to_owned()),
+        ("X-Gate-RateLimit-Reset-Timestamp".to_owned(), (in_us / 1000 + 1000).to_string()),
+    ]);
+    r
+}
+
+fn rest_inner(ctx: &VenueCtx, req: &Request) -> Response {
     ctx.delay();
     let Some(path) = req.path.strip_prefix("/api/v4") else {
         return err(404, "NOT_FOUND", "not found");

@@ -85,12 +85,14 @@ pub struct Http {
     host: String,
     prefix: String,
     buf: Vec<u8>,
+    /// The last response's headers, names in lower case.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Http {
     pub fn new(base: &str, ca: Option<&Path>) -> Http {
         let (_, host, prefix) = split_url(base);
-        Http { io: connect(base, ca), host, prefix, buf: Vec::new() }
+        Http { io: connect(base, ca), host, prefix, buf: Vec::new(), headers: Vec::new() }
     }
 
     /// The path prefix of the base URL (`/api/v4` for Gate).
@@ -134,6 +136,11 @@ impl Http {
                     .unwrap_or(0);
                 if self.buf.len() >= n + len {
                     let status = resp.code.unwrap();
+                    self.headers = resp
+                        .headers
+                        .iter()
+                        .map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).into_owned()))
+                        .collect();
                     let body: Value = serde_json::from_slice(&self.buf[n..n + len]).unwrap_or(Value::Null);
                     self.buf.drain(..n + len);
                     return (status, body);
