@@ -463,6 +463,12 @@ pub struct Exchange {
     clock: fn() -> u64,
 }
 
+/// `a * b / c` truncated toward zero without the intermediate product (`0 <= b <= c`,
+/// `c > 0`): the share `b/c` of `a`.
+fn mul_div(a: i128, b: i128, c: i128) -> i128 {
+    (a / c) * b + (a % c) * b / c
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -979,7 +985,7 @@ impl Exchange {
                 release = if left_before == q {
                     locked_before
                 } else {
-                    Amount(locked_before.0 * q.0 as i128 / left_before.0 as i128)
+                    Amount(mul_div(locked_before.0, q.0 as i128, left_before.0 as i128))
                 };
                 self.accounts[account as usize].futures.order_margin -= release;
                 self.futures_fill(account, inst, side, q, notional, fee, trade_id, now);
@@ -1072,11 +1078,11 @@ impl Exchange {
             let s = pos.size.0.signum();
             let closing = d.abs().min(pos.size.0.abs());
             // The closed part's notional, and the cost basis it releases.
-            let close_notional = Amount(notional.0 * closing as i128 / q.0 as i128);
+            let close_notional = Amount(mul_div(notional.0, closing as i128, q.0 as i128));
             let released = if closing == pos.size.0.abs() {
                 pos.cost
             } else {
-                Amount(pos.cost.0 * closing as i128 / pos.size.0.abs() as i128)
+                Amount(mul_div(pos.cost.0, closing as i128, pos.size.0.abs() as i128))
             };
             pnl = if s > 0 { close_notional - released } else { -close_notional - released };
             pos.cost -= released;
@@ -1465,6 +1471,14 @@ mod tests {
         assert_eq!(x.totals(), before);
         let m = x.account(MAKER).unwrap().futures.positions[&i];
         assert_eq!(m.size.0 + p.size.0, 0);
+    }
+
+    #[test]
+    fn shares_are_exact_without_overflow() {
+        assert_eq!(mul_div(10, 3, 4), 7);
+        assert_eq!(mul_div(-10, 3, 4), -7);
+        let big = i128::MAX / 3;
+        assert_eq!(mul_div(big, 5_000_000_000, 10_000_000_000), big / 2);
     }
 
     #[test]
