@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::ServerConnection;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -425,24 +425,29 @@ pub fn accept_ws(
     }
 }
 
-/// Messages a session queues for the client, each due at a time (latency, delays).
-#[derive(Debug, Default)]
+/// Messages a session queues for the client, each due at a time (latency, delays), on
+/// the monotonic clock.
+#[derive(Debug)]
 pub struct Outbox {
-    pub now: u64,
-    pub latency_ms: u64,
-    queue: Vec<(u64, Message)>,
+    pub now: Instant,
+    pub latency: Duration,
+    queue: Vec<(Instant, Message)>,
     close: bool,
 }
 
 impl Outbox {
+    fn new(latency: Duration) -> Self {
+        Outbox { now: Instant::now(), latency, queue: Vec::new(), close: false }
+    }
+
     /// Queues a message after the venue's latency.
     pub fn send(&mut self, m: Message) {
-        self.queue.push((self.now + self.latency_ms, m));
+        self.queue.push((self.now + self.latency, m));
     }
 
     /// Queues a message after the venue's latency plus `extra_ms`.
     pub fn send_after(&mut self, extra_ms: u64, m: Message) {
-        self.queue.push((self.now + self.latency_ms + extra_ms, m));
+        self.queue.push((self.now + self.latency + Duration::from_millis(extra_ms), m));
     }
 
     pub fn text(&mut self, s: String) {
@@ -482,7 +487,7 @@ pub fn run_ws(
     cfg: &WsLoop,
 ) {
     let start = now_ms();
-    let mut out = Outbox { now: start, latency_ms: cfg.latency_ms, ..Outbox::default() };
+    let mut out = Outbox::new(Duration::from_millis(cfg.latency_ms));
     let disconnect_ms = cfg.faults.disconnect_every_s * 1000;
     let stall_period = cfg.faults.stall_every_s * 1000;
     let stall_len = (stall_period / 2).min(5_000);
@@ -493,9 +498,7 @@ pub fn run_ws(
             let _ = ws.flush();
             return;
         }
-        let now = now_ms();
-        out.now = now;
-        let age = now.saturating_sub(start);
+        let age = now_ms().saturating_sub(start);
         if disconnect_ms > 0 && age >= disconnect_ms {
             ws.get_ref().drop_now();
             return;
@@ -512,19 +515,19 @@ pub fn run_ws(
             }
             Ok(m @ (Message::Text(_) | Message::Binary(_))) => {
                 // Latency counts from when the message was read, not from the loop's start.
-                out.now = now_ms();
+                out.now = Instant::now();
                 session.on_message(m, &mut out);
             }
             Ok(_) => {}
             Err(tungstenite::Error::Io(e)) if is_timeout(&e) => {}
             Err(_) => return,
         }
-        out.now = now_ms();
+        out.now = Instant::now();
         for ev in events.try_iter() {
             session.on_event(&ev, &mut out);
         }
         if !out.queue.is_empty() {
-            let now = now_ms();
+            let now = Instant::now();
             let mut i = 0;
             let mut wrote = false;
             while i < out.queue.len() {
