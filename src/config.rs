@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use pipeline::book::BookConfig;
 use pipeline::detect::DetectConfig;
 use pipeline::dispatch::{DispatchConfig, PaperConfig};
@@ -73,7 +73,12 @@ pub struct FeedConfig {
 
 impl Default for FeedConfig {
     fn default() -> Self {
-        Self { gate_depth: Default::default(), mexc_interval_ms: 10, stale_after_ms: 30_000, snapshot_limit: 100 }
+        Self {
+            gate_depth: Default::default(),
+            mexc_interval_ms: 10,
+            stale_after_ms: 30_000,
+            snapshot_limit: 100,
+        }
     }
 }
 
@@ -192,7 +197,8 @@ impl Config {
         match path {
             None => Self::parse(DEFAULT_TOML, "config/default.toml (built in)"),
             Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+                let text =
+                    std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
                 Self::parse(&text, &p.display().to_string())
             }
         }
@@ -212,7 +218,10 @@ impl Config {
             bail!("key `market.venues`: no venue");
         }
         if !matches!(self.feed.mexc_interval_ms, 10 | 100) {
-            bail!("key `feed.mexc_interval_ms` = {}: MEXC pushes every 10 or 100 ms", self.feed.mexc_interval_ms);
+            bail!(
+                "key `feed.mexc_interval_ms` = {}: MEXC pushes every 10 or 100 ms",
+                self.feed.mexc_interval_ms
+            );
         }
         let mut seen = Vec::new();
         for v in &self.venues {
@@ -254,7 +263,9 @@ mod tests {
             if path.extension().is_some_and(|e| e == "toml") {
                 let c = Config::load(Some(&path)).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
                 let all: Vec<usize> = (0..1024).collect();
-                c.layout.validate(&pipeline::STAGES, &all).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                c.layout
+                    .validate(&pipeline::STAGES, &all)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             }
         }
     }
@@ -269,7 +280,10 @@ mod tests {
     fn errors_name_the_file_and_the_key() {
         let base = DEFAULT_TOML.to_owned();
         let e = Config::parse(&base.replace("max_daily_loss_usd", "max_position_usd"), "x.toml").unwrap_err();
-        assert!(format!("{e:#}").contains("x.toml") && format!("{e:#}").contains("max_position_usd"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("x.toml") && format!("{e:#}").contains("max_position_usd"),
+            "{e:#}"
+        );
         let bad_pair = base.replace("\"BTC/USDT\"", "\"BTCUSDT\"");
         let e = Config::parse(&bad_pair, "y.toml").unwrap_err();
         assert!(format!("{e:#}").contains("`BTCUSDT` is not BASE/QUOTE"), "{e:#}");

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use adapters::net::http::{BlockingHttp, HttpConfig};
 use adapters::venues::{gateio, mexc};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use pipeline::types::{InstrumentSpec, Instruments, Market, Venue};
 use rustls::ClientConfig;
 
-use crate::config::{pair_parts, Config};
+use crate::config::{Config, pair_parts};
 
 /// The venue's symbol for a pair: `BTC_USDT` on Gate.io and on MEXC futures, `BTCUSDT`
 /// on MEXC spot.
@@ -39,26 +39,42 @@ pub fn wanted(cfg: &Config) -> Vec<(Venue, Market, String)> {
 fn fetch(http: &mut BlockingHttp, target: &str) -> Result<String> {
     let r = http.get(target).map_err(|e| anyhow::anyhow!("GET {target}: {e}"))?;
     if r.status != 200 {
-        bail!("GET {target}: HTTP {} {}", r.status, String::from_utf8_lossy(&r.body).chars().take(200).collect::<String>());
+        bail!(
+            "GET {target}: HTTP {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body).chars().take(200).collect::<String>()
+        );
     }
     String::from_utf8(r.body).with_context(|| format!("GET {target}: body is not UTF-8"))
 }
 
 /// Fetches one venue market's metadata.
-fn fetch_market(cfg: &Config, venue: Venue, market: Market, tls: Option<Arc<ClientConfig>>) -> Result<Vec<InstrumentSpec>> {
+fn fetch_market(
+    cfg: &Config,
+    venue: Venue,
+    market: Market,
+    tls: Option<Arc<ClientConfig>>,
+) -> Result<Vec<InstrumentSpec>> {
     let v = cfg.venue(venue).with_context(|| format!("no [[venues]] entry for {venue}"))?;
     let origin = match (venue, market) {
         (Venue::Mexc, Market::Futures) => v.rest_futures.clone().unwrap_or_else(|| v.rest.clone()),
         _ => v.rest.clone(),
     };
-    let mut http = BlockingHttp::new(HttpConfig::new(origin.clone()), tls).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+    let mut http = BlockingHttp::new(HttpConfig::new(origin.clone()), tls)
+        .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
     let specs = match (venue, market) {
-        (Venue::GateIo, Market::Spot) => gateio::meta::spot_instruments(&fetch(&mut http, "/api/v4/spot/currency_pairs")?)?,
+        (Venue::GateIo, Market::Spot) => {
+            gateio::meta::spot_instruments(&fetch(&mut http, "/api/v4/spot/currency_pairs")?)?
+        }
         (Venue::GateIo, Market::Futures) => {
             gateio::meta::futures_instruments(&fetch(&mut http, "/api/v4/futures/usdt/contracts")?)?
         }
-        (Venue::Mexc, Market::Spot) => mexc::meta::spot_instruments(&fetch(&mut http, "/api/v3/exchangeInfo")?)?,
-        (Venue::Mexc, Market::Futures) => mexc::meta::futures_instruments(&fetch(&mut http, "/api/v1/contract/detail")?)?,
+        (Venue::Mexc, Market::Spot) => {
+            mexc::meta::spot_instruments(&fetch(&mut http, "/api/v3/exchangeInfo")?)?
+        }
+        (Venue::Mexc, Market::Futures) => {
+            mexc::meta::futures_instruments(&fetch(&mut http, "/api/v1/contract/detail")?)?
+        }
     };
     Ok(specs)
 }
@@ -77,8 +93,11 @@ pub fn load(cfg: &Config, tls: Option<Arc<ClientConfig>>) -> Result<Vec<Instrume
     let mut errors = Vec::new();
     for &venue in &cfg.market.venues {
         for market in Market::ALL {
-            let names: Vec<&str> =
-                wanted.iter().filter(|(v, m, _)| *v == venue && *m == market).map(|(_, _, s)| s.as_str()).collect();
+            let names: Vec<&str> = wanted
+                .iter()
+                .filter(|(v, m, _)| *v == venue && *m == market)
+                .map(|(_, _, s)| s.as_str())
+                .collect();
             if names.is_empty() {
                 continue;
             }
@@ -92,7 +111,8 @@ pub fn load(cfg: &Config, tls: Option<Arc<ClientConfig>>) -> Result<Vec<Instrume
             for name in names {
                 match got.iter().find(|s| s.symbol == name) {
                     Some(s) => specs.push(s.clone()),
-                    None => errors.push(format!("{venue} {market}: no instrument `{name}` in the venue's metadata")),
+                    None => errors
+                        .push(format!("{venue} {market}: no instrument `{name}` in the venue's metadata")),
                 }
             }
         }

@@ -6,6 +6,7 @@
 //! - [`venues`]: each venue's wire formats: market data, metadata, signing, orders.
 //! - [`json`], [`proto`]: the zero-copy readers the decoders use.
 //! - [`capture`]: recorded venue messages; [`feed`]: the sources the md stage polls.
+//! - [`sim`]: simulated Gate.io and MEXC venues speaking the real protocols on loopback.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -15,4 +16,5 @@ pub mod feed;
 pub mod json;
 pub mod net;
 pub mod proto;
+pub mod sim;
 pub mod venues;

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use adapters::capture::Record;
 use adapters::decode::DecodeStats;
 use adapters::feed::{LiveFeed, LiveFeedConfig, ReplaySource, VenueEndpoints};
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result, anyhow};
 use pipeline::book::{BookBuilder, BookCounters};
 use pipeline::detect::Detector;
 use pipeline::dispatch::{DispatchRings, Dispatcher, PaperSink};
@@ -32,7 +32,7 @@ use pipeline::md::{FeedSource, MdStage};
 use pipeline::metrics::{MetricsHub, SeriesKind};
 use pipeline::msg::{DetectControl, MdEvent, OpOutcome, Opportunity, RiskControl, StateControl};
 use pipeline::risk::{RiskGate, RiskRings};
-use pipeline::runtime::{link, Backpressure, Control, Runner, Running, Rx, Tx};
+use pipeline::runtime::{Backpressure, Control, Runner, Running, Rx, Tx, link};
 use pipeline::state::{StateKeeper, StateRings};
 use pipeline::stats::TradingStats;
 use pipeline::types::{InstrumentId, Instruments};
@@ -40,7 +40,7 @@ use quanta::Clock;
 use rustls::ClientConfig;
 
 pub use monitor::{MonitorView, OUTCOMES_KEPT};
-pub use report::{write_histograms, LatencyEntry, Report};
+pub use report::{LatencyEntry, Report, write_histograms};
 pub use sinks::EngineSink;
 
 use crate::config::Config;
@@ -205,7 +205,8 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
 
     // The journal: resume where the last run stopped.
     let dir = cfg.journal.dir.clone();
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create journal directory {}", dir.display()))?;
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create journal directory {}", dir.display()))?;
     let replay = journal::replay(&dir).map_err(|e| anyhow!("journal {}: {e}", dir.display()))?;
     let last_op_id = replay.last_op_id;
     let (dispatch_journal, _) = JournalWriter::open(&dir, JournalKind::Dispatch, cfg.journal.fsync)
@@ -243,7 +244,9 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
             connections = live.connections();
             EngineFeed::Live(live)
         }
-        FeedSpec::Replay(records) => EngineFeed::Replay(ReplaySource::new(&instruments, records, decode.clone())),
+        FeedSpec::Replay(records) => {
+            EngineFeed::Replay(ReplaySource::new(&instruments, records, decode.clone()))
+        }
     };
 
     // The order sink.
@@ -409,7 +412,9 @@ impl Session {
     }
 
     /// Each market-data connection with its counters.
-    pub fn connections(&self) -> &[(pipeline::types::Venue, pipeline::types::Market, adapters::net::ws::WsStats)] {
+    pub fn connections(
+        &self,
+    ) -> &[(pipeline::types::Venue, pipeline::types::Market, adapters::net::ws::WsStats)] {
         &self.connections
     }
 

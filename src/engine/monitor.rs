@@ -48,7 +48,12 @@ pub(crate) struct Monitor {
 }
 
 impl Monitor {
-    pub fn start(hub: MetricsHub, rings: ColdRings, control: Arc<Control>, view: Arc<Mutex<MonitorView>>) -> Self {
+    pub fn start(
+        hub: MetricsHub,
+        rings: ColdRings,
+        control: Arc<Control>,
+        view: Arc<Mutex<MonitorView>>,
+    ) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
         let thread = std::thread::Builder::new()

@@ -8,9 +8,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use pipeline::metrics::{write_hgrm, MetricsHub, SeriesKind, Summary};
+use pipeline::metrics::{MetricsHub, SeriesKind, Summary, write_hgrm};
 use pipeline::types::Amount;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::Session;
 
@@ -101,7 +101,9 @@ impl Report {
 
     fn entry(&self, name: &str) -> Value {
         match self.latency.get(name) {
-            Some((_, e)) => json!({"p50": e.p50, "p99": e.p99, "p999": e.p999, "max": e.max, "count": e.count}),
+            Some((_, e)) => {
+                json!({"p50": e.p50, "p99": e.p99, "p999": e.p999, "max": e.max, "count": e.count})
+            }
             None => json!({"p50": 0, "p99": 0, "p999": 0, "max": 0, "count": 0}),
         }
     }
