@@ -3,5 +3,7 @@
 
 pub mod cmd;
 pub mod config;
+pub mod dashboard;
 pub mod engine;
 pub mod instruments;
+pub mod journal_meta;

@@ -18,6 +18,98 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// The embedded demo: simulated Gate.io and MEXC venues on loopback and the engine
+    /// trading them, over real sockets and the real protocols. No account needed.
+    ///
+    /// Shows the live dashboard (or a status line per second with --no-tui or when stdout
+    /// is not a terminal) and ends with a report.
+    ///
+    /// Examples:
+    ///   arb demo
+    ///   arb demo --duration 60 --report json --no-tui
+    ///   arb demo --faults reject=0.05,partial=0.2,disconnect_every_s=20
+    #[command(verbatim_doc_comment)]
+    Demo {
+        /// Engine configuration (default: the built-in demo config).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Seconds to run (default: until Ctrl-C).
+        #[arg(long)]
+        duration: Option<u64>,
+        /// Seeds the simulated market.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Faults the simulated venues inject: a comma list of reject=P, partial=P,
+        /// gap=P, delay_ms=N, disconnect_every_s=N, stall_every_s=N.
+        #[arg(long, default_value = "")]
+        faults: adapters::sim::Faults,
+        /// Plain ws:// and http:// instead of TLS.
+        #[arg(long)]
+        plain: bool,
+        /// Keep the journal in this directory (default: a temporary one, removed).
+        #[arg(long)]
+        journal: Option<PathBuf>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+
+    /// Runs the engine against the venues a configuration names (real or simulated).
+    ///
+    /// dry_run = true (the default) trades on live data with fills simulated against the
+    /// live books. The journal directory is resumed automatically.
+    ///
+    /// Examples:
+    ///   arb run --config config/paper.toml
+    ///   arb run --config sim.toml --duration 60 --report json --no-tui
+    #[command(verbatim_doc_comment)]
+    Run {
+        #[arg(long)]
+        config: PathBuf,
+        /// Journal directory (default: [journal] dir of the configuration).
+        #[arg(long)]
+        journal: Option<PathBuf>,
+        /// Seconds to run (default: until Ctrl-C).
+        #[arg(long)]
+        duration: Option<u64>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+
+    /// Prints the operations, positions and integrity of a journal directory.
+    ///
+    /// Examples:
+    ///   arb journal journal/
+    ///   arb journal /var/lib/arb/journal --verify
+    #[command(verbatim_doc_comment)]
+    Journal {
+        dir: PathBuf,
+        /// Exit non-zero unless every record verifies (a torn tail from a crash passes:
+        /// the next start cuts it off).
+        #[arg(long)]
+        verify: bool,
+    },
+
+    /// Runs the simulated venues alone; prints their endpoints and account keys as one
+    /// JSON line first.
+    ///
+    /// Examples:
+    ///   arb sim
+    ///   arb sim --plain --seed 7 --write-config sim.toml
+    #[command(verbatim_doc_comment)]
+    Sim {
+        #[arg(long)]
+        plain: bool,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value = "")]
+        faults: adapters::sim::Faults,
+        /// Also write an engine configuration pointing at the simulated venues.
+        #[arg(long)]
+        write_config: Option<PathBuf>,
+        /// Seconds to run (default: until Ctrl-C).
+        #[arg(long)]
+        duration: Option<u64>,
+    },
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -87,8 +179,57 @@ fn main() -> ExitCode {
     }
 }
 
+/// Output options of the commands that run the engine.
+#[derive(clap::Args, Debug)]
+struct OutputArgs {
+    /// Final report format; with json the last line of stdout is one JSON object.
+    #[arg(long, value_enum, default_value = "text")]
+    report: cmd::live::ReportFormat,
+    /// Periodic status lines instead of the full-screen dashboard.
+    #[arg(long)]
+    no_tui: bool,
+    /// Write every latency histogram as an .hgrm file into this directory at the end.
+    #[arg(long)]
+    hgrm_dir: Option<PathBuf>,
+}
+
+impl OutputArgs {
+    fn live(self, duration: Option<u64>) -> cmd::live::LiveOptions {
+        cmd::live::LiveOptions {
+            duration: duration.map(std::time::Duration::from_secs),
+            report: self.report,
+            no_tui: self.no_tui,
+            hgrm_dir: self.hgrm_dir,
+        }
+    }
+}
+
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Demo { config, duration, seed, faults, plain, journal, out } => {
+            cmd::demo::run(cmd::demo::DemoArgs {
+                config,
+                seed,
+                faults,
+                plain,
+                journal,
+                live: out.live(duration),
+            })
+        }
+        Command::Run { config, journal, duration, out } => {
+            cmd::run::run(cmd::run::RunArgs { config, journal, live: out.live(duration) })
+        }
+        Command::Journal { dir, verify } => {
+            print!("{}", cmd::journal::run(&dir, verify)?);
+            Ok(())
+        }
+        Command::Sim { plain, seed, faults, write_config, duration } => cmd::sim::run(cmd::sim::SimArgs {
+            plain,
+            seed,
+            faults,
+            write_config,
+            duration: duration.map(std::time::Duration::from_secs),
+        }),
         Command::Book { files, depth, json, instruments } => {
             print!("{}", cmd::book::run(cmd::book::BookArgs { files, depth, json, instruments })?);
             Ok(())

@@ -452,7 +452,11 @@ pub enum RiskUpdate {
     OperationDone { op: u64, success: bool, realized_pnl: Amount },
     /// The signed position of an instrument, in its quantity unit, and its signed USD
     /// value at the current mark.
-    Position { inst: InstrumentId, qty: Qty, exposure: Amount },
+    ///
+    /// `quote_exposure` is the USD value of what the position moved of its quote asset
+    /// when that asset is not a USD asset (ETH/BTC bought pays BTC): without it a
+    /// triangle would look like an open BTC position.
+    Position { inst: InstrumentId, qty: Qty, exposure: Amount, quote_exposure: Amount },
     /// A venue balance of an asset, as the venue reports it.
     Balance { venue: Venue, asset: AssetId, available: Amount },
     /// Realized P&L of the day so far, in USD.

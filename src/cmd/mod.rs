@@ -2,3 +2,8 @@
 
 pub mod bench;
 pub mod book;
+pub mod demo;
+pub mod journal;
+pub mod live;
+pub mod run;
+pub mod sim;

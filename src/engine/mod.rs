@@ -95,7 +95,8 @@ impl FeedSource for EngineFeed {
 /// What the engine is started with.
 pub struct EngineSpec {
     pub config: Config,
-    pub instruments: Arc<Instruments>,
+    /// The instruments, in table order (their ids), as specified.
+    pub specs: Vec<pipeline::types::InstrumentSpec>,
     pub feed: FeedSpec,
     /// The order sink; `None` builds the paper venue from `[paper]` (dry run).
     pub sink: Option<Box<dyn FnOnce(SinkContext) -> Result<EngineSink> + Send>>,
@@ -167,7 +168,8 @@ fn ring<T: Copy + Send>(
 
 /// Builds every stage and starts the engine.
 pub fn start(spec: EngineSpec) -> Result<Session> {
-    let EngineSpec { config: cfg, instruments, feed, sink, clock } = spec;
+    let EngineSpec { config: cfg, specs, feed, sink, clock } = spec;
+    let instruments = Arc::new(Instruments::from_specs(&specs)?);
     let n = instruments.len();
     let mut hub = MetricsHub::new(clock.clone());
     let control = Control::new();
@@ -207,6 +209,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     let dir = cfg.journal.dir.clone();
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create journal directory {}", dir.display()))?;
+    crate::journal_meta::bind(&dir, &specs)?;
     let replay = journal::replay(&dir).map_err(|e| anyhow!("journal {}: {e}", dir.display()))?;
     let last_op_id = replay.last_op_id;
     let (dispatch_journal, _) = JournalWriter::open(&dir, JournalKind::Dispatch, cfg.journal.fsync)

@@ -388,7 +388,8 @@ pub struct RiskGate {
     reconciling: u32,
     inst_halted: Vec<bool>,
     inst_busy: Vec<u16>,
-    position: Vec<(Qty, Amount)>,
+    /// Per instrument: quantity, base exposure and quote exposure (USD).
+    position: Vec<(Qty, Amount, Amount)>,
     asset_net: Vec<Amount>,
     exposure_total: Amount,
     in_flight_notional: Amount,
@@ -455,7 +456,7 @@ impl RiskGate {
             reconciling: 0,
             inst_halted: vec![false; n],
             inst_busy: vec![0; n],
-            position: vec![(Qty::ZERO, Amount::ZERO); n],
+            position: vec![(Qty::ZERO, Amount::ZERO, Amount::ZERO); n],
             asset_net: vec![Amount::ZERO; assets],
             exposure_total: Amount::ZERO,
             in_flight_notional: Amount::ZERO,
@@ -543,17 +544,14 @@ impl RiskGate {
                 self.release(op);
                 self.breakers.on_outcome(success, now);
             }
-            RiskUpdate::Position { inst, qty, exposure } => {
-                let Some(&(_, old)) = self.position.get(inst.index()) else { return };
-                self.position[inst.index()] = (qty, exposure);
-                let base = self.instruments.get(inst).base.index();
-                if let Some(net) = self.asset_net.get_mut(base) {
-                    let old_abs = net.abs();
-                    *net = net.saturating_add(exposure.saturating_sub(old));
-                    self.exposure_total =
-                        self.exposure_total.saturating_sub(old_abs).saturating_add(net.abs());
-                    self.stats.exposure.set(self.exposure_total);
-                }
+            RiskUpdate::Position { inst, qty, exposure, quote_exposure } => {
+                let Some(&(_, old, old_quote)) = self.position.get(inst.index()) else { return };
+                self.position[inst.index()] = (qty, exposure, quote_exposure);
+                let i = self.instruments.get(inst);
+                let (base, quote) = (i.base.index(), i.quote.index());
+                self.move_net(base, exposure.saturating_sub(old));
+                self.move_net(quote, quote_exposure.saturating_sub(old_quote));
+                self.stats.exposure.set(self.exposure_total);
             }
             RiskUpdate::Balance { venue, asset, available } => {
                 if let Some(i) = self.balance_index(venue, asset) {
@@ -581,6 +579,16 @@ impl RiskGate {
             }
         }
         self.sync_breakers(before);
+    }
+
+    /// Moves one asset's net USD exposure by `delta`, keeping the total of the absolute
+    /// nets in step.
+    fn move_net(&mut self, asset: usize, delta: Amount) {
+        if let Some(net) = self.asset_net.get_mut(asset) {
+            let old_abs = net.abs();
+            *net = net.saturating_add(delta);
+            self.exposure_total = self.exposure_total.saturating_sub(old_abs).saturating_add(net.abs());
+        }
     }
 
     fn release(&mut self, op: u64) {

@@ -211,17 +211,28 @@ fn each_limit_refuses_with_its_reason() {
     rig.update(RiskUpdate::InstrumentHalt { inst: rig.u.mexc_btc, halted: false });
 
     // The gate's own position limit: 4800 USD long BTC on Gate, plus 500 more.
-    rig.update(RiskUpdate::Position { inst: rig.u.gate_btc, qty: Qty(1), exposure: Amount::from_int(4_800) });
+    rig.update(RiskUpdate::Position {
+        inst: rig.u.gate_btc,
+        qty: Qty(1),
+        exposure: Amount::from_int(4_800),
+        quote_exposure: Amount::ZERO,
+    });
     assert_eq!(rig.refusal(rig.spot_spot()), Some(RejectReason::PositionLimit));
     // A short position the buy reduces is fine.
     rig.update(RiskUpdate::Position {
         inst: rig.u.gate_btc,
         qty: Qty(-1),
         exposure: Amount::from_int(-4_800),
+        quote_exposure: Amount::ZERO,
     });
     assert_eq!(rig.refusal(rig.spot_spot()), None);
     rig.done(42, true);
-    rig.update(RiskUpdate::Position { inst: rig.u.gate_btc, qty: Qty::ZERO, exposure: Amount::ZERO });
+    rig.update(RiskUpdate::Position {
+        inst: rig.u.gate_btc,
+        qty: Qty::ZERO,
+        exposure: Amount::ZERO,
+        quote_exposure: Amount::ZERO,
+    });
 
     // Operations in flight count toward total exposure.
     let mut rig = Rig::new(RiskConfig { max_total_exposure_usd: Usd::new(700), ..cfg.clone() });
@@ -231,12 +242,42 @@ fn each_limit_refuses_with_its_reason() {
     assert_eq!(rig.refusal(rig.eth_buy()), None);
     // Net exposure per asset: long BTC on one venue and short on the other nets out.
     rig.done(43, true);
-    rig.update(RiskUpdate::Position { inst: rig.u.gate_btc, qty: Qty(1), exposure: Amount::from_int(600) });
-    rig.update(RiskUpdate::Position { inst: rig.u.mexc_btc, qty: Qty(-1), exposure: Amount::from_int(-600) });
+    rig.update(RiskUpdate::Position {
+        inst: rig.u.gate_btc,
+        qty: Qty(1),
+        exposure: Amount::from_int(600),
+        quote_exposure: Amount::ZERO,
+    });
+    rig.update(RiskUpdate::Position {
+        inst: rig.u.mexc_btc,
+        qty: Qty(-1),
+        exposure: Amount::from_int(-600),
+        quote_exposure: Amount::ZERO,
+    });
     assert_eq!(rig.snapshot().exposure, Amount::ZERO);
-    rig.update(RiskUpdate::Position { inst: rig.u.gate_eth, qty: Qty(1), exposure: Amount::from_int(300) });
+    rig.update(RiskUpdate::Position {
+        inst: rig.u.gate_eth,
+        qty: Qty(1),
+        exposure: Amount::from_int(300),
+        quote_exposure: Amount::ZERO,
+    });
     assert_eq!(rig.snapshot().exposure, Amount::from_int(300));
     assert_eq!(rig.refusal(rig.spot_spot()), Some(RejectReason::ExposureLimit));
+
+    // A triangle leaves no open exposure: the BTC bought is spent on ETH/BTC, the ETH
+    // bought with BTC is sold for USDT.
+    let mut rig = Rig::new(cfg.clone());
+    let pos = |inst, exposure: i64, quote_exposure: i64| RiskUpdate::Position {
+        inst,
+        qty: Qty(1),
+        exposure: Amount::from_int(exposure),
+        quote_exposure: Amount::from_int(quote_exposure),
+    };
+    rig.update(pos(rig.u.gate_btc, 600, 0));
+    rig.update(pos(rig.u.gate_eth_btc, 600, -600));
+    assert_eq!(rig.snapshot().exposure, Amount::from_int(600), "ETH is still held");
+    rig.update(pos(rig.u.gate_eth, -600, 0));
+    assert_eq!(rig.snapshot().exposure, Amount::ZERO, "the cycle is closed");
 
     // Busy instruments and operations in flight.
     let mut rig = Rig::new(RiskConfig { max_ops_in_flight: 1, ..cfg.clone() });
@@ -417,7 +458,7 @@ proptest! {
     ) {
         let mut rig = Rig::new(RiskConfig::default());
         let u = match update_kind {
-            0 => RiskUpdate::Position { inst: InstrumentId(insts[0]), qty: Qty(prices[0]), exposure: Amount(big) },
+            0 => RiskUpdate::Position { inst: InstrumentId(insts[0]), qty: Qty(prices[0]), exposure: Amount(big), quote_exposure: Amount::ZERO },
             1 => RiskUpdate::Balance { venue: Venue::Mexc, asset: AssetId(insts[1]), available: Amount(big) },
             2 => RiskUpdate::DailyPnl { realized: Amount(big) },
             _ => RiskUpdate::OperationDone { op: oldest, success: false, realized_pnl: Amount(big) },

@@ -952,10 +952,25 @@ impl StateKeeper {
             .unwrap_or(Amount::ZERO)
     }
 
+    /// The USD value of the quote asset the position moved (spent on buys, received on
+    /// sells, fees included), when the quote is not a USD asset.
+    fn quote_exposure(&self, inst: &Instrument) -> Amount {
+        let k = inst.id.index();
+        if self.usd.get(inst.quote.index()).copied().unwrap_or(true) {
+            return Amount::ZERO;
+        }
+        let flow = Amount::ZERO.saturating_sub(self.positions.cost[k].saturating_add(self.positions.fees[k]));
+        self.usd_rate(inst.quote).and_then(|rate| flow.mul(rate, Rounding::Floor)).unwrap_or(Amount::ZERO)
+    }
+
     fn publish_position(&mut self, inst: InstrumentId) {
         let i = self.instruments.get(inst);
-        let u =
-            RiskUpdate::Position { inst, qty: self.positions.qty[inst.index()], exposure: self.exposure(i) };
+        let u = RiskUpdate::Position {
+            inst,
+            qty: self.positions.qty[inst.index()],
+            exposure: self.exposure(i),
+            quote_exposure: self.quote_exposure(i),
+        };
         self.tell_risk(u);
     }
 

@@ -1,0 +1,85 @@
+//! `arb demo`: the simulated venues and the engine in one process, over real sockets.
+
+use std::path::PathBuf;
+
+use adapters::sim::{Faults, Sim, SimConfig};
+use anyhow::{Context, Result};
+use pipeline::types::Venue;
+
+use super::live::{self, LiveOptions};
+use crate::config::{Config, VenueConfig};
+
+/// What `arb demo` was asked.
+#[derive(Clone, Debug)]
+pub struct DemoArgs {
+    pub config: Option<PathBuf>,
+    pub seed: u64,
+    pub faults: Faults,
+    pub plain: bool,
+    /// Keep the journal here instead of a temporary directory removed at the end.
+    pub journal: Option<PathBuf>,
+    pub live: LiveOptions,
+}
+
+/// The engine configuration pointed at running simulated venues.
+pub fn config_for(sim: &Sim, mut cfg: Config, journal: PathBuf) -> Config {
+    let e = sim.endpoints();
+    cfg.venues = Venue::ALL
+        .iter()
+        .map(|&v| {
+            let x = e.get(v);
+            VenueConfig {
+                venue: v,
+                rest: x.rest.clone(),
+                rest_futures: None,
+                ws_spot: x.ws_spot.clone(),
+                ws_futures: x.ws_futures.clone(),
+            }
+        })
+        .collect();
+    cfg.tls.ca_file = sim.ca_pem_path().map(PathBuf::from);
+    cfg.journal.dir = journal;
+    cfg.market.metadata_cache = None;
+    if cfg.paper.balances.is_empty() {
+        // Paper money mirroring the simulated accounts.
+        for v in Venue::ALL {
+            for (asset, amount) in [("USDT", "100000"), ("BTC", "1"), ("ETH", "30")] {
+                cfg.paper.balances.push(pipeline::dispatch::PaperBalance {
+                    venue: v,
+                    asset: asset.into(),
+                    amount: pipeline::units::Exact(pipeline::types::Amount::parse(amount).expect("constant")),
+                });
+            }
+        }
+    }
+    cfg
+}
+
+pub fn run(args: DemoArgs) -> Result<()> {
+    let cfg = Config::load(args.config.as_deref())?;
+    let sim = Sim::start(SimConfig {
+        seed: args.seed,
+        plain: args.plain,
+        faults: args.faults,
+        ..SimConfig::default()
+    })
+    .context("starting the simulated venues")?;
+    let keep = args.journal.is_some();
+    let journal = args
+        .journal
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("arb-demo-{}", std::process::id())));
+    let cfg = config_for(&sim, cfg, journal.clone());
+    eprintln!(
+        "demo: simulated Gate.io and MEXC on loopback ({}), seed {}, faults: {}",
+        if args.plain { "plain" } else { "TLS" },
+        args.seed,
+        args.faults
+    );
+    let session = live::start(cfg, None)?;
+    let result = live::supervise(session, &args.live);
+    if !keep {
+        let _ = std::fs::remove_dir_all(&journal);
+    }
+    result.map(|_| ())
+}

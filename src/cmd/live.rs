@@ -1,0 +1,106 @@
+//! What `arb demo` and `arb run` share: starting an engine on live sockets, showing it
+//! while it runs (periodic status lines; the dashboard when on a terminal), and printing
+//! the final report.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use quanta::Clock;
+
+use crate::config::Config;
+use crate::engine::{self, EngineSpec, FeedSpec, Session, Stopped};
+
+/// How the end-of-run report is printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+/// Options `demo` and `run` share.
+#[derive(Clone, Debug)]
+pub struct LiveOptions {
+    pub duration: Option<Duration>,
+    pub report: ReportFormat,
+    pub no_tui: bool,
+    /// Where the latency histograms (.hgrm) go at the end, if anywhere.
+    pub hgrm_dir: Option<PathBuf>,
+}
+
+/// Loads instruments and starts the engine on the venues `cfg` names.
+pub fn start(
+    cfg: Config,
+    sink: Option<Box<dyn FnOnce(engine::SinkContext) -> Result<engine::EngineSink> + Send>>,
+) -> Result<Session> {
+    let tls = adapters::net::tls::TlsSettings {
+        webpki_roots: cfg.tls.webpki_roots,
+        ca_file: cfg.tls.ca_file.clone(),
+    }
+    .client_config()
+    .context("TLS configuration")?;
+    let specs = crate::instruments::load(&cfg, Some(tls.clone()))?;
+    engine::start(EngineSpec {
+        config: cfg,
+        specs,
+        feed: FeedSpec::Live { tls: Some(tls) },
+        sink,
+        clock: Clock::new(),
+    })
+}
+
+/// One status line: books, opportunities, operations, P&L, latency.
+pub fn status_line(s: &Session) -> String {
+    let snap = s.stats().snapshot();
+    let synced = s.instruments().iter().filter(|i| s.book_counters().get(i.id).synced).count();
+    let view = s.view();
+    let t2t = view.window.iter().find(|w| w.name == "tick_to_trade").filter(|w| w.count > 0);
+    let t2t = t2t
+        .map(|w| format!("t2t p50 {}us p99 {}us", w.p50_ns / 1000, w.p99_ns / 1000))
+        .unwrap_or_else(|| "t2t -".into());
+    format!(
+        "[{:>5.1}s] books {}/{} | detected {} executed {} | completed {} failed {} missed {} recoveries {} | P&L {} USD | exposure {} USD | {}{}",
+        s.uptime().as_secs_f64(),
+        synced,
+        s.instruments().len(),
+        snap.detect.emitted.iter().sum::<u64>(),
+        snap.risk.approved.iter().sum::<u64>(),
+        snap.state.ops_completed.iter().sum::<u64>(),
+        snap.state.ops_failed.iter().sum::<u64>(),
+        snap.state.ops_missed.iter().sum::<u64>(),
+        snap.state.recoveries,
+        snap.state.realized_pnl,
+        snap.risk.exposure,
+        t2t,
+        if s.control().is_halted() { " | HALTED" } else { "" }
+    )
+}
+
+/// Runs `session` for the duration (or until Ctrl-C), showing it, then stops it and
+/// prints the report. Returns the stopped engine.
+pub fn supervise(session: Session, opts: &LiveOptions) -> Result<Stopped> {
+    let _ = session.control().stop_on_signal();
+    let tui = !opts.no_tui && std::io::stdout().is_terminal();
+    if tui {
+        crate::dashboard::run(&session, opts.duration)?;
+    } else {
+        let mut last = std::time::Instant::now();
+        session.run_for(opts.duration, |s| {
+            if last.elapsed() >= Duration::from_secs(1) {
+                last = std::time::Instant::now();
+                eprintln!("{}", status_line(s));
+            }
+        });
+    }
+    let stopped = session.stop()?;
+    if let (Some(dir), Some(hub)) = (&opts.hgrm_dir, &stopped.hub) {
+        let files = engine::write_histograms(hub, dir)?;
+        eprintln!("latency histograms: {} files in {}", files.len(), dir.display());
+    }
+    match opts.report {
+        ReportFormat::Text => println!("{}", stopped.report.to_text()),
+        ReportFormat::Json => println!("{}", stopped.report.to_json()),
+    }
+    Ok(stopped)
+}

@@ -1,0 +1,37 @@
+//! `arb run`: the engine against the venues a configuration names.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use super::live::{self, LiveOptions};
+use crate::config::Config;
+
+/// What `arb run` was asked.
+#[derive(Clone, Debug)]
+pub struct RunArgs {
+    pub config: PathBuf,
+    pub journal: Option<PathBuf>,
+    pub live: LiveOptions,
+}
+
+pub fn run(args: RunArgs) -> Result<()> {
+    let mut cfg = Config::load(Some(&args.config))?;
+    if let Some(j) = args.journal {
+        cfg.journal.dir = j;
+    }
+    if cfg.venues.is_empty() {
+        anyhow::bail!(
+            "{}: no [[venues]] to connect to (arb demo runs the simulated ones)",
+            args.config.display()
+        );
+    }
+    if !cfg.dry_run {
+        anyhow::bail!(
+            "{}: dry_run = false needs venue order entry, which this build cannot do yet; set dry_run = true to paper trade",
+            args.config.display()
+        );
+    }
+    let session = live::start(cfg, None)?;
+    live::supervise(session, &args.live).map(|_| ())
+}

@@ -1,0 +1,67 @@
+//! `arb sim`: the simulated venues alone, for other processes (the engine via
+//! `arb run`, the venues' own client libraries) to connect to.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use adapters::sim::{Faults, Sim, SimConfig, endpoints_json};
+use anyhow::{Context, Result};
+
+/// What `arb sim` was asked.
+#[derive(Clone, Debug)]
+pub struct SimArgs {
+    pub plain: bool,
+    pub seed: u64,
+    pub faults: Faults,
+    pub write_config: Option<PathBuf>,
+    pub duration: Option<std::time::Duration>,
+}
+
+/// An engine configuration that trades against `sim` with real orders.
+pub fn engine_config_toml(sim: &Sim) -> String {
+    let e = sim.endpoints();
+    let mut out = String::from(
+        "# Written by `arb sim --write-config`: the engine trades against the simulated venues\n\
+         # with real signed orders. Keys come from the environment: GATEIO_API_KEY,\n\
+         # GATEIO_API_SECRET, MEXC_API_KEY, MEXC_API_SECRET (printed by `arb sim`).\n\n\
+         dry_run = false\n\n",
+    );
+    for (name, v) in [("gateio", &e.gateio), ("mexc", &e.mexc)] {
+        out.push_str(&format!(
+            "[[venues]]\nvenue = \"{name}\"\nrest = \"{}\"\nws_spot = \"{}\"\nws_futures = \"{}\"\n\n",
+            v.rest, v.ws_spot, v.ws_futures
+        ));
+    }
+    if let Some(ca) = sim.ca_pem_path() {
+        out.push_str(&format!("[tls]\nca_file = \"{}\"\n\n", ca.display()));
+    }
+    let default = crate::config::DEFAULT_TOML;
+    let body = default.split_once("[market]").map(|(_, rest)| format!("[market]{rest}")).unwrap_or_default();
+    out.push_str(&body);
+    out
+}
+
+pub fn run(args: SimArgs) -> Result<()> {
+    let mut sim = Sim::start(SimConfig {
+        seed: args.seed,
+        plain: args.plain,
+        faults: args.faults,
+        ..SimConfig::default()
+    })
+    .context("starting the simulated venues")?;
+    println!("{}", endpoints_json(sim.endpoints()));
+    std::io::stdout().flush()?;
+    if let Some(path) = &args.write_config {
+        std::fs::write(path, engine_config_toml(&sim))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("sim: engine configuration written to {}", path.display());
+    }
+    let stop = pipeline::runtime::Control::new();
+    let _ = stop.stop_on_signal();
+    let deadline = args.duration.map(|d| std::time::Instant::now() + d);
+    while !stop.is_stop_requested() && deadline.is_none_or(|d| std::time::Instant::now() < d) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    sim.stop();
+    Ok(())
+}

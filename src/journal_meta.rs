@@ -1,0 +1,108 @@
+//! The instrument table a journal was written with, kept beside it.
+//!
+//! Journal records name instruments by their small integer ids, which follow the
+//! instrument table's order. A restart with a different table would map positions to
+//! the wrong instruments, so the table is saved in the journal directory on the first
+//! start and every later start must list the same instruments under the same ids
+//! (appending new ones at the end is fine).
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use pipeline::types::{InstrumentSpec, Instruments};
+
+/// The file beside the journals.
+pub const FILE: &str = "instruments.json";
+
+/// Saves `specs` in `dir`, or checks them against what is saved there.
+pub fn bind(dir: &Path, specs: &[InstrumentSpec]) -> Result<()> {
+    let path = dir.join(FILE);
+    if path.exists() {
+        let saved = read(dir)?;
+        for (i, s) in saved.iter().enumerate() {
+            match specs.get(i) {
+                Some(now) if (now.venue, now.market, &now.symbol) == (s.venue, s.market, &s.symbol) => {}
+                Some(now) => bail!(
+                    "{}: instrument #{i} is {} {} {} in the journal but {} {} {} now; \
+                     the journal's positions would be misread (use a new journal directory, or \
+                     list the instruments in the same order)",
+                    path.display(),
+                    s.venue,
+                    s.market,
+                    s.symbol,
+                    now.venue,
+                    now.market,
+                    now.symbol
+                ),
+                None => bail!(
+                    "{}: the journal knows {} {} {} (#{i}), which is no longer configured; \
+                     its positions would be lost",
+                    path.display(),
+                    s.venue,
+                    s.market,
+                    s.symbol
+                ),
+            }
+        }
+        if saved.len() == specs.len() {
+            return Ok(());
+        }
+    }
+    let text = serde_json::to_string_pretty(specs)?;
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The instrument specs saved in `dir`.
+pub fn read(dir: &Path) -> Result<Vec<InstrumentSpec>> {
+    let path = dir.join(FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not an instrument list", path.display()))
+}
+
+/// The instrument table saved in `dir`, if any.
+pub fn table(dir: &Path) -> Option<Instruments> {
+    read(dir).ok().and_then(|s| Instruments::from_specs(&s).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipeline::types::{Market, Venue};
+
+    fn spec(symbol: &str) -> InstrumentSpec {
+        InstrumentSpec {
+            venue: Venue::GateIo,
+            market: Market::Spot,
+            symbol: symbol.into(),
+            base: "X".into(),
+            quote: "USDT".into(),
+            tick: "0.01".into(),
+            lot: "0.01".into(),
+            min_qty: None,
+            max_qty: None,
+            min_notional: None,
+            contract_size: "1".into(),
+            taker_fee: None,
+            maker_fee: None,
+            trading_enabled: true,
+        }
+    }
+
+    #[test]
+    fn a_journal_refuses_a_reordered_table_and_accepts_an_extended_one() {
+        let dir = std::env::temp_dir().join(format!("arb-jmeta-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let _ = std::fs::remove_file(dir.join(FILE));
+        bind(&dir, &[spec("A_USDT"), spec("B_USDT")]).unwrap();
+        bind(&dir, &[spec("A_USDT"), spec("B_USDT")]).unwrap();
+        let e = bind(&dir, &[spec("B_USDT"), spec("A_USDT")]).unwrap_err().to_string();
+        assert!(
+            e.contains("instrument #0 is gateio spot A_USDT in the journal but gateio spot B_USDT now"),
+            "{e}"
+        );
+        assert!(bind(&dir, &[spec("A_USDT")]).unwrap_err().to_string().contains("no longer configured"));
+        bind(&dir, &[spec("A_USDT"), spec("B_USDT"), spec("C_USDT")]).unwrap();
+        assert_eq!(read(&dir).unwrap().len(), 3);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
