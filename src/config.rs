@@ -204,6 +204,16 @@ impl Config {
         }
     }
 
+    /// Reads a configuration (or the demo default) and applies the `ARB_*` environment
+    /// overrides, reporting each one applied on stderr.
+    pub fn load_with_env(path: Option<&Path>) -> Result<Self> {
+        let mut c = Self::load(path)?;
+        for name in apply_env(&mut c, |k| std::env::var(k).ok())? {
+            eprintln!("config: {name} overrides the file");
+        }
+        Ok(c)
+    }
+
     /// Checks what the types alone cannot.
     pub fn check(&self) -> Result<()> {
         if self.market.pairs.is_empty() && self.market.futures.is_empty() {
@@ -237,6 +247,105 @@ impl Config {
     pub fn venue(&self, venue: Venue) -> Option<&VenueConfig> {
         self.venues.iter().find(|v| v.venue == venue)
     }
+}
+
+/// The environment variables that override configuration keys, as users of the
+/// original design know them, with what each sets.
+pub const ENV_OVERRIDES: &[(&str, &str)] = &[
+    ("ARB_MAX_POSITION_SIZE_USD", "risk.max_position_size_usd"),
+    ("ARB_MAX_TOTAL_EXPOSURE_USD", "risk.max_total_exposure_usd"),
+    ("ARB_MIN_PROFIT_MARGIN_BPS", "risk.min_profit_margin_bps and detect.min_profit_bps"),
+    ("ARB_MAX_DAILY_LOSS_USD", "risk.max_daily_loss_usd"),
+    ("ARB_TARGET_EXECUTION_TIME_MS", "risk.max_execution_time_ms"),
+    (
+        "ARB_OPPORTUNITY_SCAN_INTERVAL_MS",
+        "detect.cooldown_ms (detection is event-driven: this is the least time between two emissions of one opportunity)",
+    ),
+    (
+        "ARB_BALANCE_REFRESH_INTERVAL_MS",
+        "state.reconcile_interval_ms (balances and positions reconciled with the venues)",
+    ),
+    ("ARB_ENABLE_CIRCUIT_BREAKERS", "false: breakers never trip (the kill switch and limits still apply)"),
+    (
+        "ARB_ENABLE_RISK_CHECKS",
+        "false: position, exposure, daily-loss and margin limits are lifted (balances, rate limits and the kill switch remain)",
+    ),
+    (
+        "ARB_ENABLE_RECOVERY_MODE",
+        "false: a naked leg halts its instruments for an operator instead of automatic recovery",
+    ),
+];
+
+/// Applies the `ARB_*` overrides found by `get` (the process environment in
+/// [`Config::load_with_env`]); returns the names applied. A bad value names the
+/// variable and the key.
+pub fn apply_env(cfg: &mut Config, get: impl Fn(&str) -> Option<String>) -> Result<Vec<&'static str>> {
+    use pipeline::units::{Bps, Usd};
+    let mut applied = Vec::new();
+    let usd = |name: &str, v: &str| -> Result<Usd> {
+        pipeline::types::Amount::parse(v.trim()).map(Usd).map_err(|e| {
+            anyhow::anyhow!("environment variable {name} = {v:?}: {e} (expected USD, e.g. 5000)")
+        })
+    };
+    let bps = |name: &str, v: &str| -> Result<Bps> {
+        pipeline::types::Rate::parse_bps(v.trim()).map(Bps).map_err(|e| {
+            anyhow::anyhow!("environment variable {name} = {v:?}: {e} (expected basis points, e.g. 5)")
+        })
+    };
+    let ms = |name: &str, v: &str| -> Result<u64> {
+        v.trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("environment variable {name} = {v:?}: expected milliseconds"))
+    };
+    let flag = |name: &str, v: &str| -> Result<bool> {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => bail!("environment variable {name} = {v:?}: expected true or false"),
+        }
+    };
+    for &(name, _) in ENV_OVERRIDES {
+        let Some(v) = get(name) else { continue };
+        match name {
+            "ARB_MAX_POSITION_SIZE_USD" => cfg.risk.max_position_size_usd = usd(name, &v)?,
+            "ARB_MAX_TOTAL_EXPOSURE_USD" => cfg.risk.max_total_exposure_usd = usd(name, &v)?,
+            "ARB_MIN_PROFIT_MARGIN_BPS" => {
+                let b = bps(name, &v)?;
+                cfg.risk.min_profit_margin_bps = b;
+                cfg.detect.min_profit_bps = b;
+            }
+            "ARB_MAX_DAILY_LOSS_USD" => cfg.risk.max_daily_loss_usd = usd(name, &v)?,
+            "ARB_TARGET_EXECUTION_TIME_MS" => cfg.risk.max_execution_time_ms = ms(name, &v)?,
+            "ARB_OPPORTUNITY_SCAN_INTERVAL_MS" => cfg.detect.cooldown_ms = ms(name, &v)?,
+            "ARB_BALANCE_REFRESH_INTERVAL_MS" => cfg.state.reconcile_interval_ms = ms(name, &v)?,
+            "ARB_ENABLE_CIRCUIT_BREAKERS" => {
+                if !flag(name, &v)? {
+                    let b = &mut cfg.risk.breakers;
+                    b.max_consecutive_failures = u32::MAX;
+                    b.max_error_rate_pct = 100;
+                    b.max_order_latency_ms = u64::MAX / 2;
+                    b.stale_trip_count = u32::MAX;
+                }
+            }
+            "ARB_ENABLE_RISK_CHECKS" => {
+                if !flag(name, &v)? {
+                    let lifted = Usd(pipeline::types::Amount::from_int(i64::MAX / 4));
+                    cfg.risk.max_position_size_usd = lifted;
+                    cfg.risk.max_total_exposure_usd = lifted;
+                    cfg.risk.max_daily_loss_usd = lifted;
+                    cfg.risk.min_profit_margin_bps = Bps::new(0);
+                }
+            }
+            "ARB_ENABLE_RECOVERY_MODE" => {
+                if !flag(name, &v)? {
+                    cfg.state.max_recovery_attempts = 0;
+                }
+            }
+            _ => continue,
+        }
+        applied.push(name);
+    }
+    Ok(applied)
 }
 
 /// `BTC/USDT` -> (`BTC`, `USDT`), upper case.
@@ -287,6 +396,30 @@ mod tests {
         let bad_pair = base.replace("\"BTC/USDT\"", "\"BTCUSDT\"");
         let e = Config::parse(&bad_pair, "y.toml").unwrap_err();
         assert!(format!("{e:#}").contains("`BTCUSDT` is not BASE/QUOTE"), "{e:#}");
+    }
+
+    #[test]
+    fn environment_overrides_set_their_keys_and_name_bad_values() {
+        let mut c = Config::load(None).unwrap();
+        let env = |k: &str| match k {
+            "ARB_MAX_POSITION_SIZE_USD" => Some("1234.5".to_owned()),
+            "ARB_MIN_PROFIT_MARGIN_BPS" => Some("7.5".to_owned()),
+            "ARB_ENABLE_RECOVERY_MODE" => Some("false".to_owned()),
+            "ARB_BALANCE_REFRESH_INTERVAL_MS" => Some("2500".to_owned()),
+            _ => None,
+        };
+        let applied = apply_env(&mut c, env).unwrap();
+        assert_eq!(applied.len(), 4);
+        assert_eq!(c.risk.max_position_size_usd.amount(), pipeline::types::Amount::parse("1234.5").unwrap());
+        assert_eq!(c.detect.min_profit_bps.rate(), pipeline::types::Rate::parse_bps("7.5").unwrap());
+        assert_eq!(c.state.max_recovery_attempts, 0);
+        assert_eq!(c.state.reconcile_interval_ms, 2500);
+        let e =
+            apply_env(&mut c, |k| (k == "ARB_MAX_DAILY_LOSS_USD").then(|| "lots".to_owned())).unwrap_err();
+        assert!(e.to_string().contains("ARB_MAX_DAILY_LOSS_USD = \"lots\""), "{e}");
+        let e =
+            apply_env(&mut c, |k| (k == "ARB_ENABLE_RISK_CHECKS").then(|| "maybe".to_owned())).unwrap_err();
+        assert!(e.to_string().contains("expected true or false"), "{e}");
     }
 
     #[test]

@@ -75,6 +75,26 @@ enum Command {
         out: OutputArgs,
     },
 
+    /// Validates a configuration file as `arb run` reads it, environment overrides
+    /// included, and prints a summary; exits non-zero naming the file and key at fault.
+    ///
+    /// The ARB_* variables that override keys: ARB_MAX_POSITION_SIZE_USD,
+    /// ARB_MAX_TOTAL_EXPOSURE_USD, ARB_MIN_PROFIT_MARGIN_BPS, ARB_MAX_DAILY_LOSS_USD,
+    /// ARB_TARGET_EXECUTION_TIME_MS, ARB_OPPORTUNITY_SCAN_INTERVAL_MS,
+    /// ARB_BALANCE_REFRESH_INTERVAL_MS, ARB_ENABLE_CIRCUIT_BREAKERS,
+    /// ARB_ENABLE_RISK_CHECKS, ARB_ENABLE_RECOVERY_MODE.
+    ///
+    /// Examples:
+    ///   arb check-config config/paper.toml
+    ///   ARB_MAX_DAILY_LOSS_USD=100 arb check-config config/production.toml --host-cores
+    #[command(verbatim_doc_comment)]
+    CheckConfig {
+        file: PathBuf,
+        /// Also check that the layout's cores exist on this host.
+        #[arg(long)]
+        host_cores: bool,
+    },
+
     /// Prints the operations, positions and integrity of a journal directory.
     ///
     /// Examples:
@@ -218,6 +238,10 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Run { config, journal, duration, out } => {
             cmd::run::run(cmd::run::RunArgs { config, journal, live: out.live(duration) })
+        }
+        Command::CheckConfig { file, host_cores } => {
+            print!("{}", cmd::check_config::run(&file, host_cores)?);
+            Ok(())
         }
         Command::Journal { dir, verify } => {
             print!("{}", cmd::journal::run(&dir, verify)?);

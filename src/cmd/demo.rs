@@ -56,7 +56,7 @@ pub fn config_for(sim: &Sim, mut cfg: Config, journal: PathBuf) -> Config {
 }
 
 pub fn run(args: DemoArgs) -> Result<()> {
-    let cfg = Config::load(args.config.as_deref())?;
+    let cfg = Config::load_with_env(args.config.as_deref())?;
     let sim = Sim::start(SimConfig {
         seed: args.seed,
         plain: args.plain,

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod book;
+pub mod check_config;
 pub mod demo;
 pub mod journal;
 pub mod live;

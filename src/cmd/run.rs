@@ -16,7 +16,7 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
-    let mut cfg = Config::load(Some(&args.config))?;
+    let mut cfg = Config::load_with_env(Some(&args.config))?;
     if let Some(j) = args.journal {
         cfg.journal.dir = j;
     }
