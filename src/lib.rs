@@ -7,3 +7,5 @@ pub mod dashboard;
 pub mod engine;
 pub mod instruments;
 pub mod journal_meta;
+pub mod metrics_server;
+pub mod telemetry;

@@ -211,6 +211,10 @@ struct OutputArgs {
     /// Write every latency histogram as an .hgrm file into this directory at the end.
     #[arg(long)]
     hgrm_dir: Option<PathBuf>,
+    /// Serve Prometheus metrics on /metrics and health on /health at PORT (bound to
+    /// 127.0.0.1) or HOST:PORT. Off unless given here or as [metrics] addr.
+    #[arg(long)]
+    metrics: Option<String>,
 }
 
 impl OutputArgs {
@@ -220,6 +224,7 @@ impl OutputArgs {
             report: self.report,
             no_tui: self.no_tui,
             hgrm_dir: self.hgrm_dir,
+            metrics: self.metrics,
         }
     }
 }

@@ -18,6 +18,7 @@ fn the_demo_trades_every_kind_and_ends_hedged() {
     let _ = std::fs::remove_dir_all(&journal);
     let cfg = demo::config_for(&sim, Config::load(None).unwrap(), journal.clone());
     let session = live::start(cfg, None).expect("engine starts");
+    let metrics = arb::metrics_server::MetricsServer::start("127.0.0.1:0", session.telemetry()).unwrap();
     // Run until every kind has executed at least once, or give up after 90 s.
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     loop {
@@ -28,6 +29,17 @@ fn the_demo_trades_every_kind_and_ends_hedged() {
         }
         assert!(std::time::Instant::now() < deadline, "not every kind completed in 90 s:\n{s}");
     }
+    // Every metric the dashboards use is exported, and health is ok while running.
+    std::thread::sleep(Duration::from_millis(1200));
+    let text = http_get(metrics.addr(), "/metrics");
+    let documented =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/METRICS.md")).unwrap();
+    for name in documented.lines().filter_map(|l| l.strip_prefix("| `")).filter_map(|l| l.split('`').next()) {
+        assert!(text.contains(&format!("\n{name}")), "metric {name} missing from /metrics");
+    }
+    let health = http_get(metrics.addr(), "/health");
+    assert!(health.starts_with("HTTP/1.1 200") && health.contains(r#""status":"ok""#), "{health}");
+    drop(metrics);
     let stopped = session.stop().expect("clean stop");
     let r = &stopped.report;
     assert_eq!(r.books_synced, r.books, "every book in sync at the end");
@@ -62,4 +74,13 @@ fn the_demo_trades_every_kind_and_ends_hedged() {
     assert_eq!(ins.verdict, Verdict::Intact);
     assert_eq!(ins.replay.realized_pnl, r.realized_pnl_usd);
     let _ = std::fs::remove_dir_all(&journal);
+}
+
+fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
 }

@@ -76,8 +76,10 @@ pub fn run(args: DemoArgs) -> Result<()> {
         args.seed,
         args.faults
     );
+    let mut opts = args.live.clone();
+    opts.metrics = opts.metrics.or_else(|| cfg.metrics.addr.clone());
     let session = live::start(cfg, None)?;
-    let result = live::supervise(session, &args.live);
+    let result = live::supervise(session, &opts);
     if !keep {
         let _ = std::fs::remove_dir_all(&journal);
     }

@@ -27,6 +27,8 @@ pub struct LiveOptions {
     pub no_tui: bool,
     /// Where the latency histograms (.hgrm) go at the end, if anywhere.
     pub hgrm_dir: Option<PathBuf>,
+    /// Serve /metrics and /health here (`PORT` binds 127.0.0.1).
+    pub metrics: Option<String>,
 }
 
 /// Loads instruments and starts the engine on the venues `cfg` names.
@@ -81,6 +83,14 @@ pub fn status_line(s: &Session) -> String {
 /// prints the report. Returns the stopped engine.
 pub fn supervise(session: Session, opts: &LiveOptions) -> Result<Stopped> {
     let _ = session.control().stop_on_signal();
+    let _metrics = match &opts.metrics {
+        Some(addr) => {
+            let server = crate::metrics_server::MetricsServer::start(addr, session.telemetry())?;
+            eprintln!("metrics: http://{}/metrics and /health", server.addr());
+            Some(server)
+        }
+        None => None,
+    };
     let tui = !opts.no_tui && std::io::stdout().is_terminal();
     if tui {
         crate::dashboard::run(&session, opts.duration)?;

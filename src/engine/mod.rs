@@ -39,7 +39,7 @@ use pipeline::types::{InstrumentId, Instruments};
 use quanta::Clock;
 use rustls::ClientConfig;
 
-pub use monitor::{MonitorView, OUTCOMES_KEPT};
+pub use monitor::{BUCKETS_NS, Buckets, MonitorView, OUTCOMES_KEPT};
 pub use report::{LatencyEntry, Report, write_histograms};
 pub use sinks::EngineSink;
 
@@ -144,6 +144,7 @@ pub struct Session {
     journal_dir: PathBuf,
     dry_run: bool,
     next_manual_id: std::sync::atomic::AtomicU64,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for Session {
@@ -362,6 +363,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         journal_dir: dir,
         dry_run: cfg.dry_run,
         next_manual_id: std::sync::atomic::AtomicU64::new(MANUAL_ID_BASE),
+        clock,
     })
 }
 
@@ -512,6 +514,22 @@ impl Session {
         match run {
             Some(Err(e)) => Err(anyhow!(e).context(report.to_text())),
             _ => Ok(Stopped { report, hub }),
+        }
+    }
+
+    /// A cloneable view of the engine's counters for other threads (metrics endpoint).
+    pub fn telemetry(&self) -> crate::telemetry::Telemetry {
+        crate::telemetry::Telemetry {
+            stats: self.stats.clone(),
+            books: self.books.clone(),
+            decode: self.decode.clone(),
+            view: self.view.clone(),
+            control: self.control.clone(),
+            instruments: self.instruments.clone(),
+            connections: self.connections.clone(),
+            started: self.started,
+            dry_run: self.dry_run,
+            clock: self.clock.clone(),
         }
     }
 

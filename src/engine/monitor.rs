@@ -22,11 +22,47 @@ const ALERTS_KEPT: usize = 256;
 /// How often the latency windows roll.
 const WINDOW: Duration = Duration::from_secs(1);
 
+/// Upper bounds of the Prometheus latency buckets, in nanoseconds (deploy/METRICS.md).
+pub const BUCKETS_NS: [u64; 19] = [
+    100,
+    250,
+    500,
+    1_000,
+    2_500,
+    5_000,
+    10_000,
+    25_000,
+    50_000,
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+];
+
+/// One latency series as Prometheus buckets: cumulative counts at or below each bound
+/// of [`BUCKETS_NS`], the total count and the sum in nanoseconds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Buckets {
+    pub name: String,
+    pub kind: pipeline::metrics::SeriesKind,
+    pub le: [u64; BUCKETS_NS.len()],
+    pub count: u64,
+    pub sum_ns: f64,
+}
+
 /// What the cold side knows, refreshed by the monitor.
 #[derive(Clone, Debug, Default)]
 pub struct MonitorView {
     /// Latency since start, per series.
     pub latency: Vec<Summary>,
+    /// The same series as Prometheus buckets.
+    pub buckets: Vec<Buckets>,
     /// Latency over the last window, per series.
     pub window: Vec<Summary>,
     /// Finished operations, oldest first.
@@ -117,6 +153,7 @@ fn run(
             if let Some(w) = window {
                 v.window = w;
                 v.latency = hub.summaries();
+                v.buckets = buckets(&hub);
             }
         }
         if stopping {
@@ -129,4 +166,19 @@ fn run(
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Every series of `hub` as cumulative Prometheus buckets.
+fn buckets(hub: &MetricsHub) -> Vec<Buckets> {
+    hub.totals()
+        .map(|(name, kind, h, ns_per_unit)| {
+            let mut le = [0u64; BUCKETS_NS.len()];
+            for (slot, &bound) in le.iter_mut().zip(BUCKETS_NS.iter()) {
+                let units = (bound as f64 / ns_per_unit) as u64;
+                *slot = if h.is_empty() { 0 } else { h.count_between(0, units.max(1)) };
+            }
+            let sum_ns = if h.is_empty() { 0.0 } else { h.mean() * h.len() as f64 * ns_per_unit };
+            Buckets { name: name.to_owned(), kind, le, count: h.len(), sum_ns }
+        })
+        .collect()
 }

@@ -1,0 +1,261 @@
+//! What a running engine shows the outside: a cloneable handle on its counters, the
+//! Prometheus text exposition (`/metrics`, names in deploy/METRICS.md) and the health
+//! summary (`/health`). Everything here reads atomics and the monitor's view; nothing
+//! reaches into a stage.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use adapters::decode::{BadInput, DecodeStats};
+use adapters::net::ws::{LinkState, WsStats};
+use pipeline::book::BookCounters;
+use pipeline::msg::OppKind;
+use pipeline::risk::{Breaker, RejectReason};
+use pipeline::runtime::Control;
+use pipeline::stats::TradingStats;
+use pipeline::types::{Instruments, Market, Venue};
+use serde_json::json;
+
+use crate::engine::{BUCKETS_NS, MonitorView};
+
+/// A cloneable view of a running engine.
+#[derive(Clone)]
+pub struct Telemetry {
+    pub stats: TradingStats,
+    pub books: Arc<BookCounters>,
+    pub decode: Arc<DecodeStats>,
+    pub view: Arc<Mutex<MonitorView>>,
+    pub control: Arc<Control>,
+    pub instruments: Arc<Instruments>,
+    pub connections: Vec<(Venue, Market, WsStats)>,
+    pub started: Instant,
+    pub dry_run: bool,
+    pub clock: quanta::Clock,
+}
+
+impl std::fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Telemetry").field("instruments", &self.instruments.len()).finish_non_exhaustive()
+    }
+}
+
+struct Out(String);
+
+impl Out {
+    fn help(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+    fn line(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+        self.0.push_str(name);
+        if !labels.is_empty() {
+            self.0.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.0.push(',');
+                }
+                let _ = write!(self.0, "{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""));
+            }
+            self.0.push('}');
+        }
+        let _ = writeln!(self.0, " {value}");
+    }
+}
+
+impl Telemetry {
+    /// Seconds since the newest frame of a connection, if any came.
+    fn data_age_s(&self, s: &WsStats) -> Option<f64> {
+        let snap = s.snapshot();
+        (snap.last_data_raw != 0)
+            .then(|| self.clock.delta_as_nanos(snap.last_data_raw, self.clock.raw()) as f64 / 1e9)
+    }
+
+    /// The Prometheus text exposition of every metric in deploy/METRICS.md.
+    pub fn prometheus(&self) -> String {
+        let mut o = Out(String::with_capacity(16 * 1024));
+        let snap = self.stats.snapshot();
+        o.help("arb_up", "gauge", "1 while the engine runs");
+        o.line("arb_up", &[], u8::from(!self.control.is_stop_requested()));
+        o.help("arb_halted", "gauge", "1 once trading is halted");
+        o.line("arb_halted", &[], u8::from(self.control.is_halted() || snap.risk.halted));
+        o.help("arb_uptime_seconds", "gauge", "seconds since start");
+        o.line("arb_uptime_seconds", &[], format!("{:.3}", self.started.elapsed().as_secs_f64()));
+        let per_kind = |o: &mut Out, name: &str, help: &str, v: &[u64]| {
+            o.help(name, "counter", help);
+            for k in OppKind::ALL {
+                o.line(name, &[("kind", k.name())], v[k.index()]);
+            }
+        };
+        per_kind(
+            &mut o,
+            "arb_opportunities_detected_total",
+            "opportunities handed to the risk gate",
+            &snap.detect.emitted,
+        );
+        per_kind(
+            &mut o,
+            "arb_opportunities_executed_total",
+            "opportunities the risk gate approved",
+            &snap.risk.approved,
+        );
+        per_kind(
+            &mut o,
+            "arb_operations_completed_total",
+            "operations closed hedged",
+            &snap.state.ops_completed,
+        );
+        per_kind(
+            &mut o,
+            "arb_operations_failed_total",
+            "operations closed by unwinding or unresolved",
+            &snap.state.ops_failed,
+        );
+        per_kind(
+            &mut o,
+            "arb_operations_missed_total",
+            "operations where no leg filled",
+            &snap.state.ops_missed,
+        );
+        o.help("arb_operations_open", "gauge", "open operations by phase");
+        for (phase, n) in ["executing", "recovering", "awaiting_operator"].iter().zip(snap.state.open) {
+            o.line("arb_operations_open", &[("phase", phase)], n);
+        }
+        o.help("arb_recoveries_total", "counter", "operations that needed recovery");
+        o.line("arb_recoveries_total", &[], snap.state.recoveries);
+        o.help("arb_risk_rejected_total", "counter", "refusals by the risk gate");
+        for r in RejectReason::ALL {
+            o.line("arb_risk_rejected_total", &[("reason", r.name())], snap.risk.rejected(r));
+        }
+        o.help("arb_breaker_open", "gauge", "1 while a circuit breaker is open");
+        for b in Breaker::ALL {
+            o.line(
+                "arb_breaker_open",
+                &[("breaker", b.name())],
+                u8::from(snap.risk.breaker_open[b as usize]),
+            );
+        }
+        for (name, help, v) in [
+            ("arb_realized_pnl_usd", "realized P&L", snap.state.realized_pnl),
+            ("arb_daily_pnl_usd", "realized P&L today (UTC)", snap.state.daily_pnl),
+            ("arb_unrealized_pnl_usd", "open positions marked to the books", snap.state.unrealized_pnl),
+            ("arb_open_exposure_usd", "net USD exposure summed over assets", snap.risk.exposure),
+        ] {
+            o.help(name, "gauge", help);
+            o.line(name, &[], v);
+        }
+        o.help("arb_book_synced", "gauge", "1 while the book is in sync");
+        let book = |o: &mut Out, name: &str, f: &dyn Fn(pipeline::book::BookCounterSnapshot) -> u64| {
+            for i in self.instruments.iter() {
+                let c = self.books.get(i.id);
+                o.line(
+                    name,
+                    &[("venue", i.venue.name()), ("market", i.market.name()), ("symbol", &i.symbol)],
+                    f(c),
+                );
+            }
+        };
+        book(&mut o, "arb_book_synced", &|c| u64::from(c.synced));
+        o.help("arb_book_gaps_total", "counter", "sequence gaps");
+        book(&mut o, "arb_book_gaps_total", &|c| c.gaps);
+        o.help("arb_book_resyncs_total", "counter", "resyncs requested");
+        book(&mut o, "arb_book_resyncs_total", &|c| c.resyncs);
+        o.help("arb_feed_frames_total", "counter", "market-data frames decoded");
+        o.line("arb_feed_frames_total", &[], self.decode.frames());
+        o.help("arb_decode_refused_total", "counter", "frames refused by the decoders");
+        for r in BadInput::ALL {
+            o.line("arb_decode_refused_total", &[("reason", r.name())], self.decode.refused(r));
+        }
+        o.help("arb_ws_reconnects_total", "counter", "market-data reconnections");
+        for (v, m, s) in &self.connections {
+            o.line(
+                "arb_ws_reconnects_total",
+                &[("venue", v.name()), ("market", m.name())],
+                s.snapshot().reconnects(),
+            );
+        }
+        o.help("arb_ws_last_message_age_seconds", "gauge", "age of the newest frame");
+        for (v, m, s) in &self.connections {
+            if let Some(age) = self.data_age_s(s) {
+                o.line(
+                    "arb_ws_last_message_age_seconds",
+                    &[("venue", v.name()), ("market", m.name())],
+                    format!("{age:.6}"),
+                );
+            }
+        }
+        o.help("arb_orders_sent_total", "counter", "orders handed to venue connections");
+        o.line("arb_orders_sent_total", &[], snap.dispatch.orders_sent);
+        let view = self.view.lock().map(|v| v.buckets.clone()).unwrap_or_default();
+        let hist = |o: &mut Out, name: &str, label: Option<(&str, &str)>, b: &crate::engine::Buckets| {
+            for (bound, n) in BUCKETS_NS.iter().zip(b.le) {
+                let le = format!("{}", *bound as f64 / 1e9);
+                let mut labels: Vec<(&str, &str)> = label.into_iter().collect();
+                labels.push(("le", &le));
+                o.line(&format!("{name}_bucket"), &labels, n);
+            }
+            let mut labels: Vec<(&str, &str)> = label.into_iter().collect();
+            labels.push(("le", "+Inf"));
+            o.line(&format!("{name}_bucket"), &labels, b.count);
+            let base: Vec<(&str, &str)> = label.into_iter().collect();
+            o.line(&format!("{name}_sum"), &base, format!("{:.9}", b.sum_ns / 1e9));
+            o.line(&format!("{name}_count"), &base, b.count);
+        };
+        o.help("arb_tick_to_trade_seconds", "histogram", "market data received to the last leg sent");
+        for b in view.iter().filter(|b| b.name == "tick_to_trade") {
+            hist(&mut o, "arb_tick_to_trade_seconds", None, b);
+        }
+        o.help("arb_stage_latency_seconds", "histogram", "service time of one poll that did work");
+        for b in view.iter() {
+            if let Some(stage) = b.name.strip_prefix("stage.") {
+                hist(&mut o, "arb_stage_latency_seconds", Some(("stage", stage)), b);
+            }
+        }
+        o.help("arb_hop_latency_seconds", "histogram", "ring push to pop");
+        for b in view.iter() {
+            if let Some(hop) = b.name.strip_prefix("hop.") {
+                hist(&mut o, "arb_hop_latency_seconds", Some(("hop", hop)), b);
+            }
+        }
+        o.0
+    }
+
+    /// Each component's state as JSON, and whether the engine as a whole is healthy.
+    pub fn health(&self) -> (bool, serde_json::Value) {
+        let snap = self.stats.snapshot();
+        let halted = self.control.is_halted() || snap.risk.halted;
+        let books: Vec<_> = self
+            .instruments
+            .iter()
+            .map(|i| {
+                let c = self.books.get(i.id);
+                json!({"venue": i.venue, "market": i.market, "symbol": i.symbol, "synced": c.synced, "gaps": c.gaps, "resyncs": c.resyncs})
+            })
+            .collect();
+        let synced = books.iter().filter(|b| b["synced"] == true).count();
+        let conns: Vec<_> = self
+            .connections
+            .iter()
+            .map(|(v, m, s)| {
+                let snap = s.snapshot();
+                json!({"venue": v, "market": m, "state": format!("{:?}", snap.state).to_lowercase(),
+                       "reconnects": snap.reconnects(), "data_age_s": self.data_age_s(s)})
+            })
+            .collect();
+        let open = self.connections.iter().filter(|(_, _, s)| s.snapshot().state == LinkState::Open).count();
+        let breakers: Vec<_> =
+            Breaker::ALL.iter().filter(|b| snap.risk.breaker_open[**b as usize]).map(|b| b.name()).collect();
+        let ok = !halted && !self.control.is_stop_requested() && open == self.connections.len();
+        let body = json!({
+            "status": if ok { "ok" } else if halted { "halted" } else { "degraded" },
+            "uptime_s": self.started.elapsed().as_secs_f64(),
+            "mode": if self.dry_run { "paper" } else { "live" },
+            "halted": halted,
+            "halt_reasons": self.control.halt_reasons(),
+            "feed": {"connections": conns, "open": open},
+            "books": {"synced": synced, "total": books.len(), "detail": books},
+            "risk": {"breakers_open": breakers, "in_flight": snap.risk.in_flight, "reconciling": snap.risk.reconciling},
+            "state": {"open_operations": snap.state.open, "pending_reconcile": snap.state.pending_reconcile},
+        });
+        (ok, body)
+    }
+}
