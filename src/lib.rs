@@ -3,6 +3,7 @@
 
 pub mod cmd;
 pub mod config;
+pub mod ctl;
 pub mod dashboard;
 pub mod engine;
 pub mod instruments;

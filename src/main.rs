@@ -75,6 +75,27 @@ enum Command {
         out: OutputArgs,
     },
 
+    /// Talks to a running engine over its control socket (<journal dir>/arb.sock).
+    ///
+    /// Requests: status; pause INSTRUMENT; resume INSTRUMENT; add-symbol INSTRUMENT
+    /// (start trading a loaded instrument); kill (the kill switch: cancel all, halt);
+    /// resume-trading; reset-breakers; recoveries (operations awaiting an operator);
+    /// approve OP; retry OP; abandon OP. INSTRUMENT is venue:market:SYMBOL or BASE/QUOTE.
+    ///
+    /// Examples:
+    ///   arb ctl status
+    ///   arb ctl --socket /var/lib/arb/journal/arb.sock pause BTC/USDT
+    ///   arb ctl kill
+    ///   arb ctl approve 42
+    #[command(verbatim_doc_comment)]
+    Ctl {
+        /// The engine's control socket.
+        #[arg(long, default_value = "journal/arb.sock")]
+        socket: PathBuf,
+        #[arg(required = true)]
+        request: Vec<String>,
+    },
+
     /// Validates a configuration file as `arb run` reads it, environment overrides
     /// included, and prints a summary; exits non-zero naming the file and key at fault.
     ///
@@ -243,6 +264,14 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Run { config, journal, duration, out } => {
             cmd::run::run(cmd::run::RunArgs { config, journal, live: out.live(duration) })
+        }
+        Command::Ctl { socket, request } => {
+            let answer = arb::ctl::request(&socket, &request.join(" "))?;
+            println!("{}", serde_json::to_string_pretty(&answer)?);
+            if answer["ok"] != true {
+                anyhow::bail!("the engine refused the request");
+            }
+            Ok(())
         }
         Command::CheckConfig { file, host_cores } => {
             print!("{}", cmd::check_config::run(&file, host_cores)?);

@@ -83,6 +83,17 @@ pub fn status_line(s: &Session) -> String {
 /// prints the report. Returns the stopped engine.
 pub fn supervise(session: Session, opts: &LiveOptions) -> Result<Stopped> {
     let _ = session.control().stop_on_signal();
+    let socket = session.journal_dir().join("arb.sock");
+    let _ctl = match crate::ctl::CtlServer::start(&socket, session.controls(), session.telemetry()) {
+        Ok(c) => {
+            eprintln!("control: arb ctl --socket {} status", socket.display());
+            Some(c)
+        }
+        Err(e) => {
+            eprintln!("warning: no control socket: {e:#}");
+            None
+        }
+    };
     let _metrics = match &opts.metrics {
         Some(addr) => {
             let server = crate::metrics_server::MetricsServer::start(addr, session.telemetry())?;

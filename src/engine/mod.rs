@@ -135,9 +135,7 @@ pub struct Session {
     books: Arc<BookCounters>,
     decode: Arc<DecodeStats>,
     instruments: Arc<Instruments>,
-    detect_ctl: Mutex<Tx<DetectControl>>,
-    risk_ctl: Mutex<Tx<RiskControl>>,
-    state_ctl: Mutex<Tx<StateControl>>,
+    controls: Arc<Controls>,
     started: Instant,
     feed_counters: Option<Arc<adapters::feed::live::LiveCounters>>,
     connections: Vec<(pipeline::types::Venue, pipeline::types::Market, adapters::net::ws::WsStats)>,
@@ -354,9 +352,11 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         books: book_counters,
         decode,
         instruments,
-        detect_ctl: Mutex::new(detect_ctl),
-        risk_ctl: Mutex::new(risk_ctl),
-        state_ctl: Mutex::new(state_ctl),
+        controls: Arc::new(Controls {
+            detect: Mutex::new(detect_ctl),
+            risk: Mutex::new(risk_ctl),
+            state: Mutex::new(state_ctl),
+        }),
         started: Instant::now(),
         feed_counters,
         connections,
@@ -365,6 +365,36 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         next_manual_id: std::sync::atomic::AtomicU64::new(MANUAL_ID_BASE),
         clock,
     })
+}
+
+/// The cold side's ends of the control rings. Each ring has one producer, so each sits
+/// behind a mutex that only cold threads take.
+#[derive(Debug)]
+pub struct Controls {
+    detect: Mutex<Tx<DetectControl>>,
+    risk: Mutex<Tx<RiskControl>>,
+    state: Mutex<Tx<StateControl>>,
+}
+
+impl Controls {
+    pub fn detect(&self, c: DetectControl) -> bool {
+        self.detect.lock().map(|mut tx| tx.push(c).is_ok()).unwrap_or(false)
+    }
+
+    pub fn risk(&self, c: RiskControl) -> bool {
+        self.risk.lock().map(|mut tx| tx.push(c).is_ok()).unwrap_or(false)
+    }
+
+    pub fn state(&self, c: StateControl) -> bool {
+        self.state.lock().map(|mut tx| tx.push(c).is_ok()).unwrap_or(false)
+    }
+
+    /// The kill switch: the risk gate refuses everything, the state stage cancels every
+    /// open order and stops recovering.
+    pub fn kill_switch(&self) {
+        self.risk(RiskControl::Halt);
+        self.state(StateControl::KillSwitch);
+    }
 }
 
 /// A stopped engine's report and histograms.
@@ -445,24 +475,24 @@ impl Session {
     /// The kill switch: the risk gate refuses everything, the state stage cancels every
     /// open order and stops recovering.
     pub fn kill_switch(&self) {
-        if let Ok(mut tx) = self.risk_ctl.lock() {
-            let _ = tx.push(RiskControl::Halt);
-        }
-        if let Ok(mut tx) = self.state_ctl.lock() {
-            let _ = tx.push(StateControl::KillSwitch);
-        }
+        self.controls.kill_switch();
     }
 
     pub fn risk_control(&self, c: RiskControl) -> bool {
-        self.risk_ctl.lock().map(|mut tx| tx.push(c).is_ok()).unwrap_or(false)
+        self.controls.risk(c)
     }
 
     pub fn state_control(&self, c: StateControl) -> bool {
-        self.state_ctl.lock().map(|mut tx| tx.push(c).is_ok()).unwrap_or(false)
+        self.controls.state(c)
     }
 
     pub fn detect_control(&self, c: DetectControl) -> bool {
-        self.detect_ctl.lock().map(|mut tx| tx.push(c).is_ok()).unwrap_or(false)
+        self.controls.detect(c)
+    }
+
+    /// The cold side's control rings, shareable with other threads (the ctl socket).
+    pub fn controls(&self) -> Arc<Controls> {
+        self.controls.clone()
     }
 
     /// Sends a caller's opportunity through the risk gate and waits for its operation to
