@@ -63,11 +63,18 @@ fn inferred(venue: Venue, market: Market, symbol: &str) -> InstrumentSpec {
 /// The instrument table for a capture: given specs first, then metadata the capture
 /// recorded, then inferred specs for any other symbol it names.
 pub fn instruments_for(records: &[Record], given: Vec<InstrumentSpec>) -> Result<Instruments> {
+    Ok(Instruments::from_specs(&specs_for(records, given)?)?)
+}
+
+/// The instrument specifications of [`instruments_for`], in table order.
+pub fn specs_for(records: &[Record], given: Vec<InstrumentSpec>) -> Result<Vec<InstrumentSpec>> {
     let seen = discover_symbols(records);
     let mut t = Instruments::new();
-    let add = |s: &InstrumentSpec, t: &mut Instruments| -> Result<()> {
+    let mut out: Vec<InstrumentSpec> = Vec::new();
+    let mut add = |s: &InstrumentSpec, t: &mut Instruments| -> Result<()> {
         if t.find(s.venue, s.market, &s.symbol).is_none() {
             t.add(s)?;
+            out.push(s.clone());
         }
         Ok(())
     };
@@ -80,7 +87,20 @@ pub fn instruments_for(records: &[Record], given: Vec<InstrumentSpec>) -> Result
     for (v, m, s) in &seen {
         add(&inferred(*v, *m, s), &mut t)?;
     }
-    Ok(t)
+    Ok(out)
+}
+
+/// Instrument specs from `--instruments FILE`, else from the sidecar `arb record` writes
+/// beside the first capture (`<capture>.instruments.json`).
+pub fn given_instruments(path: Option<&std::path::Path>, files: &[PathBuf]) -> Result<Vec<InstrumentSpec>> {
+    let sidecar = files.first().map(|f| PathBuf::from(format!("{}.instruments.json", f.display())));
+    let path = match (path, sidecar) {
+        (Some(p), _) => p.to_owned(),
+        (None, Some(s)) if s.exists() => s,
+        _ => return Ok(Vec::new()),
+    };
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not a list of instruments", path.display()))
 }
 
 /// Replays `records` into books; returns the books and which instruments saw data.
@@ -125,14 +145,7 @@ fn levels(
 
 pub fn run(args: BookArgs) -> Result<String> {
     let records = capture::read_files(&args.files)?;
-    let given = match &args.instruments {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
-            serde_json::from_str::<Vec<InstrumentSpec>>(&text)
-                .with_context(|| format!("{}: not a list of instruments", p.display()))?
-        }
-        None => Vec::new(),
-    };
+    let given = given_instruments(args.instruments.as_deref(), &args.files)?;
     let instruments = instruments_for(&records, given)?;
     let (books, seen) = build_books(&records, &instruments);
     let mut out = String::new();

@@ -49,6 +49,7 @@ pub fn start(
         feed: FeedSpec::Live { tls: Some(tls) },
         sink,
         clock: Clock::new(),
+        metrics_clock: None,
     })
 }
 

@@ -6,5 +6,7 @@ pub mod check_config;
 pub mod demo;
 pub mod journal;
 pub mod live;
+pub mod record;
+pub mod replay;
 pub mod run;
 pub mod sim;

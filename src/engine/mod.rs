@@ -20,7 +20,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use adapters::capture::Record;
 use adapters::decode::DecodeStats;
 use adapters::feed::{LiveFeed, LiveFeedConfig, ReplaySource, VenueEndpoints};
 use anyhow::{Context, Result, anyhow};
@@ -49,15 +48,15 @@ use crate::config::Config;
 pub enum FeedSpec {
     /// The venues in the configuration, over the network.
     Live { tls: Option<Arc<ClientConfig>> },
-    /// Recorded captures, as fast as the md stage polls.
-    Replay(Vec<Record>),
+    /// Recorded captures.
+    Replay(ReplaySource),
 }
 
 impl std::fmt::Debug for FeedSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             FeedSpec::Live { .. } => f.write_str("FeedSpec::Live"),
-            FeedSpec::Replay(r) => write!(f, "FeedSpec::Replay({} records)", r.len()),
+            FeedSpec::Replay(r) => write!(f, "FeedSpec::Replay({} records)", r.remaining()),
         }
     }
 }
@@ -100,7 +99,10 @@ pub struct EngineSpec {
     pub feed: FeedSpec,
     /// The order sink; `None` builds the paper venue from `[paper]` (dry run).
     pub sink: Option<Box<dyn FnOnce(SinkContext) -> Result<EngineSink> + Send>>,
+    /// The clock every stage reads (a mock one drives a replay in recorded time).
     pub clock: Clock,
+    /// The clock latency is measured with, when it differs from `clock`.
+    pub metrics_clock: Option<Clock>,
 }
 
 impl std::fmt::Debug for EngineSpec {
@@ -167,41 +169,42 @@ fn ring<T: Copy + Send>(
 
 /// Builds every stage and starts the engine.
 pub fn start(spec: EngineSpec) -> Result<Session> {
-    let EngineSpec { config: cfg, specs, feed, sink, clock } = spec;
+    let EngineSpec { config: cfg, specs, feed, sink, clock, metrics_clock } = spec;
     let instruments = Arc::new(Instruments::from_specs(&specs)?);
     let n = instruments.len();
-    let mut hub = MetricsHub::new(clock.clone());
+    let mclock = metrics_clock.unwrap_or_else(|| clock.clone());
+    let mut hub = MetricsHub::new(mclock.clone());
     let control = Control::new();
     let stats = TradingStats::new();
     let r = &cfg.rings;
     use Backpressure::{DropAndCount as Drop, Retry};
 
     // Market data.
-    let (md_tx, md_rx) = ring::<MdEvent>(&mut hub, &clock, "md->book", r.md_events, Drop);
-    let (resync_tx, resync_rx) = ring(&mut hub, &clock, "book->md", r.resyncs, Retry);
-    let (top_detect_tx, top_detect_rx) = ring(&mut hub, &clock, "book->detect", r.book_tops, Drop);
-    let (top_state_tx, top_state_rx) = ring(&mut hub, &clock, "book->state", r.book_tops, Drop);
+    let (md_tx, md_rx) = ring::<MdEvent>(&mut hub, &mclock, "md->book", r.md_events, Drop);
+    let (resync_tx, resync_rx) = ring(&mut hub, &mclock, "book->md", r.resyncs, Retry);
+    let (top_detect_tx, top_detect_rx) = ring(&mut hub, &mclock, "book->detect", r.book_tops, Drop);
+    let (top_state_tx, top_state_rx) = ring(&mut hub, &mclock, "book->state", r.book_tops, Drop);
     let mut book_outputs = vec![top_detect_tx, top_state_tx];
     let paper_books = if sink.is_none() || cfg.dry_run {
-        let (tx, rx) = ring(&mut hub, &clock, "book->paper", r.book_tops, Drop);
+        let (tx, rx) = ring(&mut hub, &mclock, "book->paper", r.book_tops, Drop);
         book_outputs.push(tx);
         Some(rx)
     } else {
         None
     };
     // Trading.
-    let (opp_tx, opp_rx) = ring::<Opportunity>(&mut hub, &clock, "detect->risk", r.opportunities, Drop);
-    let (exec_tx, exec_rx) = ring(&mut hub, &clock, "risk->dispatch", r.executions, Retry);
-    let (input_tx, input_rx) = ring(&mut hub, &clock, "dispatch->state", r.state_inputs, Retry);
-    let (cmd_tx, cmd_rx) = ring(&mut hub, &clock, "state->dispatch", r.commands, Retry);
-    let (upd_tx, upd_rx) = ring(&mut hub, &clock, "state->risk", r.risk_updates, Retry);
+    let (opp_tx, opp_rx) = ring::<Opportunity>(&mut hub, &mclock, "detect->risk", r.opportunities, Drop);
+    let (exec_tx, exec_rx) = ring(&mut hub, &mclock, "risk->dispatch", r.executions, Retry);
+    let (input_tx, input_rx) = ring(&mut hub, &mclock, "dispatch->state", r.state_inputs, Retry);
+    let (cmd_tx, cmd_rx) = ring(&mut hub, &mclock, "state->dispatch", r.commands, Retry);
+    let (upd_tx, upd_rx) = ring(&mut hub, &mclock, "state->risk", r.risk_updates, Retry);
     // Cold side.
-    let (detect_ctl, detect_ctl_rx) = ring(&mut hub, &clock, "ctl->detect", r.control, Retry);
-    let (risk_ctl, risk_ctl_rx) = ring(&mut hub, &clock, "ctl->risk", r.control, Retry);
-    let (state_ctl, state_ctl_rx) = ring(&mut hub, &clock, "ctl->state", r.control, Retry);
-    let (risk_alerts_tx, risk_alerts) = ring(&mut hub, &clock, "risk->alerts", r.alerts, Drop);
-    let (state_alerts_tx, state_alerts) = ring(&mut hub, &clock, "state->alerts", r.alerts, Drop);
-    let (outcomes_tx, outcomes) = ring(&mut hub, &clock, "state->outcomes", r.outcomes, Drop);
+    let (detect_ctl, detect_ctl_rx) = ring(&mut hub, &mclock, "ctl->detect", r.control, Retry);
+    let (risk_ctl, risk_ctl_rx) = ring(&mut hub, &mclock, "ctl->risk", r.control, Retry);
+    let (state_ctl, state_ctl_rx) = ring(&mut hub, &mclock, "ctl->state", r.control, Retry);
+    let (risk_alerts_tx, risk_alerts) = ring(&mut hub, &mclock, "risk->alerts", r.alerts, Drop);
+    let (state_alerts_tx, state_alerts) = ring(&mut hub, &mclock, "state->alerts", r.alerts, Drop);
+    let (outcomes_tx, outcomes) = ring(&mut hub, &mclock, "state->outcomes", r.outcomes, Drop);
     let tick_to_trade = hub.recorder_ns("tick_to_trade", SeriesKind::Path);
 
     // The journal: resume where the last run stopped.
@@ -217,7 +220,10 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         .map_err(|e| anyhow!("journal {}: {e}", dir.display()))?;
 
     // The feed, built here so that connection errors surface before any thread starts.
-    let decode = DecodeStats::new();
+    let decode = match &feed {
+        FeedSpec::Replay(source) => source.stats(),
+        FeedSpec::Live { .. } => DecodeStats::new(),
+    };
     let mut feed_counters = None;
     let mut connections = Vec::new();
     let feed = match feed {
@@ -246,16 +252,14 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
             connections = live.connections();
             EngineFeed::Live(live)
         }
-        FeedSpec::Replay(records) => {
-            EngineFeed::Replay(ReplaySource::new(&instruments, records, decode.clone()))
-        }
+        FeedSpec::Replay(source) => EngineFeed::Replay(source),
     };
 
     // The order sink.
     let sink = match (sink, paper_books) {
         (Some(build), None) => {
             // Live sinks do not read books.
-            let (_, books) = ring(&mut hub, &clock, "unused", 2, Drop);
+            let (_, books) = ring(&mut hub, &mclock, "unused", 2, Drop);
             build(SinkContext { instruments: instruments.clone(), clock: clock.clone(), books })?
         }
         (_, Some(books)) => EngineSink::Paper(Box::new(
@@ -266,7 +270,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     };
 
     let book_counters = BookCounters::new(n);
-    let mut runner = Runner::new(clock.clone());
+    let mut runner = Runner::new(mclock.clone());
     {
         let c = clock.clone();
         runner.stage("md", move || MdStage::new(feed, md_tx, resync_rx, c));

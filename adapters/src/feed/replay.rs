@@ -26,6 +26,9 @@ pub struct ReplaySource {
     /// Added to recorded receive times; set on the first poll when pacing or shifting.
     offset: Option<i128>,
     paced: bool,
+    /// Virtual time: the mock clock every stage reads, moved to each record's time.
+    virtual_clock: Option<Arc<quanta::Mock>>,
+    done: Arc<std::sync::atomic::AtomicBool>,
     stats: Arc<DecodeStats>,
     resyncs_requested: u64,
 }
@@ -39,9 +42,19 @@ impl ReplaySource {
             per_poll: 64,
             offset: None,
             paced: false,
+            virtual_clock: None,
+            done: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             stats,
             resyncs_requested: 0,
         }
+    }
+
+    /// Drives `mock` (the clock every stage of the engine reads) to each record's time
+    /// before decoding it: the replay runs in the recorded time, as fast as the engine
+    /// goes, and with a single-threaded layout the whole run is deterministic.
+    pub fn with_virtual_time(mut self, mock: Arc<quanta::Mock>) -> Self {
+        self.virtual_clock = Some(mock);
+        self
     }
 
     /// Replays at the recorded pace instead of as fast as possible.
@@ -52,6 +65,16 @@ impl ReplaySource {
 
     pub fn is_done(&self) -> bool {
         self.next >= self.records.len()
+    }
+
+    /// A flag that turns true once every record has been played, for other threads.
+    pub fn done_flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.done.clone()
+    }
+
+    /// The decode counters this source feeds.
+    pub fn stats(&self) -> Arc<DecodeStats> {
+        self.stats.clone()
     }
 
     pub fn resyncs_requested(&self) -> u64 {
@@ -65,7 +88,35 @@ impl ReplaySource {
 
 impl FeedSource for ReplaySource {
     fn poll(&mut self, now_ns: u64, out: &mut Vec<MdEvent>) -> usize {
+        if self.next >= self.records.len() {
+            self.done.store(true, std::sync::atomic::Ordering::Release);
+            return 0;
+        }
         let mut n = 0;
+        if let Some(mock) = &self.virtual_clock {
+            // One record per poll, so the stages see time move as it did when recorded.
+            let Some(rec) = self.records.get(self.next) else { return 0 };
+            let offset = *self.offset.get_or_insert(mock.value() as i128 - rec.recv_ns as i128);
+            let at = (rec.recv_ns as i128 + offset).max(0) as u64;
+            let now = mock.value();
+            if at > now {
+                mock.increment(at - now);
+            }
+            self.stats.frame();
+            if let Err(e) = self.decoders.decode(rec, at.max(now), out) {
+                self.stats.refuse(e.reason);
+                if let Some(inst) = e.inst {
+                    out.push(MdEvent {
+                        inst,
+                        recv_ns: at,
+                        exch_ms: 0,
+                        body: MdBody::FeedLost { reason: FeedLoss::BadUpdate },
+                    });
+                }
+            }
+            self.next += 1;
+            return 1;
+        }
         while n < self.per_poll && self.next < self.records.len() {
             let rec = &self.records[self.next];
             let offset = *self.offset.get_or_insert(now_ns as i128 - rec.recv_ns as i128);
