@@ -69,7 +69,7 @@ pub fn replay(args: &ReplayArgs) -> Result<Stopped> {
     let session = engine::start(EngineSpec {
         config: cfg,
         specs,
-        feed: FeedSpec::Replay(source),
+        feed: FeedSpec::Replay(Box::new(source)),
         sink: None,
         clock,
         metrics_clock: Some(Clock::new()),

@@ -49,7 +49,7 @@ pub enum FeedSpec {
     /// The venues in the configuration, over the network.
     Live { tls: Option<Arc<ClientConfig>> },
     /// Recorded captures.
-    Replay(ReplaySource),
+    Replay(Box<ReplaySource>),
 }
 
 impl std::fmt::Debug for FeedSpec {
@@ -252,7 +252,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
             connections = live.connections();
             EngineFeed::Live(live)
         }
-        FeedSpec::Replay(source) => EngineFeed::Replay(source),
+        FeedSpec::Replay(source) => EngineFeed::Replay(*source),
     };
 
     // The order sink.
