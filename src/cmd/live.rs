@@ -107,13 +107,7 @@ pub fn supervise(session: Session, opts: &LiveOptions) -> Result<Stopped> {
     if tui {
         crate::dashboard::run(&session, opts.duration)?;
     } else {
-        let mut last = std::time::Instant::now();
-        session.run_for(opts.duration, |s| {
-            if last.elapsed() >= Duration::from_secs(1) {
-                last = std::time::Instant::now();
-                eprintln!("{}", status_line(s));
-            }
-        });
+        crate::dashboard::status_lines(&session, opts.duration);
     }
     let stopped = session.stop()?;
     if let (Some(dir), Some(hub)) = (&opts.hgrm_dir, &stopped.hub) {

@@ -137,6 +137,7 @@ pub struct Session {
     books: Arc<BookCounters>,
     decode: Arc<DecodeStats>,
     instruments: Arc<Instruments>,
+    positions: Arc<pipeline::stats::PositionBoard>,
     controls: Arc<Controls>,
     started: Instant,
     feed_counters: Option<Arc<adapters::feed::live::LiveCounters>>,
@@ -270,6 +271,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     };
 
     let book_counters = BookCounters::new(n);
+    let positions = pipeline::stats::PositionBoard::new(n);
     let mut runner = Runner::new(mclock.clone());
     {
         let c = clock.clone();
@@ -336,7 +338,8 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         stats.state.clone(),
     )
     .map_err(|e| anyhow!("[state]: {e}"))?
-    .with_outcomes(outcomes_tx);
+    .with_outcomes(outcomes_tx)
+    .with_positions(positions.clone());
     runner.stage("state", move || state);
 
     let running = runner.start(&cfg.layout, &mut hub, control.clone())?;
@@ -356,6 +359,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         books: book_counters,
         decode,
         instruments,
+        positions,
         controls: Arc::new(Controls {
             detect: Mutex::new(detect_ctl),
             risk: Mutex::new(risk_ctl),
@@ -561,6 +565,7 @@ impl Session {
             control: self.control.clone(),
             instruments: self.instruments.clone(),
             connections: self.connections.clone(),
+            positions: self.positions.clone(),
             started: self.started,
             dry_run: self.dry_run,
             clock: self.clock.clone(),

@@ -90,6 +90,8 @@ pub struct BookCounters {
     gaps: Vec<AtomicU64>,
     resyncs: Vec<AtomicU64>,
     updates: Vec<AtomicU64>,
+    /// Best bid and ask price and quantity mantissas (0 when absent).
+    top: Vec<[std::sync::atomic::AtomicI64; 4]>,
     md_dropped: AtomicU64,
 }
 
@@ -112,6 +114,7 @@ impl BookCounters {
             gaps: v(),
             resyncs: v(),
             updates: v(),
+            top: (0..count).map(|_| std::array::from_fn(|_| std::sync::atomic::AtomicI64::new(0))).collect(),
             md_dropped: AtomicU64::new(0),
         })
     }
@@ -129,6 +132,24 @@ impl BookCounters {
         set(&self.gaps, s.gaps);
         set(&self.resyncs, s.resyncs);
         set(&self.updates, s.updates + s.snapshots);
+        if let Some(t) = self.top.get(i) {
+            let (bid, ask) = (b.bids().best().unwrap_or_default(), b.asks().best().unwrap_or_default());
+            for (slot, v) in t.iter().zip([bid.price.0, bid.qty.0, ask.price.0, ask.qty.0]) {
+                slot.store(v, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The best bid and ask (price and quantity) at the last maintenance pass; zero
+    /// levels when a side is empty or the book is unsynced.
+    pub fn top(&self, inst: InstrumentId) -> Option<(crate::msg::Level, crate::msg::Level)> {
+        use crate::types::{Price, Qty};
+        let t = self.top.get(inst.index())?;
+        let v: [i64; 4] = std::array::from_fn(|k| t[k].load(Ordering::Relaxed));
+        Some((
+            crate::msg::Level { price: Price(v[0]), qty: Qty(v[1]) },
+            crate::msg::Level { price: Price(v[2]), qty: Qty(v[3]) },
+        ))
     }
 
     pub fn get(&self, inst: InstrumentId) -> BookCounterSnapshot {

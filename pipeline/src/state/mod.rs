@@ -585,6 +585,7 @@ pub struct StateKeeper {
     next_reconcile_ns: u64,
     started: bool,
     outcomes: Option<Tx<OpOutcome>>,
+    board: Option<Arc<crate::stats::PositionBoard>>,
 }
 
 impl fmt::Debug for StateKeeper {
@@ -696,6 +697,7 @@ impl StateKeeper {
             next_reconcile_ns: 0,
             started: false,
             outcomes: None,
+            board: None,
             stats,
             clock,
         };
@@ -712,6 +714,15 @@ impl StateKeeper {
     /// for reports; a full ring loses an outcome, never the operation).
     pub fn with_outcomes(mut self, tx: Tx<OpOutcome>) -> Self {
         self.outcomes = Some(tx);
+        self
+    }
+
+    /// Publishes every position change on `board` for the cold side.
+    pub fn with_positions(mut self, board: Arc<crate::stats::PositionBoard>) -> Self {
+        for k in 0..self.instruments.len() {
+            board.set(InstrumentId(k as u16), self.positions.qty[k]);
+        }
+        self.board = Some(board);
         self
     }
 
@@ -964,6 +975,9 @@ impl StateKeeper {
     }
 
     fn publish_position(&mut self, inst: InstrumentId) {
+        if let Some(b) = &self.board {
+            b.set(inst, self.positions.qty[inst.index()]);
+        }
         let i = self.instruments.get(inst);
         let u = RiskUpdate::Position {
             inst,

@@ -104,6 +104,31 @@ impl AmountCell {
     }
 }
 
+/// The position of every instrument, as the state stage last published it, for the
+/// cold side (dashboards). Relaxed single-writer stores; readers may see one instrument
+/// a fill ahead of another.
+#[derive(Debug, Default)]
+pub struct PositionBoard {
+    qty: Vec<AtomicI64>,
+}
+
+impl PositionBoard {
+    pub fn new(instruments: usize) -> Arc<Self> {
+        Arc::new(Self { qty: (0..instruments).map(|_| AtomicI64::new(0)).collect() })
+    }
+
+    #[inline]
+    pub fn set(&self, inst: crate::types::InstrumentId, qty: crate::types::Qty) {
+        if let Some(q) = self.qty.get(inst.index()) {
+            q.store(qty.0, Ordering::Relaxed);
+        }
+    }
+
+    pub fn get(&self, inst: crate::types::InstrumentId) -> crate::types::Qty {
+        crate::types::Qty(self.qty.get(inst.index()).map_or(0, |q| q.load(Ordering::Relaxed)))
+    }
+}
+
 /// Every trading stage's statistics, shared with the cold side.
 #[derive(Clone, Debug, Default)]
 pub struct TradingStats {

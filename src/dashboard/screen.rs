@@ -1,0 +1,324 @@
+//! The full-screen dashboard, drawn with ratatui.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use pipeline::msg::OppKind;
+use pipeline::risk::Breaker;
+use pipeline::types::{Amount, Rounding};
+use ratatui::Frame;
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+
+use crate::engine::Session;
+use crate::telemetry::Telemetry;
+
+pub fn run(session: &Session, duration: Option<Duration>) -> Result<()> {
+    let mut terminal = ratatui::init();
+    let telemetry = session.telemetry();
+    let deadline = duration.map(|d| Instant::now() + d);
+    let result = (|| -> Result<()> {
+        loop {
+            if session.control().is_stop_requested() || deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(());
+            }
+            terminal.draw(|f| draw(f, &telemetry))?;
+            if event::poll(Duration::from_millis(250))? {
+                if let Event::Key(k) = event::read()? {
+                    if k.kind != KeyEventKind::Press {
+                        continue;
+                    }
+                    match k.code {
+                        KeyCode::Char('q') => return Ok(()),
+                        KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => return Ok(()),
+                        KeyCode::Char('k') => session.kill_switch(),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    })();
+    ratatui::restore();
+    result
+}
+
+fn usd(a: Amount) -> String {
+    // Cents for display only; reports carry the exact value.
+    let cents = a.to_scaled(2, Rounding::Floor).unwrap_or(0);
+    pipeline::types::Scaled::new(cents, 2).to_string()
+}
+
+fn block(title: &str) -> Block<'_> {
+    Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(title, Style::default().add_modifier(Modifier::BOLD)))
+}
+
+fn draw(f: &mut Frame, t: &Telemetry) {
+    let snap = t.stats.snapshot();
+    let view = t.view.lock().map(|v| v.clone()).unwrap_or_default();
+    let halted = t.control.is_halted() || snap.risk.halted;
+    let [header, middle, bottom] =
+        Layout::vertical([Constraint::Length(3), Constraint::Min(12), Constraint::Length(12)])
+            .areas(f.area());
+
+    let status = if halted {
+        Span::styled(" HALTED ", Style::default().bg(Color::Red).fg(Color::White))
+    } else {
+        Span::styled(" TRADING ", Style::default().bg(Color::Green).fg(Color::Black))
+    };
+    let head = Line::from(vec![
+        status,
+        Span::raw(format!(
+            "  {} | up {:.0}s | realized {} USD | unrealized {} USD | exposure {} USD | in flight {} | q quit, k kill switch",
+            if t.dry_run { "paper" } else { "live" },
+            t.started.elapsed().as_secs_f64(),
+            usd(snap.state.realized_pnl),
+            usd(snap.state.unrealized_pnl),
+            usd(snap.risk.exposure),
+            snap.risk.in_flight
+        )),
+    ]);
+    f.render_widget(Paragraph::new(head).block(block("arb")), header);
+
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(middle);
+    let [feeds, books] =
+        Layout::vertical([Constraint::Length(t.connections.len() as u16 + 3), Constraint::Min(5)])
+            .areas(left);
+    draw_feeds(f, t, feeds);
+    draw_books(f, t, books);
+    let [ops, risk, positions] =
+        Layout::vertical([Constraint::Length(6), Constraint::Length(8), Constraint::Min(4)]).areas(right);
+    draw_operations(f, &snap, ops);
+    draw_risk(f, &snap, risk);
+    draw_positions(f, t, positions);
+
+    let [latency, recent] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
+    draw_latency(f, &view, latency);
+    draw_recent(f, &view, recent);
+}
+
+fn draw_feeds(f: &mut Frame, t: &Telemetry, area: Rect) {
+    let rows = t.connections.iter().map(|(v, m, s)| {
+        let snap = s.snapshot();
+        let age = (snap.last_data_raw != 0)
+            .then(|| t.clock.delta_as_nanos(snap.last_data_raw, t.clock.raw()) as f64 / 1e6)
+            .map(|ms| format!("{ms:.0} ms"))
+            .unwrap_or_else(|| "-".into());
+        Row::new(vec![
+            Cell::from(format!("{v} {m}")),
+            Cell::from(format!("{:?}", snap.state)),
+            Cell::from(age),
+            Cell::from(snap.frames_in.to_string()),
+            Cell::from(snap.reconnects().to_string()),
+        ])
+    });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(14),
+            Constraint::Length(11),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(6),
+        ],
+    )
+    .header(
+        Row::new(["feed", "state", "data age", "frames", "recon"])
+            .style(Style::default().add_modifier(Modifier::BOLD)),
+    )
+    .block(block("venues"));
+    f.render_widget(table, area);
+}
+
+fn draw_books(f: &mut Frame, t: &Telemetry, area: Rect) {
+    let rows = t.instruments.iter().map(|i| {
+        let c = t.books.get(i.id);
+        let (bid, ask) = t.books.top(i.id).unwrap_or_default();
+        let px = |p: pipeline::types::Price| {
+            if p.0 == 0 { "-".to_owned() } else { p.display(i.price_scale).to_string() }
+        };
+        let style = if c.synced { Style::default() } else { Style::default().fg(Color::Red) };
+        Row::new(vec![
+            Cell::from(format!("{} {} {}", i.venue, i.market, i.symbol)),
+            Cell::from(if c.synced { "synced" } else { "RESYNC" }),
+            Cell::from(px(bid.price)),
+            Cell::from(px(ask.price)),
+            Cell::from(c.gaps.to_string()),
+        ])
+        .style(style)
+    });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(24),
+            Constraint::Length(7),
+            Constraint::Length(12),
+            Constraint::Length(12),
+            Constraint::Length(5),
+        ],
+    )
+    .header(
+        Row::new(["book", "state", "bid", "ask", "gaps"])
+            .style(Style::default().add_modifier(Modifier::BOLD)),
+    )
+    .block(block("top of the books"));
+    f.render_widget(table, area);
+}
+
+fn draw_operations(f: &mut Frame, s: &pipeline::stats::TradingSnapshot, area: Rect) {
+    let rows = OppKind::ALL.iter().map(|k| {
+        let i = k.index();
+        Row::new(vec![
+            k.name().to_owned(),
+            s.detect.emitted[i].to_string(),
+            s.risk.approved[i].to_string(),
+            s.state.ops_completed[i].to_string(),
+            s.state.ops_failed[i].to_string(),
+            s.state.ops_missed[i].to_string(),
+        ])
+    });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(11),
+            Constraint::Length(8),
+            Constraint::Length(8),
+            Constraint::Length(9),
+            Constraint::Length(6),
+            Constraint::Length(6),
+        ],
+    )
+    .header(
+        Row::new(["kind", "detected", "executed", "completed", "failed", "missed"])
+            .style(Style::default().add_modifier(Modifier::BOLD)),
+    )
+    .block(block("opportunities and operations"));
+    f.render_widget(table, area);
+}
+
+fn draw_risk(f: &mut Frame, s: &pipeline::stats::TradingSnapshot, area: Rect) {
+    let mut lines: Vec<Line> = Breaker::ALL
+        .iter()
+        .map(|b| {
+            let open = s.risk.breaker_open[*b as usize];
+            Line::from(vec![
+                Span::raw(format!("{:<22}", b.name())),
+                if open {
+                    Span::styled("OPEN", Style::default().fg(Color::Red))
+                } else {
+                    Span::styled("closed", Style::default().fg(Color::Green))
+                },
+                Span::raw(format!("  trips {}", s.risk.breaker_trips[*b as usize])),
+            ])
+        })
+        .collect();
+    let mut rejected: Vec<(&str, u64)> =
+        s.risk.rejected_by_reason().into_iter().filter(|(_, n)| *n > 0).collect();
+    rejected.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    let top: Vec<String> = rejected.iter().take(3).map(|(r, n)| format!("{r} {n}")).collect();
+    lines.push(Line::from(format!(
+        "refused: {}",
+        if top.is_empty() { "none".into() } else { top.join(", ") }
+    )));
+    f.render_widget(Paragraph::new(lines).block(block("risk and breakers")), area);
+}
+
+fn draw_positions(f: &mut Frame, t: &Telemetry, area: Rect) {
+    let lines: Vec<Line> = t
+        .instruments
+        .iter()
+        .filter_map(|i| {
+            let q = t.positions.get(i.id);
+            (!q.is_zero()).then(|| {
+                Line::from(format!("{} {} {}: {}", i.venue, i.market, i.symbol, q.display(i.qty_scale)))
+            })
+        })
+        .collect();
+    let lines = if lines.is_empty() { vec![Line::from("flat")] } else { lines };
+    f.render_widget(Paragraph::new(lines).block(block("positions")), area);
+}
+
+fn draw_latency(f: &mut Frame, v: &crate::engine::MonitorView, area: Rect) {
+    let us = |ns: u64| format!("{:.1}", ns as f64 / 1000.0);
+    let wanted: Vec<String> = std::iter::once("tick_to_trade".to_owned())
+        .chain(pipeline::STAGES.iter().map(|s| format!("stage.{s}")))
+        .collect();
+    let rows = wanted.iter().map(|name| {
+        let w = v.window.iter().find(|s| &s.name == name);
+        let total = v.latency.iter().find(|s| &s.name == name);
+        let cells = match (w.filter(|w| w.count > 0), total) {
+            (Some(w), _) => vec![us(w.p50_ns), us(w.p99_ns), us(w.p999_ns), us(w.max_ns), "1s".into()],
+            (None, Some(t)) if t.count > 0 => {
+                vec![us(t.p50_ns), us(t.p99_ns), us(t.p999_ns), us(t.max_ns), "all".into()]
+            }
+            _ => vec!["-".into(); 5],
+        };
+        Row::new(std::iter::once(name.trim_start_matches("stage.").to_owned()).chain(cells))
+    });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(14),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(4),
+        ],
+    )
+    .header(
+        Row::new(["latency (us)", "p50", "p99", "p99.9", "max", ""])
+            .style(Style::default().add_modifier(Modifier::BOLD)),
+    )
+    .block(block("latency"));
+    f.render_widget(table, area);
+}
+
+fn draw_recent(f: &mut Frame, v: &crate::engine::MonitorView, area: Rect) {
+    let mut lines: Vec<Line> = v
+        .outcomes
+        .iter()
+        .rev()
+        .take(area.height.saturating_sub(4) as usize)
+        .map(|o| {
+            let ms = o.finished_ns.saturating_sub(o.approved_ns) as f64 / 1e6;
+            let style = if o.completed {
+                Style::default().fg(Color::Green)
+            } else if o.success {
+                Style::default()
+            } else {
+                Style::default().fg(Color::Red)
+            };
+            Line::styled(
+                format!(
+                    "op {:>5} {:<10} {:<9} {:>9} USD {:>7.1} ms",
+                    o.op,
+                    o.kind.name(),
+                    if o.completed {
+                        "completed"
+                    } else if o.success {
+                        "missed"
+                    } else {
+                        "failed"
+                    },
+                    usd(o.realized_pnl),
+                    ms
+                ),
+                style,
+            )
+        })
+        .collect();
+    if let Some(a) = v.alerts.back() {
+        lines.push(Line::styled(
+            format!("last alert: {:?} op {}", a.kind, a.op),
+            Style::default().fg(Color::Yellow),
+        ));
+    }
+    f.render_widget(Paragraph::new(lines).block(block("recent operations")), area);
+}
