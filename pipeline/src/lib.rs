@@ -15,6 +15,7 @@ pub mod clock;
 pub mod detect;
 pub mod dispatch;
 pub mod journal;
+pub mod log;
 pub mod md;
 pub mod metrics;
 pub mod msg;

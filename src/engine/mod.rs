@@ -125,6 +125,10 @@ pub(crate) struct ColdRings {
     pub risk_alerts: Rx<pipeline::msg::Alert>,
     pub state_alerts: Rx<pipeline::msg::Alert>,
     pub outcomes: Rx<OpOutcome>,
+    /// Log rings of the hot stages, by source name.
+    pub logs: Vec<(&'static str, Rx<pipeline::log::LogRecord>)>,
+    /// The clock the hot stages stamp records with.
+    pub clock: Clock,
 }
 
 /// A running engine. Dropping it stops the engine.
@@ -207,6 +211,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     let (state_alerts_tx, state_alerts) = ring(&mut hub, &mclock, "state->alerts", r.alerts, Drop);
     let (outcomes_tx, outcomes) = ring(&mut hub, &mclock, "state->outcomes", r.outcomes, Drop);
     let tick_to_trade = hub.recorder_ns("tick_to_trade", SeriesKind::Path);
+    let (md_log_tx, md_log) = ring(&mut hub, &mclock, "md->log", r.alerts, Drop);
 
     // The journal: resume where the last run stopped.
     let dir = cfg.journal.dir.clone();
@@ -248,7 +253,8 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
                 snapshot_limit: cfg.feed.snapshot_limit,
                 ..LiveFeedConfig::default()
             };
-            let live = LiveFeed::new(lc, &instruments, tls, clock.clone(), decode.clone())?;
+            let live = LiveFeed::new(lc, &instruments, tls, clock.clone(), decode.clone())?
+                .with_log(pipeline::log::LogTx::new(md_log_tx));
             feed_counters = Some(live.counters());
             connections = live.connections();
             EngineFeed::Live(live)
@@ -346,7 +352,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     let view = Arc::new(Mutex::new(MonitorView::default()));
     let monitor = monitor::Monitor::start(
         hub,
-        ColdRings { risk_alerts, state_alerts, outcomes },
+        ColdRings { risk_alerts, state_alerts, outcomes, logs: vec![("md", md_log)], clock: clock.clone() },
         control.clone(),
         view.clone(),
     );

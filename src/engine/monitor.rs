@@ -122,13 +122,24 @@ fn run(
         rings.state_alerts.drain(usize::MAX, |a| alerts.push(a));
         let mut outcomes = Vec::new();
         rings.outcomes.drain(usize::MAX, |o| outcomes.push(o));
+        let now_ns = pipeline::clock::now_ns(&rings.clock);
+        let wall = |ts_ns: u64| pipeline::clock::unix_ns().saturating_sub(now_ns.saturating_sub(ts_ns));
         for a in &alerts {
             match a.kind {
                 AlertKind::Halted => control.halt(format!("kill switch (alert from op {})", a.op)),
                 AlertKind::JournalFailed => control.halt("the journal cannot be written"),
                 _ => {}
             }
-            eprintln!("alert: {:?} op={} value={}", a.kind, a.op, a.value);
+            eprintln!(
+                r#"{{"ts_ns":{},"level":"warn","source":"alerts","event":"{:?}","op":{},"value":{}}}"#,
+                wall(a.ts_ns),
+                a.kind,
+                a.op,
+                a.value
+            );
+        }
+        for (source, rx) in &mut rings.logs {
+            rx.drain(256, |r| eprintln!("{}", r.to_json(wall(r.ts_ns), source)));
         }
         let roll = Instant::now() >= next_window;
         let window = if roll {

@@ -223,6 +223,7 @@ pub struct LiveFeed {
     stats: Arc<DecodeStats>,
     counters: Arc<LiveCounters>,
     tap: Option<Tap>,
+    log: Option<pipeline::log::LogTx>,
     ws_base_token: usize,
 }
 
@@ -362,6 +363,7 @@ impl LiveFeed {
             stats,
             counters: Arc::new(LiveCounters::default()),
             tap: None,
+            log: None,
             ws_base_token,
         })
     }
@@ -369,6 +371,13 @@ impl LiveFeed {
     /// Sends every raw message to `tap` as well (recording).
     pub fn with_tap(mut self, tap: Tap) -> Self {
         self.tap = Some(tap);
+        self
+    }
+
+    /// Reports refused frames, refused subscriptions and venue errors on `log`, with the
+    /// start of the offending frame, for a cold thread to write.
+    pub fn with_log(mut self, log: pipeline::log::LogTx) -> Self {
+        self.log = Some(log);
         self
     }
 
@@ -440,6 +449,8 @@ impl LiveFeed {
         let Conn { venue, market, client, decoder, insts, topics } = &mut self.conns[ci];
         let (venue, market) = (*venue, *market);
         let (stats, counters, clock, tap) = (&self.stats, &self.counters, &self.clock, &mut self.tap);
+        let log = &mut self.log;
+        use pipeline::log::{Level, LogRecord};
         let offset = self.unix_offset_ns;
         let mut opened = false;
         let n = client.poll(now, &mut |ev| match ev {
@@ -483,6 +494,17 @@ impl LiveFeed {
                         };
                         if refused {
                             counters.subscriptions_refused.fetch_add(1, Relaxed);
+                            if let Some(l) = log.as_mut() {
+                                l.log(LogRecord::new(
+                                    recv_ns,
+                                    Level::Error,
+                                    "subscription_refused",
+                                    venue.name(),
+                                    0,
+                                    0,
+                                    topic,
+                                ));
+                            }
                             for s in topics.iter().filter(|s| contains(topic, s.topic.as_bytes())) {
                                 out.push(MdEvent {
                                     inst: s.inst,
@@ -493,12 +515,35 @@ impl LiveFeed {
                             }
                         }
                     }
-                    Ok(Frame::VenueError { .. }) => {
+                    Ok(Frame::VenueError { code, message }) => {
                         counters.venue_errors.fetch_add(1, Relaxed);
+                        if let Some(l) = log.as_mut() {
+                            l.log(LogRecord::new(
+                                recv_ns,
+                                Level::Warn,
+                                "venue_error",
+                                venue.name(),
+                                code as u64,
+                                0,
+                                message,
+                            ));
+                        }
                     }
                     Ok(_) => {}
                     Err(DecodeError { reason, inst }) => {
                         stats.refuse(reason);
+                        if let Some(l) = log.as_mut() {
+                            let i = inst.map_or(u64::MAX, |i| u64::from(i.0));
+                            l.log(LogRecord::new(
+                                recv_ns,
+                                Level::Warn,
+                                "bad_input",
+                                reason.name(),
+                                i,
+                                bytes.len() as u64,
+                                bytes,
+                            ));
+                        }
                         if let Some(inst) = inst {
                             out.push(MdEvent {
                                 inst,
