@@ -133,6 +133,33 @@ fn ioc_round_trips_on_every_market_match_the_venue_accounts() {
 }
 
 #[test]
+fn without_a_private_stream_the_sink_settles_orders_by_query() {
+    // MEXC spot's private stream cannot connect: the create answer only acknowledges, so
+    // the fills and the end come from the sink's own query.
+    let mut h = Harness::start_unready(quiet(""), |c| {
+        if let Some(m) = &mut c.mexc {
+            m.ws_spot_url = "ws://127.0.0.1:1/ws".into();
+        }
+        c.settle_query_ms = 200;
+    });
+    h.pump_until(Duration::from_secs(5), |h| h.sink.readiness().mexc_futures == Some(true));
+    assert_eq!(h.sink.readiness().mexc_spot, Some(false));
+    let inst = h.inst(Venue::Mexc, Market::Spot, "BTCUSDT").clone();
+    let before = h.sim.account(Venue::Mexc);
+    let price = h.through(&inst, Side::Buy, 20);
+    let req = h.request(&inst, Side::Buy, price, small(&inst), TimeInForce::Ioc);
+    let b = h.run(req);
+    assert_eq!(b.done, Some(small(&inst)), "{:?}", b.updates);
+    let price = h.through(&inst, Side::Sell, 20);
+    let req = h.request(&inst, Side::Sell, price, b.filled, TimeInForce::Ioc);
+    let s = h.run(req);
+    assert_eq!(s.done, Some(b.filled), "{:?}", s.updates);
+    // One price level each: the fee estimate (taker rate on the received asset) is the
+    // venue's fee, so the account still agrees exactly.
+    check_account(&h, &inst, &before, &b, &s);
+}
+
+#[test]
 fn fok_is_all_or_nothing() {
     let mut h = Harness::start(quiet(""), |_| {});
     for (venue, market, sym) in MARKETS {

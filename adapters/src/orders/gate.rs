@@ -742,7 +742,7 @@ impl GateEntry {
                 }
                 WsEvent::Frame(f) => {
                     if let Payload::Text(t) = f.payload {
-                        on_push(core, market, t.as_bytes(), acked, up, *up);
+                        on_push(core, market, t.as_bytes(), acked, *up);
                         if *acked >= n_channels {
                             *up = true;
                         }
@@ -1086,7 +1086,7 @@ fn apply_order(
 }
 
 /// Handles one text frame of a private stream.
-fn on_push(core: &mut Core, market: Market, text: &[u8], acked: &mut usize, _up: &mut bool, stream_up: bool) {
+fn on_push(core: &mut Core, market: Market, text: &[u8], acked: &mut usize, stream_up: bool) {
     let mut channel: &[u8] = b"";
     let mut event: &[u8] = b"";
     let mut result: &[u8] = b"";
@@ -1217,6 +1217,85 @@ fn apply_trade(core: &mut Core, market: Market, t: &GateTrade<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn events(core: &mut Core) -> Vec<pipeline::msg::StateInput> {
+        core.tracker.out.drain(..).collect()
+    }
+
+    #[test]
+    fn recorded_private_pushes_decode() {
+        use pipeline::msg::{OrderUpdate, StateInput};
+        let specs: Vec<_> = crate::sim::catalog::listings().iter().map(|l| l.spec()).collect();
+        let instruments = Arc::new(pipeline::types::Instruments::from_specs(&specs).unwrap());
+        let perp = instruments.find(Venue::GateIo, Market::Futures, "BTC_USDT").unwrap();
+        let mut core = super::super::test_core(instruments.clone());
+        let mut acked = 0;
+        // futures.orders (2024): numeric prices, an id above 2^53, kept as text.
+        let line = include_str!("../../test_data/gateio/futures_ws_orders.jsonl").lines().next().unwrap();
+        let line = line.replace(r#""text":"api""#, r#""text":"t-5-0-0""#);
+        on_push(&mut core, Market::Futures, line.as_bytes(), &mut acked, false);
+        let e = events(&mut core);
+        match e.as_slice() {
+            [StateInput::Order(o)] => {
+                assert_eq!(o.update, OrderUpdate::Accepted);
+                assert_eq!(o.venue_order.as_str(), "58828270140012048");
+                assert_eq!((o.client.op, o.inst, o.side), (5, perp, Side::Buy));
+            }
+            other => panic!("{other:?}"),
+        }
+        // futures.usertrades (2022): a sell of one contract, no fee field: the taker rate.
+        let line = include_str!("../../test_data/gateio/futures_ws_usertrades.jsonl").lines().next().unwrap();
+        let line = line.replace("t-WVG7TYUDYQ06X36ST644NPAG", "t-6-0-0");
+        on_push(&mut core, Market::Futures, line.as_bytes(), &mut acked, false);
+        let e = events(&mut core);
+        let fill = e.iter().find_map(|e| match e {
+            StateInput::Order(o) => match o.update {
+                OrderUpdate::Fill { price, qty, fee, trade_id, .. } => {
+                    Some((o.side, price, qty, fee, trade_id))
+                }
+                _ => None,
+            },
+            _ => None,
+        });
+        let inst = instruments.get(perp);
+        assert_eq!(
+            fill,
+            Some((
+                Side::Sell,
+                Price::parse("42500", inst.price_scale).unwrap(),
+                Qty::parse("1", inst.qty_scale).unwrap(),
+                Amount::parse("0.002125").unwrap(),
+                3_619_351
+            ))
+        );
+        // futures.balances and futures.positions carry floats: read exactly as text.
+        let line = include_str!("../../test_data/gateio/futures_ws_balances.jsonl").lines().next().unwrap();
+        on_push(&mut core, Market::Futures, line.as_bytes(), &mut acked, false);
+        assert_eq!(
+            core.futures_balances[Venue::GateIo.index()].map(|b| b.0),
+            Amount::parse("989.374310681771").ok()
+        );
+        let line = include_str!("../../test_data/gateio/futures_ws_positions.jsonl").lines().nth(1).unwrap();
+        on_push(&mut core, Market::Futures, line.as_bytes(), &mut acked, false);
+        assert_eq!(core.positions[perp.index()], Qty::parse("-22", inst.qty_scale).ok());
+        // spot.balances with 20 decimal places: rounded down to 18.
+        let result =
+            include_str!("../../test_data/gateio/spot_ws_balances_result_only.jsonl").lines().next().unwrap();
+        let line = format!(r#"{{"channel":"spot.balances","event":"update","result":{result}}}"#);
+        on_push(&mut core, Market::Spot, line.as_bytes(), &mut acked, false);
+        match events(&mut core).as_slice() {
+            [StateInput::Balance(b)] => {
+                assert_eq!(b.available, Amount::parse("3081.686422729910360621").unwrap());
+                assert_eq!(b.locked, Amount::parse("5.325").unwrap());
+            }
+            other => panic!("{other:?}"),
+        }
+        // A subscription refused for a bad signature is kept as a notice.
+        let refused = r#"{"time":1,"channel":"spot.orders","event":"subscribe","error":{"code":4,"message":"signature not valid"},"result":{"status":"fail"}}"#;
+        on_push(&mut core, Market::Spot, refused.as_bytes(), &mut acked, false);
+        assert_eq!(acked, 0);
+        assert_eq!(core.notices.len(), 1);
+    }
 
     #[test]
     fn labels_map_to_reasons() {

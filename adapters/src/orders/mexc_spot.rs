@@ -61,10 +61,17 @@ pub(crate) enum Kind {
     CloseKey,
 }
 
-/// The private stream's subscriptions; the URL carries the current listen key.
-#[derive(Debug)]
+/// The private stream's subscriptions; the URL carries the current listen key (which
+/// grants reading the account's stream, so `Debug` leaves it out).
 pub(crate) struct MexcSpotHooks {
     url: String,
+}
+
+impl std::fmt::Debug for MexcSpotHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let base = self.url.split('?').next().unwrap_or("");
+        f.debug_struct("MexcSpotHooks").field("url", &format_args!("{base}?listenKey=***")).finish()
+    }
 }
 
 impl WsHooks for MexcSpotHooks {
@@ -403,8 +410,9 @@ impl MexcSpotEntry {
                 s.ws.reconnect();
             }
             None => {
-                let mut cfg = self.ws_cfg.clone();
-                cfg.url = url.clone();
+                // The configured URL stays the bare one; the hooks add the key on
+                // every connect.
+                let cfg = self.ws_cfg.clone();
                 match WsClient::new(
                     cfg,
                     MexcSpotHooks { url },
@@ -443,8 +451,6 @@ impl MexcSpotEntry {
         }
         let stream_up = self.stream.as_ref().is_some_and(|s| s.up);
         let mut new_key: Option<Option<String>> = None;
-        let mut follow = [0u32; 8];
-        let mut n_follow = 0;
         {
             let pending = &mut self.pending;
             let warm = &mut self.warm;
@@ -453,12 +459,6 @@ impl MexcSpotEntry {
                 match on_completion(core, kind, meta, &c.outcome, stream_up, warm) {
                     Followup::None => {}
                     Followup::Key(k) => new_key = Some(k),
-                    Followup::Requery(slot) => {
-                        if n_follow < follow.len() {
-                            follow[n_follow] = slot;
-                            n_follow += 1;
-                        }
-                    }
                 }
             });
         }
@@ -480,7 +480,6 @@ impl MexcSpotEntry {
             }
             None => {}
         }
-        let _ = &follow[..n_follow];
         let Some(s) = &mut self.stream else { return };
         let (ws, topics, up) = (&mut s.ws, &mut s.topics, &mut s.up);
         let mut lost_handshake = false;
@@ -526,8 +525,6 @@ enum Followup {
     None,
     /// A listen key arrived (`Some`), or a new one is needed (`None`).
     Key(Option<String>),
-    #[allow(dead_code)]
-    Requery(u32),
 }
 
 fn on_completion(

@@ -851,7 +851,7 @@ impl OrderSink for VenueSink {
             *disabled = 0;
         }
         let inst = self.core.instruments.get(order.inst);
-        if order.side != Side::Buy && order.side != Side::Sell || inst.market != order.market {
+        if inst.market != order.market || inst.venue != order.venue {
             return Err(SinkError::NotSent(RejectReason::Other));
         }
         if self.validate {
@@ -975,6 +975,30 @@ impl OrderSink for VenueSink {
     }
 }
 
+/// A core for the venue modules' unit tests (no grace, no windows).
+#[cfg(test)]
+pub(crate) fn test_core(instruments: Arc<Instruments>) -> Core {
+    Core {
+        tracker: Tracker::new(instruments.clone()),
+        timing: Timing {
+            request_timeout_ms: 1,
+            grace_ns: 0,
+            settle_ns: 0,
+            not_found_grace_ns: 0,
+            keepalive_ns: 0,
+            backoff_ns: 0,
+            disabled_ns: 0,
+        },
+        notices: VecDeque::new(),
+        blocked_until: [[0; 2]; Venue::COUNT],
+        disabled_until: [[0; 2]; Venue::COUNT],
+        futures_balances: [None; Venue::COUNT],
+        positions: vec![None; instruments.len()],
+        instruments,
+        clock: Clock::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1024,25 +1048,7 @@ mod tests {
     #[test]
     fn notices_keep_label_and_message() {
         let u = pipeline::testkit::universe();
-        let mut core = Core {
-            tracker: Tracker::new(u.instruments.clone()),
-            timing: Timing {
-                request_timeout_ms: 1,
-                grace_ns: 0,
-                settle_ns: 0,
-                not_found_grace_ns: 0,
-                keepalive_ns: 0,
-                backoff_ns: 0,
-                disabled_ns: 0,
-            },
-            notices: VecDeque::new(),
-            blocked_until: [[0; 2]; Venue::COUNT],
-            disabled_until: [[0; 2]; Venue::COUNT],
-            futures_balances: [None; Venue::COUNT],
-            positions: Vec::new(),
-            instruments: u.instruments.clone(),
-            clock: Clock::new(),
-        };
+        let mut core = test_core(u.instruments.clone());
         core.notice_parts(
             Venue::Mexc,
             Market::Futures,

@@ -137,14 +137,19 @@ pub struct Harness {
 
 impl Harness {
     pub fn start(sim: SimConfig, tweak: impl FnOnce(&mut OrderEntryConfig)) -> Harness {
+        let mut h = Harness::start_unready(sim, tweak);
+        h.sink.wait_ready(Duration::from_secs(10)).unwrap();
+        h
+    }
+
+    /// Connects without waiting for the private streams.
+    pub fn start_unready(sim: SimConfig, tweak: impl FnOnce(&mut OrderEntryConfig)) -> Harness {
         let sim = Sim::start(sim).unwrap();
         let instruments = Arc::new(Instruments::from_specs(&sim.instrument_specs()).unwrap());
         let mut cfg = config_for(&sim);
         tweak(&mut cfg);
         let clock = Clock::new();
-        let mut sink =
-            VenueSink::new(&cfg, creds_for(&sim), instruments.clone(), None, clock.clone()).unwrap();
-        sink.wait_ready(Duration::from_secs(10)).unwrap();
+        let sink = VenueSink::new(&cfg, creds_for(&sim), instruments.clone(), None, clock.clone()).unwrap();
         Harness {
             sim,
             sink,
