@@ -6,6 +6,7 @@
 //! - [`venues`]: each venue's wire formats: market data, metadata, signing, orders.
 //! - [`json`], [`proto`]: the zero-copy readers the decoders use.
 //! - [`capture`]: recorded venue messages; [`feed`]: the sources the md stage polls.
+//! - [`orders`]: the real venues' order entry and private streams as an `OrderSink`.
 //! - [`sim`]: simulated Gate.io and MEXC venues speaking the real protocols on loopback.
 #![forbid(unsafe_code)]
 
@@ -15,6 +16,7 @@ pub mod decode;
 pub mod feed;
 pub mod json;
 pub mod net;
+pub mod orders;
 pub mod proto;
 pub mod sim;
 pub mod venues;

@@ -821,7 +821,24 @@ fn rest_inner(ctx: &VenueCtx, req: &Request) -> Response {
         | (m @ ("GET" | "DELETE"), ["futures", "usdt", "orders", id]) => {
             let futures = parts[0] == "futures";
             let mut x = ctx.lock();
-            let Ok(id) = id.parse::<u64>() else { return order_not_found() };
+            // The venue id, or the custom `t-` text: Gate accepts the text while the order
+            // is open and for 60 s after it finished.
+            let id = match id.parse::<u64>() {
+                Ok(id) => id,
+                Err(_) if id.starts_with("t-") => {
+                    let now = now_ms();
+                    let found = x.orders_of(USER, None, false).into_iter().rev().find(|o| {
+                        o.text == *id
+                            && x.instruments[o.inst].is_futures() == futures
+                            && (o.is_open() || now.saturating_sub(o.update_ms) <= 60_000)
+                    });
+                    match found {
+                        Some(o) => o.id,
+                        None => return order_not_found(),
+                    }
+                }
+                Err(_) => return order_not_found(),
+            };
             let found = x
                 .order(id)
                 .filter(|o| o.account == USER && x.instruments[o.inst].is_futures() == futures)

@@ -832,6 +832,34 @@ fn futures_rest(ctx: &VenueCtx, req: &Request) -> Response {
                 _ => fut_err(2040, "order not exist"),
             }
         }
+        ("GET", ["order", "external", symbol, ext]) => {
+            let x = ctx.lock();
+            let Some(inst) = x.find(Market::Futures, symbol) else {
+                return fut_err(1001, "Contract does not exist");
+            };
+            match x.orders_of(USER, Some(inst), false).into_iter().rev().find(|o| o.text == *ext) {
+                Some(o) => fut_ok(futures_order_json(&x.instruments[inst], &o)),
+                None => fut_err(2040, "order not exist"),
+            }
+        }
+        ("POST", ["order", "cancel_with_external"]) => {
+            let symbol = body.get("symbol").and_then(Value::as_str).unwrap_or("");
+            let ext = body.get("externalOid").and_then(Value::as_str).unwrap_or("");
+            let mut x = ctx.lock();
+            let Some(inst) = x.find(Market::Futures, symbol) else {
+                return fut_err(1001, "Contract does not exist");
+            };
+            let Some(o) = x.orders_of(USER, Some(inst), false).into_iter().rev().find(|o| o.text == ext)
+            else {
+                return fut_err(2040, "order not exist");
+            };
+            match x.cancel(USER, o.id) {
+                Some(_) => fut_ok(
+                    json!({"symbol": symbol, "externalOid": ext, "errorCode": 0, "errorMsg": "success"}),
+                ),
+                None => fut_err(2041, "order state cannot be cancelled"),
+            }
+        }
         ("GET", ["order", "list", "open_orders", rest @ ..]) => {
             let x = ctx.lock();
             let want = match rest.first() {

@@ -1,0 +1,754 @@
+//! MEXC USDT perpetual futures (contract API) order entry and private stream.
+//!
+//! Requests (protocols.md C.2), signed with `ApiKey`, `Request-Time`, `Signature` over
+//! `key + time + params` (the raw JSON body of a POST, the sorted query of a GET):
+//! `POST /api/v1/private/order/submit` (`vol` in contracts, `type` 3 IOC or 4 FOK,
+//! `externalOid` = client id), `POST /api/v1/private/order/cancel_with_external`,
+//! `GET /api/v1/private/order/external/{symbol}/{externalOid}`,
+//! `POST /api/v1/private/order/cancel_all`, `GET /api/v1/private/account/assets`,
+//! `GET /api/v1/private/position/open_positions`. Answers are `{"success","code","data"}`
+//! envelopes with HTTP 200 even for refusals.
+//!
+//! Sides: the engine's orders are plain buys and sells of contracts, so a buy is sent as
+//! side 1 (open long) and a sell as side 3 (open short), with `positionMode` 2
+//! (one-way). In one-way mode the venue nets an order against the opposite position: a
+//! sell while long reduces the long, a sell of more than the long flips to short, and a
+//! "sell of a net short of nothing" simply opens a short. The close codes (2 close
+//! short, 4 close long) are never used: they are reduce-only, and a position view that
+//! is a moment stale would make them fail or, in hedge mode, leave both legs open. The
+//! account must therefore be in one-way mode; the sink sends `positionMode` on every
+//! order to say so.
+//!
+//! Availability: MEXC has marked futures order entry "under maintenance" for most
+//! accounts since 2022 and answers `{"success":false,"code":1002,"message":"Contract not
+//! allow place order!"}` (or 6001, or a message saying trading is not allowed). Such an
+//! answer rejects the order with `TradingDisabled`, keeps a notice with the venue's text,
+//! and makes the sink refuse further futures orders there (`NotSent(TradingDisabled)`)
+//! for `trading_disabled_retry_ms`.
+//!
+//! The private stream logs in (`{"method":"login",…}`) and then receives every personal
+//! push: `push.personal.order.deal` (exact trades with `fee`), `push.personal.order`
+//! (cumulative `dealVol`, average `dealAvgPrice`, fees: an estimate of the value),
+//! `push.personal.asset`, `push.personal.position`.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use mio::event::Event;
+use mio::{Registry, Token};
+use pipeline::dispatch::{OrderRequest, SinkError};
+use pipeline::journal::TimeInForce;
+use pipeline::msg::{ClientOrderId, RejectReason};
+use pipeline::types::{Amount, InstrumentId, Market, Price, Qty, Rounding, Side, Venue};
+use quanta::Instant;
+use rustls::ClientConfig;
+use serde::Deserialize;
+
+use super::track::{Cumulative, Trade};
+use super::wire::{
+    contracts_qty, for_fields, for_items, parse_amount, parse_client_id, parse_price, push_client_id,
+    push_contracts, scalar, trade_id, wall_ms,
+};
+use super::{Core, MexcEntryConfig, OrderEntryError, Pending, PendingTable, RestTarget};
+use crate::auth::{Credentials, Decimal};
+use crate::json::{JsonError, Parser};
+use crate::net::http::{Completion, HttpClient, HttpConfig, Method, Outcome, Request};
+use crate::net::ws::{Payload, VenuePing, WsClient, WsConfig, WsEvent, WsHooks};
+use crate::venues::mexc::sign::{futures_signature, futures_ws_login};
+
+/// Futures margin mode (`openType`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MexcOpenType {
+    Isolated,
+    #[default]
+    Cross,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Warm,
+    Create,
+    Cancel,
+    Query { external: bool },
+    CancelAll,
+    Assets,
+    Positions,
+}
+
+/// The private stream: log in on every session.
+#[derive(Debug)]
+pub(crate) struct MexcFuturesHooks {
+    creds: Credentials,
+}
+
+impl WsHooks for MexcFuturesHooks {
+    fn on_open(&mut self, now_unix_ms: u64, out: &mut Vec<String>) {
+        out.push(futures_ws_login(&self.creds, now_unix_ms));
+    }
+
+    fn keepalive(&mut self, now_unix_ms: u64) -> Option<String> {
+        Some(VenuePing::MexcFutures.message(now_unix_ms))
+    }
+}
+
+#[derive(Debug)]
+struct Stream {
+    ws: WsClient<MexcFuturesHooks>,
+    up: bool,
+}
+
+/// MEXC futures order entry.
+pub(crate) struct MexcFuturesEntry {
+    creds: Credentials,
+    http: HttpClient,
+    recv_window: Decimal,
+    leverage: u32,
+    open_type: MexcOpenType,
+    stream: Stream,
+    pending: PendingTable<Kind>,
+    target: RestTarget,
+    body: String,
+    warm: usize,
+    warmed: bool,
+    max_connections: usize,
+    last_keepalive_ns: u64,
+}
+
+impl std::fmt::Debug for MexcFuturesEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MexcFuturesEntry")
+            .field("http", &self.http)
+            .field("stream_up", &self.stream.up)
+            .finish_non_exhaustive()
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// MEXC futures codes (and messages) as reject reasons.
+pub(crate) fn reason_of(code: i64, msg: &[u8]) -> RejectReason {
+    match code {
+        2005 | 2009 => RejectReason::InsufficientBalance,
+        2015 if contains(msg, b"minimum") || contains(msg, b"Minimum") => RejectReason::BelowMinimum,
+        2015 => RejectReason::BadPrecision,
+        1001 => RejectReason::UnknownInstrument,
+        1002 | 6001 => RejectReason::TradingDisabled,
+        401 | 402 | 406 | 513 | 602 => RejectReason::Auth,
+        510 | 2037 => RejectReason::RateLimited,
+        2040 => RejectReason::NotFound,
+        _ if contains(msg, b"maintenance") || contains(msg, b"not allow") || contains(msg, b"forbidden") => {
+            RejectReason::TradingDisabled
+        }
+        _ => RejectReason::Other,
+    }
+}
+
+/// The `{"success","code","message","data"}` envelope; `data` as raw JSON.
+#[derive(Debug, Default)]
+struct Envelope<'a> {
+    success: bool,
+    code: i64,
+    message: &'a [u8],
+    data: &'a [u8],
+}
+
+fn envelope(body: &[u8]) -> Envelope<'_> {
+    let mut e = Envelope::default();
+    let mut p = Parser::new(body);
+    let _ = for_fields(&mut p, |k, p| {
+        match k {
+            b"success" => e.success = scalar(p)? == b"true",
+            b"code" => e.code = crate::json::parse_i64(scalar(p)?).unwrap_or(0),
+            b"message" => e.message = scalar(p)?,
+            b"data" => e.data = p.skip()?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    });
+    e
+}
+
+/// A futures order (query answer, `push.personal.order`).
+#[derive(Debug, Default)]
+struct FutOrder<'a> {
+    order_id: &'a [u8],
+    symbol: &'a [u8],
+    external: &'a [u8],
+    vol: &'a [u8],
+    side: &'a [u8],
+    order_type: &'a [u8],
+    deal_avg: &'a [u8],
+    deal_vol: &'a [u8],
+    taker_fee: &'a [u8],
+    maker_fee: &'a [u8],
+    state: &'a [u8],
+}
+
+fn parse_order<'a>(p: &mut Parser<'a>) -> Result<FutOrder<'a>, JsonError> {
+    let mut o = FutOrder::default();
+    for_fields(p, |k, p| {
+        let slot = match k {
+            b"orderId" => &mut o.order_id,
+            b"symbol" => &mut o.symbol,
+            b"externalOid" => &mut o.external,
+            b"vol" => &mut o.vol,
+            b"side" => &mut o.side,
+            b"orderType" => &mut o.order_type,
+            b"dealAvgPrice" => &mut o.deal_avg,
+            b"dealVol" => &mut o.deal_vol,
+            b"takerFee" => &mut o.taker_fee,
+            b"makerFee" => &mut o.maker_fee,
+            b"state" => &mut o.state,
+            _ => return Ok(false),
+        };
+        *slot = scalar(p)?;
+        Ok(true)
+    })?;
+    Ok(o)
+}
+
+fn sym(s: &[u8]) -> &str {
+    std::str::from_utf8(s).unwrap_or("")
+}
+
+/// Side codes 1 (open long) and 2 (close short) buy; 3 and 4 sell.
+fn side_of(code: &[u8]) -> Side {
+    if matches!(code, b"3" | b"4") { Side::Sell } else { Side::Buy }
+}
+
+impl MexcFuturesEntry {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        cfg: &MexcEntryConfig,
+        creds: Credentials,
+        core: &Core,
+        http_cfg: HttpConfig,
+        tls: Option<Arc<ClientConfig>>,
+        registry: &Registry,
+        first_token: usize,
+        max_connections: usize,
+    ) -> Result<Self, OrderEntryError> {
+        let http = HttpClient::new(http_cfg, tls.clone(), registry, Token(first_token), core.clock.clone())?;
+        let mut ws_cfg = WsConfig::new(&cfg.ws_futures_url);
+        ws_cfg.stale_after = std::time::Duration::from_secs(60);
+        ws_cfg.keepalive_every = std::time::Duration::from_secs(15);
+        let ws = WsClient::new(
+            ws_cfg,
+            MexcFuturesHooks { creds: creds.clone() },
+            tls,
+            registry,
+            Token(first_token + max_connections),
+            core.clock.clone(),
+        )?;
+        let mut e = MexcFuturesEntry {
+            creds,
+            http,
+            recv_window: Decimal::new((cfg.recv_window_ms / 1000).clamp(1, 60)),
+            leverage: cfg.futures_leverage.max(1),
+            open_type: cfg.futures_open_type,
+            stream: Stream { ws, up: false },
+            pending: PendingTable::new(),
+            target: RestTarget::new(),
+            body: String::with_capacity(512),
+            warm: 0,
+            warmed: false,
+            max_connections,
+            last_keepalive_ns: 0,
+        };
+        let now = core.clock.now();
+        for _ in 0..max_connections {
+            e.public_get(now);
+        }
+        Ok(e)
+    }
+
+    pub(crate) fn is_ready(&self) -> bool {
+        self.warmed && self.stream.up
+    }
+
+    pub(crate) fn on_event(&mut self, ev: &Event) -> bool {
+        self.http.on_event(ev) || self.stream.ws.on_event(ev)
+    }
+
+    fn public_get(&mut self, now: Instant) {
+        if let Ok(id) = self.http.submit(Request::get("/api/v1/contract/ping"), now) {
+            self.pending.push(id, Kind::Warm, Pending::none());
+        }
+    }
+
+    /// Signs and submits `self.target` (GET/DELETE: its query is the parameter string)
+    /// or `self.body` (POST).
+    fn send(&mut self, method: Method, kind: Kind, meta: Pending, now: Instant) -> bool {
+        let ts = wall_ms();
+        let params = if method == Method::Post { self.body.as_str() } else { self.target.query() };
+        let sig = futures_signature(&self.creds.api_secret, &self.creds.api_key, ts, params);
+        let time = Decimal::new(ts);
+        let headers = [
+            ("ApiKey", self.creds.api_key.as_str()),
+            ("Request-Time", time.as_str()),
+            ("Signature", sig.as_str()),
+            ("Recv-Window", self.recv_window.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        let req = Request {
+            method,
+            target: self.target.as_str(),
+            headers: &headers,
+            body: self.body.as_bytes(),
+            timeout: None,
+        };
+        let ok = match self.http.submit(req, now) {
+            Ok(id) => {
+                self.pending.push(id, kind, meta);
+                true
+            }
+            Err(_) => false,
+        };
+        self.body.clear();
+        ok
+    }
+
+    pub(crate) fn submit(&mut self, req: &OrderRequest, core: &mut Core) -> Result<(), SinkError> {
+        let instruments = Arc::clone(&core.instruments);
+        let inst = instruments.get(req.inst);
+        let b = &mut self.body;
+        b.clear();
+        b.push_str(r#"{"symbol":""#);
+        b.push_str(&inst.symbol);
+        let _ = write!(b, r#"","price":{},"vol":"#, req.price.display(inst.price_scale));
+        push_contracts(b, req.qty, inst.qty_scale, false);
+        let _ = write!(
+            b,
+            r#","leverage":{},"side":{},"type":{},"openType":{},"positionMode":2,"externalOid":""#,
+            self.leverage,
+            if req.side == Side::Buy { 1 } else { 3 },
+            if req.tif == TimeInForce::Fok { 4 } else { 3 },
+            if self.open_type == MexcOpenType::Isolated { 1 } else { 2 },
+        );
+        push_client_id(b, req.client);
+        b.push_str("\"}");
+        self.target.set("", "/api/v1/private/order/submit", "");
+        let k = core.tracker.open(req, core.now_ns());
+        let meta = Pending { slot: k as u32, inst: req.inst, market: Market::Futures };
+        if !self.send(Method::Post, Kind::Create, meta, core.clock.now()) {
+            core.tracker.forget(k);
+            return Err(SinkError::NotSent(RejectReason::RateLimited));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn cancel(&mut self, client: ClientOrderId, inst: InstrumentId, core: &mut Core) -> bool {
+        let i = core.instruments.get(inst);
+        let b = &mut self.body;
+        b.clear();
+        b.push_str(r#"{"symbol":""#);
+        b.push_str(&i.symbol);
+        b.push_str(r#"","externalOid":""#);
+        push_client_id(b, client);
+        b.push_str("\"}");
+        self.target.set("", "/api/v1/private/order/cancel_with_external", "");
+        let slot = core.tracker.find(client).map_or(u32::MAX, |k| k as u32);
+        self.send(
+            Method::Post,
+            Kind::Cancel,
+            Pending { slot, inst, market: Market::Futures },
+            core.clock.now(),
+        )
+    }
+
+    pub(crate) fn query(&mut self, k: usize, external: bool, core: &mut Core) -> bool {
+        let v = core.tracker.view(k);
+        let i = core.instruments.get(v.inst);
+        self.target.begin("/api/v1/private/order/external/");
+        self.target.push(&i.symbol);
+        self.target.push("/");
+        self.target.push_client_id(v.client);
+        let meta = Pending { slot: k as u32, inst: v.inst, market: Market::Futures };
+        self.send(Method::Get, Kind::Query { external }, meta, core.clock.now())
+    }
+
+    pub(crate) fn cancel_all(&mut self, core: &mut Core) -> bool {
+        self.body.clear();
+        self.body.push_str("{}");
+        self.target.set("", "/api/v1/private/order/cancel_all", "");
+        self.send(Method::Post, Kind::CancelAll, Pending::none(), core.clock.now())
+    }
+
+    pub(crate) fn query_balances(&mut self, core: &mut Core) -> bool {
+        let now = core.clock.now();
+        self.target.set("", "/api/v1/private/account/assets", "");
+        let a = self.send(Method::Get, Kind::Assets, Pending::none(), now);
+        self.target.set("", "/api/v1/private/position/open_positions", "");
+        a && self.send(Method::Get, Kind::Positions, Pending::none(), now)
+    }
+
+    pub(crate) fn poll(&mut self, now: Instant, core: &mut Core) {
+        let now_ns = core.now_ns();
+        if self.warmed && now_ns.saturating_sub(self.last_keepalive_ns) >= core.timing.keepalive_ns {
+            self.last_keepalive_ns = now_ns;
+            if self.http.in_flight() == 0 {
+                for _ in 0..self.max_connections {
+                    self.public_get(now);
+                }
+            }
+        }
+        let stream_up = self.stream.up;
+        {
+            let pending = &mut self.pending;
+            let warm = &mut self.warm;
+            self.http.poll(now, &mut |c: Completion<'_>| {
+                let Some((kind, meta)) = pending.take(c.id) else { return };
+                on_completion(core, kind, meta, &c.outcome, stream_up, warm);
+            });
+        }
+        if !self.warmed && self.warm >= self.max_connections {
+            self.warmed = true;
+            self.last_keepalive_ns = now_ns;
+        }
+        let up = &mut self.stream.up;
+        self.stream.ws.poll(now, &mut |ev| match ev {
+            WsEvent::Opened => *up = false,
+            WsEvent::Lost(e) => {
+                *up = false;
+                core.notice_text(Venue::Mexc, Market::Futures, RejectReason::Disconnected, 0, &e.to_string());
+            }
+            WsEvent::Frame(f) => {
+                if let Payload::Text(t) = f.payload {
+                    on_push(core, t.as_bytes(), up);
+                }
+            }
+        });
+    }
+
+    pub(crate) fn stop(&mut self) {
+        self.stream.ws.close();
+    }
+}
+
+fn on_completion(
+    core: &mut Core,
+    kind: Kind,
+    meta: Pending,
+    outcome: &Outcome<'_>,
+    stream_up: bool,
+    warm: &mut usize,
+) {
+    let ts = core.now_ns();
+    let slot = (meta.slot != u32::MAX).then_some(meta.slot as usize);
+    let ok_body = match outcome {
+        Outcome::Ok(r) if r.status < 300 => Some(envelope(r.body)),
+        _ => None,
+    };
+    match kind {
+        Kind::Warm => {
+            if ok_body.is_some() {
+                *warm += 1;
+            }
+        }
+        Kind::Create => {
+            let Some(k) = slot else { return };
+            match (outcome, ok_body) {
+                (_, Some(e)) if e.success => {
+                    // `data` is the order id (a number), or `{"orderId":"…"}`.
+                    let mut id = e.data;
+                    if e.data.first() == Some(&b'{') {
+                        let mut p = Parser::new(e.data);
+                        let _ = for_fields(&mut p, |k, p| {
+                            if k == b"orderId" {
+                                id = scalar(p)?;
+                                return Ok(true);
+                            }
+                            Ok(false)
+                        });
+                    }
+                    core.tracker.set_venue_order(k, id);
+                    core.tracker.accepted(k, ts);
+                    core.tracker.settle_at(k, ts.saturating_add(core.timing.settle_ns));
+                }
+                (_, Some(e)) => {
+                    let reason = reason_of(e.code, e.message);
+                    match reason {
+                        RejectReason::RateLimited => core.block(Venue::Mexc, Market::Futures, None),
+                        RejectReason::TradingDisabled => core.disable(Venue::Mexc, Market::Futures),
+                        _ => {}
+                    }
+                    core.notice_parts(Venue::Mexc, Market::Futures, reason, e.code, b"", e.message);
+                    core.tracker.rejected(k, reason, ts);
+                }
+                (Outcome::RateLimited(r), _) => {
+                    core.block(Venue::Mexc, Market::Futures, r.retry_after);
+                    core.tracker.rejected(k, RejectReason::RateLimited, ts);
+                }
+                (Outcome::Ok(r), _) => {
+                    let e = envelope(r.body);
+                    core.notice_parts(
+                        Venue::Mexc,
+                        Market::Futures,
+                        RejectReason::Other,
+                        i64::from(r.status),
+                        b"",
+                        e.message,
+                    );
+                    core.tracker.rejected(k, reason_of(e.code, e.message), ts);
+                }
+                (Outcome::ServerError(_) | Outcome::Unknown(_), _) => core.tracker.unknown(k, ts),
+                (Outcome::NotSent(_), _) => core.tracker.rejected(k, RejectReason::Disconnected, ts),
+            }
+        }
+        Kind::Query { external } => {
+            let Some(k) = slot else { return };
+            match ok_body {
+                Some(e) if e.success => {
+                    let mut p = Parser::new(e.data);
+                    if let Ok(o) = parse_order(&mut p) {
+                        apply_order(core, &o, Some(k), external, false);
+                    }
+                }
+                Some(e) if e.code == 2040 || contains(e.message, b"not exist") => {
+                    let (now, grace) = (core.now_ns(), core.timing.not_found_grace_ns);
+                    core.tracker.not_found(k, now, grace);
+                }
+                _ => {
+                    if !external {
+                        core.tracker.settle_at(k, ts.saturating_add(core.timing.settle_ns));
+                    }
+                }
+            }
+        }
+        Kind::Cancel => {
+            // The answer names the order only; its end arrives by push or settle query.
+            if let (Some(k), Some(e)) = (slot, ok_body) {
+                if e.success {
+                    core.tracker.settle_at(k, ts.saturating_add(core.timing.grace_ns));
+                }
+            }
+        }
+        Kind::CancelAll => {}
+        Kind::Assets => {
+            if let Some(e) = ok_body.filter(|e| e.success) {
+                let mut p = Parser::new(e.data);
+                let _ = for_items(&mut p, |p| asset(core, p));
+            }
+        }
+        Kind::Positions => {
+            if let Some(e) = ok_body.filter(|e| e.success) {
+                // Only open positions are listed: the others are flat.
+                let instruments = Arc::clone(&core.instruments);
+                for i in instruments.iter().filter(|i| i.venue == Venue::Mexc && i.market == Market::Futures)
+                {
+                    core.futures_position(i.id, Qty::ZERO);
+                }
+                let mut p = Parser::new(e.data);
+                let _ = for_items(&mut p, |p| position(core, p));
+            }
+        }
+    }
+    let _ = stream_up;
+}
+
+/// `{"currency","availableBalance","cashBalance",…}`.
+fn asset<'a>(core: &mut Core, p: &mut Parser<'a>) -> Result<(), JsonError> {
+    let (mut cur, mut avail, mut cash): (&[u8], &[u8], &[u8]) = (b"", b"", b"");
+    for_fields(p, |k, p| {
+        match k {
+            b"currency" => cur = scalar(p)?,
+            b"availableBalance" => avail = scalar(p)?,
+            b"cashBalance" => cash = scalar(p)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    if cur == b"USDT" {
+        core.futures_balance(Venue::Mexc, parse_amount(cash), parse_amount(avail));
+    }
+    Ok(())
+}
+
+/// `{"symbol","holdVol","positionType"(1 long, 2 short),"state"}`.
+fn position<'a>(core: &mut Core, p: &mut Parser<'a>) -> Result<(), JsonError> {
+    let (mut s, mut vol, mut ty, mut state): (&[u8], &[u8], &[u8], &[u8]) = (b"", b"", b"", b"");
+    for_fields(p, |k, p| {
+        match k {
+            b"symbol" => s = scalar(p)?,
+            b"holdVol" => vol = scalar(p)?,
+            b"positionType" => ty = scalar(p)?,
+            b"state" => state = scalar(p)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    let instruments = Arc::clone(&core.instruments);
+    let Some(inst) = instruments.find(Venue::Mexc, Market::Futures, sym(s)) else { return Ok(()) };
+    let Some(q) = contracts_qty(vol, instruments.get(inst).qty_scale) else { return Ok(()) };
+    let q = if state == b"3" {
+        Qty::ZERO
+    } else if ty == b"2" {
+        Qty(-q.0)
+    } else {
+        q
+    };
+    core.futures_position(inst, q);
+    Ok(())
+}
+
+/// An order report (query answer or push).
+fn apply_order(core: &mut Core, o: &FutOrder<'_>, slot: Option<usize>, external: bool, stream_up: bool) {
+    let ts = core.now_ns();
+    let instruments = Arc::clone(&core.instruments);
+    let Some(inst_id) = instruments.find(Venue::Mexc, Market::Futures, sym(o.symbol)) else { return };
+    let inst = instruments.get(inst_id);
+    let side = side_of(o.side);
+    let k = match (slot, parse_client_id(o.external)) {
+        (Some(k), _) => k,
+        (None, Some(c)) => core.tracker.find_or_open(c, inst_id, side, ts),
+        (None, None) => return,
+    };
+    core.tracker.set_side(k, side);
+    core.tracker.set_venue_order(k, o.order_id);
+    let fok = o.order_type == b"4";
+    core.tracker.set_fok(k, fok);
+    if let Some(v) = contracts_qty(o.vol, inst.qty_scale) {
+        core.tracker.set_qty(k, v);
+    }
+    let filled = contracts_qty(o.deal_vol, inst.qty_scale).unwrap_or(Qty::ZERO);
+    let price = parse_price(o.deal_avg, inst.price_scale).unwrap_or(Price::ZERO);
+    let value = inst.notional(price, filled, Rounding::Floor).unwrap_or(Amount::ZERO);
+    let fee = parse_amount(o.taker_fee)
+        .unwrap_or(Amount::ZERO)
+        .saturating_add(parse_amount(o.maker_fee).unwrap_or(Amount::ZERO));
+    let c = Cumulative { filled, value, fee, fee_asset: inst.quote, exact: false };
+    // States: 1 uninformed, 2 uncompleted, 3 completed, 4 cancelled, 5 invalid.
+    let finished = matches!(o.state, b"3" | b"4" | b"5");
+    if external {
+        core.tracker.status(k, c, !finished, ts);
+        return;
+    }
+    if !(finished && filled.is_zero() && fok) {
+        core.tracker.accepted(k, ts);
+    }
+    core.tracker.cumulative(k, c, ts, stream_up.then_some(core.timing.grace_ns));
+    if finished {
+        core.tracker.terminal(k, filled, ts);
+    }
+}
+
+/// `push.personal.order.deal`: one execution, exact.
+fn apply_deal<'a>(core: &mut Core, p: &mut Parser<'a>) -> Result<(), JsonError> {
+    #[derive(Default)]
+    struct Deal<'a> {
+        symbol: &'a [u8],
+        ext: &'a [u8],
+        id: &'a [u8],
+        oid: &'a [u8],
+        price: &'a [u8],
+        vol: &'a [u8],
+        fee: &'a [u8],
+        side: &'a [u8],
+    }
+    let mut d = Deal::default();
+    for_fields(p, |k, p| {
+        let slot = match k {
+            b"symbol" => &mut d.symbol,
+            b"externalOid" => &mut d.ext,
+            b"id" => &mut d.id,
+            b"orderId" => &mut d.oid,
+            b"price" => &mut d.price,
+            b"vol" => &mut d.vol,
+            b"fee" => &mut d.fee,
+            b"side" => &mut d.side,
+            _ => return Ok(false),
+        };
+        *slot = scalar(p)?;
+        Ok(true)
+    })?;
+    let Deal { symbol: s, ext, id, oid, price, vol, fee, side } = d;
+    let ts = core.now_ns();
+    let Some(c) = parse_client_id(ext) else { return Ok(()) };
+    let instruments = Arc::clone(&core.instruments);
+    let Some(inst_id) = instruments.find(Venue::Mexc, Market::Futures, sym(s)) else { return Ok(()) };
+    let inst = instruments.get(inst_id);
+    let (Some(price), Some(qty)) = (parse_price(price, inst.price_scale), contracts_qty(vol, inst.qty_scale))
+    else {
+        return Ok(());
+    };
+    let k = core.tracker.find_or_open(c, inst_id, side_of(side), ts);
+    core.tracker.set_venue_order(k, oid);
+    let trade = Trade {
+        id: trade_id(id),
+        price,
+        qty,
+        fee: parse_amount(fee).unwrap_or(Amount::ZERO),
+        fee_asset: inst.quote,
+    };
+    core.tracker.trade(k, trade, ts);
+    Ok(())
+}
+
+fn on_push(core: &mut Core, text: &[u8], up: &mut bool) {
+    let mut channel: &[u8] = b"";
+    let mut data: &[u8] = b"";
+    let mut p = Parser::new(text);
+    if for_fields(&mut p, |k, p| {
+        match k {
+            b"channel" => channel = scalar(p)?,
+            b"data" => data = p.skip()?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })
+    .is_err()
+    {
+        return;
+    }
+    let mut p = Parser::new(data);
+    let _ = match channel {
+        b"rs.login" => {
+            *up = contains(data, b"success");
+            Ok(())
+        }
+        b"rs.error" => {
+            core.notice_parts(Venue::Mexc, Market::Futures, RejectReason::Auth, 0, b"stream", data);
+            Ok(())
+        }
+        b"push.personal.order.deal" => for_items(&mut p, |p| apply_deal(core, p)),
+        b"push.personal.order" => {
+            let stream_up = *up;
+            for_items(&mut p, |p| {
+                let o = parse_order(p)?;
+                apply_order(core, &o, None, false, stream_up);
+                Ok(())
+            })
+        }
+        b"push.personal.asset" => for_items(&mut p, |p| asset(core, p)),
+        b"push.personal.position" => for_items(&mut p, |p| position(core, p)),
+        _ => Ok(()),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trading_disabled_answers_are_recognised() {
+        let e = envelope(br#"{"success":false,"code":1002,"message":"Contract not allow place order!"}"#);
+        assert!(!e.success);
+        assert_eq!(reason_of(e.code, e.message), RejectReason::TradingDisabled);
+        assert_eq!(
+            reason_of(9999, b"The API order function is under maintenance"),
+            RejectReason::TradingDisabled
+        );
+        assert_eq!(reason_of(2005, b"Balance insufficient"), RejectReason::InsufficientBalance);
+        assert_eq!(reason_of(2015, b"Price or quantity precision error"), RejectReason::BadPrecision);
+        assert_eq!(reason_of(510, b"Requests are too frequent!"), RejectReason::RateLimited);
+        let recorded = include_str!("../../test_data/mexc/futures_rest_errors.jsonl");
+        let codes: Vec<i64> = recorded.lines().map(|l| envelope(l.as_bytes()).code).collect();
+        assert_eq!(codes, vec![2009, 1001]);
+        let created = include_str!("../../test_data/mexc/futures_rest_order_create.jsonl");
+        let e = envelope(created.lines().next().unwrap().as_bytes());
+        assert!(e.success && e.data.starts_with(b"{\"orderId\""));
+    }
+}

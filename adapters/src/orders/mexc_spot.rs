@@ -1,0 +1,898 @@
+//! MEXC spot v3 order entry and its private stream.
+//!
+//! Requests (protocols.md C.1) put every parameter in the signed query string and send
+//! an empty body, as ccxt does: `POST /api/v3/order` (`type` IMMEDIATE_OR_CANCEL or
+//! FILL_OR_KILL, `newClientOrderId` = client id), `DELETE /api/v3/order` and
+//! `GET /api/v3/order` by `origClientOrderId`, `DELETE /api/v3/openOrders` (five symbols
+//! per call), `GET /api/v3/account`. The create answer only acknowledges: fills and the
+//! end come from the private stream, or from the sink's own query `settle_query_ms`
+//! after the acknowledgement when the stream has not finished the order by then.
+//!
+//! The private stream: a listen key from `POST /api/v3/userDataStream`, kept alive by a
+//! `PUT` every 30 minutes (a new key and a reconnect when the venue forgot it), a
+//! WebSocket on `ws_spot_url?listenKey=…` subscribed to `spot@private.orders.v3.api.pb`,
+//! `spot@private.deals.v3.api.pb` and `spot@private.account.v3.api.pb`, whose pushes are
+//! protobuf `PushDataV3ApiWrapper` frames (bodies 304, 306, 307).
+//!
+//! Exact: the deals push (price, quantity, `feeAmount`, `feeCurrency`). Estimates: order
+//! pushes and query answers carry the cumulative quantity and quote amount but no fee;
+//! the fee is then the instrument's taker rate on the received asset (base for a buy,
+//! quote for a sell), held back for the stream grace while the deals arrive.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use mio::event::Event;
+use mio::{Registry, Token};
+use pipeline::dispatch::{OrderRequest, SinkError};
+use pipeline::journal::TimeInForce;
+use pipeline::msg::{ClientOrderId, RejectReason};
+use pipeline::types::{Amount, Instrument, InstrumentId, Market, Qty, Rounding, Side, Venue};
+use quanta::Instant;
+use rustls::ClientConfig;
+
+use super::track::{Cumulative, Trade};
+use super::wire::{
+    for_fields, for_items, parse_amount, parse_client_id, parse_price, parse_qty, scalar, trade_id, wall_ms,
+};
+use super::{Core, MexcEntryConfig, OrderEntryError, Pending, PendingTable, RestTarget};
+use crate::auth::{Credentials, hmac_sha256_hex};
+use crate::json::{JsonError, Parser};
+use crate::net::http::{Completion, HttpClient, HttpConfig, Method, Outcome, Request};
+use crate::net::ws::{Payload, VenuePing, WsClient, WsConfig, WsEvent, WsHooks};
+use crate::proto::{ProtoError, Reader};
+use crate::venues::mexc::sign::{SPOT_API_KEY_HEADER, USER_DATA_STREAM_PATH};
+
+const TOPICS: [&str; 3] =
+    ["spot@private.orders.v3.api.pb", "spot@private.deals.v3.api.pb", "spot@private.account.v3.api.pb"];
+/// The listen key is renewed this often (it lives 60 minutes).
+const LISTEN_KEY_KEEPALIVE_NS: u64 = 30 * 60 * 1_000_000_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Warm,
+    ListenKey,
+    KeepKey,
+    Create,
+    Cancel,
+    Query { external: bool },
+    CancelAll,
+    Account,
+    CloseKey,
+}
+
+/// The private stream's subscriptions; the URL carries the current listen key (which
+/// grants reading the account's stream, so `Debug` leaves it out).
+pub(crate) struct MexcSpotHooks {
+    url: String,
+}
+
+impl std::fmt::Debug for MexcSpotHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let base = self.url.split('?').next().unwrap_or("");
+        f.debug_struct("MexcSpotHooks").field("url", &format_args!("{base}?listenKey=***")).finish()
+    }
+}
+
+impl WsHooks for MexcSpotHooks {
+    fn url(&mut self) -> Option<String> {
+        Some(self.url.clone())
+    }
+
+    fn on_open(&mut self, _now_unix_ms: u64, out: &mut Vec<String>) {
+        let mut m = String::from(r#"{"method":"SUBSCRIPTION","params":["#);
+        for (i, t) in TOPICS.iter().enumerate() {
+            if i > 0 {
+                m.push(',');
+            }
+            let _ = write!(m, "\"{t}\"");
+        }
+        m.push_str("]}");
+        out.push(m);
+    }
+
+    fn keepalive(&mut self, now_unix_ms: u64) -> Option<String> {
+        Some(VenuePing::MexcSpot.message(now_unix_ms))
+    }
+}
+
+#[derive(Debug)]
+struct Stream {
+    ws: WsClient<MexcSpotHooks>,
+    topics: [bool; 3],
+    up: bool,
+}
+
+/// MEXC spot order entry.
+pub(crate) struct MexcSpotEntry {
+    creds: Credentials,
+    http: HttpClient,
+    recv_window_ms: u64,
+    ws_url: String,
+    ws_cfg: WsConfig,
+    ws_token: Token,
+    tls: Option<Arc<ClientConfig>>,
+    registry: Registry,
+    stream: Option<Stream>,
+    listen_key: Option<String>,
+    key_requested: bool,
+    key_renewed_ns: u64,
+    pending: PendingTable<Kind>,
+    target: RestTarget,
+    warm: usize,
+    warmed: bool,
+    max_connections: usize,
+    symbols: Vec<InstrumentId>,
+    last_keepalive_ns: u64,
+}
+
+impl std::fmt::Debug for MexcSpotEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MexcSpotEntry")
+            .field("http", &self.http)
+            .field("stream_up", &self.stream.as_ref().map(|s| s.up))
+            .finish_non_exhaustive()
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// MEXC spot error codes as reject reasons (protocols.md C.1, test_data/mexc).
+pub(crate) fn reason_of(code: i64, msg: &[u8]) -> RejectReason {
+    match code {
+        10101 | 30004 | 30005 => RejectReason::InsufficientBalance,
+        30002 if contains(msg, b"precision") => RejectReason::BadPrecision,
+        30002 | 88013 => RejectReason::BelowMinimum,
+        10007 | 30014 | 30021 => RejectReason::UnknownInstrument,
+        30016 | 30018 | 30019 | 30020 | 70011 | 700007 => RejectReason::TradingDisabled,
+        602 | 700001 | 700002 | 700003 | 700005 | 700006 | 10072 => RejectReason::Auth,
+        429 | -1003 => RejectReason::RateLimited,
+        -2011 => RejectReason::NotFound,
+        _ => RejectReason::Other,
+    }
+}
+
+/// `{"code":…,"msg":…}`.
+fn error_body(body: &[u8]) -> (i64, &[u8]) {
+    let (mut code, mut msg): (i64, &[u8]) = (0, b"");
+    let mut p = Parser::new(body);
+    let _ = for_fields(&mut p, |k, p| {
+        match k {
+            b"code" => code = crate::json::parse_i64(scalar(p)?).unwrap_or(0),
+            b"msg" => msg = scalar(p)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    });
+    (code, msg)
+}
+
+/// A spot order as the query and cancel answers show it.
+#[derive(Debug, Default)]
+struct MexcOrder<'a> {
+    symbol: &'a [u8],
+    order_id: &'a [u8],
+    client: &'a [u8],
+    orig_qty: &'a [u8],
+    executed: &'a [u8],
+    quote: &'a [u8],
+    status: &'a [u8],
+    kind: &'a [u8],
+    side: &'a [u8],
+}
+
+fn parse_order<'a>(p: &mut Parser<'a>) -> Result<MexcOrder<'a>, JsonError> {
+    let mut o = MexcOrder::default();
+    for_fields(p, |k, p| {
+        let slot = match k {
+            b"symbol" => &mut o.symbol,
+            b"orderId" => &mut o.order_id,
+            b"clientOrderId" | b"origClientOrderId" => &mut o.client,
+            b"origQty" => &mut o.orig_qty,
+            b"executedQty" => &mut o.executed,
+            b"cummulativeQuoteQty" => &mut o.quote,
+            b"status" => &mut o.status,
+            b"type" => &mut o.kind,
+            b"side" => &mut o.side,
+            _ => return Ok(false),
+        };
+        *slot = scalar(p)?;
+        Ok(true)
+    })?;
+    Ok(o)
+}
+
+/// The taker fee on the asset a spot order receives: an estimate for reports that carry
+/// none.
+fn estimate(inst: &Instrument, side: Side, filled: Qty, value: Amount) -> Cumulative {
+    let (fee, fee_asset) = match side {
+        Side::Buy => (
+            inst.base_amount(filled)
+                .and_then(|b| b.mul_rate(inst.taker_fee, Rounding::Ceil))
+                .unwrap_or(Amount::ZERO),
+            inst.base,
+        ),
+        Side::Sell => (value.mul_rate(inst.taker_fee, Rounding::Ceil).unwrap_or(Amount::ZERO), inst.quote),
+    };
+    Cumulative { filled, value, fee, fee_asset, exact: false }
+}
+
+fn sym(s: &[u8]) -> &str {
+    std::str::from_utf8(s).unwrap_or("")
+}
+
+impl MexcSpotEntry {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        cfg: &MexcEntryConfig,
+        creds: Credentials,
+        core: &Core,
+        http_cfg: HttpConfig,
+        tls: Option<Arc<ClientConfig>>,
+        registry: &Registry,
+        first_token: usize,
+        max_connections: usize,
+    ) -> Result<Self, OrderEntryError> {
+        let http = HttpClient::new(http_cfg, tls.clone(), registry, Token(first_token), core.clock.clone())?;
+        let mut ws_cfg = WsConfig::new(&cfg.ws_spot_url);
+        ws_cfg.stale_after = std::time::Duration::from_secs(60);
+        ws_cfg.keepalive_every = std::time::Duration::from_secs(20);
+        ws_cfg.max_session = Some(std::time::Duration::from_secs(23 * 3600));
+        let symbols = core
+            .instruments
+            .iter()
+            .filter(|i| i.venue == Venue::Mexc && i.market == Market::Spot)
+            .map(|i| i.id)
+            .collect();
+        let mut e = MexcSpotEntry {
+            creds,
+            http,
+            recv_window_ms: cfg.recv_window_ms,
+            ws_url: cfg.ws_spot_url.clone(),
+            ws_cfg,
+            ws_token: Token(first_token + max_connections),
+            tls,
+            registry: registry.try_clone()?,
+            stream: None,
+            listen_key: None,
+            key_requested: false,
+            key_renewed_ns: 0,
+            pending: PendingTable::new(),
+            target: RestTarget::new(),
+            warm: 0,
+            warmed: false,
+            max_connections,
+            symbols,
+            last_keepalive_ns: 0,
+        };
+        let now = core.clock.now();
+        for _ in 0..max_connections {
+            e.public_get(now);
+        }
+        e.request_listen_key(core);
+        Ok(e)
+    }
+
+    pub(crate) fn is_ready(&self) -> bool {
+        self.warmed && self.stream.as_ref().is_some_and(|s| s.up)
+    }
+
+    pub(crate) fn on_event(&mut self, ev: &Event) -> bool {
+        self.http.on_event(ev) || self.stream.as_mut().is_some_and(|s| s.ws.on_event(ev))
+    }
+
+    fn public_get(&mut self, now: Instant) {
+        if let Ok(id) = self.http.submit(Request::get("/api/v3/time"), now) {
+            self.pending.push(id, Kind::Warm, Pending::none());
+        }
+    }
+
+    /// Opens a signed request: `path?` (parameters follow, then [`send`](Self::send)).
+    fn begin(&mut self, path: &str) {
+        self.target.set("", path, "");
+        self.target.query_start();
+    }
+
+    /// Appends `recvWindow`, `timestamp` and `signature` and submits.
+    fn send(&mut self, method: Method, kind: Kind, meta: Pending, now: Instant) -> bool {
+        let ts = wall_ms();
+        let q = self.target.buf_mut();
+        if !q.ends_with('?') {
+            q.push('&');
+        }
+        let _ = write!(q, "recvWindow={}&timestamp={ts}", self.recv_window_ms);
+        let sig = hmac_sha256_hex(&self.creds.api_secret, &[self.target.query().as_bytes()]);
+        let q = self.target.buf_mut();
+        q.push_str("&signature=");
+        q.push_str(sig.as_str());
+        let headers =
+            [(SPOT_API_KEY_HEADER, self.creds.api_key.as_str()), ("Content-Type", "application/json")];
+        let req =
+            Request { method, target: self.target.as_str(), headers: &headers, body: b"", timeout: None };
+        match self.http.submit(req, now) {
+            Ok(id) => {
+                self.pending.push(id, kind, meta);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn request_listen_key(&mut self, core: &Core) {
+        self.key_requested = true;
+        self.begin(USER_DATA_STREAM_PATH);
+        self.send(Method::Post, Kind::ListenKey, Pending::none(), core.clock.now());
+    }
+
+    pub(crate) fn submit(&mut self, req: &OrderRequest, core: &mut Core) -> Result<(), SinkError> {
+        let instruments = Arc::clone(&core.instruments);
+        let inst = instruments.get(req.inst);
+        self.begin("/api/v3/order");
+        let q = self.target.buf_mut();
+        let _ = write!(
+            q,
+            "symbol={}&side={}&type={}&quantity={}&price={}&newClientOrderId=",
+            inst.symbol,
+            if req.side == Side::Buy { "BUY" } else { "SELL" },
+            if req.tif == TimeInForce::Fok { "FILL_OR_KILL" } else { "IMMEDIATE_OR_CANCEL" },
+            req.qty.display(inst.qty_scale),
+            req.price.display(inst.price_scale),
+        );
+        super::wire::push_client_id(q, req.client);
+        let k = core.tracker.open(req, core.now_ns());
+        let meta = Pending { slot: k as u32, inst: req.inst, market: Market::Spot };
+        if !self.send(Method::Post, Kind::Create, meta, core.clock.now()) {
+            core.tracker.forget(k);
+            return Err(SinkError::NotSent(RejectReason::RateLimited));
+        }
+        Ok(())
+    }
+
+    fn order_request(&mut self, method: Method, client: ClientOrderId, inst: &Instrument) {
+        self.begin("/api/v3/order");
+        let q = self.target.buf_mut();
+        let _ = write!(q, "symbol={}&origClientOrderId=", inst.symbol);
+        super::wire::push_client_id(q, client);
+        let _ = method;
+    }
+
+    pub(crate) fn cancel(&mut self, client: ClientOrderId, inst: InstrumentId, core: &mut Core) -> bool {
+        let instruments = Arc::clone(&core.instruments);
+        self.order_request(Method::Delete, client, instruments.get(inst));
+        let slot = core.tracker.find(client).map_or(u32::MAX, |k| k as u32);
+        self.send(
+            Method::Delete,
+            Kind::Cancel,
+            Pending { slot, inst, market: Market::Spot },
+            core.clock.now(),
+        )
+    }
+
+    pub(crate) fn query(&mut self, k: usize, external: bool, core: &mut Core) -> bool {
+        let v = core.tracker.view(k);
+        let instruments = Arc::clone(&core.instruments);
+        self.order_request(Method::Get, v.client, instruments.get(v.inst));
+        let meta = Pending { slot: k as u32, inst: v.inst, market: Market::Spot };
+        self.send(Method::Get, Kind::Query { external }, meta, core.clock.now())
+    }
+
+    pub(crate) fn cancel_all(&mut self, core: &mut Core) -> bool {
+        let instruments = Arc::clone(&core.instruments);
+        let now = core.clock.now();
+        let mut ok = true;
+        for chunk in 0..self.symbols.len().div_ceil(5) {
+            self.begin("/api/v3/openOrders");
+            let q = self.target.buf_mut();
+            q.push_str("symbol=");
+            for (j, id) in self.symbols.iter().skip(chunk * 5).take(5).enumerate() {
+                if j > 0 {
+                    q.push(',');
+                }
+                q.push_str(&instruments.get(*id).symbol);
+            }
+            ok &= self.send(Method::Delete, Kind::CancelAll, Pending::none(), now);
+        }
+        ok
+    }
+
+    pub(crate) fn query_balances(&mut self, core: &mut Core) -> bool {
+        self.begin("/api/v3/account");
+        self.send(Method::Get, Kind::Account, Pending::none(), core.clock.now())
+    }
+
+    fn open_stream(&mut self, key: &str, core: &mut Core) {
+        let url = format!("{}?listenKey={key}", self.ws_url);
+        match &mut self.stream {
+            Some(s) => {
+                s.ws.hooks_mut().url = url;
+                s.ws.reconnect();
+            }
+            None => {
+                // The configured URL stays the bare one; the hooks add the key on
+                // every connect.
+                let cfg = self.ws_cfg.clone();
+                match WsClient::new(
+                    cfg,
+                    MexcSpotHooks { url },
+                    self.tls.clone(),
+                    &self.registry,
+                    self.ws_token,
+                    core.clock.clone(),
+                ) {
+                    Ok(ws) => self.stream = Some(Stream { ws, topics: [false; 3], up: false }),
+                    Err(e) => {
+                        core.notice_text(Venue::Mexc, Market::Spot, RejectReason::Other, 0, &e.to_string())
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) fn poll(&mut self, now: Instant, core: &mut Core) {
+        let now_ns = core.now_ns();
+        if self.warmed && now_ns.saturating_sub(self.last_keepalive_ns) >= core.timing.keepalive_ns {
+            self.last_keepalive_ns = now_ns;
+            if self.http.in_flight() == 0 {
+                for _ in 0..self.max_connections {
+                    self.public_get(now);
+                }
+            }
+        }
+        if let Some(key) = &self.listen_key {
+            if now_ns.saturating_sub(self.key_renewed_ns) >= LISTEN_KEY_KEEPALIVE_NS {
+                self.key_renewed_ns = now_ns;
+                let key = key.clone();
+                self.begin(USER_DATA_STREAM_PATH);
+                let _ = write!(self.target.buf_mut(), "listenKey={key}");
+                self.send(Method::Put, Kind::KeepKey, Pending::none(), now);
+            }
+        }
+        let stream_up = self.stream.as_ref().is_some_and(|s| s.up);
+        let mut new_key: Option<Option<String>> = None;
+        {
+            let pending = &mut self.pending;
+            let warm = &mut self.warm;
+            self.http.poll(now, &mut |c: Completion<'_>| {
+                let Some((kind, meta)) = pending.take(c.id) else { return };
+                match on_completion(core, kind, meta, &c.outcome, stream_up, warm) {
+                    Followup::None => {}
+                    Followup::Key(k) => new_key = Some(k),
+                }
+            });
+        }
+        if !self.warmed && self.warm >= self.max_connections {
+            self.warmed = true;
+            self.last_keepalive_ns = now_ns;
+        }
+        match new_key {
+            Some(Some(key)) => {
+                self.key_renewed_ns = now_ns;
+                self.key_requested = false;
+                self.open_stream(&key, core);
+                self.listen_key = Some(key);
+            }
+            Some(None) => {
+                // The venue forgot the key (or refused to make one): a new one.
+                self.listen_key = None;
+                self.request_listen_key(core);
+            }
+            None => {}
+        }
+        let Some(s) = &mut self.stream else { return };
+        let (ws, topics, up) = (&mut s.ws, &mut s.topics, &mut s.up);
+        let mut lost_handshake = false;
+        ws.poll(now, &mut |ev| match ev {
+            WsEvent::Opened => {
+                *topics = [false; 3];
+                *up = false;
+            }
+            WsEvent::Lost(e) => {
+                *up = false;
+                lost_handshake |= matches!(e, crate::net::ws::WsError::Handshake { .. });
+                core.notice_text(Venue::Mexc, Market::Spot, RejectReason::Disconnected, 0, &e.to_string());
+            }
+            WsEvent::Frame(f) => match f.payload {
+                Payload::Binary(b) => {
+                    let _ = on_binary(core, b, *up);
+                }
+                Payload::Text(t) => {
+                    on_text(core, t.as_bytes(), topics);
+                    *up = topics.iter().all(|&t| t);
+                }
+            },
+        });
+        if lost_handshake && !self.key_requested {
+            // A refused upgrade is most likely an expired listen key.
+            self.request_listen_key(core);
+        }
+    }
+
+    pub(crate) fn stop(&mut self, core: &mut Core) {
+        if let Some(s) = &mut self.stream {
+            s.ws.close();
+        }
+        if let Some(key) = self.listen_key.take() {
+            self.begin(USER_DATA_STREAM_PATH);
+            let _ = write!(self.target.buf_mut(), "listenKey={key}");
+            self.send(Method::Delete, Kind::CloseKey, Pending::none(), core.clock.now());
+        }
+    }
+}
+
+enum Followup {
+    None,
+    /// A listen key arrived (`Some`), or a new one is needed (`None`).
+    Key(Option<String>),
+}
+
+fn on_completion(
+    core: &mut Core,
+    kind: Kind,
+    meta: Pending,
+    outcome: &Outcome<'_>,
+    stream_up: bool,
+    warm: &mut usize,
+) -> Followup {
+    let ts = core.now_ns();
+    let slot = (meta.slot != u32::MAX).then_some(meta.slot as usize);
+    match kind {
+        Kind::Warm => {
+            if matches!(outcome, Outcome::Ok(_)) {
+                *warm += 1;
+            }
+        }
+        Kind::CloseKey => {}
+        Kind::ListenKey | Kind::KeepKey => match outcome {
+            Outcome::Ok(r) if r.status < 300 => {
+                if kind == Kind::ListenKey {
+                    let mut key = None;
+                    let mut p = Parser::new(r.body);
+                    let _ = for_fields(&mut p, |k, p| {
+                        if k == b"listenKey" {
+                            key = std::str::from_utf8(scalar(p)?).ok().map(str::to_owned);
+                            return Ok(true);
+                        }
+                        Ok(false)
+                    });
+                    return Followup::Key(key);
+                }
+            }
+            Outcome::Ok(r) => {
+                let (code, msg) = error_body(r.body);
+                core.notice_parts(Venue::Mexc, Market::Spot, reason_of(code, msg), code, b"listen key", msg);
+                if kind == Kind::KeepKey {
+                    return Followup::Key(None);
+                }
+            }
+            _ => {
+                if kind == Kind::ListenKey {
+                    return Followup::Key(None);
+                }
+            }
+        },
+        Kind::Create => {
+            let Some(k) = slot else { return Followup::None };
+            match outcome {
+                Outcome::Ok(r) if r.status < 300 => {
+                    let mut p = Parser::new(r.body);
+                    if let Ok(o) = parse_order(&mut p) {
+                        core.tracker.set_venue_order(k, o.order_id);
+                    }
+                    core.tracker.accepted(k, ts);
+                    core.tracker.settle_at(k, ts.saturating_add(core.timing.settle_ns));
+                }
+                Outcome::Ok(r) | Outcome::RateLimited(r) => {
+                    let (code, msg) = error_body(r.body);
+                    let reason = if matches!(outcome, Outcome::RateLimited(_)) {
+                        RejectReason::RateLimited
+                    } else {
+                        reason_of(code, msg)
+                    };
+                    match reason {
+                        RejectReason::RateLimited => core.block(Venue::Mexc, Market::Spot, r.retry_after),
+                        RejectReason::TradingDisabled => core.disable(Venue::Mexc, Market::Spot),
+                        _ => {}
+                    }
+                    core.notice_parts(Venue::Mexc, Market::Spot, reason, code, b"", msg);
+                    core.tracker.rejected(k, reason, ts);
+                }
+                Outcome::ServerError(_) | Outcome::Unknown(_) => core.tracker.unknown(k, ts),
+                Outcome::NotSent(_) => core.tracker.rejected(k, RejectReason::Disconnected, ts),
+            }
+        }
+        Kind::Cancel | Kind::Query { .. } => {
+            let external = matches!(kind, Kind::Query { external: true });
+            match outcome {
+                Outcome::Ok(r) if r.status < 300 => {
+                    let mut p = Parser::new(r.body);
+                    if let Ok(o) = parse_order(&mut p) {
+                        apply_order(core, &o, slot, external, stream_up && kind == Kind::Cancel);
+                    }
+                }
+                Outcome::Ok(r) if kind != Kind::Cancel => {
+                    let (code, _) = error_body(r.body);
+                    if let (-2011, Some(k)) = (code, slot) {
+                        let (now, grace) = (core.now_ns(), core.timing.not_found_grace_ns);
+                        core.tracker.not_found(k, now, grace);
+                    }
+                }
+                _ => {
+                    if let (Kind::Query { external: false }, Some(k)) = (kind, slot) {
+                        let at = ts.saturating_add(core.timing.settle_ns);
+                        core.tracker.settle_at(k, at);
+                    }
+                }
+            }
+        }
+        Kind::CancelAll => {
+            if let Outcome::Ok(r) = outcome {
+                if r.status < 300 {
+                    let mut p = Parser::new(r.body);
+                    let _ = for_items(&mut p, |p| {
+                        let o = parse_order(p)?;
+                        // The answer shows the orders as they were; they are cancelled now.
+                        apply_cancelled(core, &o);
+                        Ok(())
+                    });
+                }
+            }
+        }
+        Kind::Account => {
+            if let Outcome::Ok(r) = outcome {
+                if r.status < 300 {
+                    let mut p = Parser::new(r.body);
+                    let _ = for_fields(&mut p, |k, p| {
+                        if k != b"balances" {
+                            return Ok(false);
+                        }
+                        for_items(p, |p| {
+                            let (mut a, mut free, mut locked): (&[u8], &[u8], &[u8]) = (b"", b"", b"");
+                            for_fields(p, |k, p| {
+                                match k {
+                                    b"asset" => a = scalar(p)?,
+                                    b"free" => free = scalar(p)?,
+                                    b"locked" => locked = scalar(p)?,
+                                    _ => return Ok(false),
+                                }
+                                Ok(true)
+                            })?;
+                            core.balance(Venue::Mexc, a, free, locked, ts);
+                            Ok(())
+                        })?;
+                        Ok(true)
+                    });
+                }
+            }
+        }
+    }
+    Followup::None
+}
+
+/// A query or cancel answer.
+fn apply_order(core: &mut Core, o: &MexcOrder<'_>, slot: Option<usize>, external: bool, defer: bool) {
+    let ts = core.now_ns();
+    let instruments = Arc::clone(&core.instruments);
+    let Some(inst_id) = instruments.find(Venue::Mexc, Market::Spot, sym(o.symbol)) else { return };
+    let inst = instruments.get(inst_id);
+    let side = if o.side == b"SELL" { Side::Sell } else { Side::Buy };
+    let k = match (slot, parse_client_id(o.client)) {
+        (Some(k), _) => k,
+        (None, Some(c)) => core.tracker.find_or_open(c, inst_id, side, ts),
+        (None, None) => return,
+    };
+    core.tracker.set_venue_order(k, o.order_id);
+    let Some(filled) = parse_qty(o.executed, inst.qty_scale) else { return };
+    let value = parse_amount(o.quote).unwrap_or(Amount::ZERO);
+    let c = estimate(inst, side, filled, value);
+    let open = matches!(o.status, b"NEW" | b"PARTIALLY_FILLED");
+    core.tracker.set_fok(k, o.kind == b"FILL_OR_KILL");
+    if external {
+        core.tracker.status(k, c, open, ts);
+    } else {
+        let defer = defer.then_some(core.timing.grace_ns);
+        core.tracker.cumulative(k, c, ts, defer);
+        if !open {
+            core.tracker.terminal(k, filled, ts);
+        }
+    }
+}
+
+/// An order the cancel-all answer listed.
+fn apply_cancelled(core: &mut Core, o: &MexcOrder<'_>) {
+    let ts = core.now_ns();
+    let instruments = Arc::clone(&core.instruments);
+    let Some(inst_id) = instruments.find(Venue::Mexc, Market::Spot, sym(o.symbol)) else { return };
+    let inst = instruments.get(inst_id);
+    let k = match parse_client_id(o.client) {
+        Some(c) => core.tracker.find(c),
+        None => core.tracker.find_by_venue_order(o.order_id),
+    };
+    let Some(k) = k else { return };
+    let side = core.tracker.view(k).side;
+    let Some(filled) = parse_qty(o.executed, inst.qty_scale) else { return };
+    let value = parse_amount(o.quote).unwrap_or(Amount::ZERO);
+    core.tracker.cumulative(k, estimate(inst, side, filled, value), ts, None);
+    core.tracker.terminal(k, filled, ts);
+}
+
+/// Subscription acknowledgements: `{"id":0,"code":0,"msg":"<topics>"}`.
+fn on_text(core: &mut Core, text: &[u8], topics: &mut [bool; 3]) {
+    let (_, msg) = error_body(text);
+    if contains(msg, b"Not Subscribed") || contains(msg, b"Blocked") {
+        core.notice_parts(Venue::Mexc, Market::Spot, RejectReason::Other, 0, b"subscription", msg);
+        return;
+    }
+    for (i, t) in TOPICS.iter().enumerate() {
+        if contains(msg, t.as_bytes()) {
+            topics[i] = true;
+        }
+    }
+}
+
+/// One protobuf push (`PushDataV3ApiWrapper`).
+fn on_binary(core: &mut Core, bytes: &[u8], stream_up: bool) -> Result<(), ProtoError> {
+    let mut r = Reader::new(bytes);
+    let mut symbol: &[u8] = b"";
+    let mut body: Option<(u32, &[u8])> = None;
+    while let Some((f, w)) = r.field()? {
+        match f {
+            3 => symbol = r.len_field(w)?,
+            304 | 306 | 307 => body = Some((f, r.len_field(w)?)),
+            _ => r.skip(w)?,
+        }
+    }
+    match body {
+        Some((304, b)) => private_order(core, symbol, b, stream_up),
+        Some((306, b)) => private_deal(core, symbol, b),
+        Some((307, b)) => private_account(core, b),
+        _ => Ok(()),
+    }
+}
+
+/// `PrivateDealsV3Api`: one execution, exact.
+fn private_deal(core: &mut Core, symbol: &[u8], b: &[u8]) -> Result<(), ProtoError> {
+    let mut r = Reader::new(b);
+    let mut f: [&[u8]; 7] = [b""; 7];
+    let mut side = Side::Buy;
+    // price, quantity, tradeId, clientOrderId, orderId, feeAmount, feeCurrency
+    while let Some((n, w)) = r.field()? {
+        let at = match n {
+            1 => 0,
+            2 => 1,
+            7 => 2,
+            8 => 3,
+            9 => 4,
+            10 => 5,
+            11 => 6,
+            4 => {
+                side = if r.varint_field(w)? == 2 { Side::Sell } else { Side::Buy };
+                continue;
+            }
+            _ => {
+                r.skip(w)?;
+                continue;
+            }
+        };
+        f[at] = r.len_field(w)?;
+    }
+    let [price, qty, tid, client, oid, fee, fee_ccy] = f;
+    let ts = core.now_ns();
+    let Some(c) = parse_client_id(client) else { return Ok(()) };
+    let instruments = Arc::clone(&core.instruments);
+    let Some(inst_id) = instruments.find(Venue::Mexc, Market::Spot, sym(symbol)) else { return Ok(()) };
+    let inst = instruments.get(inst_id);
+    let (Some(price), Some(qty)) = (parse_price(price, inst.price_scale), parse_qty(qty, inst.qty_scale))
+    else {
+        return Ok(());
+    };
+    let k = core.tracker.find_or_open(c, inst_id, side, ts);
+    core.tracker.set_venue_order(k, oid);
+    let trade = Trade {
+        id: trade_id(tid),
+        price,
+        qty,
+        fee: parse_amount(fee).unwrap_or(Amount::ZERO),
+        fee_asset: core.asset(fee_ccy),
+    };
+    core.tracker.trade(k, trade, ts);
+    Ok(())
+}
+
+/// `PrivateOrdersV3Api`: cumulative quantity and amount, status.
+fn private_order(core: &mut Core, symbol: &[u8], b: &[u8], stream_up: bool) -> Result<(), ProtoError> {
+    let mut r = Reader::new(b);
+    let (mut id, mut client, mut cum_qty, mut cum_amount): (&[u8], &[u8], &[u8], &[u8]) =
+        (b"", b"", b"", b"");
+    let (mut order_type, mut trade_type, mut status) = (0u64, 0u64, 0u64);
+    while let Some((f, w)) = r.field()? {
+        match f {
+            1 => id = r.len_field(w)?,
+            2 => client = r.len_field(w)?,
+            7 => order_type = r.varint_field(w)?,
+            8 => trade_type = r.varint_field(w)?,
+            13 => cum_qty = r.len_field(w)?,
+            14 => cum_amount = r.len_field(w)?,
+            15 => status = r.varint_field(w)?,
+            _ => r.skip(w)?,
+        }
+    }
+    let ts = core.now_ns();
+    let Some(c) = parse_client_id(client) else { return Ok(()) };
+    let instruments = Arc::clone(&core.instruments);
+    let Some(inst_id) = instruments.find(Venue::Mexc, Market::Spot, sym(symbol)) else { return Ok(()) };
+    let inst = instruments.get(inst_id);
+    let side = if trade_type == 2 { Side::Sell } else { Side::Buy };
+    let k = core.tracker.find_or_open(c, inst_id, side, ts);
+    core.tracker.set_venue_order(k, id);
+    core.tracker.set_fok(k, order_type == 4);
+    let filled = parse_qty(cum_qty, inst.qty_scale).unwrap_or(Qty::ZERO);
+    let value = parse_amount(cum_amount).unwrap_or(Amount::ZERO);
+    let finished = matches!(status, 2 | 4 | 5);
+    if !(finished && filled.is_zero() && order_type == 4) {
+        core.tracker.accepted(k, ts);
+    }
+    let defer = stream_up.then_some(core.timing.grace_ns);
+    core.tracker.cumulative(k, estimate(inst, side, filled, value), ts, defer);
+    if finished {
+        core.tracker.terminal(k, filled, ts);
+    }
+    Ok(())
+}
+
+/// `PrivateAccountV3Api`: one asset's balance after a change.
+fn private_account(core: &mut Core, b: &[u8]) -> Result<(), ProtoError> {
+    let mut r = Reader::new(b);
+    let (mut asset, mut avail, mut frozen): (&[u8], &[u8], &[u8]) = (b"", b"", b"");
+    while let Some((f, w)) = r.field()? {
+        match f {
+            1 => asset = r.len_field(w)?,
+            3 => avail = r.len_field(w)?,
+            5 => frozen = r.len_field(w)?,
+            _ => r.skip(w)?,
+        }
+    }
+    let ts = core.now_ns();
+    core.balance(Venue::Mexc, asset, avail, frozen, ts);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_map_to_reasons() {
+        let errors = include_str!("../../test_data/mexc/spot_rest_errors.jsonl");
+        let got: Vec<RejectReason> = errors
+            .lines()
+            .map(|l| {
+                let (c, m) = error_body(l.as_bytes());
+                reason_of(c, m)
+            })
+            .collect();
+        assert_eq!(got[0], RejectReason::Auth, "700003 recvWindow");
+        assert_eq!(got[1], RejectReason::InsufficientBalance, "10101 in Chinese");
+        assert_eq!(got[2], RejectReason::TradingDisabled, "70011 pair banned for the key");
+        assert_eq!(got[3], RejectReason::BelowMinimum, "88013");
+        assert_eq!(got[4], RejectReason::TradingDisabled, "30018 account cannot order");
+        assert_eq!(got[5], RejectReason::UnknownInstrument);
+        assert_eq!(got[7], RejectReason::Auth, "700002 signature");
+        assert_eq!(reason_of(30002, b"quantity precision is 6 decimals"), RejectReason::BadPrecision);
+        assert_eq!(reason_of(30002, b"Minimum order quantity is 1"), RejectReason::BelowMinimum);
+    }
+
+    #[test]
+    fn reads_recorded_order_answers() {
+        let q = include_str!("../../test_data/mexc/spot_rest_order_query.jsonl");
+        let o = parse_order(&mut Parser::new(q.lines().next().unwrap().as_bytes())).unwrap();
+        assert_eq!(
+            (o.status, o.executed, o.quote, o.client),
+            (&b"FILLED"[..], &b"0.11"[..], &b"1.90751"[..], &b"11"[..])
+        );
+        let n = include_str!("../../test_data/mexc/spot_rest_order_new.jsonl");
+        let o = parse_order(&mut Parser::new(n.lines().next().unwrap().as_bytes())).unwrap();
+        assert_eq!(o.order_id, b"C02__426060921085927424065");
+    }
+}

@@ -1,0 +1,136 @@
+//! The order sink's hot paths after warm-up: heap allocations counted on the calling
+//! thread only (the simulated venues allocate freely on theirs) in `submit` and in the
+//! `poll` passes that carry the order to its end (answer, private pushes, events), and
+//! submit-to-ack latency on loopback against the sim (plain TCP), polled with
+//! `yield_now` between passes. Over TLS, rustls' buffered API adds about one allocation
+//! per record each way (see `tests/no_alloc.rs`).
+
+mod orders_support;
+mod sim_common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use orders_support::{Harness, quiet};
+use pipeline::dispatch::OrderSink;
+use pipeline::journal::TimeInForce;
+use pipeline::msg::{OrderUpdate, StateInput};
+use pipeline::types::{Market, Qty, Side, Venue};
+
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn note() {
+    if COUNTING.with(|c| c.get()) {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn counted<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    let before = ALLOCS.load(Ordering::Relaxed);
+    COUNTING.with(|c| c.set(true));
+    let r = f();
+    COUNTING.with(|c| c.set(false));
+    (r, ALLOCS.load(Ordering::Relaxed) - before)
+}
+
+#[test]
+fn submit_does_not_allocate_after_warm_up_and_acks_come_back_fast() {
+    let mut h = Harness::start(quiet(""), |_| {});
+    let markets = [
+        (Venue::GateIo, Market::Spot, "BTC_USDT", "0.001"),
+        (Venue::GateIo, Market::Futures, "BTC_USDT", "10"),
+        (Venue::Mexc, Market::Spot, "BTCUSDT", "0.001"),
+        (Venue::Mexc, Market::Futures, "BTC_USDT", "10"),
+    ];
+    const ROUNDS: usize = 24;
+    const WARM: usize = 8;
+    let mut report = Vec::new();
+    for (venue, market, sym, q) in markets {
+        let inst = h.inst(venue, market, sym).clone();
+        let qty = Qty::parse(q, inst.qty_scale).unwrap();
+        let buy = h.through(&inst, Side::Buy, 30);
+        let sell = h.through(&inst, Side::Sell, 30);
+        let mut allocs = Vec::new();
+        let mut poll_allocs = Vec::new();
+        let mut acks = Vec::new();
+        for round in 0..ROUNDS {
+            let side = if round % 2 == 0 { Side::Buy } else { Side::Sell };
+            let price = if side == Side::Buy { buy } else { sell };
+            let req = h.request(&inst, side, price, qty, TimeInForce::Ioc);
+            let t0 = Instant::now();
+            let (r, n) = counted(|| h.sink.submit(&req));
+            r.unwrap();
+            let mut acked = None;
+            let mut done = false;
+            let mut polled = 0;
+            while !done && t0.elapsed() < Duration::from_secs(5) {
+                let sink = &mut h.sink;
+                let (_, n) = counted(|| {
+                    sink.poll(64, &mut |e| {
+                        if let StateInput::Order(o) = e {
+                            if o.client == req.client {
+                                if acked.is_none() && matches!(o.update, OrderUpdate::Accepted) {
+                                    acked = Some(t0.elapsed());
+                                }
+                                done |= matches!(o.update, OrderUpdate::Done { .. });
+                            }
+                        }
+                    })
+                });
+                polled += n;
+                std::thread::yield_now();
+            }
+            assert!(done, "{venue} {market} round {round}");
+            if round >= WARM {
+                poll_allocs.push(polled);
+                allocs.push(n);
+                acks.push(acked.unwrap());
+            }
+        }
+        acks.sort();
+        let p = |q: f64| acks[((acks.len() - 1) as f64 * q) as usize];
+        report.push(format!(
+            "{venue} {market}: submit-to-ack p50 {:?} p90 {:?} max {:?}; allocations per submit {:?}; \
+             while polling an order to its end {:?}",
+            p(0.5),
+            p(0.9),
+            acks[acks.len() - 1],
+            allocs,
+            poll_allocs
+        ));
+        assert!(allocs.iter().all(|&n| n == 0), "{venue} {market} submit allocates: {allocs:?}");
+        // Plain TCP: the answer, the private pushes and the events allocate nothing either.
+        assert!(poll_allocs.iter().all(|&n| n == 0), "{venue} {market} poll allocates: {poll_allocs:?}");
+    }
+    for line in report {
+        eprintln!("{line}");
+    }
+}
