@@ -174,6 +174,10 @@ pub struct Config {
     pub rings: RingConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// Live order entry (dry_run = false): timings, and per-venue endpoints and key
+    /// variable names when they differ from [[venues]] and the defaults.
+    #[serde(default)]
+    pub orders: adapters::orders::OrderEntryConfig,
 }
 
 fn yes() -> bool {
@@ -241,6 +245,39 @@ impl Config {
             seen.push(v.venue);
         }
         Ok(())
+    }
+
+    /// The order-entry configuration with every traded venue's endpoints filled in from
+    /// [[venues]] where `[orders]` does not name them.
+    pub fn order_entry(&self) -> adapters::orders::OrderEntryConfig {
+        use adapters::orders::{GateEntryConfig, MexcEntryConfig};
+        let mut o = self.orders.clone();
+        if let (None, Some(v)) = (&o.gateio, self.venue(Venue::GateIo)) {
+            let rest = v.rest.trim_end_matches('/');
+            let rest = if rest.ends_with("/api/v4") { rest.to_owned() } else { format!("{rest}/api/v4") };
+            o.gateio = Some(GateEntryConfig {
+                rest_url: rest,
+                ws_spot_url: v.ws_spot.clone(),
+                ws_futures_url: v.ws_futures.clone(),
+                ..GateEntryConfig::default()
+            });
+        }
+        if let (None, Some(v)) = (&o.mexc, self.venue(Venue::Mexc)) {
+            o.mexc = Some(MexcEntryConfig {
+                rest_url: v.rest.clone(),
+                futures_rest_url: v.rest_futures.clone(),
+                ws_spot_url: v.ws_spot.clone(),
+                ws_futures_url: v.ws_futures.clone(),
+                ..MexcEntryConfig::default()
+            });
+        }
+        if !self.market.venues.contains(&Venue::GateIo) {
+            o.gateio = None;
+        }
+        if !self.market.venues.contains(&Venue::Mexc) {
+            o.mexc = None;
+        }
+        o
     }
 
     /// The endpoints of `venue`.

@@ -49,6 +49,10 @@ enum Command {
         /// Keep the journal in this directory (default: a temporary one, removed).
         #[arg(long)]
         journal: Option<PathBuf>,
+        /// Fill orders on paper against the live books instead of sending real signed
+        /// orders to the simulated venues.
+        #[arg(long)]
+        paper: bool,
         #[command(flatten)]
         out: OutputArgs,
     },
@@ -298,13 +302,14 @@ impl OutputArgs {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Demo { config, duration, seed, faults, plain, journal, out } => {
+        Command::Demo { config, duration, seed, faults, plain, journal, paper, out } => {
             cmd::demo::run(cmd::demo::DemoArgs {
                 config,
                 seed,
                 faults,
                 plain,
                 journal,
+                paper,
                 live: out.live(duration),
             })
         }

@@ -18,7 +18,35 @@ pub struct DemoArgs {
     pub plain: bool,
     /// Keep the journal here instead of a temporary directory removed at the end.
     pub journal: Option<PathBuf>,
+    /// Fill on paper instead of sending real orders to the simulated venues.
+    pub paper: bool,
     pub live: LiveOptions,
+}
+
+/// The simulated accounts' keys, for real signed orders.
+pub fn sim_credentials(sim: &Sim) -> adapters::orders::OrderEntryCredentials {
+    let c = |v: Venue| {
+        let e = sim.endpoints().get(v);
+        adapters::auth::Credentials::new(
+            e.api_key.clone(),
+            adapters::auth::Secret::new(e.api_secret.expose()),
+        )
+    };
+    adapters::orders::OrderEntryCredentials { gateio: Some(c(Venue::GateIo)), mexc: Some(c(Venue::Mexc)) }
+}
+
+/// Starts the engine on `sim`: real signed orders, or paper fills when `paper`.
+pub fn start_on(sim: &Sim, cfg: Config, paper: bool) -> Result<crate::engine::Session> {
+    let mut cfg = cfg;
+    cfg.dry_run = paper;
+    if paper {
+        return live::start(cfg, None);
+    }
+    let tls = adapters::net::tls::TlsSettings { webpki_roots: false, ca_file: cfg.tls.ca_file.clone() }
+        .client_config()
+        .context("TLS configuration")?;
+    let sink = live::venue_sink(&cfg, sim_credentials(sim), tls);
+    live::start(cfg, Some(sink))
 }
 
 /// The engine configuration pointed at running simulated venues.
@@ -71,14 +99,15 @@ pub fn run(args: DemoArgs) -> Result<()> {
         .unwrap_or_else(|| std::env::temp_dir().join(format!("arb-demo-{}", std::process::id())));
     let cfg = config_for(&sim, cfg, journal.clone());
     eprintln!(
-        "demo: simulated Gate.io and MEXC on loopback ({}), seed {}, faults: {}",
+        "demo: simulated Gate.io and MEXC on loopback ({}, {}), seed {}, faults: {}",
         if args.plain { "plain" } else { "TLS" },
+        if args.paper { "paper fills" } else { "real signed orders" },
         args.seed,
         args.faults
     );
     let mut opts = args.live.clone();
     opts.metrics = opts.metrics.or_else(|| cfg.metrics.addr.clone());
-    let session = live::start(cfg, None)?;
+    let session = start_on(&sim, cfg, args.paper)?;
     let result = live::supervise(session, &opts);
     if !keep {
         let _ = std::fs::remove_dir_all(&journal);

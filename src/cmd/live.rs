@@ -31,7 +31,23 @@ pub struct LiveOptions {
     pub metrics: Option<String>,
 }
 
-/// Loads instruments and starts the engine on the venues `cfg` names.
+/// The sink that sends real orders with `creds` (live trading, or the simulated venues).
+pub fn venue_sink(
+    cfg: &Config,
+    creds: adapters::orders::OrderEntryCredentials,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+) -> Box<dyn FnOnce(engine::SinkContext) -> Result<engine::EngineSink> + Send> {
+    let oe = cfg.order_entry();
+    Box::new(move |ctx: engine::SinkContext| {
+        let mut sink = adapters::orders::VenueSink::new(&oe, creds, ctx.instruments, Some(tls), ctx.clock)?;
+        sink.wait_ready(Duration::from_secs(15))?;
+        Ok(engine::EngineSink::Venue(Box::new(sink)))
+    })
+}
+
+/// Loads instruments and starts the engine on the venues `cfg` names. Without a `sink`,
+/// a live configuration (dry_run = false) sends real orders with the keys in the
+/// environment; a dry run fills on paper.
 pub fn start(
     cfg: Config,
     sink: Option<Box<dyn FnOnce(engine::SinkContext) -> Result<engine::EngineSink> + Send>>,
@@ -43,6 +59,15 @@ pub fn start(
     .client_config()
     .context("TLS configuration")?;
     let specs = crate::instruments::load(&cfg, Some(tls.clone()))?;
+    let sink = match sink {
+        Some(s) => Some(s),
+        None if !cfg.dry_run => {
+            let creds = adapters::orders::OrderEntryCredentials::from_env(&cfg.order_entry())
+                .map_err(|e| anyhow::anyhow!("dry_run = false needs API keys: {e}"))?;
+            Some(venue_sink(&cfg, creds, tls.clone()))
+        }
+        None => None,
+    };
     engine::start(EngineSpec {
         config: cfg,
         specs,

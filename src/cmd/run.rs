@@ -26,12 +26,6 @@ pub fn run(args: RunArgs) -> Result<()> {
             args.config.display()
         );
     }
-    if !cfg.dry_run {
-        anyhow::bail!(
-            "{}: dry_run = false needs venue order entry, which this build cannot do yet; set dry_run = true to paper trade",
-            args.config.display()
-        );
-    }
     let mut opts = args.live.clone();
     opts.metrics = opts.metrics.or_else(|| cfg.metrics.addr.clone());
     let session = live::start(cfg, None)?;
