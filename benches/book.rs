@@ -1,62 +1,44 @@
 //! Book updates: one level update on a stream of 1M, for the book's ladder and for the
 //! whole book path (header, levels, end, sync checks), against an ordered map (BTreeMap)
-//! doing the same work, in the same run; and reading the best bid and offer.
+//! doing the same work, in the same run, beside the floor of merely reading the book
+//! path's events; and reading the best bid and offer.
 //!
-//! The stream is generated from a seeded random walk: updates cluster near the top of
-//! the book (geometric depth), 20% are deletes, the mid drifts. `cargo bench --bench
-//! book`; results in perf/book.md.
+//! The stream (`support/book_stream.rs`) is a seeded simulation of a venue's book:
+//! updates cluster near the top with a deep tail, the mid walks and sweeps, and the
+//! levels a move crosses are deleted, so the book stays synced throughout (asserted
+//! before measuring). `cargo bench --bench book`; results in perf/book.md.
+
+#[path = "support/book_stream.rs"]
+mod book_stream;
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
+use book_stream::{SEED, TICK, UPDATES, events, stream};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use pipeline::book::{BookConfig, Books, Ladder};
-use pipeline::msg::{MdBody, MdEvent};
-use pipeline::types::{InstrumentId, Price, Qty, Side};
+use pipeline::msg::MdBody;
+use pipeline::types::{InstrumentId, Price, Side};
 
-const UPDATES: usize = 1_000_000;
-
-/// xorshift64*: a fixed, dependency-free stream for benchmark input.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
-#[derive(Clone, Copy)]
-struct Update {
-    side: Side,
-    price: Price,
-    qty: Qty,
-}
-
-fn stream() -> Vec<Update> {
-    let mut r = Rng(0x9e37_79b9_7f4a_7c15);
-    let mut mid: i64 = 10_000_000; // ticks
-    let mut out = Vec::with_capacity(UPDATES);
-    for _ in 0..UPDATES {
-        if r.next() % 64 == 0 {
-            mid += (r.next() % 5) as i64 - 2;
-        }
-        let side = if r.next() & 1 == 0 { Side::Buy } else { Side::Sell };
-        // Geometric distance from the top: most updates within a few ticks.
-        let depth = (r.next() | 1).trailing_zeros() as i64 * 3 + (r.next() % 3) as i64;
-        let price = match side {
-            Side::Buy => mid - 1 - depth,
-            Side::Sell => mid + 1 + depth,
-        };
-        let qty = if r.next() % 5 == 0 { 0 } else { (r.next() % 1000 + 1) as i64 };
-        out.push(Update { side, price: Price(price), qty: Qty(qty) });
-    }
-    out
+fn config() -> BookConfig {
+    BookConfig { stale_ms: 0, ..BookConfig::default() }
 }
 
 fn book(c: &mut Criterion) {
-    let updates = stream();
+    let updates = stream(UPDATES, SEED);
+    // The whole book path: updates of 8 levels each, chained sequence ids. The stream
+    // must keep the book synced, or the path measured would be the buffering one.
+    let events = events(&updates, 8);
+    {
+        let mut books = Books::new(&[Price(TICK)], config());
+        for e in &events {
+            books.apply(e, 1, &mut |_| {});
+        }
+        let b = books.get(InstrumentId(0)).unwrap();
+        assert!(b.is_synced() && b.stats().crossed == 0 && b.stats().gaps == 0, "{:?}", b.stats());
+        assert_eq!(b.last_id(), UPDATES.div_ceil(8) as u64);
+    }
+
     let mut g = c.benchmark_group("book_update");
     g.throughput(Throughput::Elements(UPDATES as u64));
     g.sample_size(20);
@@ -81,7 +63,7 @@ fn book(c: &mut Criterion) {
 
     g.bench_function("ladder", |b| {
         b.iter_batched_ref(
-            || (Ladder::bids(1024), Ladder::asks(1024)),
+            || (Ladder::bids(Price(TICK), 1024), Ladder::asks(Price(TICK), 1024)),
             |(bids, asks)| {
                 for u in &updates {
                     let side = if u.side == Side::Buy { &mut *bids } else { &mut *asks };
@@ -93,27 +75,23 @@ fn book(c: &mut Criterion) {
         )
     });
 
-    // The whole book path: updates of 8 levels each, chained sequence ids.
-    let inst = InstrumentId(0);
-    let mut events = Vec::with_capacity(UPDATES + UPDATES / 4 + 2);
-    events.push(MdEvent { inst, recv_ns: 1, exch_ms: 0, body: MdBody::Snapshot { id: 0, partial: false } });
-    events.push(MdEvent { inst, recv_ns: 1, exch_ms: 0, body: MdBody::End });
-    for (i, chunk) in updates.chunks(8).enumerate() {
-        let id = i as u64 + 1;
-        events.push(MdEvent { inst, recv_ns: 1, exch_ms: 0, body: MdBody::Delta { first: id, last: id } });
-        for u in chunk {
-            events.push(MdEvent {
-                inst,
-                recv_ns: 1,
-                exch_ms: 0,
-                body: MdBody::Level { side: u.side, price: u.price, qty: u.qty },
-            });
-        }
-        events.push(MdEvent { inst, recv_ns: 1, exch_ms: 0, body: MdBody::End });
-    }
+    // The floor under the book path: only reading the events it reads (1.25M of 72
+    // bytes, from memory rather than from a ring in cache as in the engine).
+    g.bench_function("floor_read_events", |b| {
+        b.iter(|| {
+            let mut sum = 0i64;
+            for e in black_box(&events) {
+                if let MdBody::Level { price, .. } = e.body {
+                    sum = sum.wrapping_add(price.0);
+                }
+            }
+            black_box(sum)
+        })
+    });
+
     g.bench_function("book_path_8_levels_per_update", |b| {
         b.iter_batched_ref(
-            || Books::new(1, BookConfig { stale_ms: 0, ..BookConfig::default() }),
+            || Books::new(&[Price(TICK)], config()),
             |books| {
                 let mut changed = 0u64;
                 for e in &events {
@@ -126,9 +104,10 @@ fn book(c: &mut Criterion) {
     });
     g.finish();
 
-    let mut bids = Ladder::bids(1024);
-    let mut asks = Ladder::asks(1024);
-    for u in &updates[..10_000] {
+    // The best bid and offer of the book the whole stream built.
+    let mut bids = Ladder::bids(Price(TICK), 1024);
+    let mut asks = Ladder::asks(Price(TICK), 1024);
+    for u in &updates {
         let _ = if u.side == Side::Buy { bids.set(u.price, u.qty) } else { asks.set(u.price, u.qty) };
     }
     let mut g = c.benchmark_group("book_read");

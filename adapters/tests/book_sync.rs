@@ -223,8 +223,8 @@ impl Harness<'_> {
     }
 }
 
-fn scenarios(wire: &dyn Wire, inst: InstrumentId, count: usize, name: &str) {
-    let new = || Harness { wire, books: Books::new(count, BookConfig::default()), inst, resyncs: 0 };
+fn scenarios(wire: &dyn Wire, inst: InstrumentId, t: &Instruments, name: &str) {
+    let new = || Harness { wire, books: Books::for_instruments(t, BookConfig::default()), inst, resyncs: 0 };
 
     // In order, with a delta buffered before the snapshot.
     let mut h = new();
@@ -271,9 +271,8 @@ fn every_depth_feed_syncs_by_its_rules() {
         spec(Venue::Mexc, Market::Futures, "BTC_USDT"),
     ])
     .unwrap();
-    let n = t.len();
-    scenarios(&GateSpot(GateMd::new(&t, Market::Spot)), InstrumentId(0), n, "gate spot.order_book_update");
-    scenarios(&GateObu(GateMd::new(&t, Market::Futures)), InstrumentId(1), n, "gate futures.obu");
-    scenarios(&MexcSpot(MexcSpotMd::new(&t)), InstrumentId(2), n, "mexc spot aggre.depth");
-    scenarios(&MexcFutures(MexcFuturesMd::new(&t)), InstrumentId(3), n, "mexc futures push.depth");
+    scenarios(&GateSpot(GateMd::new(&t, Market::Spot)), InstrumentId(0), &t, "gate spot.order_book_update");
+    scenarios(&GateObu(GateMd::new(&t, Market::Futures)), InstrumentId(1), &t, "gate futures.obu");
+    scenarios(&MexcSpot(MexcSpotMd::new(&t)), InstrumentId(2), &t, "mexc spot aggre.depth");
+    scenarios(&MexcFutures(MexcFuturesMd::new(&t)), InstrumentId(3), &t, "mexc futures push.depth");
 }

@@ -106,7 +106,7 @@ pub fn given_instruments(path: Option<&std::path::Path>, files: &[PathBuf]) -> R
 /// Replays `records` into books; returns the books and which instruments saw data.
 pub fn build_books(records: &[Record], instruments: &Instruments) -> (Books, Vec<bool>) {
     let decoders = Decoders::new(instruments);
-    let mut books = Books::new(instruments.len(), BookConfig { stale_ms: 0, ..BookConfig::default() });
+    let mut books = Books::for_instruments(instruments, BookConfig { stale_ms: 0, ..BookConfig::default() });
     let mut seen = vec![false; instruments.len()];
     let mut out: Vec<MdEvent> = Vec::with_capacity(4096);
     for rec in records {

@@ -32,7 +32,9 @@ pub struct BookConfig {
     pub stale_ms: u64,
     /// How long to wait for a requested resync before asking again.
     pub resync_retry_ms: u64,
-    /// Levels per side allocated up front.
+    /// Levels per side reserved up front outside the ladders' dense windows (levels off
+    /// the tick grid or far from the best, and the re-centring buffers), and levels
+    /// staged per update.
     pub initial_levels: usize,
 }
 
@@ -85,8 +87,9 @@ struct Bbo {
 pub struct L2Book {
     inst: InstrumentId,
     cfg: BookConfig,
-    bids: Ladder,
-    asks: Ladder,
+    /// The bids and the asks, indexed by `Side` (a random side then costs an address
+    /// computation, not a branch).
+    sides: [Ladder; 2],
     synced: bool,
     last_id: u64,
     /// The update being staged, its levels, and its receive times.
@@ -105,12 +108,13 @@ pub struct L2Book {
 }
 
 impl L2Book {
-    pub fn new(inst: InstrumentId, cfg: BookConfig) -> Self {
+    /// An empty, unsynced book for `inst`, whose prices move in steps of `tick` (the
+    /// instrument's tick in its price units; the ladders lay their windows out on it).
+    pub fn new(inst: InstrumentId, tick: Price, cfg: BookConfig) -> Self {
         Self {
             inst,
             cfg,
-            bids: Ladder::bids(cfg.initial_levels),
-            asks: Ladder::asks(cfg.initial_levels),
+            sides: [Ladder::bids(tick, cfg.initial_levels), Ladder::asks(tick, cfg.initial_levels)],
             synced: false,
             last_id: 0,
             header: None,
@@ -144,11 +148,11 @@ impl L2Book {
     }
 
     pub fn bids(&self) -> &Ladder {
-        &self.bids
+        &self.sides[Side::Buy as usize]
     }
 
     pub fn asks(&self) -> &Ladder {
-        &self.asks
+        &self.sides[Side::Sell as usize]
     }
 
     /// Receive time of the newest data applied.
@@ -158,21 +162,36 @@ impl L2Book {
 
     /// Applies one market-data event. `now_ns` is the local time, used for resync
     /// bookkeeping.
+    #[inline]
     pub fn apply(&mut self, ev: &MdEvent, now_ns: u64, fx: &mut impl FnMut(BookEffect)) {
+        // Levels are most events: staged inline; everything else out of line.
+        if let MdBody::Level { side, price, qty } = ev.body {
+            if self.header.is_some() {
+                if price.0 > 0 && qty.0 >= 0 {
+                    self.staged.push((side, price, qty));
+                } else {
+                    self.bad_level(now_ns, fx);
+                }
+            }
+            return;
+        }
+        self.apply_other(ev, now_ns, fx);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn bad_level(&mut self, now_ns: u64, fx: &mut impl FnMut(BookEffect)) {
+        self.header = None;
+        self.stats.bad_updates += 1;
+        self.unsync(now_ns, fx);
+    }
+
+    #[inline(never)]
+    fn apply_other(&mut self, ev: &MdEvent, now_ns: u64, fx: &mut impl FnMut(BookEffect)) {
         match ev.body {
             MdBody::Delta { first, last } => self.begin(Header::Delta { first, last }, ev, now_ns, fx),
             MdBody::Snapshot { id, partial } => self.begin(Header::Snapshot { id, partial }, ev, now_ns, fx),
-            MdBody::Level { side, price, qty } => {
-                if self.header.is_some() {
-                    if price.0 <= 0 || qty.0 < 0 {
-                        self.header = None;
-                        self.stats.bad_updates += 1;
-                        self.unsync(now_ns, fx);
-                    } else {
-                        self.staged.push((side, price, qty));
-                    }
-                }
-            }
+            MdBody::Level { .. } => {}
             MdBody::End => {
                 if let Some(h) = self.header.take() {
                     self.finish(h, now_ns, fx);
@@ -222,8 +241,7 @@ impl L2Book {
             return;
         }
         self.stats.snapshots += 1;
-        self.bids.clear();
-        self.asks.clear();
+        self.sides.iter_mut().for_each(Ladder::clear);
         self.bbo = None;
         if self.apply_staged().is_err() {
             self.stats.bad_updates += 1;
@@ -358,23 +376,21 @@ impl L2Book {
     }
 
     fn apply_staged(&mut self) -> Result<(), LadderFull> {
-        for i in 0..self.staged.len() {
-            let (side, price, qty) = self.staged[i];
-            self.set(side, price, qty)?;
+        for &(side, price, qty) in &self.staged {
+            // By index, not by `match`: the side is as random as the feed.
+            self.sides[side as usize].set(price, qty)?;
         }
         Ok(())
     }
 
     #[inline]
     fn set(&mut self, side: Side, price: Price, qty: Qty) -> Result<(), LadderFull> {
-        match side {
-            Side::Buy => self.bids.set(price, qty),
-            Side::Sell => self.asks.set(price, qty),
-        }
+        // By index, not by `match`: the side is as random as the feed.
+        self.sides[side as usize].set(price, qty)
     }
 
     fn after_change(&mut self, now_ns: u64, fx: &mut impl FnMut(BookEffect)) {
-        if let (Some(b), Some(a)) = (self.bids.best(), self.asks.best()) {
+        if let (Some(b), Some(a)) = (self.bids().best(), self.asks().best()) {
             if b.price >= a.price {
                 self.stats.crossed += 1;
                 self.unsync(now_ns, fx);
@@ -419,8 +435,7 @@ impl L2Book {
     fn unsync_keep_pending(&mut self, now_ns: u64, fx: &mut impl FnMut(BookEffect)) {
         let was = self.synced;
         self.synced = false;
-        self.bids.clear();
-        self.asks.clear();
+        self.sides.iter_mut().for_each(Ladder::clear);
         self.bbo = None;
         if was {
             fx(BookEffect::Changed(self.inst));
@@ -469,12 +484,12 @@ impl L2Book {
                 out.seq = b.seq;
                 out.bids[0] = b.bid;
                 out.asks[0] = b.ask;
-                out.n_bids = 1 + self.bids.top_into(&mut out.bids[1..], Some(b.bid.price)) as u8;
-                out.n_asks = 1 + self.asks.top_into(&mut out.asks[1..], Some(b.ask.price)) as u8;
+                out.n_bids = 1 + self.bids().top_into(&mut out.bids[1..], Some(b.bid.price)) as u8;
+                out.n_asks = 1 + self.asks().top_into(&mut out.asks[1..], Some(b.ask.price)) as u8;
             }
             None => {
-                out.n_bids = self.bids.top_into(&mut out.bids, None) as u8;
-                out.n_asks = self.asks.top_into(&mut out.asks, None) as u8;
+                out.n_bids = self.bids().top_into(&mut out.bids, None) as u8;
+                out.n_asks = self.asks().top_into(&mut out.asks, None) as u8;
             }
         }
         debug_assert!(out.n_bids as usize <= BOOK_DEPTH && out.n_asks as usize <= BOOK_DEPTH);
@@ -497,7 +512,7 @@ mod tests {
     impl T {
         fn new() -> Self {
             Self {
-                book: L2Book::new(I, BookConfig { buffer_events: 64, ..BookConfig::default() }),
+                book: L2Book::new(I, Price(1), BookConfig { buffer_events: 64, ..BookConfig::default() }),
                 fx: vec![],
                 now: 1,
             }

@@ -19,11 +19,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use book::{BookConfig, BookEffect, BookStats, L2Book};
-pub use ladder::{Ladder, LadderFull, MAX_LEVELS};
+pub use ladder::{Ladder, LadderFull, MAX_LEVELS, WINDOW_TICKS};
 
 use crate::msg::{BookTop, MdEvent, Resync};
 use crate::runtime::{Rx, Stage, Tx};
-use crate::types::InstrumentId;
+use crate::types::{InstrumentId, Instruments, Price};
 
 /// Every instrument's book.
 #[derive(Clone, Debug)]
@@ -32,9 +32,22 @@ pub struct Books {
 }
 
 impl Books {
-    /// Books for instruments `0..count`.
-    pub fn new(count: usize, cfg: BookConfig) -> Self {
-        Self { books: (0..count).map(|i| L2Book::new(InstrumentId(i as u16), cfg)).collect() }
+    /// Books for instruments `0..ticks.len()`, instrument `i` moving in steps of
+    /// `ticks[i]` (its tick in its own price units).
+    pub fn new(ticks: &[Price], cfg: BookConfig) -> Self {
+        Self {
+            books: ticks
+                .iter()
+                .enumerate()
+                .map(|(i, &tick)| L2Book::new(InstrumentId(i as u16), tick, cfg))
+                .collect(),
+        }
+    }
+
+    /// A book for every instrument of the table, on its tick.
+    pub fn for_instruments(instruments: &Instruments, cfg: BookConfig) -> Self {
+        let ticks: Vec<Price> = instruments.iter().map(|i| i.tick).collect();
+        Self::new(&ticks, cfg)
     }
 
     /// Applies one event; events for unknown instruments are ignored.
@@ -201,8 +214,9 @@ impl fmt::Debug for BookBuilder {
 const POLLS_PER_MAINTENANCE: u32 = 1024;
 
 impl BookBuilder {
+    /// The stage for instruments `0..ticks.len()`, each on its tick (see [`Books::new`]).
     pub fn new(
-        instruments: usize,
+        ticks: &[Price],
         cfg: BookConfig,
         rx: Rx<MdEvent>,
         outputs: Vec<Tx<BookTop>>,
@@ -210,12 +224,13 @@ impl BookBuilder {
         clock: quanta::Clock,
         counters: Arc<BookCounters>,
     ) -> Self {
+        let instruments = ticks.len();
         let outputs = outputs
             .into_iter()
             .map(|tx| Output { tx, dirty: vec![false; instruments], queue: Vec::with_capacity(instruments) })
             .collect();
         Self {
-            books: Books::new(instruments, cfg),
+            books: Books::new(ticks, cfg),
             rx,
             outputs,
             resync_tx,
