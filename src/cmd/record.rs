@@ -76,7 +76,7 @@ pub fn run(args: RecordArgs) -> Result<()> {
     let lc = LiveFeedConfig { venues, gate_depth: cfg.feed.gate_depth, ..LiveFeedConfig::default() };
     let mut feed =
         LiveFeed::new(lc, &instruments, Some(tls), clock.clone(), DecodeStats::new())?.with_tap(tap);
-    let mut books = Books::new(instruments.len(), BookConfig::default());
+    let mut books = Books::for_instruments(&instruments, BookConfig::default());
     let stop = pipeline::runtime::Control::new();
     let _ = stop.stop_on_signal();
     let started = Instant::now();

@@ -285,7 +285,8 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     }
     {
         let (c, bc, bcfg) = (clock.clone(), book_counters.clone(), cfg.book);
-        runner.stage("book", move || BookBuilder::new(n, bcfg, md_rx, book_outputs, resync_tx, c, bc));
+        let ticks: Vec<pipeline::types::Price> = instruments.iter().map(|i| i.tick).collect();
+        runner.stage("book", move || BookBuilder::new(&ticks, bcfg, md_rx, book_outputs, resync_tx, c, bc));
     }
     let detector = Detector::new(
         &cfg.detect,
