@@ -7,3 +7,4 @@ pub mod dashboard;
 pub mod engine;
 pub mod instruments;
 pub mod journal_meta;
+pub mod secrets;

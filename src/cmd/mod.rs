@@ -4,6 +4,7 @@ pub mod bench;
 pub mod book;
 pub mod demo;
 pub mod journal;
+pub mod keys;
 pub mod live;
 pub mod run;
 pub mod sim;
