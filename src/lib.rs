@@ -4,6 +4,7 @@
 pub mod cmd;
 pub mod config;
 pub mod dashboard;
+pub mod doctor;
 pub mod engine;
 pub mod instruments;
 pub mod journal_meta;

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod book;
 pub mod demo;
+pub mod doctor;
 pub mod journal;
 pub mod keys;
 pub mod live;
