@@ -8,4 +8,5 @@ pub mod doctor;
 pub mod engine;
 pub mod instruments;
 pub mod journal_meta;
+pub mod plot;
 pub mod secrets;
