@@ -335,12 +335,13 @@ fn parse_cmdline(text: &str) -> BTreeMap<String, String> {
 }
 
 /// The CPUs of `isolcpus=`/`nohz_full=`/`rcu_nocbs=`, skipping `isolcpus` flags
-/// (`nohz,domain,managed_irq,2-7`).
+/// (`nohz,domain,managed_irq,2-7`); `all` is every CPU.
 fn cmdline_cpus(value: &str) -> CpuSet {
     let list: Vec<&str> =
         value.split(',').filter(|p| !matches!(*p, "nohz" | "domain" | "managed_irq" | "all")).collect();
     if value.split(',').any(|p| p == "all") {
-        return CpuSet::default();
+        // `rcu_nocbs=all`: every CPU the kernel could have.
+        return (0..4096).collect();
     }
     CpuSet::parse_list(&list.join(",")).unwrap_or_default()
 }
@@ -808,6 +809,7 @@ mod tests {
         assert_eq!(cmdline_cpus(&c["isolcpus"]).to_string(), "2-5,7");
         assert_eq!(cmdline_cpus(&c["nohz_full"]).to_string(), "2-7");
         assert_eq!(c["quiet"], "");
+        assert!(cmdline_cpus("all").contains(63));
     }
 
     #[test]
