@@ -8,6 +8,9 @@
 //! | `GATEIO_API_KEY`, `GATEIO_API_SECRET` | `GATEIO_API_KEY_ENCRYPTED`, `GATEIO_API_SECRET_ENCRYPTED` |
 //! | `MEXC_API_KEY`, `MEXC_API_SECRET` | `MEXC_API_KEY_ENCRYPTED`, `MEXC_API_SECRET_ENCRYPTED` |
 //!
+//! Where a configuration names other variables (order entry's `api_key_env` and
+//! `api_secret_env`), [`require_from_env`] reads those and their `_ENCRYPTED` forms.
+//!
 //! An encrypted value is a Fernet token made with the key in `ENCRYPTION_KEY`
 //! (`arb keys generate`, `arb keys encrypt`), so an operator can keep the tokens in a
 //! deployment manifest and the one key in a secret store.
@@ -220,16 +223,22 @@ pub struct EnvNames {
 }
 
 impl EnvNames {
+    /// The default names: `GATEIO_API_KEY`, ..., `MEXC_API_SECRET_ENCRYPTED`.
     pub fn of(venue: Venue) -> Self {
-        let prefix = match venue {
-            Venue::GateIo => "GATEIO",
-            Venue::Mexc => "MEXC",
-        };
+        match venue {
+            Venue::GateIo => Self::named("GATEIO_API_KEY", "GATEIO_API_SECRET"),
+            Venue::Mexc => Self::named("MEXC_API_KEY", "MEXC_API_SECRET"),
+        }
+    }
+
+    /// Other names (a configuration's `api_key_env`/`api_secret_env`); the encrypted
+    /// forms add `_ENCRYPTED`.
+    pub fn named(api_key: &str, api_secret: &str) -> Self {
         EnvNames {
-            api_key: format!("{prefix}_API_KEY"),
-            api_secret: format!("{prefix}_API_SECRET"),
-            api_key_encrypted: format!("{prefix}_API_KEY_ENCRYPTED"),
-            api_secret_encrypted: format!("{prefix}_API_SECRET_ENCRYPTED"),
+            api_key: api_key.to_owned(),
+            api_secret: api_secret.to_owned(),
+            api_key_encrypted: format!("{api_key}_ENCRYPTED"),
+            api_secret_encrypted: format!("{api_secret}_ENCRYPTED"),
         }
     }
 }
@@ -253,6 +262,8 @@ pub enum CredentialsError {
     Decrypt { var: String, source: FernetError },
     #[error("{var} decrypts to bytes that are not UTF-8")]
     NotUtf8 { var: String },
+    #[error("none of {key}, {key}_ENCRYPTED, {secret}, {secret}_ENCRYPTED is set")]
+    Missing { key: String, secret: String },
 }
 
 /// Where a credential came from, for `arb keys check`.
@@ -285,7 +296,14 @@ pub fn credentials(
     venue: Venue,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<Option<LoadedCredentials>, CredentialsError> {
-    let names = EnvNames::of(venue);
+    credentials_named(EnvNames::of(venue), lookup)
+}
+
+/// [`credentials`] under other variable names.
+pub fn credentials_named(
+    names: EnvNames,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<LoadedCredentials>, CredentialsError> {
     let key = read_one(&lookup, &names.api_key, &names.api_key_encrypted)?;
     let secret = read_one(&lookup, &names.api_secret, &names.api_secret_encrypted)?;
     let (key, secret) = match (key, secret) {
@@ -347,6 +365,26 @@ pub fn credentials(
 /// [`credentials`] from the process environment.
 pub fn credentials_from_env(venue: Venue) -> Result<Option<LoadedCredentials>, CredentialsError> {
     credentials(venue, env_lookup)
+}
+
+/// The credentials under `api_key_var`/`api_secret_var` (plain or `_ENCRYPTED`) in the
+/// process environment, which must be there: for a venue the engine sends orders to.
+pub fn require_from_env(api_key_var: &str, api_secret_var: &str) -> Result<Credentials, CredentialsError> {
+    require_with(api_key_var, api_secret_var, env_lookup)
+}
+
+/// [`require_from_env`] through `lookup`.
+pub fn require_with(
+    api_key_var: &str,
+    api_secret_var: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Credentials, CredentialsError> {
+    credentials_named(EnvNames::named(api_key_var, api_secret_var), lookup)?
+        .map(|c| c.credentials)
+        .ok_or_else(|| CredentialsError::Missing {
+            key: api_key_var.to_owned(),
+            secret: api_secret_var.to_owned(),
+        })
 }
 
 /// Reads a variable from the process environment; a value that is not UTF-8 reads as
@@ -492,6 +530,19 @@ mod tests {
         assert_eq!(
             credentials(Venue::Mexc, env(&vars)).unwrap_err(),
             CredentialsError::NoEncryptionKey { var: "MEXC_API_KEY_ENCRYPTED".into() }
+        );
+    }
+
+    #[test]
+    fn configured_names_and_required_credentials() {
+        let key = FernetKey::parse(KEY).unwrap();
+        let s = key.encrypt(b"sub-secret").unwrap();
+        let vars = [("SUB_KEY", "k2"), ("SUB_SECRET_ENCRYPTED", s.as_str()), ("ENCRYPTION_KEY", KEY)];
+        let c = require_with("SUB_KEY", "SUB_SECRET", env(&vars)).unwrap();
+        assert_eq!(c.api_key, "k2");
+        assert_eq!(
+            require_with("GATEIO_API_KEY", "GATEIO_API_SECRET", env(&vars)).unwrap_err(),
+            CredentialsError::Missing { key: "GATEIO_API_KEY".into(), secret: "GATEIO_API_SECRET".into() }
         );
     }
 
