@@ -414,9 +414,10 @@ fn the_kubernetes_manifest_is_one_guarded_replica() {
     let c = &pod["containers"][0];
     assert_eq!(strings(&c["args"]), RUN_ARGS);
     assert_eq!(c["ports"][0]["containerPort"].as_i64(), Some(9100));
-    for probe in ["readinessProbe", "livenessProbe"] {
-        assert_eq!(s(&c[probe]["httpGet"]["path"]), "/health", "{probe}");
-    }
+    assert_eq!(s(&c["readinessProbe"]["httpGet"]["path"]), "/health");
+    // /health is 503 while halted: liveness must not restart a halted engine.
+    assert!(c["livenessProbe"]["httpGet"].is_badvalue(), "liveness on /health would restart a halted engine");
+    assert_eq!(s(&c["livenessProbe"]["tcpSocket"]["port"]), "metrics");
     assert_eq!(c["resources"]["requests"], c["resources"]["limits"], "Guaranteed QoS");
     let env: BTreeSet<String> = c["env"]
         .as_vec()
