@@ -204,6 +204,10 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// API keys: make the Fernet key and tokens, check what the environment holds.
+    Keys(cmd::keys::KeysArgs),
+    /// Checks this host for low latency against a layout and says what to change.
+    Doctor(cmd::doctor::DoctorArgs),
 
     /// Replays captures through the live decoders and book code and prints the final
     /// state of every book seen.
@@ -351,6 +355,8 @@ fn run(cli: Cli) -> Result<()> {
             print!("{}", cmd::book::run(cmd::book::BookArgs { files, depth, json, instruments })?);
             Ok(())
         }
+        Command::Keys(args) => cmd::keys::run(args),
+        Command::Doctor(args) => cmd::doctor::run(args),
         Command::Bench(BenchCommand::Pipeline { config, events, throughput_events, json }) => {
             let config = Config::load(config.as_deref())?;
             let result = cmd::bench::run(config.layout, events, throughput_events)?;

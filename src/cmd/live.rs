@@ -45,6 +45,17 @@ pub fn venue_sink(
     })
 }
 
+/// The traded venues' API keys from the variables `[orders]` names, each given plain or
+/// Fernet-encrypted as `<NAME>_ENCRYPTED` (see `arb keys`).
+pub fn credentials_from_env(cfg: &Config) -> Result<adapters::orders::OrderEntryCredentials> {
+    let read = |k: &str, s: &str| crate::secrets::require_from_env(k, s);
+    let o = cfg.order_entry();
+    Ok(adapters::orders::OrderEntryCredentials {
+        gateio: o.gateio.as_ref().map(|g| read(&g.api_key_env, &g.api_secret_env)).transpose()?,
+        mexc: o.mexc.as_ref().map(|m| read(&m.api_key_env, &m.api_secret_env)).transpose()?,
+    })
+}
+
 /// Loads instruments and starts the engine on the venues `cfg` names. Without a `sink`,
 /// a live configuration (dry_run = false) sends real orders with the keys in the
 /// environment; a dry run fills on paper.
@@ -62,8 +73,7 @@ pub fn start(
     let sink = match sink {
         Some(s) => Some(s),
         None if !cfg.dry_run => {
-            let creds = adapters::orders::OrderEntryCredentials::from_env(&cfg.order_entry())
-                .map_err(|e| anyhow::anyhow!("dry_run = false needs API keys: {e}"))?;
+            let creds = credentials_from_env(&cfg).context("dry_run = false needs API keys")?;
             Some(venue_sink(&cfg, creds, tls.clone()))
         }
         None => None,

@@ -10,7 +10,7 @@
 //! `ladder`, `btreemap` or `book` picks what runs over the 1M updates; each runs in its
 //! own `#[inline(never)]` function so its inclusive count excludes generating the stream.
 
-#[path = "support/book_stream.rs"]
+#[path = "book_stream.rs"]
 mod book_stream;
 
 use std::collections::BTreeMap;
