@@ -98,3 +98,41 @@ fn noise_traders_keep_the_trade_feeds_alive() {
     assert!(t["result"]["amount"].is_string() && t["result"]["side"].is_string());
     assert_eq!(sim.account(Venue::GateIo).open_orders, 0);
 }
+
+#[test]
+fn scripted_outcomes_apply_to_the_next_order_on_their_instrument() {
+    use adapters::sim::Scripted;
+    use pipeline::types::Market;
+    let sim = Sim::start(SimConfig { plain: true, ..SimConfig::default() }).unwrap();
+    let ep = sim.endpoints().gateio.clone();
+    let (k, s) = (ep.api_key.as_str(), ep.api_secret.expose());
+    let mut h = Http::new(&ep.rest, None);
+    let (_, book) = h.get("/spot/order_book?currency_pair=BTC_USDT&limit=1");
+    let ask: f64 = book["asks"][0][0].as_str().unwrap().parse().unwrap();
+    let ioc = |text: &str| {
+        json!({"currency_pair": "BTC_USDT", "side": "buy", "amount": "0.004",
+               "price": format!("{:.1}", ask * 1.01), "time_in_force": "ioc", "text": text})
+        .to_string()
+    };
+    assert!(sim.script(Venue::GateIo, Market::Spot, "BTC_USDT", Scripted::Reject));
+    assert!(sim.script(Venue::GateIo, Market::Spot, "BTC_USDT", Scripted::Partial { lots: 1500 }));
+    assert!(sim.script(Venue::GateIo, Market::Spot, "BTC_USDT", Scripted::Silent { answer_after_ms: 400 }));
+    assert!(!sim.script(Venue::GateIo, Market::Spot, "NOPE_USDT", Scripted::Reject));
+    // First: a definite refusal.
+    let (st, e) = h.gate(k, s, "POST", "/spot/orders", "", &ioc("t-1"));
+    assert_eq!((st, e["label"].as_str()), (400, Some("BALANCE_NOT_ENOUGH")));
+    // Second: 1500 lots of 0.000001 BTC fill, the rest is cancelled.
+    let (st, o) = h.gate(k, s, "POST", "/spot/orders", "", &ioc("t-2"));
+    assert_eq!((st, o["amount"].as_str(), o["left"].as_str()), (201, Some("0.004"), Some("0.0025")), "{o}");
+    // Third: executes, but the answer is held back.
+    let t = Instant::now();
+    let (st, o) = h.gate(k, s, "POST", "/spot/orders", "", &ioc("t-3"));
+    assert!(t.elapsed() >= Duration::from_millis(400));
+    assert_eq!((st, o["finish_as"].as_str()), (201, Some("filled")));
+    // Then the market decides again.
+    let (st, o) = h.gate(k, s, "POST", "/spot/orders", "", &ioc("t-4"));
+    assert_eq!((st, o["finish_as"].as_str()), (201, Some("filled")));
+    let orders = sim.account_orders(Venue::GateIo);
+    let texts: Vec<&str> = orders.iter().map(|o| o.text.as_str()).collect();
+    assert_eq!(texts, ["t-2", "t-3", "t-4"], "the refused order never reached the book");
+}

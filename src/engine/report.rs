@@ -18,15 +18,25 @@ use super::Session;
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct LatencyEntry {
     pub p50: u64,
+    pub p90: u64,
     pub p99: u64,
     pub p999: u64,
     pub max: u64,
+    pub mean: u64,
     pub count: u64,
 }
 
 impl From<&Summary> for LatencyEntry {
     fn from(s: &Summary) -> Self {
-        Self { p50: s.p50_ns, p99: s.p99_ns, p999: s.p999_ns, max: s.max_ns, count: s.count }
+        Self {
+            p50: s.p50_ns,
+            p90: s.p90_ns,
+            p99: s.p99_ns,
+            p999: s.p999_ns,
+            max: s.max_ns,
+            mean: s.mean_ns,
+            count: s.count,
+        }
     }
 }
 
@@ -102,9 +112,9 @@ impl Report {
     fn entry(&self, name: &str) -> Value {
         match self.latency.get(name) {
             Some((_, e)) => {
-                json!({"p50": e.p50, "p99": e.p99, "p999": e.p999, "max": e.max, "count": e.count})
+                json!({"p50": e.p50, "p90": e.p90, "p99": e.p99, "p999": e.p999, "max": e.max, "mean": e.mean, "count": e.count})
             }
-            None => json!({"p50": 0, "p99": 0, "p999": 0, "max": 0, "count": 0}),
+            None => json!({"p50": 0, "p90": 0, "p99": 0, "p999": 0, "max": 0, "mean": 0, "count": 0}),
         }
     }
 
@@ -191,11 +201,11 @@ impl Report {
                 kind: *k,
                 count: e.count,
                 p50_ns: e.p50,
-                p90_ns: 0,
+                p90_ns: e.p90,
                 p99_ns: e.p99,
                 p999_ns: e.p999,
                 max_ns: e.max,
-                mean_ns: 0,
+                mean_ns: e.mean,
             })
             .collect();
         o.push_str("latency:\n");

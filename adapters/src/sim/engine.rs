@@ -161,6 +161,33 @@ pub enum Reject {
     Fault,
 }
 
+/// An outcome scripted for the trading account's next order on one instrument, in place
+/// of what the market would do: the faults tests must be sure of, where the fault dice
+/// only make them likely.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scripted {
+    /// Refused for insufficient balance (a definite refusal, not a rate limit).
+    Reject,
+    /// Fills at most this many lots; the rest is cancelled.
+    Partial { lots: i64 },
+    /// The order executes, but the client hears nothing of it: the request's answer is
+    /// held back `answer_after_ms` and the private streams never mention the order. Only
+    /// a query finds out what happened.
+    Silent { answer_after_ms: u64 },
+}
+
+thread_local! {
+    /// Set when this thread placed a [`Scripted::Silent`] order: how long its server holds
+    /// the answer back.
+    static HOLD_ANSWER_MS: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// How long the server on this thread must hold back its answer to the order it just
+/// placed ([`Scripted::Silent`]), taken once.
+pub fn take_answer_hold() -> Option<u64> {
+    HOLD_ANSWER_MS.take()
+}
+
 /// One level as published: price, total quantity, number of orders.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LevelView {
@@ -459,6 +486,10 @@ pub struct Exchange {
     dirty_insts: BTreeSet<usize>,
     finished_makers: Vec<u64>,
     pub faults: Faults,
+    /// Outcomes scripted for the trading account's next orders, per instrument.
+    scripted: Vec<(usize, Scripted)>,
+    /// Orders the private streams keep quiet about ([`Scripted::Silent`]).
+    muted: BTreeSet<u64>,
     rng: ChaCha8Rng,
     clock: fn() -> u64,
 }
@@ -516,6 +547,8 @@ impl Exchange {
             dirty_insts: BTreeSet::new(),
             finished_makers: Vec::new(),
             faults: Faults::NONE,
+            scripted: Vec::new(),
+            muted: BTreeSet::new(),
             rng,
             clock: now_ms,
         }
@@ -608,7 +641,28 @@ impl Exchange {
         if e.account().is_some_and(|a| a == MAKER || a == NOISE) {
             return;
         }
-        self.pending.push(e);
+        let muted = match &e {
+            Event::OrderUpdate { order, .. } => self.muted.contains(&order.id),
+            Event::UserTrade { fill, .. } => self.muted.contains(&fill.order_id),
+            _ => false,
+        };
+        if !muted {
+            self.pending.push(e);
+        }
+    }
+
+    /// Scripts the outcome of the trading account's next order on instrument `inst`
+    /// (outcomes for one instrument apply in the order they were scripted).
+    pub fn script(&mut self, inst: usize, outcome: Scripted) {
+        self.scripted.push((inst, outcome));
+    }
+
+    fn take_script(&mut self, account: AccountId, inst: usize) -> Option<Scripted> {
+        if account != USER {
+            return None;
+        }
+        let i = self.scripted.iter().position(|&(at, _)| at == inst)?;
+        Some(self.scripted.remove(i).1)
     }
 
     fn emit_order(&mut self, id: u64, event: OrderEvent) {
@@ -717,6 +771,10 @@ impl Exchange {
 
     fn place_inner(&mut self, account: AccountId, req: OrderRequest) -> Result<Order, Reject> {
         self.validate(&req)?;
+        let script = self.take_script(account, req.inst);
+        if script == Some(Scripted::Reject) {
+            return Err(Reject::Balance);
+        }
         if account != MAKER && self.faults.reject > 0.0 && self.rng.r#gen::<f64>() < self.faults.reject {
             return Err(Reject::Fault);
         }
@@ -824,6 +882,10 @@ impl Exchange {
             last_role_maker: false,
         };
         self.orders.insert(id, order);
+        if let Some(Scripted::Silent { answer_after_ms }) = script {
+            self.muted.insert(id);
+            HOLD_ANSWER_MS.set(Some(answer_after_ms));
+        }
         if fok_fails {
             self.finish(id, Finish::Fok);
             return Ok(self.orders[&id].clone());
@@ -842,6 +904,9 @@ impl Exchange {
         self.emit_order(id, OrderEvent::Put);
         // Forced partial fill: cap what a taker may take.
         let mut cap = if req.quote_qty.is_some() { Qty(i64::MAX / 4) } else { req.qty };
+        if let Some(Scripted::Partial { lots }) = script {
+            cap = Qty(cap.0.min(lots.max(0).saturating_mul(i.lot.0)));
+        }
         if account != MAKER
             && req.tif != Tif::Fok
             && self.faults.partial > 0.0

@@ -1189,6 +1189,7 @@ impl GateSession {
                 let delay = self.ctx.faults.delay_ms;
                 match place(&self.ctx, self.market, &param) {
                     Ok(v) => {
+                        let delay = delay.max(super::engine::take_answer_hold().unwrap_or(0));
                         let r = json!({"request_id": req_id, "ack": false, "header": header("200"),
                                        "data": {"result": v}});
                         out.send_after(delay, Message::text(r.to_string()));

@@ -48,12 +48,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use pipeline::types::{Amount, InstrumentSpec, Instruments, InstrumentsError, Market, Qty, Venue};
+use pipeline::types::{Amount, InstrumentSpec, Instruments, InstrumentsError, Market, Qty, Side, Venue};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 pub use auth::{Credentials, SimSecret};
-pub use engine::{MAKER, NOISE, USER};
+pub use engine::{MAKER, NOISE, Scripted, USER};
 pub use faults::{Faults, FaultsError};
 pub use model::{Dislocation, DislocationCounts, DislocationKind, ModelConfig};
 
@@ -191,6 +191,20 @@ pub struct AccountSnapshot {
     /// Keyed by the venue's futures symbol.
     pub positions: BTreeMap<String, FuturesPosition>,
     pub open_orders: usize,
+}
+
+/// One order of the sim's account as the venue keeps it: `filled` in the instrument's
+/// quantity unit (base, or base per contract times contracts for futures).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountOrder {
+    pub id: u64,
+    pub market: Market,
+    pub symbol: String,
+    pub side: Side,
+    /// The client's order text (Gate `text`, MEXC `newClientOrderId` / `externalOid`).
+    pub text: String,
+    pub filled: Qty,
+    pub open: bool,
 }
 
 /// Running simulated venues.
@@ -462,6 +476,44 @@ impl Sim {
     /// The sim account's futures position on a venue symbol (zero when flat).
     pub fn futures_position(&self, venue: Venue, symbol: &str) -> FuturesPosition {
         self.account(venue).positions.get(symbol).copied().unwrap_or_default()
+    }
+
+    /// Makes a dislocation now (see [`MarketModel::dislocate`]): `extra_bps` beyond the
+    /// taker fees, positive raising the dislocated instrument's price. The model publishes
+    /// it on its next step.
+    pub fn dislocate(&self, kind: DislocationKind, venue: Venue, asset: catalog::Asset, extra_bps: f64) {
+        let mut m = self.model.lock().unwrap_or_else(|p| p.into_inner());
+        m.dislocate(kind, venue, asset, extra_bps * 1e-4);
+    }
+
+    /// Scripts the outcome of the account's next order on `symbol` (the venue's symbol
+    /// in `market`); false when the venue lists no such instrument.
+    pub fn script(&self, venue: Venue, market: Market, symbol: &str, outcome: Scripted) -> bool {
+        let mut x = self.ctx(venue).lock();
+        let Some(inst) = x.find(market, symbol) else { return false };
+        x.script(inst, outcome);
+        true
+    }
+
+    /// Every order the account placed on `venue`, oldest first: what the venue knows,
+    /// for checking a client's books against it.
+    pub fn account_orders(&self, venue: Venue) -> Vec<AccountOrder> {
+        let x = self.ctx(venue).lock();
+        x.orders_of(USER, None, false)
+            .into_iter()
+            .map(|o| {
+                let l = &x.instruments[o.inst].listing;
+                AccountOrder {
+                    id: o.id,
+                    market: l.market,
+                    symbol: l.symbol.to_owned(),
+                    side: o.side,
+                    text: o.text.clone(),
+                    filled: o.filled_qty,
+                    open: o.is_open(),
+                }
+            })
+            .collect()
     }
 
     /// How many dislocations the model has made so far.

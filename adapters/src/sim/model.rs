@@ -212,6 +212,15 @@ impl MarketModel {
         let asset = Asset::ALL[self.rng.gen_range(0..3)];
         let sign = if self.rng.r#gen::<bool>() { 1.0 } else { -1.0 };
         let extra = self.rng.gen_range(12e-4..30e-4);
+        self.dislocate(kind, venue, asset, sign * extra);
+    }
+
+    /// Shifts one instrument's mid by the taker fees the trade against it would pay plus
+    /// `extra` (a relative shift; its sign says which way): a dislocation of `kind` on
+    /// `venue` (`asset` names the pair for spot-spot and basis; triangular is ETH/BTC).
+    /// Ignored while the same instrument is already dislocated.
+    pub fn dislocate(&mut self, kind: DislocationKind, venue: Venue, asset: Asset, extra: f64) {
+        let (sign, extra) = (extra.signum(), extra.abs());
         let (market, pair, fees) = match kind {
             DislocationKind::SpotSpot => (
                 Market::Spot,

@@ -333,6 +333,9 @@ pub fn serve_http(mut stream: Stream, stop: &AtomicBool, handler: &dyn Fn(&Reque
                 let conn = request.header("connection").unwrap_or("").to_ascii_lowercase();
                 let keep = if version == 0 { conn.contains("keep-alive") } else { !conn.contains("close") };
                 let resp = handler(&request);
+                if let Some(ms) = super::engine::take_answer_hold() {
+                    std::thread::sleep(std::time::Duration::from_millis(ms));
+                }
                 if write_response(&mut stream, &resp, keep).is_err() || !keep {
                     let _ = stream.flush();
                     return;

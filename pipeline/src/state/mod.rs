@@ -43,9 +43,13 @@
 //! the current book up to its limits; its cost is what it takes from the operation's P&L
 //! (both close the same naked exposure, so completing keeps the edge while the book still
 //! pays, unwinding wins when it does not). Before the deadline the cheaper feasible plan
-//! goes out (a plan is infeasible when a book is missing or stale or the hedge price is
-//! beyond the slippage bound); after the deadline only unwinding.
-//! Quantities below an instrument's minimum are dust and left alone.
+//! goes out (a plan is infeasible when a book is missing or stale, the hedge price is
+//! beyond the slippage bound, or the venue refused the lagging leg on its merits, as for
+//! insufficient balance); after the deadline only unwinding.
+//! Quantities below an instrument's minimum are dust and left alone. A round whose
+//! orders the venue never saw (rate limited, order connection down) is not counted
+//! against `max_recovery_attempts`, and the next round backs off exponentially from
+//! `recovery_backoff_ms`: hammering a rate limiter only extends the block.
 //!
 //! **P&L.** An operation's realized P&L is its net flow of every asset over all its
 //! fills, fees deducted, with non-USD assets valued at the operation's own planned price
@@ -89,9 +93,16 @@ pub struct StateConfig {
     /// An unwind's limit is the current best price moved this far (to get done).
     #[serde(default = "d_unwind")]
     pub unwind_slippage_bps: Bps,
-    /// Recovery rounds before an operation waits for an operator.
+    /// Recovery rounds before an operation waits for an operator (0: none, a naked leg
+    /// waits for an operator at once).
     #[serde(default = "d_attempts")]
     pub max_recovery_attempts: u8,
+    /// After a round in which an order was refused before reaching the venue (rate
+    /// limited, order connection down), the next round waits this long, doubled for each
+    /// such round in a row (up to 32 times). A round refused entirely that way does not
+    /// count toward `max_recovery_attempts`.
+    #[serde(default = "d_backoff")]
+    pub recovery_backoff_ms: u64,
     /// An order with no answer this long after it was sent has an unknown outcome.
     #[serde(default = "d_ack")]
     pub ack_timeout_ms: u64,
@@ -125,6 +136,9 @@ fn d_unwind() -> Bps {
 fn d_attempts() -> u8 {
     3
 }
+fn d_backoff() -> u64 {
+    250
+}
 fn d_ack() -> u64 {
     2_000
 }
@@ -153,6 +167,7 @@ impl Default for StateConfig {
             max_slippage_bps: d_slippage(),
             unwind_slippage_bps: d_unwind(),
             max_recovery_attempts: d_attempts(),
+            recovery_backoff_ms: d_backoff(),
             ack_timeout_ms: d_ack(),
             query_interval_ms: d_query(),
             reconcile_interval_ms: d_reconcile(),
@@ -169,9 +184,7 @@ impl Default for StateConfig {
 pub enum StateConfigError {
     #[error("state.max_ops must be between 1 and 65536")]
     Ops,
-    #[error(
-        "state.max_recovery_attempts must be between 1 and 7 (two orders per leg per round, 15 attempts)"
-    )]
+    #[error("state.max_recovery_attempts must be at most 7 (two orders per leg per round, 15 attempts)")]
     Attempts,
 }
 
@@ -336,6 +349,8 @@ struct OrderSlot {
     answered: bool,
     cancel_sent: bool,
     purpose: Purpose,
+    /// Why the order was refused, if it was.
+    refused: Option<RejectReason>,
 }
 
 impl OrderSlot {
@@ -352,7 +367,28 @@ impl OrderSlot {
         answered: false,
         cancel_sent: false,
         purpose: Purpose::Entry,
+        refused: None,
     };
+
+    /// Refused by the venue for a reason the same order would meet again.
+    fn refused_for_good(&self) -> bool {
+        self.refused.is_some_and(|r| {
+            !matches!(
+                r,
+                RejectReason::RateLimited
+                    | RejectReason::Disconnected
+                    | RejectReason::WouldNotFill
+                    | RejectReason::NotFound
+                    | RejectReason::Journal
+            )
+        })
+    }
+
+    /// Refused before it reached the venue, for a reason that passes: worth retrying
+    /// later, not a verdict on the order.
+    fn refused_in_passing(&self) -> bool {
+        matches!(self.refused, Some(RejectReason::RateLimited | RejectReason::Disconnected))
+    }
 
     /// The outcome is known and every fill of it is applied.
     fn is_settled(&self) -> bool {
@@ -374,6 +410,13 @@ struct Op {
     n_orders: usize,
     next_attempt: [u8; MAX_LEGS],
     rounds: u8,
+    /// The latest round (the entries, then each recovery round): its first order, when
+    /// it was sent, and whether its refusals have been looked at.
+    round_start: usize,
+    round_ns: u64,
+    round_judged: bool,
+    /// Rounds in a row with an order refused in passing (see `recovery_backoff_ms`).
+    backoff: u8,
     rejected: bool,
     deadline_alerted: bool,
     halted: bool,
@@ -634,7 +677,7 @@ impl StateKeeper {
         if config.max_ops == 0 || config.max_ops > 65_536 {
             return Err(StateConfigError::Ops);
         }
-        if config.max_recovery_attempts == 0 || config.max_recovery_attempts > 7 {
+        if config.max_recovery_attempts > 7 {
             return Err(StateConfigError::Attempts);
         }
         let n = instruments.len();
@@ -661,6 +704,10 @@ impl StateKeeper {
             n_orders: 0,
             next_attempt: [1; MAX_LEGS],
             rounds: 0,
+            round_start: 0,
+            round_ns: 0,
+            round_judged: false,
+            backoff: 0,
             rejected: false,
             deadline_alerted: false,
             halted: false,
@@ -848,6 +895,11 @@ impl StateKeeper {
                 };
                 op.n_orders += 1;
             }
+            // Restored orders are history: recovery starts afresh from them.
+            op.round_start = op.n_orders;
+            op.round_ns = 0;
+            op.round_judged = true;
+            op.backoff = 0;
         }
     }
 
@@ -1027,6 +1079,10 @@ impl StateKeeper {
         op.phase = OpPhase::Executing;
         op.next_attempt = [1; MAX_LEGS];
         op.rounds = 0;
+        op.round_start = 0;
+        op.round_ns = now;
+        op.round_judged = false;
+        op.backoff = 0;
         op.rejected = false;
         op.deadline_alerted = false;
         op.halted = false;
@@ -1112,6 +1168,7 @@ impl StateKeeper {
             o.state = state;
         }
         if let OrderUpdate::Rejected(r) = e.update {
+            self.ops[k].orders[j].refused = Some(r);
             if r != RejectReason::WouldNotFill && r != RejectReason::NotFound {
                 self.ops[k].rejected = true;
             }
@@ -1136,6 +1193,7 @@ impl StateKeeper {
                     if !self.ops[k].closed && self.ops[k].phase == OpPhase::AwaitingOperator {
                         self.unhalt(k);
                         self.ops[k].rounds = 0;
+                        self.ops[k].backoff = 0;
                         self.set_phase(k, OpPhase::Recovering, now);
                     }
                 }
@@ -1371,6 +1429,19 @@ impl StateKeeper {
                 continue;
             }
             plan.needed += 1;
+            if !unwind
+                && op
+                    .orders()
+                    .iter()
+                    .rev()
+                    .find(|o| o.client.leg as usize == i)
+                    .is_some_and(OrderSlot::refused_for_good)
+            {
+                // The venue refused this leg on its merits (balance, precision, trading
+                // off...): sending it again would meet the same answer.
+                plan.feasible = false;
+                continue;
+            }
             let unit = Rate::UNIT as i128;
             let moved = |p: Price, rate: Rate, up: bool, rounding| {
                 let f = if up { unit + rate.0 as i128 } else { unit - rate.0 as i128 };
@@ -1428,10 +1499,14 @@ impl StateKeeper {
                 return false;
             }
         }
-        if self.ops[k].rounds == 0 && self.ops[k].phase == OpPhase::Executing {
+        if self.ops[k].orders().iter().all(|o| o.purpose == Purpose::Entry) {
             self.stats.recoveries.inc();
         }
-        self.ops[k].rounds += 1;
+        let op = &mut self.ops[k];
+        op.rounds += 1;
+        op.round_start = op.n_orders;
+        op.round_ns = now;
+        op.round_judged = false;
         self.set_phase(k, OpPhase::Recovering, now);
         for &(i, leg) in &plan.legs[..plan.n] {
             let op = &mut self.ops[k];
@@ -1455,6 +1530,36 @@ impl StateKeeper {
             self.send(Command::Send { client, leg });
         }
         true
+    }
+
+    /// Looks once at how the latest round's orders were refused: a round refused
+    /// entirely in passing (rate limited, connection down) never reached the venue and
+    /// is not counted; any refusal in passing backs the next round off.
+    fn judge_round(&mut self, k: usize) {
+        let op = &mut self.ops[k];
+        if op.round_judged {
+            return;
+        }
+        op.round_judged = true;
+        let round = &op.orders[op.round_start..op.n_orders];
+        if round.iter().any(OrderSlot::refused_in_passing) {
+            if op.rounds > 0 && round.iter().all(OrderSlot::refused_in_passing) {
+                op.rounds -= 1;
+            }
+            op.backoff = op.backoff.saturating_add(1);
+        } else {
+            op.backoff = 0;
+        }
+    }
+
+    /// When the next recovery round of operation `k` may go out.
+    fn next_round_ns(&self, k: usize) -> u64 {
+        let op = &self.ops[k];
+        if op.backoff == 0 {
+            return 0;
+        }
+        let wait = ms_to_ns(self.cfg.recovery_backoff_ms) << (op.backoff - 1).min(5);
+        op.round_ns.saturating_add(wait)
     }
 
     /// Timeouts, queries, the deadline, and the recovery decision for one operation.
@@ -1513,8 +1618,13 @@ impl StateKeeper {
             self.close(k, true, now);
             return;
         }
+        self.judge_round(k);
         if self.killed || self.ops[k].rounds >= self.cfg.max_recovery_attempts {
             self.give_up(k, now);
+            return;
+        }
+        if now < self.next_round_ns(k) {
+            self.set_phase(k, OpPhase::Recovering, now);
             return;
         }
         let choice = if past_deadline {

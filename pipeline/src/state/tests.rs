@@ -43,6 +43,10 @@ impl Rig {
     }
 
     fn open(dir: PathBuf, replay: Option<&Replay>) -> Self {
+        Self::open_with(dir, replay, &StateConfig::default())
+    }
+
+    fn open_with(dir: PathBuf, replay: Option<&Replay>, cfg: &StateConfig) -> Self {
         let u = testkit::universe();
         let (clock, mock) = Clock::mock();
         mock.increment(10_000 * MS);
@@ -63,7 +67,7 @@ impl Rig {
             alerts: alert_tx,
         };
         let s = StateKeeper::new(
-            &StateConfig::default(),
+            cfg,
             u.instruments.clone(),
             rings,
             journal,
@@ -380,10 +384,24 @@ fn recovery_picks_the_plan_that_leaves_the_operation_more() {
     r.order(12, 0, 0, f);
     let d = r.done(g.id, "0.01");
     r.order(12, 0, 0, d);
-    r.order(12, 1, 0, OrderUpdate::Rejected(RejectReason::Other));
+    r.order(12, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
     r.run();
     let rec = r.recovery_orders();
     assert_eq!((rec[0].1.inst, rec[0].1.side), (m.id, Side::Sell), "hedge completed on MEXC");
+
+    // The same books, but MEXC refused the sell on its merits (say, no balance): sending
+    // it again would be refused again, so the leg is unwound on Gate.
+    let mut r = Rig::new();
+    r.books("49990", "50420");
+    r.start(13);
+    let f = r.fill(g.id, "50000", "0.01", "0.01");
+    r.order(13, 0, 0, f);
+    let d = r.done(g.id, "0.01");
+    r.order(13, 0, 0, d);
+    r.order(13, 1, 0, OrderUpdate::Rejected(RejectReason::InsufficientBalance));
+    r.run();
+    let rec = r.recovery_orders();
+    assert_eq!((rec[0].1.inst, rec[0].1.side), (g.id, Side::Sell), "unwound on Gate");
 }
 
 #[test]
@@ -522,6 +540,95 @@ fn exhausted_recovery_halts_the_instruments_until_an_operator_acts() {
     r.run();
     assert_eq!(r.s.phase(7), Some(OpPhase::Failed));
     assert_eq!(r.s.position(g), Qty::ZERO);
+}
+
+/// Gate filled the entry, MEXC's leg was refused by the rate limiter.
+fn naked_after_a_rate_limit(r: &mut Rig, op: u64) {
+    r.books("49990", "50000");
+    let g = r.u.gate_btc;
+    r.start(op);
+    let f = r.fill(g, "50000", "0.01", "0.01");
+    r.order(op, 0, 0, f);
+    let d = r.done(g, "0.01");
+    r.order(op, 0, 0, d);
+    r.order(op, 1, 0, OrderUpdate::Rejected(RejectReason::RateLimited));
+    r.run();
+}
+
+#[test]
+fn rounds_refused_by_the_rate_limiter_back_off_and_do_not_use_up_recovery() {
+    let mut r = Rig::new();
+    naked_after_a_rate_limit(&mut r, 9);
+    let g = r.u.gate_btc;
+    assert!(r.recovery_orders().is_empty(), "the entry's refusal backs the first round off");
+    assert_eq!(r.s.phase(9), Some(OpPhase::Recovering));
+    // Four rounds refused in passing (one more than max_recovery_attempts), each waiting
+    // twice as long as the one before: 250, 500, 1000, 2000 ms.
+    for (round, wait_ms) in [(1u8, 250u64), (2, 500), (3, 1_000), (4, 2_000)] {
+        r.advance(wait_ms - 20);
+        r.books("49990", "50000");
+        assert_eq!(r.recovery_orders().len(), round as usize - 1, "round {round} waits {wait_ms} ms");
+        r.advance(20);
+        r.books("49990", "50000");
+        let rec = r.recovery_orders();
+        assert_eq!(rec.len(), round as usize, "round {round} goes out after {wait_ms} ms");
+        let (client, leg) = *rec.last().unwrap();
+        assert_eq!((client.leg, leg.side), (0, Side::Sell), "the Gate buy is unwound");
+        r.order(9, 0, client.attempt, OrderUpdate::Rejected(RejectReason::RateLimited));
+        r.run();
+        assert_eq!(r.s.phase(9), Some(OpPhase::Recovering), "round {round} is not held against recovery");
+    }
+    // The venue takes orders again: the unwind fills and the operation ends flat.
+    r.advance(3_990);
+    r.books("49990", "50000");
+    r.advance(10);
+    let (client, _) = *r.recovery_orders().last().unwrap();
+    assert_eq!(client.attempt, 5);
+    let f = r.fill(g, "49990", "0.01", "0.01");
+    r.order(9, 0, 5, f);
+    let d = r.done(g, "0.01");
+    r.order(9, 0, 5, d);
+    r.run();
+    assert_eq!(r.s.phase(9), Some(OpPhase::Failed));
+    assert_eq!(r.s.position(g), Qty::ZERO);
+}
+
+#[test]
+fn a_round_the_venue_refused_on_its_merits_counts_and_resets_the_backoff() {
+    let mut r = Rig::new();
+    naked_after_a_rate_limit(&mut r, 10);
+    r.advance(250);
+    r.books("49990", "50000");
+    assert_eq!(r.recovery_orders().len(), 1);
+    // Refused for a reason that will not pass: the next round goes out at once, and
+    // counts.
+    r.order(10, 0, 1, OrderUpdate::Rejected(RejectReason::Other));
+    r.run();
+    assert_eq!(r.recovery_orders().len(), 2);
+    for attempt in 2..=3u8 {
+        r.order(10, 0, attempt, OrderUpdate::Done { filled: Qty::ZERO });
+        r.run();
+    }
+    assert_eq!(r.recovery_orders().len(), 3);
+    assert_eq!(r.s.phase(10), Some(OpPhase::AwaitingOperator));
+}
+
+#[test]
+fn with_recovery_off_a_naked_leg_waits_for_an_operator_at_once() {
+    let cfg = StateConfig { max_recovery_attempts: 0, ..StateConfig::default() };
+    let mut r = Rig::open_with(scratch("state"), None, &cfg);
+    r.books("49990", "50000");
+    let g = r.u.gate_btc;
+    r.start(11);
+    let f = r.fill(g, "50000", "0.01", "0.01");
+    r.order(11, 0, 0, f);
+    let d = r.done(g, "0.01");
+    r.order(11, 0, 0, d);
+    r.order(11, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
+    r.run();
+    assert!(r.recovery_orders().is_empty());
+    assert_eq!(r.s.phase(11), Some(OpPhase::AwaitingOperator));
+    assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: g, halted: true }));
 }
 
 #[test]
