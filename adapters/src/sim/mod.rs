@@ -48,7 +48,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use pipeline::types::{Amount, InstrumentSpec, Instruments, InstrumentsError, Market, Qty, Side, Venue};
+use pipeline::types::{
+    Amount, InstrumentSpec, Instruments, InstrumentsError, Market, Price, Qty, Rounding, Side, Venue,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -204,6 +206,8 @@ pub struct AccountOrder {
     /// The client's order text (Gate `text`, MEXC `newClientOrderId` / `externalOid`).
     pub text: String,
     pub filled: Qty,
+    /// `filled` in base units.
+    pub filled_base: Amount,
     pub open: bool,
 }
 
@@ -478,6 +482,57 @@ impl Sim {
         self.account(venue).positions.get(symbol).copied().unwrap_or_default()
     }
 
+    /// Rests a limit order for the account `away_bps` outside the best price on its
+    /// side (a buy below the best bid, a sell above the best ask), as another client of
+    /// the account would (its text is `manual`); returns the venue's order id.
+    pub fn place_resting(
+        &self,
+        venue: Venue,
+        market: Market,
+        symbol: &str,
+        side: Side,
+        qty: &str,
+        away_bps: i64,
+    ) -> Result<u64, String> {
+        use engine::{OrderKind, OrderRequest, Tif};
+        let mut x = self.ctx(venue).lock();
+        let inst = x.find(market, symbol).ok_or_else(|| format!("no {market} {symbol} on {venue}"))?;
+        let snap = x.snapshot(inst, 1);
+        let best = match side {
+            Side::Buy => snap.bids.first(),
+            Side::Sell => snap.asks.first(),
+        }
+        .map(|l| l.price)
+        .ok_or("empty book")?;
+        let i = &x.instruments[inst].inst;
+        let qty = Qty::parse(qty, i.qty_scale).map_err(|e| format!("quantity {qty}: {e}"))?;
+        let shift = best.0 / 10_000 * away_bps;
+        let (raw, rounding) = match side {
+            Side::Buy => (Price(best.0 - shift), Rounding::Floor),
+            Side::Sell => (Price(best.0 + shift), Rounding::Ceil),
+        };
+        let price = i.round_price(raw, rounding);
+        let req = OrderRequest {
+            inst,
+            side,
+            kind: OrderKind::Limit,
+            tif: Tif::Gtc,
+            price,
+            qty,
+            quote_qty: None,
+            text: "manual".to_owned(),
+            reduce_only: false,
+        };
+        x.place(USER, req).map(|o| o.id).map_err(|e| e.to_string())
+    }
+
+    /// Stops (or resumes) publishing `venue`'s public market data on every WebSocket
+    /// connection, as a venue whose feed stalls while its market moves on; order entry
+    /// and private streams carry on. Clients see a sequence gap when it resumes.
+    pub fn pause_market_data(&self, venue: Venue, paused: bool) {
+        self.ctx(venue).md_paused.store(paused, Ordering::Relaxed);
+    }
+
     /// Makes a dislocation now (see [`MarketModel::dislocate`]): `extra_bps` beyond the
     /// taker fees, positive raising the dislocated instrument's price. The model publishes
     /// it on its next step.
@@ -510,6 +565,7 @@ impl Sim {
                     side: o.side,
                     text: o.text.clone(),
                     filled: o.filled_qty,
+                    filled_base: x.instruments[o.inst].inst.base_amount(o.filled_qty).unwrap_or(Amount::ZERO),
                     open: o.is_open(),
                 }
             })

@@ -212,13 +212,21 @@ impl MarketModel {
         let asset = Asset::ALL[self.rng.gen_range(0..3)];
         let sign = if self.rng.r#gen::<bool>() { 1.0 } else { -1.0 };
         let extra = self.rng.gen_range(12e-4..30e-4);
+        let (market, pair) = match kind {
+            DislocationKind::SpotSpot => (Market::Spot, Pair::Usdt(asset)),
+            DislocationKind::Basis => (Market::Futures, Pair::Usdt(asset)),
+            DislocationKind::Triangular => (Market::Spot, Pair::EthBtc),
+        };
+        if self.dislocations.iter().any(|d| d.venue == venue && d.market == market && d.pair == pair) {
+            return;
+        }
         self.dislocate(kind, venue, asset, sign * extra);
     }
 
     /// Shifts one instrument's mid by the taker fees the trade against it would pay plus
     /// `extra` (a relative shift; its sign says which way): a dislocation of `kind` on
     /// `venue` (`asset` names the pair for spot-spot and basis; triangular is ETH/BTC).
-    /// Ignored while the same instrument is already dislocated.
+    /// Replaces a dislocation of the same instrument.
     pub fn dislocate(&mut self, kind: DislocationKind, venue: Venue, asset: Asset, extra: f64) {
         let (sign, extra) = (extra.signum(), extra.abs());
         let (market, pair, fees) = match kind {
@@ -236,9 +244,7 @@ impl MarketModel {
                 (Market::Spot, Pair::EthBtc, 3.0 * self.taker(venue, Market::Spot))
             }
         };
-        if self.dislocations.iter().any(|d| d.venue == venue && d.market == market && d.pair == pair) {
-            return;
-        }
+        self.dislocations.retain(|d| !(d.venue == venue && d.market == market && d.pair == pair));
         match kind {
             DislocationKind::SpotSpot => self.counts.spot_spot += 1,
             DislocationKind::Basis => self.counts.basis += 1,

@@ -479,6 +479,8 @@ pub struct WsLoop {
     pub latency_ms: u64,
     /// Varies stall phase per connection.
     pub conn_no: u64,
+    /// While set, public market data (depth, tickers, trades) is not published.
+    pub md_paused: Arc<AtomicBool>,
 }
 
 /// Runs a WebSocket connection: client messages, venue events and due sends, with the
@@ -526,7 +528,11 @@ pub fn run_ws(
             Err(_) => return,
         }
         out.now = Instant::now();
+        let md_paused = cfg.md_paused.load(Ordering::Relaxed);
         for ev in events.try_iter() {
+            if md_paused && ev.account().is_none() {
+                continue;
+            }
             session.on_event(&ev, &mut out);
         }
         if !out.queue.is_empty() {

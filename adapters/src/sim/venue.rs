@@ -31,6 +31,8 @@ pub struct VenueCtx {
     /// MEXC listen keys and their expiry (ms).
     pub listen_keys: Mutex<BTreeMap<String, u64>>,
     conn_no: AtomicU64,
+    /// Public market data is held back while set ([`super::Sim::pause_market_data`]).
+    pub md_paused: Arc<AtomicBool>,
     rng: Mutex<ChaCha8Rng>,
 }
 
@@ -66,6 +68,7 @@ impl VenueCtx {
             stop,
             listen_keys: Mutex::new(BTreeMap::new()),
             conn_no: AtomicU64::new(0),
+            md_paused: Arc::new(AtomicBool::new(false)),
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
         }
     }
@@ -102,6 +105,7 @@ impl VenueCtx {
             faults: self.faults,
             latency_ms: self.latency_ms,
             conn_no: self.conn_no.fetch_add(1, Ordering::Relaxed),
+            md_paused: self.md_paused.clone(),
         }
     }
 

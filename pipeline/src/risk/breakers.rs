@@ -2,7 +2,7 @@
 //!
 //! | breaker               | trips when                                          | closes          |
 //! |-----------------------|-----------------------------------------------------|-----------------|
-//! | daily_loss            | realized P&L of the day <= -max_daily_loss_usd     | a new day's P&L above the limit, or an operator |
+//! | daily_loss            | realized P&L of the day <= -max_daily_loss_usd (below the day's P&L when an operator last reset it) | a new day's P&L above the limit, or an operator |
 //! | consecutive_failures  | `max_consecutive_failures` operations failed in a row | an operator |
 //! | error_rate            | failed share of the last `error_rate_window_ops` operations >= `max_error_rate_pct` | after `reset_after_ms` |
 //! | latency               | a venue's smoothed order acknowledgement time > `max_order_latency_ms` | after `reset_after_ms` (measured afresh) |
@@ -10,7 +10,9 @@
 //!
 //! The breakers that close by themselves start measuring afresh when they do: a venue
 //! whose acknowledgements are still slow trips the latency breaker again on its next
-//! orders.
+//! orders. An operator who resets the daily-loss breaker accepts the day's loss so far:
+//! it trips again once the day loses `max_daily_loss_usd` more (and counts from zero
+//! again once the day is back in profit or a new day starts).
 
 use serde::Deserialize;
 
@@ -93,6 +95,10 @@ pub(crate) struct Breakers {
     history_len: u32,
     latency_ewma_ns: [u64; Venue::COUNT],
     consecutive_stale: u32,
+    /// The day's realized P&L the daily-loss limit counts from (below zero only after an
+    /// operator's reset).
+    daily_base: Amount,
+    last_daily: Amount,
 }
 
 impl Breakers {
@@ -106,6 +112,8 @@ impl Breakers {
             history_len: 0,
             latency_ewma_ns: [0; Venue::COUNT],
             consecutive_stale: 0,
+            daily_base: Amount::ZERO,
+            last_daily: Amount::ZERO,
         }
     }
 
@@ -152,7 +160,11 @@ impl Breakers {
     }
 
     pub(crate) fn on_daily_pnl(&mut self, realized: Amount, max_loss: Amount, now_ns: u64) {
-        if realized.0 <= -max_loss.0 {
+        self.last_daily = realized;
+        if realized >= Amount::ZERO {
+            self.daily_base = Amount::ZERO;
+        }
+        if realized.0.saturating_sub(self.daily_base.0) <= -max_loss.0 {
             self.trip(Breaker::DailyLoss, now_ns);
         } else {
             // A new day's P&L back above the limit closes it.
@@ -205,7 +217,8 @@ impl Breakers {
 
     /// An operator closes every breaker.
     pub(crate) fn reset_all(&mut self) {
-        *self = Self::new(self.cfg);
+        let base = self.last_daily.min(Amount::ZERO);
+        *self = Self { daily_base: base, last_daily: self.last_daily, ..Self::new(self.cfg) };
     }
 }
 
@@ -295,5 +308,26 @@ mod tests {
         assert!(b.is_open(Breaker::DailyLoss));
         b.on_daily_pnl(Amount::ZERO, limit, 0);
         assert!(!b.is_open(Breaker::DailyLoss));
+    }
+
+    #[test]
+    fn an_operators_reset_accepts_the_loss_so_far_but_not_another_limit_of_it() {
+        let mut b = Breakers::new(BreakerConfig::default());
+        let limit = Amount::from_int(500);
+        b.on_daily_pnl(Amount::from_int(-600), limit, 0);
+        assert!(b.is_open(Breaker::DailyLoss));
+        b.reset_all();
+        assert!(!b.is_open(Breaker::DailyLoss));
+        // The next update, still 600 down, does not trip it again.
+        b.on_daily_pnl(Amount::from_int(-650), limit, 0);
+        assert!(!b.is_open(Breaker::DailyLoss));
+        // Another 500 lost since the reset does.
+        b.on_daily_pnl(Amount::from_int(-1_100), limit, 0);
+        assert!(b.is_open(Breaker::DailyLoss));
+        // Back in profit (or a new day), the limit counts from zero again.
+        b.reset_all();
+        b.on_daily_pnl(Amount::from_int(10), limit, 0);
+        b.on_daily_pnl(Amount::from_int(-500), limit, 0);
+        assert!(b.is_open(Breaker::DailyLoss));
     }
 }
