@@ -8,8 +8,9 @@
 //! venues' own order records add up to, every venue order must be one the journal knows,
 //! and no client order id may have reached a venue twice.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use adapters::sim::catalog::Asset;
@@ -17,11 +18,10 @@ use adapters::sim::{DislocationKind, ModelConfig, Scripted, Sim, SimConfig};
 use arb::cmd::demo;
 use arb::config::Config;
 use arb::engine::Session;
-use pipeline::journal::{Verdict, inspect};
 use pipeline::msg::{OpOutcome, RiskControl};
 use pipeline::risk::{Breaker, RejectReason};
 use pipeline::stats::TradingSnapshot;
-use pipeline::types::{Amount, Instruments, Market, Qty, Side, Venue};
+use pipeline::types::{Amount, Market, Side, Venue};
 use pipeline::units::Usd;
 
 /// MEXC's BTC spot is dislocated this far beyond both venues' taker fees.
@@ -218,58 +218,6 @@ fn acceptance_scenarios_against_the_simulated_venues() {
     let Rig { sim, session, journal } = rig;
     let stopped = session.stop().expect("clean stop");
     assert!(stopped.report.halted, "the report shows the kill switch");
-    assert_books_agree(&sim, &journal);
+    support::assert_books_agree(&sim, &journal);
     let _ = std::fs::remove_dir_all(&journal);
-}
-
-/// Positions in base units per (venue, market, symbol), without zeros.
-type Book = BTreeMap<(Venue, Market, String), Amount>;
-
-fn signed(side: Side, a: Amount) -> Amount {
-    if side == Side::Buy { a } else { -a }
-}
-
-/// What the venues' order records add up to.
-fn venue_positions(sim: &Sim) -> Book {
-    let mut b = Book::new();
-    for v in Venue::ALL {
-        for o in sim.account_orders(v).into_iter().filter(|o| o.text != "manual") {
-            *b.entry((v, o.market, o.symbol)).or_insert(Amount::ZERO) += signed(o.side, o.filled_base);
-        }
-    }
-    b.retain(|_, a| !a.is_zero());
-    b
-}
-
-pub fn assert_books_agree(sim: &Sim, journal: &Path) {
-    let ins = inspect(journal).expect("journal readable");
-    assert_eq!(ins.verdict, Verdict::Intact);
-    assert_eq!(ins.replay.unresolved().count(), 0, "every order's outcome is known");
-    let specs = arb::journal_meta::read(journal).expect("instrument table beside the journal");
-    let table = Instruments::from_specs(&specs).unwrap();
-    let mut engine = Book::new();
-    for p in &ins.replay.positions {
-        let i = table.get(p.inst);
-        let base = i.base_amount(Qty(p.qty.0.abs())).expect("position in range");
-        let side = if p.qty.0 < 0 { Side::Sell } else { Side::Buy };
-        *engine.entry((i.venue, i.market, i.symbol.clone())).or_insert(Amount::ZERO) += signed(side, base);
-    }
-    engine.retain(|_, a| !a.is_zero());
-    assert_eq!(engine, venue_positions(sim), "the journal's positions are the venues' positions");
-
-    let journaled: BTreeSet<String> = ins
-        .replay
-        .orders
-        .iter()
-        .filter(|o| o.intent)
-        .map(|o| format!("{}-{}-{}", o.client.op, o.client.leg, o.client.attempt))
-        .collect();
-    let mut seen = BTreeSet::new();
-    for v in Venue::ALL {
-        for o in sim.account_orders(v).into_iter().filter(|o| o.text != "manual") {
-            let id = o.text.strip_prefix("t-").unwrap_or(&o.text).to_owned();
-            assert!(journaled.contains(&id), "venue order {id} on {v} is not in the journal");
-            assert!(seen.insert(id.clone()), "client order id {id} reached a venue twice");
-        }
-    }
 }

@@ -118,7 +118,7 @@ pub fn status_line(s: &Session) -> String {
 /// Runs `session` for the duration (or until Ctrl-C), showing it, then stops it and
 /// prints the report. Returns the stopped engine.
 pub fn supervise(session: Session, opts: &LiveOptions) -> Result<Stopped> {
-    let _ = session.control().stop_on_signal();
+    let _ = session.stop_on_signal();
     let socket = session.journal_dir().join("arb.sock");
     let _ctl = match crate::ctl::CtlServer::start(&socket, session.controls(), session.telemetry()) {
         Ok(c) => {

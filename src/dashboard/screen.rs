@@ -22,7 +22,7 @@ pub fn run(session: &Session, duration: Option<Duration>) -> Result<()> {
     let deadline = duration.map(|d| Instant::now() + d);
     let result = (|| -> Result<()> {
         loop {
-            if session.control().is_stop_requested() || deadline.is_some_and(|d| Instant::now() >= d) {
+            if session.should_stop() || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(());
             }
             terminal.draw(|f| draw(f, &telemetry))?;

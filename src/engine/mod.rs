@@ -17,6 +17,7 @@ mod report;
 mod sinks;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -150,7 +151,13 @@ pub struct Session {
     dry_run: bool,
     next_manual_id: std::sync::atomic::AtomicU64,
     clock: Clock,
+    /// An orderly stop was asked for (a first Ctrl-C, `arb ctl stop`): the supervisor
+    /// stops the engine, draining first.
+    shutdown: Arc<AtomicBool>,
 }
+
+/// How long an orderly stop waits for open operations to finish.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -379,6 +386,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         dry_run: cfg.dry_run,
         next_manual_id: std::sync::atomic::AtomicU64::new(MANUAL_ID_BASE),
         clock,
+        shutdown: Arc::new(AtomicBool::new(false)),
     })
 }
 
@@ -476,7 +484,7 @@ impl Session {
     pub fn run_for(&self, duration: Option<Duration>, mut tick: impl FnMut(&Session)) {
         let deadline = duration.map(|d| Instant::now() + d);
         loop {
-            if self.control.is_stop_requested() {
+            if self.should_stop() {
                 return;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -545,13 +553,61 @@ impl Session {
         anyhow::bail!("no outcome within {timeout:?} (risk refusals so far: {})", refused.join(", "))
     }
 
+    /// Asks for an orderly stop (what a first Ctrl-C does).
+    pub fn request_shutdown(&self) {
+        self.shutdown.store(true, Ordering::Relaxed);
+    }
+
+    /// An orderly stop was asked for, or the engine is stopping already.
+    pub fn should_stop(&self) -> bool {
+        self.shutdown.load(Ordering::Relaxed) || self.control.is_stop_requested()
+    }
+
+    /// Ctrl-C (SIGINT/SIGTERM): the first asks for an orderly stop, a second stops at
+    /// once.
+    pub fn stop_on_signal(&self) -> Result<(), ctrlc::Error> {
+        let (shutdown, control) = (self.shutdown.clone(), self.control.clone());
+        ctrlc::set_handler(move || {
+            if shutdown.swap(true, Ordering::Relaxed) {
+                control.request_stop();
+            }
+        })
+    }
+
+    /// Stops opening operations and waits up to `timeout` for the open ones to finish
+    /// (recovery included); true when none is left executing or recovering. Operations
+    /// waiting for an operator stay as they are: the journal keeps them for the next start.
+    pub fn drain(&self, timeout: Duration) -> bool {
+        for i in self.instruments.iter() {
+            let _ = self.detect_control(DetectControl::Disable(i.id));
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let s = self.stats.state.snapshot();
+            let busy = s.open[0] + s.open[1] + self.stats.risk.snapshot().in_flight.max(0);
+            if busy == 0 {
+                return true;
+            }
+            if Instant::now() >= deadline || self.control.is_stop_requested() {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Stops every stage, joins the threads and returns the final report with the
-    /// latency histograms.
+    /// latency histograms. Unless the engine is stopping already, it drains first
+    /// (up to [`DRAIN_TIMEOUT`]), so a planned stop leaves no operation half done.
     pub fn stop(mut self) -> Result<Stopped> {
         self.finish()
     }
 
     fn finish(&mut self) -> Result<Stopped> {
+        if !self.control.is_stop_requested() && self.running.is_some() && !self.drain(DRAIN_TIMEOUT) {
+            eprintln!(
+                "warning: operations still open after {DRAIN_TIMEOUT:?}; the journal keeps them for the next start"
+            );
+        }
         self.control.request_stop();
         let run = self.running.take().map(|r| r.join());
         let hub = self.monitor.take().map(|m| m.finish());
