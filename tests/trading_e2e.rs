@@ -18,10 +18,10 @@ use adapters::sim::{DislocationKind, ModelConfig, Scripted, Sim, SimConfig};
 use arb::cmd::demo;
 use arb::config::Config;
 use arb::engine::Session;
-use pipeline::msg::{OpOutcome, RiskControl};
+use pipeline::msg::{Leg, MAX_LEGS, OpOutcome, OppKind, Opportunity, RiskControl};
 use pipeline::risk::{Breaker, RejectReason};
 use pipeline::stats::TradingSnapshot;
-use pipeline::types::{Amount, Market, Side, Venue};
+use pipeline::types::{Amount, Market, Price, Qty, Rate, Rounding, Side, Venue};
 use pipeline::units::Usd;
 
 /// MEXC's BTC spot is dislocated this far beyond both venues' taker fees.
@@ -94,6 +94,36 @@ impl Rig {
             }
             quiet_since.elapsed() > Duration::from_millis(800)
         });
+    }
+
+    /// Buys `qty` BTC on Gate and sells it on MEXC at limits 10 bps through the current
+    /// touch, declaring the edge the risk gate wants to see.
+    fn manual_spot_spot(&self, qty: &str) -> Opportunity {
+        let t = self.session.instruments();
+        let g = t.find(Venue::GateIo, Market::Spot, "BTC_USDT").unwrap();
+        let m = t.find(Venue::Mexc, Market::Spot, "BTCUSDT").unwrap();
+        let (gi, mi) = (t.get(g), t.get(m));
+        let c = self.session.book_counters();
+        let (_, ask) = c.top(g).expect("Gate book");
+        let (bid, _) = c.top(m).expect("MEXC book");
+        let buy = gi.round_price(Price(ask.price.0 + ask.price.0 / 1_000), Rounding::Floor);
+        let sell = mi.round_price(Price(bid.price.0 - bid.price.0 / 1_000), Rounding::Ceil);
+        let mut legs = [Leg::default(); MAX_LEGS];
+        legs[0] = Leg { inst: g, side: Side::Buy, price: buy, qty: Qty::parse(qty, gi.qty_scale).unwrap() };
+        legs[1] = Leg { inst: m, side: Side::Sell, price: sell, qty: Qty::parse(qty, mi.qty_scale).unwrap() };
+        Opportunity {
+            id: 0,
+            kind: OppKind::SpotSpot,
+            n_legs: 2,
+            legs,
+            expected_profit: Amount::parse("0.1").unwrap(),
+            edge: Rate::from_bps(10),
+            notional: gi.notional(buy, legs[0].qty, Rounding::Ceil).unwrap(),
+            slippage: Rate::from_bps(10),
+            trigger_ns: 0,
+            oldest_ns: 0,
+            detected_ns: 0,
+        }
     }
 
     fn script(&self, outcome: Scripted) {
@@ -179,7 +209,21 @@ fn acceptance_scenarios_against_the_simulated_venues() {
     assert!(after.state.queries > before.state.queries, "and was queried\n{after}");
     assert_eq!(after.state.hedge_orders, before.state.hedge_orders, "never re-sent\n{after}");
 
-    // 6. Stale data: MEXC's feed goes silent while its market moves on. Detection never
+    // 6. The library API: a caller's own opportunity passes the risk gate, executes, and
+    //    `execute_opportunity` returns how it ended.
+    rig.settle();
+    let before = rig.snap();
+    let r = rig.session.execute_opportunity(rig.manual_spot_spot("0.002"), Duration::from_secs(10)).unwrap();
+    assert!(r.outcome.completed && r.outcome.success, "manual operation: {r:?}\n{}", rig.snap());
+    assert!(r.execution_time > Duration::ZERO && r.execution_time < Duration::from_secs(5), "{r:?}");
+    assert_eq!(rig.snap().risk.last_op_id, before.risk.last_op_id + 1);
+    // The risk gate still applies every limit to it: one beyond max_slippage_bps is refused.
+    let mut wild = rig.manual_spot_spot("0.002");
+    wild.slippage = Rate::from_bps(500);
+    let refused = rig.session.execute_opportunity(wild, Duration::from_millis(500)).unwrap_err();
+    assert!(refused.to_string().contains("max_slippage=1"), "{refused}");
+
+    // 7. Stale data: MEXC's feed goes silent while its market moves on. Detection never
     //    prices an opportunity against the stale MEXC book.
     rig.settle();
     let before = rig.snap();
@@ -193,7 +237,7 @@ fn acceptance_scenarios_against_the_simulated_venues() {
     rig.sim.pause_market_data(Venue::Mexc, false);
     rig.wait("MEXC books back in sync", 20, Rig::all_synced);
 
-    // 7. The kill switch: an order resting on the account is cancelled, and nothing is
+    // 8. The kill switch: an order resting on the account is cancelled, and nothing is
     //    traded afterwards.
     rig.settle();
     let resting = rig
