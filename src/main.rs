@@ -121,6 +121,8 @@ enum Command {
         instruments: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
         report: cmd::live::ReportFormat,
+        /// At the end, write the latency histograms (.hgrm) and percentile plots
+        /// (latency-*.svg) into this directory.
         #[arg(long)]
         hgrm_dir: Option<PathBuf>,
     },
@@ -283,7 +285,8 @@ struct OutputArgs {
     /// Periodic status lines instead of the full-screen dashboard.
     #[arg(long)]
     no_tui: bool,
-    /// Write every latency histogram as an .hgrm file into this directory at the end.
+    /// At the end, write every latency histogram (.hgrm, HdrHistogram's percentile
+    /// format) and percentile plots of them (latency-*.svg) into this directory.
     #[arg(long)]
     hgrm_dir: Option<PathBuf>,
     /// Serve Prometheus metrics on /metrics and health on /health at PORT (bound to

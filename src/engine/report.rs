@@ -214,10 +214,26 @@ impl Report {
     }
 }
 
-/// Writes every non-empty series of `hub` as `<dir>/<series>.hgrm`.
+/// Writes every non-empty series of `hub` as `<dir>/<series>.hgrm`, and the percentile
+/// distributions as SVG plots: `latency-path.svg` (tick-to-trade), `latency-stage.svg`
+/// and `latency-hop.svg`.
 pub fn write_histograms(hub: &MetricsHub, dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let mut out = Vec::new();
+    for (kind, name, title) in [
+        (SeriesKind::Path, "path", "Tick-to-trade"),
+        (SeriesKind::Stage, "stage", "Stage time per poll with work"),
+        (SeriesKind::Hop, "hop", "Ring hop (push to pop)"),
+    ] {
+        let series: Vec<_> =
+            crate::plot::hub_series(hub, Some(kind)).into_iter().filter(|s| !s.1.is_empty()).collect();
+        if series.is_empty() {
+            continue;
+        }
+        let file = dir.join(format!("latency-{name}.svg"));
+        crate::plot::write_percentile_svg(&file, title, &series)?;
+        out.push(file);
+    }
     for (name, _, h, ns_per_unit) in hub.totals() {
         if h.is_empty() {
             continue;
