@@ -6,7 +6,7 @@
 //!
 //! Requests: `status`, `pause INSTRUMENT`, `resume INSTRUMENT`, `add-symbol INSTRUMENT`,
 //! `kill`, `resume-trading`, `reset-breakers`, `recoveries`, `approve OP`, `retry OP`,
-//! `abandon OP`. An INSTRUMENT is `venue:market:SYMBOL` (`gateio:spot:BTC_USDT`) or a
+//! `abandon OP`, `stop`. An INSTRUMENT is `venue:market:SYMBOL` (`gateio:spot:BTC_USDT`) or a
 //! pair `BASE/QUOTE`, meaning every instrument of it.
 
 use std::io::{BufRead, BufReader, Write};
@@ -152,6 +152,10 @@ fn handle(line: &str, controls: &Controls, t: &Telemetry) -> Result<Value> {
             controls.kill_switch();
             Ok(json!("kill switch on: no new operations, open orders cancelled"))
         }
+        "stop" => {
+            controls.request_shutdown();
+            Ok(json!("stopping: no new operations; open ones finish, then the engine reports and exits"))
+        }
         "resume-trading" => sent(controls.risk(RiskControl::Resume)),
         "reset-breakers" => sent(controls.risk(RiskControl::ResetBreakers)),
         "recoveries" => {
@@ -169,7 +173,7 @@ fn handle(line: &str, controls: &Controls, t: &Telemetry) -> Result<Value> {
         "" => bail!("empty request"),
         other => bail!(
             "unknown request `{other}` (status, pause, resume, add-symbol, kill, resume-trading, \
-             reset-breakers, recoveries, approve, retry, abandon)"
+             reset-breakers, recoveries, approve, retry, abandon, stop)"
         ),
     }
 }

@@ -67,6 +67,8 @@ enum Command {
     ///   arb run --config sim.toml --duration 60 --report json --no-tui
     #[command(verbatim_doc_comment)]
     Run {
+        /// Engine configuration (TOML; config/paper.toml, config/production.toml, or one
+        /// written by `arb sim --write-config`).
         #[arg(long)]
         config: PathBuf,
         /// Journal directory (default: [journal] dir of the configuration).
@@ -88,6 +90,7 @@ enum Command {
     ///   arb record --config sim.toml --out sim.jsonl
     #[command(verbatim_doc_comment)]
     Record {
+        /// Engine configuration naming the venues and instruments to capture.
         #[arg(long)]
         config: PathBuf,
         /// The capture file (JSON Lines; gzip when the name ends in .gz).
@@ -132,10 +135,12 @@ enum Command {
     /// Requests: status; pause INSTRUMENT; resume INSTRUMENT; add-symbol INSTRUMENT
     /// (start trading a loaded instrument); kill (the kill switch: cancel all, halt);
     /// resume-trading; reset-breakers; recoveries (operations awaiting an operator);
-    /// approve OP; retry OP; abandon OP. INSTRUMENT is venue:market:SYMBOL or BASE/QUOTE.
+    /// approve OP; retry OP; abandon OP; stop (orderly: open operations finish, then
+    /// the engine reports and exits). INSTRUMENT is venue:market:SYMBOL or BASE/QUOTE.
     ///
     /// Examples:
     ///   arb ctl status
+    ///   arb ctl stop
     ///   arb ctl --socket /var/lib/arb/journal/arb.sock pause BTC/USDT
     ///   arb ctl kill
     ///   arb ctl approve 42
@@ -190,10 +195,14 @@ enum Command {
     ///   arb sim --plain --seed 7 --write-config sim.toml
     #[command(verbatim_doc_comment)]
     Sim {
+        /// Plain TCP and WebSocket instead of TLS with a certificate generated at start.
         #[arg(long)]
         plain: bool,
+        /// Seed of the market model (the same seed gives the same prices).
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Faults to inject: a comma list of reject=P, partial=P, gap=P, delay_ms=N,
+        /// disconnect_every_s=N, stall_every_s=N (P a probability).
         #[arg(long, default_value = "")]
         faults: adapters::sim::Faults,
         /// Also write an engine configuration pointing at the simulated venues.

@@ -17,6 +17,7 @@ use adapters::sim::catalog::Asset;
 use adapters::sim::{DislocationKind, ModelConfig, Scripted, Sim, SimConfig};
 use arb::cmd::demo;
 use arb::config::Config;
+use arb::ctl::CtlServer;
 use arb::engine::Session;
 use pipeline::msg::{Leg, MAX_LEGS, OpOutcome, OppKind, Opportunity, RiskControl};
 use pipeline::risk::{Breaker, RejectReason};
@@ -237,8 +238,33 @@ fn acceptance_scenarios_against_the_simulated_venues() {
     rig.sim.pause_market_data(Venue::Mexc, false);
     rig.wait("MEXC books back in sync", 20, Rig::all_synced);
 
-    // 8. The kill switch: an order resting on the account is cancelled, and nothing is
-    //    traded afterwards.
+    // 8. Operator control over the socket (`arb ctl`): a paused instrument is not traded,
+    //    a resumed one is; requests that name nothing loaded are refused with a reason.
+    let socket = rig.journal.join("arb.sock");
+    let ctl =
+        CtlServer::start(&socket, rig.session.controls(), rig.session.telemetry()).expect("control socket");
+    let ask = |line: &str| arb::ctl::request(ctl.path(), line).expect("an answer");
+    let status = ask("status");
+    assert_eq!(status["ok"], true, "{status}");
+    assert_eq!(status["result"]["health"]["status"], "ok", "{status}");
+    let paused = ask("pause mexc:spot:BTCUSDT");
+    assert_eq!(paused["result"]["instruments"][0], "mexc:spot:BTCUSDT", "{paused}");
+    for bad in ["pause DOGE/USDT", "pause mexc:spot:DOGEUSDT", "approve x", "frobnicate"] {
+        let answer = ask(bad);
+        assert_eq!(answer["ok"], false, "{bad}: {answer}");
+        assert!(!answer["error"].as_str().unwrap().is_empty());
+    }
+    rig.settle();
+    let before = rig.snap();
+    rig.sim.dislocate(DislocationKind::SpotSpot, Venue::Mexc, Asset::Btc, EDGE_BPS);
+    std::thread::sleep(Duration::from_millis(1_500));
+    assert_eq!(rig.snap().risk.last_op_id, before.risk.last_op_id, "nothing traded on a paused instrument");
+    assert_eq!(ask("resume mexc:spot:BTCUSDT")["result"]["trading"], true);
+    rig.sim.dislocate(DislocationKind::SpotSpot, Venue::Mexc, Asset::Btc, EDGE_BPS);
+    rig.wait("the resumed instrument trades", 15, |r| r.snap().risk.last_op_id > before.risk.last_op_id);
+
+    // 9. The kill switch, thrown from the socket: an order resting on the account is
+    //    cancelled, and nothing is traded afterwards.
     rig.settle();
     let resting = rig
         .sim
@@ -246,7 +272,7 @@ fn acceptance_scenarios_against_the_simulated_venues() {
         .expect("a resting order");
     assert_eq!(rig.sim.account(Venue::GateIo).open_orders, 1, "order {resting} rests");
     let before = rig.snap();
-    rig.session.kill_switch();
+    assert_eq!(ask("kill")["ok"], true);
     rig.wait("the kill switch cancels every open order", 10, |r| {
         r.sim.account(Venue::GateIo).open_orders == 0 && r.sim.account(Venue::Mexc).open_orders == 0
     });
@@ -256,6 +282,13 @@ fn acceptance_scenarios_against_the_simulated_venues() {
         r.snap().risk.rejected(RejectReason::KillSwitch) > before.risk.rejected(RejectReason::KillSwitch)
     });
     assert_eq!(rig.snap().risk.last_op_id, before.risk.last_op_id, "nothing traded after the kill switch");
+
+    // 10. `arb ctl stop` asks for an orderly stop, which the supervisor acts on.
+    assert!(!rig.session.should_stop());
+    assert_eq!(ask("stop")["ok"], true);
+    assert!(rig.session.should_stop(), "the stop request reaches the session");
+    drop(ctl);
+    assert!(!socket.exists(), "the control socket is removed with its server");
 
     // The books: what the journal says the engine holds is what the venues' own records
     // add up to, exactly; every venue order is in the journal and none was sent twice.

@@ -110,6 +110,14 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let session = start_on(&sim, cfg, args.paper)?;
     let result = live::supervise(session, &opts);
     if !keep {
+        // The journal goes; the log lines the dashboard diverted stay readable.
+        let log = journal.join("arb.log");
+        if std::fs::metadata(&log).is_ok_and(|m| m.len() > 0) {
+            let kept = std::env::temp_dir().join(format!("arb-demo-{}.log", std::process::id()));
+            if std::fs::rename(&log, &kept).is_ok() {
+                eprintln!("(moved to {})", kept.display());
+            }
+        }
         let _ = std::fs::remove_dir_all(&journal);
     }
     result.map(|_| ())

@@ -17,6 +17,10 @@ use crate::engine::Session;
 use crate::telemetry::Telemetry;
 
 pub fn run(session: &Session, duration: Option<Duration>) -> Result<()> {
+    // Log lines would be written over the screen: they go to a file beside the journal
+    // while the dashboard is up.
+    let log_path = session.journal_dir().join("arb.log");
+    let logs_redirected = session.log_output().redirect(&log_path).is_ok();
     let mut terminal = ratatui::init();
     let telemetry = session.telemetry();
     let deadline = duration.map(|d| Instant::now() + d);
@@ -42,6 +46,13 @@ pub fn run(session: &Session, duration: Option<Duration>) -> Result<()> {
         }
     })();
     ratatui::restore();
+    if logs_redirected {
+        let logged =
+            session.log_output().restore().filter(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0));
+        if let Some(path) = logged {
+            eprintln!("log lines of this run: {}", path.display());
+        }
+    }
     result
 }
 

@@ -12,6 +12,7 @@
 //! stage resumes where the last run stopped, starts the runner and a cold monitor
 //! thread, and returns a [`Session`]. The session stops the engine when dropped.
 
+mod log_out;
 mod monitor;
 mod report;
 mod sinks;
@@ -39,6 +40,7 @@ use pipeline::types::{InstrumentId, Instruments};
 use quanta::Clock;
 use rustls::ClientConfig;
 
+pub use log_out::LogOut;
 pub use monitor::{BUCKETS_NS, Buckets, MonitorView, OUTCOMES_KEPT};
 pub use report::{LatencyEntry, Report, write_histograms};
 pub use sinks::EngineSink;
@@ -130,6 +132,8 @@ pub(crate) struct ColdRings {
     pub logs: Vec<(&'static str, Rx<pipeline::log::LogRecord>)>,
     /// The clock the hot stages stamp records with.
     pub clock: Clock,
+    /// Where the monitor writes log lines.
+    pub log: Arc<LogOut>,
 }
 
 /// A running engine. Dropping it stops the engine.
@@ -151,9 +155,8 @@ pub struct Session {
     dry_run: bool,
     next_manual_id: std::sync::atomic::AtomicU64,
     clock: Clock,
-    /// An orderly stop was asked for (a first Ctrl-C, `arb ctl stop`): the supervisor
-    /// stops the engine, draining first.
-    shutdown: Arc<AtomicBool>,
+    /// Where cold-side log lines go.
+    log: Arc<LogOut>,
 }
 
 /// How long an orderly stop waits for open operations to finish.
@@ -358,9 +361,17 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
 
     let running = runner.start(&cfg.layout, &mut hub, control.clone())?;
     let view = Arc::new(Mutex::new(MonitorView::default()));
+    let log = Arc::new(LogOut::default());
     let monitor = monitor::Monitor::start(
         hub,
-        ColdRings { risk_alerts, state_alerts, outcomes, logs: vec![("md", md_log)], clock: clock.clone() },
+        ColdRings {
+            risk_alerts,
+            state_alerts,
+            outcomes,
+            logs: vec![("md", md_log)],
+            clock: clock.clone(),
+            log: log.clone(),
+        },
         control.clone(),
         view.clone(),
     );
@@ -378,6 +389,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
             detect: Mutex::new(detect_ctl),
             risk: Mutex::new(risk_ctl),
             state: Mutex::new(state_ctl),
+            shutdown: AtomicBool::new(false),
         }),
         started: Instant::now(),
         feed_counters,
@@ -386,7 +398,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         dry_run: cfg.dry_run,
         next_manual_id: std::sync::atomic::AtomicU64::new(MANUAL_ID_BASE),
         clock,
-        shutdown: Arc::new(AtomicBool::new(false)),
+        log,
     })
 }
 
@@ -397,6 +409,9 @@ pub struct Controls {
     detect: Mutex<Tx<DetectControl>>,
     risk: Mutex<Tx<RiskControl>>,
     state: Mutex<Tx<StateControl>>,
+    /// An orderly stop was asked for (a first Ctrl-C, `arb ctl stop`): the supervisor
+    /// stops the engine, draining first.
+    shutdown: AtomicBool,
 }
 
 impl Controls {
@@ -417,6 +432,16 @@ impl Controls {
     pub fn kill_switch(&self) {
         self.risk(RiskControl::Halt);
         self.state(StateControl::KillSwitch);
+    }
+
+    /// Asks for an orderly stop: no new operations, open ones finish, then the engine
+    /// stops and reports.
+    pub fn request_shutdown(&self) {
+        self.shutdown.store(true, Ordering::Relaxed);
+    }
+
+    pub fn shutdown_requested(&self) -> bool {
+        self.shutdown.load(Ordering::Relaxed)
     }
 }
 
@@ -555,22 +580,23 @@ impl Session {
 
     /// Asks for an orderly stop (what a first Ctrl-C does).
     pub fn request_shutdown(&self) {
-        self.shutdown.store(true, Ordering::Relaxed);
+        self.controls.request_shutdown();
     }
 
     /// An orderly stop was asked for, or the engine is stopping already.
     pub fn should_stop(&self) -> bool {
-        self.shutdown.load(Ordering::Relaxed) || self.control.is_stop_requested()
+        self.controls.shutdown_requested() || self.control.is_stop_requested()
     }
 
     /// Ctrl-C (SIGINT/SIGTERM): the first asks for an orderly stop, a second stops at
     /// once.
     pub fn stop_on_signal(&self) -> Result<(), ctrlc::Error> {
-        let (shutdown, control) = (self.shutdown.clone(), self.control.clone());
+        let (controls, control) = (self.controls.clone(), self.control.clone());
         ctrlc::set_handler(move || {
-            if shutdown.swap(true, Ordering::Relaxed) {
+            if controls.shutdown_requested() {
                 control.request_stop();
             }
+            controls.request_shutdown();
         })
     }
 
@@ -638,6 +664,11 @@ impl Session {
     /// The journal directory.
     pub fn journal_dir(&self) -> &PathBuf {
         &self.journal_dir
+    }
+
+    /// Where the engine's log lines go (stderr unless redirected).
+    pub fn log_output(&self) -> &LogOut {
+        &self.log
     }
 }
 

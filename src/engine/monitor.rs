@@ -130,16 +130,16 @@ fn run(
                 AlertKind::JournalFailed => control.halt("the journal cannot be written"),
                 _ => {}
             }
-            eprintln!(
+            rings.log.line(&format!(
                 r#"{{"ts_ns":{},"level":"warn","source":"alerts","event":"{:?}","op":{},"value":{}}}"#,
                 wall(a.ts_ns),
                 a.kind,
                 a.op,
                 a.value
-            );
+            ));
         }
         for (source, rx) in &mut rings.logs {
-            rx.drain(256, |r| eprintln!("{}", r.to_json(wall(r.ts_ns), source)));
+            rx.drain(256, |r| rings.log.line(&r.to_json(wall(r.ts_ns), source)));
         }
         let roll = Instant::now() >= next_window;
         let window = if roll {
