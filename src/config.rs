@@ -45,6 +45,10 @@ pub struct MarketConfig {
     /// USDT perpetuals as `BASE/QUOTE`.
     #[serde(default)]
     pub futures: Vec<String>,
+    /// Pairs of `pairs` or `futures` that are loaded and watched (books kept in sync)
+    /// but not traded until `arb ctl add-symbol PAIR`.
+    #[serde(default)]
+    pub standby: Vec<String>,
     #[serde(default = "all_venues")]
     pub venues: Vec<Venue>,
     /// Instrument metadata saved after each successful fetch, used when the venues
@@ -226,6 +230,13 @@ impl Config {
         for p in self.market.pairs.iter().chain(&self.market.futures) {
             if pair_parts(p).is_none() {
                 bail!("key `market.pairs`/`market.futures`: `{p}` is not BASE/QUOTE");
+            }
+        }
+        let loaded: Vec<_> =
+            self.market.pairs.iter().chain(&self.market.futures).filter_map(|p| pair_parts(p)).collect();
+        for p in &self.market.standby {
+            if !pair_parts(p).is_some_and(|pp| loaded.contains(&pp)) {
+                bail!("key `market.standby`: `{p}` is not one of `market.pairs` or `market.futures`");
             }
         }
         if self.market.venues.is_empty() {
@@ -433,6 +444,13 @@ mod tests {
         let bad_pair = base.replace("\"BTC/USDT\"", "\"BTCUSDT\"");
         let e = Config::parse(&bad_pair, "y.toml").unwrap_err();
         assert!(format!("{e:#}").contains("`BTCUSDT` is not BASE/QUOTE"), "{e:#}");
+        let standby = |list: &str| base.replace("futures = [", &format!("standby = [{list}]\nfutures = ["));
+        assert_eq!(Config::parse(&standby("\"eth/btc\""), "z.toml").unwrap().market.standby, ["eth/btc"]);
+        let e = Config::parse(&standby("\"SOL/USDT\""), "z.toml").unwrap_err();
+        assert!(
+            format!("{e:#}").contains("market.standby") && format!("{e:#}").contains("SOL/USDT"),
+            "{e:#}"
+        );
     }
 
     #[test]

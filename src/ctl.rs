@@ -8,6 +8,10 @@
 //! `kill`, `resume-trading`, `reset-breakers`, `recoveries`, `approve OP`, `retry OP`,
 //! `abandon OP`, `stop`. An INSTRUMENT is `venue:market:SYMBOL` (`gateio:spot:BTC_USDT`) or a
 //! pair `BASE/QUOTE`, meaning every instrument of it.
+//!
+//! Instruments are loaded at start (their ids are journaled), so `add-symbol` starts
+//! trading one that was loaded without being traded (`[market] standby`) or paused;
+//! `pause` removes one from trading while its book stays in sync.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -111,7 +115,8 @@ pub fn resolve(instruments: &Instruments, arg: &str) -> Result<Vec<InstrumentId>
         Some(id) => Ok(vec![id]),
         None => bail!(
             "{venue} {market} {symbol} is not loaded: instruments are fixed at start \
-             (their ids are in the journal); add it to [market] and restart"
+             (their ids are in the journal); add it to [market] pairs (and standby, to load \
+             it without trading it) and restart"
         ),
     }
 }

@@ -133,7 +133,7 @@ enum Command {
     /// Talks to a running engine over its control socket (<journal dir>/arb.sock).
     ///
     /// Requests: status; pause INSTRUMENT; resume INSTRUMENT; add-symbol INSTRUMENT
-    /// (start trading a loaded instrument); kill (the kill switch: cancel all, halt);
+    /// (start trading an instrument on standby or paused); kill (the kill switch: cancel all, halt);
     /// resume-trading; reset-breakers; recoveries (operations awaiting an operator);
     /// approve OP; retry OP; abandon OP; stop (orderly: open operations finish, then
     /// the engine reports and exits). INSTRUMENT is venue:market:SYMBOL or BASE/QUOTE.

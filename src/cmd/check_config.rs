@@ -28,6 +28,10 @@ pub fn run(path: &Path, host_cores: bool) -> Result<String> {
     );
     let _ =
         writeln!(out, "  pairs: {}; futures: {}", cfg.market.pairs.join(", "), cfg.market.futures.join(", "));
+    if !cfg.market.standby.is_empty() {
+        let standby = cfg.market.standby.join(", ");
+        let _ = writeln!(out, "  standby (watched, traded after `arb ctl add-symbol`): {standby}");
+    }
     for t in &cfg.layout.threads {
         let core = t.core.map(|c| format!("core {c}")).unwrap_or_else(|| "unpinned".into());
         let _ = writeln!(out, "  thread {} ({core}, {:?}): {}", t.name, t.idle, t.stages.join(", "));

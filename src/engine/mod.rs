@@ -298,7 +298,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         let ticks: Vec<pipeline::types::Price> = instruments.iter().map(|i| i.tick).collect();
         runner.stage("book", move || BookBuilder::new(&ticks, bcfg, md_rx, book_outputs, resync_tx, c, bc));
     }
-    let detector = Detector::new(
+    let mut detector = Detector::new(
         &cfg.detect,
         instruments.clone(),
         top_detect_rx,
@@ -308,6 +308,13 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         stats.detect.clone(),
     )
     .map_err(|e| anyhow!("[detect]: {e}"))?;
+    for pair in &cfg.market.standby {
+        for id in
+            crate::ctl::resolve(&instruments, pair).with_context(|| format!("[market] standby {pair}"))?
+        {
+            detector.disable(id);
+        }
+    }
     runner.stage("detect", move || detector);
     let risk = RiskGate::new(
         &cfg.risk,

@@ -358,6 +358,14 @@ impl Detector {
         Ok(Self { input, control, output, core })
     }
 
+    /// Starts with `id` disabled: its book is followed but nothing is traded on it
+    /// until a [`DetectControl::Enable`].
+    pub fn disable(&mut self, id: InstrumentId) {
+        if let Some(e) = self.core.enabled.get_mut(id.index()) {
+            *e = false;
+        }
+    }
+
     /// How many candidates (directions) detection evaluates, by kind.
     pub fn candidate_counts(&self) -> [usize; OppKind::COUNT] {
         let mut n = [0; OppKind::COUNT];

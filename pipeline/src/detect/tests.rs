@@ -363,6 +363,20 @@ fn instruments_are_enabled_and_disabled_at_run_time() {
 }
 
 #[test]
+fn a_standby_instrument_is_watched_but_not_traded_until_enabled() {
+    let mut rig = Rig::new(only(&[OppKind::SpotSpot]));
+    let (g, m) = (rig.inst(rig.u.gate_btc).clone(), rig.inst(rig.u.mexc_btc).clone());
+    rig.det.disable(m.id);
+    rig.det.disable(InstrumentId(999));
+    let gate = |t| top(&g, t, &[("49990", "0.5")], &[("50000", "0.5")]);
+    let mexc = |t| top(&m, t, &[("50600", "0.3")], &[("50610", "0.3")]);
+    assert!(rig.feed(&[gate(MS), mexc(MS)]).is_empty());
+    // Its book was followed while on standby: enabling it trades on the quotes it has.
+    rig.control.push(DetectControl::Enable(m.id)).unwrap();
+    assert_eq!(rig.feed(&[gate(2 * MS)]).len(), 1);
+}
+
+#[test]
 fn unknown_instruments_and_a_full_output_ring_are_counted() {
     let u = testkit::universe();
     let (mut books, input) = testkit::ring(16);
