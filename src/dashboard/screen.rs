@@ -280,11 +280,11 @@ fn draw_latency(f: &mut Frame, v: &crate::engine::MonitorView, area: Rect) {
             Constraint::Length(9),
             Constraint::Length(9),
             Constraint::Length(9),
-            Constraint::Length(4),
+            Constraint::Length(5),
         ],
     )
     .header(
-        Row::new(["latency (us)", "p50", "p99", "p99.9", "max", ""])
+        Row::new(["latency (us)", "p50", "p99", "p99.9", "max", "over"])
             .style(Style::default().add_modifier(Modifier::BOLD)),
     )
     .block(block("latency"));
@@ -308,7 +308,7 @@ fn draw_recent(f: &mut Frame, v: &crate::engine::MonitorView, area: Rect) {
             };
             Line::styled(
                 format!(
-                    "op {:>5} {:<10} {:<9} {:>9} USD {:>7.1} ms",
+                    "op {:>4} {:<10} {:<9} {:>9} USD {:>6.1} ms",
                     o.op,
                     o.kind.name(),
                     if o.completed {
