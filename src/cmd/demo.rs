@@ -115,7 +115,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         if std::fs::metadata(&log).is_ok_and(|m| m.len() > 0) {
             let kept = std::env::temp_dir().join(format!("arb-demo-{}.log", std::process::id()));
             if std::fs::rename(&log, &kept).is_ok() {
-                eprintln!("(moved to {})", kept.display());
+                eprintln!("the demo's journal is removed; its log lines are kept in {}", kept.display());
             }
         }
         let _ = std::fs::remove_dir_all(&journal);
