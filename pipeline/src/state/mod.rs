@@ -118,6 +118,11 @@ pub struct StateConfig {
     /// Books older than this are not used to price recovery.
     #[serde(default = "d_age")]
     pub max_data_age_ms: u64,
+    /// Past its deadline, an operation whose unwind cannot be priced because a leg's
+    /// book is not fresh (its feed reconnecting or stalled) waits this long after the
+    /// deadline for one before it waits for an operator.
+    #[serde(default = "d_unpriced_wait")]
+    pub max_unpriced_wait_ms: u64,
     /// Operation slots (open operations plus recently closed ones kept to recognize late
     /// or repeated events).
     #[serde(default = "d_ops")]
@@ -154,6 +159,9 @@ fn d_mark() -> u64 {
 fn d_age() -> u64 {
     1_000
 }
+fn d_unpriced_wait() -> u64 {
+    30_000
+}
 fn d_ops() -> usize {
     256
 }
@@ -173,6 +181,7 @@ impl Default for StateConfig {
             reconcile_interval_ms: d_reconcile(),
             mark_interval_ms: d_mark(),
             max_data_age_ms: d_age(),
+            max_unpriced_wait_ms: d_unpriced_wait(),
             max_ops: d_ops(),
             usd_assets: d_usd(),
         }
@@ -468,11 +477,33 @@ struct Plan {
     needed: usize,
     cost: Amount,
     feasible: bool,
+    /// A leg that needs an order has no fresh book to price it.
+    unpriced: bool,
 }
 
 impl Plan {
     fn empty() -> Self {
-        Self { legs: [(0, Leg::default()); MAX_LEGS], n: 0, needed: 0, cost: Amount::ZERO, feasible: true }
+        Self {
+            legs: [(0, Leg::default()); MAX_LEGS],
+            n: 0,
+            needed: 0,
+            cost: Amount::ZERO,
+            feasible: true,
+            unpriced: false,
+        }
+    }
+}
+
+/// The mid of a top of book (the one side it has, when it has one).
+fn mid(top: &BookTop) -> Option<Price> {
+    match (top.best_bid(), top.best_ask()) {
+        (Some(bid), Some(ask)) => Some(Price(
+            (bid.price.0 / 2)
+                .saturating_add(ask.price.0 / 2)
+                .saturating_add((bid.price.0 % 2 + ask.price.0 % 2) / 2),
+        )),
+        (Some(l), None) | (None, Some(l)) => Some(l.price),
+        _ => None,
     }
 }
 
@@ -480,6 +511,9 @@ impl Plan {
 struct BookSlot {
     top: BookTop,
     valid: bool,
+    /// The mid of the last synced top: what positions are marked at while the book
+    /// resyncs (a position does not stop being worth something when its feed drops).
+    mark: Price,
 }
 
 /// A bounded queue toward a `Retry` ring: pre-sized, never dropped.
@@ -749,7 +783,7 @@ impl StateKeeper {
             clock,
         };
         for i in s.instruments.iter() {
-            s.books.push(BookSlot { top: BookTop::unsynced(i.id, 0), valid: false });
+            s.books.push(BookSlot { top: BookTop::unsynced(i.id, 0), valid: false, mark: Price(0) });
         }
         if let Some(r) = replay {
             s.restore(r);
@@ -972,20 +1006,9 @@ impl StateKeeper {
     }
 
     /// The mid price of `inst`'s book, whatever its age.
-    fn mid(&self, inst: InstrumentId) -> Option<Price> {
-        let b = self.books.get(inst.index())?;
-        if !b.valid {
-            return None;
-        }
-        match (b.top.best_bid(), b.top.best_ask()) {
-            (Some(bid), Some(ask)) => Some(Price(
-                (bid.price.0 / 2)
-                    .saturating_add(ask.price.0 / 2)
-                    .saturating_add((bid.price.0 % 2 + ask.price.0 % 2) / 2),
-            )),
-            (Some(l), None) | (None, Some(l)) => Some(l.price),
-            _ => None,
-        }
+    /// The price `inst` is marked at: the mid of its last synced top, however old.
+    fn mark_price(&self, inst: InstrumentId) -> Option<Price> {
+        self.books.get(inst.index()).map(|b| b.mark).filter(|p| p.is_positive())
     }
 
     /// USD per unit of `asset` (1 for USD assets, else the mark of its USD pair).
@@ -994,7 +1017,7 @@ impl StateKeeper {
             return Some(Amount::ONE);
         }
         let inst = (*self.usd_inst.get(asset.index())?)?;
-        Some(self.instruments.get(inst).price_amount(self.mid(inst)?))
+        Some(self.instruments.get(inst).price_amount(self.mark_price(inst)?))
     }
 
     fn to_usd(&self, amount: Amount, quote: AssetId) -> Option<Amount> {
@@ -1360,6 +1383,11 @@ impl StateKeeper {
         }
     }
 
+    /// Past the deadline, how long an unwind without a fresh book to price it waits.
+    fn unpriced_until(&self, k: usize) -> u64 {
+        self.ops[k].exec.deadline_ns.saturating_add(ms_to_ns(self.cfg.max_unpriced_wait_ms))
+    }
+
     fn give_up(&mut self, k: usize, now: u64) {
         // From here on only an operator lifts the halt.
         self.ops[k].restored = false;
@@ -1422,6 +1450,7 @@ impl StateKeeper {
             let Some(best) = best.map(|l| l.price).filter(|p| p.is_positive()) else {
                 plan.needed += 1;
                 plan.feasible = false;
+                plan.unpriced = true;
                 continue;
             };
             if inst.notional(best, q, Rounding::Floor).is_none_or(|v| v < inst.min_notional) {
@@ -1644,9 +1673,11 @@ impl StateKeeper {
                     self.give_up(k, now);
                 }
             }
-            None if past_deadline => self.give_up(k, now),
+            None if past_deadline && !(unwind.unpriced && now < self.unpriced_until(k)) => {
+                self.give_up(k, now)
+            }
             None => {
-                // No book to price either plan yet: wait (re-evaluated every tick).
+                // No book to price a plan yet: wait (re-evaluated every tick).
                 self.set_phase(k, OpPhase::Recovering, now);
             }
         }
@@ -1754,6 +1785,9 @@ impl Stage for StateKeeper {
         }
         let mut work = self.rings.books.drain(256, |top| {
             if let Some(b) = books.get_mut(top.inst.index()) {
+                if let Some(m) = mid(&top).filter(|_| top.synced) {
+                    b.mark = m;
+                }
                 b.top = top;
                 b.valid = top.synced;
             }

@@ -439,6 +439,81 @@ fn a_leg_that_times_out_is_queried_then_unwound_after_the_deadline() {
 }
 
 #[test]
+fn past_the_deadline_an_unwind_waits_a_bounded_time_for_a_fresh_book() {
+    // Gate's leg filled, MEXC's did not, and both feeds went quiet (a reconnect): the
+    // unwind cannot be priced. The operation waits for a book instead of escalating...
+    let mut r = Rig::new();
+    r.books("49990", "50500");
+    let g = r.u.gate_btc;
+    r.start(8);
+    let f = r.fill(g, "50000", "0.01", "0.01");
+    r.order(8, 0, 0, f);
+    let d = r.done(g, "0.01");
+    r.order(8, 0, 0, d);
+    r.order(8, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
+    r.advance(5_000);
+    assert!(r.recovery_orders().is_empty(), "nothing to price an unwind with");
+    assert_eq!(r.s.phase(8), Some(OpPhase::Recovering));
+    assert_eq!(r.s.stats().snapshot().escalations, 0);
+    // ...and unwinds as soon as the feed is back.
+    r.books("49990", "50500");
+    r.advance(100);
+    let rec = r.recovery_orders();
+    assert_eq!(rec.len(), 1);
+    assert_eq!((rec[0].0, rec[0].1.side), (cid(8, 0, 1), Side::Sell));
+
+    // A book that never comes back: an operator is called once the wait is over.
+    let mut r = Rig::new();
+    r.books("49990", "50500");
+    r.start(9);
+    let f = r.fill(g, "50000", "0.01", "0.01");
+    r.order(9, 0, 0, f);
+    let d = r.done(g, "0.01");
+    r.order(9, 0, 0, d);
+    r.order(9, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
+    r.advance(20_000);
+    assert_eq!(r.s.phase(9), Some(OpPhase::Recovering));
+    r.advance(StateConfig::default().max_unpriced_wait_ms);
+    assert_eq!(r.s.phase(9), Some(OpPhase::AwaitingOperator));
+    assert!(r.recovery_orders().is_empty());
+    assert!(
+        testkit::drain(&mut r.alerts).iter().any(|a| a.kind == AlertKind::RecoveryExhausted && a.op == 9)
+    );
+}
+
+#[test]
+fn positions_stay_marked_while_a_book_resyncs() {
+    // Gate's leg fills with every book synced; then Gate's book (the one BTC is marked
+    // by) drops out of sync, and MEXC's leg fills. Both positions are still valued at
+    // the last known BTC price, so the hedged pair nets to nothing in the risk gate.
+    let mut r = Rig::new();
+    r.books("49990", "50500");
+    let (g, m) = (r.u.gate_btc, r.u.mexc_btc);
+    r.start(10);
+    let f = r.fill(g, "50000", "0.01", "0.01");
+    r.order(10, 0, 0, f);
+    r.run();
+    r.books.push(BookTop::unsynced(g, r.now())).unwrap();
+    r.run();
+    let f = r.fill(m, "50500", "0.01", "0.01");
+    r.order(10, 1, 0, f);
+    r.advance(1_100);
+    let exposure = |id| {
+        r.updates
+            .iter()
+            .rev()
+            .find_map(|u| match u {
+                RiskUpdate::Position { inst, exposure, .. } if *inst == id => Some(*exposure),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let (eg, em) = (exposure(g), exposure(m));
+    assert!(eg > Amount::from_int(400) && em < Amount::from_int(-400), "{eg} {em}");
+    assert_eq!(eg.saturating_add(em), Amount::ZERO, "one mark per asset");
+}
+
+#[test]
 fn an_unknown_outcome_is_reconciled_by_query_never_resent() {
     let mut r = Rig::new();
     r.books("49990", "50500");
