@@ -1005,7 +1005,6 @@ impl StateKeeper {
         (b.valid && now.saturating_sub(b.top.recv_ns) <= ms_to_ns(self.cfg.max_data_age_ms)).then_some(&b.top)
     }
 
-    /// The mid price of `inst`'s book, whatever its age.
     /// The price `inst` is marked at: the mid of its last synced top, however old.
     fn mark_price(&self, inst: InstrumentId) -> Option<Price> {
         self.books.get(inst.index()).map(|b| b.mark).filter(|p| p.is_positive())
