@@ -443,9 +443,7 @@ impl GateEntry {
 
     fn public_get(&mut self, path: &str, kind: Kind, now: Instant) {
         self.target.set(&self.prefix, path, "");
-        if let Ok(id) = self.http.submit(Request::get(self.target.as_str()), now) {
-            self.pending.push(id, kind, Pending::none());
-        }
+        self.pending.track(self.http.submit(Request::get(self.target.as_str()), now), kind, Pending::none());
     }
 
     /// Signs and submits a request; returns false when the client refused it.
@@ -486,13 +484,7 @@ impl GateEntry {
             body: self.body.as_bytes(),
             timeout: None,
         };
-        let ok = match self.http.submit(req, now) {
-            Ok(id) => {
-                self.pending.push(id, kind, meta);
-                true
-            }
-            Err(_) => false,
-        };
+        let ok = self.pending.track(self.http.submit(req, now), kind, meta);
         self.body.clear();
         ok
     }

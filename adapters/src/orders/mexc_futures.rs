@@ -274,9 +274,11 @@ impl MexcFuturesEntry {
     }
 
     fn public_get(&mut self, now: Instant) {
-        if let Ok(id) = self.http.submit(Request::get("/api/v1/contract/ping"), now) {
-            self.pending.push(id, Kind::Warm, Pending::none());
-        }
+        self.pending.track(
+            self.http.submit(Request::get("/api/v1/contract/ping"), now),
+            Kind::Warm,
+            Pending::none(),
+        );
     }
 
     /// Signs and submits `self.target` (GET/DELETE: its query is the parameter string)
@@ -300,13 +302,7 @@ impl MexcFuturesEntry {
             body: self.body.as_bytes(),
             timeout: None,
         };
-        let ok = match self.http.submit(req, now) {
-            Ok(id) => {
-                self.pending.push(id, kind, meta);
-                true
-            }
-            Err(_) => false,
-        };
+        let ok = self.pending.track(self.http.submit(req, now), kind, meta);
         self.body.clear();
         ok
     }

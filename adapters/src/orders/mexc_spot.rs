@@ -284,9 +284,7 @@ impl MexcSpotEntry {
     }
 
     fn public_get(&mut self, now: Instant) {
-        if let Ok(id) = self.http.submit(Request::get("/api/v3/time"), now) {
-            self.pending.push(id, Kind::Warm, Pending::none());
-        }
+        self.pending.track(self.http.submit(Request::get("/api/v3/time"), now), Kind::Warm, Pending::none());
     }
 
     /// Opens a signed request: `path?` (parameters follow, then [`send`](Self::send)).
@@ -311,13 +309,7 @@ impl MexcSpotEntry {
             [(SPOT_API_KEY_HEADER, self.creds.api_key.as_str()), ("Content-Type", "application/json")];
         let req =
             Request { method, target: self.target.as_str(), headers: &headers, body: b"", timeout: None };
-        match self.http.submit(req, now) {
-            Ok(id) => {
-                self.pending.push(id, kind, meta);
-                true
-            }
-            Err(_) => false,
-        }
+        self.pending.track(self.http.submit(req, now), kind, meta)
     }
 
     fn request_listen_key(&mut self, core: &Core) {

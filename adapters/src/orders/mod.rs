@@ -479,8 +479,9 @@ impl<K: Copy> PendingTable<K> {
         PendingTable { items: Vec::with_capacity(512) }
     }
 
-    pub fn push(&mut self, id: RequestId, kind: K, meta: Pending) {
-        self.items.push((id, kind, meta));
+    /// Keeps a request the client accepted; false when it refused to send it.
+    pub fn track<E>(&mut self, submitted: Result<RequestId, E>, kind: K, meta: Pending) -> bool {
+        submitted.map(|id| self.items.push((id, kind, meta))).is_ok()
     }
 
     pub fn take(&mut self, id: RequestId) -> Option<(K, Pending)> {
