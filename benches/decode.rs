@@ -10,7 +10,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use std::hint::black_box;
 
 use adapters::venues::gateio::md::GateMd;
-use adapters::venues::mexc::spot_md::MexcSpotMd;
+use adapters::venues::mexc::md::spot::MexcSpotMd;
 use pipeline::msg::MdEvent;
 use pipeline::types::{InstrumentSpec, Instruments, Market, Venue};
 

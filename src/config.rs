@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use adapters::venues::Endpoints;
 use anyhow::{Context, Result, bail};
 use pipeline::book::BookConfig;
 use pipeline::detect::DetectConfig;
@@ -21,20 +22,6 @@ use serde::{Deserialize, Serialize};
 
 /// The demo configuration shipped in `config/default.toml`.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
-
-/// Where one venue is reached.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VenueConfig {
-    pub venue: Venue,
-    /// REST origin (`https://api.gateio.ws`, `https://api.mexc.com`).
-    pub rest: String,
-    /// REST origin of the futures API when it differs (MEXC: `https://contract.mexc.com`).
-    #[serde(default)]
-    pub rest_futures: Option<String>,
-    pub ws_spot: String,
-    pub ws_futures: String,
-}
 
 /// What the engine trades.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,13 +53,23 @@ fn all_venues() -> Vec<Venue> {
 #[serde(deny_unknown_fields, default)]
 pub struct FeedConfig {
     /// `obu` (self-syncing order book v2) or `order_book_update` (REST-synced).
-    pub gate_depth: adapters::feed::GateDepth,
+    pub gate_depth: adapters::venues::GateDepth,
     /// MEXC spot push interval: 10 or 100.
     pub mexc_interval_ms: u32,
     /// No data for this long and a connection is reconnected.
     pub stale_after_ms: u64,
     /// Levels requested in REST snapshots.
     pub snapshot_limit: u32,
+}
+
+impl FeedConfig {
+    /// The subscription choices the venues' feeds take.
+    pub fn options(&self) -> adapters::venues::FeedOptions {
+        adapters::venues::FeedOptions {
+            gate_depth: self.gate_depth,
+            mexc_interval: if self.mexc_interval_ms == 100 { "100ms" } else { "10ms" },
+        }
+    }
 }
 
 impl Default for FeedConfig {
@@ -152,7 +149,7 @@ pub struct Config {
     #[serde(default = "yes")]
     pub dry_run: bool,
     #[serde(default)]
-    pub venues: Vec<VenueConfig>,
+    pub venues: Vec<Endpoints>,
     pub market: MarketConfig,
     /// Which stages run on which thread.
     pub layout: Layout,
@@ -261,7 +258,8 @@ impl Config {
     /// The order-entry configuration with every traded venue's endpoints filled in from
     /// [[venues]] where `[orders]` does not name them.
     pub fn order_entry(&self) -> adapters::orders::OrderEntryConfig {
-        use adapters::orders::{GateEntryConfig, MexcEntryConfig};
+        use adapters::venues::gateio::orders::GateEntryConfig;
+        use adapters::venues::mexc::orders::MexcEntryConfig;
         let mut o = self.orders.clone();
         if let (None, Some(v)) = (&o.gateio, self.venue(Venue::GateIo)) {
             let rest = v.rest.trim_end_matches('/');
@@ -292,7 +290,7 @@ impl Config {
     }
 
     /// The endpoints of `venue`.
-    pub fn venue(&self, venue: Venue) -> Option<&VenueConfig> {
+    pub fn venue(&self, venue: Venue) -> Option<&Endpoints> {
         self.venues.iter().find(|v| v.venue == venue)
     }
 }

@@ -23,10 +23,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use pipeline::msg::{AlertKind, DetectControl, RiskControl, StateControl};
-use pipeline::types::{InstrumentId, Instruments};
 use serde_json::{Value, json};
 
 use crate::engine::Controls;
+use crate::instruments::resolve;
 use crate::telemetry::Telemetry;
 
 /// A running control socket; removes its file and stops when dropped.
@@ -90,35 +90,6 @@ fn serve(stream: UnixStream, controls: &Controls, t: &Telemetry) {
     };
     let mut w = &stream;
     let _ = writeln!(w, "{answer}");
-}
-
-/// The instruments an argument names.
-pub fn resolve(instruments: &Instruments, arg: &str) -> Result<Vec<InstrumentId>> {
-    if let Some((b, q)) = crate::config::pair_parts(arg) {
-        let ids: Vec<InstrumentId> = instruments
-            .iter()
-            .filter(|i| instruments.asset_name(i.base) == b && instruments.asset_name(i.quote) == q)
-            .map(|i| i.id)
-            .collect();
-        if ids.is_empty() {
-            bail!("no instrument of {arg} is loaded");
-        }
-        return Ok(ids);
-    }
-    let parts: Vec<&str> = arg.split(':').collect();
-    let [venue, market, symbol] = parts[..] else {
-        bail!("`{arg}`: name an instrument as venue:market:SYMBOL or a pair as BASE/QUOTE");
-    };
-    let venue = venue.parse().map_err(anyhow::Error::msg)?;
-    let market = market.parse().map_err(anyhow::Error::msg)?;
-    match instruments.find(venue, market, symbol) {
-        Some(id) => Ok(vec![id]),
-        None => bail!(
-            "{venue} {market} {symbol} is not loaded: instruments are fixed at start \
-             (their ids are in the journal); add it to [market] pairs (and standby, to load \
-             it without trading it) and restart"
-        ),
-    }
 }
 
 fn op_arg(arg: Option<&str>) -> Result<u64> {

@@ -1,25 +1,17 @@
 //! The instruments the engine trades: venue metadata fetched over REST at start, kept to
 //! the configured pairs, saved to a cache, and read back from it when a venue cannot be
-//! reached.
+//! reached. Symbol spelling and metadata routes are the venues' own
+//! ([`VenueMarket`]).
 
 use std::sync::Arc;
 
 use adapters::net::http::{BlockingHttp, HttpConfig};
-use adapters::venues::{gateio, mexc};
+use adapters::venues::VenueMarket;
 use anyhow::{Context, Result, bail};
-use pipeline::types::{InstrumentSpec, Instruments, Market, Venue};
+use pipeline::types::{InstrumentId, InstrumentSpec, Instruments, Market, Venue};
 use rustls::ClientConfig;
 
 use crate::config::{Config, pair_parts};
-
-/// The venue's symbol for a pair: `BTC_USDT` on Gate.io and on MEXC futures, `BTCUSDT`
-/// on MEXC spot.
-pub fn venue_symbol(venue: Venue, market: Market, base: &str, quote: &str) -> String {
-    match (venue, market) {
-        (Venue::Mexc, Market::Spot) => format!("{base}{quote}"),
-        _ => format!("{base}_{quote}"),
-    }
-}
 
 /// Every (venue, market, symbol) the configuration asks for.
 pub fn wanted(cfg: &Config) -> Vec<(Venue, Market, String)> {
@@ -28,7 +20,7 @@ pub fn wanted(cfg: &Config) -> Vec<(Venue, Market, String)> {
         for (market, pairs) in [(Market::Spot, &cfg.market.pairs), (Market::Futures, &cfg.market.futures)] {
             for p in pairs {
                 if let Some((b, q)) = pair_parts(p) {
-                    out.push((v, market, venue_symbol(v, market, &b, &q)));
+                    out.push((v, market, VenueMarket::new(v, market).symbol(&b, &q)));
                 }
             }
         }
@@ -51,32 +43,14 @@ fn fetch(http: &mut BlockingHttp, target: &str) -> Result<String> {
 /// Fetches one venue market's metadata.
 fn fetch_market(
     cfg: &Config,
-    venue: Venue,
-    market: Market,
+    vm: VenueMarket,
     tls: Option<Arc<ClientConfig>>,
 ) -> Result<Vec<InstrumentSpec>> {
-    let v = cfg.venue(venue).with_context(|| format!("no [[venues]] entry for {venue}"))?;
-    let origin = match (venue, market) {
-        (Venue::Mexc, Market::Futures) => v.rest_futures.clone().unwrap_or_else(|| v.rest.clone()),
-        _ => v.rest.clone(),
-    };
+    let v = cfg.venue(vm.venue()).with_context(|| format!("no [[venues]] entry for {}", vm.venue()))?;
+    let origin = v.rest_origin(vm.market()).to_owned();
     let mut http = BlockingHttp::new(HttpConfig::new(origin.clone()), tls)
         .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
-    let specs = match (venue, market) {
-        (Venue::GateIo, Market::Spot) => {
-            gateio::meta::spot_instruments(&fetch(&mut http, "/api/v4/spot/currency_pairs")?)?
-        }
-        (Venue::GateIo, Market::Futures) => {
-            gateio::meta::futures_instruments(&fetch(&mut http, "/api/v4/futures/usdt/contracts")?)?
-        }
-        (Venue::Mexc, Market::Spot) => {
-            mexc::meta::spot_instruments(&fetch(&mut http, "/api/v3/exchangeInfo")?)?
-        }
-        (Venue::Mexc, Market::Futures) => {
-            mexc::meta::futures_instruments(&fetch(&mut http, "/api/v1/contract/detail")?)?
-        }
-    };
-    Ok(specs)
+    Ok(vm.parse_metadata(&fetch(&mut http, vm.metadata_route())?)?)
 }
 
 /// Loads the configured instruments: from the venues, else from the cache.
@@ -101,7 +75,7 @@ pub fn load(cfg: &Config, tls: Option<Arc<ClientConfig>>) -> Result<Vec<Instrume
             if names.is_empty() {
                 continue;
             }
-            let got = match fetch_market(cfg, venue, market, tls.clone()) {
+            let got = match fetch_market(cfg, VenueMarket::new(venue, market), tls.clone()) {
                 Ok(all) => all,
                 Err(e) => {
                     errors.push(format!("{venue} {market}: {e:#}"));
@@ -139,15 +113,41 @@ pub fn table(specs: &[InstrumentSpec]) -> Result<Instruments> {
     Ok(Instruments::from_specs(specs)?)
 }
 
+/// The instruments an argument names.
+pub fn resolve(instruments: &Instruments, arg: &str) -> Result<Vec<InstrumentId>> {
+    if let Some((b, q)) = pair_parts(arg) {
+        let ids: Vec<InstrumentId> = instruments
+            .iter()
+            .filter(|i| instruments.asset_name(i.base) == b && instruments.asset_name(i.quote) == q)
+            .map(|i| i.id)
+            .collect();
+        if ids.is_empty() {
+            bail!("no instrument of {arg} is loaded");
+        }
+        return Ok(ids);
+    }
+    let parts: Vec<&str> = arg.split(':').collect();
+    let [venue, market, symbol] = parts[..] else {
+        bail!("`{arg}`: name an instrument as venue:market:SYMBOL or a pair as BASE/QUOTE");
+    };
+    let venue = venue.parse().map_err(anyhow::Error::msg)?;
+    let market = market.parse().map_err(anyhow::Error::msg)?;
+    match instruments.find(venue, market, symbol) {
+        Some(id) => Ok(vec![id]),
+        None => bail!(
+            "{venue} {market} {symbol} is not loaded: instruments are fixed at start \
+             (their ids are in the journal); add it to [market] pairs (and standby, to load \
+             it without trading it) and restart"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn symbols_follow_each_venue_convention() {
-        assert_eq!(venue_symbol(Venue::Mexc, Market::Spot, "ETH", "BTC"), "ETHBTC");
-        assert_eq!(venue_symbol(Venue::Mexc, Market::Futures, "BTC", "USDT"), "BTC_USDT");
-        assert_eq!(venue_symbol(Venue::GateIo, Market::Spot, "BTC", "USDT"), "BTC_USDT");
+    fn configured_pairs_are_spelled_per_venue() {
         let cfg = Config::load(None).unwrap();
         let w = wanted(&cfg);
         assert!(w.contains(&(Venue::Mexc, Market::Spot, "ETHBTC".into())));

@@ -17,7 +17,7 @@ use pipeline::stats::TradingStats;
 use pipeline::types::{Instruments, Market, Venue};
 use serde_json::json;
 
-use crate::engine::{BUCKETS_NS, MonitorView};
+use crate::engine::{BUCKETS_NS, MonitorView, Session};
 
 /// A cloneable view of a running engine.
 #[derive(Clone)]
@@ -64,6 +64,24 @@ impl Out {
 }
 
 impl Telemetry {
+    /// A handle on `session`'s counters for other threads (metrics endpoint, control
+    /// socket, dashboard).
+    pub fn of(session: &Session) -> Telemetry {
+        Telemetry {
+            stats: session.stats().clone(),
+            books: session.book_counters().clone(),
+            decode: session.decode_stats().clone(),
+            view: session.shared_view().clone(),
+            control: session.control().clone(),
+            instruments: session.instruments().clone(),
+            connections: session.connections().to_vec(),
+            positions: session.positions().clone(),
+            started: session.started(),
+            dry_run: session.is_dry_run(),
+            clock: session.clock().clone(),
+        }
+    }
+
     /// Seconds since the newest frame of a connection, if any came.
     fn data_age_s(&self, s: &WsStats) -> Option<f64> {
         let snap = s.snapshot();

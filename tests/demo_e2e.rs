@@ -18,7 +18,9 @@ fn the_demo_trades_every_kind_and_ends_hedged() {
     let _ = std::fs::remove_dir_all(&journal);
     let cfg = demo::config_for(&sim, Config::load(None).unwrap(), journal.clone());
     let session = live::start(cfg, None).expect("engine starts");
-    let metrics = arb::metrics_server::MetricsServer::start("127.0.0.1:0", session.telemetry()).unwrap();
+    let metrics =
+        arb::metrics_server::MetricsServer::start("127.0.0.1:0", arb::telemetry::Telemetry::of(&session))
+            .unwrap();
     // Run until every kind has executed at least once, or give up after 90 s.
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     loop {

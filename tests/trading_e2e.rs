@@ -241,8 +241,8 @@ fn acceptance_scenarios_against_the_simulated_venues() {
     // 8. Operator control over the socket (`arb ctl`): a paused instrument is not traded,
     //    a resumed one is; requests that name nothing loaded are refused with a reason.
     let socket = rig.journal.join("arb.sock");
-    let ctl =
-        CtlServer::start(&socket, rig.session.controls(), rig.session.telemetry()).expect("control socket");
+    let ctl = CtlServer::start(&socket, rig.session.controls(), arb::telemetry::Telemetry::of(&rig.session))
+        .expect("control socket");
     let ask = |line: &str| arb::ctl::request(ctl.path(), line).expect("an answer");
     let status = ask("status");
     assert_eq!(status["ok"], true, "{status}");

@@ -474,6 +474,12 @@ pub fn parse_u64_floor(t: &[u8]) -> Option<u64> {
     parse_u64(int)
 }
 
+/// Whether `needle` (non-empty) occurs in `hay`: a plain byte search for the few places
+/// that look for a marker in a frame or an error text without parsing it.
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

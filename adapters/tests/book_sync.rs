@@ -2,8 +2,8 @@
 //! out-of-order delivery (a gap), and a reconnect, for every depth feed.
 
 use adapters::venues::gateio::md::GateMd;
-use adapters::venues::mexc::futures_md::MexcFuturesMd;
-use adapters::venues::mexc::spot_md::MexcSpotMd;
+use adapters::venues::mexc::md::futures::MexcFuturesMd;
+use adapters::venues::mexc::md::spot::MexcSpotMd;
 use pipeline::book::{BookConfig, BookEffect, Books};
 use pipeline::msg::{FeedLoss, MdBody, MdEvent};
 use pipeline::types::{InstrumentId, InstrumentSpec, Instruments, Market, Venue};

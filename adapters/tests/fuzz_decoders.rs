@@ -5,8 +5,8 @@
 //! cargo-fuzz targets under fuzz/ run the same checks open-ended.
 
 use adapters::venues::gateio::md::GateMd;
-use adapters::venues::mexc::futures_md::MexcFuturesMd;
-use adapters::venues::mexc::spot_md::MexcSpotMd;
+use adapters::venues::mexc::md::futures::MexcFuturesMd;
+use adapters::venues::mexc::md::spot::MexcSpotMd;
 use pipeline::msg::{MdBody, MdEvent};
 use pipeline::types::{InstrumentSpec, Instruments, Market, Venue};
 use proptest::prelude::*;

@@ -1,7 +1,8 @@
 //! Gate.io public market data: golden tests on recorded frames.
 
 use adapters::decode::{BadInput, Frame};
-use adapters::venues::gateio::md::{GateMd, frame_symbol, snapshot_target};
+use adapters::venues::gateio::feed::snapshot_target;
+use adapters::venues::gateio::md::{GateMd, frame_symbol};
 use pipeline::msg::{MdBody, MdEvent};
 use pipeline::types::{InstrumentSpec, Instruments, Market, Price, Qty, Side, Venue};
 

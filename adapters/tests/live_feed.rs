@@ -8,7 +8,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use adapters::decode::DecodeStats;
-use adapters::feed::{LiveFeed, LiveFeedConfig, VenueEndpoints};
+use adapters::feed::{LiveFeed, LiveFeedConfig};
+use adapters::venues::Endpoints;
 use pipeline::md::FeedSource;
 use pipeline::msg::{FeedLoss, MdBody, MdEvent};
 use pipeline::types::{InstrumentSpec, Instruments, Market, Venue};
@@ -96,7 +97,7 @@ fn mexc_subscriptions_acks_data_and_reconnect() {
 
     let t = Instruments::from_specs(&[spec("BTCUSDT"), spec("ETHUSDT")]).unwrap();
     let cfg = LiveFeedConfig {
-        venues: vec![VenueEndpoints {
+        venues: vec![Endpoints {
             venue: Venue::Mexc,
             rest: "http://127.0.0.1:9".into(),
             rest_futures: None,

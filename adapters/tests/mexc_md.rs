@@ -1,8 +1,8 @@
 //! MEXC public market data: golden tests on recorded binary and JSON frames.
 
 use adapters::decode::{BadInput, Frame};
-use adapters::venues::mexc::futures_md::MexcFuturesMd;
-use adapters::venues::mexc::spot_md::MexcSpotMd;
+use adapters::venues::mexc::md::futures::MexcFuturesMd;
+use adapters::venues::mexc::md::spot::MexcSpotMd;
 use pipeline::msg::{MdBody, MdEvent};
 use pipeline::types::{InstrumentSpec, Instruments, Market, Price, Qty, Side, Venue};
 

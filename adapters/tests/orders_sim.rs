@@ -10,6 +10,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use adapters::net::tls::TlsRoots;
+use adapters::venues::VenueMarket;
 use orders_support::{Harness, Outcome, quiet};
 use pipeline::dispatch::{OrderSink, SinkError};
 use pipeline::journal::TimeInForce;
@@ -142,8 +143,8 @@ fn without_a_private_stream_the_sink_settles_orders_by_query() {
         }
         c.settle_query_ms = 200;
     });
-    h.pump_until(Duration::from_secs(5), |h| h.sink.readiness().mexc_futures == Some(true));
-    assert_eq!(h.sink.readiness().mexc_spot, Some(false));
+    h.pump_until(Duration::from_secs(5), |h| h.sink.readiness(VenueMarket::MexcFutures) == Some(true));
+    assert_eq!(h.sink.readiness(VenueMarket::MexcSpot), Some(false));
     let inst = h.inst(Venue::Mexc, Market::Spot, "BTCUSDT").clone();
     let before = h.sim.account(Venue::Mexc);
     let price = h.through(&inst, Side::Buy, 20);

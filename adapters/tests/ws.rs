@@ -12,8 +12,7 @@ use std::time::Duration;
 
 use adapters::net::backoff::BackoffConfig;
 use adapters::net::ws::{
-    LinkState, Payload, SendError, StaticHooks, VenuePing, WsClient, WsConfig, WsError, WsErrorKind, WsEvent,
-    WsHooks,
+    LinkState, Payload, SendError, StaticHooks, WsClient, WsConfig, WsError, WsErrorKind, WsEvent, WsHooks,
 };
 use mio::{Events, Poll, Token};
 use quanta::Clock;
@@ -620,7 +619,7 @@ fn keepalive_pings_flow_but_pongs_do_not_count_as_data() {
     let mut config = quick(server.url("ws", "127.0.0.1"));
     config.keepalive_every = Duration::from_millis(40);
     config.stale_after = Duration::from_millis(400);
-    let hooks = StaticHooks { subscriptions: vec![], ping: Some(VenuePing::GateSpot) };
+    let hooks = StaticHooks { subscriptions: vec![], ping: Some(adapters::venues::gateio::feed::SPOT_PING) };
     let mut client = h.client(config, hooks, None);
     let got = h.until(&mut client, Duration::from_secs(5), |g| matches!(g, Got::Lost(..)));
     let pongs = got.iter().filter(|g| matches!(g, Got::Text(t) if t.contains("spot.pong"))).count();

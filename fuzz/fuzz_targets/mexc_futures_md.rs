@@ -1,5 +1,5 @@
 #![no_main]
-use adapters::venues::mexc::futures_md::MexcFuturesMd;
+use adapters::venues::mexc::md::futures::MexcFuturesMd;
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]

@@ -1,5 +1,5 @@
 #![no_main]
-use adapters::venues::mexc::spot_md::MexcSpotMd;
+use adapters::venues::mexc::md::spot::MexcSpotMd;
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]

@@ -7,7 +7,9 @@ use anyhow::{Context, Result};
 use pipeline::types::Venue;
 
 use super::live::{self, LiveOptions};
-use crate::config::{Config, VenueConfig};
+use adapters::venues::Endpoints;
+
+use crate::config::Config;
 
 /// What `arb demo` was asked.
 #[derive(Clone, Debug)]
@@ -56,7 +58,7 @@ pub fn config_for(sim: &Sim, mut cfg: Config, journal: PathBuf) -> Config {
         .iter()
         .map(|&v| {
             let x = e.get(v);
-            VenueConfig {
+            Endpoints {
                 venue: v,
                 rest: x.rest.clone(),
                 rest_futures: None,

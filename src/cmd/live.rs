@@ -88,39 +88,16 @@ pub fn start(
     })
 }
 
-/// One status line: books, opportunities, operations, P&L, latency.
-pub fn status_line(s: &Session) -> String {
-    let snap = s.stats().snapshot();
-    let synced = s.instruments().iter().filter(|i| s.book_counters().get(i.id).synced).count();
-    let view = s.view();
-    let t2t = view.window.iter().find(|w| w.name == "tick_to_trade").filter(|w| w.count > 0);
-    let t2t = t2t
-        .map(|w| format!("t2t p50 {}us p99 {}us", w.p50_ns / 1000, w.p99_ns / 1000))
-        .unwrap_or_else(|| "t2t -".into());
-    format!(
-        "[{:>5.1}s] books {}/{} | detected {} executed {} | completed {} failed {} missed {} recoveries {} | P&L {} USD | exposure {} USD | {}{}",
-        s.uptime().as_secs_f64(),
-        synced,
-        s.instruments().len(),
-        snap.detect.emitted.iter().sum::<u64>(),
-        snap.risk.approved.iter().sum::<u64>(),
-        snap.state.ops_completed.iter().sum::<u64>(),
-        snap.state.ops_failed.iter().sum::<u64>(),
-        snap.state.ops_missed.iter().sum::<u64>(),
-        snap.state.recoveries,
-        snap.state.realized_pnl,
-        snap.risk.exposure,
-        t2t,
-        if s.control().is_halted() { " | HALTED" } else { "" }
-    )
-}
-
 /// Runs `session` for the duration (or until Ctrl-C), showing it, then stops it and
 /// prints the report. Returns the stopped engine.
 pub fn supervise(session: Session, opts: &LiveOptions) -> Result<Stopped> {
     let _ = session.stop_on_signal();
     let socket = session.journal_dir().join("arb.sock");
-    let _ctl = match crate::ctl::CtlServer::start(&socket, session.controls(), session.telemetry()) {
+    let _ctl = match crate::ctl::CtlServer::start(
+        &socket,
+        session.controls(),
+        crate::telemetry::Telemetry::of(&session),
+    ) {
         Ok(c) => {
             eprintln!("control: arb ctl --socket {} status", socket.display());
             Some(c)
@@ -132,7 +109,8 @@ pub fn supervise(session: Session, opts: &LiveOptions) -> Result<Stopped> {
     };
     let _metrics = match &opts.metrics {
         Some(addr) => {
-            let server = crate::metrics_server::MetricsServer::start(addr, session.telemetry())?;
+            let server =
+                crate::metrics_server::MetricsServer::start(addr, crate::telemetry::Telemetry::of(&session))?;
             eprintln!("metrics: http://{}/metrics and /health", server.addr());
             Some(server)
         }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use adapters::capture::{Record, Writer};
 use adapters::decode::DecodeStats;
-use adapters::feed::{LiveFeed, LiveFeedConfig, VenueEndpoints};
+use adapters::feed::{LiveFeed, LiveFeedConfig};
 use anyhow::{Context, Result};
 use pipeline::book::{BookConfig, BookEffect, Books};
 use pipeline::md::FeedSource;
@@ -61,19 +61,12 @@ pub fn run(args: RecordArgs) -> Result<()> {
             }
         }
     });
-    let venues = cfg
-        .venues
-        .iter()
-        .map(|v| VenueEndpoints {
-            venue: v.venue,
-            rest: v.rest.clone(),
-            rest_futures: v.rest_futures.clone(),
-            ws_spot: v.ws_spot.clone(),
-            ws_futures: v.ws_futures.clone(),
-        })
-        .collect();
     let clock = Clock::new();
-    let lc = LiveFeedConfig { venues, gate_depth: cfg.feed.gate_depth, ..LiveFeedConfig::default() };
+    let lc = LiveFeedConfig {
+        venues: cfg.venues.clone(),
+        options: cfg.feed.options(),
+        ..LiveFeedConfig::default()
+    };
     let mut feed =
         LiveFeed::new(lc, &instruments, Some(tls), clock.clone(), DecodeStats::new())?.with_tap(tap);
     let mut books = Books::for_instruments(&instruments, BookConfig::default());

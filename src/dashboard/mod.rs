@@ -31,7 +31,34 @@ pub fn status_lines(session: &Session, duration: Option<Duration>) {
     session.run_for(duration, |s| {
         if last.elapsed() >= Duration::from_secs(1) {
             last = std::time::Instant::now();
-            eprintln!("{}", crate::cmd::live::status_line(s));
+            eprintln!("{}", status_line(s));
         }
     });
+}
+
+/// One status line: books, opportunities, operations, P&L, latency.
+pub fn status_line(s: &Session) -> String {
+    let snap = s.stats().snapshot();
+    let synced = s.instruments().iter().filter(|i| s.book_counters().get(i.id).synced).count();
+    let view = s.view();
+    let t2t = view.window.iter().find(|w| w.name == "tick_to_trade").filter(|w| w.count > 0);
+    let t2t = t2t
+        .map(|w| format!("t2t p50 {}us p99 {}us", w.p50_ns / 1000, w.p99_ns / 1000))
+        .unwrap_or_else(|| "t2t -".into());
+    format!(
+        "[{:>5.1}s] books {}/{} | detected {} executed {} | completed {} failed {} missed {} recoveries {} | P&L {} USD | exposure {} USD | {}{}",
+        s.uptime().as_secs_f64(),
+        synced,
+        s.instruments().len(),
+        snap.detect.emitted.iter().sum::<u64>(),
+        snap.risk.approved.iter().sum::<u64>(),
+        snap.state.ops_completed.iter().sum::<u64>(),
+        snap.state.ops_failed.iter().sum::<u64>(),
+        snap.state.ops_missed.iter().sum::<u64>(),
+        snap.state.recoveries,
+        snap.state.realized_pnl,
+        snap.risk.exposure,
+        t2t,
+        if s.control().is_halted() { " | HALTED" } else { "" }
+    )
 }

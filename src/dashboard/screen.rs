@@ -22,7 +22,7 @@ pub fn run(session: &Session, duration: Option<Duration>) -> Result<()> {
     let log_path = session.journal_dir().join("arb.log");
     let logs_redirected = session.log_output().redirect(&log_path).is_ok();
     let mut terminal = ratatui::init();
-    let telemetry = session.telemetry();
+    let telemetry = Telemetry::of(session);
     let deadline = duration.map(|d| Instant::now() + d);
     let result = (|| -> Result<()> {
         loop {

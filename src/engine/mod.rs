@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use adapters::decode::DecodeStats;
-use adapters::feed::{LiveFeed, LiveFeedConfig, ReplaySource, VenueEndpoints};
+use adapters::feed::{LiveFeed, LiveFeedConfig, ReplaySource};
 use anyhow::{Context, Result, anyhow};
 use pipeline::book::{BookBuilder, BookCounters};
 use pipeline::detect::Detector;
@@ -141,7 +141,7 @@ pub struct Session {
     running: Option<Running>,
     control: Arc<Control>,
     monitor: Option<monitor::Monitor>,
-    pub(crate) view: Arc<Mutex<MonitorView>>,
+    view: Arc<Mutex<MonitorView>>,
     stats: TradingStats,
     books: Arc<BookCounters>,
     decode: Arc<DecodeStats>,
@@ -244,21 +244,9 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     let mut connections = Vec::new();
     let feed = match feed {
         FeedSpec::Live { tls } => {
-            let venues = cfg
-                .venues
-                .iter()
-                .map(|v| VenueEndpoints {
-                    venue: v.venue,
-                    rest: v.rest.clone(),
-                    rest_futures: v.rest_futures.clone(),
-                    ws_spot: v.ws_spot.clone(),
-                    ws_futures: v.ws_futures.clone(),
-                })
-                .collect();
             let lc = LiveFeedConfig {
-                venues,
-                gate_depth: cfg.feed.gate_depth,
-                mexc_interval: if cfg.feed.mexc_interval_ms == 100 { "100ms" } else { "10ms" },
+                venues: cfg.venues.clone(),
+                options: cfg.feed.options(),
                 stale_after: Duration::from_millis(cfg.feed.stale_after_ms),
                 snapshot_limit: cfg.feed.snapshot_limit,
                 ..LiveFeedConfig::default()
@@ -309,8 +297,8 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     )
     .map_err(|e| anyhow!("[detect]: {e}"))?;
     for pair in &cfg.market.standby {
-        for id in
-            crate::ctl::resolve(&instruments, pair).with_context(|| format!("[market] standby {pair}"))?
+        for id in crate::instruments::resolve(&instruments, pair)
+            .with_context(|| format!("[market] standby {pair}"))?
         {
             detector.disable(id);
         }
@@ -651,21 +639,24 @@ impl Session {
         }
     }
 
-    /// A cloneable view of the engine's counters for other threads (metrics endpoint).
-    pub fn telemetry(&self) -> crate::telemetry::Telemetry {
-        crate::telemetry::Telemetry {
-            stats: self.stats.clone(),
-            books: self.books.clone(),
-            decode: self.decode.clone(),
-            view: self.view.clone(),
-            control: self.control.clone(),
-            instruments: self.instruments.clone(),
-            connections: self.connections.clone(),
-            positions: self.positions.clone(),
-            started: self.started,
-            dry_run: self.dry_run,
-            clock: self.clock.clone(),
-        }
+    /// Each instrument's position, as the state stage last published it.
+    pub fn positions(&self) -> &Arc<pipeline::stats::PositionBoard> {
+        &self.positions
+    }
+
+    /// The cold side's view, shared (latency windows, recent operations, alerts).
+    pub fn shared_view(&self) -> &Arc<Mutex<MonitorView>> {
+        &self.view
+    }
+
+    /// When the engine started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// The engine's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// The journal directory.

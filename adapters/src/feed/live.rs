@@ -1,19 +1,15 @@
 //! The live feed: venue WebSocket connections and REST snapshots, decoded for the md
 //! stage.
 //!
-//! One `mio::Poll` drives every connection of the md thread: a WebSocket client per
-//! (venue, market) (MEXC spot splits its symbols so no connection carries more than 30
-//! topics), and a keep-alive HTTP client per REST origin for order-book snapshots.
+//! One `mio::Poll` drives every connection of the md thread: WebSocket clients per venue
+//! market (as many as the venue's topic limit needs), and a keep-alive HTTP client per
+//! REST origin for order-book snapshots. What each market subscribes to, how it is
+//! synced and how its frames decode comes from its [`VenueMarket`] (the venues' rooms);
+//! each subscription goes in its own message, so one refused symbol cannot take others
+//! down.
 //!
-//! Subscriptions: Gate `*.obu` (self-syncing: a full book first, then chained deltas) or
-//! `*.order_book_update` (deltas synced against a REST snapshot), plus `*.book_ticker`;
-//! MEXC spot `aggre.depth` and `aggre.bookTicker` (protobuf) with a REST `/api/v3/depth`
-//! snapshot; MEXC futures `sub.depth` (merged pushes) with a REST snapshot. Each
-//! subscription goes in its own message, so one refused symbol cannot take others down;
-//! a MEXC acknowledgement whose `msg` is not the requested topic is a refusal.
-//!
-//! Resync: a REST snapshot for snapshot-synced feeds (at most one request per
-//! instrument per `snapshot_interval`), an unsubscribe/subscribe pair for Gate obu. A
+//! Resync: a REST snapshot for snapshot-synced markets (at most one request per
+//! instrument per `snapshot_interval`), else the venue's resubscribe messages. A
 //! lost or reopened connection marks every book it fed as lost, so the book stage
 //! invalidates them before anything derived from the old session is traded on.
 
@@ -29,48 +25,22 @@ use pipeline::msg::{FeedLoss, MdBody, MdEvent};
 use pipeline::types::{InstrumentId, Instruments, Market, Venue};
 use quanta::Clock;
 use rustls::ClientConfig;
-use serde::{Deserialize, Serialize};
 
+use super::topic::Subscription;
 use crate::capture::Source;
 use crate::decode::{DecodeError, DecodeStats, Frame};
+use crate::json::contains;
 use crate::net::http::{HttpClient, HttpConfig, Outcome, Request, RequestId};
-use crate::net::ws::{Payload, VenuePing, WsClient, WsConfig, WsEvent, WsHooks, WsStats};
-use crate::venues::gateio::md::GateMd;
-use crate::venues::mexc::futures_md::MexcFuturesMd;
-use crate::venues::mexc::spot_md::MexcSpotMd;
-
-/// How Gate.io books are kept in sync.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GateDepth {
-    /// `*.obu`, 50 levels every 20 ms: a full book on subscribe, resync by resubscribing.
-    #[default]
-    Obu,
-    /// `*.order_book_update` every 100 ms, synced against REST snapshots.
-    OrderBookUpdate,
-}
-
-/// Where one venue serves public market data.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VenueEndpoints {
-    pub venue: Venue,
-    /// REST origin, e.g. `https://api.gateio.ws` or `https://api.mexc.com`.
-    pub rest: String,
-    /// REST origin of the futures API when it differs (MEXC: `https://contract.mexc.com`).
-    #[serde(default)]
-    pub rest_futures: Option<String>,
-    pub ws_spot: String,
-    pub ws_futures: String,
-}
+use crate::net::ws::{AppPing, Payload, WsClient, WsConfig, WsEvent, WsHooks, WsStats};
+use crate::venues::decoder::MdDecoder;
+use crate::venues::endpoints::Endpoints;
+use crate::venues::venue_market::{FeedOptions, VenueMarket};
 
 /// Live feed settings.
 #[derive(Clone, Debug)]
 pub struct LiveFeedConfig {
-    pub venues: Vec<VenueEndpoints>,
-    pub gate_depth: GateDepth,
-    /// MEXC spot push interval: `10ms` or `100ms`.
-    pub mexc_interval: &'static str,
+    pub venues: Vec<Endpoints>,
+    pub options: FeedOptions,
     /// No data for this long and a connection is presumed dead.
     pub stale_after: Duration,
     /// Levels asked of REST snapshots.
@@ -83,8 +53,7 @@ impl Default for LiveFeedConfig {
     fn default() -> Self {
         Self {
             venues: Vec::new(),
-            gate_depth: GateDepth::Obu,
-            mexc_interval: "10ms",
+            options: FeedOptions::default(),
             stale_after: Duration::from_secs(30),
             snapshot_limit: 100,
             snapshot_interval: Duration::from_secs(1),
@@ -121,29 +90,12 @@ pub enum LiveFeedError {
     Poll(std::io::Error),
 }
 
-#[derive(Debug)]
-enum Decoder {
-    Gate(GateMd),
-    MexcSpot(MexcSpotMd),
-    MexcFutures(MexcFuturesMd),
-}
-
 /// What a connection subscribes to, rebuilt on every session.
 struct FeedHooks {
-    venue: Venue,
-    market: Market,
+    vm: VenueMarket,
     /// One message per topic.
     subscribe: Vec<Subscription>,
-    ping: VenuePing,
-}
-
-#[derive(Clone, Debug)]
-struct Subscription {
-    inst: InstrumentId,
-    /// The topic as the venue echoes it (MEXC spot) or names it.
-    topic: String,
-    /// The JSON template with `{time}` for Gate's request time.
-    message: String,
+    ping: AppPing,
 }
 
 impl WsHooks for FeedHooks {
@@ -165,15 +117,14 @@ impl WsHooks for FeedHooks {
 
 impl std::fmt::Debug for FeedHooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "FeedHooks({} {}, {} topics)", self.venue, self.market, self.subscribe.len())
+        write!(f, "FeedHooks({}, {} topics)", self.vm, self.subscribe.len())
     }
 }
 
 struct Conn {
-    venue: Venue,
-    market: Market,
+    vm: VenueMarket,
     client: WsClient<FeedHooks>,
-    decoder: Decoder,
+    decoder: MdDecoder,
     insts: Vec<InstrumentId>,
     /// What the client subscribes to, for checking acknowledgements.
     topics: Vec<Subscription>,
@@ -182,8 +133,7 @@ struct Conn {
 /// Per-instrument bookkeeping.
 #[derive(Clone, Debug)]
 struct InstState {
-    venue: Venue,
-    market: Market,
+    vm: VenueMarket,
     symbol: String,
     conn: usize,
     /// Synced by REST snapshot (else by resubscribing).
@@ -194,8 +144,7 @@ struct InstState {
 }
 
 struct Rest {
-    venue: Venue,
-    futures: bool,
+    vm: VenueMarket,
     client: HttpClient,
 }
 
@@ -233,14 +182,8 @@ impl std::fmt::Debug for LiveFeed {
     }
 }
 
-/// Most topics MEXC allows on one spot connection.
-const MEXC_TOPICS_PER_CONN: usize = 30;
 /// Tokens per REST origin (its connection pool).
 const REST_CONNECTIONS: usize = 4;
-
-fn pair_obu(symbol: &str) -> String {
-    format!("ob.{symbol}.50")
-}
 
 impl LiveFeed {
     /// Connects (lazily, on the first polls) to every venue market that `instruments`
@@ -256,97 +199,66 @@ impl LiveFeed {
         let mut conns: Vec<Conn> = Vec::new();
         let mut insts: Vec<Option<InstState>> = vec![None; instruments.len()];
         let ws_base_token = 0usize;
-        for venue in Venue::ALL {
-            for market in Market::ALL {
-                let members: Vec<_> =
-                    instruments.iter().filter(|i| i.venue == venue && i.market == market).collect();
-                if members.is_empty() {
-                    continue;
-                }
-                let ep =
-                    cfg.venues.iter().find(|e| e.venue == venue).ok_or(LiveFeedError::NoEndpoints(venue))?;
-                let url = if market == Market::Spot { &ep.ws_spot } else { &ep.ws_futures };
-                let per_conn = match (venue, market) {
-                    (Venue::Mexc, Market::Spot) => MEXC_TOPICS_PER_CONN / 2,
-                    _ => usize::MAX,
-                };
-                for chunk in members.chunks(per_conn.min(members.len())) {
-                    let mut subscribe = Vec::new();
-                    for i in chunk {
-                        subscribe.extend(subscriptions(&cfg, venue, market, &i.symbol, i.id));
-                    }
-                    let ping = match (venue, market) {
-                        (Venue::GateIo, Market::Spot) => VenuePing::GateSpot,
-                        (Venue::GateIo, Market::Futures) => VenuePing::GateFutures,
-                        (Venue::Mexc, Market::Spot) => VenuePing::MexcSpot,
-                        (Venue::Mexc, Market::Futures) => VenuePing::MexcFutures,
-                    };
-                    let topics = subscribe.clone();
-                    let hooks = FeedHooks { venue, market, subscribe, ping };
-                    let mut wc = WsConfig::new(url.clone());
-                    wc.stale_after = cfg.stale_after;
-                    wc.keepalive_every = Duration::from_secs(15);
-                    if venue == Venue::Mexc {
-                        wc.max_session = Some(Duration::from_secs(23 * 3600));
-                    }
-                    let token = Token(ws_base_token + conns.len());
-                    let client = WsClient::new(wc, hooks, tls.clone(), poll.registry(), token, clock.clone())
-                        .map_err(|source| LiveFeedError::Ws { venue, market, source })?;
-                    let decoder = match (venue, market) {
-                        (Venue::GateIo, m) => Decoder::Gate(GateMd::new(instruments, m)),
-                        (Venue::Mexc, Market::Spot) => Decoder::MexcSpot(MexcSpotMd::new(instruments)),
-                        (Venue::Mexc, Market::Futures) => {
-                            Decoder::MexcFutures(MexcFuturesMd::new(instruments))
-                        }
-                    };
-                    let conn_index = conns.len();
-                    for i in chunk {
-                        let rest_synced = !(venue == Venue::GateIo && cfg.gate_depth == GateDepth::Obu);
-                        insts[i.id.index()] = Some(InstState {
-                            venue,
-                            market,
-                            symbol: i.symbol.clone(),
-                            conn: conn_index,
-                            rest_synced,
-                            last_request_ns: None,
-                            subscribed_ns: 0,
-                            snapshot_path: snapshot_path(venue, market, &i.symbol, cfg.snapshot_limit),
-                        });
-                    }
-                    conns.push(Conn {
-                        venue,
-                        market,
-                        client,
-                        decoder,
-                        insts: chunk.iter().map(|i| i.id).collect(),
-                        topics,
+        for vm in VenueMarket::ALL {
+            let members: Vec<_> =
+                instruments.iter().filter(|i| VenueMarket::new(i.venue, i.market) == vm).collect();
+            if members.is_empty() {
+                continue;
+            }
+            let ep = cfg
+                .venues
+                .iter()
+                .find(|e| e.venue == vm.venue())
+                .ok_or(LiveFeedError::NoEndpoints(vm.venue()))?;
+            let rest_synced = vm.is_snapshot_synced(&cfg.options);
+            for chunk in members.chunks(vm.instruments_per_connection().min(members.len())) {
+                let subscribe: Vec<Subscription> =
+                    chunk.iter().flat_map(|i| vm.subscriptions(&i.symbol, i.id, &cfg.options)).collect();
+                let topics = subscribe.clone();
+                let hooks = FeedHooks { vm, subscribe, ping: vm.ping() };
+                let mut wc = WsConfig::new(ep.ws_url(vm.market()));
+                wc.stale_after = cfg.stale_after;
+                wc.keepalive_every = Duration::from_secs(15);
+                wc.max_session = vm.max_session();
+                let token = Token(ws_base_token + conns.len());
+                let client = WsClient::new(wc, hooks, tls.clone(), poll.registry(), token, clock.clone())
+                    .map_err(|source| LiveFeedError::Ws { venue: vm.venue(), market: vm.market(), source })?;
+                let conn_index = conns.len();
+                for i in chunk {
+                    insts[i.id.index()] = Some(InstState {
+                        vm,
+                        symbol: i.symbol.clone(),
+                        conn: conn_index,
+                        rest_synced,
+                        last_request_ns: None,
+                        subscribed_ns: 0,
+                        snapshot_path: vm.snapshot_path(&i.symbol, cfg.snapshot_limit),
                     });
                 }
+                conns.push(Conn {
+                    vm,
+                    client,
+                    decoder: vm.decoder(instruments),
+                    insts: chunk.iter().map(|i| i.id).collect(),
+                    topics,
+                });
             }
         }
         let mut rest = Vec::new();
         let mut next_token = ws_base_token + conns.len();
         for ep in &cfg.venues {
-            for futures in [false, true] {
-                let needed = insts.iter().flatten().any(|s| {
-                    s.venue == ep.venue && s.rest_synced && (s.market == Market::Futures) == futures
-                });
-                if !needed {
+            for vm in VenueMarket::of_venue(ep.venue) {
+                if !insts.iter().flatten().any(|s| s.vm == vm && s.rest_synced) {
                     continue;
                 }
-                let base = if futures {
-                    ep.rest_futures.clone().unwrap_or_else(|| ep.rest.clone())
-                } else {
-                    ep.rest.clone()
-                };
-                let mut hc = HttpConfig::new(base);
+                let mut hc = HttpConfig::new(ep.rest_origin(vm.market()));
                 hc.max_connections = REST_CONNECTIONS;
                 hc.default_headers = vec![("Accept".into(), "application/json".into())];
                 let client =
                     HttpClient::new(hc, tls.clone(), poll.registry(), Token(next_token), clock.clone())
                         .map_err(|source| LiveFeedError::Http { venue: ep.venue, source })?;
                 next_token += REST_CONNECTIONS;
-                rest.push(Rest { venue: ep.venue, futures, client });
+                rest.push(Rest { vm, client });
             }
         }
         let unix_offset_ns = pipeline::clock::unix_ns() as i128 - pipeline::clock::now_ns(&clock) as i128;
@@ -387,7 +299,7 @@ impl LiveFeed {
 
     /// Each connection's venue, market and counters.
     pub fn connections(&self) -> Vec<(Venue, Market, WsStats)> {
-        self.conns.iter().map(|c| (c.venue, c.market, c.client.stats().clone())).collect()
+        self.conns.iter().map(|c| (c.vm.venue(), c.vm.market(), c.client.stats().clone())).collect()
     }
 
     fn unix(&self, local_ns: u64) -> u64 {
@@ -406,8 +318,7 @@ impl LiveFeed {
         if st.last_request_ns.is_some_and(|t| now_ns.saturating_sub(t) < interval) {
             return;
         }
-        let futures = st.market == Market::Futures;
-        let Some(ri) = self.rest.iter().position(|r| r.venue == st.venue && r.futures == futures) else {
+        let Some(ri) = self.rest.iter().position(|r| r.vm == st.vm) else {
             return;
         };
         let path = st.snapshot_path.clone();
@@ -425,29 +336,25 @@ impl LiveFeed {
     }
 
     fn resubscribe(&mut self, inst: InstrumentId, now_ns: u64) {
-        let secs = (self.unix(now_ns) / 1_000_000_000).to_string();
+        let unix_s = self.unix(now_ns) / 1_000_000_000;
         let Some(st) = self.insts.get_mut(inst.index()).and_then(Option::as_mut) else { return };
         // A fresh subscription already brings a full book.
         if now_ns.saturating_sub(st.subscribed_ns) < self.cfg.snapshot_interval.as_nanos() as u64 {
             return;
         }
+        let Some(messages) = st.vm.resubscribe(&st.symbol, unix_s) else { return };
         st.subscribed_ns = now_ns;
         let conn = &mut self.conns[st.conn];
-        let channel = if st.market == Market::Spot { "spot.obu" } else { "futures.obu" };
-        let topic = pair_obu(&st.symbol);
-        let unsub =
-            format!(r#"{{"time":{secs},"channel":"{channel}","event":"unsubscribe","payload":["{topic}"]}}"#);
-        let sub =
-            format!(r#"{{"time":{secs},"channel":"{channel}","event":"subscribe","payload":["{topic}"]}}"#);
-        if conn.client.send_text(&unsub).is_ok() && conn.client.send_text(&sub).is_ok() {
+        if messages.iter().all(|m| conn.client.send_text(m).is_ok()) {
             self.counters.resubscriptions.fetch_add(1, Relaxed);
         }
     }
 
     fn on_ws(&mut self, ci: usize, now_ns_fallback: u64, out: &mut Vec<MdEvent>) -> usize {
         let now = self.clock.now();
-        let Conn { venue, market, client, decoder, insts, topics } = &mut self.conns[ci];
-        let (venue, market) = (*venue, *market);
+        let Conn { vm, client, decoder, insts, topics } = &mut self.conns[ci];
+        let vm = *vm;
+        let (venue, market) = (vm.venue(), vm.market());
         let (stats, counters, clock, tap) = (&self.stats, &self.counters, &self.clock, &mut self.tap);
         let log = &mut self.log;
         use pipeline::log::{Level, LogRecord};
@@ -478,20 +385,11 @@ impl LiveFeed {
                     });
                 }
                 stats.frame();
-                let r = match decoder {
-                    Decoder::Gate(d) => d.decode(bytes, recv_ns, out),
-                    Decoder::MexcSpot(d) => d.decode(bytes, binary, recv_ns, out),
-                    Decoder::MexcFutures(d) => d.decode(bytes, recv_ns, out),
-                };
+                let r = decoder.decode(bytes, binary, recv_ns, out);
                 match r {
                     Ok(Frame::Subscribed { ok, topic }) => {
-                        let refused = match (venue, market) {
-                            // A MEXC spot ack is a success only when it echoes the topic.
-                            (Venue::Mexc, Market::Spot) => {
-                                !ok || !topics.iter().any(|s| s.topic.as_bytes() == topic)
-                            }
-                            _ => !ok,
-                        };
+                        let refused = !ok
+                            || (vm.ack_echoes_topic() && !topics.iter().any(|s| s.topic.as_bytes() == topic));
                         if refused {
                             counters.subscriptions_refused.fetch_add(1, Relaxed);
                             if let Some(l) = log.as_mut() {
@@ -584,8 +482,8 @@ impl LiveFeed {
             if let Some(tap) = tap.as_mut() {
                 tap(&RawMessage {
                     recv_unix_ns: (recv_ns as i128 + *unix_offset_ns).max(0) as u64,
-                    venue: st.venue,
-                    market: st.market,
+                    venue: st.vm.venue(),
+                    market: st.vm.market(),
                     source: Source::Rest,
                     path: Some(&st.snapshot_path),
                     payload: body,
@@ -593,85 +491,13 @@ impl LiveFeed {
                 });
             }
             let symbol = st.symbol.as_bytes();
-            let r = match &conns[st.conn].decoder {
-                Decoder::Gate(d) => d.symbol(symbol).map(|s| d.decode_snapshot(s, body, recv_ns, out)),
-                Decoder::MexcSpot(d) => d.symbol(symbol).map(|s| d.decode_snapshot(s, body, recv_ns, out)),
-                Decoder::MexcFutures(d) => d.symbol(symbol).map(|s| d.decode_snapshot(s, body, recv_ns, out)),
-            };
+            let d = &conns[st.conn].decoder;
+            let r = d.symbol(symbol).map(|s| d.decode_snapshot(s, body, recv_ns, out));
             if let Some(Err(e)) = r {
                 stats.refuse(e.reason);
                 counters.snapshots_failed.fetch_add(1, Relaxed);
             }
         })
-    }
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
-}
-
-fn snapshot_path(venue: Venue, market: Market, symbol: &str, limit: u32) -> String {
-    match (venue, market) {
-        (Venue::GateIo, Market::Spot) => {
-            format!("/api/v4/spot/order_book?currency_pair={symbol}&limit={limit}&with_id=true")
-        }
-        (Venue::GateIo, Market::Futures) => {
-            format!("/api/v4/futures/usdt/order_book?contract={symbol}&limit={limit}&with_id=true")
-        }
-        (Venue::Mexc, Market::Spot) => format!("/api/v3/depth?symbol={symbol}&limit={limit}"),
-        (Venue::Mexc, Market::Futures) => format!("/api/v1/contract/depth/{symbol}"),
-    }
-}
-
-fn subscriptions(
-    cfg: &LiveFeedConfig,
-    venue: Venue,
-    market: Market,
-    symbol: &str,
-    inst: InstrumentId,
-) -> Vec<Subscription> {
-    let gate = |channel: &str, payload: String| Subscription {
-        inst,
-        topic: payload.trim_matches('"').split('"').next().unwrap_or(symbol).to_owned(),
-        message: format!(
-            r#"{{"time":{{time}},"channel":"{channel}","event":"subscribe","payload":[{payload}]}}"#
-        ),
-    };
-    match (venue, market) {
-        (Venue::GateIo, m) => {
-            let prefix = if m == Market::Spot { "spot" } else { "futures" };
-            let depth = match cfg.gate_depth {
-                GateDepth::Obu => gate(&format!("{prefix}.obu"), format!("\"{}\"", pair_obu(symbol))),
-                GateDepth::OrderBookUpdate => {
-                    let payload = if m == Market::Spot {
-                        format!("\"{symbol}\",\"100ms\"")
-                    } else {
-                        format!("\"{symbol}\",\"100ms\",\"100\"")
-                    };
-                    gate(&format!("{prefix}.order_book_update"), payload)
-                }
-            };
-            vec![depth, gate(&format!("{prefix}.book_ticker"), format!("\"{symbol}\""))]
-        }
-        (Venue::Mexc, Market::Spot) => {
-            let iv = cfg.mexc_interval;
-            [
-                format!("spot@public.aggre.depth.v3.api.pb@{iv}@{symbol}"),
-                format!("spot@public.aggre.bookTicker.v3.api.pb@{iv}@{symbol}"),
-            ]
-            .into_iter()
-            .map(|topic| Subscription {
-                inst,
-                message: format!(r#"{{"method":"SUBSCRIPTION","params":["{topic}"]}}"#),
-                topic,
-            })
-            .collect()
-        }
-        (Venue::Mexc, Market::Futures) => vec![Subscription {
-            inst,
-            topic: symbol.to_owned(),
-            message: format!(r#"{{"method":"sub.depth","param":{{"symbol":"{symbol}","compress":true}}}}"#),
-        }],
     }
 }
 

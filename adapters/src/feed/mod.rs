@@ -1,10 +1,13 @@
-//! Feed sources for the md stage: the decoders of every venue behind one dispatcher,
-//! and sources that produce venue messages (recorded captures; live connections).
+//! Feed sources for the md stage, venue-neutral: the live feed (every venue market's
+//! connections on one poll, through [`VenueMarket`](crate::venues::VenueMarket)),
+//! replayed captures, and the decoders of every market behind one dispatcher. What each
+//! venue subscribes to and decodes lives in its room (`venues::<venue>::{feed, md}`).
 
 pub mod decoders;
 pub mod live;
 pub mod replay;
+pub mod topic;
 
 pub use decoders::{Decoders, discover_symbols, metadata_specs, rest_snapshot_target};
-pub use live::{GateDepth, LiveFeed, LiveFeedConfig, VenueEndpoints};
+pub use live::{LiveFeed, LiveFeedConfig};
 pub use replay::ReplaySource;

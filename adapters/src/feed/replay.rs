@@ -12,7 +12,7 @@ use pipeline::md::FeedSource;
 use pipeline::msg::{FeedLoss, MdBody, MdEvent};
 use pipeline::types::{InstrumentId, Instruments};
 
-use super::Decoders;
+use super::decoders::Decoders;
 use crate::capture::Record;
 use crate::decode::DecodeStats;
 

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use adapters::auth::{Credentials, Secret};
-use adapters::orders::{
-    GateEntryConfig, MexcEntryConfig, OrderEntryConfig, OrderEntryCredentials, VenueSink,
-};
+use adapters::orders::{OrderEntryConfig, OrderEntryCredentials, VenueSink};
 use adapters::sim::{Faults, ModelConfig, Sim, SimConfig};
+use adapters::venues::gateio::orders::GateEntryConfig;
+use adapters::venues::mexc::orders::MexcEntryConfig;
 use pipeline::dispatch::{OrderRequest, OrderSink};
 use pipeline::journal::TimeInForce;
 use pipeline::msg::{BalanceEvent, ClientOrderId, OrderUpdate, RejectReason, StateInput};

@@ -1,55 +1,33 @@
-//! The venues' application-level pings and pongs, and [`StaticHooks`] for feeds whose
+//! Application-level pings and pongs ([`AppPing`]), and [`StaticHooks`] for feeds whose
 //! subscriptions never change between sessions.
 //!
 //! WebSocket protocol pings are answered by the client itself; these are the JSON pings
 //! each venue also expects, without which it closes an idle-looking connection.
 
-use std::fmt::Write as _;
-
 use super::{Payload, WsHooks};
 
-/// An application ping format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VenuePing {
-    /// `{"time":<s>,"channel":"spot.ping"}` → `…"channel":"spot.pong"…`
-    GateSpot,
-    /// `{"time":<s>,"channel":"futures.ping"}` → `…"channel":"futures.pong"…`
-    GateFutures,
-    /// `{"method":"PING"}` → `{"id":0,"code":0,"msg":"PONG"}`
-    MexcSpot,
-    /// `{"method":"ping"}` → `{"channel":"pong","data":<ms>}`
-    MexcFutures,
+/// A venue's application ping: how to build it and a marker its pong contains. Each
+/// venue's room defines its own (`venues::<venue>::feed`); this client knows none.
+#[derive(Clone, Copy, Debug)]
+pub struct AppPing {
+    /// Builds the ping from the wall-clock time in milliseconds.
+    pub message: fn(u64) -> String,
+    /// Text every pong contains (pongs are short; longer frames are never inspected).
+    pub pong_marker: &'static str,
 }
 
 /// Pongs are short; longer messages are never inspected.
 const MAX_PONG_LEN: usize = 160;
 
-impl VenuePing {
-    pub fn message(self, now_unix_ms: u64) -> String {
-        match self {
-            VenuePing::GateSpot | VenuePing::GateFutures => {
-                let channel = if self == VenuePing::GateSpot { "spot.ping" } else { "futures.ping" };
-                let mut s = String::with_capacity(48);
-                let _ = write!(s, r#"{{"time":{},"channel":"{channel}"}}"#, now_unix_ms / 1000);
-                s
-            }
-            VenuePing::MexcSpot => r#"{"method":"PING"}"#.to_owned(),
-            VenuePing::MexcFutures => r#"{"method":"ping"}"#.to_owned(),
-        }
+impl AppPing {
+    pub fn message(&self, now_unix_ms: u64) -> String {
+        (self.message)(now_unix_ms)
     }
 
-    /// True if `payload` is this venue's answer to the ping.
-    pub fn is_pong(self, payload: &Payload<'_>) -> bool {
+    /// True if `payload` is the venue's answer to the ping.
+    pub fn is_pong(&self, payload: &Payload<'_>) -> bool {
         let Payload::Text(text) = *payload else { return false };
-        if text.len() > MAX_PONG_LEN {
-            return false;
-        }
-        match self {
-            VenuePing::GateSpot => text.contains(r#""channel":"spot.pong""#),
-            VenuePing::GateFutures => text.contains(r#""channel":"futures.pong""#),
-            VenuePing::MexcSpot => text.contains(r#""msg":"PONG""#),
-            VenuePing::MexcFutures => text.contains(r#""channel":"pong""#),
-        }
+        text.len() <= MAX_PONG_LEN && text.contains(self.pong_marker)
     }
 }
 
@@ -59,7 +37,7 @@ impl VenuePing {
 #[derive(Clone, Debug, Default)]
 pub struct StaticHooks {
     pub subscriptions: Vec<String>,
-    pub ping: Option<VenuePing>,
+    pub ping: Option<AppPing>,
 }
 
 impl WsHooks for StaticHooks {
@@ -81,31 +59,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ping_messages() {
-        assert_eq!(
-            VenuePing::GateSpot.message(1_545_404_023_123),
-            r#"{"time":1545404023,"channel":"spot.ping"}"#
-        );
-        assert_eq!(
-            VenuePing::GateFutures.message(123_456_000),
-            r#"{"time":123456,"channel":"futures.ping"}"#
-        );
-        assert_eq!(VenuePing::MexcSpot.message(0), r#"{"method":"PING"}"#);
-        assert_eq!(VenuePing::MexcFutures.message(0), r#"{"method":"ping"}"#);
-    }
-
-    #[test]
-    fn pongs_from_the_venue_docs() {
-        let t = Payload::Text;
-        assert!(VenuePing::GateSpot.is_pong(&t(
-            r#"{"time":1545404023,"channel":"spot.pong","event":"","error":null,"result":null}"#
-        )));
-        assert!(VenuePing::GateFutures.is_pong(&t(
-            r#"{"time":1545404023,"time_ms":1545404023123,"channel":"futures.pong","event":"","result":null}"#
-        )));
-        assert!(VenuePing::MexcSpot.is_pong(&t(r#"{"id":0,"code":0,"msg":"PONG"}"#)));
-        assert!(VenuePing::MexcFutures.is_pong(&t(r#"{"channel":"pong","data":1587453241453}"#)));
-        assert!(!VenuePing::GateSpot.is_pong(&t(r#"{"channel":"spot.book_ticker","result":{}}"#)));
-        assert!(!VenuePing::MexcSpot.is_pong(&Payload::Binary(b"PONG")));
+    fn pongs_are_short_text_frames_with_the_marker() {
+        let ping = AppPing { message: |ms| format!("{{\"ping\":{ms}}}"), pong_marker: r#""pong""# };
+        assert_eq!(ping.message(7), r#"{"ping":7}"#);
+        assert!(ping.is_pong(&Payload::Text(r#"{"pong":7}"#)));
+        assert!(!ping.is_pong(&Payload::Binary(br#"{"pong":7}"#)));
+        let long = format!(r#"{{"pong":7,"pad":"{}"}}"#, "x".repeat(MAX_PONG_LEN));
+        assert!(!ping.is_pong(&Payload::Text(&long)));
+        assert!(!ping.is_pong(&Payload::Text(r#"{"data":1}"#)));
     }
 }

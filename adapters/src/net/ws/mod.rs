@@ -33,7 +33,7 @@ use std::io;
 use std::time::Duration;
 
 pub use client::WsClient;
-pub use keepalive::{StaticHooks, VenuePing};
+pub use keepalive::{AppPing, StaticHooks};
 pub use stats::{LinkState, WsStats, WsStatsSnapshot};
 
 use super::backoff::BackoffConfig;

@@ -501,22 +501,6 @@ fn venue_error(err: &[u8]) -> Result<(i64, &[u8]), DecodeError> {
     Ok((code, message))
 }
 
-/// The market and symbol a REST order-book request path names
-/// (`/api/v4/spot/order_book?currency_pair=BTC_USDT&...`,
-/// `/api/v4/futures/usdt/order_book?contract=BTC_USDT&...`).
-pub fn snapshot_target(path: &str) -> Option<(Market, &str)> {
-    let (route, query) = path.split_once('?')?;
-    let market = if route.ends_with("/spot/order_book") {
-        Market::Spot
-    } else if route.ends_with("/futures/usdt/order_book") {
-        Market::Futures
-    } else {
-        return None;
-    };
-    let key = if market == Market::Spot { "currency_pair" } else { "contract" };
-    query.split('&').find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')).map(|s| (market, s))
-}
-
 /// The symbol a public frame is about, if any (for tools that discover instruments
 /// from a capture before decoding it).
 pub fn frame_symbol(frame: &[u8]) -> Option<String> {

@@ -4,10 +4,27 @@
 use pipeline::types::{InstrumentSpec, Market, Venue};
 use serde_json::Value;
 
-use crate::venues::meta::{MetaError, dec, err, int, items, parse, percent_to_rate, pow10_neg, text};
+use crate::venues::meta_json::{MetaError, dec, err, int, items, parse, percent_to_rate, pow10_neg, text};
 
 const SPOT: &str = "gateio /spot/currency_pairs";
 const FUTURES: &str = "gateio /futures/usdt/contracts";
+
+/// The metadata request of a market (path after the REST origin; MEXC futures are served
+/// from the futures origin).
+pub fn route(market: Market) -> &'static str {
+    match market {
+        Market::Spot => "/api/v4/spot/currency_pairs",
+        Market::Futures => "/api/v4/futures/usdt/contracts",
+    }
+}
+
+/// Every instrument of a market's metadata response.
+pub fn instruments(market: Market, body: &str) -> Result<Vec<InstrumentSpec>, MetaError> {
+    match market {
+        Market::Spot => spot_instruments(body),
+        Market::Futures => futures_instruments(body),
+    }
+}
 
 /// Spot pairs: tick `10^-precision`, lot `10^-amount_precision`, minimums from
 /// `min_base_amount` / `min_quote_amount`, `fee` in percent.

@@ -4,10 +4,27 @@
 use pipeline::types::{InstrumentSpec, Market, Venue};
 use serde_json::Value;
 
-use crate::venues::meta::{MetaError, dec, err, int, items, parse, pow10_neg, text};
+use crate::venues::meta_json::{MetaError, dec, err, int, items, parse, pow10_neg, text};
 
 const SPOT: &str = "mexc /api/v3/exchangeInfo";
 const FUTURES: &str = "mexc /api/v1/contract/detail";
+
+/// The metadata request of a market (path after the REST origin; MEXC futures are served
+/// from the futures origin).
+pub fn route(market: Market) -> &'static str {
+    match market {
+        Market::Spot => "/api/v3/exchangeInfo",
+        Market::Futures => "/api/v1/contract/detail",
+    }
+}
+
+/// Every instrument of a market's metadata response.
+pub fn instruments(market: Market, body: &str) -> Result<Vec<InstrumentSpec>, MetaError> {
+    match market {
+        Market::Spot => spot_instruments(body),
+        Market::Futures => futures_instruments(body),
+    }
+}
 
 /// Spot symbols: tick `10^-quoteAssetPrecision`, lot `10^-baseAssetPrecision`, minimum
 /// quantity `baseSizePrecision`, minimum notional `quoteAmountPrecision`. Trading is

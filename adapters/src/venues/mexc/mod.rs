@@ -1,41 +1,30 @@
 //! MEXC: spot v3 (protobuf WebSocket) and USDT perpetual futures (contract API).
+//!
+//! The room holds everything MEXC means, in the same files as every venue's room:
+//! [`md`] (public frames and snapshots), [`feed`] (subscriptions, snapshot routes, pings),
+//! [`meta`] (instrument metadata routes and parsing), [`symbols`] (how pairs are spelled),
+//! [`sign`] (request signing), [`orders`] (order entry), [`private`] (private streams and
+//! account state), and the default endpoints below.
 
-pub mod futures_md;
+pub mod feed;
+pub mod md;
 pub mod meta;
+pub mod orders;
+pub mod private;
 pub mod sign;
-pub mod spot_md;
+pub mod symbols;
 
-use pipeline::types::Market;
+use pipeline::types::Venue;
 
-use crate::json::Parser;
-use crate::proto::Reader;
+use crate::venues::endpoints::Endpoints;
 
-/// The symbol a public frame is about, if any (for tools that discover instruments
-/// from a capture before decoding it).
-pub fn frame_symbol(market: Market, frame: &[u8], binary: bool) -> Option<String> {
-    let raw: &[u8] = if market == Market::Spot && binary {
-        let mut r = Reader::new(frame);
-        let mut found = None;
-        while let Ok(Some((f, w))) = r.field() {
-            if f == 3 {
-                found = r.len_field(w).ok();
-                break;
-            }
-            r.skip(w).ok()?;
-        }
-        found?
-    } else {
-        let mut p = Parser::new(frame);
-        let mut o = p.object().ok()?;
-        let mut found = None;
-        while let Some(k) = p.key(&mut o).ok()? {
-            if k == b"symbol" {
-                found = p.string_raw().ok();
-                break;
-            }
-            p.skip().ok()?;
-        }
-        found?
-    };
-    std::str::from_utf8(raw).ok().map(str::to_owned)
+/// MEXC's public endpoints (futures on their own origin).
+pub fn endpoints() -> Endpoints {
+    Endpoints {
+        venue: Venue::Mexc,
+        rest: "https://api.mexc.com".into(),
+        rest_futures: Some("https://contract.mexc.com".into()),
+        ws_spot: "wss://wbs-api.mexc.com/ws".into(),
+        ws_futures: "wss://contract.mexc.com/edge".into(),
+    }
 }

@@ -26,10 +26,7 @@
 //! and makes the sink refuse further futures orders there (`NotSent(TradingDisabled)`)
 //! for `trading_disabled_retry_ms`.
 //!
-//! The private stream logs in (`{"method":"login",…}`) and then receives every personal
-//! push: `push.personal.order.deal` (exact trades with `fee`), `push.personal.order`
-//! (cumulative `dealVol`, average `dealAvgPrice`, fees: an estimate of the value),
-//! `push.personal.asset`, `push.personal.position`.
+//! The private stream is read in [`super::super::private::futures`].
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -39,31 +36,22 @@ use mio::{Registry, Token};
 use pipeline::dispatch::{OrderRequest, SinkError};
 use pipeline::journal::TimeInForce;
 use pipeline::msg::{ClientOrderId, RejectReason};
-use pipeline::types::{Amount, InstrumentId, Market, Price, Qty, Rounding, Side, Venue};
+use pipeline::types::{InstrumentId, Market, Qty, Side, Venue};
 use quanta::Instant;
 use rustls::ClientConfig;
-use serde::Deserialize;
 
-use super::track::{Cumulative, Trade};
-use super::wire::{
-    contracts_qty, for_fields, for_items, parse_amount, parse_client_id, parse_price, push_client_id,
-    push_contracts, scalar, trade_id, wall_ms,
-};
-use super::{Core, MexcEntryConfig, OrderEntryError, Pending, PendingTable, RestTarget};
+use super::config::{MexcEntryConfig, MexcOpenType};
 use crate::auth::{Credentials, Decimal};
-use crate::json::{JsonError, Parser};
+use crate::json::{Parser, contains};
 use crate::net::http::{Completion, HttpClient, HttpConfig, Method, Outcome, Request};
-use crate::net::ws::{Payload, VenuePing, WsClient, WsConfig, WsEvent, WsHooks};
-use crate::venues::mexc::sign::{futures_signature, futures_ws_login};
-
-/// Futures margin mode (`openType`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MexcOpenType {
-    Isolated,
-    #[default]
-    Cross,
-}
+use crate::net::ws::{Payload, WsClient, WsConfig, WsEvent};
+use crate::orders::core::{Core, OrderEntryError};
+use crate::orders::pending::{Pending, PendingTable, RestTarget};
+use crate::orders::wire::{for_fields, for_items, push_client_id, push_contracts, scalar, wall_ms};
+use crate::venues::mexc::private::futures::{
+    MexcFuturesHooks, Stream, apply_order, asset, envelope, on_push, parse_order, position,
+};
+use crate::venues::mexc::sign::futures_signature;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -74,28 +62,6 @@ pub(crate) enum Kind {
     CancelAll,
     Assets,
     Positions,
-}
-
-/// The private stream: log in on every session.
-#[derive(Debug)]
-pub(crate) struct MexcFuturesHooks {
-    creds: Credentials,
-}
-
-impl WsHooks for MexcFuturesHooks {
-    fn on_open(&mut self, now_unix_ms: u64, out: &mut Vec<String>) {
-        out.push(futures_ws_login(&self.creds, now_unix_ms));
-    }
-
-    fn keepalive(&mut self, now_unix_ms: u64) -> Option<String> {
-        Some(VenuePing::MexcFutures.message(now_unix_ms))
-    }
-}
-
-#[derive(Debug)]
-struct Stream {
-    ws: WsClient<MexcFuturesHooks>,
-    up: bool,
 }
 
 /// MEXC futures order entry.
@@ -124,10 +90,6 @@ impl std::fmt::Debug for MexcFuturesEntry {
     }
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
 /// MEXC futures codes (and messages) as reject reasons.
 pub(crate) fn reason_of(code: i64, msg: &[u8]) -> RejectReason {
     match code {
@@ -144,79 +106,6 @@ pub(crate) fn reason_of(code: i64, msg: &[u8]) -> RejectReason {
         }
         _ => RejectReason::Other,
     }
-}
-
-/// The `{"success","code","message","data"}` envelope; `data` as raw JSON.
-#[derive(Debug, Default)]
-struct Envelope<'a> {
-    success: bool,
-    code: i64,
-    message: &'a [u8],
-    data: &'a [u8],
-}
-
-fn envelope(body: &[u8]) -> Envelope<'_> {
-    let mut e = Envelope::default();
-    let mut p = Parser::new(body);
-    let _ = for_fields(&mut p, |k, p| {
-        match k {
-            b"success" => e.success = scalar(p)? == b"true",
-            b"code" => e.code = crate::json::parse_i64(scalar(p)?).unwrap_or(0),
-            b"message" => e.message = scalar(p)?,
-            b"data" => e.data = p.skip()?,
-            _ => return Ok(false),
-        }
-        Ok(true)
-    });
-    e
-}
-
-/// A futures order (query answer, `push.personal.order`).
-#[derive(Debug, Default)]
-struct FutOrder<'a> {
-    order_id: &'a [u8],
-    symbol: &'a [u8],
-    external: &'a [u8],
-    vol: &'a [u8],
-    side: &'a [u8],
-    order_type: &'a [u8],
-    deal_avg: &'a [u8],
-    deal_vol: &'a [u8],
-    taker_fee: &'a [u8],
-    maker_fee: &'a [u8],
-    state: &'a [u8],
-}
-
-fn parse_order<'a>(p: &mut Parser<'a>) -> Result<FutOrder<'a>, JsonError> {
-    let mut o = FutOrder::default();
-    for_fields(p, |k, p| {
-        let slot = match k {
-            b"orderId" => &mut o.order_id,
-            b"symbol" => &mut o.symbol,
-            b"externalOid" => &mut o.external,
-            b"vol" => &mut o.vol,
-            b"side" => &mut o.side,
-            b"orderType" => &mut o.order_type,
-            b"dealAvgPrice" => &mut o.deal_avg,
-            b"dealVol" => &mut o.deal_vol,
-            b"takerFee" => &mut o.taker_fee,
-            b"makerFee" => &mut o.maker_fee,
-            b"state" => &mut o.state,
-            _ => return Ok(false),
-        };
-        *slot = scalar(p)?;
-        Ok(true)
-    })?;
-    Ok(o)
-}
-
-fn sym(s: &[u8]) -> &str {
-    std::str::from_utf8(s).unwrap_or("")
-}
-
-/// Side codes 1 (open long) and 2 (close short) buy; 3 and 4 sell.
-fn side_of(code: &[u8]) -> Side {
-    if matches!(code, b"3" | b"4") { Side::Sell } else { Side::Buy }
 }
 
 impl MexcFuturesEntry {
@@ -545,188 +434,10 @@ fn on_completion(
     let _ = stream_up;
 }
 
-/// `{"currency","availableBalance","cashBalance",…}`.
-fn asset<'a>(core: &mut Core, p: &mut Parser<'a>) -> Result<(), JsonError> {
-    let (mut cur, mut avail, mut cash): (&[u8], &[u8], &[u8]) = (b"", b"", b"");
-    for_fields(p, |k, p| {
-        match k {
-            b"currency" => cur = scalar(p)?,
-            b"availableBalance" => avail = scalar(p)?,
-            b"cashBalance" => cash = scalar(p)?,
-            _ => return Ok(false),
-        }
-        Ok(true)
-    })?;
-    if cur == b"USDT" {
-        core.futures_balance(Venue::Mexc, parse_amount(cash), parse_amount(avail));
-    }
-    Ok(())
-}
-
-/// `{"symbol","holdVol","positionType"(1 long, 2 short),"state"}`.
-fn position<'a>(core: &mut Core, p: &mut Parser<'a>) -> Result<(), JsonError> {
-    let (mut s, mut vol, mut ty, mut state): (&[u8], &[u8], &[u8], &[u8]) = (b"", b"", b"", b"");
-    for_fields(p, |k, p| {
-        match k {
-            b"symbol" => s = scalar(p)?,
-            b"holdVol" => vol = scalar(p)?,
-            b"positionType" => ty = scalar(p)?,
-            b"state" => state = scalar(p)?,
-            _ => return Ok(false),
-        }
-        Ok(true)
-    })?;
-    let instruments = Arc::clone(&core.instruments);
-    let Some(inst) = instruments.find(Venue::Mexc, Market::Futures, sym(s)) else { return Ok(()) };
-    let Some(q) = contracts_qty(vol, instruments.get(inst).qty_scale) else { return Ok(()) };
-    let q = if state == b"3" {
-        Qty::ZERO
-    } else if ty == b"2" {
-        Qty(-q.0)
-    } else {
-        q
-    };
-    core.futures_position(inst, q);
-    Ok(())
-}
-
-/// An order report (query answer or push).
-fn apply_order(core: &mut Core, o: &FutOrder<'_>, slot: Option<usize>, external: bool, stream_up: bool) {
-    let ts = core.now_ns();
-    let instruments = Arc::clone(&core.instruments);
-    let Some(inst_id) = instruments.find(Venue::Mexc, Market::Futures, sym(o.symbol)) else { return };
-    let inst = instruments.get(inst_id);
-    let side = side_of(o.side);
-    let k = match (slot, parse_client_id(o.external)) {
-        (Some(k), _) => k,
-        (None, Some(c)) => core.tracker.find_or_open(c, inst_id, side, ts),
-        (None, None) => return,
-    };
-    core.tracker.set_side(k, side);
-    core.tracker.set_venue_order(k, o.order_id);
-    let fok = o.order_type == b"4";
-    core.tracker.set_fok(k, fok);
-    if let Some(v) = contracts_qty(o.vol, inst.qty_scale) {
-        core.tracker.set_qty(k, v);
-    }
-    let filled = contracts_qty(o.deal_vol, inst.qty_scale).unwrap_or(Qty::ZERO);
-    let price = parse_price(o.deal_avg, inst.price_scale).unwrap_or(Price::ZERO);
-    let value = inst.notional(price, filled, Rounding::Floor).unwrap_or(Amount::ZERO);
-    let fee = parse_amount(o.taker_fee)
-        .unwrap_or(Amount::ZERO)
-        .saturating_add(parse_amount(o.maker_fee).unwrap_or(Amount::ZERO));
-    let c = Cumulative { filled, value, fee, fee_asset: inst.quote, exact: false };
-    // States: 1 uninformed, 2 uncompleted, 3 completed, 4 cancelled, 5 invalid.
-    let finished = matches!(o.state, b"3" | b"4" | b"5");
-    if external {
-        core.tracker.status(k, c, !finished, ts);
-        return;
-    }
-    if !(finished && filled.is_zero() && fok) {
-        core.tracker.accepted(k, ts);
-    }
-    core.tracker.cumulative(k, c, ts, stream_up.then_some(core.timing.grace_ns));
-    if finished {
-        core.tracker.terminal(k, filled, ts);
-    }
-}
-
-/// `push.personal.order.deal`: one execution, exact.
-fn apply_deal<'a>(core: &mut Core, p: &mut Parser<'a>) -> Result<(), JsonError> {
-    #[derive(Default)]
-    struct Deal<'a> {
-        symbol: &'a [u8],
-        ext: &'a [u8],
-        id: &'a [u8],
-        oid: &'a [u8],
-        price: &'a [u8],
-        vol: &'a [u8],
-        fee: &'a [u8],
-        side: &'a [u8],
-    }
-    let mut d = Deal::default();
-    for_fields(p, |k, p| {
-        let slot = match k {
-            b"symbol" => &mut d.symbol,
-            b"externalOid" => &mut d.ext,
-            b"id" => &mut d.id,
-            b"orderId" => &mut d.oid,
-            b"price" => &mut d.price,
-            b"vol" => &mut d.vol,
-            b"fee" => &mut d.fee,
-            b"side" => &mut d.side,
-            _ => return Ok(false),
-        };
-        *slot = scalar(p)?;
-        Ok(true)
-    })?;
-    let Deal { symbol: s, ext, id, oid, price, vol, fee, side } = d;
-    let ts = core.now_ns();
-    let Some(c) = parse_client_id(ext) else { return Ok(()) };
-    let instruments = Arc::clone(&core.instruments);
-    let Some(inst_id) = instruments.find(Venue::Mexc, Market::Futures, sym(s)) else { return Ok(()) };
-    let inst = instruments.get(inst_id);
-    let (Some(price), Some(qty)) = (parse_price(price, inst.price_scale), contracts_qty(vol, inst.qty_scale))
-    else {
-        return Ok(());
-    };
-    let k = core.tracker.find_or_open(c, inst_id, side_of(side), ts);
-    core.tracker.set_venue_order(k, oid);
-    let trade = Trade {
-        id: trade_id(id),
-        price,
-        qty,
-        fee: parse_amount(fee).unwrap_or(Amount::ZERO),
-        fee_asset: inst.quote,
-    };
-    core.tracker.trade(k, trade, ts);
-    Ok(())
-}
-
-fn on_push(core: &mut Core, text: &[u8], up: &mut bool) {
-    let mut channel: &[u8] = b"";
-    let mut data: &[u8] = b"";
-    let mut p = Parser::new(text);
-    if for_fields(&mut p, |k, p| {
-        match k {
-            b"channel" => channel = scalar(p)?,
-            b"data" => data = p.skip()?,
-            _ => return Ok(false),
-        }
-        Ok(true)
-    })
-    .is_err()
-    {
-        return;
-    }
-    let mut p = Parser::new(data);
-    let _ = match channel {
-        b"rs.login" => {
-            *up = contains(data, b"success");
-            Ok(())
-        }
-        b"rs.error" => {
-            core.notice_parts(Venue::Mexc, Market::Futures, RejectReason::Auth, 0, b"stream", data);
-            Ok(())
-        }
-        b"push.personal.order.deal" => for_items(&mut p, |p| apply_deal(core, p)),
-        b"push.personal.order" => {
-            let stream_up = *up;
-            for_items(&mut p, |p| {
-                let o = parse_order(p)?;
-                apply_order(core, &o, None, false, stream_up);
-                Ok(())
-            })
-        }
-        b"push.personal.asset" => for_items(&mut p, |p| asset(core, p)),
-        b"push.personal.position" => for_items(&mut p, |p| position(core, p)),
-        _ => Ok(()),
-    };
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::venues::mexc::private::futures::envelope;
 
     #[test]
     fn trading_disabled_answers_are_recognised() {
@@ -740,10 +451,10 @@ mod tests {
         assert_eq!(reason_of(2005, b"Balance insufficient"), RejectReason::InsufficientBalance);
         assert_eq!(reason_of(2015, b"Price or quantity precision error"), RejectReason::BadPrecision);
         assert_eq!(reason_of(510, b"Requests are too frequent!"), RejectReason::RateLimited);
-        let recorded = include_str!("../../test_data/mexc/futures_rest_errors.jsonl");
+        let recorded = include_str!("../../../../test_data/mexc/futures_rest_errors.jsonl");
         let codes: Vec<i64> = recorded.lines().map(|l| envelope(l.as_bytes()).code).collect();
         assert_eq!(codes, vec![2009, 1001]);
-        let created = include_str!("../../test_data/mexc/futures_rest_order_create.jsonl");
+        let created = include_str!("../../../../test_data/mexc/futures_rest_order_create.jsonl");
         let e = envelope(created.lines().next().unwrap().as_bytes());
         assert!(e.success && e.data.starts_with(b"{\"orderId\""));
     }

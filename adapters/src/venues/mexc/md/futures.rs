@@ -161,7 +161,7 @@ impl MexcFuturesMd {
         let mut n = 0;
         for (side, text) in [(Side::Buy, bids), (Side::Sell, asks)] {
             if let Some(t) = text {
-                super::spot_md::json_levels(t, sym, side, &mut n, &mut |b| out.push(ev(b)))?;
+                super::spot::json_levels(t, sym, side, &mut n, &mut |b| out.push(ev(b)))?;
             }
         }
         if n > MAX_LEVELS_PER_FRAME {
@@ -216,7 +216,7 @@ impl MexcFuturesMd {
             let mut n = 0;
             for (side, text) in [(Side::Buy, bids), (Side::Sell, asks)] {
                 let t = text.ok_or(sym.err(BadInput::MissingField))?;
-                super::spot_md::json_levels(t, sym, side, &mut n, &mut |b| out.push(ev(b)))?;
+                super::spot::json_levels(t, sym, side, &mut n, &mut |b| out.push(ev(b)))?;
             }
             out.push(ev(MdBody::End));
             Ok(())

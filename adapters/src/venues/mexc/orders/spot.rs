@@ -1,23 +1,15 @@
-//! MEXC spot v3 order entry and its private stream.
+//! MEXC spot v3 order entry.
 //!
 //! Requests (protocols.md C.1) put every parameter in the signed query string and send
 //! an empty body, as ccxt does: `POST /api/v3/order` (`type` IMMEDIATE_OR_CANCEL or
 //! FILL_OR_KILL, `newClientOrderId` = client id), `DELETE /api/v3/order` and
 //! `GET /api/v3/order` by `origClientOrderId`, `DELETE /api/v3/openOrders` (five symbols
 //! per call), `GET /api/v3/account`. The create answer only acknowledges: fills and the
-//! end come from the private stream, or from the sink's own query `settle_query_ms`
-//! after the acknowledgement when the stream has not finished the order by then.
-//!
-//! The private stream: a listen key from `POST /api/v3/userDataStream`, kept alive by a
-//! `PUT` every 30 minutes (a new key and a reconnect when the venue forgot it), a
-//! WebSocket on `ws_spot_url?listenKey=…` subscribed to `spot@private.orders.v3.api.pb`,
-//! `spot@private.deals.v3.api.pb` and `spot@private.account.v3.api.pb`, whose pushes are
-//! protobuf `PushDataV3ApiWrapper` frames (bodies 304, 306, 307).
-//!
-//! Exact: the deals push (price, quantity, `feeAmount`, `feeCurrency`). Estimates: order
-//! pushes and query answers carry the cumulative quantity and quote amount but no fee;
-//! the fee is then the instrument's taker rate on the received asset (base for a buy,
-//! quote for a sell), held back for the stream grace while the deals arrive.
+//! end come from the private stream ([`super::super::private::spot`]), or from the sink's
+//! own query `settle_query_ms` after the acknowledgement when the stream has not finished
+//! the order by then. This client also keeps the stream's listen key: it asks for one,
+//! renews it every 30 minutes (a new key and a reconnect when the venue forgot it) and
+//! closes it on stop.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -27,24 +19,23 @@ use mio::{Registry, Token};
 use pipeline::dispatch::{OrderRequest, SinkError};
 use pipeline::journal::TimeInForce;
 use pipeline::msg::{ClientOrderId, RejectReason};
-use pipeline::types::{Amount, Instrument, InstrumentId, Market, Qty, Rounding, Side, Venue};
+use pipeline::types::{Instrument, InstrumentId, Market, Side, Venue};
 use quanta::Instant;
 use rustls::ClientConfig;
 
-use super::track::{Cumulative, Trade};
-use super::wire::{
-    for_fields, for_items, parse_amount, parse_client_id, parse_price, parse_qty, scalar, trade_id, wall_ms,
-};
-use super::{Core, MexcEntryConfig, OrderEntryError, Pending, PendingTable, RestTarget};
+use super::config::MexcEntryConfig;
 use crate::auth::{Credentials, hmac_sha256_hex};
-use crate::json::{JsonError, Parser};
+use crate::json::{Parser, contains};
 use crate::net::http::{Completion, HttpClient, HttpConfig, Method, Outcome, Request};
-use crate::net::ws::{Payload, VenuePing, WsClient, WsConfig, WsEvent, WsHooks};
-use crate::proto::{ProtoError, Reader};
+use crate::net::ws::{Payload, WsClient, WsConfig, WsEvent};
+use crate::orders::core::{Core, OrderEntryError};
+use crate::orders::pending::{Pending, PendingTable, RestTarget};
+use crate::orders::wire::{for_fields, for_items, push_client_id, scalar, wall_ms};
+use crate::venues::mexc::private::spot::{
+    MexcSpotHooks, Stream, apply_cancelled, apply_order, error_body, on_binary, on_text, parse_order,
+};
 use crate::venues::mexc::sign::{SPOT_API_KEY_HEADER, USER_DATA_STREAM_PATH};
 
-const TOPICS: [&str; 3] =
-    ["spot@private.orders.v3.api.pb", "spot@private.deals.v3.api.pb", "spot@private.account.v3.api.pb"];
 /// The listen key is renewed this often (it lives 60 minutes).
 const LISTEN_KEY_KEEPALIVE_NS: u64 = 30 * 60 * 1_000_000_000;
 
@@ -59,48 +50,6 @@ pub(crate) enum Kind {
     CancelAll,
     Account,
     CloseKey,
-}
-
-/// The private stream's subscriptions; the URL carries the current listen key (which
-/// grants reading the account's stream, so `Debug` leaves it out).
-pub(crate) struct MexcSpotHooks {
-    url: String,
-}
-
-impl std::fmt::Debug for MexcSpotHooks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let base = self.url.split('?').next().unwrap_or("");
-        f.debug_struct("MexcSpotHooks").field("url", &format_args!("{base}?listenKey=***")).finish()
-    }
-}
-
-impl WsHooks for MexcSpotHooks {
-    fn url(&mut self) -> Option<String> {
-        Some(self.url.clone())
-    }
-
-    fn on_open(&mut self, _now_unix_ms: u64, out: &mut Vec<String>) {
-        let mut m = String::from(r#"{"method":"SUBSCRIPTION","params":["#);
-        for (i, t) in TOPICS.iter().enumerate() {
-            if i > 0 {
-                m.push(',');
-            }
-            let _ = write!(m, "\"{t}\"");
-        }
-        m.push_str("]}");
-        out.push(m);
-    }
-
-    fn keepalive(&mut self, now_unix_ms: u64) -> Option<String> {
-        Some(VenuePing::MexcSpot.message(now_unix_ms))
-    }
-}
-
-#[derive(Debug)]
-struct Stream {
-    ws: WsClient<MexcSpotHooks>,
-    topics: [bool; 3],
-    up: bool,
 }
 
 /// MEXC spot order entry.
@@ -135,10 +84,6 @@ impl std::fmt::Debug for MexcSpotEntry {
     }
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
 /// MEXC spot error codes as reject reasons (protocols.md C.1, test_data/mexc).
 pub(crate) fn reason_of(code: i64, msg: &[u8]) -> RejectReason {
     match code {
@@ -152,75 +97,6 @@ pub(crate) fn reason_of(code: i64, msg: &[u8]) -> RejectReason {
         -2011 => RejectReason::NotFound,
         _ => RejectReason::Other,
     }
-}
-
-/// `{"code":…,"msg":…}`.
-fn error_body(body: &[u8]) -> (i64, &[u8]) {
-    let (mut code, mut msg): (i64, &[u8]) = (0, b"");
-    let mut p = Parser::new(body);
-    let _ = for_fields(&mut p, |k, p| {
-        match k {
-            b"code" => code = crate::json::parse_i64(scalar(p)?).unwrap_or(0),
-            b"msg" => msg = scalar(p)?,
-            _ => return Ok(false),
-        }
-        Ok(true)
-    });
-    (code, msg)
-}
-
-/// A spot order as the query and cancel answers show it.
-#[derive(Debug, Default)]
-struct MexcOrder<'a> {
-    symbol: &'a [u8],
-    order_id: &'a [u8],
-    client: &'a [u8],
-    orig_qty: &'a [u8],
-    executed: &'a [u8],
-    quote: &'a [u8],
-    status: &'a [u8],
-    kind: &'a [u8],
-    side: &'a [u8],
-}
-
-fn parse_order<'a>(p: &mut Parser<'a>) -> Result<MexcOrder<'a>, JsonError> {
-    let mut o = MexcOrder::default();
-    for_fields(p, |k, p| {
-        let slot = match k {
-            b"symbol" => &mut o.symbol,
-            b"orderId" => &mut o.order_id,
-            b"clientOrderId" | b"origClientOrderId" => &mut o.client,
-            b"origQty" => &mut o.orig_qty,
-            b"executedQty" => &mut o.executed,
-            b"cummulativeQuoteQty" => &mut o.quote,
-            b"status" => &mut o.status,
-            b"type" => &mut o.kind,
-            b"side" => &mut o.side,
-            _ => return Ok(false),
-        };
-        *slot = scalar(p)?;
-        Ok(true)
-    })?;
-    Ok(o)
-}
-
-/// The taker fee on the asset a spot order receives: an estimate for reports that carry
-/// none.
-fn estimate(inst: &Instrument, side: Side, filled: Qty, value: Amount) -> Cumulative {
-    let (fee, fee_asset) = match side {
-        Side::Buy => (
-            inst.base_amount(filled)
-                .and_then(|b| b.mul_rate(inst.taker_fee, Rounding::Ceil))
-                .unwrap_or(Amount::ZERO),
-            inst.base,
-        ),
-        Side::Sell => (value.mul_rate(inst.taker_fee, Rounding::Ceil).unwrap_or(Amount::ZERO), inst.quote),
-    };
-    Cumulative { filled, value, fee, fee_asset, exact: false }
-}
-
-fn sym(s: &[u8]) -> &str {
-    std::str::from_utf8(s).unwrap_or("")
 }
 
 impl MexcSpotEntry {
@@ -332,7 +208,7 @@ impl MexcSpotEntry {
             req.qty.display(inst.qty_scale),
             req.price.display(inst.price_scale),
         );
-        super::wire::push_client_id(q, req.client);
+        push_client_id(q, req.client);
         let k = core.tracker.open(req, core.now_ns());
         let meta = Pending { slot: k as u32, inst: req.inst, market: Market::Spot };
         if !self.send(Method::Post, Kind::Create, meta, core.clock.now()) {
@@ -346,7 +222,7 @@ impl MexcSpotEntry {
         self.begin("/api/v3/order");
         let q = self.target.buf_mut();
         let _ = write!(q, "symbol={}&origClientOrderId=", inst.symbol);
-        super::wire::push_client_id(q, client);
+        push_client_id(q, client);
         let _ = method;
     }
 
@@ -662,201 +538,14 @@ fn on_completion(
     Followup::None
 }
 
-/// A query or cancel answer.
-fn apply_order(core: &mut Core, o: &MexcOrder<'_>, slot: Option<usize>, external: bool, defer: bool) {
-    let ts = core.now_ns();
-    let instruments = Arc::clone(&core.instruments);
-    let Some(inst_id) = instruments.find(Venue::Mexc, Market::Spot, sym(o.symbol)) else { return };
-    let inst = instruments.get(inst_id);
-    let side = if o.side == b"SELL" { Side::Sell } else { Side::Buy };
-    let k = match (slot, parse_client_id(o.client)) {
-        (Some(k), _) => k,
-        (None, Some(c)) => core.tracker.find_or_open(c, inst_id, side, ts),
-        (None, None) => return,
-    };
-    core.tracker.set_venue_order(k, o.order_id);
-    let Some(filled) = parse_qty(o.executed, inst.qty_scale) else { return };
-    let value = parse_amount(o.quote).unwrap_or(Amount::ZERO);
-    let c = estimate(inst, side, filled, value);
-    let open = matches!(o.status, b"NEW" | b"PARTIALLY_FILLED");
-    core.tracker.set_fok(k, o.kind == b"FILL_OR_KILL");
-    if external {
-        core.tracker.status(k, c, open, ts);
-    } else {
-        let defer = defer.then_some(core.timing.grace_ns);
-        core.tracker.cumulative(k, c, ts, defer);
-        if !open {
-            core.tracker.terminal(k, filled, ts);
-        }
-    }
-}
-
-/// An order the cancel-all answer listed.
-fn apply_cancelled(core: &mut Core, o: &MexcOrder<'_>) {
-    let ts = core.now_ns();
-    let instruments = Arc::clone(&core.instruments);
-    let Some(inst_id) = instruments.find(Venue::Mexc, Market::Spot, sym(o.symbol)) else { return };
-    let inst = instruments.get(inst_id);
-    let k = match parse_client_id(o.client) {
-        Some(c) => core.tracker.find(c),
-        None => core.tracker.find_by_venue_order(o.order_id),
-    };
-    let Some(k) = k else { return };
-    let side = core.tracker.view(k).side;
-    let Some(filled) = parse_qty(o.executed, inst.qty_scale) else { return };
-    let value = parse_amount(o.quote).unwrap_or(Amount::ZERO);
-    core.tracker.cumulative(k, estimate(inst, side, filled, value), ts, None);
-    core.tracker.terminal(k, filled, ts);
-}
-
-/// Subscription acknowledgements: `{"id":0,"code":0,"msg":"<topics>"}`.
-fn on_text(core: &mut Core, text: &[u8], topics: &mut [bool; 3]) {
-    let (_, msg) = error_body(text);
-    if contains(msg, b"Not Subscribed") || contains(msg, b"Blocked") {
-        core.notice_parts(Venue::Mexc, Market::Spot, RejectReason::Other, 0, b"subscription", msg);
-        return;
-    }
-    for (i, t) in TOPICS.iter().enumerate() {
-        if contains(msg, t.as_bytes()) {
-            topics[i] = true;
-        }
-    }
-}
-
-/// One protobuf push (`PushDataV3ApiWrapper`).
-fn on_binary(core: &mut Core, bytes: &[u8], stream_up: bool) -> Result<(), ProtoError> {
-    let mut r = Reader::new(bytes);
-    let mut symbol: &[u8] = b"";
-    let mut body: Option<(u32, &[u8])> = None;
-    while let Some((f, w)) = r.field()? {
-        match f {
-            3 => symbol = r.len_field(w)?,
-            304 | 306 | 307 => body = Some((f, r.len_field(w)?)),
-            _ => r.skip(w)?,
-        }
-    }
-    match body {
-        Some((304, b)) => private_order(core, symbol, b, stream_up),
-        Some((306, b)) => private_deal(core, symbol, b),
-        Some((307, b)) => private_account(core, b),
-        _ => Ok(()),
-    }
-}
-
-/// `PrivateDealsV3Api`: one execution, exact.
-fn private_deal(core: &mut Core, symbol: &[u8], b: &[u8]) -> Result<(), ProtoError> {
-    let mut r = Reader::new(b);
-    let mut f: [&[u8]; 7] = [b""; 7];
-    let mut side = Side::Buy;
-    // price, quantity, tradeId, clientOrderId, orderId, feeAmount, feeCurrency
-    while let Some((n, w)) = r.field()? {
-        let at = match n {
-            1 => 0,
-            2 => 1,
-            7 => 2,
-            8 => 3,
-            9 => 4,
-            10 => 5,
-            11 => 6,
-            4 => {
-                side = if r.varint_field(w)? == 2 { Side::Sell } else { Side::Buy };
-                continue;
-            }
-            _ => {
-                r.skip(w)?;
-                continue;
-            }
-        };
-        f[at] = r.len_field(w)?;
-    }
-    let [price, qty, tid, client, oid, fee, fee_ccy] = f;
-    let ts = core.now_ns();
-    let Some(c) = parse_client_id(client) else { return Ok(()) };
-    let instruments = Arc::clone(&core.instruments);
-    let Some(inst_id) = instruments.find(Venue::Mexc, Market::Spot, sym(symbol)) else { return Ok(()) };
-    let inst = instruments.get(inst_id);
-    let (Some(price), Some(qty)) = (parse_price(price, inst.price_scale), parse_qty(qty, inst.qty_scale))
-    else {
-        return Ok(());
-    };
-    let k = core.tracker.find_or_open(c, inst_id, side, ts);
-    core.tracker.set_venue_order(k, oid);
-    let trade = Trade {
-        id: trade_id(tid),
-        price,
-        qty,
-        fee: parse_amount(fee).unwrap_or(Amount::ZERO),
-        fee_asset: core.asset(fee_ccy),
-    };
-    core.tracker.trade(k, trade, ts);
-    Ok(())
-}
-
-/// `PrivateOrdersV3Api`: cumulative quantity and amount, status.
-fn private_order(core: &mut Core, symbol: &[u8], b: &[u8], stream_up: bool) -> Result<(), ProtoError> {
-    let mut r = Reader::new(b);
-    let (mut id, mut client, mut cum_qty, mut cum_amount): (&[u8], &[u8], &[u8], &[u8]) =
-        (b"", b"", b"", b"");
-    let (mut order_type, mut trade_type, mut status) = (0u64, 0u64, 0u64);
-    while let Some((f, w)) = r.field()? {
-        match f {
-            1 => id = r.len_field(w)?,
-            2 => client = r.len_field(w)?,
-            7 => order_type = r.varint_field(w)?,
-            8 => trade_type = r.varint_field(w)?,
-            13 => cum_qty = r.len_field(w)?,
-            14 => cum_amount = r.len_field(w)?,
-            15 => status = r.varint_field(w)?,
-            _ => r.skip(w)?,
-        }
-    }
-    let ts = core.now_ns();
-    let Some(c) = parse_client_id(client) else { return Ok(()) };
-    let instruments = Arc::clone(&core.instruments);
-    let Some(inst_id) = instruments.find(Venue::Mexc, Market::Spot, sym(symbol)) else { return Ok(()) };
-    let inst = instruments.get(inst_id);
-    let side = if trade_type == 2 { Side::Sell } else { Side::Buy };
-    let k = core.tracker.find_or_open(c, inst_id, side, ts);
-    core.tracker.set_venue_order(k, id);
-    core.tracker.set_fok(k, order_type == 4);
-    let filled = parse_qty(cum_qty, inst.qty_scale).unwrap_or(Qty::ZERO);
-    let value = parse_amount(cum_amount).unwrap_or(Amount::ZERO);
-    let finished = matches!(status, 2 | 4 | 5);
-    if !(finished && filled.is_zero() && order_type == 4) {
-        core.tracker.accepted(k, ts);
-    }
-    let defer = stream_up.then_some(core.timing.grace_ns);
-    core.tracker.cumulative(k, estimate(inst, side, filled, value), ts, defer);
-    if finished {
-        core.tracker.terminal(k, filled, ts);
-    }
-    Ok(())
-}
-
-/// `PrivateAccountV3Api`: one asset's balance after a change.
-fn private_account(core: &mut Core, b: &[u8]) -> Result<(), ProtoError> {
-    let mut r = Reader::new(b);
-    let (mut asset, mut avail, mut frozen): (&[u8], &[u8], &[u8]) = (b"", b"", b"");
-    while let Some((f, w)) = r.field()? {
-        match f {
-            1 => asset = r.len_field(w)?,
-            3 => avail = r.len_field(w)?,
-            5 => frozen = r.len_field(w)?,
-            _ => r.skip(w)?,
-        }
-    }
-    let ts = core.now_ns();
-    core.balance(Venue::Mexc, asset, avail, frozen, ts);
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::venues::mexc::private::spot::error_body;
 
     #[test]
     fn codes_map_to_reasons() {
-        let errors = include_str!("../../test_data/mexc/spot_rest_errors.jsonl");
+        let errors = include_str!("../../../../test_data/mexc/spot_rest_errors.jsonl");
         let got: Vec<RejectReason> = errors
             .lines()
             .map(|l| {
@@ -873,18 +562,5 @@ mod tests {
         assert_eq!(got[7], RejectReason::Auth, "700002 signature");
         assert_eq!(reason_of(30002, b"quantity precision is 6 decimals"), RejectReason::BadPrecision);
         assert_eq!(reason_of(30002, b"Minimum order quantity is 1"), RejectReason::BelowMinimum);
-    }
-
-    #[test]
-    fn reads_recorded_order_answers() {
-        let q = include_str!("../../test_data/mexc/spot_rest_order_query.jsonl");
-        let o = parse_order(&mut Parser::new(q.lines().next().unwrap().as_bytes())).unwrap();
-        assert_eq!(
-            (o.status, o.executed, o.quote, o.client),
-            (&b"FILLED"[..], &b"0.11"[..], &b"1.90751"[..], &b"11"[..])
-        );
-        let n = include_str!("../../test_data/mexc/spot_rest_order_new.jsonl");
-        let o = parse_order(&mut Parser::new(n.lines().next().unwrap().as_bytes())).unwrap();
-        assert_eq!(o.order_id, b"C02__426060921085927424065");
     }
 }

@@ -1,0 +1,159 @@
+//! Order entry configuration (`[orders]`): which venues, where (each venue's own section,
+//! defined in its room), the timings every venue client shares, and the API keys read
+//! from the environment.
+
+use serde::Deserialize;
+
+use crate::auth::{Credentials, MissingSecret, Secret};
+use crate::venues::gateio::orders::GateEntryConfig;
+use crate::venues::mexc::orders::MexcEntryConfig;
+
+fn d_request_timeout() -> u64 {
+    3_000
+}
+fn d_connect_timeout() -> u64 {
+    5_000
+}
+fn d_connections() -> usize {
+    4
+}
+fn d_grace() -> u64 {
+    200
+}
+fn d_settle() -> u64 {
+    1_000
+}
+fn d_not_found() -> u64 {
+    10_000
+}
+fn d_keepalive() -> u64 {
+    20_000
+}
+fn d_backoff() -> u64 {
+    1_000
+}
+fn d_disabled() -> u64 {
+    300_000
+}
+fn yes() -> bool {
+    true
+}
+
+/// Order entry configuration (`[orders]`): which venues, where, and the timings.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderEntryConfig {
+    #[serde(default)]
+    pub gateio: Option<GateEntryConfig>,
+    #[serde(default)]
+    pub mexc: Option<MexcEntryConfig>,
+    /// An order request with no complete answer after this is `Unknown`.
+    #[serde(default = "d_request_timeout")]
+    pub request_timeout_ms: u64,
+    #[serde(default = "d_connect_timeout")]
+    pub connect_timeout_ms: u64,
+    /// Keep-alive connections per REST origin (orders in flight at once per origin).
+    #[serde(default = "d_connections")]
+    pub max_connections: usize,
+    /// How long an order total that is only an estimate (average price, no fee) waits
+    /// for the private stream's exact trades before it is reported as it is.
+    #[serde(default = "d_grace")]
+    pub stream_grace_ms: u64,
+    /// An accepted order not finished after this is queried by the sink itself.
+    #[serde(default = "d_settle")]
+    pub settle_query_ms: u64,
+    /// A query answering "no such order" earlier than this after the order was sent is
+    /// held back (the order may still arrive) and asked again then.
+    #[serde(default = "d_not_found")]
+    pub not_found_grace_ms: u64,
+    /// Idle keep-alive connections are refreshed this often.
+    #[serde(default = "d_keepalive")]
+    pub rest_keepalive_ms: u64,
+    /// Refuse new orders this long after a rate-limit answer without `Retry-After`.
+    #[serde(default = "d_backoff")]
+    pub rate_limit_backoff_ms: u64,
+    /// After a venue said trading is not allowed, refuse orders there this long.
+    #[serde(default = "d_disabled")]
+    pub trading_disabled_retry_ms: u64,
+    /// Refuse orders off the tick or lot or under the minimums before sending them.
+    #[serde(default = "yes")]
+    pub validate_locally: bool,
+}
+
+impl Default for OrderEntryConfig {
+    fn default() -> Self {
+        OrderEntryConfig {
+            gateio: None,
+            mexc: None,
+            request_timeout_ms: d_request_timeout(),
+            connect_timeout_ms: d_connect_timeout(),
+            max_connections: d_connections(),
+            stream_grace_ms: d_grace(),
+            settle_query_ms: d_settle(),
+            not_found_grace_ms: d_not_found(),
+            rest_keepalive_ms: d_keepalive(),
+            rate_limit_backoff_ms: d_backoff(),
+            trading_disabled_retry_ms: d_disabled(),
+            validate_locally: true,
+        }
+    }
+}
+
+/// Each configured venue's API key pair (from the environment, never from files).
+#[derive(Clone, Debug, Default)]
+pub struct OrderEntryCredentials {
+    pub gateio: Option<Credentials>,
+    pub mexc: Option<Credentials>,
+}
+
+impl OrderEntryCredentials {
+    /// Reads the key and secret of every configured venue from the environment
+    /// variables the configuration names.
+    pub fn from_env(config: &OrderEntryConfig) -> Result<Self, MissingSecret> {
+        let read = |key: &str, secret: &str| -> Result<Credentials, MissingSecret> {
+            let k = std::env::var(key).map_err(|_| MissingSecret(key.to_owned()))?;
+            Ok(Credentials::new(k, Secret::from_env(secret)?))
+        };
+        Ok(OrderEntryCredentials {
+            gateio: config.gateio.as_ref().map(|g| read(&g.api_key_env, &g.api_secret_env)).transpose()?,
+            mexc: config.mexc.as_ref().map(|m| read(&m.api_key_env, &m.api_secret_env)).transpose()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::venues::mexc::orders::MexcOpenType;
+
+    #[test]
+    fn config_rejects_unknown_keys_and_fills_defaults() {
+        let c: OrderEntryConfig = toml::from_str(
+            r#"
+            request_timeout_ms = 1500
+            [gateio]
+            rest_url = "https://api.gateio.ws/api/v4"
+            ws_spot_url = "wss://api.gateio.ws/ws/v4/"
+            ws_futures_url = "wss://fx-ws.gateio.ws/v4/ws/usdt"
+            [mexc]
+            rest_url = "https://api.mexc.com"
+            futures_rest_url = "https://contract.mexc.com"
+            ws_spot_url = "wss://wbs-api.mexc.com/ws"
+            ws_futures_url = "wss://contract.mexc.com/edge"
+            futures_open_type = "isolated"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.request_timeout_ms, 1500);
+        assert_eq!(c.stream_grace_ms, 200);
+        assert_eq!(c.gateio.as_ref().unwrap().api_key_env, "GATEIO_API_KEY");
+        assert_eq!(c.mexc.as_ref().unwrap().futures_open_type, MexcOpenType::Isolated);
+        assert!(toml::from_str::<OrderEntryConfig>("request_timeout = 1").is_err());
+        assert!(
+            toml::from_str::<OrderEntryConfig>(
+                "[gateio]\nrest_url = \"x\"\nws_spot_url = \"x\"\nws_futures_url = \"x\"\napi_secret = \"s\""
+            )
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,275 @@
+//! What every venue's order entry shares: the instruments, the clock, the order
+//! tracker, the notices kept for a cold thread, the refusal windows (rate limits, trading
+//! disabled) and the futures account view. Venue rooms write into it; the sink reads it.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pipeline::msg::{BalanceEvent, RejectReason, StateInput};
+use pipeline::types::{Amount, AssetId, InstrumentId, Instruments, Market, Qty, Venue};
+use quanta::Clock;
+
+use super::track::Tracker;
+use super::wire;
+use crate::net::http::HttpSetupError;
+use crate::net::ws::WsError;
+
+/// Why the sink could not be built or made ready.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderEntryError {
+    #[error("order entry: {0}")]
+    Config(String),
+    #[error("order entry: no credentials for {0}")]
+    MissingCredentials(Venue),
+    #[error("order entry: {0}")]
+    Http(#[from] HttpSetupError),
+    #[error("order entry: {0}")]
+    Ws(#[from] WsError),
+    #[error("order entry: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("order entry not ready after {after:?}: {what}")]
+    NotReady { after: Duration, what: String },
+}
+/// A venue's refusal or a private stream's trouble, kept for a cold thread to log.
+#[derive(Clone, Copy)]
+pub struct VenueNotice {
+    pub venue: Venue,
+    pub market: Market,
+    pub reason: RejectReason,
+    /// The venue's numeric code or HTTP status (0 when none).
+    pub code: i64,
+    text: [u8; 120],
+    len: u8,
+}
+
+impl VenueNotice {
+    /// The venue's label and message (cut at 120 bytes).
+    pub fn text(&self) -> &str {
+        let b = &self.text[..usize::from(self.len)];
+        match std::str::from_utf8(b) {
+            Ok(s) => s,
+            Err(e) => std::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or(""),
+        }
+    }
+}
+
+impl std::fmt::Debug for VenueNotice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {} ({}): {}", self.venue, self.market, self.reason.name(), self.code, self.text())
+    }
+}
+
+const NOTICES: usize = 64;
+
+/// Timings in nanoseconds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timing {
+    pub request_timeout_ms: u64,
+    pub grace_ns: u64,
+    pub settle_ns: u64,
+    pub not_found_grace_ns: u64,
+    pub keepalive_ns: u64,
+    pub backoff_ns: u64,
+    pub disabled_ns: u64,
+}
+
+/// What every venue module shares: instruments, clock, order tracker, notices, the
+/// refusal windows and the futures account view.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub instruments: Arc<Instruments>,
+    pub clock: Clock,
+    pub tracker: Tracker,
+    pub timing: Timing,
+    notices: VecDeque<VenueNotice>,
+    /// Per venue and market: refuse orders until (ns).
+    blocked_until: [[u64; 2]; Venue::COUNT],
+    disabled_until: [[u64; 2]; Venue::COUNT],
+    futures_balances: [Option<(Amount, Option<Amount>)>; Venue::COUNT],
+    positions: Vec<Option<Qty>>,
+}
+
+/// The asset id of fees in an asset no instrument trades (exchange points).
+pub(crate) const OTHER_ASSET: AssetId = AssetId(u16::MAX);
+
+impl Core {
+    pub fn new(instruments: Arc<Instruments>, clock: Clock, timing: Timing) -> Self {
+        Core {
+            tracker: Tracker::new(instruments.clone()),
+            timing,
+            notices: VecDeque::with_capacity(NOTICES),
+            blocked_until: [[0; 2]; Venue::COUNT],
+            disabled_until: [[0; 2]; Venue::COUNT],
+            futures_balances: [None; Venue::COUNT],
+            positions: vec![None; instruments.len()],
+            instruments,
+            clock,
+        }
+    }
+
+    pub fn now_ns(&self) -> u64 {
+        pipeline::clock::now_ns(&self.clock)
+    }
+
+    /// The asset called `name` (any case), without allocating (`Instruments::find_asset`
+    /// upper-cases into a new string).
+    pub fn asset(&self, name: &[u8]) -> AssetId {
+        (0..self.instruments.asset_count())
+            .map(|i| AssetId(i as u16))
+            .find(|&a| self.instruments.asset_name(a).as_bytes().eq_ignore_ascii_case(name))
+            .unwrap_or(OTHER_ASSET)
+    }
+
+    /// A spot balance report; assets no instrument trades are left out.
+    pub fn balance(&mut self, venue: Venue, asset: &[u8], available: &[u8], locked: &[u8], ts: u64) {
+        let a = self.asset(asset);
+        if a == OTHER_ASSET {
+            return;
+        }
+        let (Some(available), locked) = (wire::parse_amount(available), wire::parse_amount(locked)) else {
+            return;
+        };
+        self.tracker.out.push_back(StateInput::Balance(BalanceEvent {
+            venue,
+            asset: a,
+            available,
+            locked: locked.unwrap_or(Amount::ZERO),
+            ts_ns: ts,
+        }));
+    }
+
+    pub fn futures_balance(&mut self, venue: Venue, total: Option<Amount>, available: Option<Amount>) {
+        if let Some(t) = total {
+            let prev = self.futures_balances[venue.index()].and_then(|b| b.1);
+            self.futures_balances[venue.index()] = Some((t, available.or(prev)));
+        }
+    }
+
+    pub fn futures_position(&mut self, inst: InstrumentId, qty: Qty) {
+        if let Some(p) = self.positions.get_mut(inst.index()) {
+            *p = Some(qty);
+        }
+    }
+
+    /// Refuses new orders on `venue`/`market` for `retry_after` (or the default backoff).
+    pub fn block(&mut self, venue: Venue, market: Market, retry_after: Option<Duration>) {
+        let d = retry_after.map_or(self.timing.backoff_ns, |d| d.as_nanos() as u64);
+        let until = self.now_ns().saturating_add(d);
+        let b = &mut self.blocked_until[venue.index()][market as usize];
+        *b = (*b).max(until);
+    }
+
+    pub fn disable(&mut self, venue: Venue, market: Market) {
+        self.disabled_until[venue.index()][market as usize] =
+            self.now_ns().saturating_add(self.timing.disabled_ns);
+    }
+
+    /// Keeps a notice; the oldest goes when the ring is full.
+    pub fn notice_parts(
+        &mut self,
+        venue: Venue,
+        market: Market,
+        reason: RejectReason,
+        code: i64,
+        label: &[u8],
+        message: &[u8],
+    ) {
+        let mut n = VenueNotice { venue, market, reason, code, text: [0; 120], len: 0 };
+        let mut at = 0;
+        for part in [label, if label.is_empty() || message.is_empty() { b"" } else { b": " }, message] {
+            let take = part.len().min(n.text.len() - at);
+            n.text[at..at + take].copy_from_slice(&part[..take]);
+            at += take;
+        }
+        n.len = at as u8;
+        if self.notices.len() == NOTICES {
+            self.notices.pop_front();
+        }
+        self.notices.push_back(n);
+    }
+
+    pub fn notice_text(&mut self, venue: Venue, market: Market, reason: RejectReason, code: i64, text: &str) {
+        self.notice_parts(venue, market, reason, code, b"", text.as_bytes());
+    }
+
+    /// Why an order to `venue`/`market` must not be sent now, if it must not. The end of
+    /// a trading-disabled window lets one order through to probe whether trading is back.
+    pub fn refusal(&mut self, venue: Venue, market: Market) -> Option<RejectReason> {
+        let now = self.now_ns();
+        if now < self.blocked_until[venue.index()][market as usize] {
+            return Some(RejectReason::RateLimited);
+        }
+        let disabled = &mut self.disabled_until[venue.index()][market as usize];
+        if now < *disabled {
+            return Some(RejectReason::TradingDisabled);
+        }
+        *disabled = 0;
+        None
+    }
+
+    /// The oldest kept notice.
+    pub fn pop_notice(&mut self) -> Option<VenueNotice> {
+        self.notices.pop_front()
+    }
+
+    pub fn notices(&self) -> impl Iterator<Item = &VenueNotice> {
+        self.notices.iter()
+    }
+
+    /// The futures account's balance on `venue` (total, and available when the venue
+    /// said), as last reported.
+    pub fn futures_balance_of(&self, venue: Venue) -> Option<(Amount, Option<Amount>)> {
+        self.futures_balances[venue.index()]
+    }
+
+    /// The futures position of `inst` in contracts (signed), as last reported.
+    pub fn futures_position_of(&self, inst: InstrumentId) -> Option<Qty> {
+        self.positions.get(inst.index()).copied().flatten()
+    }
+}
+
+/// A core for the venue modules' unit tests (no grace, no windows).
+#[cfg(test)]
+pub(crate) fn test_core(instruments: Arc<Instruments>) -> Core {
+    let zero = Timing {
+        request_timeout_ms: 1,
+        grace_ns: 0,
+        settle_ns: 0,
+        not_found_grace_ns: 0,
+        keepalive_ns: 0,
+        backoff_ns: 0,
+        disabled_ns: 0,
+    };
+    Core::new(instruments, Clock::new(), zero)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_keep_label_and_message() {
+        let u = pipeline::testkit::universe();
+        let mut core = test_core(u.instruments.clone());
+        core.notice_parts(
+            Venue::Mexc,
+            Market::Futures,
+            RejectReason::TradingDisabled,
+            1002,
+            b"",
+            b"Contract not allow place order!",
+        );
+        core.notice_parts(
+            Venue::GateIo,
+            Market::Spot,
+            RejectReason::Auth,
+            401,
+            b"INVALID_KEY",
+            b"Invalid key provided",
+        );
+        let n: Vec<String> = core.notices.iter().map(|n| format!("{n:?}")).collect();
+        assert_eq!(n[0], "mexc futures trading_disabled (1002): Contract not allow place order!");
+        assert_eq!(n[1], "gateio spot auth (401): INVALID_KEY: Invalid key provided");
+    }
+}
