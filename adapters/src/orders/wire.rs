@@ -100,6 +100,23 @@ pub(crate) fn for_fields<'a>(
     Ok(())
 }
 
+/// The scalar text of each of `keys` in the object at the parser (empty where absent);
+/// other members are skipped.
+pub(crate) fn fields<'a, const N: usize>(
+    p: &mut Parser<'a>,
+    keys: [&[u8]; N],
+) -> Result<[&'a [u8]; N], JsonError> {
+    let mut out: [&'a [u8]; N] = [b""; N];
+    for_fields(p, |k, p| match keys.iter().position(|&want| want == k) {
+        Some(i) => {
+            out[i] = scalar(p)?;
+            Ok(true)
+        }
+        None => Ok(false),
+    })?;
+    Ok(out)
+}
+
 /// Calls `f(parser)` for every element of the array at the parser (or once, for the
 /// object at the parser: some pushes send one object where others send a list).
 pub(crate) fn for_items<'a>(
@@ -167,6 +184,15 @@ mod tests {
         s.clear();
         push_contracts(&mut s, Qty(3_500), 3, false);
         assert_eq!(s, "3.5");
+    }
+
+    #[test]
+    fn named_fields_are_picked_in_key_order_and_missing_ones_are_empty() {
+        let text = br#"{"locked":"0.5","x":{"y":1},"currency":"BTC","available":2}"#;
+        let [cur, avail, locked, absent] =
+            fields(&mut Parser::new(text), [b"currency", b"available", b"locked", b"nope"]).unwrap();
+        assert_eq!((cur, avail, locked, absent), (&b"BTC"[..], &b"2"[..], &b"0.5"[..], &b""[..]));
+        assert!(fields(&mut Parser::new(b"[1]"), [b"a"]).is_err());
     }
 
     #[test]

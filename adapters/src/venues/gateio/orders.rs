@@ -39,7 +39,8 @@ use crate::net::ws::{Payload, WsClient, WsConfig, WsEvent};
 use crate::orders::core::{Core, OrderEntryError};
 use crate::orders::pending::{Pending, PendingTable, RestTarget};
 use crate::orders::wire::{
-    for_fields, for_items, parse_amount, parse_client_id, push_client_id, push_contracts, scalar, wall_ms,
+    fields, for_fields, for_items, parse_amount, parse_client_id, push_client_id, push_contracts, scalar,
+    wall_ms,
 };
 
 fn d_gate_key() -> String {
@@ -783,16 +784,7 @@ fn on_completion(
                 if r.status < 300 {
                     let mut p = Parser::new(r.body);
                     let _ = for_items(&mut p, |p| {
-                        let (mut cur, mut avail, mut locked): (&[u8], &[u8], &[u8]) = (b"", b"", b"");
-                        for_fields(p, |k, p| {
-                            match k {
-                                b"currency" => cur = scalar(p)?,
-                                b"available" => avail = scalar(p)?,
-                                b"locked" => locked = scalar(p)?,
-                                _ => return Ok(false),
-                            }
-                            Ok(true)
-                        })?;
+                        let [cur, avail, locked] = fields(p, [b"currency", b"available", b"locked"])?;
                         core.balance(Venue::GateIo, cur, avail, locked, ts);
                         Ok(())
                     });
@@ -823,15 +815,7 @@ fn on_completion(
                 if r.status < 300 {
                     let mut p = Parser::new(r.body);
                     let _ = for_items(&mut p, |p| {
-                        let (mut c, mut size): (&[u8], &[u8]) = (b"", b"");
-                        for_fields(p, |k, p| {
-                            match k {
-                                b"contract" => c = scalar(p)?,
-                                b"size" => size = scalar(p)?,
-                                _ => return Ok(false),
-                            }
-                            Ok(true)
-                        })?;
+                        let [c, size] = fields(p, [b"contract", b"size"])?;
                         position(core, c, size);
                         Ok(())
                     });

@@ -21,8 +21,8 @@ use crate::net::ws::{WsClient, WsHooks};
 use crate::orders::core::Core;
 use crate::orders::track::{Cumulative, Trade};
 use crate::orders::wire::{
-    contracts_qty, for_fields, for_items, parse_amount, parse_client_id, parse_price, parse_qty, parse_rate,
-    scalar, trade_id,
+    contracts_qty, fields, for_fields, for_items, parse_amount, parse_client_id, parse_price, parse_qty,
+    parse_rate, scalar, trade_id,
 };
 
 /// The private channel subscriptions of one Gate WebSocket (spot or futures).
@@ -326,41 +326,17 @@ pub(super) fn on_push(core: &mut Core, market: Market, text: &[u8], acked: &mut 
             Ok(())
         }),
         b"spot.balances" => for_items(&mut p, |p| {
-            let (mut cur, mut avail, mut freeze): (&[u8], &[u8], &[u8]) = (b"", b"", b"");
-            for_fields(p, |k, p| {
-                match k {
-                    b"currency" => cur = scalar(p)?,
-                    b"available" => avail = scalar(p)?,
-                    b"freeze" => freeze = scalar(p)?,
-                    _ => return Ok(false),
-                }
-                Ok(true)
-            })?;
+            let [cur, avail, freeze] = fields(p, [b"currency", b"available", b"freeze"])?;
             core.balance(Venue::GateIo, cur, avail, freeze, ts);
             Ok(())
         }),
         b"futures.balances" => for_items(&mut p, |p| {
-            let mut balance: &[u8] = b"";
-            for_fields(p, |k, p| {
-                if k == b"balance" {
-                    balance = scalar(p)?;
-                    return Ok(true);
-                }
-                Ok(false)
-            })?;
+            let [balance] = fields(p, [b"balance"])?;
             core.futures_balance(Venue::GateIo, parse_amount(balance), None);
             Ok(())
         }),
         b"futures.positions" => for_items(&mut p, |p| {
-            let (mut c, mut size): (&[u8], &[u8]) = (b"", b"");
-            for_fields(p, |k, p| {
-                match k {
-                    b"contract" => c = scalar(p)?,
-                    b"size" => size = scalar(p)?,
-                    _ => return Ok(false),
-                }
-                Ok(true)
-            })?;
+            let [c, size] = fields(p, [b"contract", b"size"])?;
             position(core, c, size);
             Ok(())
         }),

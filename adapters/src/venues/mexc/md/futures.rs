@@ -210,16 +210,7 @@ impl MexcFuturesMd {
                     }
                 }
             }
-            let id = version.ok_or(sym.err(BadInput::MissingField))?;
-            let ev = |body| MdEvent { inst: sym.inst, recv_ns, exch_ms: ts, body };
-            out.push(ev(MdBody::Snapshot { id, partial: false }));
-            let mut n = 0;
-            for (side, text) in [(Side::Buy, bids), (Side::Sell, asks)] {
-                let t = text.ok_or(sym.err(BadInput::MissingField))?;
-                super::spot::json_levels(t, sym, side, &mut n, &mut |b| out.push(ev(b)))?;
-            }
-            out.push(ev(MdBody::End));
-            Ok(())
+            super::spot::push_snapshot(sym, version, ts, [bids, asks], recv_ns, out)
         })
     }
 }

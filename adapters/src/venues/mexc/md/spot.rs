@@ -219,18 +219,31 @@ impl MexcSpotMd {
                     }
                 }
             }
-            let id = id.ok_or(sym.err(BadInput::MissingField))?;
-            let ev = |body| MdEvent { inst: sym.inst, recv_ns, exch_ms: ts, body };
-            out.push(ev(MdBody::Snapshot { id, partial: false }));
-            let mut n = 0;
-            for (side, text) in [(Side::Buy, bids), (Side::Sell, asks)] {
-                let text = text.ok_or(sym.err(BadInput::MissingField))?;
-                json_levels(text, sym, side, &mut n, &mut |b| out.push(ev(b)))?;
-            }
-            out.push(ev(MdBody::End));
-            Ok(())
+            push_snapshot(sym, id, ts, [bids, asks], recv_ns, out)
         })
     }
+}
+
+/// A full REST snapshot as events: its id, both sides' `[["price","qty"], ...]` levels
+/// (bids first) and the end; a missing id or side is refused.
+pub(crate) fn push_snapshot(
+    sym: Sym,
+    id: Option<u64>,
+    ts: u64,
+    [bids, asks]: [Option<&[u8]>; 2],
+    recv_ns: u64,
+    out: &mut Vec<MdEvent>,
+) -> Result<(), DecodeError> {
+    let id = id.ok_or(sym.err(BadInput::MissingField))?;
+    let ev = |body| MdEvent { inst: sym.inst, recv_ns, exch_ms: ts, body };
+    out.push(ev(MdBody::Snapshot { id, partial: false }));
+    let mut n = 0;
+    for (side, text) in [(Side::Buy, bids), (Side::Sell, asks)] {
+        let text = text.ok_or(sym.err(BadInput::MissingField))?;
+        json_levels(text, sym, side, &mut n, &mut |b| out.push(ev(b)))?;
+    }
+    out.push(ev(MdBody::End));
+    Ok(())
 }
 
 /// `spot@public.aggre.depth.v3.api.pb@100ms@BTCUSDT` -> `BTCUSDT`;

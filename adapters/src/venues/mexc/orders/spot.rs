@@ -30,7 +30,7 @@ use crate::net::http::{Completion, HttpClient, HttpConfig, Method, Outcome, Requ
 use crate::net::ws::{Payload, WsClient, WsConfig, WsEvent};
 use crate::orders::core::{Core, OrderEntryError};
 use crate::orders::pending::{Pending, PendingTable, RestTarget};
-use crate::orders::wire::{for_fields, for_items, push_client_id, scalar, wall_ms};
+use crate::orders::wire::{fields, for_fields, for_items, push_client_id, scalar, wall_ms};
 use crate::venues::mexc::private::spot::{
     MexcSpotHooks, Stream, apply_cancelled, apply_order, error_body, on_binary, on_text, parse_order,
 };
@@ -516,16 +516,7 @@ fn on_completion(
                             return Ok(false);
                         }
                         for_items(p, |p| {
-                            let (mut a, mut free, mut locked): (&[u8], &[u8], &[u8]) = (b"", b"", b"");
-                            for_fields(p, |k, p| {
-                                match k {
-                                    b"asset" => a = scalar(p)?,
-                                    b"free" => free = scalar(p)?,
-                                    b"locked" => locked = scalar(p)?,
-                                    _ => return Ok(false),
-                                }
-                                Ok(true)
-                            })?;
+                            let [a, free, locked] = fields(p, [b"asset", b"free", b"locked"])?;
                             core.balance(Venue::Mexc, a, free, locked, ts);
                             Ok(())
                         })?;

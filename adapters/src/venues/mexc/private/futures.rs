@@ -20,7 +20,8 @@ use crate::net::ws::{WsClient, WsHooks};
 use crate::orders::core::Core;
 use crate::orders::track::{Cumulative, Trade};
 use crate::orders::wire::{
-    contracts_qty, for_fields, for_items, parse_amount, parse_client_id, parse_price, scalar, trade_id,
+    contracts_qty, fields, for_fields, for_items, parse_amount, parse_client_id, parse_price, scalar,
+    trade_id,
 };
 
 /// The private stream: log in on every session.
@@ -120,16 +121,7 @@ pub(crate) fn side_of(code: &[u8]) -> Side {
 
 /// `{"currency","availableBalance","cashBalance",…}`.
 pub(crate) fn asset<'a>(core: &mut Core, p: &mut Parser<'a>) -> Result<(), JsonError> {
-    let (mut cur, mut avail, mut cash): (&[u8], &[u8], &[u8]) = (b"", b"", b"");
-    for_fields(p, |k, p| {
-        match k {
-            b"currency" => cur = scalar(p)?,
-            b"availableBalance" => avail = scalar(p)?,
-            b"cashBalance" => cash = scalar(p)?,
-            _ => return Ok(false),
-        }
-        Ok(true)
-    })?;
+    let [cur, avail, cash] = fields(p, [b"currency", b"availableBalance", b"cashBalance"])?;
     if cur == b"USDT" {
         core.futures_balance(Venue::Mexc, parse_amount(cash), parse_amount(avail));
     }
@@ -138,17 +130,7 @@ pub(crate) fn asset<'a>(core: &mut Core, p: &mut Parser<'a>) -> Result<(), JsonE
 
 /// `{"symbol","holdVol","positionType"(1 long, 2 short),"state"}`.
 pub(crate) fn position<'a>(core: &mut Core, p: &mut Parser<'a>) -> Result<(), JsonError> {
-    let (mut s, mut vol, mut ty, mut state): (&[u8], &[u8], &[u8], &[u8]) = (b"", b"", b"", b"");
-    for_fields(p, |k, p| {
-        match k {
-            b"symbol" => s = scalar(p)?,
-            b"holdVol" => vol = scalar(p)?,
-            b"positionType" => ty = scalar(p)?,
-            b"state" => state = scalar(p)?,
-            _ => return Ok(false),
-        }
-        Ok(true)
-    })?;
+    let [s, vol, ty, state] = fields(p, [b"symbol", b"holdVol", b"positionType", b"state"])?;
     let instruments = Arc::clone(&core.instruments);
     let Some(inst) = instruments.find(Venue::Mexc, Market::Futures, sym(s)) else { return Ok(()) };
     let Some(q) = contracts_qty(vol, instruments.get(inst).qty_scale) else { return Ok(()) };
