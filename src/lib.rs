@@ -1,5 +1,6 @@
 //! The `arb` binary's library: configuration, wiring of the engine's stages, and the
 //! subcommands.
+#![forbid(unsafe_code)]
 
 pub mod cmd;
 pub mod config;

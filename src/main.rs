@@ -1,4 +1,5 @@
 //! `arb`: the arbitrage engine's command line.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

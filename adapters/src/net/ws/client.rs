@@ -22,7 +22,7 @@ use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
 use super::stats::{LinkState, WsStats};
-use super::{Frame, Payload, SendError, WsConfig, WsError, WsEvent, WsHooks};
+use super::{Payload, SendError, WsConfig, WsError, WsEvent, WsFrame, WsHooks};
 use crate::net::backoff::Backoff;
 use crate::net::dial::{Dial, DialError};
 use crate::net::endpoint::Endpoint;
@@ -440,7 +440,7 @@ impl<H: WsHooks> WsClient<H> {
                 s.last_data = now;
             }
             self.stats.frame_in(is_data.then_some(recv_raw));
-            on_event(WsEvent::Frame(Frame { payload, recv_raw }));
+            on_event(WsEvent::Frame(WsFrame { payload, recv_raw }));
         }
 
         if std::mem::take(&mut self.writable) {

@@ -22,7 +22,7 @@
 //! is announced with [`WsEvent::Opened`], so consumers know to resync what they derived
 //! from the previous session (order books).
 //!
-//! Messages reach the consumer without a copy: [`Frame`] borrows tungstenite's buffer and
+//! Messages reach the consumer without a copy: [`WsFrame`] borrows tungstenite's buffer and
 //! carries the raw clock of the socket read that completed it.
 
 mod client;
@@ -122,7 +122,7 @@ impl Payload<'_> {
 
 /// A received message and when its last bytes came off the socket.
 #[derive(Clone, Copy, Debug)]
-pub struct Frame<'a> {
+pub struct WsFrame<'a> {
     pub payload: Payload<'a>,
     /// Raw clock (`quanta::Clock::raw`) of the socket read that completed the message.
     pub recv_raw: u64,
@@ -134,7 +134,7 @@ pub enum WsEvent<'a> {
     /// A new session is open and its subscriptions are sent. Anything derived from an
     /// earlier session may have missed messages.
     Opened,
-    Frame(Frame<'a>),
+    Frame(WsFrame<'a>),
     /// The session ended; the client reconnects after backoff.
     Lost(&'a WsError),
 }
