@@ -7,7 +7,6 @@
 //! - [`json`], [`proto`]: the zero-copy readers the decoders use.
 //! - [`capture`]: recorded venue messages; [`feed`]: the sources the md stage polls.
 //! - [`orders`]: the real venues' order entry and private streams as an `OrderSink`.
-//! - [`sim`]: simulated Gate.io and MEXC venues speaking the real protocols on loopback.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -18,5 +17,4 @@ pub mod json;
 pub mod net;
 pub mod orders;
 pub mod proto;
-pub mod sim;
 pub mod venues;

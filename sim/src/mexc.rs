@@ -1,7 +1,7 @@
 //! Simulated MEXC: spot REST v3 and futures (contract) REST on one origin, the spot
 //! WebSocket in protobuf (`PushDataV3ApiWrapper` binary frames, JSON text acks, listen
 //! keys for the private channels) and the futures WebSocket in JSON (protocols.md A, B,
-//! C; test_data/mexc).
+//! C; adapters/test_data/mexc).
 //!
 //! Futures positions are one-way (net), not MEXC's default hedge mode: `positionType`
 //! follows the sign of the net position.

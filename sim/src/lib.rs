@@ -29,6 +29,10 @@
 //!
 //! Threads: a listener per port, a thread per connection, one model thread. Not the
 //! engine's hot path; everything stops on [`Sim::stop`] or drop.
+//!
+//! A crate of its own that depends on `pipeline` only: it checks the venue clients in
+//! `adapters`, so it shares no code with them.
+#![forbid(unsafe_code)]
 
 pub mod auth;
 pub mod catalog;

@@ -1376,7 +1376,7 @@ impl Exchange {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::catalog::listings;
+    use crate::catalog::listings;
     use pipeline::types::Instruments;
     use proptest::prelude::*;
     use rand::SeedableRng;

@@ -1,6 +1,6 @@
 //! Simulated Gate.io: REST v4 (spot and USDT futures), the spot and futures public and
 //! private WebSocket channels, and the WebSocket trading API, with Gate's paths, field
-//! names, JSON types and error labels (protocols.md D, E, F; test_data/gateio).
+//! names, JSON types and error labels (protocols.md D, E, F; adapters/test_data/gateio).
 //!
 //! Shapes follow the recorded messages: spot decimals as strings; futures sizes as JSON
 //! integers in `order_book_update`, `book_ticker` and REST books but strings in `obu`;
