@@ -38,7 +38,7 @@ pub mod auth;
 pub mod catalog;
 pub mod engine;
 pub mod faults;
-pub mod gate;
+pub mod gateio;
 pub mod mexc;
 pub mod model;
 pub mod proto;
@@ -346,17 +346,17 @@ impl Sim {
             let venue = ctx.venue;
             let c = ctx.clone();
             let rest: Arc<dyn Fn(Stream) + Send + Sync> = match venue {
-                Venue::GateIo => Arc::new(move |s| gate::serve_rest(c.clone(), s)),
+                Venue::GateIo => Arc::new(move |s| gateio::serve_rest(c.clone(), s)),
                 Venue::Mexc => Arc::new(move |s| mexc::serve_rest(c.clone(), s)),
             };
             let c = ctx.clone();
             let spot: Arc<dyn Fn(Stream) + Send + Sync> = match venue {
-                Venue::GateIo => Arc::new(move |s| gate::serve_ws(c.clone(), Market::Spot, s)),
+                Venue::GateIo => Arc::new(move |s| gateio::serve_ws(c.clone(), Market::Spot, s)),
                 Venue::Mexc => Arc::new(move |s| mexc::serve_spot_ws(c.clone(), s)),
             };
             let c = ctx.clone();
             let fut: Arc<dyn Fn(Stream) + Send + Sync> = match venue {
-                Venue::GateIo => Arc::new(move |s| gate::serve_ws(c.clone(), Market::Futures, s)),
+                Venue::GateIo => Arc::new(move |s| gateio::serve_ws(c.clone(), Market::Futures, s)),
                 Venue::Mexc => Arc::new(move |s| mexc::serve_futures_ws(c.clone(), s)),
             };
             let (ra, rt) = listen(&format!("{}-rest", venue.name()), tls_cfg.clone(), stop.clone(), rest)?;

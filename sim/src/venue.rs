@@ -124,6 +124,15 @@ impl VenueCtx {
     }
 }
 
+/// Every asset the venue's instruments name (bases and quotes), sorted, once each.
+pub fn asset_names(x: &Exchange) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> =
+        x.instruments.iter().flat_map(|i| [i.listing.base, i.listing.quote]).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
 /// A JSON number with exactly this decimal text (serde_json's arbitrary precision).
 pub fn num(text: &str) -> Value {
     serde_json::from_str::<serde_json::Number>(text).map(Value::Number).unwrap_or(Value::Null)

@@ -22,6 +22,12 @@ pub const NOISE: AccountId = 2;
 /// Leverage every futures position runs at.
 pub const LEVERAGE: i128 = 10;
 
+/// The initial margin of a futures position with cost basis `cost`: its absolute value
+/// over leverage.
+pub fn initial_margin(cost: Amount) -> Amount {
+    Amount(cost.0.abs() / LEVERAGE)
+}
+
 /// `a * b / c` truncated toward zero without the intermediate product (`0 <= b <= c`,
 /// `c > 0`): the share `b/c` of `a`.
 pub(super) fn mul_div(a: i128, b: i128, c: i128) -> i128 {
@@ -53,7 +59,7 @@ pub struct Position {
 impl Position {
     /// The margin the position holds: its cost basis over leverage.
     pub fn margin(&self) -> Amount {
-        Amount(self.cost.0.abs() / LEVERAGE)
+        initial_margin(self.cost)
     }
 
     /// Applies a fill of `q` (signed `d`: positive bought) worth `notional`; returns the

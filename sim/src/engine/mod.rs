@@ -38,10 +38,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
 
-use pipeline::types::{Amount, Instrument, Market, Price, Qty, Side, Venue};
+use pipeline::types::{Amount, Instrument, Market, Price, Qty, Rounding, Side, Venue};
 use rand_chacha::ChaCha8Rng;
 
-pub use accounts::{Account, AccountId, Balance, FuturesAccount, LEVERAGE, MAKER, NOISE, Position, USER};
+pub use accounts::{
+    Account, AccountId, Balance, FuturesAccount, LEVERAGE, MAKER, NOISE, Position, USER, initial_margin,
+};
 pub use books::{LevelView, Snapshot};
 pub use events::{Event, FillView, OrderEvent};
 pub use orders::{Finish, Order, OrderKind, OrderRequest, Reject, Scripted, Tif, take_answer_hold};
@@ -78,6 +80,13 @@ impl SimInstrument {
     /// Whole contracts as a quantity.
     pub fn from_contracts(&self, n: i64) -> Option<Qty> {
         n.checked_mul(10i64.pow(u32::from(self.inst.qty_scale))).map(Qty)
+    }
+
+    /// The average entry price of a futures position of `size` with cost basis `cost`
+    /// (zero when flat).
+    pub fn entry_price(&self, size: Qty, cost: Amount) -> Amount {
+        let base = self.inst.base_amount(Qty(size.0.abs())).unwrap_or(Amount::ZERO);
+        cost.abs().div(base, Rounding::Floor).unwrap_or(Amount::ZERO)
     }
 
     /// The asset an order on `side` locks: the quote for a spot buy, the base for a spot
