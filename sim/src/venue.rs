@@ -11,10 +11,10 @@ use std::time::Duration;
 use pipeline::types::{Amount, Price, Qty, Rounding, Venue};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::auth::Credentials;
-use super::engine::{Event, Exchange, SimInstrument};
+use super::engine::{Event, Exchange, LevelView, SimInstrument};
 use super::faults::Faults;
 use super::server::WsLoop;
 
@@ -131,6 +131,11 @@ pub fn asset_names(x: &Exchange) -> Vec<&'static str> {
     names.sort_unstable();
     names.dedup();
     names
+}
+
+/// Book levels as `[price, quantity]` pairs of decimal strings.
+pub fn text_levels(si: &SimInstrument, levels: &[LevelView]) -> Value {
+    Value::Array(levels.iter().map(|l| json!([si.price_text(l.price), si.qty_text(l.qty)])).collect())
 }
 
 /// A JSON number with exactly this decimal text (serde_json's arbitrary precision).

@@ -348,10 +348,6 @@ pub(super) fn futures_account_json(x: &Exchange, uid: u64) -> Value {
     })
 }
 
-pub(super) fn spot_levels(si: &SimInstrument, levels: &[LevelView]) -> Value {
-    Value::Array(levels.iter().map(|l| json!([si.price_text(l.price), si.qty_text(l.qty)])).collect())
-}
-
 pub(super) fn futures_levels(si: &SimInstrument, levels: &[LevelView]) -> Value {
     Value::Array(
         levels.iter().map(|l| json!({"p": si.price_text(l.price), "s": si.contracts(l.qty)})).collect(),

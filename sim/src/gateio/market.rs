@@ -5,11 +5,11 @@
 use pipeline::types::Market;
 use serde_json::{Value, json};
 
-use super::json::{contract_json, futures_levels, mark_price, spot_levels, spot_pair_json};
+use super::json::{contract_json, futures_levels, mark_price, spot_pair_json};
 use super::rest::{Call, err, ok};
 use crate::engine::now_ms;
 use crate::server::Response;
-use crate::venue::{asset_names, secs_ms};
+use crate::venue::{asset_names, secs_ms, text_levels};
 
 pub(super) fn server_time(_: &Call) -> Response {
     ok(json!({"server_time": now_ms()}))
@@ -52,7 +52,7 @@ pub(super) fn order_book(c: &Call) -> Response {
         json!({"current": secs_ms(now), "update": secs_ms(now),
                "asks": futures_levels(si, &s.asks), "bids": futures_levels(si, &s.bids)})
     } else {
-        json!({"current": now, "update": now, "asks": spot_levels(si, &s.asks), "bids": spot_levels(si, &s.bids)})
+        json!({"current": now, "update": now, "asks": text_levels(si, &s.asks), "bids": text_levels(si, &s.bids)})
     };
     if let (true, Some(m)) = (with_id, v.as_object_mut()) {
         m.insert("id".into(), json!(s.seq));

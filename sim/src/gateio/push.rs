@@ -5,11 +5,11 @@
 
 use serde_json::json;
 
-use super::json::{futures_levels, futures_order_json, spot_levels, spot_order_push};
+use super::json::{futures_levels, futures_order_json, spot_order_push};
 use super::ws::GateSession;
 use crate::engine::{Event, Exchange, FillView, LevelView, Order, OrderEvent, USER, initial_margin, now_ms};
 use crate::server::Outbox;
-use crate::venue::{amt, num};
+use crate::venue::{amt, num, text_levels};
 
 impl GateSession {
     fn is_futures(&self) -> bool {
@@ -31,7 +31,7 @@ impl GateSession {
             out,
             "obu",
             json!({"t": now, "full": true, "s": format!("ob.{}.{levels}", si.listing.symbol),
-                   "u": snap.seq, "b": spot_levels(si, &snap.bids), "a": spot_levels(si, &snap.asks)}),
+                   "u": snap.seq, "b": text_levels(si, &snap.bids), "a": text_levels(si, &snap.asks)}),
         );
         snap.seq
     }
@@ -68,7 +68,7 @@ impl GateSession {
             let (b, a) = if futures {
                 (futures_levels(&si, bids), futures_levels(&si, asks))
             } else {
-                (spot_levels(&si, bids), spot_levels(&si, asks))
+                (text_levels(&si, bids), text_levels(&si, asks))
             };
             let mut r = json!({"t": time_ms, "s": si.listing.symbol, "U": first, "u": last, "b": b, "a": a});
             if let Some(m) = r.as_object_mut() {
@@ -90,7 +90,7 @@ impl GateSession {
             return;
         }
         let r = json!({"t": time_ms, "s": format!("ob.{}.{levels}", si.listing.symbol), "U": first, "u": last,
-                       "b": spot_levels(&si, bids), "a": spot_levels(&si, asks)});
+                       "b": text_levels(&si, bids), "a": text_levels(&si, asks)});
         self.push(out, "obu", r);
     }
 
