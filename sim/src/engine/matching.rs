@@ -363,18 +363,7 @@ impl Exchange {
             self.finish(id, Finish::Cancelled);
         }
         for &(side, price, qty) in quotes {
-            let req = OrderRequest {
-                inst,
-                side,
-                kind: OrderKind::Limit,
-                tif: Tif::Gtc,
-                price,
-                qty,
-                quote_qty: None,
-                text: String::new(),
-                reduce_only: false,
-            };
-            let _ = self.place_inner(MAKER, req);
+            let _ = self.place_inner(MAKER, OrderRequest::new_limit(inst, side, Tif::Gtc, price, qty));
         }
         let orders = &self.orders;
         self.books[inst].retain_maker_orders(|id| orders.get(&id).is_some_and(Order::is_open));

@@ -54,6 +54,30 @@ pub struct OrderRequest {
 }
 
 impl OrderRequest {
+    /// A limit order with this time in force, without text.
+    pub fn new_limit(inst: usize, side: Side, tif: Tif, price: Price, qty: Qty) -> Self {
+        let kind = OrderKind::Limit;
+        OrderRequest {
+            inst,
+            side,
+            kind,
+            tif,
+            price,
+            qty,
+            quote_qty: None,
+            text: String::new(),
+            reduce_only: false,
+        }
+    }
+
+    /// A market order of `qty` in the order unit (immediate or cancel), without text.
+    pub fn new_market(inst: usize, side: Side, qty: Qty) -> Self {
+        OrderRequest {
+            kind: OrderKind::Market,
+            ..OrderRequest::new_limit(inst, side, Tif::Ioc, Price::ZERO, qty)
+        }
+    }
+
     /// The price a limit order may not trade through; `None` for a market order.
     pub fn limit(&self) -> Option<Price> {
         match self.kind {

@@ -5,7 +5,7 @@ use pipeline::types::{Amount, Instruments, Price, Qty, Side, Venue};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::{AccountId, Balance, Exchange, MAKER, OrderKind, OrderRequest, SimInstrument, Tif, USER};
+use super::{AccountId, Balance, Exchange, MAKER, OrderRequest, SimInstrument, Tif, USER};
 use crate::catalog::{Listing, listings};
 
 pub fn venue(venue: Venue) -> Exchange {
@@ -37,17 +37,7 @@ pub fn qty(x: &Exchange, inst: usize, s: &str) -> Qty {
 }
 
 pub fn limit(inst: usize, side: Side, tif: Tif, price: Price, qty: Qty) -> OrderRequest {
-    OrderRequest {
-        inst,
-        side,
-        kind: OrderKind::Limit,
-        tif,
-        price,
-        qty,
-        quote_qty: None,
-        text: String::new(),
-        reduce_only: false,
-    }
+    OrderRequest::new_limit(inst, side, tif, price, qty)
 }
 
 pub fn bal(x: &Exchange, a: AccountId, asset: &str) -> Balance {
