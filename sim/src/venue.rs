@@ -161,22 +161,21 @@ pub fn secs_ms(ms: u64) -> Value {
 
 /// Parses a price given as a JSON string or number.
 pub fn json_price(v: &Value, si: &SimInstrument) -> Option<Price> {
-    let text = match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => return None,
-    };
-    Price::parse(text.trim(), si.inst.price_scale).ok()
+    Price::parse(decimal_text(v)?.trim(), si.inst.price_scale).ok()
 }
 
 /// Parses a quantity given as a JSON string or number.
 pub fn json_qty(v: &Value, si: &SimInstrument) -> Option<Qty> {
-    let text = match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => return None,
-    };
-    Qty::parse(text.trim(), si.inst.qty_scale).ok()
+    Qty::parse(decimal_text(v)?.trim(), si.inst.qty_scale).ok()
+}
+
+/// The decimal text of a JSON string or number.
+fn decimal_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 /// A JSON value as text (strings unquoted).

@@ -7,7 +7,9 @@ use serde_json::json;
 
 use super::json::{futures_levels, futures_order_json, spot_order_push};
 use super::ws::GateSession;
-use crate::engine::{Event, Exchange, FillView, LevelView, Order, OrderEvent, USER, initial_margin, now_ms};
+use crate::engine::{
+    Event, Exchange, FillView, LevelView, Order, OrderEvent, SimInstrument, USER, initial_margin, now_ms,
+};
 use crate::server::Outbox;
 use crate::venue::{amt, num, text_levels};
 
@@ -129,16 +131,19 @@ impl GateSession {
         self.push(out, "trades", r);
     }
 
+    /// The instrument of an account event on `channel`, when this connection subscribed
+    /// it and the instrument is of this connection's market.
+    fn private_instrument(&self, channel: &str, inst: usize) -> Option<SimInstrument> {
+        if !self.wants(channel, Some(inst)) {
+            return None;
+        }
+        let si = self.ctx.lock().instruments[inst].clone();
+        (si.is_futures() == self.is_futures()).then_some(si)
+    }
+
     fn push_order(&self, order: &Order, event: OrderEvent, out: &mut Outbox) {
-        if !self.wants("orders", Some(order.inst)) {
-            return;
-        }
-        let futures = self.is_futures();
-        let si = self.ctx.lock().instruments[order.inst].clone();
-        if si.is_futures() != futures {
-            return;
-        }
-        let v = if futures {
+        let Some(si) = self.private_instrument("orders", order.inst) else { return };
+        let v = if self.is_futures() {
             futures_order_json(&si, order, self.ctx.uid, true)
         } else {
             spot_order_push(&si, order, self.ctx.uid, event)
@@ -147,16 +152,9 @@ impl GateSession {
     }
 
     fn push_user_trade(&self, fill: &FillView, out: &mut Outbox) {
-        if !self.wants("usertrades", Some(fill.inst)) {
-            return;
-        }
-        let futures = self.is_futures();
-        let si = self.ctx.lock().instruments[fill.inst].clone();
-        if si.is_futures() != futures {
-            return;
-        }
+        let Some(si) = self.private_instrument("usertrades", fill.inst) else { return };
         let role = if fill.maker { "maker" } else { "taker" };
-        let v = if futures {
+        let v = if self.is_futures() {
             json!({"id": fill.trade_id.to_string(), "create_time": fill.time_ms / 1000,
                    "create_time_ms": fill.time_ms, "contract": si.listing.symbol,
                    "order_id": fill.order_id.to_string(), "size": si.contracts(fill.qty) * fill.side.sign(),

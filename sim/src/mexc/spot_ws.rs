@@ -96,7 +96,7 @@ impl SpotSession {
         out.send(Message::binary(w.encode_to_vec()));
     }
 
-    fn topics(&self, kind: fn(&SpotTopic) -> bool, inst: Option<usize>) -> Vec<(String, SpotTopic)> {
+    fn topics(&self, kind: impl Fn(&SpotTopic) -> bool, inst: Option<usize>) -> Vec<(String, SpotTopic)> {
         self.subs
             .iter()
             .filter(|(_, (k, i))| kind(k) && (i.is_none() || *i == inst))
@@ -308,12 +308,20 @@ impl SpotSession {
         }
     }
 
+    /// The private topics of one kind this connection subscribed, and the spot
+    /// instrument an account event is about; `None` when nobody listens or it is futures.
+    fn private_targets(
+        &self,
+        kind: SpotTopic,
+        inst: usize,
+    ) -> Option<(Vec<(String, SpotTopic)>, SimInstrument)> {
+        let topics = self.topics(|k| *k == kind, None);
+        let si = self.ctx.lock().instruments[inst].clone();
+        (!topics.is_empty() && !si.is_futures()).then_some((topics, si))
+    }
+
     fn push_order(&self, order: &Order, out: &mut Outbox) {
-        let topics = self.topics(|k| *k == SpotTopic::Orders, None);
-        let si = self.ctx.lock().instruments[order.inst].clone();
-        if topics.is_empty() || si.is_futures() {
-            return;
-        }
+        let Some((topics, si)) = self.private_targets(SpotTopic::Orders, order.inst) else { return };
         for (topic, _) in topics {
             let body = spot_order_proto(&si, order, None);
             self.send(out, &topic, Some(si.listing.symbol), Body::PrivateOrders(body));
@@ -321,11 +329,7 @@ impl SpotSession {
     }
 
     fn push_user_deal(&self, fill: &FillView, out: &mut Outbox) {
-        let topics = self.topics(|k| *k == SpotTopic::PrivateDeals, None);
-        let si = self.ctx.lock().instruments[fill.inst].clone();
-        if topics.is_empty() || si.is_futures() {
-            return;
-        }
+        let Some((topics, si)) = self.private_targets(SpotTopic::PrivateDeals, fill.inst) else { return };
         for (topic, _) in topics {
             let body = proto::PrivateDealsV3Api {
                 price: si.price_text(fill.price),
