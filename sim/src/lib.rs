@@ -27,6 +27,10 @@
 //! 500 SOL spot and 100 000 USDT futures margin at 10x, one-way positions), [`MAKER`] (the
 //! model's market maker) and [`NOISE`] (small market orders so trades print).
 //!
+//! Each venue has a folder of its own ([`gateio`], [`mexc`]) with the same rooms: a REST
+//! router with one function per route, order entry in the venue's terms, its JSON shapes
+//! and its WebSocket servers. `wiring` puts them together in [`Sim::start`].
+//!
 //! Threads: a listener per port, a thread per connection, one model thread. Not the
 //! engine's hot path; everything stops on [`Sim::stop`] or drop.
 //!

@@ -20,10 +20,10 @@
 //!   depth event covering `[first, last]`, so a snapshot's id always equals the last
 //!   published id.
 //!
-//! The rooms: [`orders`] (the order vocabulary), [`accounts`] (balances, positions,
-//! margin, locks), [`books`] (levels, time priority, update ids), [`matching`] (order
-//! entry, crossing, time in force, cancels), [`settlement`] (a fill's effect on money),
-//! [`events`] (what is published, and the flush).
+//! The rooms: `orders` (the order vocabulary), `accounts` (balances, positions,
+//! margin, locks), `books` (levels, time priority, update ids), `matching` (order
+//! entry, crossing, time in force, cancels), `settlement` (a fill's effect on money),
+//! `events` (what is published, and the flush).
 
 mod accounts;
 mod books;

@@ -7,10 +7,10 @@
 //! futures order pushes with numeric prices and a string `user`; REST futures times as
 //! float seconds.
 //!
-//! The rooms: [`rest`] (the router) with [`market`], [`account`] and [`trading`] (one
-//! function per route); [`orders`] (order bodies and refusals, shared with the trading
-//! API); [`json`] (the shapes); [`ws`] (sessions and subscriptions), [`push`] (events to
-//! pushes) and [`api`] (the WebSocket trading API).
+//! The rooms: `rest` (the router) with `market`, `account` and `trading` (one
+//! function per route); `orders` (order bodies and refusals, shared with the trading
+//! API); `json` (the shapes); `ws` (sessions and subscriptions), `push` (events to
+//! pushes) and `api` (the WebSocket trading API).
 
 mod account;
 mod api;

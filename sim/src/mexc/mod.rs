@@ -6,9 +6,9 @@
 //! Futures positions are one-way (net), not MEXC's default hedge mode: `positionType`
 //! follows the sign of the net position.
 //!
-//! The rooms: [`rest`] (the routers) with [`market`], [`account`] and [`trading`] (one
-//! function per route); [`orders`] (order parameters and refusals); [`json`] (the shapes
-//! and codes); [`spot_ws`] and [`futures_ws`] (the two WebSocket servers).
+//! The rooms: `rest` (the routers) with `market`, `account` and `trading` (one
+//! function per route); `orders` (order parameters and refusals); `json` (the shapes
+//! and codes); `spot_ws` and `futures_ws` (the two WebSocket servers).
 
 mod account;
 mod futures_ws;
