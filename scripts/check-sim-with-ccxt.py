@@ -3,7 +3,7 @@
 except for its base URLs).
 
 Reads the sim's handshake line (the JSON object `arb sim` prints first, also what
-`adapters::sim::endpoints_json` builds) from the first argument or stdin, then, against
+`sim::endpoints_json` builds) from the first argument or stdin, then, against
 plain http:// endpoints, with ccxt's own request signing:
 
   Gate.io spot:    load_markets, fetch_order_book, fetch_balance, create/fetch/cancel a

@@ -43,7 +43,7 @@ enum Command {
         /// Faults the simulated venues inject: a comma list of reject=P, partial=P,
         /// gap=P, delay_ms=N, disconnect_every_s=N, stall_every_s=N.
         #[arg(long, default_value = "")]
-        faults: adapters::sim::Faults,
+        faults: sim::Faults,
         /// Plain ws:// and http:// instead of TLS.
         #[arg(long)]
         plain: bool,
@@ -205,7 +205,7 @@ enum Command {
         /// Faults to inject: a comma list of reject=P, partial=P, gap=P, delay_ms=N,
         /// disconnect_every_s=N, stall_every_s=N (P a probability).
         #[arg(long, default_value = "")]
-        faults: adapters::sim::Faults,
+        faults: sim::Faults,
         /// Also write an engine configuration pointing at the simulated venues.
         #[arg(long)]
         write_config: Option<PathBuf>,

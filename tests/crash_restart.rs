@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use adapters::sim::{Faults, Sim, SimConfig};
 use pipeline::journal::inspect;
+use sim::{Faults, Sim, SimConfig};
 
 fn arb(config: &Path, journal: &Path, secs: u64, sim: &Sim) -> Child {
     let e = sim.endpoints();

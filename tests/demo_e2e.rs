@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use adapters::sim::{Sim, SimConfig};
 use arb::cmd::{demo, live};
 use arb::config::Config;
 use pipeline::journal::{Verdict, inspect};
 use pipeline::types::Amount;
+use sim::{Sim, SimConfig};
 
 #[test]
 fn the_demo_trades_every_kind_and_ends_hedged() {

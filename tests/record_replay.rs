@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use adapters::sim::{Sim, SimConfig};
 use arb::cmd::{book, live, record, replay};
+use sim::{Sim, SimConfig};
 
 #[test]
 fn a_recorded_session_rebuilds_its_books_and_replays_deterministically() {

@@ -13,8 +13,6 @@ mod support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use adapters::sim::catalog::Asset;
-use adapters::sim::{DislocationKind, ModelConfig, Scripted, Sim, SimConfig};
 use arb::cmd::demo;
 use arb::config::Config;
 use arb::ctl::CtlServer;
@@ -24,6 +22,8 @@ use pipeline::risk::{Breaker, RejectReason};
 use pipeline::stats::TradingSnapshot;
 use pipeline::types::{Amount, Market, Price, Qty, Rate, Rounding, Side, Venue};
 use pipeline::units::Usd;
+use sim::catalog::Asset;
+use sim::{DislocationKind, ModelConfig, Scripted, Sim, SimConfig};
 
 /// MEXC's BTC spot is dislocated this far beyond both venues' taker fees.
 const EDGE_BPS: f64 = 60.0;

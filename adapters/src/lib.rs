@@ -11,7 +11,6 @@
 //! - [`capture`]: recorded venue messages; [`feed`]: the sources the md stage polls.
 //! - [`orders`]: the venue-neutral side of order entry (tracker, pending requests, the
 //!   router) that makes the venues' clients one `OrderSink`.
-//! - [`sim`]: simulated Gate.io and MEXC venues speaking the real protocols on loopback.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -22,5 +21,4 @@ pub mod json;
 pub mod net;
 pub mod orders;
 pub mod proto;
-pub mod sim;
 pub mod venues;

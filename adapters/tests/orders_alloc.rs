@@ -6,7 +6,9 @@
 //! per record each way (see `tests/no_alloc.rs`).
 
 mod orders_support;
-mod sim_common;
+// The sim crate's raw-socket test client (independent of both the sim and adapters).
+#[path = "../../sim/tests/client/mod.rs"]
+mod sim_client;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -3,7 +3,9 @@
 //! venue's account against what the sink's events said, exactly.
 
 mod orders_support;
-mod sim_common;
+// The sim crate's raw-socket test client (independent of both the sim and adapters).
+#[path = "../../sim/tests/client/mod.rs"]
+mod sim_client;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -34,18 +36,12 @@ fn small(inst: &Instrument) -> Qty {
 }
 
 /// Checks the venue account moved exactly as the buy and the sell said.
-fn check_account(
-    h: &Harness,
-    inst: &Instrument,
-    before: &adapters::sim::AccountSnapshot,
-    b: &Outcome,
-    s: &Outcome,
-) {
+fn check_account(h: &Harness, inst: &Instrument, before: &sim::AccountSnapshot, b: &Outcome, s: &Outcome) {
     let after = h.sim.account(inst.venue);
     match inst.market {
         Market::Spot => {
             let name = |a| h.instruments.asset_name(a).to_owned();
-            let total = |acct: &adapters::sim::AccountSnapshot, a| {
+            let total = |acct: &sim::AccountSnapshot, a| {
                 acct.spot.get(&name(a)).map(|x| x.total()).unwrap_or(Amount::ZERO)
             };
             let base = |q: Qty| inst.base_amount(q).unwrap();
@@ -65,9 +61,7 @@ fn check_account(
             );
         }
         Market::Futures => {
-            let pos = |a: &adapters::sim::AccountSnapshot| {
-                a.positions.get(&inst.symbol).map_or(Qty::ZERO, |p| p.qty)
-            };
+            let pos = |a: &sim::AccountSnapshot| a.positions.get(&inst.symbol).map_or(Qty::ZERO, |p| p.qty);
             assert_eq!(pos(&after).0 - pos(before).0, b.filled.0 - s.filled.0, "{} position", inst.symbol);
             // Flat again: the balance moved by the realised P&L and the fees.
             let delta = s.value - b.value - b.fee(inst.quote) - s.fee(inst.quote);
@@ -400,7 +394,7 @@ fn cancel_all_cancels_every_open_order_and_reports_each_once() {
 
 #[test]
 fn tls_order_entry() {
-    let sim = adapters::sim::Sim::start(adapters::sim::SimConfig { plain: false, ..quiet("") }).unwrap();
+    let sim = sim::Sim::start(sim::SimConfig { plain: false, ..quiet("") }).unwrap();
     let tls = TlsRoots::empty().add_pem_file(sim.ca_pem_path().unwrap()).unwrap().client_config().unwrap();
     let instruments =
         std::sync::Arc::new(pipeline::types::Instruments::from_specs(&sim.instrument_specs()).unwrap());

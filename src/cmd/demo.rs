@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use adapters::sim::{Faults, Sim, SimConfig};
 use anyhow::{Context, Result};
 use pipeline::types::Venue;
+use sim::{Faults, Sim, SimConfig};
 
 use super::live::{self, LiveOptions};
 use adapters::venues::Endpoints;

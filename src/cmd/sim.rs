@@ -4,8 +4,8 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use adapters::sim::{Faults, Sim, SimConfig, endpoints_json};
 use anyhow::{Context, Result};
+use sim::{Faults, Sim, SimConfig, endpoints_json};
 
 /// What `arb sim` was asked.
 #[derive(Clone, Debug)]

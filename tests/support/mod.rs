@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use adapters::sim::Sim;
 use pipeline::journal::{Verdict, inspect};
 use pipeline::types::{Amount, Instruments, Market, Qty, Side, Venue};
+use sim::Sim;
 
 /// Positions in base units per (venue, market, symbol), without zeros.
 type Book = BTreeMap<(Venue, Market, String), Amount>;

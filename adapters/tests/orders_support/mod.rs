@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use adapters::auth::{Credentials, Secret};
 use adapters::orders::{OrderEntryConfig, OrderEntryCredentials, VenueSink};
-use adapters::sim::{Faults, ModelConfig, Sim, SimConfig};
 use adapters::venues::gateio::orders::GateEntryConfig;
 use adapters::venues::mexc::orders::MexcEntryConfig;
 use pipeline::dispatch::{OrderRequest, OrderSink};
@@ -21,8 +20,9 @@ use pipeline::types::{
 };
 use quanta::Clock;
 use serde_json::Value;
+use sim::{Faults, ModelConfig, Sim, SimConfig};
 
-use crate::sim_common::Http;
+use crate::sim_client::Http;
 
 /// A quiet market: prices frozen, no noise trades, so a marketable order fills as planned.
 pub fn quiet(faults: &str) -> SimConfig {
@@ -66,9 +66,7 @@ pub fn config_for(sim: &Sim) -> OrderEntryConfig {
 
 pub fn creds_for(sim: &Sim) -> OrderEntryCredentials {
     let e = sim.endpoints();
-    let c = |v: &adapters::sim::VenueEndpoints| {
-        Credentials::new(v.api_key.clone(), Secret::new(v.api_secret.expose()))
-    };
+    let c = |v: &sim::VenueEndpoints| Credentials::new(v.api_key.clone(), Secret::new(v.api_secret.expose()));
     OrderEntryCredentials { gateio: Some(c(&e.gateio)), mexc: Some(c(&e.mexc)) }
 }
 

@@ -395,7 +395,7 @@ mod tests {
     #[test]
     fn recorded_private_pushes_decode() {
         use pipeline::msg::{OrderUpdate, StateInput};
-        let specs: Vec<_> = crate::sim::catalog::listings().iter().map(|l| l.spec()).collect();
+        let specs: Vec<_> = sim::catalog::listings().iter().map(|l| l.spec()).collect();
         let instruments = Arc::new(pipeline::types::Instruments::from_specs(&specs).unwrap());
         let perp = instruments.find(Venue::GateIo, Market::Futures, "BTC_USDT").unwrap();
         let mut core = crate::orders::core::test_core(instruments.clone());

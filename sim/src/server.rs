@@ -288,11 +288,7 @@ pub fn serve_http(mut stream: Stream, stop: &AtomicBool, handler: &dyn Fn(&Reque
         let parsed = match req.parse(&buf) {
             Ok(httparse::Status::Complete(n)) => Some(n),
             Ok(httparse::Status::Partial) => None,
-            Err(_) => {
-                let _ =
-                    write_response(&mut stream, &Response::json(400, r#"{"message":"bad request"}"#), false);
-                return;
-            }
+            Err(_) => return refuse(&mut stream, 400, "bad request"),
         };
         if let Some(head_len) = parsed {
             let hs: Vec<(String, String)> = req
@@ -303,32 +299,14 @@ pub fn serve_http(mut stream: Stream, stop: &AtomicBool, handler: &dyn Fn(&Reque
             let len: usize =
                 hs.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
             if hs.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
-                let _ = write_response(
-                    &mut stream,
-                    &Response::json(411, r#"{"message":"length required"}"#),
-                    false,
-                );
-                return;
+                return refuse(&mut stream, 411, "length required");
             }
             if len > MAX_REQUEST {
-                let _ =
-                    write_response(&mut stream, &Response::json(413, r#"{"message":"too large"}"#), false);
-                return;
+                return refuse(&mut stream, 413, "too large");
             }
             if buf.len() >= head_len + len {
-                let target = req.path.unwrap_or("/").to_owned();
-                let (path, query) = match target.split_once('?') {
-                    Some((p, q)) => (p.to_owned(), q.to_owned()),
-                    None => (target.clone(), String::new()),
-                };
                 let version = req.version.unwrap_or(1);
-                let request = Request {
-                    method: req.method.unwrap_or("GET").to_owned(),
-                    path,
-                    query,
-                    headers: hs,
-                    body: buf[head_len..head_len + len].to_vec(),
-                };
+                let request = to_request(&req, hs, buf[head_len..head_len + len].to_vec());
                 buf.drain(..head_len + len);
                 let conn = request.header("connection").unwrap_or("").to_ascii_lowercase();
                 let keep = if version == 0 { conn.contains("keep-alive") } else { !conn.contains("close") };
@@ -358,6 +336,25 @@ pub fn serve_http(mut stream: Stream, stop: &AtomicBool, handler: &dyn Fn(&Reque
             }
             Err(_) => return,
         }
+    }
+}
+
+/// Answers a request the server will not read, and closes.
+fn refuse(stream: &mut Stream, status: u16, message: &str) {
+    let body = format!(r#"{{"message":"{message}"}}"#);
+    let _ = write_response(stream, &Response::json(status, body), false);
+}
+
+/// A parsed request head with its headers (names in lower case) and body.
+fn to_request(req: &httparse::Request, headers: Vec<(String, String)>, body: Vec<u8>) -> Request {
+    let target = req.path.unwrap_or("/");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    Request {
+        method: req.method.unwrap_or("GET").to_owned(),
+        path: path.to_owned(),
+        query: query.to_owned(),
+        headers,
+        body,
     }
 }
 
@@ -535,24 +532,8 @@ pub fn run_ws(
             }
             session.on_event(&ev, &mut out);
         }
-        if !out.queue.is_empty() {
-            let now = Instant::now();
-            let mut i = 0;
-            let mut wrote = false;
-            while i < out.queue.len() {
-                if out.queue[i].0 <= now {
-                    let (_, m) = out.queue.remove(i);
-                    if ws.write(m).is_err() {
-                        return;
-                    }
-                    wrote = true;
-                } else {
-                    i += 1;
-                }
-            }
-            if wrote && ws.flush().is_err() {
-                return;
-            }
+        if send_due(&mut ws, &mut out).is_err() {
+            return;
         }
         if out.close && out.queue.is_empty() {
             let _ = ws.close(None);
@@ -560,4 +541,27 @@ pub fn run_ws(
             return;
         }
     }
+}
+
+/// Writes the queued messages that are due, in order; an error ends the connection.
+fn send_due(ws: &mut WebSocket<Stream>, out: &mut Outbox) -> tungstenite::Result<()> {
+    if out.queue.is_empty() {
+        return Ok(());
+    }
+    let now = Instant::now();
+    let mut i = 0;
+    let mut wrote = false;
+    while i < out.queue.len() {
+        if out.queue[i].0 <= now {
+            let (_, m) = out.queue.remove(i);
+            ws.write(m)?;
+            wrote = true;
+        } else {
+            i += 1;
+        }
+    }
+    if wrote {
+        ws.flush()?;
+    }
+    Ok(())
 }

@@ -27,31 +27,39 @@
 //! 500 SOL spot and 100 000 USDT futures margin at 10x, one-way positions), [`MAKER`] (the
 //! model's market maker) and [`NOISE`] (small market orders so trades print).
 //!
+//! Each venue has a folder of its own ([`gateio`], [`mexc`]) with the same rooms: a REST
+//! router with one function per route, order entry in the venue's terms, its JSON shapes
+//! and its WebSocket servers. `wiring` puts them together in [`Sim::start`].
+//!
 //! Threads: a listener per port, a thread per connection, one model thread. Not the
 //! engine's hot path; everything stops on [`Sim::stop`] or drop.
+//!
+//! A crate of its own that depends on `pipeline` only: it checks the venue clients in
+//! `adapters`, so it shares no code with them.
+#![forbid(unsafe_code)]
 
 pub mod auth;
 pub mod catalog;
 pub mod engine;
 pub mod faults;
-pub mod gate;
+pub mod gateio;
 pub mod mexc;
 pub mod model;
 pub mod proto;
 pub mod server;
 pub mod venue;
+mod wiring;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 use pipeline::types::{
     Amount, InstrumentSpec, Instruments, InstrumentsError, Market, Price, Qty, Rounding, Side, Venue,
 };
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 pub use auth::{Credentials, SimSecret};
@@ -60,9 +68,8 @@ pub use faults::{Faults, FaultsError};
 pub use model::{Dislocation, DislocationCounts, DislocationKind, ModelConfig};
 
 use catalog::{Listing, listings};
-use engine::{Exchange, SimInstrument};
+use engine::SimInstrument;
 use model::MarketModel;
-use server::{Stream, listen};
 use venue::VenueCtx;
 
 /// How to start the simulated venues.
@@ -234,11 +241,6 @@ impl std::fmt::Debug for Sim {
     }
 }
 
-fn token(rng: &mut ChaCha8Rng, len: usize) -> String {
-    const A: &[u8] = b"0123456789abcdef";
-    (0..len).map(|_| A[rng.gen_range(0..16)] as char).collect()
-}
-
 impl Sim {
     /// Builds the venues, seeds their books and starts serving.
     pub fn start(cfg: SimConfig) -> Result<Sim, SimError> {
@@ -253,161 +255,44 @@ impl Sim {
             .collect();
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed_5eed);
         let stop = Arc::new(AtomicBool::new(false));
-        let parse = |s: &str| Amount::parse(s).map_err(|_| SimError::Balance(s.to_owned()));
+        let route = wiring::model_route(&sim_insts);
         let mut venues = Vec::new();
-        // Global model index -> (venue slot, local instrument index).
-        let mut route = Vec::new();
-        for (slot, venue) in Venue::ALL.into_iter().enumerate() {
-            let insts: Vec<SimInstrument> =
-                sim_insts.iter().filter(|i| i.listing.venue == venue).cloned().collect();
-            for (g, si) in sim_insts.iter().enumerate() {
-                if si.listing.venue == venue {
-                    let local = insts.iter().position(|x| {
-                        x.listing.symbol == si.listing.symbol && x.listing.market == si.listing.market
-                    });
-                    if let Some(local) = local {
-                        route.push((g, slot, local));
-                    }
-                }
-            }
-            let id_base = match venue {
-                Venue::GateIo => 58_828_270_140_000_000,
-                Venue::Mexc => 739_113_577_038_000_000,
-            } + rng.gen_range(0..1_000_000u64);
-            let mut x = Exchange::new(venue, insts, 3, id_base, ChaCha8Rng::seed_from_u64(rng.r#gen()));
-            x.faults = cfg.faults;
-            for (asset, amount) in &cfg.spot_balances {
-                x.deposit_spot(USER, asset, parse(amount)?);
-            }
-            x.deposit_futures(USER, parse(&cfg.futures_usdt)?);
-            for account in [MAKER, NOISE] {
-                for (asset, n) in [
-                    ("USDT", 10_000_000_000i64),
-                    ("BTC", 1_000_000),
-                    ("ETH", 10_000_000),
-                    ("SOL", 100_000_000),
-                ] {
-                    x.deposit_spot(account, asset, Amount::from_int(n));
-                }
-                x.deposit_futures(account, Amount::from_int(100_000_000_000));
-            }
-            let creds = Credentials {
-                api_key: match venue {
-                    Venue::GateIo => token(&mut rng, 32),
-                    Venue::Mexc => format!("mx0v{}", token(&mut rng, 28)),
-                },
-                api_secret: SimSecret::new(token(&mut rng, 64)),
-            };
-            let uid = rng.gen_range(10_000_000..20_000_000u64);
-            venues.push(Arc::new(VenueCtx::new(
-                x,
-                creds,
-                uid,
-                cfg.faults,
-                cfg.latency_ms[venue.index()],
-                stop.clone(),
-                rng.r#gen(),
-            )));
+        for venue in Venue::ALL {
+            let insts = sim_insts.iter().filter(|i| i.listing.venue == venue).cloned().collect();
+            venues.push(Arc::new(wiring::open_venue(venue, insts, &cfg, &mut rng, &stop)?));
         }
         let mut model = MarketModel::new(cfg.seed, cfg.model, sim_insts);
         model.step();
-        requote(&mut model, &venues, &route);
+        wiring::requote(&mut model, &venues, &route);
         let model = Arc::new(std::sync::Mutex::new(model));
 
         let tls = if cfg.plain { None } else { Some(server::make_tls().map_err(SimError::Tls)?) };
-        let mut made_dir = None;
-        let ca_path = match &tls {
+        let ca = match &tls {
             None => None,
-            Some(t) => {
-                let dir = match &cfg.ca_dir {
-                    Some(d) => d.clone(),
-                    None => {
-                        let name = format!("arb-sim-{}-{}", std::process::id(), token(&mut rng, 8));
-                        let d = std::env::temp_dir().join(name);
-                        made_dir = Some(d.clone());
-                        d
-                    }
-                };
-                std::fs::create_dir_all(&dir)?;
-                let path = dir.join("sim-ca.pem");
-                std::fs::write(&path, &t.ca_pem)?;
-                Some(path)
-            }
+            Some(t) => Some(wiring::write_ca(&t.ca_pem, cfg.ca_dir.as_deref(), &mut rng)?),
         };
         let tls_cfg = tls.as_ref().map(|t| t.config.clone());
-        let (http, ws) = if cfg.plain { ("http", "ws") } else { ("https", "wss") };
         let mut threads = Vec::new();
         let mut eps = Vec::new();
         for ctx in &venues {
-            let venue = ctx.venue;
-            let c = ctx.clone();
-            let rest: Arc<dyn Fn(Stream) + Send + Sync> = match venue {
-                Venue::GateIo => Arc::new(move |s| gate::serve_rest(c.clone(), s)),
-                Venue::Mexc => Arc::new(move |s| mexc::serve_rest(c.clone(), s)),
-            };
-            let c = ctx.clone();
-            let spot: Arc<dyn Fn(Stream) + Send + Sync> = match venue {
-                Venue::GateIo => Arc::new(move |s| gate::serve_ws(c.clone(), Market::Spot, s)),
-                Venue::Mexc => Arc::new(move |s| mexc::serve_spot_ws(c.clone(), s)),
-            };
-            let c = ctx.clone();
-            let fut: Arc<dyn Fn(Stream) + Send + Sync> = match venue {
-                Venue::GateIo => Arc::new(move |s| gate::serve_ws(c.clone(), Market::Futures, s)),
-                Venue::Mexc => Arc::new(move |s| mexc::serve_futures_ws(c.clone(), s)),
-            };
-            let (ra, rt) = listen(&format!("{}-rest", venue.name()), tls_cfg.clone(), stop.clone(), rest)?;
-            let (sa, st) = listen(&format!("{}-ws-spot", venue.name()), tls_cfg.clone(), stop.clone(), spot)?;
-            let (fa, ft) = listen(&format!("{}-ws-fut", venue.name()), tls_cfg.clone(), stop.clone(), fut)?;
-            threads.extend([rt, st, ft]);
-            let (rest, ws_spot, ws_futures) = match venue {
-                Venue::GateIo => (
-                    format!("{http}://{ra}/api/v4"),
-                    format!("{ws}://{sa}/ws/v4/"),
-                    format!("{ws}://{fa}/v4/ws/usdt"),
-                ),
-                Venue::Mexc => {
-                    (format!("{http}://{ra}"), format!("{ws}://{sa}/ws"), format!("{ws}://{fa}/edge"))
-                }
-            };
-            eps.push(VenueEndpoints {
-                rest,
-                ws_spot,
-                ws_futures,
-                api_key: ctx.creds.api_key.clone(),
-                api_secret: ctx.creds.api_secret.clone(),
-            });
+            let (ep, listeners) = wiring::serve_venue(ctx, tls_cfg.as_ref(), &stop)?;
+            threads.extend(listeners);
+            eps.push(ep);
         }
         let mexc = eps.pop().ok_or_else(|| SimError::Tls("no venues".into()))?;
         let gateio = eps.pop().ok_or_else(|| SimError::Tls("no venues".into()))?;
-
-        // The model thread: one step per tick, on a fixed schedule.
-        {
-            let model = model.clone();
-            let venues = venues.clone();
-            let stop = stop.clone();
-            let tick = Duration::from_millis(cfg.model.tick_ms.max(1));
-            let mut noise_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x0015_e000);
-            let noise_p = cfg.model.noise_trades_per_s * cfg.model.tick_ms as f64 / 1000.0;
-            threads.push(std::thread::Builder::new().name("sim-model".into()).spawn(move || {
-                let mut next = Instant::now() + tick;
-                while !stop.load(Ordering::Relaxed) {
-                    let now = Instant::now();
-                    if now < next {
-                        std::thread::sleep((next - now).min(Duration::from_millis(20)));
-                        continue;
-                    }
-                    next += tick;
-                    if next < now {
-                        next = now + tick;
-                    }
-                    let mut m = model.lock().unwrap_or_else(|p| p.into_inner());
-                    m.step();
-                    requote(&mut m, &venues, &route);
-                    drop(m);
-                    noise_trades(&mut noise_rng, noise_p, &venues);
-                }
-            })?);
-        }
+        threads.push(wiring::spawn_model(
+            model.clone(),
+            venues.clone(),
+            stop.clone(),
+            route,
+            cfg.model,
+            cfg.seed,
+        )?);
+        let (ca_path, made_dir) = match ca {
+            Some(ca) => (Some(ca.path), ca.made_dir),
+            None => (None, None),
+        };
         Ok(Sim {
             endpoints: Endpoints { gateio, mexc },
             ca_path,
@@ -494,7 +379,7 @@ impl Sim {
         qty: &str,
         away_bps: i64,
     ) -> Result<u64, String> {
-        use engine::{OrderKind, OrderRequest, Tif};
+        use engine::{OrderRequest, Tif};
         let mut x = self.ctx(venue).lock();
         let inst = x.find(market, symbol).ok_or_else(|| format!("no {market} {symbol} on {venue}"))?;
         let snap = x.snapshot(inst, 1);
@@ -513,15 +398,8 @@ impl Sim {
         };
         let price = i.round_price(raw, rounding);
         let req = OrderRequest {
-            inst,
-            side,
-            kind: OrderKind::Limit,
-            tif: Tif::Gtc,
-            price,
-            qty,
-            quote_qty: None,
             text: "manual".to_owned(),
-            reduce_only: false,
+            ..OrderRequest::new_limit(inst, side, Tif::Gtc, price, qty)
         };
         x.place(USER, req).map(|o| o.id).map_err(|e| e.to_string())
     }
@@ -598,52 +476,5 @@ impl Sim {
 impl Drop for Sim {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-/// Small market orders of the noise traders: each instrument trades with probability `p`
-/// per tick, a fraction of the best level, on a random side.
-fn noise_trades(rng: &mut ChaCha8Rng, p: f64, venues: &[Arc<VenueCtx>]) {
-    use engine::{OrderKind, OrderRequest, Tif};
-    use pipeline::types::{Rounding, Side};
-    if p <= 0.0 {
-        return;
-    }
-    for ctx in venues {
-        let mut x = ctx.lock();
-        for inst in 0..x.instruments.len() {
-            if rng.r#gen::<f64>() >= p {
-                continue;
-            }
-            let side = if rng.r#gen::<bool>() { Side::Buy } else { Side::Sell };
-            let (bid, ask) = x.best(inst);
-            let Some(top) = (if side == Side::Buy { ask } else { bid }) else { continue };
-            let i = &x.instruments[inst].inst;
-            let frac = rng.gen_range(0.05..0.5);
-            let qty = Qty((top.qty.0 as f64 * frac) as i64).round_to(i.lot, Rounding::Floor).max(i.min_qty);
-            let req = OrderRequest {
-                inst,
-                side,
-                kind: OrderKind::Market,
-                tif: Tif::Ioc,
-                price: pipeline::types::Price::ZERO,
-                qty,
-                quote_qty: None,
-                text: String::new(),
-                reduce_only: false,
-            };
-            let _ = x.place(NOISE, req);
-        }
-    }
-}
-
-fn requote(model: &mut MarketModel, venues: &[Arc<VenueCtx>], route: &[(usize, usize, usize)]) {
-    for (slot, ctx) in venues.iter().enumerate() {
-        let quotes: Vec<(usize, Vec<_>)> =
-            route.iter().filter(|r| r.1 == slot).map(|&(g, _, local)| (local, model.quotes(g))).collect();
-        let mut x = ctx.lock();
-        for (local, q) in quotes {
-            x.requote(local, &q);
-        }
     }
 }

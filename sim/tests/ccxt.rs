@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use adapters::sim::{Sim, SimConfig, endpoints_json};
+use sim::{Sim, SimConfig, endpoints_json};
 
 #[test]
 fn ccxt_trades_against_the_sim() {

@@ -1,14 +1,14 @@
 //! The simulated venues over TLS with the certificate made at start, the handshake
 //! JSON line, redacted secrets, and a clean stop.
 
-mod sim_common;
+mod client;
 
 use std::time::Duration;
 
-use adapters::sim::{Sim, SimConfig, endpoints_json};
+use client::*;
 use pipeline::types::{Market, Venue};
 use serde_json::{Value, json};
-use sim_common::*;
+use sim::{Sim, SimConfig, endpoints_json};
 
 #[test]
 fn tls_rest_and_websocket_with_the_generated_ca() {
@@ -28,7 +28,7 @@ fn tls_rest_and_websocket_with_the_generated_ca() {
     let mut ws = ws(&ep.mexc.ws_futures, Some(&ca));
     send(&mut ws, json!({"method": "sub.deal", "param": {"symbol": "ETH_USDT"}}));
     assert!(next_json(&mut ws, Duration::from_secs(3), |v| v["channel"] == "rs.sub.deal").is_some());
-    let mut ws = sim_common::ws(&ep.gateio.ws_spot, Some(&ca));
+    let mut ws = client::ws(&ep.gateio.ws_spot, Some(&ca));
     send(
         &mut ws,
         json!({"time": now_ms() / 1000, "channel": "spot.book_ticker", "event": "subscribe", "payload": ["ETH_BTC"]}),

@@ -214,7 +214,7 @@ mod tests {
 
     #[test]
     fn recorded_frames_decode_with_these_messages() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/test_data/mexc/");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../adapters/test_data/mexc/");
         let bt = std::fs::read_to_string(format!("{dir}spot_ws_aggre_book_ticker.hex")).unwrap();
         let w = PushDataV3ApiWrapper::decode(unhex(bt.lines().next().unwrap().trim()).as_slice()).unwrap();
         assert_eq!(w.symbol.as_deref(), Some("BTCUSDT"));

@@ -2,14 +2,14 @@
 //! order lifecycle with correct and wrong signatures; WebSocket feeds with sequence
 //! continuity; private channels; the WebSocket trading API; faults.
 
-mod sim_common;
+mod client;
 
 use std::time::{Duration, Instant};
 
-use adapters::sim::{Faults, Sim, SimConfig};
+use client::*;
 use pipeline::types::{Amount, Venue};
 use serde_json::{Value, json};
-use sim_common::*;
+use sim::{Faults, Sim, SimConfig};
 
 fn start(faults: &str) -> Sim {
     Sim::start(SimConfig {
@@ -245,7 +245,7 @@ fn obu_starts_full_then_chains_and_futures_sizes_are_integers() {
     let e = next_json(&mut ws, Duration::from_secs(3), |v| v["event"] == "subscribe").unwrap();
     assert_eq!(e["error"]["message"], "Alert sub ob.BTC_USDT.50");
 
-    let mut fws = sim_common::ws(&ep.ws_futures, None);
+    let mut fws = client::ws(&ep.ws_futures, None);
     send(
         &mut fws,
         json!({"time": t, "channel": "futures.order_book_update", "event": "subscribe", "payload": ["BTC_USDT", "100ms", "100"]}),
@@ -359,7 +359,7 @@ fn private_channels_and_the_websocket_trading_api() {
     assert_eq!(sim.account(Venue::GateIo).open_orders, 0);
 
     // Futures private channels: [user id, contract] payload, positions after a fill.
-    let mut f = sim_common::ws(&ep.ws_futures, None);
+    let mut f = client::ws(&ep.ws_futures, None);
     let fauth = |ch: &str| json!({"method": "api_key", "KEY": k, "SIGN": hmac512(&s, &format!("channel={ch}&event=subscribe&time={t}"))});
     send(
         &mut f,

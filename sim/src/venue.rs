@@ -11,10 +11,10 @@ use std::time::Duration;
 use pipeline::types::{Amount, Price, Qty, Rounding, Venue};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::auth::Credentials;
-use super::engine::{Event, Exchange, SimInstrument};
+use super::engine::{Event, Exchange, LevelView, SimInstrument};
 use super::faults::Faults;
 use super::server::WsLoop;
 
@@ -124,6 +124,20 @@ impl VenueCtx {
     }
 }
 
+/// Every asset the venue's instruments name (bases and quotes), sorted, once each.
+pub fn asset_names(x: &Exchange) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> =
+        x.instruments.iter().flat_map(|i| [i.listing.base, i.listing.quote]).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// Book levels as `[price, quantity]` pairs of decimal strings.
+pub fn text_levels(si: &SimInstrument, levels: &[LevelView]) -> Value {
+    Value::Array(levels.iter().map(|l| json!([si.price_text(l.price), si.qty_text(l.qty)])).collect())
+}
+
 /// A JSON number with exactly this decimal text (serde_json's arbitrary precision).
 pub fn num(text: &str) -> Value {
     serde_json::from_str::<serde_json::Number>(text).map(Value::Number).unwrap_or(Value::Null)
@@ -147,22 +161,21 @@ pub fn secs_ms(ms: u64) -> Value {
 
 /// Parses a price given as a JSON string or number.
 pub fn json_price(v: &Value, si: &SimInstrument) -> Option<Price> {
-    let text = match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => return None,
-    };
-    Price::parse(text.trim(), si.inst.price_scale).ok()
+    Price::parse(decimal_text(v)?.trim(), si.inst.price_scale).ok()
 }
 
 /// Parses a quantity given as a JSON string or number.
 pub fn json_qty(v: &Value, si: &SimInstrument) -> Option<Qty> {
-    let text = match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => return None,
-    };
-    Qty::parse(text.trim(), si.inst.qty_scale).ok()
+    Qty::parse(decimal_text(v)?.trim(), si.inst.qty_scale).ok()
+}
+
+/// The decimal text of a JSON string or number.
+fn decimal_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 /// A JSON value as text (strings unquoted).

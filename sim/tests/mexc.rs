@@ -2,16 +2,16 @@
 //! and wrong signatures, the spot protobuf WebSocket (decoded with prost), listen keys and
 //! private protobuf channels, the futures JSON WebSocket with login.
 
-mod sim_common;
+mod client;
 
 use std::time::Duration;
 
-use adapters::sim::proto::{Body, PushDataV3ApiWrapper};
-use adapters::sim::{Faults, Sim, SimConfig};
+use client::*;
 use pipeline::types::{Amount, Venue};
 use prost::Message as _;
 use serde_json::json;
-use sim_common::*;
+use sim::proto::{Body, PushDataV3ApiWrapper};
+use sim::{Faults, Sim, SimConfig};
 use tungstenite::Message;
 
 fn start(faults: &str) -> Sim {
@@ -210,7 +210,7 @@ fn listen_key_private_protobuf_channels() {
     assert_eq!(w.channel, "spot@private.orders.v3.api.pb");
     next_pb(&mut ws, |w| matches!(&w.body, Some(Body::PrivateAccount(a)) if a.vcoin_name == "SOL"));
     // An unknown listen key is refused at the handshake.
-    let bad = std::panic::catch_unwind(|| sim_common::ws(&format!("{}?listenKey=nope", ep.ws_spot), None));
+    let bad = std::panic::catch_unwind(|| client::ws(&format!("{}?listenKey=nope", ep.ws_spot), None));
     assert!(bad.is_err());
     let (st, _) = h.mexc(k, s, "DELETE", "/api/v3/userDataStream", &format!("listenKey={key}"));
     assert_eq!(st, 200);

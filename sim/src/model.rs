@@ -330,7 +330,7 @@ impl MarketModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::catalog::{Listing, listings};
+    use crate::catalog::{Listing, listings};
     use pipeline::types::Instruments;
 
     fn instruments() -> Vec<SimInstrument> {

@@ -2,14 +2,14 @@
 //! dropped connections and stalls (open but silent); and the noise traders' public
 //! trades that keep the trade feeds alive.
 
-mod sim_common;
+mod client;
 
 use std::time::{Duration, Instant};
 
-use adapters::sim::{Faults, Sim, SimConfig};
+use client::*;
 use pipeline::types::Venue;
 use serde_json::json;
-use sim_common::*;
+use sim::{Faults, Sim, SimConfig};
 
 #[test]
 fn latency_and_slow_acks() {
@@ -65,7 +65,7 @@ fn disconnects_and_stalls() {
         ..SimConfig::default()
     })
     .unwrap();
-    let mut ws = sim_common::ws(&sim.endpoints().mexc.ws_futures, None);
+    let mut ws = client::ws(&sim.endpoints().mexc.ws_futures, None);
     send(&mut ws, json!({"method": "sub.depth", "param": {"symbol": "BTC_USDT"}}));
     // Depth pushes come every model tick (100 ms); a stall is a second with nothing.
     let t = Instant::now();
@@ -101,8 +101,8 @@ fn noise_traders_keep_the_trade_feeds_alive() {
 
 #[test]
 fn scripted_outcomes_apply_to_the_next_order_on_their_instrument() {
-    use adapters::sim::Scripted;
     use pipeline::types::Market;
+    use sim::Scripted;
     let sim = Sim::start(SimConfig { plain: true, ..SimConfig::default() }).unwrap();
     let ep = sim.endpoints().gateio.clone();
     let (k, s) = (ep.api_key.as_str(), ep.api_secret.expose());

@@ -3,14 +3,14 @@
 //! simulated one with the same JSON type (string, number, bool, null, array, object),
 //! recursively. Keys the sim leaves out on purpose are listed per comparison.
 
-mod sim_common;
+mod client;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use adapters::sim::{Sim, SimConfig};
+use client::*;
 use serde_json::{Value, json};
-use sim_common::*;
+use sim::{Sim, SimConfig};
 
 fn kind(v: &Value) -> &'static str {
     match v {
@@ -57,7 +57,7 @@ fn diff(rec: &Value, ours: &Value, path: &str, skip: &[&str], out: &mut Vec<Stri
 }
 
 fn recorded(file: &str, line: usize) -> Value {
-    let path = format!("{}/test_data/{file}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../adapters/test_data/{file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap();
     serde_json::from_str(text.lines().nth(line).unwrap()).unwrap()
 }
