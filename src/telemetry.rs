@@ -29,7 +29,7 @@ pub struct Telemetry {
     pub control: Arc<Control>,
     pub instruments: Arc<Instruments>,
     pub connections: Vec<(Venue, Market, WsStats)>,
-    pub positions: Arc<pipeline::stats::PositionBoard>,
+    pub positions: Arc<pipeline::cells::PositionBoard>,
     pub started: Instant,
     pub dry_run: bool,
     pub clock: quanta::Clock,

@@ -11,6 +11,7 @@
 
 pub mod bench;
 pub mod book;
+pub mod cells;
 pub mod clock;
 pub mod detect;
 pub mod dispatch;

@@ -146,7 +146,7 @@ pub struct Session {
     books: Arc<BookCounters>,
     decode: Arc<DecodeStats>,
     instruments: Arc<Instruments>,
-    positions: Arc<pipeline::stats::PositionBoard>,
+    positions: Arc<pipeline::cells::PositionBoard>,
     controls: Arc<Controls>,
     started: Instant,
     feed_counters: Option<Arc<adapters::feed::live::LiveCounters>>,
@@ -287,7 +287,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     };
 
     let book_counters = BookCounters::new(n);
-    let positions = pipeline::stats::PositionBoard::new(n);
+    let positions = pipeline::cells::PositionBoard::new(n);
     let mut runner = Runner::new(mclock.clone());
     {
         let c = clock.clone();

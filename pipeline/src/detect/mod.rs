@@ -55,9 +55,9 @@ use serde::Deserialize;
 
 pub use sizing::{Params, Quote, Refusal, Sized, lcm, lot_base, size_pair, size_triangle};
 
+use crate::cells::Counter;
 use crate::msg::{BookTop, DetectControl, MAX_LEGS, OppKind, Opportunity};
 use crate::runtime::{Rx, Stage, Tx};
-use crate::stats::Counter;
 use crate::types::{Amount, AssetId, InstrumentId, Instruments, Market, Venue};
 use crate::units::{Bps, Exact, Usd, ms_to_ns, now_ns};
 

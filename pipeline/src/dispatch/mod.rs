@@ -42,13 +42,13 @@ use serde::Deserialize;
 pub use paper::{PaperBalance, PaperConfig, PaperSink};
 pub use sink::{OrderRequest, OrderSink, SinkError};
 
+use crate::cells::{Counter, Gauge};
 use crate::journal::{JournalWriter, Record, TimeInForce};
 use crate::metrics::Recorder;
 use crate::msg::{
     ClientOrderId, Command, Execution, Leg, OrderEvent, OrderUpdate, RejectReason, StateInput, VenueOrderId,
 };
 use crate::runtime::{Rx, Stage, Tx};
-use crate::stats::{Counter, Gauge};
 use crate::types::Instruments;
 use crate::units::now_ns;
 

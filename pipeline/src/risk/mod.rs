@@ -51,9 +51,9 @@ pub use limiter::{Bucket, Limiter, RateLimit, published_limits};
 
 use breakers::Breakers;
 
+use crate::cells::{AmountCell, Counter, Gauge};
 use crate::msg::{Alert, AlertKind, Execution, MAX_LEGS, OppKind, Opportunity, RiskControl, RiskUpdate};
 use crate::runtime::{Control, Rx, Stage, Tx};
-use crate::stats::{AmountCell, Counter, Gauge};
 use crate::types::{Amount, AssetId, InstrumentId, Instruments, Market, Qty, Rate, Rounding, Side, Venue};
 use crate::units::{Bps, Usd, ms_to_ns, now_ns};
 

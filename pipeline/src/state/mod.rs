@@ -71,13 +71,13 @@ use serde::Deserialize;
 pub use crate::journal::{OpPhase, OrderState};
 pub use ledger::{Applied, Delta, Positions};
 
+use crate::cells::{AmountCell, Counter, Gauge};
 use crate::journal::{JournalWriter, Record, Replay};
 use crate::msg::{
     Alert, AlertKind, BookTop, ClientOrderId, Command, Execution, Leg, MAX_LEGS, OpOutcome, OppKind,
     Opportunity, OrderEvent, OrderUpdate, RejectReason, RiskUpdate, StateControl, StateInput,
 };
 use crate::runtime::{Control, Rx, Stage, Tx};
-use crate::stats::{AmountCell, Counter, Gauge};
 use crate::types::{
     Amount, AssetId, Instrument, InstrumentId, Instruments, Price, Qty, Rate, Rounding, Side, Venue,
 };
@@ -662,7 +662,7 @@ pub struct StateKeeper {
     next_reconcile_ns: u64,
     started: bool,
     outcomes: Option<Tx<OpOutcome>>,
-    board: Option<Arc<crate::stats::PositionBoard>>,
+    board: Option<Arc<crate::cells::PositionBoard>>,
 }
 
 impl fmt::Debug for StateKeeper {
@@ -799,7 +799,7 @@ impl StateKeeper {
     }
 
     /// Publishes every position change on `board` for the cold side.
-    pub fn with_positions(mut self, board: Arc<crate::stats::PositionBoard>) -> Self {
+    pub fn with_positions(mut self, board: Arc<crate::cells::PositionBoard>) -> Self {
         for k in 0..self.instruments.len() {
             board.set(InstrumentId(k as u16), self.positions.qty[k]);
         }
