@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::JournalError;
 use super::codec::{JournalKind, OpPhase, OrderState, Record};
+use super::error::JournalError;
 use super::reader::{JournalFile, Tail, read_file};
 use crate::msg::{ClientOrderId, Execution, OppKind, OrderUpdate};
 use crate::types::{Amount, InstrumentId, Price, Qty, Side};
