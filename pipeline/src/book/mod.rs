@@ -22,7 +22,7 @@ pub use book::{BookConfig, BookEffect, BookStats, L2Book};
 pub use ladder::{Ladder, LadderFull, MAX_LEVELS, WINDOW_TICKS};
 
 use crate::msg::{BookTop, MdEvent, Resync};
-use crate::runtime::{Rx, Stage, Tx};
+use crate::runtime::{Held, Rx, Stage, Tx};
 use crate::types::{InstrumentId, Instruments, Price};
 
 /// Every instrument's book.
@@ -196,7 +196,8 @@ pub struct BookBuilder {
     rx: Rx<MdEvent>,
     outputs: Vec<Output>,
     resync_tx: Tx<Resync>,
-    resync_pending: Vec<InstrumentId>,
+    /// Resync requests the md ring refused, one per instrument at most (retried).
+    resync_held: Held<Resync>,
     clock: quanta::Clock,
     counters: Arc<BookCounters>,
     top: BookTop,
@@ -234,7 +235,7 @@ impl BookBuilder {
             rx,
             outputs,
             resync_tx,
-            resync_pending: Vec::with_capacity(instruments),
+            resync_held: Held::new(instruments),
             clock,
             counters,
             top: BookTop::unsynced(InstrumentId(0), 0),
@@ -247,7 +248,7 @@ impl BookBuilder {
         &self.books
     }
 
-    fn effect(outputs: &mut [Output], resync: &mut Vec<InstrumentId>, fx: BookEffect) {
+    fn effect(outputs: &mut [Output], resync: &mut Held<Resync>, fx: BookEffect) {
         match fx {
             BookEffect::Changed(inst) => {
                 for o in outputs.iter_mut() {
@@ -260,8 +261,10 @@ impl BookBuilder {
                 }
             }
             BookEffect::Resync(inst) => {
-                if !resync.contains(&inst) {
-                    resync.push(inst);
+                let r = Resync { inst };
+                if !resync.contains(&r) {
+                    // One per instrument: the holder is sized for every instrument.
+                    resync.hold(r);
                 }
             }
         }
@@ -286,21 +289,14 @@ impl BookBuilder {
             o.queue.drain(..done);
             sent += done;
         }
-        while let Some(&inst) = self.resync_pending.first() {
-            if self.resync_tx.push(Resync { inst }).is_err() {
-                break;
-            }
-            self.resync_pending.remove(0);
-            sent += 1;
-        }
-        sent
+        sent + self.resync_held.flush(&mut self.resync_tx)
     }
 }
 
 impl Stage for BookBuilder {
     fn poll(&mut self) -> usize {
         let now = crate::clock::now_ns(&self.clock);
-        let (books, outputs, resync) = (&mut self.books, &mut self.outputs, &mut self.resync_pending);
+        let (books, outputs, resync) = (&mut self.books, &mut self.outputs, &mut self.resync_held);
         let mut fx = |e| Self::effect(outputs, resync, e);
         if self.rx.take_overflow() {
             self.counters.md_dropped.fetch_add(1, Ordering::Relaxed);

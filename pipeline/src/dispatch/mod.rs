@@ -32,7 +32,6 @@ mod sink;
 #[cfg(test)]
 mod tests;
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 
@@ -48,7 +47,7 @@ use crate::metrics::Recorder;
 use crate::msg::{
     ClientOrderId, Command, Execution, Leg, OrderEvent, OrderUpdate, RejectReason, StateInput, VenueOrderId,
 };
-use crate::runtime::{Rx, Stage, Tx};
+use crate::runtime::{Held, Rx, Stage, Tx};
 use crate::types::Instruments;
 use crate::units::now_ns;
 
@@ -163,8 +162,8 @@ pub struct Dispatcher<S: OrderSink> {
     instruments: Arc<Instruments>,
     clock: Clock,
     prefer_fok: bool,
-    outbox: VecDeque<StateInput>,
-    capacity: usize,
+    /// Events for the state stage its ring refused: retried, never dropped.
+    outbox: Held<StateInput>,
     stats: Arc<DispatchStats>,
     /// Market data receive to the last leg handed to the venue connection, in ns.
     tick_to_trade: Option<Recorder>,
@@ -201,8 +200,7 @@ impl<S: OrderSink> Dispatcher<S> {
             instruments,
             clock,
             prefer_fok: config.prefer_fok,
-            outbox: VecDeque::with_capacity(capacity),
-            capacity,
+            outbox: Held::new(capacity),
             stats,
             tick_to_trade: None,
         }
@@ -228,12 +226,12 @@ impl<S: OrderSink> Dispatcher<S> {
     }
 
     fn room(&self) -> usize {
-        self.capacity.saturating_sub(self.outbox.len())
+        self.outbox.room()
     }
 
     fn emit(&mut self, e: StateInput) {
         // Callers check `room` first, so the reserved capacity is never exceeded.
-        self.outbox.push_back(e);
+        self.outbox.hold(e);
         let n = self.outbox.len() as i64;
         if n > self.stats.outbox_high_water.get() {
             self.stats.outbox_high_water.set(n);
@@ -390,14 +388,7 @@ impl<S: OrderSink> Dispatcher<S> {
     }
 
     fn flush(&mut self) -> usize {
-        let mut n = 0;
-        while let Some(e) = self.outbox.front() {
-            if self.rings.state.push(*e).is_err() {
-                break;
-            }
-            self.outbox.pop_front();
-            n += 1;
-        }
+        let n = self.outbox.flush(&mut self.rings.state);
         self.stats.events_forwarded.add(n as u64);
         n
     }
@@ -426,7 +417,9 @@ impl<S: OrderSink> Stage for Dispatcher<S> {
         let room = self.room();
         if room > 0 {
             let outbox = &mut self.outbox;
-            let taken = self.sink.poll(room, &mut |e| outbox.push_back(e));
+            let taken = self.sink.poll(room, &mut |e| {
+                outbox.hold(e);
+            });
             work += taken;
         }
         work + self.flush()

@@ -53,7 +53,7 @@ use breakers::Breakers;
 
 use crate::cells::{AmountCell, Counter, Gauge};
 use crate::msg::{Alert, AlertKind, Execution, MAX_LEGS, OppKind, Opportunity, RiskControl, RiskUpdate};
-use crate::runtime::{Control, Rx, Stage, Tx};
+use crate::runtime::{Control, Held, Rx, Stage, Tx};
 use crate::types::{Amount, AssetId, InstrumentId, Instruments, Market, Qty, Rate, Rounding, Side, Venue};
 use crate::units::{Bps, Usd, ms_to_ns, now_ns};
 
@@ -398,7 +398,8 @@ pub struct RiskGate {
     reservations: Vec<Reservation>,
     limiter: Limiter,
     breakers: Breakers,
-    pending: Option<Execution>,
+    /// The approved execution dispatch's ring refused: sent before anything new is read.
+    held: Held<Execution>,
 }
 
 impl fmt::Debug for RiskGate {
@@ -463,7 +464,7 @@ impl RiskGate {
             balance: vec![Amount::ZERO; Venue::COUNT * assets],
             reserved: vec![Amount::ZERO; Venue::COUNT * assets],
             reservations: vec![Reservation::default(); config.max_ops_in_flight],
-            pending: None,
+            held: Held::new(1),
             rings,
             runtime,
             clock,
@@ -782,9 +783,8 @@ impl Stage for RiskGate {
         let before = self.breakers.open_flags();
         self.breakers.tick(now_ns(&self.clock));
         self.sync_breakers(before);
-        if let Some(e) = self.pending.take() {
-            if let Err(full) = self.rings.executions.push(e) {
-                self.pending = Some(full.0);
+        if !self.held.is_empty() {
+            if self.held.flush(&mut self.rings.executions) == 0 {
                 return work;
             }
             work += 1;
@@ -793,8 +793,9 @@ impl Stage for RiskGate {
             let Some(o) = self.rings.opportunities.pop() else { break };
             work += 1;
             if let Some(e) = self.decide(&o) {
-                if let Err(full) = self.rings.executions.push(e) {
-                    self.pending = Some(full.0);
+                // One held at most: no opportunity is read while it waits.
+                self.held.push(&mut self.rings.executions, e);
+                if !self.held.is_empty() {
                     break;
                 }
             }

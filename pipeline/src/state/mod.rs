@@ -61,7 +61,6 @@ mod ledger;
 #[cfg(test)]
 mod tests;
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 
@@ -77,7 +76,7 @@ use crate::msg::{
     Alert, AlertKind, BookTop, ClientOrderId, Command, Execution, Leg, MAX_LEGS, OpOutcome, OppKind,
     Opportunity, OrderEvent, OrderUpdate, RejectReason, RiskUpdate, StateControl, StateInput,
 };
-use crate::runtime::{Control, Rx, Stage, Tx};
+use crate::runtime::{Control, Held, Rx, Stage, Tx};
 use crate::types::{
     Amount, AssetId, Instrument, InstrumentId, Instruments, Price, Qty, Rate, Rounding, Side, Venue,
 };
@@ -516,41 +515,6 @@ struct BookSlot {
     mark: Price,
 }
 
-/// A bounded queue toward a `Retry` ring: pre-sized, never dropped.
-#[derive(Debug)]
-struct Outbox<T> {
-    q: VecDeque<T>,
-    cap: usize,
-}
-
-impl<T: Copy> Outbox<T> {
-    fn new(cap: usize) -> Self {
-        Self { q: VecDeque::with_capacity(cap), cap }
-    }
-    fn push(&mut self, v: T) -> bool {
-        if self.q.len() < self.cap {
-            self.q.push_back(v);
-            true
-        } else {
-            false
-        }
-    }
-    fn room(&self) -> usize {
-        self.cap - self.q.len()
-    }
-    fn flush(&mut self, tx: &mut Tx<T>) -> usize {
-        let mut n = 0;
-        while let Some(v) = self.q.front() {
-            if tx.push(*v).is_err() {
-                break;
-            }
-            self.q.pop_front();
-            n += 1;
-        }
-        n
-    }
-}
-
 const OUTBOX: usize = 4096;
 /// Outbox room kept before new inputs are taken.
 const ROOM: usize = 256;
@@ -651,8 +615,9 @@ pub struct StateKeeper {
     realized: Amount,
     daily: Amount,
     day: u64,
-    commands: Outbox<Command>,
-    risk: Outbox<RiskUpdate>,
+    /// Commands and risk updates their rings refused: retried, never dropped.
+    commands: Held<Command>,
+    risk: Held<RiskUpdate>,
     killed: bool,
     journal_broken: bool,
     journal_dirty: bool,
@@ -767,8 +732,8 @@ impl StateKeeper {
             realized: Amount::ZERO,
             daily: Amount::ZERO,
             day: wall_ms() / DAY_MS,
-            commands: Outbox::new(OUTBOX),
-            risk: Outbox::new(OUTBOX),
+            commands: Held::new(OUTBOX),
+            risk: Held::new(OUTBOX),
             killed: false,
             journal_broken: false,
             journal_dirty: false,
@@ -966,14 +931,14 @@ impl StateKeeper {
     }
 
     fn send(&mut self, c: Command) {
-        if !self.commands.push(c) {
+        if !self.commands.hold(c) {
             // The outbox is sized so this cannot happen while inputs pause at ROOM.
             self.stats.op_table_full.inc();
         }
     }
 
     fn tell_risk(&mut self, u: RiskUpdate) {
-        let _ = self.risk.push(u);
+        self.risk.hold(u);
     }
 
     /// Kill switch: cancel everything, stop trading, recover no further.
