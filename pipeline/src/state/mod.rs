@@ -56,7 +56,9 @@
 //! for that asset (so replay rebuilds it exactly from the journal). Positions keep any
 //! residual; unrealized P&L is marked from the books.
 
+mod config;
 mod ledger;
+mod stats;
 
 #[cfg(test)]
 mod tests;
@@ -65,12 +67,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use quanta::Clock;
-use serde::Deserialize;
 
 pub use crate::journal::{OpPhase, OrderState};
+pub use config::{StateConfig, StateConfigError};
 pub use ledger::{Applied, Delta, Positions};
+pub use stats::{StateSnapshot, StateStats};
 
-use crate::cells::{AmountCell, Counter, Gauge};
 use crate::journal::{JournalWriter, Record, Replay};
 use crate::msg::{
     Alert, AlertKind, BookTop, ClientOrderId, Command, Execution, Leg, MAX_LEGS, OpOutcome, OppKind,
@@ -80,244 +82,7 @@ use crate::runtime::{Control, Held, Rx, Stage, Tx};
 use crate::types::{
     Amount, AssetId, Instrument, InstrumentId, Instruments, Price, Qty, Rate, Rounding, Side, Venue,
 };
-use crate::units::{Bps, ms_to_ns, now_ns};
-
-/// State stage configuration (`[state]`).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StateConfig {
-    /// A hedge completes at most this far beyond the leg's planned price.
-    #[serde(default = "d_slippage")]
-    pub max_slippage_bps: Bps,
-    /// An unwind's limit is the current best price moved this far (to get done).
-    #[serde(default = "d_unwind")]
-    pub unwind_slippage_bps: Bps,
-    /// Recovery rounds before an operation waits for an operator (0: none, a naked leg
-    /// waits for an operator at once).
-    #[serde(default = "d_attempts")]
-    pub max_recovery_attempts: u8,
-    /// After a round in which an order was refused before reaching the venue (rate
-    /// limited, order connection down), the next round waits this long, doubled for each
-    /// such round in a row (up to 32 times). A round refused entirely that way does not
-    /// count toward `max_recovery_attempts`.
-    #[serde(default = "d_backoff")]
-    pub recovery_backoff_ms: u64,
-    /// An order with no answer this long after it was sent has an unknown outcome.
-    #[serde(default = "d_ack")]
-    pub ack_timeout_ms: u64,
-    /// How often an order with an unknown outcome is queried again.
-    #[serde(default = "d_query")]
-    pub query_interval_ms: u64,
-    /// How often balances are queried from every venue.
-    #[serde(default = "d_reconcile")]
-    pub reconcile_interval_ms: u64,
-    /// How often positions are marked to the books (exposure, unrealized P&L).
-    #[serde(default = "d_mark")]
-    pub mark_interval_ms: u64,
-    /// Books older than this are not used to price recovery.
-    #[serde(default = "d_age")]
-    pub max_data_age_ms: u64,
-    /// Past its deadline, an operation whose unwind cannot be priced because a leg's
-    /// book is not fresh (its feed reconnecting or stalled) waits this long after the
-    /// deadline for one before it waits for an operator.
-    #[serde(default = "d_unpriced_wait")]
-    pub max_unpriced_wait_ms: u64,
-    /// Operation slots (open operations plus recently closed ones kept to recognize late
-    /// or repeated events).
-    #[serde(default = "d_ops")]
-    pub max_ops: usize,
-    /// Assets worth one US dollar.
-    #[serde(default = "d_usd")]
-    pub usd_assets: Vec<String>,
-}
-
-fn d_slippage() -> Bps {
-    Bps::new(20)
-}
-fn d_unwind() -> Bps {
-    Bps::new(50)
-}
-fn d_attempts() -> u8 {
-    3
-}
-fn d_backoff() -> u64 {
-    250
-}
-fn d_ack() -> u64 {
-    2_000
-}
-fn d_query() -> u64 {
-    1_000
-}
-fn d_reconcile() -> u64 {
-    60_000
-}
-fn d_mark() -> u64 {
-    1_000
-}
-fn d_age() -> u64 {
-    1_000
-}
-fn d_unpriced_wait() -> u64 {
-    30_000
-}
-fn d_ops() -> usize {
-    256
-}
-fn d_usd() -> Vec<String> {
-    vec!["USDT".to_owned()]
-}
-
-impl Default for StateConfig {
-    fn default() -> Self {
-        Self {
-            max_slippage_bps: d_slippage(),
-            unwind_slippage_bps: d_unwind(),
-            max_recovery_attempts: d_attempts(),
-            recovery_backoff_ms: d_backoff(),
-            ack_timeout_ms: d_ack(),
-            query_interval_ms: d_query(),
-            reconcile_interval_ms: d_reconcile(),
-            mark_interval_ms: d_mark(),
-            max_data_age_ms: d_age(),
-            max_unpriced_wait_ms: d_unpriced_wait(),
-            max_ops: d_ops(),
-            usd_assets: d_usd(),
-        }
-    }
-}
-
-/// A configuration the state stage cannot use.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum StateConfigError {
-    #[error("state.max_ops must be between 1 and 65536")]
-    Ops,
-    #[error("state.max_recovery_attempts must be at most 7 (two orders per leg per round, 15 attempts)")]
-    Attempts,
-}
-
-/// The state stage's counters and visible state.
-#[derive(Debug, Default)]
-pub struct StateStats {
-    pub ops_started: [Counter; OppKind::COUNT],
-    pub ops_completed: [Counter; OppKind::COUNT],
-    pub ops_failed: [Counter; OppKind::COUNT],
-    /// Nothing filled on any leg (IOC missed the book): final, not a failure.
-    pub ops_missed: [Counter; OppKind::COUNT],
-    /// Operations that needed recovery.
-    pub recoveries: Counter,
-    pub hedge_orders: Counter,
-    pub unwind_orders: Counter,
-    pub deadlines_missed: Counter,
-    pub escalations: Counter,
-    pub unknown_orders: Counter,
-    pub queries: Counter,
-    pub fills_applied: Counter,
-    pub duplicate_fills: Counter,
-    pub late_fills: Counter,
-    pub orphan_events: Counter,
-    pub unvalued_fees: Counter,
-    pub journal_failures: Counter,
-    pub alerts_dropped: Counter,
-    pub op_table_full: Counter,
-    /// Open operations by phase (executing, recovering, awaiting operator).
-    pub open_executing: Gauge,
-    pub open_recovering: Gauge,
-    pub open_awaiting_operator: Gauge,
-    pub pending_reconcile: Gauge,
-    pub killed: Gauge,
-    pub realized_pnl: AmountCell,
-    pub daily_pnl: AmountCell,
-    pub unrealized_pnl: AmountCell,
-}
-
-impl StateStats {
-    pub fn snapshot(&self) -> StateSnapshot {
-        let k = |c: &[Counter; OppKind::COUNT]| [c[0].get(), c[1].get(), c[2].get()];
-        StateSnapshot {
-            ops_started: k(&self.ops_started),
-            ops_completed: k(&self.ops_completed),
-            ops_failed: k(&self.ops_failed),
-            ops_missed: k(&self.ops_missed),
-            recoveries: self.recoveries.get(),
-            hedge_orders: self.hedge_orders.get(),
-            unwind_orders: self.unwind_orders.get(),
-            deadlines_missed: self.deadlines_missed.get(),
-            escalations: self.escalations.get(),
-            unknown_orders: self.unknown_orders.get(),
-            queries: self.queries.get(),
-            fills_applied: self.fills_applied.get(),
-            duplicate_fills: self.duplicate_fills.get(),
-            open: [self.open_executing.get(), self.open_recovering.get(), self.open_awaiting_operator.get()],
-            pending_reconcile: self.pending_reconcile.get(),
-            killed: self.killed.get() != 0,
-            realized_pnl: self.realized_pnl.get(),
-            daily_pnl: self.daily_pnl.get(),
-            unrealized_pnl: self.unrealized_pnl.get(),
-        }
-    }
-}
-
-/// A copy of [`StateStats`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct StateSnapshot {
-    pub ops_started: [u64; OppKind::COUNT],
-    pub ops_completed: [u64; OppKind::COUNT],
-    pub ops_failed: [u64; OppKind::COUNT],
-    pub ops_missed: [u64; OppKind::COUNT],
-    pub recoveries: u64,
-    pub hedge_orders: u64,
-    pub unwind_orders: u64,
-    pub deadlines_missed: u64,
-    pub escalations: u64,
-    pub unknown_orders: u64,
-    pub queries: u64,
-    pub fills_applied: u64,
-    pub duplicate_fills: u64,
-    /// Open operations: executing, recovering, awaiting an operator.
-    pub open: [i64; 3],
-    pub pending_reconcile: i64,
-    pub killed: bool,
-    pub realized_pnl: Amount,
-    pub daily_pnl: Amount,
-    pub unrealized_pnl: Amount,
-}
-
-impl fmt::Display for StateSnapshot {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "operations:")?;
-        for k in OppKind::ALL {
-            let i = k.index();
-            writeln!(
-                f,
-                "  {:<11} started {:>6}  completed {:>6}  failed {:>6}  missed {:>6}",
-                k.name(),
-                self.ops_started[i],
-                self.ops_completed[i],
-                self.ops_failed[i],
-                self.ops_missed[i]
-            )?;
-        }
-        writeln!(
-            f,
-            "  recoveries {} ({} hedge orders, {} unwind orders), {} deadlines missed, {} escalated to an operator",
-            self.recoveries, self.hedge_orders, self.unwind_orders, self.deadlines_missed, self.escalations
-        )?;
-        writeln!(
-            f,
-            "  open: {} executing, {} recovering, {} awaiting operator; {} orders to reconcile; {} unknown outcomes queried",
-            self.open[0], self.open[1], self.open[2], self.pending_reconcile, self.unknown_orders
-        )?;
-        writeln!(
-            f,
-            "P&L: realized {} USD (today {}), unrealized {} USD{}",
-            self.realized_pnl,
-            self.daily_pnl,
-            self.unrealized_pnl,
-            if self.killed { "; KILL SWITCH ON" } else { "" }
-        )
-    }
-}
+use crate::units::{ms_to_ns, now_ns};
 
 /// The state stage's rings.
 #[derive(Debug)]
