@@ -35,30 +35,20 @@
 //! a failure. Beneath each operation every order is SENT, ACCEPTED, PARTIALLY_FILLED,
 //! FILLED, CANCELLED, REJECTED or UNKNOWN ([`OrderState`]).
 //!
-//! **Recovery.** When every order of an operation has settled and its legs are not
-//! matched (within one lot), two plans are priced from the current books: *complete*
-//! sends each lagging leg's missing quantity at a limit within `max_slippage_bps` of the
-//! leg's planned price; *unwind* reverses each leg's excess over the least-filled leg at
-//! the current best price moved by `unwind_slippage_bps`. Each plan is priced by walking
-//! the current book up to its limits; its cost is what it takes from the operation's P&L
-//! (both close the same naked exposure, so completing keeps the edge while the book still
-//! pays, unwinding wins when it does not). Before the deadline the cheaper feasible plan
-//! goes out (a plan is infeasible when a book is missing or stale, the hedge price is
-//! beyond the slippage bound, or the venue refused the lagging leg on its merits, as for
-//! insufficient balance); after the deadline only unwinding.
-//! Quantities below an instrument's minimum are dust and left alone. A round whose
-//! orders the venue never saw (rate limited, order connection down) is not counted
-//! against `max_recovery_attempts`, and the next round backs off exponentially from
-//! `recovery_backoff_ms`: hammering a rate limiter only extends the block.
-//!
-//! **P&L.** An operation's realized P&L is its net flow of every asset over all its
-//! fills, fees deducted, with non-USD assets valued at the operation's own planned price
-//! for that asset (so replay rebuilds it exactly from the journal). Positions keep any
-//! residual; unrealized P&L is marked from the books.
-
+//! The stage is cut along those lines: [`operations`] holds the per-operation state
+//! machine, [`recovery`] the decisions once an operation's legs are left unmatched
+//! (complete the hedge or unwind, deadlines, retries, halts), [`valuation`] what
+//! positions and operations are worth (marks, exposure, P&L), [`restore`] what the
+//! journal puts back on restart, and [`ledger`] the exact bookkeeping of fills. This
+//! module is the stage itself: it owns the tables, and journals, publishes and counts
+//! every transition.
 mod config;
 mod ledger;
+mod operations;
+mod recovery;
+mod restore;
 mod stats;
+mod valuation;
 
 #[cfg(test)]
 mod tests;
@@ -75,14 +65,15 @@ pub use stats::{StateSnapshot, StateStats};
 
 use crate::journal::{JournalWriter, Record, Replay};
 use crate::msg::{
-    Alert, AlertKind, BookTop, ClientOrderId, Command, Execution, Leg, MAX_LEGS, OpOutcome, OppKind,
-    Opportunity, OrderEvent, OrderUpdate, RejectReason, RiskUpdate, StateControl, StateInput,
+    Alert, AlertKind, BookTop, ClientOrderId, Command, Execution, OpOutcome, OrderEvent, OrderUpdate,
+    RejectReason, RiskUpdate, StateControl, StateInput,
 };
 use crate::runtime::{Control, Held, Rx, Stage, Tx};
-use crate::types::{
-    Amount, AssetId, Instrument, InstrumentId, Instruments, Price, Qty, Rate, Rounding, Side, Venue,
-};
+use crate::types::{Amount, AssetId, Instrument, InstrumentId, Instruments, Qty, Side, Venue};
 use crate::units::{ms_to_ns, now_ns};
+use operations::{Op, Purpose};
+use recovery::{Plan, Planner};
+use valuation::Valuation;
 
 /// The state stage's rings.
 #[derive(Debug)]
@@ -95,191 +86,6 @@ pub struct StateRings {
     pub alerts: Tx<Alert>,
 }
 
-/// Why an order of an operation was sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Purpose {
-    Entry,
-    Hedge,
-    Unwind,
-}
-
-/// Orders one operation can hold: the entries plus two per leg per recovery round.
-const MAX_OP_ORDERS: usize = 24;
-
-#[derive(Clone, Copy, Debug)]
-struct OrderSlot {
-    client: ClientOrderId,
-    inst: InstrumentId,
-    side: Side,
-    qty: Qty,
-    state: OrderState,
-    applied: Applied,
-    /// The venue's final filled count (from `Done`); more than applied means fills are
-    /// missing and the order is queried.
-    reported: Qty,
-    sent_ns: u64,
-    last_query_ns: u64,
-    answered: bool,
-    cancel_sent: bool,
-    purpose: Purpose,
-    /// Why the order was refused, if it was.
-    refused: Option<RejectReason>,
-}
-
-impl OrderSlot {
-    const EMPTY: OrderSlot = OrderSlot {
-        client: ClientOrderId { op: 0, leg: 0, attempt: 0 },
-        inst: InstrumentId(0),
-        side: Side::Buy,
-        qty: Qty::ZERO,
-        state: OrderState::Sent,
-        applied: Applied { filled: Qty::ZERO, value: Amount::ZERO, fee: Amount::ZERO },
-        reported: Qty::ZERO,
-        sent_ns: 0,
-        last_query_ns: 0,
-        answered: false,
-        cancel_sent: false,
-        purpose: Purpose::Entry,
-        refused: None,
-    };
-
-    /// Refused by the venue for a reason the same order would meet again.
-    fn refused_for_good(&self) -> bool {
-        self.refused.is_some_and(|r| {
-            !matches!(
-                r,
-                RejectReason::RateLimited
-                    | RejectReason::Disconnected
-                    | RejectReason::WouldNotFill
-                    | RejectReason::NotFound
-                    | RejectReason::Journal
-            )
-        })
-    }
-
-    /// Refused before it reached the venue, for a reason that passes: worth retrying
-    /// later, not a verdict on the order.
-    fn refused_in_passing(&self) -> bool {
-        matches!(self.refused, Some(RejectReason::RateLimited | RejectReason::Disconnected))
-    }
-
-    /// The outcome is known and every fill of it is applied.
-    fn is_settled(&self) -> bool {
-        self.state.is_terminal() && self.applied.filled >= self.reported
-    }
-
-    fn needs_query(&self) -> bool {
-        self.state == OrderState::Unknown || (self.state.is_terminal() && self.applied.filled < self.reported)
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Op {
-    used: bool,
-    closed: bool,
-    exec: Execution,
-    phase: OpPhase,
-    orders: [OrderSlot; MAX_OP_ORDERS],
-    n_orders: usize,
-    next_attempt: [u8; MAX_LEGS],
-    rounds: u8,
-    /// The latest round (the entries, then each recovery round): its first order, when
-    /// it was sent, and whether its refusals have been looked at.
-    round_start: usize,
-    round_ns: u64,
-    round_judged: bool,
-    /// Rounds in a row with an order refused in passing (see `recovery_backoff_ms`).
-    backoff: u8,
-    rejected: bool,
-    deadline_alerted: bool,
-    halted: bool,
-    /// Restored from the journal on start: its instruments stay halted until it closes,
-    /// since the risk gate knows nothing of it.
-    restored: bool,
-}
-
-impl Op {
-    fn legs(&self) -> &[Leg] {
-        self.exec.opp.legs()
-    }
-
-    fn orders(&self) -> &[OrderSlot] {
-        &self.orders[..self.n_orders]
-    }
-
-    fn find(&self, client: ClientOrderId) -> Option<usize> {
-        self.orders().iter().position(|o| o.client == client)
-    }
-
-    /// Net quantity of leg `i` in the leg's own direction.
-    fn net(&self, i: usize) -> i64 {
-        let Some(leg) = self.legs().get(i) else { return 0 };
-        self.orders()
-            .iter()
-            .filter(|o| o.client.leg as usize == i)
-            .map(|o| if o.side == leg.side { o.applied.filled.0 } else { -o.applied.filled.0 })
-            .fold(0i64, i64::saturating_add)
-    }
-
-    fn filled_anything(&self) -> bool {
-        self.orders().iter().any(|o| o.applied.filled.is_positive())
-    }
-
-    /// An unwind order filled: the operation gave back what it had traded.
-    fn unwound(&self) -> bool {
-        self.orders().iter().any(|o| o.purpose == Purpose::Unwind && o.applied.filled.is_positive())
-    }
-}
-
-/// A recovery plan: the orders it sends and what it is expected to cost, in USD (the
-/// negative of the value it adds to the operation's P&L).
-#[derive(Clone, Copy, Debug)]
-struct Plan {
-    legs: [(usize, Leg); MAX_LEGS],
-    n: usize,
-    /// Legs that need an order (priced or not): zero means the legs are matched.
-    needed: usize,
-    cost: Amount,
-    feasible: bool,
-    /// A leg that needs an order has no fresh book to price it.
-    unpriced: bool,
-}
-
-impl Plan {
-    fn empty() -> Self {
-        Self {
-            legs: [(0, Leg::default()); MAX_LEGS],
-            n: 0,
-            needed: 0,
-            cost: Amount::ZERO,
-            feasible: true,
-            unpriced: false,
-        }
-    }
-}
-
-/// The mid of a top of book (the one side it has, when it has one).
-fn mid(top: &BookTop) -> Option<Price> {
-    match (top.best_bid(), top.best_ask()) {
-        (Some(bid), Some(ask)) => Some(Price(
-            (bid.price.0 / 2)
-                .saturating_add(ask.price.0 / 2)
-                .saturating_add((bid.price.0 % 2 + ask.price.0 % 2) / 2),
-        )),
-        (Some(l), None) | (None, Some(l)) => Some(l.price),
-        _ => None,
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-struct BookSlot {
-    top: BookTop,
-    valid: bool,
-    /// The mid of the last synced top: what positions are marked at while the book
-    /// resyncs (a position does not stop being worth something when its feed drops).
-    mark: Price,
-}
-
 const OUTBOX: usize = 4096;
 /// Outbox room kept before new inputs are taken.
 const ROOM: usize = 256;
@@ -288,72 +94,6 @@ const DAY_MS: u64 = 86_400_000;
 
 fn system_wall_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
-/// The quote value of taking `qty` from `levels` (best first) no further than `limit`;
-/// what the levels do not hold is valued at the limit.
-fn walk_value(
-    inst: &Instrument,
-    levels: &[crate::msg::Level],
-    side: Side,
-    qty: Qty,
-    limit: Price,
-) -> Option<Amount> {
-    let rounding = if side == Side::Buy { Rounding::Ceil } else { Rounding::Floor };
-    let mut left = qty.0;
-    let mut value = Amount::ZERO;
-    for l in levels {
-        let within = match side {
-            Side::Buy => l.price <= limit,
-            Side::Sell => l.price >= limit,
-        };
-        if left == 0 || !within {
-            break;
-        }
-        if !l.qty.is_positive() || !l.price.is_positive() {
-            continue;
-        }
-        let take = left.min(l.qty.0);
-        value = value.checked_add(inst.notional(l.price, Qty(take), rounding)?)?;
-        left -= take;
-    }
-    if left > 0 {
-        value = value.checked_add(inst.notional(limit, Qty(left), rounding)?)?;
-    }
-    Some(value)
-}
-
-/// Net flows of a few assets (an operation touches at most two per leg).
-#[derive(Clone, Copy, Debug, Default)]
-struct Flows {
-    assets: [(AssetId, Amount); 2 * MAX_LEGS],
-    n: usize,
-}
-
-impl Flows {
-    fn add(&mut self, asset: AssetId, v: Amount) {
-        if let Some(e) = self.assets[..self.n].iter_mut().find(|(a, _)| *a == asset) {
-            e.1 = e.1.saturating_add(v);
-        } else if self.n < self.assets.len() {
-            self.assets[self.n] = (asset, v);
-            self.n += 1;
-        }
-    }
-
-    /// A trade of `qty` worth `value` (quote) with `fee` (quote-valued).
-    fn trade(&mut self, inst: &Instrument, side: Side, qty: Qty, value: Amount, fee: Amount) {
-        let base = inst.base_amount(qty).unwrap_or(Amount::ZERO);
-        let (quote_flow, base_flow) = match side {
-            Side::Buy => (-value, base),
-            Side::Sell => (value, -base),
-        };
-        self.add(inst.quote, quote_flow.saturating_sub(fee));
-        self.add(inst.base, base_flow);
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &(AssetId, Amount)> {
-        self.assets[..self.n].iter()
-    }
 }
 
 /// The state stage.
@@ -366,14 +106,10 @@ pub struct StateKeeper {
     instruments: Arc<Instruments>,
     stats: Arc<StateStats>,
     cfg: StateConfig,
-    max_slippage: Rate,
-    unwind_slippage: Rate,
-    usd: Vec<bool>,
-    /// For each asset, the spot instrument that marks it in USD (the first in the table
-    /// quoted in a USD asset).
-    usd_inst: Vec<Option<InstrumentId>>,
+    planner: Planner,
+    /// The books and USD rates positions and plans are valued at.
+    val: Valuation,
     ops: Vec<Op>,
-    books: Vec<BookSlot>,
     positions: Positions,
     halt_refs: Vec<u16>,
     balances: Vec<Amount>,
@@ -401,27 +137,6 @@ impl fmt::Debug for StateKeeper {
     }
 }
 
-fn empty_exec(op: u64) -> Execution {
-    Execution {
-        op,
-        opp: Opportunity {
-            id: 0,
-            kind: OppKind::SpotSpot,
-            n_legs: 0,
-            legs: [Leg::default(); MAX_LEGS],
-            expected_profit: Amount::ZERO,
-            edge: Rate::ZERO,
-            notional: Amount::ZERO,
-            slippage: Rate::ZERO,
-            trigger_ns: 0,
-            oldest_ns: 0,
-            detected_ns: 0,
-        },
-        approved_ns: 0,
-        deadline_ns: 0,
-    }
-}
-
 impl StateKeeper {
     /// Builds the state stage. `journal` is the state journal (`JournalKind::State`),
     /// opened by the wiring; `replay` is what `journal::replay` rebuilt from the journal
@@ -446,51 +161,20 @@ impl StateKeeper {
         }
         let n = instruments.len();
         let assets = instruments.asset_count();
-        let mut usd = vec![false; assets];
-        for a in config.usd_assets.iter().filter_map(|a| instruments.find_asset(a)) {
-            usd[a.index()] = true;
-        }
-        let mut usd_inst = vec![None; assets];
-        for i in instruments.iter() {
-            if i.market == crate::types::Market::Spot
-                && usd[i.quote.index()]
-                && usd_inst[i.base.index()].is_none()
-            {
-                usd_inst[i.base.index()] = Some(i.id);
-            }
-        }
-        let blank = Op {
-            used: false,
-            closed: false,
-            exec: empty_exec(0),
-            phase: OpPhase::Executing,
-            orders: [OrderSlot::EMPTY; MAX_OP_ORDERS],
-            n_orders: 0,
-            next_attempt: [1; MAX_LEGS],
-            rounds: 0,
-            round_start: 0,
-            round_ns: 0,
-            round_judged: false,
-            backoff: 0,
-            rejected: false,
-            deadline_alerted: false,
-            halted: false,
-            restored: false,
-        };
         let wall_ms: fn() -> u64 = system_wall_ms;
         let mut s = Self {
             rings,
             journal,
             runtime,
             wall_ms,
+            val: Valuation::new(instruments.clone(), &config.usd_assets, config.max_data_age_ms),
             instruments,
             cfg: config.clone(),
-            max_slippage: config.max_slippage_bps.rate(),
-            unwind_slippage: config.unwind_slippage_bps.rate(),
-            usd,
-            usd_inst,
-            ops: vec![blank; config.max_ops],
-            books: Vec::with_capacity(n),
+            planner: Planner {
+                max_slippage: config.max_slippage_bps.rate(),
+                unwind_slippage: config.unwind_slippage_bps.rate(),
+            },
+            ops: vec![Op::blank(); config.max_ops],
             positions: Positions::new(n),
             halt_refs: vec![0; n],
             balances: vec![Amount::ZERO; Venue::COUNT * assets],
@@ -512,11 +196,11 @@ impl StateKeeper {
             stats,
             clock,
         };
-        for i in s.instruments.iter() {
-            s.books.push(BookSlot { top: BookTop::unsynced(i.id, 0), valid: false, mark: Price(0) });
-        }
         if let Some(r) = replay {
-            s.restore(r);
+            let back = restore::restore(r, &mut s.positions, &mut s.halt_refs, &mut s.ops);
+            s.realized = back.realized;
+            s.stats.realized_pnl.set(s.realized);
+            s.stats.op_table_full.add(back.lost);
         }
         Ok(s)
     }
@@ -582,91 +266,6 @@ impl StateKeeper {
         op.find(client).map(|k| op.orders[k].state)
     }
 
-    // ---- Restart ----
-
-    fn restore(&mut self, r: &Replay) {
-        for p in &r.positions {
-            if p.inst.index() < self.positions.qty.len() {
-                self.positions.qty[p.inst.index()] = p.qty;
-                self.positions.cost[p.inst.index()] = p.cost;
-                self.positions.fees[p.inst.index()] = p.fees;
-            }
-        }
-        self.realized = r.realized_pnl;
-        self.stats.realized_pnl.set(self.realized);
-        for inst in &r.halted {
-            if let Some(h) = self.halt_refs.get_mut(inst.index()) {
-                *h = 1;
-            }
-        }
-        for ro in r.open_ops() {
-            let Some(k) = self.free_slot() else {
-                self.stats.op_table_full.inc();
-                continue;
-            };
-            let mut exec = ro.exec.unwrap_or_else(|| empty_exec(ro.op));
-            if ro.exec.is_none() {
-                // Only the dispatch log knew this operation: its entry intents are its legs.
-                exec.opp.kind = ro.kind.unwrap_or(OppKind::SpotSpot);
-                for o in r.orders.iter().filter(|o| o.client.op == ro.op && o.client.attempt == 0) {
-                    let i = o.client.leg as usize;
-                    if i < MAX_LEGS && o.intent {
-                        exec.opp.legs[i] = Leg { inst: o.inst, side: o.side, price: o.price, qty: o.qty };
-                        exec.opp.n_legs = exec.opp.n_legs.max(o.client.leg + 1);
-                    }
-                }
-            }
-            let op = &mut self.ops[k];
-            op.used = true;
-            op.closed = false;
-            op.exec = exec;
-            op.phase = if ro.phase == OpPhase::AwaitingOperator {
-                OpPhase::AwaitingOperator
-            } else {
-                OpPhase::Recovering
-            };
-            op.halted = ro.phase == OpPhase::AwaitingOperator;
-            op.restored = !op.halted;
-            op.n_orders = 0;
-            op.next_attempt = [1; MAX_LEGS];
-            op.rounds = 0;
-            op.rejected = false;
-            op.deadline_alerted = true;
-            for o in r.orders.iter().filter(|o| o.client.op == ro.op) {
-                if op.n_orders >= MAX_OP_ORDERS {
-                    break;
-                }
-                let leg = (o.client.leg as usize).min(MAX_LEGS - 1);
-                op.next_attempt[leg] = op.next_attempt[leg].max(o.client.attempt.saturating_add(1));
-                let purpose = if o.client.attempt == 0 {
-                    Purpose::Entry
-                } else if exec.opp.legs[leg].side == o.side {
-                    Purpose::Hedge
-                } else {
-                    Purpose::Unwind
-                };
-                let state = if o.state.is_terminal() { o.state } else { OrderState::Unknown };
-                op.orders[op.n_orders] = OrderSlot {
-                    client: o.client,
-                    inst: o.inst,
-                    side: o.side,
-                    qty: o.qty,
-                    state,
-                    applied: Applied { filled: o.filled, value: o.value, fee: o.fee },
-                    reported: o.filled,
-                    purpose,
-                    ..OrderSlot::EMPTY
-                };
-                op.n_orders += 1;
-            }
-            // Restored orders are history: recovery starts afresh from them.
-            op.round_start = op.n_orders;
-            op.round_ns = 0;
-            op.round_judged = true;
-            op.backoff = 0;
-        }
-    }
-
     // ---- Helpers ----
 
     fn alert(&mut self, kind: AlertKind, op: u64, value: i64) {
@@ -719,63 +318,7 @@ impl StateKeeper {
     }
 
     fn find_op(&self, op: u64) -> Option<usize> {
-        self.ops.iter().position(|o| o.used && o.exec.op == op)
-    }
-
-    /// A never-used slot, or the oldest closed one.
-    fn free_slot(&self) -> Option<usize> {
-        if let Some(k) = self.ops.iter().position(|o| !o.used) {
-            return Some(k);
-        }
-        self.ops.iter().enumerate().filter(|(_, o)| o.closed).min_by_key(|(_, o)| o.exec.op).map(|(k, _)| k)
-    }
-
-    fn fresh_book(&self, inst: InstrumentId, now: u64) -> Option<&BookTop> {
-        let b = self.books.get(inst.index())?;
-        (b.valid && now.saturating_sub(b.top.recv_ns) <= ms_to_ns(self.cfg.max_data_age_ms)).then_some(&b.top)
-    }
-
-    /// The price `inst` is marked at: the mid of its last synced top, however old.
-    fn mark_price(&self, inst: InstrumentId) -> Option<Price> {
-        self.books.get(inst.index()).map(|b| b.mark).filter(|p| p.is_positive())
-    }
-
-    /// USD per unit of `asset` (1 for USD assets, else the mark of its USD pair).
-    fn usd_rate(&self, asset: AssetId) -> Option<Amount> {
-        if self.usd.get(asset.index()).copied().unwrap_or(false) {
-            return Some(Amount::ONE);
-        }
-        let inst = (*self.usd_inst.get(asset.index())?)?;
-        Some(self.instruments.get(inst).price_amount(self.mark_price(inst)?))
-    }
-
-    fn to_usd(&self, amount: Amount, quote: AssetId) -> Option<Amount> {
-        amount.mul(self.usd_rate(quote)?, Rounding::Floor)
-    }
-
-    /// The signed USD value of `inst`'s position: its base units at the asset's one USD
-    /// mark. One price per asset, whatever the venue: BTC held on one venue and owed on
-    /// another net to nothing, as they do in the risk gate's exposure.
-    fn exposure(&self, inst: &Instrument) -> Amount {
-        let q = self.positions.qty[inst.id.index()];
-        if q.is_zero() {
-            return Amount::ZERO;
-        }
-        inst.base_amount(q)
-            .zip(self.usd_rate(inst.base))
-            .and_then(|(b, rate)| b.mul(rate, Rounding::Floor))
-            .unwrap_or(Amount::ZERO)
-    }
-
-    /// The USD value of the quote asset the position moved (spent on buys, received on
-    /// sells, fees included), when the quote is not a USD asset.
-    fn quote_exposure(&self, inst: &Instrument) -> Amount {
-        let k = inst.id.index();
-        if self.usd.get(inst.quote.index()).copied().unwrap_or(true) {
-            return Amount::ZERO;
-        }
-        let flow = Amount::ZERO.saturating_sub(self.positions.cost[k].saturating_add(self.positions.fees[k]));
-        self.usd_rate(inst.quote).and_then(|rate| flow.mul(rate, Rounding::Floor)).unwrap_or(Amount::ZERO)
+        operations::find(&self.ops, op)
     }
 
     fn publish_position(&mut self, inst: InstrumentId) {
@@ -786,8 +329,8 @@ impl StateKeeper {
         let u = RiskUpdate::Position {
             inst,
             qty: self.positions.qty[inst.index()],
-            exposure: self.exposure(i),
-            quote_exposure: self.quote_exposure(i),
+            exposure: self.val.exposure(i, &self.positions),
+            quote_exposure: self.val.quote_exposure(i, &self.positions),
         };
         self.tell_risk(u);
     }
@@ -816,7 +359,7 @@ impl StateKeeper {
         if self.find_op(e.op).is_some() {
             return;
         }
-        let Some(k) = self.free_slot() else {
+        let Some(k) = operations::free_slot(&self.ops) else {
             // Untracked orders are a risk nobody watches: stop trading.
             self.stats.op_table_full.inc();
             self.kill();
@@ -824,34 +367,7 @@ impl StateKeeper {
         };
         self.journal(Record::OpStarted(e));
         self.stats.ops_started[e.opp.kind.index()].inc();
-        let op = &mut self.ops[k];
-        op.used = true;
-        op.closed = false;
-        op.exec = e;
-        op.phase = OpPhase::Executing;
-        op.next_attempt = [1; MAX_LEGS];
-        op.rounds = 0;
-        op.round_start = 0;
-        op.round_ns = now;
-        op.round_judged = false;
-        op.backoff = 0;
-        op.rejected = false;
-        op.deadline_alerted = false;
-        op.halted = false;
-        op.restored = false;
-        op.n_orders = 0;
-        for (i, leg) in e.opp.legs().iter().enumerate() {
-            op.orders[i] = OrderSlot {
-                client: ClientOrderId { op: e.op, leg: i as u8, attempt: 0 },
-                inst: leg.inst,
-                side: leg.side,
-                qty: leg.qty,
-                sent_ns: now,
-                purpose: Purpose::Entry,
-                ..OrderSlot::EMPTY
-            };
-            op.n_orders += 1;
-        }
+        self.ops[k].begin(e, now);
     }
 
     fn on_order(&mut self, e: OrderEvent) {
@@ -874,18 +390,11 @@ impl StateKeeper {
         if e.update == OrderUpdate::Rejected(RejectReason::Journal) {
             self.journal_failed();
         }
-        let slot = self.ops[k].orders[j];
         // Acknowledgement latency, once per order.
-        if !slot.answered
-            && matches!(e.update, OrderUpdate::Accepted | OrderUpdate::Rejected(_) | OrderUpdate::Fill { .. })
-        {
-            self.ops[k].orders[j].answered = true;
-            let ns = e.ts_ns.saturating_sub(slot.sent_ns);
+        if let Some(ns) = self.ops[k].orders[j].acknowledge(&e.update, e.ts_ns) {
             self.tell_risk(RiskUpdate::OrderLatency { venue: inst.venue, ns });
         }
-        if let OrderUpdate::Sent = e.update {
-            self.ops[k].orders[j].sent_ns = e.ts_ns.max(slot.sent_ns);
-        }
+        let slot = self.ops[k].orders[j];
         let mut applied = slot.applied;
         match ledger::delta(inst, &applied, &e.update) {
             Some(d) => {
@@ -903,27 +412,9 @@ impl StateKeeper {
                 }
             }
         }
-        let reported = match e.update {
-            OrderUpdate::Done { filled } | OrderUpdate::Status { filled, .. } => slot.reported.max(filled),
-            _ => slot.reported,
-        };
-        let state = slot.state.after(&e.update, applied.filled.max(reported), slot.qty);
-        let o = &mut self.ops[k].orders[j];
-        o.applied = applied;
-        o.reported = reported;
-        if state == OrderState::Unknown && o.state != OrderState::Unknown {
+        if self.ops[k].record(j, &e.update, applied) {
             self.stats.unknown_orders.inc();
-            o.last_query_ns = 0;
-            o.state = state;
             self.alert(AlertKind::UnknownOrder, e.client.op, i64::from(e.client.leg));
-        } else {
-            o.state = state;
-        }
-        if let OrderUpdate::Rejected(r) = e.update {
-            self.ops[k].orders[j].refused = Some(r);
-            if r != RejectReason::WouldNotFill && r != RejectReason::NotFound {
-                self.ops[k].rejected = true;
-            }
         }
     }
 
@@ -1014,56 +505,17 @@ impl StateKeeper {
         }
     }
 
-    /// Realized P&L of an operation: the net flow of every asset, valued in USD.
-    fn op_pnl(&self, op: &Op) -> Amount {
-        let mut flows = Flows::default();
-        for o in op.orders() {
-            if let Some(inst) = self.instruments.try_get(o.inst) {
-                flows.trade(inst, o.side, o.applied.filled, o.applied.value, o.applied.fee);
-            }
-        }
-        self.value_flows(op, &flows)
-    }
-
-    /// Asset flows valued in USD: USD assets at par, any other asset at the operation's
-    /// own planned price for it (the price of a leg trading it against a USD asset), so
-    /// the value depends on the journal alone.
-    fn value_flows(&self, op: &Op, flows: &Flows) -> Amount {
-        let mut total = Amount::ZERO;
-        for &(asset, flow) in flows.iter() {
-            if flow.is_zero() {
-                continue;
-            }
-            if self.usd.get(asset.index()).copied().unwrap_or(false) {
-                total = total.saturating_add(flow);
-                continue;
-            }
-            let price = op.legs().iter().find_map(|l| {
-                let i = self.instruments.try_get(l.inst)?;
-                (i.base == asset && self.usd.get(i.quote.index()).copied().unwrap_or(false))
-                    .then(|| i.price_amount(l.price))
-            });
-            if let Some(p) = price {
-                total = total.saturating_add(flow.mul(p, Rounding::Floor).unwrap_or(Amount::ZERO));
-            }
-        }
-        total
-    }
-
     fn close(&mut self, k: usize, balanced: bool, now: u64) {
         let op = self.ops[k];
         let kind = op.exec.opp.kind.index();
-        let filled = op.filled_anything();
-        let missed = balanced && !filled && !op.rejected;
-        let completed = balanced && filled && !op.unwound();
-        let success = completed || missed;
-        let pnl = self.op_pnl(&op);
-        let phase = if completed { OpPhase::Completed } else { OpPhase::Failed };
+        let outcome = op.outcome(balanced);
+        let pnl = self.val.op_pnl(&op);
+        let phase = if outcome.completed { OpPhase::Completed } else { OpPhase::Failed };
         self.set_phase(k, phase, now);
         let wall = (self.wall_ms)();
         self.journal(Record::OpFinished {
             op: op.exec.op,
-            success,
+            success: outcome.success,
             realized_pnl: pnl,
             wall_ms: wall,
             ts_ns: now,
@@ -1073,9 +525,9 @@ impl StateKeeper {
             self.ops[k].restored = false;
             self.unhalt(k);
         }
-        if completed {
+        if outcome.completed {
             self.stats.ops_completed[kind].inc();
-        } else if missed {
+        } else if outcome.missed {
             self.stats.ops_missed[kind].inc();
         } else {
             self.stats.ops_failed[kind].inc();
@@ -1085,15 +537,19 @@ impl StateKeeper {
         self.daily = self.daily.saturating_add(pnl);
         self.stats.realized_pnl.set(self.realized);
         self.stats.daily_pnl.set(self.daily);
-        self.tell_risk(RiskUpdate::OperationDone { op: op.exec.op, success, realized_pnl: pnl });
+        self.tell_risk(RiskUpdate::OperationDone {
+            op: op.exec.op,
+            success: outcome.success,
+            realized_pnl: pnl,
+        });
         self.tell_risk(RiskUpdate::DailyPnl { realized: self.daily });
         if let Some(tx) = self.outcomes.as_mut() {
             let _ = tx.push(OpOutcome {
                 op: op.exec.op,
                 opp_id: op.exec.opp.id,
                 kind: op.exec.opp.kind,
-                completed,
-                success,
+                completed: outcome.completed,
+                success: outcome.success,
                 realized_pnl: pnl,
                 trigger_ns: op.exec.opp.trigger_ns,
                 approved_ns: op.exec.approved_ns,
@@ -1112,10 +568,7 @@ impl StateKeeper {
         }
     }
 
-    /// Past the deadline, how long an unwind without a fresh book to price it waits.
-    fn unpriced_until(&self, k: usize) -> u64 {
-        self.ops[k].exec.deadline_ns.saturating_add(ms_to_ns(self.cfg.max_unpriced_wait_ms))
-    }
+    // ---- Recovery ----
 
     fn give_up(&mut self, k: usize, now: u64) {
         // From here on only an operator lifts the halt.
@@ -1126,160 +579,24 @@ impl StateKeeper {
         self.halt(k, now);
     }
 
-    /// The recovery plan that completes the hedge (`unwind == false`) or unwinds the
-    /// excess (`unwind == true`).
     fn plan(&self, k: usize, unwind: bool, now: u64) -> Plan {
-        let op = &self.ops[k];
-        let legs = op.legs();
-        let mut plan = Plan::empty();
-        let mut flows = Flows::default();
-        // The reference leg: the most filled (complete) or least filled (unwind), by
-        // fraction of its target.
-        let mut r: Option<(i128, i128)> = None;
-        for (i, leg) in legs.iter().enumerate() {
-            let (net, target) = (op.net(i) as i128, leg.qty.0 as i128);
-            if target <= 0 {
-                plan.feasible = false;
-                return plan;
-            }
-            r = Some(match r {
-                None => (net, target),
-                Some((rn, rt)) => {
-                    let more = net * rt > rn * target;
-                    if more != unwind { (net, target) } else { (rn, rt) }
-                }
-            });
-        }
-        let Some((rn, rt)) = r else { return plan };
-        for (i, leg) in legs.iter().enumerate() {
-            let Some(inst) = self.instruments.try_get(leg.inst) else {
-                plan.feasible = false;
-                return plan;
-            };
-            let (net, target) = (op.net(i) as i128, leg.qty.0 as i128);
-            let level = if unwind {
-                crate::types::div_round(target * rn, rt, Rounding::Ceil)
-            } else {
-                crate::types::div_round(target * rn, rt, Rounding::Floor)
-            };
-            let amount = if unwind { net - level } else { level - net };
-            let Ok(amount) = i64::try_from(amount) else {
-                plan.feasible = false;
-                return plan;
-            };
-            let q = inst.round_qty(Qty(amount.max(0)));
-            if !q.is_positive() || q < inst.min_qty {
-                continue;
-            }
-            let side = if unwind { leg.side.opposite() } else { leg.side };
-            let best = self.fresh_book(leg.inst, now).and_then(|book| match side {
-                Side::Buy => book.best_ask(),
-                Side::Sell => book.best_bid(),
-            });
-            let Some(best) = best.map(|l| l.price).filter(|p| p.is_positive()) else {
-                plan.needed += 1;
-                plan.feasible = false;
-                plan.unpriced = true;
-                continue;
-            };
-            if inst.notional(best, q, Rounding::Floor).is_none_or(|v| v < inst.min_notional) {
-                // Dust: below what the venue accepts.
-                continue;
-            }
-            plan.needed += 1;
-            if !unwind
-                && op
-                    .orders()
-                    .iter()
-                    .rev()
-                    .find(|o| o.client.leg as usize == i)
-                    .is_some_and(OrderSlot::refused_for_good)
-            {
-                // The venue refused this leg on its merits (balance, precision, trading
-                // off...): sending it again would meet the same answer.
-                plan.feasible = false;
-                continue;
-            }
-            let unit = Rate::UNIT as i128;
-            let moved = |p: Price, rate: Rate, up: bool, rounding| {
-                let f = if up { unit + rate.0 as i128 } else { unit - rate.0 as i128 };
-                i64::try_from(crate::types::div_round(p.0 as i128 * f, unit, rounding)).ok().map(Price)
-            };
-            let limit = if unwind {
-                match side {
-                    Side::Buy => moved(best, self.unwind_slippage, true, Rounding::Floor)
-                        .map(|p| inst.round_price(p, Rounding::Floor)),
-                    Side::Sell => moved(best, self.unwind_slippage, false, Rounding::Ceil)
-                        .map(|p| inst.round_price(p, Rounding::Ceil)),
-                }
-            } else {
-                match side {
-                    Side::Buy => moved(leg.price, self.max_slippage, true, Rounding::Floor)
-                        .map(|p| inst.round_price(p, Rounding::Floor))
-                        .filter(|l| best <= *l),
-                    Side::Sell => moved(leg.price, self.max_slippage, false, Rounding::Ceil)
-                        .map(|p| inst.round_price(p, Rounding::Ceil))
-                        .filter(|l| best >= *l),
-                }
-            };
-            let Some(limit) = limit.filter(|l| inst.accepts(*l, q)) else {
-                plan.feasible = false;
-                continue;
-            };
-            // What the order is expected to trade: the book walked for `q` up to the limit,
-            // the rest at the limit.
-            let levels = match (self.fresh_book(leg.inst, now), side) {
-                (Some(b), Side::Buy) => b.asks(),
-                (Some(b), Side::Sell) => b.bids(),
-                (None, _) => &[],
-            };
-            let Some(value) = walk_value(inst, levels, side, q, limit) else {
-                plan.feasible = false;
-                continue;
-            };
-            let fee = value.mul_rate(inst.taker_fee, Rounding::Ceil).unwrap_or(Amount::ZERO);
-            flows.trade(inst, side, q, value, fee);
-            plan.legs[plan.n] = (i, Leg { inst: leg.inst, side, price: limit, qty: q });
-            plan.n += 1;
-        }
-        // The plan's cost is what it takes away from the operation's P&L: both plans close
-        // the same naked exposure, so the better one leaves more.
-        plan.cost = -self.value_flows(op, &flows);
-        plan
+        self.planner.plan(&self.ops[k], &self.instruments, &self.val, unwind, now)
     }
 
     fn execute_plan(&mut self, k: usize, plan: &Plan, unwind: bool, now: u64) -> bool {
+        let legs = &plan.legs[..plan.n];
         // Every order needs an attempt number and a slot, or none goes out.
-        for &(i, _) in &plan.legs[..plan.n] {
-            if self.ops[k].next_attempt[i] > ClientOrderId::MAX_ATTEMPT
-                || self.ops[k].n_orders + plan.n > MAX_OP_ORDERS
-            {
-                return false;
-            }
+        if !self.ops[k].has_room_for(legs.iter().map(|&(i, _)| i), plan.n) {
+            return false;
         }
-        if self.ops[k].orders().iter().all(|o| o.purpose == Purpose::Entry) {
+        if self.ops[k].entries_only() {
             self.stats.recoveries.inc();
         }
-        let op = &mut self.ops[k];
-        op.rounds += 1;
-        op.round_start = op.n_orders;
-        op.round_ns = now;
-        op.round_judged = false;
+        self.ops[k].open_round(now);
         self.set_phase(k, OpPhase::Recovering, now);
-        for &(i, leg) in &plan.legs[..plan.n] {
-            let op = &mut self.ops[k];
-            let client = ClientOrderId { op: op.exec.op, leg: i as u8, attempt: op.next_attempt[i] };
-            op.next_attempt[i] += 1;
-            op.orders[op.n_orders] = OrderSlot {
-                client,
-                inst: leg.inst,
-                side: leg.side,
-                qty: leg.qty,
-                sent_ns: now,
-                purpose: if unwind { Purpose::Unwind } else { Purpose::Hedge },
-                ..OrderSlot::EMPTY
-            };
-            op.n_orders += 1;
+        let purpose = if unwind { Purpose::Unwind } else { Purpose::Hedge };
+        for &(i, leg) in legs {
+            let client = self.ops[k].add_order(i, leg, purpose, now);
             if unwind {
                 self.stats.unwind_orders.inc();
             } else {
@@ -1290,40 +607,10 @@ impl StateKeeper {
         true
     }
 
-    /// Looks once at how the latest round's orders were refused: a round refused
-    /// entirely in passing (rate limited, connection down) never reached the venue and
-    /// is not counted; any refusal in passing backs the next round off.
-    fn judge_round(&mut self, k: usize) {
-        let op = &mut self.ops[k];
-        if op.round_judged {
-            return;
-        }
-        op.round_judged = true;
-        let round = &op.orders[op.round_start..op.n_orders];
-        if round.iter().any(OrderSlot::refused_in_passing) {
-            if op.rounds > 0 && round.iter().all(OrderSlot::refused_in_passing) {
-                op.rounds -= 1;
-            }
-            op.backoff = op.backoff.saturating_add(1);
-        } else {
-            op.backoff = 0;
-        }
-    }
-
-    /// When the next recovery round of operation `k` may go out.
-    fn next_round_ns(&self, k: usize) -> u64 {
-        let op = &self.ops[k];
-        if op.backoff == 0 {
-            return 0;
-        }
-        let wait = ms_to_ns(self.cfg.recovery_backoff_ms) << (op.backoff - 1).min(5);
-        op.round_ns.saturating_add(wait)
-    }
-
     /// Timeouts, queries, the deadline, and the recovery decision for one operation.
     fn evaluate(&mut self, k: usize, now: u64) {
         let op = self.ops[k].exec;
-        if !self.ops[k].used || self.ops[k].closed {
+        if !self.ops[k].is_open() {
             return;
         }
         let ack = ms_to_ns(self.cfg.ack_timeout_ms);
@@ -1332,39 +619,31 @@ impl StateKeeper {
         let mut settled = true;
         for j in 0..self.ops[k].n_orders {
             let o = self.ops[k].orders[j];
-            // No answer to the order, or (past the deadline, cancelled) no final answer.
-            let silent = (o.state == OrderState::Sent && now.saturating_sub(o.sent_ns) > ack)
-                || (o.cancel_sent
-                    && matches!(o.state, OrderState::Accepted | OrderState::PartiallyFilled)
-                    && now.saturating_sub(op.deadline_ns) > ack);
-            if silent {
+            if o.is_silent(now, ack, op.deadline_ns) {
                 self.stats.unknown_orders.inc();
                 self.ops[k].orders[j].state = OrderState::Unknown;
                 self.alert(AlertKind::UnknownOrder, o.client.op, i64::from(o.client.leg));
             }
             let o = self.ops[k].orders[j];
-            if o.needs_query() && (o.last_query_ns == 0 || now.saturating_sub(o.last_query_ns) >= every) {
+            if o.is_query_due(now, every) {
                 self.ops[k].orders[j].last_query_ns = now.max(1);
                 self.stats.queries.inc();
                 self.send(Command::Query { client: o.client, inst: o.inst });
             }
-            if past_deadline
-                && !o.cancel_sent
-                && matches!(o.state, OrderState::Accepted | OrderState::PartiallyFilled)
-            {
+            if o.is_cancel_due(past_deadline) {
                 self.ops[k].orders[j].cancel_sent = true;
                 self.send(Command::Cancel { client: o.client, inst: o.inst });
             }
             settled &= o.is_settled();
         }
-        if past_deadline && !self.ops[k].deadline_alerted && self.ops[k].phase != OpPhase::Completed {
-            let naked =
-                (0..self.ops[k].legs().len()).any(|i| self.ops[k].net(i) != self.ops[k].net(0)) || !settled;
-            if naked {
-                self.ops[k].deadline_alerted = true;
-                self.stats.deadlines_missed.inc();
-                self.alert(AlertKind::DeadlineMissed, self.ops[k].exec.op, 0);
-            }
+        if past_deadline
+            && !self.ops[k].deadline_alerted
+            && self.ops[k].phase != OpPhase::Completed
+            && self.ops[k].is_naked(settled)
+        {
+            self.ops[k].deadline_alerted = true;
+            self.stats.deadlines_missed.inc();
+            self.alert(AlertKind::DeadlineMissed, self.ops[k].exec.op, 0);
         }
         if !settled || self.ops[k].phase == OpPhase::AwaitingOperator {
             return;
@@ -1376,33 +655,25 @@ impl StateKeeper {
             self.close(k, true, now);
             return;
         }
-        self.judge_round(k);
+        self.ops[k].judge_round();
         if self.killed || self.ops[k].rounds >= self.cfg.max_recovery_attempts {
             self.give_up(k, now);
             return;
         }
-        if now < self.next_round_ns(k) {
+        if now < self.ops[k].next_round_ns(self.cfg.recovery_backoff_ms) {
             self.set_phase(k, OpPhase::Recovering, now);
             return;
         }
-        let choice = if past_deadline {
-            unwind.feasible.then_some(true)
-        } else {
-            match (complete.feasible, unwind.feasible) {
-                (true, true) => Some(unwind.cost < complete.cost),
-                (true, false) => Some(false),
-                (false, true) => Some(true),
-                (false, false) => None,
-            }
-        };
-        match choice {
+        match recovery::choose(&complete, &unwind, past_deadline) {
             Some(u) => {
                 let plan = if u { unwind } else { complete };
                 if !self.execute_plan(k, &plan, u, now) {
                     self.give_up(k, now);
                 }
             }
-            None if past_deadline && !(unwind.unpriced && now < self.unpriced_until(k)) => {
+            None if past_deadline
+                && !(unwind.unpriced && now < self.ops[k].unpriced_until(self.cfg.max_unpriced_wait_ms)) =>
+            {
                 self.give_up(k, now)
             }
             None => {
@@ -1459,18 +730,10 @@ impl StateKeeper {
 
     /// Marks every position to its book: exposure to risk, unrealized P&L to the stats.
     fn mark(&mut self) {
-        let mut mtm = Amount::ZERO;
+        let mtm = self.val.mark_to_market(&self.positions);
         for k in 0..self.instruments.len() {
-            let id = InstrumentId(k as u16);
-            let q = self.positions.qty[k];
-            let inst = self.instruments.get(id);
-            let cost = self.to_usd(self.positions.cost[k].saturating_add(self.positions.fees[k]), inst.quote);
-            if q.is_zero() && self.positions.cost[k].is_zero() {
-                continue;
-            }
-            mtm = mtm.saturating_add(self.exposure(inst)).saturating_sub(cost.unwrap_or(Amount::ZERO));
-            if !q.is_zero() && self.risk.room() > ROOM {
-                self.publish_position(id);
+            if !self.positions.qty[k].is_zero() && self.risk.room() > ROOM {
+                self.publish_position(InstrumentId(k as u16));
             }
         }
         self.stats.unrealized_pnl.set(mtm.saturating_sub(self.realized));
@@ -1505,22 +768,12 @@ impl Stage for StateKeeper {
         if !self.started {
             self.start(now);
         }
-        let books = &mut self.books;
+        let val = &mut self.val;
         if self.rings.books.take_overflow() {
             // A dropped update may have been an unsynced notice.
-            for b in books.iter_mut() {
-                b.valid = false;
-            }
+            val.invalidate_all();
         }
-        let mut work = self.rings.books.drain(256, |top| {
-            if let Some(b) = books.get_mut(top.inst.index()) {
-                if let Some(m) = mid(&top).filter(|_| top.synced) {
-                    b.mark = m;
-                }
-                b.top = top;
-                b.valid = top.synced;
-            }
-        });
+        let mut work = self.rings.books.drain(256, |top| val.on_top(&top));
         let mut touched = false;
         while let Some(c) = self.rings.control.pop() {
             self.on_control(c, now);

@@ -9,7 +9,9 @@ use quanta::Mock;
 use super::*;
 use crate::journal::tests::scratch;
 use crate::journal::{FsyncPolicy, JournalKind, replay};
-use crate::msg::{BalanceEvent, VenueOrderId};
+use super::operations::empty_exec;
+use crate::msg::{BalanceEvent, Leg, VenueOrderId};
+use crate::types::{Price, Rounding};
 use crate::testkit::{self, Universe, px, qty, top};
 
 const MS: u64 = 1_000_000;
