@@ -196,22 +196,22 @@ impl<S: OrderSink> Dispatcher<S> {
     fn execute(&mut self, e: Execution) {
         self.stats.executions.inc();
         let now = now_ns(&self.clock);
-        let legs = e.opp.legs();
+        let legs = e.opp().legs();
         let mut tifs = [TimeInForce::Ioc; crate::msg::MAX_LEGS];
         // WRITE-AHEAD: every leg's intent, in one write, before any leg is sent.
         let mut journaled = self
             .journal
             .append(&Record::OpIntent {
-                op: e.op,
-                kind: e.opp.kind,
-                n_legs: e.opp.n_legs,
-                deadline_ns: e.deadline_ns,
+                op: e.op(),
+                kind: e.opp().kind,
+                n_legs: e.opp().n_legs,
+                deadline_ns: e.deadline_ns(),
                 ts_ns: now,
             })
             .is_ok();
         for (i, leg) in legs.iter().enumerate() {
             tifs[i] = self.tif(leg);
-            let client = ClientOrderId { op: e.op, leg: i as u8, attempt: 0 };
+            let client = ClientOrderId { op: e.op(), leg: i as u8, attempt: 0 };
             journaled &= self
                 .journal
                 .append(&Record::OrderIntent { client, leg: *leg, tif: tifs[i], ts_ns: now })
@@ -222,11 +222,11 @@ impl<S: OrderSink> Dispatcher<S> {
         if journaled {
             for (i, leg) in legs.iter().enumerate() {
                 outcome[i] =
-                    self.send(ClientOrderId { op: e.op, leg: i as u8, attempt: 0 }, leg, tifs[i], now);
+                    self.send(ClientOrderId { op: e.op(), leg: i as u8, attempt: 0 }, leg, tifs[i], now);
             }
             if let Some(rec) = self.tick_to_trade.as_mut() {
                 let sent = now_ns(&self.clock);
-                rec.record(sent.saturating_sub(e.opp.trigger_ns));
+                rec.record(sent.saturating_sub(e.opp().trigger_ns));
                 rec.maybe_flush(self.clock.raw());
             }
         } else {
@@ -234,7 +234,7 @@ impl<S: OrderSink> Dispatcher<S> {
         }
         self.emit(StateInput::Executing(e));
         for (i, leg) in legs.iter().enumerate() {
-            self.order_event(ClientOrderId { op: e.op, leg: i as u8, attempt: 0 }, leg, outcome[i], now);
+            self.order_event(ClientOrderId { op: e.op(), leg: i as u8, attempt: 0 }, leg, outcome[i], now);
         }
     }
 

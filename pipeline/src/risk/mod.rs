@@ -481,7 +481,7 @@ impl RiskGate {
         self.stats.in_flight.set(self.reservations.iter().filter(|r| r.used).count() as i64);
         self.stats.approved[o.kind.index()].inc();
         self.stats.last_op_id.set(op as i64);
-        Some(Execution { op, opp: *o, approved_ns: now, deadline_ns: now.saturating_add(self.exec_time_ns) })
+        Some(Execution::new(op, *o, now, now.saturating_add(self.exec_time_ns)))
     }
 }
 

@@ -149,12 +149,12 @@ fn op_ids_continue_from_the_journal_and_never_repeat() {
     let o = rig.spot_spot();
     let e = rig.offer(&[o]);
     assert_eq!(e.len(), 1);
-    assert_eq!(e[0].op, 42);
-    assert_eq!(e[0].opp, o);
-    assert_eq!(e[0].deadline_ns, e[0].approved_ns + 2_000 * MS);
+    assert_eq!(e[0].op(), 42);
+    assert_eq!(*e[0].opp(), o);
+    assert_eq!(e[0].deadline_ns(), e[0].approved_ns() + 2_000 * MS);
     rig.done(42, true);
     let e = rig.offer(&[rig.spot_spot()]);
-    assert_eq!(e[0].op, 43);
+    assert_eq!(e[0].op(), 43);
     assert_eq!(rig.snapshot().last_op_id, 43);
     assert_eq!(rig.snapshot().approved, [2, 0, 0]);
 }
@@ -170,7 +170,7 @@ fn every_leg_is_reserved_until_the_operation_is_done() {
     assert_eq!(rig.gate.reserved(Venue::GateIo, usdt), Amount::parse("500.5").unwrap());
     assert_eq!(rig.gate.reserved(Venue::Mexc, btc), Amount::parse("0.01").unwrap());
     assert_eq!(rig.snapshot().in_flight, 1);
-    rig.done(e[0].op, true);
+    rig.done(e[0].op(), true);
     assert_eq!(rig.gate.reserved(Venue::GateIo, usdt), Amount::ZERO);
     assert_eq!(rig.gate.reserved(Venue::Mexc, btc), Amount::ZERO);
     assert_eq!(rig.snapshot().in_flight, 0);
@@ -406,10 +406,10 @@ fn a_full_output_ring_holds_the_execution_and_stops_reading() {
     rig.opps.push(rig.eth_buy()).unwrap();
     rig.gate.poll();
     // Both approved (different instruments), the second waits inside the gate.
-    assert_eq!(rig.out.pop().map(|e| e.op), Some(1));
+    assert_eq!(rig.out.pop().map(|e| e.op()), Some(1));
     assert_eq!(rig.out.pop(), None);
     rig.gate.poll();
-    assert_eq!(rig.out.pop().map(|e| e.op), Some(2));
+    assert_eq!(rig.out.pop().map(|e| e.op()), Some(2));
 }
 
 #[test]
@@ -472,8 +472,8 @@ proptest! {
         }
         let o = Opportunity { id: 1, kind: OppKind::Basis, n_legs, legs, expected_profit: Amount(profit), edge: Rate(edge), notional: Amount(notional), slippage: Rate(slip), trigger_ns: oldest, oldest_ns: oldest, detected_ns: oldest };
         for e in rig.offer(&[o]) {
-            prop_assert!(e.opp.n_legs >= 1 && e.opp.n_legs as usize <= MAX_LEGS);
-            for leg in e.opp.legs() {
+            prop_assert!(e.opp().n_legs >= 1 && e.opp().n_legs as usize <= MAX_LEGS);
+            for leg in e.opp().legs() {
                 prop_assert!(leg.price.is_positive() && leg.qty.is_positive());
             }
         }

@@ -257,12 +257,12 @@ impl StateKeeper {
 
     /// The phase of operation `op`, if it is in the table.
     pub fn phase(&self, op: u64) -> Option<OpPhase> {
-        self.ops.iter().find(|o| o.used && o.exec.op == op).map(|o| o.phase)
+        self.ops.iter().find(|o| o.used && o.exec.op() == op).map(|o| o.phase)
     }
 
     /// The state of an order, if its operation is in the table.
     pub fn order_state(&self, client: ClientOrderId) -> Option<OrderState> {
-        let op = self.ops.iter().find(|o| o.used && o.exec.op == client.op)?;
+        let op = self.ops.iter().find(|o| o.used && o.exec.op() == client.op)?;
         op.find(client).map(|k| op.orders[k].state)
     }
 
@@ -356,7 +356,7 @@ impl StateKeeper {
     }
 
     fn on_executing(&mut self, e: Execution, now: u64) {
-        if self.find_op(e.op).is_some() {
+        if self.find_op(e.op()).is_some() {
             return;
         }
         let Some(k) = operations::free_slot(&self.ops) else {
@@ -366,7 +366,7 @@ impl StateKeeper {
             return;
         };
         self.journal(Record::OpStarted(e));
-        self.stats.ops_started[e.opp.kind.index()].inc();
+        self.stats.ops_started[e.opp().kind.index()].inc();
         self.ops[k].begin(e, now);
     }
 
@@ -464,7 +464,7 @@ impl StateKeeper {
     fn set_phase(&mut self, k: usize, phase: OpPhase, now: u64) {
         if self.ops[k].phase != phase {
             self.ops[k].phase = phase;
-            let op = self.ops[k].exec.op;
+            let op = self.ops[k].exec.op();
             self.journal(Record::OpPhase { op, phase, ts_ns: now });
         }
     }
@@ -474,14 +474,14 @@ impl StateKeeper {
             return;
         }
         self.ops[k].halted = true;
-        let legs = self.ops[k].exec.opp;
+        let legs = *self.ops[k].exec.opp();
         for leg in legs.legs() {
             let Some(h) = self.halt_refs.get_mut(leg.inst.index()) else { continue };
             *h = h.saturating_add(1);
             if *h == 1 {
                 self.journal(Record::InstrumentHalt { inst: leg.inst, halted: true, ts_ns: now });
                 self.tell_risk(RiskUpdate::InstrumentHalt { inst: leg.inst, halted: true });
-                self.alert(AlertKind::InstrumentHalted, self.ops[k].exec.op, i64::from(leg.inst.0));
+                self.alert(AlertKind::InstrumentHalted, self.ops[k].exec.op(), i64::from(leg.inst.0));
             }
         }
     }
@@ -492,7 +492,7 @@ impl StateKeeper {
         }
         self.ops[k].halted = false;
         let now = now_ns(&self.clock);
-        let legs = self.ops[k].exec.opp;
+        let legs = *self.ops[k].exec.opp();
         for leg in legs.legs() {
             let Some(h) = self.halt_refs.get_mut(leg.inst.index()) else { continue };
             if *h > 0 {
@@ -507,14 +507,14 @@ impl StateKeeper {
 
     fn close(&mut self, k: usize, balanced: bool, now: u64) {
         let op = self.ops[k];
-        let kind = op.exec.opp.kind.index();
+        let kind = op.exec.opp().kind.index();
         let outcome = op.outcome(balanced);
         let pnl = self.val.op_pnl(&op);
         let phase = if outcome.completed { OpPhase::Completed } else { OpPhase::Failed };
         self.set_phase(k, phase, now);
         let wall = (self.wall_ms)();
         self.journal(Record::OpFinished {
-            op: op.exec.op,
+            op: op.exec.op(),
             success: outcome.success,
             realized_pnl: pnl,
             wall_ms: wall,
@@ -538,21 +538,21 @@ impl StateKeeper {
         self.stats.realized_pnl.set(self.realized);
         self.stats.daily_pnl.set(self.daily);
         self.tell_risk(RiskUpdate::OperationDone {
-            op: op.exec.op,
+            op: op.exec.op(),
             success: outcome.success,
             realized_pnl: pnl,
         });
         self.tell_risk(RiskUpdate::DailyPnl { realized: self.daily });
         if let Some(tx) = self.outcomes.as_mut() {
             let _ = tx.push(OpOutcome {
-                op: op.exec.op,
-                opp_id: op.exec.opp.id,
-                kind: op.exec.opp.kind,
+                op: op.exec.op(),
+                opp_id: op.exec.opp().id,
+                kind: op.exec.opp().kind,
                 completed: outcome.completed,
                 success: outcome.success,
                 realized_pnl: pnl,
-                trigger_ns: op.exec.opp.trigger_ns,
-                approved_ns: op.exec.approved_ns,
+                trigger_ns: op.exec.opp().trigger_ns,
+                approved_ns: op.exec.approved_ns(),
                 finished_ns: now,
             });
         }
@@ -575,7 +575,7 @@ impl StateKeeper {
         self.ops[k].restored = false;
         self.set_phase(k, OpPhase::AwaitingOperator, now);
         self.stats.escalations.inc();
-        self.alert(AlertKind::RecoveryExhausted, self.ops[k].exec.op, i64::from(self.ops[k].rounds));
+        self.alert(AlertKind::RecoveryExhausted, self.ops[k].exec.op(), i64::from(self.ops[k].rounds));
         self.halt(k, now);
     }
 
@@ -615,11 +615,11 @@ impl StateKeeper {
         }
         let ack = ms_to_ns(self.cfg.ack_timeout_ms);
         let every = ms_to_ns(self.cfg.query_interval_ms);
-        let past_deadline = op.deadline_ns > 0 && now > op.deadline_ns;
+        let past_deadline = op.deadline_ns() > 0 && now > op.deadline_ns();
         let mut settled = true;
         for j in 0..self.ops[k].n_orders {
             let o = self.ops[k].orders[j];
-            if o.is_silent(now, ack, op.deadline_ns) {
+            if o.is_silent(now, ack, op.deadline_ns()) {
                 self.stats.unknown_orders.inc();
                 self.ops[k].orders[j].state = OrderState::Unknown;
                 self.alert(AlertKind::UnknownOrder, o.client.op, i64::from(o.client.leg));
@@ -643,7 +643,7 @@ impl StateKeeper {
         {
             self.ops[k].deadline_alerted = true;
             self.stats.deadlines_missed.inc();
-            self.alert(AlertKind::DeadlineMissed, self.ops[k].exec.op, 0);
+            self.alert(AlertKind::DeadlineMissed, self.ops[k].exec.op(), 0);
         }
         if !settled || self.ops[k].phase == OpPhase::AwaitingOperator {
             return;

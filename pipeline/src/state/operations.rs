@@ -12,7 +12,7 @@
 use super::ledger::Applied;
 use crate::journal::{OpPhase, OrderState};
 use crate::msg::{ClientOrderId, Execution, Leg, MAX_LEGS, OppKind, Opportunity, OrderUpdate, RejectReason};
-use crate::types::{Amount, InstrumentId, Qty, Rate, Side};
+use crate::types::{Amount, InstrumentId, Price, Qty, Rate, Side};
 
 /// Why an order of an operation was sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,9 +174,9 @@ impl Op {
         self.halted = false;
         self.restored = false;
         self.n_orders = 0;
-        for (i, leg) in e.opp.legs().iter().enumerate() {
+        for (i, leg) in e.legs().iter().enumerate() {
             self.orders[i] = OrderSlot {
-                client: ClientOrderId { op: e.op, leg: i as u8, attempt: 0 },
+                client: ClientOrderId { op: e.op(), leg: i as u8, attempt: 0 },
                 inst: leg.inst,
                 side: leg.side,
                 qty: leg.qty,
@@ -249,7 +249,7 @@ impl Op {
 
     /// Adds an order of the round on leg `i`, sent at `now`; returns its client order id.
     pub(super) fn add_order(&mut self, i: usize, leg: Leg, purpose: Purpose, now: u64) -> ClientOrderId {
-        let client = ClientOrderId { op: self.exec.op, leg: i as u8, attempt: self.next_attempt[i] };
+        let client = ClientOrderId { op: self.exec.op(), leg: i as u8, attempt: self.next_attempt[i] };
         self.next_attempt[i] += 1;
         self.orders[self.n_orders] = OrderSlot {
             client,
@@ -265,7 +265,7 @@ impl Op {
     }
 
     pub(super) fn legs(&self) -> &[Leg] {
-        self.exec.opp.legs()
+        self.exec.legs()
     }
 
     pub(super) fn orders(&self) -> &[OrderSlot] {
@@ -308,7 +308,7 @@ pub(super) struct Outcome {
 
 /// The slot of operation `op` in the table.
 pub(super) fn find(ops: &[Op], op: u64) -> Option<usize> {
-    ops.iter().position(|o| o.used && o.exec.op == op)
+    ops.iter().position(|o| o.used && o.exec.op() == op)
 }
 
 /// A never-used slot, or the oldest closed one.
@@ -316,27 +316,25 @@ pub(super) fn free_slot(ops: &[Op]) -> Option<usize> {
     if let Some(k) = ops.iter().position(|o| !o.used) {
         return Some(k);
     }
-    ops.iter().enumerate().filter(|(_, o)| o.closed).min_by_key(|(_, o)| o.exec.op).map(|(k, _)| k)
+    ops.iter().enumerate().filter(|(_, o)| o.closed).min_by_key(|(_, o)| o.exec.op()).map(|(k, _)| k)
 }
+
+/// An opportunity with no legs.
+pub(super) const NO_OPPORTUNITY: Opportunity = Opportunity {
+    id: 0,
+    kind: OppKind::SpotSpot,
+    n_legs: 0,
+    legs: [Leg { inst: InstrumentId(0), side: Side::Buy, price: Price::ZERO, qty: Qty::ZERO }; MAX_LEGS],
+    expected_profit: Amount::ZERO,
+    edge: Rate::ZERO,
+    notional: Amount::ZERO,
+    slippage: Rate::ZERO,
+    trigger_ns: 0,
+    oldest_ns: 0,
+    detected_ns: 0,
+};
 
 /// An execution with no legs: what a slot holds before its first operation.
 pub(super) fn empty_exec(op: u64) -> Execution {
-    Execution {
-        op,
-        opp: Opportunity {
-            id: 0,
-            kind: OppKind::SpotSpot,
-            n_legs: 0,
-            legs: [Leg::default(); MAX_LEGS],
-            expected_profit: Amount::ZERO,
-            edge: Rate::ZERO,
-            notional: Amount::ZERO,
-            slippage: Rate::ZERO,
-            trigger_ns: 0,
-            oldest_ns: 0,
-            detected_ns: 0,
-        },
-        approved_ns: 0,
-        deadline_ns: 0,
-    }
+    Execution::new(op, NO_OPPORTUNITY, 0, 0)
 }

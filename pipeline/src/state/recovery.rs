@@ -266,6 +266,6 @@ impl Op {
 
     /// Past the deadline, how long an unwind without a fresh book to price it waits.
     pub(super) fn unpriced_until(&self, wait_ms: u64) -> u64 {
-        self.exec.deadline_ns.saturating_add(ms_to_ns(wait_ms))
+        self.exec.deadline_ns().saturating_add(ms_to_ns(wait_ms))
     }
 }

@@ -9,9 +9,9 @@
 //! reconciled.
 
 use super::ledger::{Applied, Positions};
-use super::operations::{MAX_OP_ORDERS, Op, OrderSlot, Purpose, empty_exec, free_slot};
-use crate::journal::{OpPhase, OrderState, Replay};
-use crate::msg::{Leg, MAX_LEGS, OppKind};
+use super::operations::{MAX_OP_ORDERS, NO_OPPORTUNITY, Op, OrderSlot, Purpose, free_slot};
+use crate::journal::{OpPhase, OrderState, Replay, ReplayOp};
+use crate::msg::{Execution, Leg, MAX_LEGS, OppKind};
 use crate::types::Amount;
 
 /// What a restore put back, besides the tables it filled.
@@ -49,18 +49,7 @@ pub(super) fn restore(
             lost += 1;
             continue;
         };
-        let mut exec = ro.exec.unwrap_or_else(|| empty_exec(ro.op));
-        if ro.exec.is_none() {
-            // Only the dispatch log knew this operation: its entry intents are its legs.
-            exec.opp.kind = ro.kind.unwrap_or(OppKind::SpotSpot);
-            for o in r.orders.iter().filter(|o| o.client.op == ro.op && o.client.attempt == 0) {
-                let i = o.client.leg as usize;
-                if i < MAX_LEGS && o.intent {
-                    exec.opp.legs[i] = Leg { inst: o.inst, side: o.side, price: o.price, qty: o.qty };
-                    exec.opp.n_legs = exec.opp.n_legs.max(o.client.leg + 1);
-                }
-            }
-        }
+        let exec = ro.exec.unwrap_or_else(|| from_intents(r, ro));
         let op = &mut ops[k];
         op.used = true;
         op.closed = false;
@@ -85,7 +74,7 @@ pub(super) fn restore(
             op.next_attempt[leg] = op.next_attempt[leg].max(o.client.attempt.saturating_add(1));
             let purpose = if o.client.attempt == 0 {
                 Purpose::Entry
-            } else if exec.opp.legs[leg].side == o.side {
+            } else if exec.opp().legs[leg].side == o.side {
                 Purpose::Hedge
             } else {
                 Purpose::Unwind
@@ -111,4 +100,18 @@ pub(super) fn restore(
         op.backoff = 0;
     }
     Restored { realized: r.realized_pnl, lost }
+}
+
+/// An operation only the dispatch log knew: its entry intents are its legs.
+fn from_intents(r: &Replay, ro: &ReplayOp) -> Execution {
+    let mut opp = NO_OPPORTUNITY;
+    opp.kind = ro.kind.unwrap_or(OppKind::SpotSpot);
+    for o in r.orders.iter().filter(|o| o.client.op == ro.op && o.client.attempt == 0) {
+        let i = o.client.leg as usize;
+        if i < MAX_LEGS && o.intent {
+            opp.legs[i] = Leg { inst: o.inst, side: o.side, price: o.price, qty: o.qty };
+            opp.n_legs = opp.n_legs.max(o.client.leg + 1);
+        }
+    }
+    Execution::new(ro.op, opp, 0, 0)
 }
