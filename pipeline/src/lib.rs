@@ -8,7 +8,21 @@
 //! Nothing in this crate opens a socket: the stages that talk to venues are generic over
 //! small traits that the `adapters` crate implements, so the whole chain also runs on
 //! recorded frames and in tests.
+//!
+//! No `unsafe` anywhere: the crate forbids it in every build without the `testkit`
+//! feature. With it (tests), the one exception is the counting allocator the allocation
+//! tests install ([`testkit::counting`]; a `GlobalAlloc` is an unsafe trait), allowed in
+//! that module alone under a crate-wide `deny`.
+//!
+//! Features: `bench` compiles the runtime benchmark ([`bench`], run by `arb bench
+//! pipeline`) and the synthetic stages it drives ([`synthetic`]); `testkit` compiles the
+//! fixtures that other crates' tests share ([`testkit`]). Neither is part of the
+//! engine's wiring.
 
+#![cfg_attr(not(any(test, feature = "testkit")), forbid(unsafe_code))]
+#![cfg_attr(any(test, feature = "testkit"), deny(unsafe_code))]
+
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod book;
 pub mod cells;
@@ -24,7 +38,9 @@ pub mod risk;
 pub mod runtime;
 pub mod state;
 pub mod stats;
+#[cfg(feature = "bench")]
 pub mod synthetic;
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod types;
 pub mod units;
