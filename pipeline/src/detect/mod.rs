@@ -1,4 +1,5 @@
-//! Detection: find price differences that pay after fees, sized by book depth.
+//! Stage 3, detect (detection): find price differences that pay after fees, sized by
+//! book depth.
 //!
 //! - **Input rings:** `Rx<BookTop>` (the tops of every instrument's book, synced or not,
 //!   from the book stage; a `DropAndCount` link is fine: when it overflows every book is

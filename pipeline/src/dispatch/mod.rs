@@ -1,4 +1,4 @@
-//! Dispatch: journal every order's intent, then send it.
+//! Stage 5, dispatch: journal every order's intent, then send it.
 //!
 //! - **Input rings:** `Rx<Execution>` from the risk gate; `Rx<Command>` from the state
 //!   stage (recovery orders, cancels, queries, cancel-all, balance queries).

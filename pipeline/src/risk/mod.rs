@@ -1,4 +1,5 @@
-//! The risk gate: every opportunity passes every limit here before an order exists.
+//! Stage 4, risk (the risk gate): every opportunity passes every limit here before an
+//! order exists.
 //!
 //! - **Input rings:** `Rx<Opportunity>` from detection; `Rx<RiskUpdate>` from the state
 //!   stage (positions, balances, realized P&L, finished operations, halts, order

@@ -1,4 +1,4 @@
-//! The state stage: operations, orders, positions, P&L, balances, and recovery.
+//! Stage 6, state: operations, orders, positions, P&L, balances, and recovery.
 //!
 //! - **Input rings:** `Rx<StateInput>` from dispatch (operation starts, every order
 //!   event, balances); `Rx<BookTop>` (current prices, for recovery cost estimates,
