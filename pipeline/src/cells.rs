@@ -43,6 +43,11 @@ impl Counter {
     }
 }
 
+/// The values of a set of counters, in order (a snapshot of per-kind counters).
+pub fn read<const N: usize>(counters: &[Counter; N]) -> [u64; N] {
+    std::array::from_fn(|i| counters[i].get())
+}
+
 /// A single-writer signed gauge.
 #[derive(Debug, Default)]
 pub struct Gauge(AtomicI64);

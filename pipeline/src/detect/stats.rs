@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::cells::Counter;
+use crate::cells::{self, Counter};
 use crate::msg::OppKind;
 
 /// Detection counters, readable from the cold side.
@@ -37,13 +37,12 @@ pub struct DetectStats {
 
 impl DetectStats {
     pub fn snapshot(&self) -> DetectSnapshot {
-        let by_kind = |c: &[Counter; OppKind::COUNT]| [c[0].get(), c[1].get(), c[2].get()];
         DetectSnapshot {
             book_updates: self.book_updates.get(),
             unsynced_updates: self.unsynced_updates.get(),
             evaluations: self.evaluations.get(),
-            found: by_kind(&self.found),
-            emitted: by_kind(&self.emitted),
+            found: cells::read(&self.found),
+            emitted: cells::read(&self.emitted),
             suppressed_duplicate: self.suppressed_duplicate.get(),
             suppressed_cooldown: self.suppressed_cooldown.get(),
             refused_stale: self.refused_stale.get(),

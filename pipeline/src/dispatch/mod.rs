@@ -256,40 +256,34 @@ impl<S: OrderSink> Dispatcher<S> {
             }
             Command::Cancel { client, inst } => {
                 self.stats.cancels.inc();
-                self.note_journal(Record::CancelIntent { client, inst, ts_ns: now });
-                let r = self.sink.cancel(client, inst);
-                self.note_request(r);
+                self.request(Record::CancelIntent { client, inst, ts_ns: now }, |sink| {
+                    sink.cancel(client, inst)
+                });
             }
             Command::Query { client, inst } => {
                 self.stats.queries.inc();
-                self.note_journal(Record::QueryIntent { client, inst, ts_ns: now });
-                let r = self.sink.query(client, inst);
-                self.note_request(r);
+                self.request(Record::QueryIntent { client, inst, ts_ns: now }, |sink| {
+                    sink.query(client, inst)
+                });
             }
             Command::CancelAll => {
                 self.stats.cancel_alls.inc();
-                self.note_journal(Record::CancelAll { ts_ns: now });
-                let r = self.sink.cancel_all();
-                self.note_request(r);
+                self.request(Record::CancelAll { ts_ns: now }, |sink| sink.cancel_all());
             }
             Command::QueryBalances { venue } => {
                 self.stats.balance_queries.inc();
-                self.note_journal(Record::BalanceQuery { venue, ts_ns: now });
-                let r = self.sink.query_balances(venue);
-                self.note_request(r);
+                self.request(Record::BalanceQuery { venue, ts_ns: now }, |sink| sink.query_balances(venue));
             }
         }
     }
 
-    /// Journals a request that goes out whether or not the journal works.
-    fn note_journal(&mut self, rec: Record) {
+    /// Journals a request that cannot add risk (a cancel, a query) and sends it, whether
+    /// or not the journal works; a failed send is counted and the state stage retries.
+    fn request(&mut self, rec: Record, send: impl FnOnce(&mut S) -> Result<(), SinkError>) {
         if self.journal.write(&rec).is_err() {
             self.stats.unjournaled.inc();
         }
-    }
-
-    fn note_request(&mut self, r: Result<(), SinkError>) {
-        if r.is_err() {
+        if send(&mut self.sink).is_err() {
             self.stats.requests_failed.inc();
         }
     }

@@ -5,7 +5,7 @@ use std::fmt;
 
 use super::breakers::Breaker;
 use super::veto::Veto;
-use crate::cells::{AmountCell, Counter, Gauge};
+use crate::cells::{self, AmountCell, Counter, Gauge};
 use crate::msg::OppKind;
 use crate::types::{Amount, Venue};
 
@@ -34,10 +34,10 @@ pub struct RiskStats {
 impl RiskStats {
     pub fn snapshot(&self) -> RiskSnapshot {
         RiskSnapshot {
-            approved: std::array::from_fn(|i| self.approved[i].get()),
-            rejected: std::array::from_fn(|i| self.rejected[i].get()),
+            approved: cells::read(&self.approved),
+            rejected: cells::read(&self.rejected),
             breaker_open: std::array::from_fn(|i| self.breaker_open[i].get() != 0),
-            breaker_trips: std::array::from_fn(|i| self.breaker_trips[i].get()),
+            breaker_trips: cells::read(&self.breaker_trips),
             halted: self.halted.get() != 0,
             in_flight: self.in_flight.get(),
             reconciling: self.reconciling.get(),

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::cells::{AmountCell, Counter, Gauge};
+use crate::cells::{self, AmountCell, Counter, Gauge};
 use crate::msg::OppKind;
 use crate::types::Amount;
 
@@ -44,12 +44,11 @@ pub struct StateStats {
 
 impl StateStats {
     pub fn snapshot(&self) -> StateSnapshot {
-        let k = |c: &[Counter; OppKind::COUNT]| [c[0].get(), c[1].get(), c[2].get()];
         StateSnapshot {
-            ops_started: k(&self.ops_started),
-            ops_completed: k(&self.ops_completed),
-            ops_failed: k(&self.ops_failed),
-            ops_missed: k(&self.ops_missed),
+            ops_started: cells::read(&self.ops_started),
+            ops_completed: cells::read(&self.ops_completed),
+            ops_failed: cells::read(&self.ops_failed),
+            ops_missed: cells::read(&self.ops_missed),
             recoveries: self.recoveries.get(),
             hedge_orders: self.hedge_orders.get(),
             unwind_orders: self.unwind_orders.get(),
