@@ -6,7 +6,7 @@
 //! A test file installs it itself, as the only test of its process so nothing else
 //! allocates while it measures:
 //!
-//! ```ignore
+//! ```text
 //! #[global_allocator]
 //! static GLOBAL: pipeline::testkit::counting::CountingAlloc = pipeline::testkit::counting::CountingAlloc;
 //! ```
