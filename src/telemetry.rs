@@ -11,7 +11,7 @@ use adapters::decode::{BadInput, DecodeStats};
 use adapters::net::ws::{LinkState, WsStats};
 use pipeline::book::BookCounters;
 use pipeline::msg::OppKind;
-use pipeline::risk::{Breaker, RejectReason};
+use pipeline::risk::{Breaker, Veto};
 use pipeline::runtime::Control;
 use pipeline::stats::TradingStats;
 use pipeline::types::{Instruments, Market, Venue};
@@ -29,7 +29,7 @@ pub struct Telemetry {
     pub control: Arc<Control>,
     pub instruments: Arc<Instruments>,
     pub connections: Vec<(Venue, Market, WsStats)>,
-    pub positions: Arc<pipeline::stats::PositionBoard>,
+    pub positions: Arc<pipeline::cells::PositionBoard>,
     pub started: Instant,
     pub dry_run: bool,
     pub clock: quanta::Clock,
@@ -142,7 +142,7 @@ impl Telemetry {
         o.help("arb_recoveries_total", "counter", "operations that needed recovery");
         o.line("arb_recoveries_total", &[], snap.state.recoveries);
         o.help("arb_risk_rejected_total", "counter", "refusals by the risk gate");
-        for r in RejectReason::ALL {
+        for r in Veto::ALL {
             o.line("arb_risk_rejected_total", &[("reason", r.name())], snap.risk.rejected(r));
         }
         o.help("arb_breaker_open", "gauge", "1 while a circuit breaker is open");

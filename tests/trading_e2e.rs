@@ -18,7 +18,7 @@ use arb::config::Config;
 use arb::ctl::CtlServer;
 use arb::engine::Session;
 use pipeline::msg::{Leg, MAX_LEGS, OpOutcome, OppKind, Opportunity, RiskControl};
-use pipeline::risk::{Breaker, RejectReason};
+use pipeline::risk::{Breaker, Veto};
 use pipeline::stats::TradingSnapshot;
 use pipeline::types::{Amount, Market, Price, Qty, Rate, Rounding, Side, Venue};
 use pipeline::units::Usd;
@@ -166,8 +166,7 @@ fn acceptance_scenarios_against_the_simulated_venues() {
     let before = rig.snap();
     rig.sim.dislocate(DislocationKind::SpotSpot, Venue::Mexc, Asset::Btc, EDGE_BPS);
     rig.wait("the gate refuses it", 10, |r| {
-        r.snap().risk.rejected(RejectReason::BreakerDailyLoss)
-            > before.risk.rejected(RejectReason::BreakerDailyLoss)
+        r.snap().risk.rejected(Veto::BreakerDailyLoss) > before.risk.rejected(Veto::BreakerDailyLoss)
     });
     rig.settle();
     assert_eq!(
@@ -279,7 +278,7 @@ fn acceptance_scenarios_against_the_simulated_venues() {
     assert!(rig.snap().dispatch.cancel_alls > before.dispatch.cancel_alls);
     rig.sim.dislocate(DislocationKind::SpotSpot, Venue::Mexc, Asset::Btc, EDGE_BPS);
     rig.wait("the gate refuses everything", 10, |r| {
-        r.snap().risk.rejected(RejectReason::KillSwitch) > before.risk.rejected(RejectReason::KillSwitch)
+        r.snap().risk.rejected(Veto::KillSwitch) > before.risk.rejected(Veto::KillSwitch)
     });
     assert_eq!(rig.snap().risk.last_op_id, before.risk.last_op_id, "nothing traded after the kill switch");
 

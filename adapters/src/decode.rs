@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use pipeline::msg::{MdBody, MdEvent};
-use pipeline::types::{DecimalError, InstrumentId, Instruments, Market, Price, Qty, Side, Venue};
+use pipeline::types::decimal;
+use pipeline::types::{DecimalError, InstrumentId, Instruments, Market, Price, Qty, Rounding, Side, Venue};
 use rustc_hash::FxHashMap;
 
 use crate::json::{JsonError, PlainDecimal};
@@ -211,12 +212,8 @@ impl Sym {
     /// down (dust below the scale cannot be traded).
     #[inline]
     pub fn qty(&self, text: &[u8]) -> Result<Qty, DecodeError> {
-        let q = pipeline::types::decimal::parse_i64_rounded(
-            text,
-            self.qty_scale,
-            pipeline::types::Rounding::Floor,
-        )
-        .map_err(|e| self.err(e.into()))?;
+        let q = decimal::parse_i64_rounded(text, self.qty_scale, Rounding::Floor)
+            .map_err(|e| self.err(e.into()))?;
         if q < 0 {
             return Err(self.err(BadInput::NegativeOrZero));
         }
@@ -256,9 +253,9 @@ impl Sym {
         price: PlainDecimal<'_>,
         qty: PlainDecimal<'_>,
     ) -> Result<Option<MdBody>, DecodeError> {
-        let p = match scaled_exact(price, self.price_scale) {
+        let p = match decimal::scale_plain(price.mantissa, price.fraction_digits, self.price_scale) {
             Some(Ok(v)) => v,
-            Some(Err(())) => {
+            Some(Err(_)) => {
                 UNREPRESENTABLE_LEVELS.fetch_add(1, Ordering::Relaxed);
                 return Ok(None);
             }
@@ -268,20 +265,9 @@ impl Sym {
         if p <= 0 {
             return Err(self.err(BadInput::NegativeOrZero));
         }
-        let q = if qty.fraction_digits <= u32::from(self.qty_scale) {
-            let f = POW10[(u32::from(self.qty_scale) - qty.fraction_digits) as usize];
-            qty.mantissa
-                .checked_mul(f)
-                .and_then(|v| i64::try_from(v).ok())
-                .ok_or(self.err(BadInput::NumberOutOfRange))?
-        } else {
-            // Dust below the scale is rounded down, as in `qty`.
-            let f = POW10
-                .get((qty.fraction_digits - u32::from(self.qty_scale)) as usize)
-                .copied()
-                .unwrap_or(u64::MAX);
-            i64::try_from(qty.mantissa / f).map_err(|_| self.err(BadInput::NumberOutOfRange))?
-        };
+        // Dust below the scale is rounded down, as in `qty`.
+        let q = decimal::scale_plain_floor(qty.mantissa, qty.fraction_digits, self.qty_scale)
+            .map_err(|_| self.err(BadInput::NumberOutOfRange))?;
         Ok(Some(MdBody::Level { side, price: Price(p), qty: Qty(q) }))
     }
 
@@ -292,30 +278,6 @@ impl Sym {
 }
 
 static UNREPRESENTABLE_LEVELS: AtomicU64 = AtomicU64::new(0);
-
-const POW10: [u64; 20] = {
-    let mut t = [1u64; 20];
-    let mut i = 1;
-    while i < 20 {
-        t[i] = t[i - 1] * 10;
-        i += 1;
-    }
-    t
-};
-
-/// A plain decimal at `scale`: `Some(Ok)` when exact and in range, `Some(Err)` when too
-/// large for an i64, `None` when it has more places than the scale.
-#[inline(always)]
-fn scaled_exact(d: PlainDecimal<'_>, scale: u8) -> Option<Result<i64, ()>> {
-    let shift = u32::from(scale).checked_sub(d.fraction_digits)?;
-    Some(
-        POW10
-            .get(shift as usize)
-            .and_then(|&f| d.mantissa.checked_mul(f))
-            .and_then(|v| i64::try_from(v).ok())
-            .ok_or(()),
-    )
-}
 
 /// Book levels skipped because their price was beyond the instrument's range, since
 /// the process started.
@@ -374,4 +336,46 @@ pub fn atomically<T>(
         out.truncate(start);
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SYM: Sym = Sym { inst: InstrumentId(3), price_scale: 2, qty_scale: 6 };
+
+    #[test]
+    fn numbers_of_twenty_digits_and_more_are_refused_not_wrapped() {
+        let long = b"123456789012345678901234";
+        assert_eq!(SYM.qty(long).map_err(|e| e.reason), Err(BadInput::NumberOutOfRange));
+        assert_eq!(SYM.price(long).map_err(|e| e.reason), Err(BadInput::NumberOutOfRange));
+        assert_eq!(
+            SYM.level(Side::Buy, b"100.5", long).map_err(|e| e.reason),
+            Err(BadInput::NumberOutOfRange)
+        );
+        // A price beyond the instrument's range is a level skipped, not a failed update.
+        let skipped = unrepresentable_levels();
+        assert_eq!(SYM.level(Side::Sell, long, b"1"), Ok(None));
+        assert_eq!(SYM.level(Side::Sell, b"99999999999999999999", b"1"), Ok(None));
+        assert!(unrepresentable_levels() >= skipped + 2);
+    }
+
+    #[test]
+    fn plain_levels_scale_exactly_and_round_dust_down() {
+        let level = |p: &[u8], q: &[u8]| SYM.level(Side::Buy, p, q).unwrap();
+        assert_eq!(
+            level(b"100.5", b"0.00000123"),
+            Some(MdBody::Level { side: Side::Buy, price: Price(10050), qty: Qty(1) })
+        );
+        assert_eq!(
+            level(b"9999999999999999.99", b"1"),
+            Some(MdBody::Level {
+                side: Side::Buy,
+                price: Price(999_999_999_999_999_999),
+                qty: Qty(1_000_000)
+            })
+        );
+        assert_eq!(SYM.level(Side::Buy, b"100.555", b"1").map_err(|e| e.reason), Err(BadInput::TooPrecise));
+        assert_eq!(SYM.level(Side::Buy, b"0", b"1").map_err(|e| e.reason), Err(BadInput::NegativeOrZero));
+    }
 }

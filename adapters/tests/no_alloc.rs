@@ -10,61 +10,28 @@
 
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use adapters::net::http::{HttpClient, HttpConfig, Request};
 use adapters::net::ws::{StaticHooks, WsClient, WsConfig, WsEvent};
 use mio::{Events, Poll, Token};
+use pipeline::testkit::counting::{self, CountingAlloc};
 use quanta::Clock;
 use support::{ServerStream, TestCa};
 use tungstenite::Message;
 
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 fn count(on: bool) {
-    COUNTING.with(|c| c.set(on));
+    counting::count_this_thread(on);
 }
-
-fn note() {
-    if COUNTING.with(|c| c.get()) {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 /// Polls `poll` without counting: mio's own bookkeeping is not ours.
 fn wait(poll: &mut Poll, events: &mut Events) {
-    let was = COUNTING.with(|c| c.replace(false));
+    let was = counting::count_this_thread(false);
     poll.poll(events, Some(Duration::from_millis(2))).expect("poll");
     count(was);
 }
@@ -120,7 +87,7 @@ fn hot_paths_do_not_allocate_after_warm_up() {
         });
         count(false);
     }
-    let ws_allocs = ALLOCS.swap(0, Ordering::Relaxed);
+    let ws_allocs = counting::take_counted();
     println!("WebSocket receive: {ws_allocs} allocations over {counted} frames");
     assert!(ws_allocs * 50 <= counted, "{ws_allocs} allocations over {counted} frames");
 
@@ -163,7 +130,7 @@ fn hot_paths_do_not_allocate_after_warm_up() {
             }
             count(false);
         }
-        let allocs = ALLOCS.swap(0, Ordering::Relaxed);
+        let allocs = counting::take_counted();
         println!("HTTP ({scheme}): {allocs} allocations over 1000 requests");
         let allowed = if tls { 2 * 1000 } else { 0 };
         assert!(allocs <= allowed, "{scheme}: {allocs} allocations over 1000 requests");

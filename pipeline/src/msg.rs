@@ -231,14 +231,52 @@ impl Opportunity {
 
 /// An opportunity the risk gate approved, with the operation id that names every order
 /// and journal record of it.
+///
+/// Only this crate makes one: the risk gate when it approves, and the journal and the
+/// state stage when they rebuild one it approved before a restart. Everyone else reads
+/// it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Execution {
-    pub op: u64,
-    pub opp: Opportunity,
-    pub approved_ns: u64,
+    op: u64,
+    opp: Opportunity,
+    approved_ns: u64,
+    deadline_ns: u64,
+}
+
+impl Execution {
+    /// An approved execution (the risk gate), or one rebuilt from the journal.
+    pub(crate) const fn new(op: u64, opp: Opportunity, approved_ns: u64, deadline_ns: u64) -> Self {
+        Self { op, opp, approved_ns, deadline_ns }
+    }
+
+    /// The operation id: it names every order and journal record of the operation.
+    #[inline]
+    pub const fn op(&self) -> u64 {
+        self.op
+    }
+
+    /// The opportunity as approved.
+    #[inline]
+    pub const fn opp(&self) -> &Opportunity {
+        &self.opp
+    }
+
+    #[inline]
+    pub fn legs(&self) -> &[Leg] {
+        self.opp.legs()
+    }
+
+    #[inline]
+    pub const fn approved_ns(&self) -> u64 {
+        self.approved_ns
+    }
+
     /// After this time (`approved_ns + max_execution_time_ms`) a leg left naked is
     /// unwound by the state stage.
-    pub deadline_ns: u64,
+    #[inline]
+    pub const fn deadline_ns(&self) -> u64 {
+        self.deadline_ns
+    }
 }
 
 const _: () = assert!(std::mem::size_of::<Opportunity>() <= 3 * 64);

@@ -15,7 +15,7 @@ use crossbeam_utils::CachePadded;
 use quanta::Clock;
 
 use crate::metrics::Recorder;
-use crate::runtime::{Full, Rx, Stage, Tx};
+use crate::runtime::{Held, Rx, Stage, Tx};
 
 /// A synthetic event: a sequence number and the raw clock when the source made it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -128,14 +128,13 @@ impl Stage for Source {
     }
 }
 
-/// Passes probes on unchanged, singly or in batches; keeps what a full ring refused and
+/// Passes probes on unchanged, singly or in batches; holds what a full ring refused and
 /// takes no new input until it is sent.
 pub struct Relay {
     rx: Rx<Probe>,
     tx: Tx<Probe>,
     batch: usize,
-    buf: Vec<Probe>,
-    sent: usize,
+    held: Held<Probe>,
 }
 
 impl fmt::Debug for Relay {
@@ -148,35 +147,32 @@ impl Relay {
     /// A relay moving up to `batch` probes per poll (1 = single pop and push).
     pub fn new(rx: Rx<Probe>, tx: Tx<Probe>, batch: usize) -> Self {
         let batch = batch.max(1);
-        Self { rx, tx, batch, buf: Vec::with_capacity(batch), sent: 0 }
+        Self { rx, tx, batch, held: Held::new(batch) }
     }
 }
 
 impl Stage for Relay {
     fn poll(&mut self) -> usize {
-        if self.sent < self.buf.len() {
-            self.sent += self.tx.push_batch(&self.buf[self.sent..]);
+        if !self.held.is_empty() {
+            self.held.flush(&mut self.tx);
             return 1;
         }
         if self.batch == 1 {
             return match self.rx.pop() {
                 Some(p) => {
-                    if let Err(Full(p)) = self.tx.push(p) {
-                        self.buf.clear();
-                        self.buf.push(p);
-                        self.sent = 0;
-                    }
+                    self.held.push(&mut self.tx, p);
                     1
                 }
                 None => 0,
             };
         }
-        self.buf.clear();
-        self.sent = 0;
-        let buf = &mut self.buf;
-        let n = self.rx.drain(self.batch, |p| buf.push(p));
+        // The holder is empty and takes a whole batch: nothing is dropped.
+        let held = &mut self.held;
+        let n = self.rx.drain(self.batch, |p| {
+            held.hold(p);
+        });
         if n > 0 {
-            self.sent = self.tx.push_batch(&self.buf);
+            self.held.flush(&mut self.tx);
         }
         n
     }

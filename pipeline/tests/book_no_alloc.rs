@@ -10,36 +10,13 @@
 #[path = "../../benches/support/book_stream.rs"]
 mod book_stream;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use book_stream::{SEED, TICK, UPDATES, events, stream};
 use pipeline::book::{BookConfig, Books};
+use pipeline::testkit::counting::{self, CountingAlloc};
 use pipeline::types::{InstrumentId, Price};
 
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 #[test]
 fn no_allocation_per_book_update_after_warm_up() {
@@ -53,11 +30,11 @@ fn no_allocation_per_book_update_after_warm_up() {
     for e in warm {
         books.apply(e, 1, &mut |_| changed += 1);
     }
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = counting::allocations();
     for e in measured {
         books.apply(e, 1, &mut |_| changed += 1);
     }
-    let allocs = ALLOCS.load(Ordering::SeqCst) - before;
+    let allocs = counting::allocations() - before;
     assert!(books.get(InstrumentId(0)).unwrap().is_synced());
     assert!(changed > 0);
     assert_eq!(allocs, 0, "allocations over the last {} events", measured.len());

@@ -3,38 +3,16 @@
 //! This file holds one test so that nothing else allocates in the process while it
 //! measures; the main thread only sleeps and reads atomics during the window.
 
-use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use pipeline::metrics::{MetricsHub, SeriesKind};
 use pipeline::runtime::{Backpressure, Control, Layout, Runner, ThreadSpec, link};
 use pipeline::synthetic::{Emit, Probe, Progress, Relay, Sink, Source};
+use pipeline::testkit::counting::{self, CountingAlloc};
 use quanta::Clock;
 
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: AllocLayout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: AllocLayout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 fn wait_for(progress: &Progress, n: u64) {
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -72,10 +50,10 @@ fn measure(emit: Emit, batch: usize, warm: u64, window: u64) -> u64 {
     hub.collect();
     std::thread::sleep(Duration::from_millis(250));
     hub.collect();
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = counting::allocations();
     let start = progress.received();
     wait_for(&progress, start + window);
-    let after = ALLOCS.load(Ordering::SeqCst);
+    let after = counting::allocations();
     running.join().unwrap();
     after - before
 }

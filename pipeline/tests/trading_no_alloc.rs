@@ -5,9 +5,6 @@
 //! This file holds one test so that nothing else allocates in the process while it
 //! measures; the stages are polled on the test thread itself.
 
-use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use pipeline::detect::{DetectConfig, Detector};
 use pipeline::dispatch::{DispatchConfig, DispatchRings, Dispatcher, PaperBalance, PaperConfig, PaperSink};
 use pipeline::journal::{FsyncPolicy, JournalKind, JournalWriter};
@@ -16,34 +13,14 @@ use pipeline::risk::{RiskConfig, RiskGate, RiskRings};
 use pipeline::runtime::{Control, Stage, Tx};
 use pipeline::state::{StateConfig, StateKeeper, StateRings};
 use pipeline::stats::TradingStats;
+use pipeline::testkit::counting::{self, CountingAlloc};
 use pipeline::testkit::{self, top};
 use pipeline::types::{Amount, Venue};
 use pipeline::units::{Exact, now_ns};
 use quanta::Clock;
 
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: AllocLayout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: AllocLayout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 const MS: u64 = 1_000_000;
 
@@ -192,11 +169,11 @@ fn the_trading_chain_allocates_nothing_per_event() {
         step(round, &mut books);
     }
     let before_ops = stats.state.snapshot();
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = counting::allocations();
     for round in 20..220 {
         step(round, &mut books);
     }
-    let after = ALLOCS.load(Ordering::SeqCst);
+    let after = counting::allocations();
     let s = stats.snapshot();
     let done = |x: &pipeline::state::StateSnapshot| x.ops_completed[0] + x.ops_failed[0];
     assert!(done(&s.state) - done(&before_ops) >= 100, "operations ran in the window: {s}");

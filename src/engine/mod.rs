@@ -146,7 +146,7 @@ pub struct Session {
     books: Arc<BookCounters>,
     decode: Arc<DecodeStats>,
     instruments: Arc<Instruments>,
-    positions: Arc<pipeline::stats::PositionBoard>,
+    positions: Arc<pipeline::cells::PositionBoard>,
     controls: Arc<Controls>,
     started: Instant,
     feed_counters: Option<Arc<adapters::feed::live::LiveCounters>>,
@@ -275,7 +275,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     };
 
     let book_counters = BookCounters::new(n);
-    let positions = pipeline::stats::PositionBoard::new(n);
+    let positions = pipeline::cells::PositionBoard::new(n);
     let mut runner = Runner::new(mclock.clone());
     {
         let c = clock.clone();
@@ -640,7 +640,7 @@ impl Session {
     }
 
     /// Each instrument's position, as the state stage last published it.
-    pub fn positions(&self) -> &Arc<pipeline::stats::PositionBoard> {
+    pub fn positions(&self) -> &Arc<pipeline::cells::PositionBoard> {
         &self.positions
     }
 

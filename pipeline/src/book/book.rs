@@ -18,46 +18,11 @@
 //! An update is staged until its `End` event and applied whole, so an update cut short
 //! (another instrument's header, a feed loss) never leaves half its levels in the book.
 
+use super::config::BookConfig;
 use super::ladder::{Ladder, LadderFull};
+use super::stats::BookStats;
 use crate::msg::{BOOK_DEPTH, BookTop, Level, MdBody, MdEvent};
 use crate::types::{InstrumentId, Price, Qty, Side};
-
-/// Book stage settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BookConfig {
-    /// Market-data events buffered per book while waiting for a snapshot.
-    pub buffer_events: usize,
-    /// A synced book with no update for this long is stale and resyncs (0: never).
-    pub stale_ms: u64,
-    /// How long to wait for a requested resync before asking again.
-    pub resync_retry_ms: u64,
-    /// Levels per side reserved up front outside the ladders' dense windows (levels off
-    /// the tick grid or far from the best, and the re-centring buffers), and levels
-    /// staged per update.
-    pub initial_levels: usize,
-}
-
-impl Default for BookConfig {
-    fn default() -> Self {
-        Self { buffer_events: 65_536, stale_ms: 30_000, resync_retry_ms: 3_000, initial_levels: 1024 }
-    }
-}
-
-/// Counters of one book.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BookStats {
-    pub updates: u64,
-    pub snapshots: u64,
-    pub gaps: u64,
-    pub duplicates: u64,
-    pub crossed: u64,
-    pub stale: u64,
-    pub feed_losses: u64,
-    pub bad_updates: u64,
-    pub buffer_overflows: u64,
-    pub resyncs: u64,
-}
 
 /// What applying an event asks of the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

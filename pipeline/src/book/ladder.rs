@@ -229,6 +229,25 @@ impl Ladder {
         self.lo.wrapping_add(i as i64 * self.grid.tick)
     }
 
+    /// Empties the dense window, handing each level it held to `f`, ascending.
+    #[inline]
+    fn empty_window(&mut self, mut f: impl FnMut(Slot)) {
+        let mut s = self.summary;
+        while s != 0 {
+            let w = s.trailing_zeros() as usize;
+            s &= s - 1;
+            let mut bits = self.words[w];
+            while bits != 0 {
+                let i = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                f(Slot { key: self.slot_key(i), qty: self.slots[i] });
+                self.slots[i] = 0;
+            }
+            self.words[w] = 0;
+        }
+        self.summary = 0;
+    }
+
     /// Sets the quantity at `price` (absolute); zero removes the level.
     #[inline(always)]
     pub fn set(&mut self, price: Price, qty: Qty) -> Result<(), LadderFull> {
@@ -371,20 +390,7 @@ impl Ladder {
         // Empty the window into `moved`, ascending.
         let mut moved = std::mem::take(&mut self.moved);
         moved.clear();
-        let mut s = self.summary;
-        while s != 0 {
-            let w = s.trailing_zeros() as usize;
-            s &= s - 1;
-            let mut bits = self.words[w];
-            while bits != 0 {
-                let i = w * 64 + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                moved.push(Slot { key: self.slot_key(i), qty: self.slots[i] });
-                self.slots[i] = 0;
-            }
-            self.words[w] = 0;
-        }
-        self.summary = 0;
+        self.empty_window(|slot| moved.push(slot));
         self.lo = lo;
         // Merge it with the fallback, both ascending and disjoint, routing each level.
         let far = std::mem::take(&mut self.far);
@@ -470,18 +476,7 @@ impl Ladder {
     /// Removes every level; the window stays where it is (the next snapshot is most
     /// likely near the last price) and no allocation is freed.
     pub fn clear(&mut self) {
-        let mut s = self.summary;
-        while s != 0 {
-            let w = s.trailing_zeros() as usize;
-            s &= s - 1;
-            let mut bits = self.words[w];
-            while bits != 0 {
-                self.slots[w * 64 + bits.trailing_zeros() as usize] = 0;
-                bits &= bits - 1;
-            }
-            self.words[w] = 0;
-        }
-        self.summary = 0;
+        self.empty_window(|_| {});
         self.far.clear();
         self.since = 0;
     }

@@ -1,28 +1,40 @@
 //! Stage 2, book: one L2 book per instrument, kept in sync with its venue.
 //!
-//! Input: `Rx<MdEvent>` from the md stage (DropAndCount: an overflow resyncs every book).
-//! Output: `BookTop` to each consumer (detection, the state stage, the paper-trading
-//! sink), coalesced: a book that changes twice before a consumer has room is published
-//! once, with its latest state, so a slow consumer never sees stale tops and the book
-//! never blocks. `Resync` requests go back to the md stage.
-//!
-//! State: the books ([`Books`]), indexed by instrument id. Invariant: a book that is not
-//! synced publishes no levels, so detection can never trade on it.
-//! Budget: well under a microsecond per update; see perf/book.md.
+//! - **Input ring:** `Rx<MdEvent>` from the md stage (`DropAndCount`: an overflow means
+//!   updates were lost, so every book resyncs).
+//! - **Output rings:** `Tx<BookTop>` to each consumer (detection, the state stage, the
+//!   paper-trading sink), coalesced: a book that changes twice before a consumer has room
+//!   is published once, with its latest state, so a slow consumer never sees stale tops
+//!   and the book never blocks. `Tx<Resync>` back to the md stage (`Retry`: a refused
+//!   request is held, one per instrument at most, and sent again first).
+//! - **State owned:** the books ([`Books`]), indexed by instrument id, each with its
+//!   sync state ([`L2Book`]) and ladders ([`Ladder`]); per consumer, the books changed
+//!   since it last took one; the held resync requests; the counters the cold side reads
+//!   ([`BookCounters`]).
+//! - **Invariants:** a book that is not synced publishes no levels, so detection can
+//!   never trade on it; an update is applied whole or not at all; nothing allocates per
+//!   update once the ladders are warm (`tests/book_no_alloc.rs`).
+//! - **Latency budget:** well under a microsecond per update; see perf/book.md.
 
 #[allow(clippy::module_inception)]
 mod book;
+mod config;
 mod ladder;
+mod stats;
+
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use book::{BookConfig, BookEffect, BookStats, L2Book};
+pub use book::{BookEffect, L2Book};
+pub use config::BookConfig;
 pub use ladder::{Ladder, LadderFull, MAX_LEVELS, WINDOW_TICKS};
+pub use stats::{BookCounterSnapshot, BookCounters, BookStats};
 
 use crate::msg::{BookTop, MdEvent, Resync};
-use crate::runtime::{Rx, Stage, Tx};
+use crate::runtime::{Held, Rx, Stage, Tx};
 use crate::types::{InstrumentId, Instruments, Price};
 
 /// Every instrument's book.
@@ -94,93 +106,17 @@ impl Books {
     }
 }
 
-/// Book counters readable from any thread: per instrument, updated by the book stage
-/// once per maintenance pass (relaxed stores; no lock).
-#[derive(Debug, Default)]
-pub struct BookCounters {
-    synced: Vec<AtomicU64>,
-    last_id: Vec<AtomicU64>,
-    gaps: Vec<AtomicU64>,
-    resyncs: Vec<AtomicU64>,
-    updates: Vec<AtomicU64>,
-    /// Best bid and ask price and quantity mantissas (0 when absent).
-    top: Vec<[std::sync::atomic::AtomicI64; 4]>,
-    md_dropped: AtomicU64,
-}
-
-/// One book's counters as read from the cold side.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BookCounterSnapshot {
-    pub synced: bool,
-    pub last_id: u64,
-    pub gaps: u64,
-    pub resyncs: u64,
-    pub updates: u64,
-}
-
-impl BookCounters {
-    pub fn new(count: usize) -> Arc<Self> {
-        let v = || (0..count).map(|_| AtomicU64::new(0)).collect();
-        Arc::new(Self {
-            synced: v(),
-            last_id: v(),
-            gaps: v(),
-            resyncs: v(),
-            updates: v(),
-            top: (0..count).map(|_| std::array::from_fn(|_| std::sync::atomic::AtomicI64::new(0))).collect(),
-            md_dropped: AtomicU64::new(0),
-        })
-    }
-
-    fn publish(&self, b: &L2Book) {
-        let i = b.inst().index();
-        let s = b.stats();
-        let set = |v: &Vec<AtomicU64>, x: u64| {
-            if let Some(a) = v.get(i) {
-                a.store(x, Ordering::Relaxed);
-            }
-        };
-        set(&self.synced, u64::from(b.is_synced()));
-        set(&self.last_id, b.last_id());
-        set(&self.gaps, s.gaps);
-        set(&self.resyncs, s.resyncs);
-        set(&self.updates, s.updates + s.snapshots);
-        if let Some(t) = self.top.get(i) {
-            let (bid, ask) = (b.bids().best().unwrap_or_default(), b.asks().best().unwrap_or_default());
-            for (slot, v) in t.iter().zip([bid.price.0, bid.qty.0, ask.price.0, ask.qty.0]) {
-                slot.store(v, Ordering::Relaxed);
-            }
-        }
-    }
-
-    /// The best bid and ask (price and quantity) at the last maintenance pass; zero
-    /// levels when a side is empty or the book is unsynced.
-    pub fn top(&self, inst: InstrumentId) -> Option<(crate::msg::Level, crate::msg::Level)> {
-        use crate::types::{Price, Qty};
-        let t = self.top.get(inst.index())?;
-        let v: [i64; 4] = std::array::from_fn(|k| t[k].load(Ordering::Relaxed));
-        Some((
-            crate::msg::Level { price: Price(v[0]), qty: Qty(v[1]) },
-            crate::msg::Level { price: Price(v[2]), qty: Qty(v[3]) },
-        ))
-    }
-
-    pub fn get(&self, inst: InstrumentId) -> BookCounterSnapshot {
-        let i = inst.index();
-        let get = |v: &Vec<AtomicU64>| v.get(i).map_or(0, |a| a.load(Ordering::Relaxed));
-        BookCounterSnapshot {
-            synced: get(&self.synced) == 1,
-            last_id: get(&self.last_id),
-            gaps: get(&self.gaps),
-            resyncs: get(&self.resyncs),
-            updates: get(&self.updates),
-        }
-    }
-
-    /// Times the md ring overflowed and every book resynced.
-    pub fn md_overflows(&self) -> u64 {
-        self.md_dropped.load(Ordering::Relaxed)
-    }
+/// Publishes one book's counters and best levels for the cold side.
+fn publish(counters: &BookCounters, b: &L2Book) {
+    let s = b.stats();
+    let c = BookCounterSnapshot {
+        synced: b.is_synced(),
+        last_id: b.last_id(),
+        gaps: s.gaps,
+        resyncs: s.resyncs,
+        updates: s.updates + s.snapshots,
+    };
+    counters.publish(b.inst(), c, b.bids().best().unwrap_or_default(), b.asks().best().unwrap_or_default());
 }
 
 /// A consumer of book tops with its own coalescing queue.
@@ -196,7 +132,8 @@ pub struct BookBuilder {
     rx: Rx<MdEvent>,
     outputs: Vec<Output>,
     resync_tx: Tx<Resync>,
-    resync_pending: Vec<InstrumentId>,
+    /// Resync requests the md ring refused, one per instrument at most (retried).
+    resync_held: Held<Resync>,
     clock: quanta::Clock,
     counters: Arc<BookCounters>,
     top: BookTop,
@@ -234,7 +171,7 @@ impl BookBuilder {
             rx,
             outputs,
             resync_tx,
-            resync_pending: Vec::with_capacity(instruments),
+            resync_held: Held::new(instruments),
             clock,
             counters,
             top: BookTop::unsynced(InstrumentId(0), 0),
@@ -247,7 +184,7 @@ impl BookBuilder {
         &self.books
     }
 
-    fn effect(outputs: &mut [Output], resync: &mut Vec<InstrumentId>, fx: BookEffect) {
+    fn effect(outputs: &mut [Output], resync: &mut Held<Resync>, fx: BookEffect) {
         match fx {
             BookEffect::Changed(inst) => {
                 for o in outputs.iter_mut() {
@@ -260,8 +197,10 @@ impl BookBuilder {
                 }
             }
             BookEffect::Resync(inst) => {
-                if !resync.contains(&inst) {
-                    resync.push(inst);
+                let r = Resync { inst };
+                if !resync.contains(&r) {
+                    // One per instrument: the holder is sized for every instrument.
+                    resync.hold(r);
                 }
             }
         }
@@ -286,24 +225,17 @@ impl BookBuilder {
             o.queue.drain(..done);
             sent += done;
         }
-        while let Some(&inst) = self.resync_pending.first() {
-            if self.resync_tx.push(Resync { inst }).is_err() {
-                break;
-            }
-            self.resync_pending.remove(0);
-            sent += 1;
-        }
-        sent
+        sent + self.resync_held.flush(&mut self.resync_tx)
     }
 }
 
 impl Stage for BookBuilder {
     fn poll(&mut self) -> usize {
         let now = crate::clock::now_ns(&self.clock);
-        let (books, outputs, resync) = (&mut self.books, &mut self.outputs, &mut self.resync_pending);
+        let (books, outputs, resync) = (&mut self.books, &mut self.outputs, &mut self.resync_held);
         let mut fx = |e| Self::effect(outputs, resync, e);
         if self.rx.take_overflow() {
-            self.counters.md_dropped.fetch_add(1, Ordering::Relaxed);
+            self.counters.note_md_overflow();
             books.lose_all(now, &mut fx);
         }
         let n = self.rx.drain(self.batch, |ev| books.apply(&ev, now, &mut fx));
@@ -311,7 +243,7 @@ impl Stage for BookBuilder {
         if self.polls % POLLS_PER_MAINTENANCE == 0 {
             books.maintain(now, &mut fx);
             for b in books.iter() {
-                self.counters.publish(b);
+                publish(&self.counters, b);
             }
         }
         n + self.publish()
@@ -319,7 +251,7 @@ impl Stage for BookBuilder {
 
     fn stop(&mut self) {
         for b in self.books.iter() {
-            self.counters.publish(b);
+            publish(&self.counters, b);
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Detection: find price differences that pay after fees, sized by book depth.
+//! Stage 3, detect (detection): find price differences that pay after fees, sized by
+//! book depth.
 //!
 //! - **Input rings:** `Rx<BookTop>` (the tops of every instrument's book, synced or not,
 //!   from the book stage; a `DropAndCount` link is fine: when it overflows every book is
@@ -42,7 +43,9 @@
 //! needs a restart (its candidates are computed at construction, so `poll` never
 //! allocates).
 
+mod config;
 mod sizing;
+mod stats;
 
 #[cfg(test)]
 mod tests;
@@ -51,207 +54,15 @@ use std::fmt;
 use std::sync::Arc;
 
 use quanta::Clock;
-use serde::Deserialize;
 
+pub use config::{DetectConfig, DetectConfigError, ReverseBasis};
 pub use sizing::{Params, Quote, Refusal, Sized, lcm, lot_base, size_pair, size_triangle};
+pub use stats::{DetectSnapshot, DetectStats};
 
 use crate::msg::{BookTop, DetectControl, MAX_LEGS, OppKind, Opportunity};
 use crate::runtime::{Rx, Stage, Tx};
-use crate::stats::Counter;
 use crate::types::{Amount, AssetId, InstrumentId, Instruments, Market, Venue};
-use crate::units::{Bps, Exact, Usd, ms_to_ns, now_ns};
-
-/// Detection configuration (`[detect]`).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DetectConfig {
-    /// Least expected profit after taker fees, as a rate of the USD notional.
-    #[serde(default = "default_min_profit")]
-    pub min_profit_bps: Bps,
-    /// Largest USD notional of one operation (the largest leg's quote value).
-    #[serde(default = "default_max_notional")]
-    pub max_notional_usd: Usd,
-    /// Quotes older than this, relative to the triggering update, are never used.
-    #[serde(default = "default_max_age")]
-    pub max_data_age_ms: u64,
-    /// The same candidate is emitted at most once per this period.
-    #[serde(default = "default_cooldown")]
-    pub cooldown_ms: u64,
-    /// How far beyond the worst level walked a limit price may go (0: exactly there).
-    #[serde(default)]
-    pub limit_slippage_bps: Bps,
-    #[serde(default = "yes")]
-    pub spot_spot: bool,
-    #[serde(default = "yes")]
-    pub basis: bool,
-    #[serde(default = "yes")]
-    pub triangular: bool,
-    /// Pair spot and perpetual across venues too, not only on the same venue.
-    #[serde(default = "yes")]
-    pub basis_cross_venue: bool,
-    /// Assets worth one US dollar; every opportunity starts and ends in one of them.
-    #[serde(default = "default_usd_assets")]
-    pub usd_assets: Vec<String>,
-    /// Where short spot + long perpetual is allowed, and how much spot may be sold.
-    #[serde(default)]
-    pub reverse_basis: Vec<ReverseBasis>,
-}
-
-/// Permission to sell spot inventory against a long perpetual.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReverseBasis {
-    pub venue: Venue,
-    /// The base asset (`"BTC"`).
-    pub asset: String,
-    /// The most base units one operation may sell.
-    pub max_base: Exact,
-}
-
-fn default_min_profit() -> Bps {
-    Bps::new(5)
-}
-fn default_max_notional() -> Usd {
-    Usd::new(1000)
-}
-fn default_max_age() -> u64 {
-    100
-}
-fn default_cooldown() -> u64 {
-    1000
-}
-fn yes() -> bool {
-    true
-}
-fn default_usd_assets() -> Vec<String> {
-    vec!["USDT".to_owned()]
-}
-
-impl Default for DetectConfig {
-    fn default() -> Self {
-        Self {
-            min_profit_bps: default_min_profit(),
-            max_notional_usd: default_max_notional(),
-            max_data_age_ms: default_max_age(),
-            cooldown_ms: default_cooldown(),
-            limit_slippage_bps: Bps::default(),
-            spot_spot: true,
-            basis: true,
-            triangular: true,
-            basis_cross_venue: true,
-            usd_assets: default_usd_assets(),
-            reverse_basis: Vec::new(),
-        }
-    }
-}
-
-/// A configuration detection cannot use.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum DetectConfigError {
-    #[error("detect.reverse_basis names asset `{0}`, which no instrument trades")]
-    UnknownAsset(String),
-    #[error("detect.{0} must be positive")]
-    NotPositive(&'static str),
-}
-
-/// Detection counters, readable from the cold side.
-#[derive(Debug, Default)]
-pub struct DetectStats {
-    pub book_updates: Counter,
-    pub unsynced_updates: Counter,
-    pub unknown_instrument: Counter,
-    /// Candidate evaluations (the DETECTING state).
-    pub evaluations: Counter,
-    /// Opportunities found, by kind, before de-duplication (OPPORTUNITY_FOUND).
-    pub found: [Counter; OppKind::COUNT],
-    /// Opportunities handed to the risk gate, by kind.
-    pub emitted: [Counter; OppKind::COUNT],
-    /// Found again while still present, inside the cooldown.
-    pub suppressed_duplicate: Counter,
-    /// Found again after vanishing, inside the cooldown.
-    pub suppressed_cooldown: Counter,
-    pub refused_stale: Counter,
-    pub refused_unprofitable: Counter,
-    pub refused_no_depth: Counter,
-    pub refused_below_minimum: Counter,
-    pub refused_inventory: Counter,
-    pub refused_overflow: Counter,
-    /// Emitted opportunities dropped because the risk gate's ring was full.
-    pub dropped_full: Counter,
-    pub control_messages: Counter,
-    /// Times the book ring dropped updates (every book was invalidated until updated).
-    pub input_overflows: Counter,
-}
-
-impl DetectStats {
-    pub fn snapshot(&self) -> DetectSnapshot {
-        let by_kind = |c: &[Counter; OppKind::COUNT]| [c[0].get(), c[1].get(), c[2].get()];
-        DetectSnapshot {
-            book_updates: self.book_updates.get(),
-            unsynced_updates: self.unsynced_updates.get(),
-            evaluations: self.evaluations.get(),
-            found: by_kind(&self.found),
-            emitted: by_kind(&self.emitted),
-            suppressed_duplicate: self.suppressed_duplicate.get(),
-            suppressed_cooldown: self.suppressed_cooldown.get(),
-            refused_stale: self.refused_stale.get(),
-            refused_unprofitable: self.refused_unprofitable.get(),
-            refused_no_depth: self.refused_no_depth.get(),
-            refused_below_minimum: self.refused_below_minimum.get(),
-            refused_inventory: self.refused_inventory.get(),
-            dropped_full: self.dropped_full.get(),
-        }
-    }
-}
-
-/// A copy of [`DetectStats`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DetectSnapshot {
-    pub book_updates: u64,
-    pub unsynced_updates: u64,
-    pub evaluations: u64,
-    pub found: [u64; OppKind::COUNT],
-    pub emitted: [u64; OppKind::COUNT],
-    pub suppressed_duplicate: u64,
-    pub suppressed_cooldown: u64,
-    pub refused_stale: u64,
-    pub refused_unprofitable: u64,
-    pub refused_no_depth: u64,
-    pub refused_below_minimum: u64,
-    pub refused_inventory: u64,
-    pub dropped_full: u64,
-}
-
-impl fmt::Display for DetectSnapshot {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "detection: {} book updates ({} unsynced), {} evaluations",
-            self.book_updates, self.unsynced_updates, self.evaluations
-        )?;
-        for k in OppKind::ALL {
-            writeln!(
-                f,
-                "  {:<11} found {:>8}  emitted {:>8}",
-                k.name(),
-                self.found[k.index()],
-                self.emitted[k.index()]
-            )?;
-        }
-        writeln!(
-            f,
-            "  suppressed: duplicate {}, cooldown {}; refused: stale {}, unprofitable {}, depth {}, minimum {}, inventory {}; dropped (ring full) {}",
-            self.suppressed_duplicate,
-            self.suppressed_cooldown,
-            self.refused_stale,
-            self.refused_unprofitable,
-            self.refused_no_depth,
-            self.refused_below_minimum,
-            self.refused_inventory,
-            self.dropped_full
-        )
-    }
-}
+use crate::units::{ms_to_ns, now_ns};
 
 /// What a candidate trades.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

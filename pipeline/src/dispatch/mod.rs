@@ -1,4 +1,4 @@
-//! Dispatch: journal every order's intent, then send it.
+//! Stage 5, dispatch: journal every order's intent, then send it.
 //!
 //! - **Input rings:** `Rx<Execution>` from the risk gate; `Rx<Command>` from the state
 //!   stage (recovery orders, cancels, queries, cancel-all, balance queries).
@@ -26,126 +26,32 @@
 //! instrument's venue offers it. Paper trading (`dry_run`) is the same dispatcher over a
 //! [`PaperSink`], which fills against live books like a venue.
 
+mod config;
 mod paper;
 mod sink;
+mod stats;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 
 use quanta::Clock;
-use serde::Deserialize;
 
+pub use config::DispatchConfig;
 pub use paper::{PaperBalance, PaperConfig, PaperSink};
 pub use sink::{OrderRequest, OrderSink, SinkError};
+pub use stats::{DispatchSnapshot, DispatchStats};
 
 use crate::journal::{JournalWriter, Record, TimeInForce};
 use crate::metrics::Recorder;
 use crate::msg::{
     ClientOrderId, Command, Execution, Leg, OrderEvent, OrderUpdate, RejectReason, StateInput, VenueOrderId,
 };
-use crate::runtime::{Rx, Stage, Tx};
-use crate::stats::{Counter, Gauge};
+use crate::runtime::{Held, Rx, Stage, Tx};
 use crate::types::Instruments;
 use crate::units::now_ns;
-
-/// Dispatch configuration (`[dispatch]`).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DispatchConfig {
-    /// Send fill-or-kill instead of immediate-or-cancel where the venue offers it.
-    #[serde(default)]
-    pub prefer_fok: bool,
-    /// Events the outbox to the state stage holds while its ring is full.
-    #[serde(default = "d_outbox")]
-    pub outbox_events: usize,
-}
-
-fn d_outbox() -> usize {
-    4096
-}
-
-impl Default for DispatchConfig {
-    fn default() -> Self {
-        Self { prefer_fok: false, outbox_events: d_outbox() }
-    }
-}
-
-/// Dispatch counters, readable from the cold side.
-#[derive(Debug, Default)]
-pub struct DispatchStats {
-    pub executions: Counter,
-    pub orders_sent: Counter,
-    /// Orders the sink refused before they left (reported `Rejected`).
-    pub orders_not_sent: Counter,
-    /// Orders whose hand-over failed midway (reported `Unknown`).
-    pub orders_unknown: Counter,
-    pub recovery_orders: Counter,
-    pub cancels: Counter,
-    pub queries: Counter,
-    pub cancel_alls: Counter,
-    pub balance_queries: Counter,
-    /// Requests the sink could not send (cancels, queries): the state stage retries.
-    pub requests_failed: Counter,
-    pub journal_failures: Counter,
-    /// Cancels and queries sent although the journal could not record them.
-    pub unjournaled: Counter,
-    pub events_forwarded: Counter,
-    pub outbox_high_water: Gauge,
-}
-
-impl DispatchStats {
-    pub fn snapshot(&self) -> DispatchSnapshot {
-        DispatchSnapshot {
-            executions: self.executions.get(),
-            orders_sent: self.orders_sent.get(),
-            orders_not_sent: self.orders_not_sent.get(),
-            orders_unknown: self.orders_unknown.get(),
-            recovery_orders: self.recovery_orders.get(),
-            cancels: self.cancels.get(),
-            queries: self.queries.get(),
-            cancel_alls: self.cancel_alls.get(),
-            journal_failures: self.journal_failures.get(),
-            events_forwarded: self.events_forwarded.get(),
-        }
-    }
-}
-
-/// A copy of [`DispatchStats`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DispatchSnapshot {
-    pub executions: u64,
-    pub orders_sent: u64,
-    pub orders_not_sent: u64,
-    pub orders_unknown: u64,
-    pub recovery_orders: u64,
-    pub cancels: u64,
-    pub queries: u64,
-    pub cancel_alls: u64,
-    pub journal_failures: u64,
-    pub events_forwarded: u64,
-}
-
-impl fmt::Display for DispatchSnapshot {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "dispatch: {} executions, {} orders sent ({} recovery), {} not sent, {} unknown; {} cancels, {} queries, {} cancel-alls; {} journal failures",
-            self.executions,
-            self.orders_sent,
-            self.recovery_orders,
-            self.orders_not_sent,
-            self.orders_unknown,
-            self.cancels,
-            self.queries,
-            self.cancel_alls,
-            self.journal_failures
-        )
-    }
-}
 
 /// The dispatcher's rings.
 #[derive(Debug)]
@@ -163,8 +69,8 @@ pub struct Dispatcher<S: OrderSink> {
     instruments: Arc<Instruments>,
     clock: Clock,
     prefer_fok: bool,
-    outbox: VecDeque<StateInput>,
-    capacity: usize,
+    /// Events for the state stage its ring refused: retried, never dropped.
+    outbox: Held<StateInput>,
     stats: Arc<DispatchStats>,
     /// Market data receive to the last leg handed to the venue connection, in ns.
     tick_to_trade: Option<Recorder>,
@@ -201,8 +107,7 @@ impl<S: OrderSink> Dispatcher<S> {
             instruments,
             clock,
             prefer_fok: config.prefer_fok,
-            outbox: VecDeque::with_capacity(capacity),
-            capacity,
+            outbox: Held::new(capacity),
             stats,
             tick_to_trade: None,
         }
@@ -228,12 +133,12 @@ impl<S: OrderSink> Dispatcher<S> {
     }
 
     fn room(&self) -> usize {
-        self.capacity.saturating_sub(self.outbox.len())
+        self.outbox.room()
     }
 
     fn emit(&mut self, e: StateInput) {
         // Callers check `room` first, so the reserved capacity is never exceeded.
-        self.outbox.push_back(e);
+        self.outbox.hold(e);
         let n = self.outbox.len() as i64;
         if n > self.stats.outbox_high_water.get() {
             self.stats.outbox_high_water.set(n);
@@ -291,22 +196,22 @@ impl<S: OrderSink> Dispatcher<S> {
     fn execute(&mut self, e: Execution) {
         self.stats.executions.inc();
         let now = now_ns(&self.clock);
-        let legs = e.opp.legs();
+        let legs = e.opp().legs();
         let mut tifs = [TimeInForce::Ioc; crate::msg::MAX_LEGS];
         // WRITE-AHEAD: every leg's intent, in one write, before any leg is sent.
         let mut journaled = self
             .journal
             .append(&Record::OpIntent {
-                op: e.op,
-                kind: e.opp.kind,
-                n_legs: e.opp.n_legs,
-                deadline_ns: e.deadline_ns,
+                op: e.op(),
+                kind: e.opp().kind,
+                n_legs: e.opp().n_legs,
+                deadline_ns: e.deadline_ns(),
                 ts_ns: now,
             })
             .is_ok();
         for (i, leg) in legs.iter().enumerate() {
             tifs[i] = self.tif(leg);
-            let client = ClientOrderId { op: e.op, leg: i as u8, attempt: 0 };
+            let client = ClientOrderId { op: e.op(), leg: i as u8, attempt: 0 };
             journaled &= self
                 .journal
                 .append(&Record::OrderIntent { client, leg: *leg, tif: tifs[i], ts_ns: now })
@@ -317,11 +222,11 @@ impl<S: OrderSink> Dispatcher<S> {
         if journaled {
             for (i, leg) in legs.iter().enumerate() {
                 outcome[i] =
-                    self.send(ClientOrderId { op: e.op, leg: i as u8, attempt: 0 }, leg, tifs[i], now);
+                    self.send(ClientOrderId { op: e.op(), leg: i as u8, attempt: 0 }, leg, tifs[i], now);
             }
             if let Some(rec) = self.tick_to_trade.as_mut() {
                 let sent = now_ns(&self.clock);
-                rec.record(sent.saturating_sub(e.opp.trigger_ns));
+                rec.record(sent.saturating_sub(e.opp().trigger_ns));
                 rec.maybe_flush(self.clock.raw());
             }
         } else {
@@ -329,7 +234,7 @@ impl<S: OrderSink> Dispatcher<S> {
         }
         self.emit(StateInput::Executing(e));
         for (i, leg) in legs.iter().enumerate() {
-            self.order_event(ClientOrderId { op: e.op, leg: i as u8, attempt: 0 }, leg, outcome[i], now);
+            self.order_event(ClientOrderId { op: e.op(), leg: i as u8, attempt: 0 }, leg, outcome[i], now);
         }
     }
 
@@ -351,53 +256,40 @@ impl<S: OrderSink> Dispatcher<S> {
             }
             Command::Cancel { client, inst } => {
                 self.stats.cancels.inc();
-                self.note_journal(Record::CancelIntent { client, inst, ts_ns: now });
-                let r = self.sink.cancel(client, inst);
-                self.note_request(r);
+                self.request(Record::CancelIntent { client, inst, ts_ns: now }, |sink| {
+                    sink.cancel(client, inst)
+                });
             }
             Command::Query { client, inst } => {
                 self.stats.queries.inc();
-                self.note_journal(Record::QueryIntent { client, inst, ts_ns: now });
-                let r = self.sink.query(client, inst);
-                self.note_request(r);
+                self.request(Record::QueryIntent { client, inst, ts_ns: now }, |sink| {
+                    sink.query(client, inst)
+                });
             }
             Command::CancelAll => {
                 self.stats.cancel_alls.inc();
-                self.note_journal(Record::CancelAll { ts_ns: now });
-                let r = self.sink.cancel_all();
-                self.note_request(r);
+                self.request(Record::CancelAll { ts_ns: now }, |sink| sink.cancel_all());
             }
             Command::QueryBalances { venue } => {
                 self.stats.balance_queries.inc();
-                self.note_journal(Record::BalanceQuery { venue, ts_ns: now });
-                let r = self.sink.query_balances(venue);
-                self.note_request(r);
+                self.request(Record::BalanceQuery { venue, ts_ns: now }, |sink| sink.query_balances(venue));
             }
         }
     }
 
-    /// Journals a request that goes out whether or not the journal works.
-    fn note_journal(&mut self, rec: Record) {
+    /// Journals a request that cannot add risk (a cancel, a query) and sends it, whether
+    /// or not the journal works; a failed send is counted and the state stage retries.
+    fn request(&mut self, rec: Record, send: impl FnOnce(&mut S) -> Result<(), SinkError>) {
         if self.journal.write(&rec).is_err() {
             self.stats.unjournaled.inc();
         }
-    }
-
-    fn note_request(&mut self, r: Result<(), SinkError>) {
-        if r.is_err() {
+        if send(&mut self.sink).is_err() {
             self.stats.requests_failed.inc();
         }
     }
 
     fn flush(&mut self) -> usize {
-        let mut n = 0;
-        while let Some(e) = self.outbox.front() {
-            if self.rings.state.push(*e).is_err() {
-                break;
-            }
-            self.outbox.pop_front();
-            n += 1;
-        }
+        let n = self.outbox.flush(&mut self.rings.state);
         self.stats.events_forwarded.add(n as u64);
         n
     }
@@ -426,7 +318,9 @@ impl<S: OrderSink> Stage for Dispatcher<S> {
         let room = self.room();
         if room > 0 {
             let outbox = &mut self.outbox;
-            let taken = self.sink.poll(room, &mut |e| outbox.push_back(e));
+            let taken = self.sink.poll(room, &mut |e| {
+                outbox.hold(e);
+            });
             work += taken;
         }
         work + self.flush()

@@ -38,29 +38,19 @@ use crate::units::{Bps, Exact, ms_to_ns, now_ns};
 
 /// Paper venue configuration (`[paper]`).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct PaperConfig {
     /// From submission to matching.
-    #[serde(default = "d_latency")]
     pub latency_ms: u64,
     /// Margin a futures order needs, as a rate of its notional (1000 = 10x leverage).
-    #[serde(default = "d_margin")]
     pub futures_margin_bps: Bps,
     /// Starting balances.
-    #[serde(default)]
     pub balances: Vec<PaperBalance>,
-}
-
-fn d_latency() -> u64 {
-    5
-}
-fn d_margin() -> Bps {
-    Bps::new(1000)
 }
 
 impl Default for PaperConfig {
     fn default() -> Self {
-        Self { latency_ms: d_latency(), futures_margin_bps: d_margin(), balances: Vec::new() }
+        Self { latency_ms: 5, futures_margin_bps: Bps::new(1000), balances: Vec::new() }
     }
 }
 

@@ -118,9 +118,9 @@ impl Rig {
         let mut legs = [Leg::default(); MAX_LEGS];
         legs[0] = Leg { inst: g.id, side: Side::Buy, price: px(g, "50000"), qty: qty(g, "0.01") };
         legs[1] = Leg { inst: m.id, side: Side::Sell, price: px(m, "50500"), qty: qty(m, "0.01") };
-        Execution {
+        Execution::new(
             op,
-            opp: Opportunity {
+            Opportunity {
                 id: 1,
                 kind: OppKind::SpotSpot,
                 n_legs: 2,
@@ -133,9 +133,9 @@ impl Rig {
                 oldest_ns: 0,
                 detected_ns: 0,
             },
-            approved_ns: 0,
-            deadline_ns: 2_000 * MS,
-        }
+            0,
+            2_000 * MS,
+        )
     }
 
     fn run(&mut self) -> Vec<StateInput> {
@@ -185,7 +185,10 @@ fn every_leg_is_journaled_before_any_is_sent() {
         let Call::Submit(r) = c else { panic!("{c:?}") };
         assert_eq!(r.client, cid(7, i as u8, 0));
         assert_eq!(r.tif, TimeInForce::Ioc);
-        assert_eq!((r.price, r.qty, r.side), (e.opp.legs[i].price, e.opp.legs[i].qty, e.opp.legs[i].side));
+        assert_eq!(
+            (r.price, r.qty, r.side),
+            (e.opp().legs[i].price, e.opp().legs[i].qty, e.opp().legs[i].side)
+        );
     }
     assert_eq!(events[0], StateInput::Executing(e));
     assert_eq!(updates(&events), vec![(cid(7, 0, 0), OrderUpdate::Sent), (cid(7, 1, 0), OrderUpdate::Sent)]);
@@ -209,7 +212,7 @@ fn a_broken_journal_sends_nothing() {
     let mut rig = Rig::new(DispatchConfig::default(), 64, Ok(()));
     rig.d.journal.break_for_test();
     rig.execs.push(rig.exec(3)).unwrap();
-    rig.commands.push(Command::Send { client: cid(2, 0, 1), leg: rig.exec(2).opp.legs[0] }).unwrap();
+    rig.commands.push(Command::Send { client: cid(2, 0, 1), leg: rig.exec(2).opp().legs[0] }).unwrap();
     rig.commands.push(Command::CancelAll).unwrap();
     let events = rig.run();
     assert_eq!(rig.calls(), vec![Call::CancelAll], "only the cancel-all goes out");
@@ -243,7 +246,7 @@ fn sink_refusals_and_unknown_outcomes_are_reported() {
 #[test]
 fn recovery_commands_are_journaled_then_sent() {
     let mut rig = Rig::new(DispatchConfig::default(), 64, Ok(()));
-    let leg = rig.exec(9).opp.legs[1];
+    let leg = rig.exec(9).opp().legs[1];
     let inst = leg.inst;
     rig.commands.push(Command::Send { client: cid(9, 1, 1), leg }).unwrap();
     rig.commands.push(Command::Cancel { client: cid(9, 0, 0), inst }).unwrap();
@@ -280,7 +283,7 @@ fn a_full_state_ring_loses_nothing() {
     let ops: Vec<u64> = seen
         .iter()
         .filter_map(|e| match e {
-            StateInput::Executing(x) => Some(x.op),
+            StateInput::Executing(x) => Some(x.op()),
             _ => None,
         })
         .collect();

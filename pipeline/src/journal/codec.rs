@@ -358,7 +358,7 @@ impl Record {
             Record::OrderIntent { client, .. }
             | Record::CancelIntent { client, .. }
             | Record::QueryIntent { client, .. } => Some(client.op),
-            Record::OpStarted(e) => Some(e.op),
+            Record::OpStarted(e) => Some(e.op()),
             Record::OrderEvent(e) => Some(e.client.op),
             Record::FillApplied(f) => Some(f.client.op),
             Record::CancelAll { .. } | Record::BalanceQuery { .. } | Record::InstrumentHalt { .. } => None,
@@ -393,22 +393,22 @@ impl Record {
                 w.u64(ts_ns);
             }
             Record::OpStarted(ref e) => {
-                w.u64(e.op);
-                w.u64(e.opp.id);
-                w.u8(e.opp.kind as u8);
-                w.u8(e.opp.n_legs);
-                for leg in &e.opp.legs {
+                w.u64(e.op());
+                w.u64(e.opp().id);
+                w.u8(e.opp().kind as u8);
+                w.u8(e.opp().n_legs);
+                for leg in &e.opp().legs {
                     w.leg(leg);
                 }
-                w.i128(e.opp.expected_profit.0);
-                w.i64(e.opp.edge.0);
-                w.i128(e.opp.notional.0);
-                w.i64(e.opp.slippage.0);
-                w.u64(e.opp.trigger_ns);
-                w.u64(e.opp.oldest_ns);
-                w.u64(e.opp.detected_ns);
-                w.u64(e.approved_ns);
-                w.u64(e.deadline_ns);
+                w.i128(e.opp().expected_profit.0);
+                w.i64(e.opp().edge.0);
+                w.i128(e.opp().notional.0);
+                w.i64(e.opp().slippage.0);
+                w.u64(e.opp().trigger_ns);
+                w.u64(e.opp().oldest_ns);
+                w.u64(e.opp().detected_ns);
+                w.u64(e.approved_ns());
+                w.u64(e.deadline_ns());
             }
             Record::OrderEvent(ref e) => {
                 w.client(e.client);
@@ -534,7 +534,7 @@ impl Record {
                     oldest_ns: r.u64()?,
                     detected_ns: r.u64()?,
                 };
-                Record::OpStarted(Execution { op, opp, approved_ns: r.u64()?, deadline_ns: r.u64()? })
+                Record::OpStarted(Execution::new(op, opp, r.u64()?, r.u64()?))
             }
             RecordKind::OrderEvent => {
                 let client = r.client()?;
@@ -742,9 +742,9 @@ pub(crate) mod tests {
 
     pub(crate) fn sample_exec(op: u64) -> Execution {
         let leg = |i: u16, side, p, q| Leg { inst: InstrumentId(i), side, price: Price(p), qty: Qty(q) };
-        Execution {
+        Execution::new(
             op,
-            opp: Opportunity {
+            Opportunity {
                 id: 77,
                 kind: OppKind::Triangular,
                 n_legs: 3,
@@ -761,9 +761,9 @@ pub(crate) mod tests {
                 oldest_ns: 2,
                 detected_ns: 3,
             },
-            approved_ns: 4,
-            deadline_ns: u64::MAX,
-        }
+            4,
+            u64::MAX,
+        )
     }
 
     pub(crate) fn every_record() -> Vec<Record> {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::JournalError;
 use super::codec::{JournalKind, RecordKind};
+use super::error::JournalError;
 use super::reader::{JournalFile, Tail};
 use super::replay::{Replay, read_dir, rebuild};
 

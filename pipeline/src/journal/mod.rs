@@ -19,6 +19,7 @@
 //! `fdatasync`; encoding is allocation-free into a buffer reserved at open.
 
 pub mod codec;
+mod error;
 mod inspect;
 pub mod reader;
 pub mod replay;
@@ -29,6 +30,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 pub use codec::{FillApplied, JournalKind, OpPhase, OrderState, Record, RecordKind, TimeInForce};
+pub use error::JournalError;
 pub use inspect::{FileSummary, Inspection, Verdict, inspect};
 pub use reader::{Damage, Entry, JournalFile, Tail, read_file};
 pub use replay::{Replay, ReplayOp, ReplayOrder, ReplayPosition, replay};
@@ -43,21 +45,6 @@ pub struct JournalConfig {
     /// `"never"`, `"every_record"`, `{ every_n = 16 }` or `{ interval_ms = 10 }`.
     #[serde(default)]
     pub fsync: FsyncPolicy,
-}
-
-/// A journal failure. `Copy`, so the hot path can hold and report it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum JournalError {
-    #[error("journal I/O error: {0}")]
-    Io(std::io::ErrorKind),
-    #[error("not a journal file of this format (bad header)")]
-    BadHeader,
-    #[error("the journal file belongs to the other writer")]
-    WrongFile,
-    #[error("the journal is corrupt at byte offset {offset}; inspect it with `arb journal DIR --verify`")]
-    Corrupt { offset: u64 },
-    #[error("record too large to encode")]
-    TooLarge,
 }
 
 #[cfg(test)]

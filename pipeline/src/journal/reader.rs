@@ -12,8 +12,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::JournalError;
 use super::codec::{FILE_HEADER, FORMAT_VERSION, FRAME_HEADER, JournalKind, MAGIC, MAX_PAYLOAD, Record};
+use super::error::JournalError;
 
 /// One verified record and where it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::JournalError;
 use super::codec::{JournalKind, OpPhase, OrderState, Record};
+use super::error::JournalError;
 use super::reader::{JournalFile, Tail, read_file};
 use crate::msg::{ClientOrderId, Execution, OppKind, OrderUpdate};
 use crate::types::{Amount, InstrumentId, Price, Qty, Side};
@@ -192,12 +192,12 @@ impl Builder {
             }
             Record::CancelAll { .. } | Record::BalanceQuery { .. } => {}
             Record::OpStarted(e) => {
-                let op = self.op(e.op);
-                op.kind = Some(e.opp.kind);
+                let op = self.op(e.op());
+                op.kind = Some(e.opp().kind);
                 op.exec = Some(e);
                 // Entry orders the state saw start; their intents may be in the other log.
-                for (i, leg) in e.opp.legs().iter().enumerate() {
-                    let client = ClientOrderId { op: e.op, leg: i as u8, attempt: 0 };
+                for (i, leg) in e.opp().legs().iter().enumerate() {
+                    let client = ClientOrderId { op: e.op(), leg: i as u8, attempt: 0 };
                     let o = self.order(client, leg.inst, leg.side);
                     if o.qty.is_zero() {
                         o.price = leg.price;

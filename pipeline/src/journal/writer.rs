@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::JournalError;
 use super::codec::{FILE_HEADER, FRAME_HEADER, JournalKind, MAX_PAYLOAD, Record, encode_frame, file_header};
+use super::error::JournalError;
 use super::reader::{Tail, parse};
 
 /// When the journal is made durable.

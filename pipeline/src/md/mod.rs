@@ -1,13 +1,21 @@
-//! Stage 1, md: venue messages in, normalized market-data events out.
+//! Stage 1, md (market-data decode): venue messages in, normalized market-data events
+//! out.
 //!
-//! The stage owns a [`FeedSource`] (live connections or a recorded capture, implemented
-//! in `adapters`) and polls it for decoded events, which it pushes to the book stage in
-//! one batch per poll. Resync requests from the book stage come back on their own ring
-//! and go to the source, which fetches a snapshot or resubscribes.
-//!
-//! Output ring: `Tx<MdEvent>` with DropAndCount backpressure: if the book stage falls
-//! behind, events are dropped and counted, and the book stage resyncs every book.
-//! State: the source, and one event buffer reused every poll (no allocation once warm).
+//! - **Input:** a [`FeedSource`] (live venue connections or a recorded capture,
+//!   implemented in `adapters`), polled for decoded events; `Rx<Resync>` from the book
+//!   stage, each request handed to the source, which fetches a snapshot or resubscribes.
+//! - **Output ring:** `Tx<MdEvent>` to the book stage, one batch per poll
+//!   (`DropAndCount`: if the book stage falls behind, events are dropped and counted, and
+//!   the book stage resyncs every book).
+//! - **State owned:** the source, and one event buffer reused every poll.
+//! - **Invariants:** events leave in the order the source decoded them; nothing
+//!   allocates once the buffer is warm. The stage has no configuration or counters of
+//!   its own: the decoders count what they refuse, beside them in `adapters`.
+//! - **Latency budget:** one ring batch per poll on top of the source's own decoding
+//!   (see perf/decode.md).
+
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 

@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use super::TickHistogram;
+use super::series::TickHistogram;
 
 /// Writes `h` (in ticks) as a percentile distribution in microseconds.
 pub fn write_hgrm(out: &mut impl Write, h: &TickHistogram, ns_per_tick: f64) -> io::Result<()> {

@@ -17,49 +17,24 @@
 //! tables and HdrHistogram `.hgrm` percentile-distribution files.
 
 mod hgrm;
+mod series;
 mod summary;
 
 use std::fmt;
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
 use quanta::Clock;
 
 pub use hgrm::write_hgrm;
+pub use series::{SeriesKind, TickHistogram};
 pub use summary::{Summary, format_table};
+
+use series::new_histogram;
 
 /// How often a recorder hands its histogram to the cold side while events flow.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
-/// The largest latency a histogram tracks, in ticks; larger values saturate to it.
-/// 2^40 ticks is several minutes on any clock quanta uses.
-const HIGHEST_TRACKABLE: u64 = 1 << 40;
-const SIGNIFICANT_DIGITS: u8 = 3;
 const BOXES_PER_RECORDER: usize = 3;
-
-/// A latency histogram in raw clock ticks.
-pub type TickHistogram = Histogram<u64>;
-
-fn new_histogram() -> Box<TickHistogram> {
-    // The bounds are constants that hdrhistogram accepts; failure here is a programming
-    // error caught by every test that records anything.
-    Box::new(
-        Histogram::new_with_bounds(1, HIGHEST_TRACKABLE, SIGNIFICANT_DIGITS)
-            .expect("constant histogram bounds are valid"),
-    )
-}
-
-/// What a latency series measures; it decides where the series is shown.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SeriesKind {
-    /// Push-to-pop time of one ring link.
-    Hop,
-    /// Time a stage spends in one `poll` that did work.
-    Stage,
-    /// A path across several stages, such as tick-to-trade.
-    Path,
-}
 
 /// The hot-side end of a latency series: records ticks into a thread-owned histogram.
 pub struct Recorder {
@@ -131,7 +106,7 @@ impl Drop for Recorder {
         }
         let fresh = match self.spare.pop() {
             Ok(fresh) => fresh,
-            Err(_) => match Histogram::new(1) {
+            Err(_) => match TickHistogram::new(1) {
                 Ok(h) => Box::new(h),
                 Err(_) => return,
             },

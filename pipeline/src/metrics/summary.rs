@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{SeriesKind, TickHistogram};
+use super::series::{SeriesKind, TickHistogram};
 
 /// Percentiles of one latency series, in nanoseconds.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]

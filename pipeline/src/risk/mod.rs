@@ -1,4 +1,5 @@
-//! The risk gate: every opportunity passes every limit here before an order exists.
+//! Stage 4, risk (the risk gate): every opportunity passes every limit here before an
+//! order exists.
 //!
 //! - **Input rings:** `Rx<Opportunity>` from detection; `Rx<RiskUpdate>` from the state
 //!   stage (positions, balances, realized P&L, finished operations, halts, order
@@ -35,7 +36,10 @@
 //! assets on its venue.
 
 mod breakers;
+mod config;
 mod limiter;
+mod stats;
+mod veto;
 
 #[cfg(test)]
 mod tests;
@@ -44,303 +48,19 @@ use std::fmt;
 use std::sync::Arc;
 
 use quanta::Clock;
-use serde::Deserialize;
 
 pub use breakers::{Breaker, BreakerConfig};
+pub use config::{RiskConfig, RiskConfigError};
 pub use limiter::{Bucket, Limiter, RateLimit, published_limits};
+pub use stats::{RiskSnapshot, RiskStats};
+pub use veto::Veto;
 
 use breakers::Breakers;
 
-use crate::msg::{Alert, AlertKind, Execution, MAX_LEGS, OppKind, Opportunity, RiskControl, RiskUpdate};
-use crate::runtime::{Control, Rx, Stage, Tx};
-use crate::stats::{AmountCell, Counter, Gauge};
+use crate::msg::{Alert, AlertKind, Execution, MAX_LEGS, Opportunity, RiskControl, RiskUpdate};
+use crate::runtime::{Control, Held, Rx, Stage, Tx};
 use crate::types::{Amount, AssetId, InstrumentId, Instruments, Market, Qty, Rate, Rounding, Side, Venue};
-use crate::units::{Bps, Usd, ms_to_ns, now_ns};
-
-/// Risk configuration (`[risk]`).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RiskConfig {
-    #[serde(default = "d_position")]
-    pub max_position_size_usd: Usd,
-    #[serde(default = "d_exposure")]
-    pub max_total_exposure_usd: Usd,
-    #[serde(default = "d_daily_loss")]
-    pub max_daily_loss_usd: Usd,
-    #[serde(default = "d_margin")]
-    pub min_profit_margin_bps: Bps,
-    #[serde(default = "d_exec_time")]
-    pub max_execution_time_ms: u64,
-    #[serde(default = "d_slippage")]
-    pub max_slippage_bps: Bps,
-    #[serde(default = "d_age")]
-    pub max_data_age_ms: u64,
-    /// Operations approved and not yet reported done, at most.
-    #[serde(default = "d_in_flight")]
-    pub max_ops_in_flight: usize,
-    /// Margin reserved for a futures order, as a rate of its notional (10000 = 1x).
-    #[serde(default = "d_futures_margin")]
-    pub futures_margin_bps: Bps,
-    /// Share of each venue rate limit new operations may use; the rest is kept for
-    /// hedges, unwinds and cancels.
-    #[serde(default = "d_share")]
-    pub entry_share_pct: u8,
-    /// Venue order rate limits; the venues' published limits by default.
-    #[serde(default = "published_limits")]
-    pub rate_limits: Vec<RateLimit>,
-    #[serde(default)]
-    pub breakers: BreakerConfig,
-    /// Assets worth one US dollar (for leg values and exposure).
-    #[serde(default = "d_usd")]
-    pub usd_assets: Vec<String>,
-}
-
-fn d_position() -> Usd {
-    Usd::new(5_000)
-}
-fn d_exposure() -> Usd {
-    Usd::new(20_000)
-}
-fn d_daily_loss() -> Usd {
-    Usd::new(500)
-}
-fn d_margin() -> Bps {
-    Bps::new(5)
-}
-fn d_exec_time() -> u64 {
-    2_000
-}
-fn d_slippage() -> Bps {
-    Bps::new(20)
-}
-fn d_age() -> u64 {
-    100
-}
-fn d_in_flight() -> usize {
-    16
-}
-fn d_futures_margin() -> Bps {
-    Bps::new(10_000)
-}
-fn d_share() -> u8 {
-    50
-}
-fn d_usd() -> Vec<String> {
-    vec!["USDT".to_owned()]
-}
-
-impl Default for RiskConfig {
-    fn default() -> Self {
-        Self {
-            max_position_size_usd: d_position(),
-            max_total_exposure_usd: d_exposure(),
-            max_daily_loss_usd: d_daily_loss(),
-            min_profit_margin_bps: d_margin(),
-            max_execution_time_ms: d_exec_time(),
-            max_slippage_bps: d_slippage(),
-            max_data_age_ms: d_age(),
-            max_ops_in_flight: d_in_flight(),
-            futures_margin_bps: d_futures_margin(),
-            entry_share_pct: d_share(),
-            rate_limits: published_limits(),
-            breakers: BreakerConfig::default(),
-            usd_assets: d_usd(),
-        }
-    }
-}
-
-/// Why the gate refused an opportunity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum RejectReason {
-    /// No legs, too many, an unknown instrument, a non-positive price or quantity.
-    Invalid = 0,
-    KillSwitch = 1,
-    /// Orders with unknown outcomes are being reconciled.
-    Reconciling = 2,
-    BreakerDailyLoss = 3,
-    BreakerConsecutiveFailures = 4,
-    BreakerErrorRate = 5,
-    BreakerLatency = 6,
-    BreakerStaleData = 7,
-    /// The oldest book used is older than `max_data_age_ms`.
-    StaleData = 8,
-    MinProfitMargin = 9,
-    Slippage = 10,
-    /// An instrument is halted after a failed recovery.
-    InstrumentHalted = 11,
-    /// An instrument already has an operation in flight.
-    InstrumentBusy = 12,
-    TooManyInFlight = 13,
-    PositionLimit = 14,
-    ExposureLimit = 15,
-    RateLimited = 16,
-    InsufficientBalance = 17,
-}
-
-impl RejectReason {
-    pub const COUNT: usize = 18;
-    pub const ALL: [RejectReason; 18] = [
-        RejectReason::Invalid,
-        RejectReason::KillSwitch,
-        RejectReason::Reconciling,
-        RejectReason::BreakerDailyLoss,
-        RejectReason::BreakerConsecutiveFailures,
-        RejectReason::BreakerErrorRate,
-        RejectReason::BreakerLatency,
-        RejectReason::BreakerStaleData,
-        RejectReason::StaleData,
-        RejectReason::MinProfitMargin,
-        RejectReason::Slippage,
-        RejectReason::InstrumentHalted,
-        RejectReason::InstrumentBusy,
-        RejectReason::TooManyInFlight,
-        RejectReason::PositionLimit,
-        RejectReason::ExposureLimit,
-        RejectReason::RateLimited,
-        RejectReason::InsufficientBalance,
-    ];
-
-    pub const fn name(self) -> &'static str {
-        match self {
-            RejectReason::Invalid => "invalid",
-            RejectReason::KillSwitch => "kill_switch",
-            RejectReason::Reconciling => "reconciling",
-            RejectReason::BreakerDailyLoss => "breaker_daily_loss",
-            RejectReason::BreakerConsecutiveFailures => "breaker_consecutive_failures",
-            RejectReason::BreakerErrorRate => "breaker_error_rate",
-            RejectReason::BreakerLatency => "breaker_latency",
-            RejectReason::BreakerStaleData => "breaker_stale_data",
-            RejectReason::StaleData => "stale_data",
-            RejectReason::MinProfitMargin => "min_profit_margin",
-            RejectReason::Slippage => "max_slippage",
-            RejectReason::InstrumentHalted => "instrument_halted",
-            RejectReason::InstrumentBusy => "instrument_busy",
-            RejectReason::TooManyInFlight => "too_many_in_flight",
-            RejectReason::PositionLimit => "max_position_size",
-            RejectReason::ExposureLimit => "max_total_exposure",
-            RejectReason::RateLimited => "rate_limited",
-            RejectReason::InsufficientBalance => "insufficient_balance",
-        }
-    }
-
-    fn breaker(b: Breaker) -> Self {
-        match b {
-            Breaker::DailyLoss => RejectReason::BreakerDailyLoss,
-            Breaker::ConsecutiveFailures => RejectReason::BreakerConsecutiveFailures,
-            Breaker::ErrorRate => RejectReason::BreakerErrorRate,
-            Breaker::Latency => RejectReason::BreakerLatency,
-            Breaker::StaleData => RejectReason::BreakerStaleData,
-        }
-    }
-}
-
-/// The risk gate's counters and visible state, readable from the cold side.
-#[derive(Debug, Default)]
-pub struct RiskStats {
-    pub approved: [Counter; OppKind::COUNT],
-    pub rejected: [Counter; RejectReason::COUNT],
-    /// 1 while the breaker is open.
-    pub breaker_open: [Gauge; Breaker::COUNT],
-    pub breaker_trips: [Counter; Breaker::COUNT],
-    /// 1 while the kill switch is on.
-    pub halted: Gauge,
-    pub in_flight: Gauge,
-    pub reconciling: Gauge,
-    pub last_op_id: Gauge,
-    pub daily_pnl: AmountCell,
-    /// Net USD exposure summed over assets (without operations in flight).
-    pub exposure: AmountCell,
-    pub alerts_dropped: Counter,
-    pub updates: Counter,
-    /// Smoothed order acknowledgement time per venue, in nanoseconds.
-    pub order_latency_ns: [Gauge; Venue::COUNT],
-}
-
-impl RiskStats {
-    pub fn snapshot(&self) -> RiskSnapshot {
-        RiskSnapshot {
-            approved: std::array::from_fn(|i| self.approved[i].get()),
-            rejected: std::array::from_fn(|i| self.rejected[i].get()),
-            breaker_open: std::array::from_fn(|i| self.breaker_open[i].get() != 0),
-            breaker_trips: std::array::from_fn(|i| self.breaker_trips[i].get()),
-            halted: self.halted.get() != 0,
-            in_flight: self.in_flight.get(),
-            reconciling: self.reconciling.get(),
-            last_op_id: self.last_op_id.get() as u64,
-            daily_pnl: self.daily_pnl.get(),
-            exposure: self.exposure.get(),
-            alerts_dropped: self.alerts_dropped.get(),
-        }
-    }
-}
-
-/// A copy of [`RiskStats`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RiskSnapshot {
-    pub approved: [u64; OppKind::COUNT],
-    pub rejected: [u64; RejectReason::COUNT],
-    pub breaker_open: [bool; Breaker::COUNT],
-    pub breaker_trips: [u64; Breaker::COUNT],
-    pub halted: bool,
-    pub in_flight: i64,
-    pub reconciling: i64,
-    pub last_op_id: u64,
-    pub daily_pnl: Amount,
-    pub exposure: Amount,
-    pub alerts_dropped: u64,
-}
-
-impl RiskSnapshot {
-    /// Refusals by reason, as (name, count), every reason listed.
-    pub fn rejected_by_reason(&self) -> Vec<(&'static str, u64)> {
-        RejectReason::ALL.iter().map(|r| (r.name(), self.rejected[*r as usize])).collect()
-    }
-
-    pub fn rejected(&self, r: RejectReason) -> u64 {
-        self.rejected[r as usize]
-    }
-}
-
-impl fmt::Display for RiskSnapshot {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let approved: u64 = self.approved.iter().sum();
-        let rejected: u64 = self.rejected.iter().sum();
-        writeln!(
-            f,
-            "risk: {approved} approved ({} spot_spot, {} basis, {} triangular), {rejected} rejected; kill switch {}; in flight {}; daily P&L {} USD; exposure {} USD",
-            self.approved[0],
-            self.approved[1],
-            self.approved[2],
-            if self.halted { "ON" } else { "off" },
-            self.in_flight,
-            self.daily_pnl,
-            self.exposure
-        )?;
-        for (name, n) in self.rejected_by_reason().into_iter().filter(|(_, n)| *n > 0) {
-            writeln!(f, "  rejected {name:<30} {n}")?;
-        }
-        for b in Breaker::ALL {
-            writeln!(
-                f,
-                "  breaker {:<22} {} (tripped {} times)",
-                b.name(),
-                if self.breaker_open[b.index()] { "OPEN" } else { "closed" },
-                self.breaker_trips[b.index()]
-            )?;
-        }
-        Ok(())
-    }
-}
-
-/// A configuration the gate cannot use.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum RiskConfigError {
-    #[error("risk.max_ops_in_flight must be between 1 and 4096")]
-    InFlight,
-    #[error("risk.entry_share_pct must be between 1 and 100")]
-    Share,
-}
+use crate::units::{ms_to_ns, now_ns};
 
 /// The gate's rings.
 #[derive(Debug)]
@@ -398,7 +118,8 @@ pub struct RiskGate {
     reservations: Vec<Reservation>,
     limiter: Limiter,
     breakers: Breakers,
-    pending: Option<Execution>,
+    /// The approved execution dispatch's ring refused: sent before anything new is read.
+    held: Held<Execution>,
 }
 
 impl fmt::Debug for RiskGate {
@@ -463,7 +184,7 @@ impl RiskGate {
             balance: vec![Amount::ZERO; Venue::COUNT * assets],
             reserved: vec![Amount::ZERO; Venue::COUNT * assets],
             reservations: vec![Reservation::default(); config.max_ops_in_flight],
-            pending: None,
+            held: Held::new(1),
             rings,
             runtime,
             clock,
@@ -626,92 +347,90 @@ impl RiskGate {
     }
 
     /// The decision about one opportunity: `Ok` with the balance needs, or the reason.
-    fn check(&mut self, o: &Opportunity, now: u64) -> Result<[(u32, Amount); MAX_LEGS], RejectReason> {
+    fn check(&mut self, o: &Opportunity, now: u64) -> Result<[(u32, Amount); MAX_LEGS], Veto> {
         let n = o.n_legs as usize;
         if n == 0 || n > MAX_LEGS {
-            return Err(RejectReason::Invalid);
+            return Err(Veto::Invalid);
         }
         for leg in o.legs() {
             if self.instruments.try_get(leg.inst).is_none()
                 || !leg.price.is_positive()
                 || !leg.qty.is_positive()
             {
-                return Err(RejectReason::Invalid);
+                return Err(Veto::Invalid);
             }
         }
         if self.runtime.is_halted() && !self.halted {
             self.set_halted(true);
         }
         if self.halted {
-            return Err(RejectReason::KillSwitch);
+            return Err(Veto::KillSwitch);
         }
         if self.reconciling > 0 {
-            return Err(RejectReason::Reconciling);
+            return Err(Veto::Reconciling);
         }
         if let Some(b) = self.breakers.first_open() {
-            return Err(RejectReason::breaker(b));
+            return Err(Veto::breaker(b));
         }
         if now.saturating_sub(o.oldest_ns) > self.max_age_ns {
             let before = self.breakers.open_flags();
             self.breakers.on_stale(now);
             self.sync_breakers(before);
-            return Err(RejectReason::StaleData);
+            return Err(Veto::StaleData);
         }
         self.breakers.on_fresh();
         if o.edge < self.min_margin || o.expected_profit.0 <= 0 {
-            return Err(RejectReason::MinProfitMargin);
+            return Err(Veto::MinProfitMargin);
         }
         if o.slippage > self.max_slippage {
-            return Err(RejectReason::Slippage);
+            return Err(Veto::Slippage);
         }
         for leg in o.legs() {
             if self.inst_halted[leg.inst.index()] {
-                return Err(RejectReason::InstrumentHalted);
+                return Err(Veto::InstrumentHalted);
             }
         }
         for leg in o.legs() {
             if self.inst_busy[leg.inst.index()] > 0 {
-                return Err(RejectReason::InstrumentBusy);
+                return Err(Veto::InstrumentBusy);
             }
         }
         if !self.reservations.iter().any(|r| !r.used) {
-            return Err(RejectReason::TooManyInFlight);
+            return Err(Veto::TooManyInFlight);
         }
         // Position after the trade, per instrument.
         for leg in o.legs() {
             let inst = self.instruments.get(leg.inst);
-            let value = self.leg_usd(inst, leg.price, leg.qty, o).ok_or(RejectReason::Invalid)?;
+            let value = self.leg_usd(inst, leg.price, leg.qty, o).ok_or(Veto::Invalid)?;
             let signed = if leg.side == Side::Buy { value } else { -value };
             let after = self.position[leg.inst.index()].1.saturating_add(signed);
             if after.abs() > self.max_position {
-                return Err(RejectReason::PositionLimit);
+                return Err(Veto::PositionLimit);
             }
         }
         let exposure = self.exposure_total.saturating_add(self.in_flight_notional).saturating_add(o.notional);
         if exposure > self.max_exposure {
-            return Err(RejectReason::ExposureLimit);
+            return Err(Veto::ExposureLimit);
         }
         // Balances needed per (venue, asset), summed over legs.
         let mut need = [(u32::MAX, Amount::ZERO); MAX_LEGS];
         let mut k = 0;
         for leg in o.legs() {
             let inst = self.instruments.get(leg.inst);
-            let notional = inst.notional(leg.price, leg.qty, Rounding::Ceil).ok_or(RejectReason::Invalid)?;
-            let fee = notional.mul_rate(inst.taker_fee, Rounding::Ceil).ok_or(RejectReason::Invalid)?;
+            let notional = inst.notional(leg.price, leg.qty, Rounding::Ceil).ok_or(Veto::Invalid)?;
+            let fee = notional.mul_rate(inst.taker_fee, Rounding::Ceil).ok_or(Veto::Invalid)?;
             let (asset, amount) = match (inst.market, leg.side) {
                 (Market::Spot, Side::Buy) => (inst.quote, notional.saturating_add(fee)),
-                (Market::Spot, Side::Sell) => {
-                    (inst.base, inst.base_amount(leg.qty).ok_or(RejectReason::Invalid)?)
-                }
+                (Market::Spot, Side::Sell) => (inst.base, inst.base_amount(leg.qty).ok_or(Veto::Invalid)?),
                 (Market::Futures, _) => (
                     inst.quote,
                     notional
                         .mul_rate(self.futures_margin, Rounding::Ceil)
-                        .ok_or(RejectReason::Invalid)?
+                        .ok_or(Veto::Invalid)?
                         .saturating_add(fee),
                 ),
             };
-            let idx = self.balance_index(inst.venue, asset).ok_or(RejectReason::Invalid)? as u32;
+            let idx = self.balance_index(inst.venue, asset).ok_or(Veto::Invalid)? as u32;
             if let Some(e) = need[..k].iter_mut().find(|(i, _)| *i == idx) {
                 e.1 = e.1.saturating_add(amount);
             } else {
@@ -722,7 +441,7 @@ impl RiskGate {
         for &(idx, amount) in &need[..k] {
             let free = self.balance[idx as usize].saturating_sub(self.reserved[idx as usize]);
             if free < amount {
-                return Err(RejectReason::InsufficientBalance);
+                return Err(Veto::InsufficientBalance);
             }
         }
         let mut insts = [InstrumentId::default(); MAX_LEGS];
@@ -730,7 +449,7 @@ impl RiskGate {
             *slot = leg.inst;
         }
         if !self.limiter.try_take(&insts[..n], now) {
-            return Err(RejectReason::RateLimited);
+            return Err(Veto::RateLimited);
         }
         Ok(need)
     }
@@ -763,7 +482,7 @@ impl RiskGate {
         self.stats.in_flight.set(self.reservations.iter().filter(|r| r.used).count() as i64);
         self.stats.approved[o.kind.index()].inc();
         self.stats.last_op_id.set(op as i64);
-        Some(Execution { op, opp: *o, approved_ns: now, deadline_ns: now.saturating_add(self.exec_time_ns) })
+        Some(Execution::new(op, *o, now, now.saturating_add(self.exec_time_ns)))
     }
 }
 
@@ -782,9 +501,8 @@ impl Stage for RiskGate {
         let before = self.breakers.open_flags();
         self.breakers.tick(now_ns(&self.clock));
         self.sync_breakers(before);
-        if let Some(e) = self.pending.take() {
-            if let Err(full) = self.rings.executions.push(e) {
-                self.pending = Some(full.0);
+        if !self.held.is_empty() {
+            if self.held.flush(&mut self.rings.executions) == 0 {
                 return work;
             }
             work += 1;
@@ -793,8 +511,9 @@ impl Stage for RiskGate {
             let Some(o) = self.rings.opportunities.pop() else { break };
             work += 1;
             if let Some(e) = self.decide(&o) {
-                if let Err(full) = self.rings.executions.push(e) {
-                    self.pending = Some(full.0);
+                // One held at most: no opportunity is read while it waits.
+                self.held.push(&mut self.rings.executions, e);
+                if !self.held.is_empty() {
                     break;
                 }
             }

@@ -8,8 +8,10 @@ use quanta::Mock;
 
 use super::*;
 use crate::msg::Leg;
+use crate::msg::OppKind;
 use crate::testkit::{self, Universe, px, qty};
 use crate::types::Price;
+use crate::units::Usd;
 
 const MS: u64 = 1_000_000;
 
@@ -93,11 +95,11 @@ impl Rig {
     }
 
     /// Offers one opportunity and returns the reason it was refused (None if approved).
-    fn refusal(&mut self, o: Opportunity) -> Option<RejectReason> {
+    fn refusal(&mut self, o: Opportunity) -> Option<Veto> {
         let before = self.gate.stats().snapshot().rejected;
         let approved = self.offer(&[o]);
         let after = self.gate.stats().snapshot().rejected;
-        let reason = RejectReason::ALL.into_iter().find(|r| after[*r as usize] > before[*r as usize]);
+        let reason = Veto::ALL.into_iter().find(|r| after[*r as usize] > before[*r as usize]);
         assert_eq!(approved.is_empty(), reason.is_some());
         reason
     }
@@ -147,12 +149,12 @@ fn op_ids_continue_from_the_journal_and_never_repeat() {
     let o = rig.spot_spot();
     let e = rig.offer(&[o]);
     assert_eq!(e.len(), 1);
-    assert_eq!(e[0].op, 42);
-    assert_eq!(e[0].opp, o);
-    assert_eq!(e[0].deadline_ns, e[0].approved_ns + 2_000 * MS);
+    assert_eq!(e[0].op(), 42);
+    assert_eq!(*e[0].opp(), o);
+    assert_eq!(e[0].deadline_ns(), e[0].approved_ns() + 2_000 * MS);
     rig.done(42, true);
     let e = rig.offer(&[rig.spot_spot()]);
-    assert_eq!(e[0].op, 43);
+    assert_eq!(e[0].op(), 43);
     assert_eq!(rig.snapshot().last_op_id, 43);
     assert_eq!(rig.snapshot().approved, [2, 0, 0]);
 }
@@ -168,7 +170,7 @@ fn every_leg_is_reserved_until_the_operation_is_done() {
     assert_eq!(rig.gate.reserved(Venue::GateIo, usdt), Amount::parse("500.5").unwrap());
     assert_eq!(rig.gate.reserved(Venue::Mexc, btc), Amount::parse("0.01").unwrap());
     assert_eq!(rig.snapshot().in_flight, 1);
-    rig.done(e[0].op, true);
+    rig.done(e[0].op(), true);
     assert_eq!(rig.gate.reserved(Venue::GateIo, usdt), Amount::ZERO);
     assert_eq!(rig.gate.reserved(Venue::Mexc, btc), Amount::ZERO);
     assert_eq!(rig.snapshot().in_flight, 0);
@@ -176,7 +178,7 @@ fn every_leg_is_reserved_until_the_operation_is_done() {
     // Reserved balance is not available to the next operation.
     rig.update(RiskUpdate::Balance { venue: Venue::GateIo, asset: usdt, available: Amount::from_int(800) });
     assert_eq!(rig.offer(&[rig.spot_spot()]).len(), 1);
-    assert_eq!(rig.refusal(rig.eth_buy()), Some(RejectReason::InsufficientBalance));
+    assert_eq!(rig.refusal(rig.eth_buy()), Some(Veto::InsufficientBalance));
 }
 
 #[test]
@@ -186,28 +188,28 @@ fn each_limit_refuses_with_its_reason() {
 
     let mut o = rig.spot_spot();
     o.n_legs = 0;
-    assert_eq!(rig.refusal(o), Some(RejectReason::Invalid));
+    assert_eq!(rig.refusal(o), Some(Veto::Invalid));
     let mut o = rig.spot_spot();
     o.legs[1].inst = InstrumentId(999);
-    assert_eq!(rig.refusal(o), Some(RejectReason::Invalid));
+    assert_eq!(rig.refusal(o), Some(Veto::Invalid));
     let mut o = rig.spot_spot();
     o.legs[0].qty = Qty::ZERO;
-    assert_eq!(rig.refusal(o), Some(RejectReason::Invalid));
+    assert_eq!(rig.refusal(o), Some(Veto::Invalid));
 
     let mut o = rig.spot_spot();
     o.oldest_ns = rig.now() - 101 * MS;
-    assert_eq!(rig.refusal(o), Some(RejectReason::StaleData));
+    assert_eq!(rig.refusal(o), Some(Veto::StaleData));
 
     let mut o = rig.spot_spot();
     o.edge = Rate::from_bps(4);
-    assert_eq!(rig.refusal(o), Some(RejectReason::MinProfitMargin));
+    assert_eq!(rig.refusal(o), Some(Veto::MinProfitMargin));
 
     let mut o = rig.spot_spot();
     o.slippage = Rate::from_bps(21);
-    assert_eq!(rig.refusal(o), Some(RejectReason::Slippage));
+    assert_eq!(rig.refusal(o), Some(Veto::Slippage));
 
     rig.update(RiskUpdate::InstrumentHalt { inst: rig.u.mexc_btc, halted: true });
-    assert_eq!(rig.refusal(rig.spot_spot()), Some(RejectReason::InstrumentHalted));
+    assert_eq!(rig.refusal(rig.spot_spot()), Some(Veto::InstrumentHalted));
     rig.update(RiskUpdate::InstrumentHalt { inst: rig.u.mexc_btc, halted: false });
 
     // The gate's own position limit: 4800 USD long BTC on Gate, plus 500 more.
@@ -217,7 +219,7 @@ fn each_limit_refuses_with_its_reason() {
         exposure: Amount::from_int(4_800),
         quote_exposure: Amount::ZERO,
     });
-    assert_eq!(rig.refusal(rig.spot_spot()), Some(RejectReason::PositionLimit));
+    assert_eq!(rig.refusal(rig.spot_spot()), Some(Veto::PositionLimit));
     // A short position the buy reduces is fine.
     rig.update(RiskUpdate::Position {
         inst: rig.u.gate_btc,
@@ -237,7 +239,7 @@ fn each_limit_refuses_with_its_reason() {
     // Operations in flight count toward total exposure.
     let mut rig = Rig::new(RiskConfig { max_total_exposure_usd: Usd::new(700), ..cfg.clone() });
     assert_eq!(rig.refusal(rig.spot_spot()), None);
-    assert_eq!(rig.refusal(rig.eth_buy()), Some(RejectReason::ExposureLimit));
+    assert_eq!(rig.refusal(rig.eth_buy()), Some(Veto::ExposureLimit));
     rig.done(42, true);
     assert_eq!(rig.refusal(rig.eth_buy()), None);
     // Net exposure per asset: long BTC on one venue and short on the other nets out.
@@ -262,7 +264,7 @@ fn each_limit_refuses_with_its_reason() {
         quote_exposure: Amount::ZERO,
     });
     assert_eq!(rig.snapshot().exposure, Amount::from_int(300));
-    assert_eq!(rig.refusal(rig.spot_spot()), Some(RejectReason::ExposureLimit));
+    assert_eq!(rig.refusal(rig.spot_spot()), Some(Veto::ExposureLimit));
 
     // A triangle leaves no open exposure: the BTC bought is spent on ETH/BTC, the ETH
     // bought with BTC is sold for USDT.
@@ -282,8 +284,8 @@ fn each_limit_refuses_with_its_reason() {
     // Busy instruments and operations in flight.
     let mut rig = Rig::new(RiskConfig { max_ops_in_flight: 1, ..cfg.clone() });
     assert_eq!(rig.refusal(rig.spot_spot()), None);
-    assert_eq!(rig.refusal(rig.spot_spot()), Some(RejectReason::InstrumentBusy));
-    assert_eq!(rig.refusal(rig.eth_buy()), Some(RejectReason::TooManyInFlight));
+    assert_eq!(rig.refusal(rig.spot_spot()), Some(Veto::InstrumentBusy));
+    assert_eq!(rig.refusal(rig.eth_buy()), Some(Veto::TooManyInFlight));
     rig.done(42, true);
     assert_eq!(rig.refusal(rig.eth_buy()), None);
 
@@ -295,12 +297,12 @@ fn each_limit_refuses_with_its_reason() {
         asset: btc,
         available: Amount::parse("0.009").unwrap(),
     });
-    assert_eq!(rig.refusal(rig.spot_spot()), Some(RejectReason::InsufficientBalance));
+    assert_eq!(rig.refusal(rig.spot_spot()), Some(Veto::InsufficientBalance));
 
     // Reconciliation blocks trading until nothing is pending.
     let mut rig = Rig::new(cfg);
     rig.update(RiskUpdate::Reconciling { pending: 2 });
-    assert_eq!(rig.refusal(rig.spot_spot()), Some(RejectReason::Reconciling));
+    assert_eq!(rig.refusal(rig.spot_spot()), Some(Veto::Reconciling));
     rig.update(RiskUpdate::Reconciling { pending: 0 });
     assert_eq!(rig.refusal(rig.spot_spot()), None);
 }
@@ -313,7 +315,7 @@ fn rate_limits_keep_headroom_and_refill() {
         assert_eq!(rig.refusal(rig.spot_spot()), None);
         rig.done(op, true);
     }
-    assert_eq!(rig.refusal(rig.spot_spot()), Some(RejectReason::RateLimited));
+    assert_eq!(rig.refusal(rig.spot_spot()), Some(Veto::RateLimited));
     rig.mock.increment(200 * MS);
     let mut o = rig.spot_spot();
     o.oldest_ns = rig.now();
@@ -324,7 +326,7 @@ fn rate_limits_keep_headroom_and_refill() {
 fn the_kill_switch_refuses_everything_from_each_source() {
     let mut rig = Rig::new(RiskConfig::default());
     rig.update(RiskUpdate::Halt);
-    assert_eq!(rig.refusal(rig.spot_spot()), Some(RejectReason::KillSwitch));
+    assert_eq!(rig.refusal(rig.spot_spot()), Some(Veto::KillSwitch));
     assert!(rig.snapshot().halted);
     rig.control.push(RiskControl::Resume).unwrap();
     rig.gate.poll();
@@ -332,12 +334,12 @@ fn the_kill_switch_refuses_everything_from_each_source() {
 
     rig.control.push(RiskControl::Halt).unwrap();
     rig.gate.poll();
-    assert_eq!(rig.refusal(rig.eth_buy()), Some(RejectReason::KillSwitch));
+    assert_eq!(rig.refusal(rig.eth_buy()), Some(Veto::KillSwitch));
     rig.control.push(RiskControl::Resume).unwrap();
     rig.gate.poll();
 
     rig.runtime.halt("operator");
-    assert_eq!(rig.refusal(rig.eth_buy()), Some(RejectReason::KillSwitch));
+    assert_eq!(rig.refusal(rig.eth_buy()), Some(Veto::KillSwitch));
     let kinds: Vec<_> = testkit::drain(&mut rig.alerts).into_iter().map(|a| a.kind).collect();
     assert_eq!(
         kinds,
@@ -357,7 +359,7 @@ fn breakers_trip_refuse_and_are_visible() {
     assert!(s.breaker_open[Breaker::ConsecutiveFailures.index()]);
     assert_eq!(s.breaker_trips[Breaker::ConsecutiveFailures.index()], 1);
     assert!(s.to_string().contains("consecutive_failures   OPEN"), "{s}");
-    assert_eq!(rig.refusal(rig.spot_spot()), Some(RejectReason::BreakerConsecutiveFailures));
+    assert_eq!(rig.refusal(rig.spot_spot()), Some(Veto::BreakerConsecutiveFailures));
     let alerts = testkit::drain(&mut rig.alerts);
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].kind, AlertKind::BreakerTripped);
@@ -369,7 +371,7 @@ fn breakers_trip_refuse_and_are_visible() {
 
     // Daily loss.
     rig.update(RiskUpdate::DailyPnl { realized: Amount::from_int(-500) });
-    assert_eq!(rig.refusal(rig.eth_buy()), Some(RejectReason::BreakerDailyLoss));
+    assert_eq!(rig.refusal(rig.eth_buy()), Some(Veto::BreakerDailyLoss));
     assert_eq!(rig.snapshot().daily_pnl, Amount::from_int(-500));
     rig.update(RiskUpdate::DailyPnl { realized: Amount::ZERO });
 
@@ -377,7 +379,7 @@ fn breakers_trip_refuse_and_are_visible() {
     for _ in 0..4 {
         rig.update(RiskUpdate::OrderLatency { venue: Venue::GateIo, ns: 900 * MS });
     }
-    assert_eq!(rig.refusal(rig.eth_buy()), Some(RejectReason::BreakerLatency));
+    assert_eq!(rig.refusal(rig.eth_buy()), Some(Veto::BreakerLatency));
     rig.mock.increment(30_001 * MS);
     rig.gate.poll();
     let mut o = rig.eth_buy();
@@ -391,9 +393,9 @@ fn stale_data_trips_its_breaker() {
     let mut o = rig.spot_spot();
     o.oldest_ns = rig.now() - 500 * MS;
     for _ in 0..20 {
-        assert_eq!(rig.refusal(o), Some(RejectReason::StaleData));
+        assert_eq!(rig.refusal(o), Some(Veto::StaleData));
     }
-    assert_eq!(rig.refusal(rig.spot_spot()), Some(RejectReason::BreakerStaleData));
+    assert_eq!(rig.refusal(rig.spot_spot()), Some(Veto::BreakerStaleData));
     assert!(rig.snapshot().breaker_open[Breaker::StaleData.index()]);
 }
 
@@ -404,10 +406,10 @@ fn a_full_output_ring_holds_the_execution_and_stops_reading() {
     rig.opps.push(rig.eth_buy()).unwrap();
     rig.gate.poll();
     // Both approved (different instruments), the second waits inside the gate.
-    assert_eq!(rig.out.pop().map(|e| e.op), Some(1));
+    assert_eq!(rig.out.pop().map(|e| e.op()), Some(1));
     assert_eq!(rig.out.pop(), None);
     rig.gate.poll();
-    assert_eq!(rig.out.pop().map(|e| e.op), Some(2));
+    assert_eq!(rig.out.pop().map(|e| e.op()), Some(2));
 }
 
 #[test]
@@ -470,8 +472,8 @@ proptest! {
         }
         let o = Opportunity { id: 1, kind: OppKind::Basis, n_legs, legs, expected_profit: Amount(profit), edge: Rate(edge), notional: Amount(notional), slippage: Rate(slip), trigger_ns: oldest, oldest_ns: oldest, detected_ns: oldest };
         for e in rig.offer(&[o]) {
-            prop_assert!(e.opp.n_legs >= 1 && e.opp.n_legs as usize <= MAX_LEGS);
-            for leg in e.opp.legs() {
+            prop_assert!(e.opp().n_legs >= 1 && e.opp().n_legs as usize <= MAX_LEGS);
+            for leg in e.opp().legs() {
                 prop_assert!(leg.price.is_positive() && leg.qty.is_positive());
             }
         }

@@ -5,8 +5,9 @@
 //! rtrb's chunk API and read the clock once per batch.
 //!
 //! What a full ring does is chosen per link ([`Backpressure`]):
-//! - `Retry`: the push fails and hands the event back; the producing stage keeps it and
-//!   stops taking new input until the ring drains (orders, state updates).
+//! - `Retry`: the push fails and hands the event back; the producing stage keeps it in a
+//!   [`super::Held`] and stops taking new input until the ring drains (orders, state
+//!   updates).
 //! - `DropAndCount`: the event is dropped, counted, and an overflow flag is raised that
 //!   the consumer sees with [`Rx::take_overflow`] (market data: the book stage resyncs).
 //!

@@ -2,14 +2,17 @@
 //! layouts and the runner that starts pinned stage threads and stops them.
 //!
 //! The vocabulary is small and symmetric: a producer `push`es, a consumer `pop`s or
-//! `drain`s, a stage `poll`s. Backpressure is chosen per link ([`Backpressure`]).
+//! `drain`s, a stage `poll`s. Backpressure is chosen per link ([`Backpressure`]); a stage
+//! keeps what a full `Retry` link refused in a [`Held`] and pushes it again first.
 
+mod held;
 mod idle;
 mod layout;
 mod link;
 mod runner;
 mod stage;
 
+pub use held::Held;
 pub use idle::{IdlePolicy, Idler};
 pub use layout::{IdleKind, Layout, LayoutError, ThreadSpec, available_cores};
 pub use link::{Backpressure, Full, LinkStats, Rx, Stamped, Tx, link};

@@ -1,4 +1,4 @@
-//! The state stage: operations, orders, positions, P&L, balances, and recovery.
+//! Stage 6, state: operations, orders, positions, P&L, balances, and recovery.
 //!
 //! - **Input rings:** `Rx<StateInput>` from dispatch (operation starts, every order
 //!   event, balances); `Rx<BookTop>` (current prices, for recovery cost estimates,
@@ -35,290 +35,45 @@
 //! a failure. Beneath each operation every order is SENT, ACCEPTED, PARTIALLY_FILLED,
 //! FILLED, CANCELLED, REJECTED or UNKNOWN ([`OrderState`]).
 //!
-//! **Recovery.** When every order of an operation has settled and its legs are not
-//! matched (within one lot), two plans are priced from the current books: *complete*
-//! sends each lagging leg's missing quantity at a limit within `max_slippage_bps` of the
-//! leg's planned price; *unwind* reverses each leg's excess over the least-filled leg at
-//! the current best price moved by `unwind_slippage_bps`. Each plan is priced by walking
-//! the current book up to its limits; its cost is what it takes from the operation's P&L
-//! (both close the same naked exposure, so completing keeps the edge while the book still
-//! pays, unwinding wins when it does not). Before the deadline the cheaper feasible plan
-//! goes out (a plan is infeasible when a book is missing or stale, the hedge price is
-//! beyond the slippage bound, or the venue refused the lagging leg on its merits, as for
-//! insufficient balance); after the deadline only unwinding.
-//! Quantities below an instrument's minimum are dust and left alone. A round whose
-//! orders the venue never saw (rate limited, order connection down) is not counted
-//! against `max_recovery_attempts`, and the next round backs off exponentially from
-//! `recovery_backoff_ms`: hammering a rate limiter only extends the block.
-//!
-//! **P&L.** An operation's realized P&L is its net flow of every asset over all its
-//! fills, fees deducted, with non-USD assets valued at the operation's own planned price
-//! for that asset (so replay rebuilds it exactly from the journal). Positions keep any
-//! residual; unrealized P&L is marked from the books.
-
+//! The stage is cut along those lines: [`operations`] holds the per-operation state
+//! machine, [`recovery`] the decisions once an operation's legs are left unmatched
+//! (complete the hedge or unwind, deadlines, retries, halts), [`valuation`] what
+//! positions and operations are worth (marks, exposure, P&L), [`restore`] what the
+//! journal puts back on restart, and [`ledger`] the exact bookkeeping of fills. This
+//! module is the stage itself: it owns the tables, and journals, publishes and counts
+//! every transition.
+mod config;
 mod ledger;
+mod operations;
+mod recovery;
+mod restore;
+mod stats;
+mod valuation;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 
 use quanta::Clock;
-use serde::Deserialize;
 
 pub use crate::journal::{OpPhase, OrderState};
+pub use config::{StateConfig, StateConfigError};
 pub use ledger::{Applied, Delta, Positions};
+pub use stats::{StateSnapshot, StateStats};
 
 use crate::journal::{JournalWriter, Record, Replay};
 use crate::msg::{
-    Alert, AlertKind, BookTop, ClientOrderId, Command, Execution, Leg, MAX_LEGS, OpOutcome, OppKind,
-    Opportunity, OrderEvent, OrderUpdate, RejectReason, RiskUpdate, StateControl, StateInput,
+    Alert, AlertKind, BookTop, ClientOrderId, Command, Execution, OpOutcome, OrderEvent, OrderUpdate,
+    RejectReason, RiskUpdate, StateControl, StateInput,
 };
-use crate::runtime::{Control, Rx, Stage, Tx};
-use crate::stats::{AmountCell, Counter, Gauge};
-use crate::types::{
-    Amount, AssetId, Instrument, InstrumentId, Instruments, Price, Qty, Rate, Rounding, Side, Venue,
-};
-use crate::units::{Bps, ms_to_ns, now_ns};
-
-/// State stage configuration (`[state]`).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StateConfig {
-    /// A hedge completes at most this far beyond the leg's planned price.
-    #[serde(default = "d_slippage")]
-    pub max_slippage_bps: Bps,
-    /// An unwind's limit is the current best price moved this far (to get done).
-    #[serde(default = "d_unwind")]
-    pub unwind_slippage_bps: Bps,
-    /// Recovery rounds before an operation waits for an operator (0: none, a naked leg
-    /// waits for an operator at once).
-    #[serde(default = "d_attempts")]
-    pub max_recovery_attempts: u8,
-    /// After a round in which an order was refused before reaching the venue (rate
-    /// limited, order connection down), the next round waits this long, doubled for each
-    /// such round in a row (up to 32 times). A round refused entirely that way does not
-    /// count toward `max_recovery_attempts`.
-    #[serde(default = "d_backoff")]
-    pub recovery_backoff_ms: u64,
-    /// An order with no answer this long after it was sent has an unknown outcome.
-    #[serde(default = "d_ack")]
-    pub ack_timeout_ms: u64,
-    /// How often an order with an unknown outcome is queried again.
-    #[serde(default = "d_query")]
-    pub query_interval_ms: u64,
-    /// How often balances are queried from every venue.
-    #[serde(default = "d_reconcile")]
-    pub reconcile_interval_ms: u64,
-    /// How often positions are marked to the books (exposure, unrealized P&L).
-    #[serde(default = "d_mark")]
-    pub mark_interval_ms: u64,
-    /// Books older than this are not used to price recovery.
-    #[serde(default = "d_age")]
-    pub max_data_age_ms: u64,
-    /// Past its deadline, an operation whose unwind cannot be priced because a leg's
-    /// book is not fresh (its feed reconnecting or stalled) waits this long after the
-    /// deadline for one before it waits for an operator.
-    #[serde(default = "d_unpriced_wait")]
-    pub max_unpriced_wait_ms: u64,
-    /// Operation slots (open operations plus recently closed ones kept to recognize late
-    /// or repeated events).
-    #[serde(default = "d_ops")]
-    pub max_ops: usize,
-    /// Assets worth one US dollar.
-    #[serde(default = "d_usd")]
-    pub usd_assets: Vec<String>,
-}
-
-fn d_slippage() -> Bps {
-    Bps::new(20)
-}
-fn d_unwind() -> Bps {
-    Bps::new(50)
-}
-fn d_attempts() -> u8 {
-    3
-}
-fn d_backoff() -> u64 {
-    250
-}
-fn d_ack() -> u64 {
-    2_000
-}
-fn d_query() -> u64 {
-    1_000
-}
-fn d_reconcile() -> u64 {
-    60_000
-}
-fn d_mark() -> u64 {
-    1_000
-}
-fn d_age() -> u64 {
-    1_000
-}
-fn d_unpriced_wait() -> u64 {
-    30_000
-}
-fn d_ops() -> usize {
-    256
-}
-fn d_usd() -> Vec<String> {
-    vec!["USDT".to_owned()]
-}
-
-impl Default for StateConfig {
-    fn default() -> Self {
-        Self {
-            max_slippage_bps: d_slippage(),
-            unwind_slippage_bps: d_unwind(),
-            max_recovery_attempts: d_attempts(),
-            recovery_backoff_ms: d_backoff(),
-            ack_timeout_ms: d_ack(),
-            query_interval_ms: d_query(),
-            reconcile_interval_ms: d_reconcile(),
-            mark_interval_ms: d_mark(),
-            max_data_age_ms: d_age(),
-            max_unpriced_wait_ms: d_unpriced_wait(),
-            max_ops: d_ops(),
-            usd_assets: d_usd(),
-        }
-    }
-}
-
-/// A configuration the state stage cannot use.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum StateConfigError {
-    #[error("state.max_ops must be between 1 and 65536")]
-    Ops,
-    #[error("state.max_recovery_attempts must be at most 7 (two orders per leg per round, 15 attempts)")]
-    Attempts,
-}
-
-/// The state stage's counters and visible state.
-#[derive(Debug, Default)]
-pub struct StateStats {
-    pub ops_started: [Counter; OppKind::COUNT],
-    pub ops_completed: [Counter; OppKind::COUNT],
-    pub ops_failed: [Counter; OppKind::COUNT],
-    /// Nothing filled on any leg (IOC missed the book): final, not a failure.
-    pub ops_missed: [Counter; OppKind::COUNT],
-    /// Operations that needed recovery.
-    pub recoveries: Counter,
-    pub hedge_orders: Counter,
-    pub unwind_orders: Counter,
-    pub deadlines_missed: Counter,
-    pub escalations: Counter,
-    pub unknown_orders: Counter,
-    pub queries: Counter,
-    pub fills_applied: Counter,
-    pub duplicate_fills: Counter,
-    pub late_fills: Counter,
-    pub orphan_events: Counter,
-    pub unvalued_fees: Counter,
-    pub journal_failures: Counter,
-    pub alerts_dropped: Counter,
-    pub op_table_full: Counter,
-    /// Open operations by phase (executing, recovering, awaiting operator).
-    pub open_executing: Gauge,
-    pub open_recovering: Gauge,
-    pub open_awaiting_operator: Gauge,
-    pub pending_reconcile: Gauge,
-    pub killed: Gauge,
-    pub realized_pnl: AmountCell,
-    pub daily_pnl: AmountCell,
-    pub unrealized_pnl: AmountCell,
-}
-
-impl StateStats {
-    pub fn snapshot(&self) -> StateSnapshot {
-        let k = |c: &[Counter; OppKind::COUNT]| [c[0].get(), c[1].get(), c[2].get()];
-        StateSnapshot {
-            ops_started: k(&self.ops_started),
-            ops_completed: k(&self.ops_completed),
-            ops_failed: k(&self.ops_failed),
-            ops_missed: k(&self.ops_missed),
-            recoveries: self.recoveries.get(),
-            hedge_orders: self.hedge_orders.get(),
-            unwind_orders: self.unwind_orders.get(),
-            deadlines_missed: self.deadlines_missed.get(),
-            escalations: self.escalations.get(),
-            unknown_orders: self.unknown_orders.get(),
-            queries: self.queries.get(),
-            fills_applied: self.fills_applied.get(),
-            duplicate_fills: self.duplicate_fills.get(),
-            open: [self.open_executing.get(), self.open_recovering.get(), self.open_awaiting_operator.get()],
-            pending_reconcile: self.pending_reconcile.get(),
-            killed: self.killed.get() != 0,
-            realized_pnl: self.realized_pnl.get(),
-            daily_pnl: self.daily_pnl.get(),
-            unrealized_pnl: self.unrealized_pnl.get(),
-        }
-    }
-}
-
-/// A copy of [`StateStats`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct StateSnapshot {
-    pub ops_started: [u64; OppKind::COUNT],
-    pub ops_completed: [u64; OppKind::COUNT],
-    pub ops_failed: [u64; OppKind::COUNT],
-    pub ops_missed: [u64; OppKind::COUNT],
-    pub recoveries: u64,
-    pub hedge_orders: u64,
-    pub unwind_orders: u64,
-    pub deadlines_missed: u64,
-    pub escalations: u64,
-    pub unknown_orders: u64,
-    pub queries: u64,
-    pub fills_applied: u64,
-    pub duplicate_fills: u64,
-    /// Open operations: executing, recovering, awaiting an operator.
-    pub open: [i64; 3],
-    pub pending_reconcile: i64,
-    pub killed: bool,
-    pub realized_pnl: Amount,
-    pub daily_pnl: Amount,
-    pub unrealized_pnl: Amount,
-}
-
-impl fmt::Display for StateSnapshot {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "operations:")?;
-        for k in OppKind::ALL {
-            let i = k.index();
-            writeln!(
-                f,
-                "  {:<11} started {:>6}  completed {:>6}  failed {:>6}  missed {:>6}",
-                k.name(),
-                self.ops_started[i],
-                self.ops_completed[i],
-                self.ops_failed[i],
-                self.ops_missed[i]
-            )?;
-        }
-        writeln!(
-            f,
-            "  recoveries {} ({} hedge orders, {} unwind orders), {} deadlines missed, {} escalated to an operator",
-            self.recoveries, self.hedge_orders, self.unwind_orders, self.deadlines_missed, self.escalations
-        )?;
-        writeln!(
-            f,
-            "  open: {} executing, {} recovering, {} awaiting operator; {} orders to reconcile; {} unknown outcomes queried",
-            self.open[0], self.open[1], self.open[2], self.pending_reconcile, self.unknown_orders
-        )?;
-        writeln!(
-            f,
-            "P&L: realized {} USD (today {}), unrealized {} USD{}",
-            self.realized_pnl,
-            self.daily_pnl,
-            self.unrealized_pnl,
-            if self.killed { "; KILL SWITCH ON" } else { "" }
-        )
-    }
-}
+use crate::runtime::{Control, Held, Rx, Stage, Tx};
+use crate::types::{Amount, AssetId, Instrument, InstrumentId, Instruments, Qty, Side, Venue};
+use crate::units::{ms_to_ns, now_ns};
+use operations::{Op, Purpose};
+use recovery::{Plan, Planner};
+use valuation::Valuation;
 
 /// The state stage's rings.
 #[derive(Debug)]
@@ -331,226 +86,6 @@ pub struct StateRings {
     pub alerts: Tx<Alert>,
 }
 
-/// Why an order of an operation was sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Purpose {
-    Entry,
-    Hedge,
-    Unwind,
-}
-
-/// Orders one operation can hold: the entries plus two per leg per recovery round.
-const MAX_OP_ORDERS: usize = 24;
-
-#[derive(Clone, Copy, Debug)]
-struct OrderSlot {
-    client: ClientOrderId,
-    inst: InstrumentId,
-    side: Side,
-    qty: Qty,
-    state: OrderState,
-    applied: Applied,
-    /// The venue's final filled count (from `Done`); more than applied means fills are
-    /// missing and the order is queried.
-    reported: Qty,
-    sent_ns: u64,
-    last_query_ns: u64,
-    answered: bool,
-    cancel_sent: bool,
-    purpose: Purpose,
-    /// Why the order was refused, if it was.
-    refused: Option<RejectReason>,
-}
-
-impl OrderSlot {
-    const EMPTY: OrderSlot = OrderSlot {
-        client: ClientOrderId { op: 0, leg: 0, attempt: 0 },
-        inst: InstrumentId(0),
-        side: Side::Buy,
-        qty: Qty::ZERO,
-        state: OrderState::Sent,
-        applied: Applied { filled: Qty::ZERO, value: Amount::ZERO, fee: Amount::ZERO },
-        reported: Qty::ZERO,
-        sent_ns: 0,
-        last_query_ns: 0,
-        answered: false,
-        cancel_sent: false,
-        purpose: Purpose::Entry,
-        refused: None,
-    };
-
-    /// Refused by the venue for a reason the same order would meet again.
-    fn refused_for_good(&self) -> bool {
-        self.refused.is_some_and(|r| {
-            !matches!(
-                r,
-                RejectReason::RateLimited
-                    | RejectReason::Disconnected
-                    | RejectReason::WouldNotFill
-                    | RejectReason::NotFound
-                    | RejectReason::Journal
-            )
-        })
-    }
-
-    /// Refused before it reached the venue, for a reason that passes: worth retrying
-    /// later, not a verdict on the order.
-    fn refused_in_passing(&self) -> bool {
-        matches!(self.refused, Some(RejectReason::RateLimited | RejectReason::Disconnected))
-    }
-
-    /// The outcome is known and every fill of it is applied.
-    fn is_settled(&self) -> bool {
-        self.state.is_terminal() && self.applied.filled >= self.reported
-    }
-
-    fn needs_query(&self) -> bool {
-        self.state == OrderState::Unknown || (self.state.is_terminal() && self.applied.filled < self.reported)
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Op {
-    used: bool,
-    closed: bool,
-    exec: Execution,
-    phase: OpPhase,
-    orders: [OrderSlot; MAX_OP_ORDERS],
-    n_orders: usize,
-    next_attempt: [u8; MAX_LEGS],
-    rounds: u8,
-    /// The latest round (the entries, then each recovery round): its first order, when
-    /// it was sent, and whether its refusals have been looked at.
-    round_start: usize,
-    round_ns: u64,
-    round_judged: bool,
-    /// Rounds in a row with an order refused in passing (see `recovery_backoff_ms`).
-    backoff: u8,
-    rejected: bool,
-    deadline_alerted: bool,
-    halted: bool,
-    /// Restored from the journal on start: its instruments stay halted until it closes,
-    /// since the risk gate knows nothing of it.
-    restored: bool,
-}
-
-impl Op {
-    fn legs(&self) -> &[Leg] {
-        self.exec.opp.legs()
-    }
-
-    fn orders(&self) -> &[OrderSlot] {
-        &self.orders[..self.n_orders]
-    }
-
-    fn find(&self, client: ClientOrderId) -> Option<usize> {
-        self.orders().iter().position(|o| o.client == client)
-    }
-
-    /// Net quantity of leg `i` in the leg's own direction.
-    fn net(&self, i: usize) -> i64 {
-        let Some(leg) = self.legs().get(i) else { return 0 };
-        self.orders()
-            .iter()
-            .filter(|o| o.client.leg as usize == i)
-            .map(|o| if o.side == leg.side { o.applied.filled.0 } else { -o.applied.filled.0 })
-            .fold(0i64, i64::saturating_add)
-    }
-
-    fn filled_anything(&self) -> bool {
-        self.orders().iter().any(|o| o.applied.filled.is_positive())
-    }
-
-    /// An unwind order filled: the operation gave back what it had traded.
-    fn unwound(&self) -> bool {
-        self.orders().iter().any(|o| o.purpose == Purpose::Unwind && o.applied.filled.is_positive())
-    }
-}
-
-/// A recovery plan: the orders it sends and what it is expected to cost, in USD (the
-/// negative of the value it adds to the operation's P&L).
-#[derive(Clone, Copy, Debug)]
-struct Plan {
-    legs: [(usize, Leg); MAX_LEGS],
-    n: usize,
-    /// Legs that need an order (priced or not): zero means the legs are matched.
-    needed: usize,
-    cost: Amount,
-    feasible: bool,
-    /// A leg that needs an order has no fresh book to price it.
-    unpriced: bool,
-}
-
-impl Plan {
-    fn empty() -> Self {
-        Self {
-            legs: [(0, Leg::default()); MAX_LEGS],
-            n: 0,
-            needed: 0,
-            cost: Amount::ZERO,
-            feasible: true,
-            unpriced: false,
-        }
-    }
-}
-
-/// The mid of a top of book (the one side it has, when it has one).
-fn mid(top: &BookTop) -> Option<Price> {
-    match (top.best_bid(), top.best_ask()) {
-        (Some(bid), Some(ask)) => Some(Price(
-            (bid.price.0 / 2)
-                .saturating_add(ask.price.0 / 2)
-                .saturating_add((bid.price.0 % 2 + ask.price.0 % 2) / 2),
-        )),
-        (Some(l), None) | (None, Some(l)) => Some(l.price),
-        _ => None,
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-struct BookSlot {
-    top: BookTop,
-    valid: bool,
-    /// The mid of the last synced top: what positions are marked at while the book
-    /// resyncs (a position does not stop being worth something when its feed drops).
-    mark: Price,
-}
-
-/// A bounded queue toward a `Retry` ring: pre-sized, never dropped.
-#[derive(Debug)]
-struct Outbox<T> {
-    q: VecDeque<T>,
-    cap: usize,
-}
-
-impl<T: Copy> Outbox<T> {
-    fn new(cap: usize) -> Self {
-        Self { q: VecDeque::with_capacity(cap), cap }
-    }
-    fn push(&mut self, v: T) -> bool {
-        if self.q.len() < self.cap {
-            self.q.push_back(v);
-            true
-        } else {
-            false
-        }
-    }
-    fn room(&self) -> usize {
-        self.cap - self.q.len()
-    }
-    fn flush(&mut self, tx: &mut Tx<T>) -> usize {
-        let mut n = 0;
-        while let Some(v) = self.q.front() {
-            if tx.push(*v).is_err() {
-                break;
-            }
-            self.q.pop_front();
-            n += 1;
-        }
-        n
-    }
-}
-
 const OUTBOX: usize = 4096;
 /// Outbox room kept before new inputs are taken.
 const ROOM: usize = 256;
@@ -559,72 +94,6 @@ const DAY_MS: u64 = 86_400_000;
 
 fn system_wall_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
-/// The quote value of taking `qty` from `levels` (best first) no further than `limit`;
-/// what the levels do not hold is valued at the limit.
-fn walk_value(
-    inst: &Instrument,
-    levels: &[crate::msg::Level],
-    side: Side,
-    qty: Qty,
-    limit: Price,
-) -> Option<Amount> {
-    let rounding = if side == Side::Buy { Rounding::Ceil } else { Rounding::Floor };
-    let mut left = qty.0;
-    let mut value = Amount::ZERO;
-    for l in levels {
-        let within = match side {
-            Side::Buy => l.price <= limit,
-            Side::Sell => l.price >= limit,
-        };
-        if left == 0 || !within {
-            break;
-        }
-        if !l.qty.is_positive() || !l.price.is_positive() {
-            continue;
-        }
-        let take = left.min(l.qty.0);
-        value = value.checked_add(inst.notional(l.price, Qty(take), rounding)?)?;
-        left -= take;
-    }
-    if left > 0 {
-        value = value.checked_add(inst.notional(limit, Qty(left), rounding)?)?;
-    }
-    Some(value)
-}
-
-/// Net flows of a few assets (an operation touches at most two per leg).
-#[derive(Clone, Copy, Debug, Default)]
-struct Flows {
-    assets: [(AssetId, Amount); 2 * MAX_LEGS],
-    n: usize,
-}
-
-impl Flows {
-    fn add(&mut self, asset: AssetId, v: Amount) {
-        if let Some(e) = self.assets[..self.n].iter_mut().find(|(a, _)| *a == asset) {
-            e.1 = e.1.saturating_add(v);
-        } else if self.n < self.assets.len() {
-            self.assets[self.n] = (asset, v);
-            self.n += 1;
-        }
-    }
-
-    /// A trade of `qty` worth `value` (quote) with `fee` (quote-valued).
-    fn trade(&mut self, inst: &Instrument, side: Side, qty: Qty, value: Amount, fee: Amount) {
-        let base = inst.base_amount(qty).unwrap_or(Amount::ZERO);
-        let (quote_flow, base_flow) = match side {
-            Side::Buy => (-value, base),
-            Side::Sell => (value, -base),
-        };
-        self.add(inst.quote, quote_flow.saturating_sub(fee));
-        self.add(inst.base, base_flow);
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &(AssetId, Amount)> {
-        self.assets[..self.n].iter()
-    }
 }
 
 /// The state stage.
@@ -637,22 +106,19 @@ pub struct StateKeeper {
     instruments: Arc<Instruments>,
     stats: Arc<StateStats>,
     cfg: StateConfig,
-    max_slippage: Rate,
-    unwind_slippage: Rate,
-    usd: Vec<bool>,
-    /// For each asset, the spot instrument that marks it in USD (the first in the table
-    /// quoted in a USD asset).
-    usd_inst: Vec<Option<InstrumentId>>,
+    planner: Planner,
+    /// The books and USD rates positions and plans are valued at.
+    val: Valuation,
     ops: Vec<Op>,
-    books: Vec<BookSlot>,
     positions: Positions,
     halt_refs: Vec<u16>,
     balances: Vec<Amount>,
     realized: Amount,
     daily: Amount,
     day: u64,
-    commands: Outbox<Command>,
-    risk: Outbox<RiskUpdate>,
+    /// Commands and risk updates their rings refused: retried, never dropped.
+    commands: Held<Command>,
+    risk: Held<RiskUpdate>,
     killed: bool,
     journal_broken: bool,
     journal_dirty: bool,
@@ -662,33 +128,12 @@ pub struct StateKeeper {
     next_reconcile_ns: u64,
     started: bool,
     outcomes: Option<Tx<OpOutcome>>,
-    board: Option<Arc<crate::stats::PositionBoard>>,
+    board: Option<Arc<crate::cells::PositionBoard>>,
 }
 
 impl fmt::Debug for StateKeeper {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StateKeeper").field("killed", &self.killed).finish_non_exhaustive()
-    }
-}
-
-fn empty_exec(op: u64) -> Execution {
-    Execution {
-        op,
-        opp: Opportunity {
-            id: 0,
-            kind: OppKind::SpotSpot,
-            n_legs: 0,
-            legs: [Leg::default(); MAX_LEGS],
-            expected_profit: Amount::ZERO,
-            edge: Rate::ZERO,
-            notional: Amount::ZERO,
-            slippage: Rate::ZERO,
-            trigger_ns: 0,
-            oldest_ns: 0,
-            detected_ns: 0,
-        },
-        approved_ns: 0,
-        deadline_ns: 0,
     }
 }
 
@@ -716,59 +161,28 @@ impl StateKeeper {
         }
         let n = instruments.len();
         let assets = instruments.asset_count();
-        let mut usd = vec![false; assets];
-        for a in config.usd_assets.iter().filter_map(|a| instruments.find_asset(a)) {
-            usd[a.index()] = true;
-        }
-        let mut usd_inst = vec![None; assets];
-        for i in instruments.iter() {
-            if i.market == crate::types::Market::Spot
-                && usd[i.quote.index()]
-                && usd_inst[i.base.index()].is_none()
-            {
-                usd_inst[i.base.index()] = Some(i.id);
-            }
-        }
-        let blank = Op {
-            used: false,
-            closed: false,
-            exec: empty_exec(0),
-            phase: OpPhase::Executing,
-            orders: [OrderSlot::EMPTY; MAX_OP_ORDERS],
-            n_orders: 0,
-            next_attempt: [1; MAX_LEGS],
-            rounds: 0,
-            round_start: 0,
-            round_ns: 0,
-            round_judged: false,
-            backoff: 0,
-            rejected: false,
-            deadline_alerted: false,
-            halted: false,
-            restored: false,
-        };
         let wall_ms: fn() -> u64 = system_wall_ms;
         let mut s = Self {
             rings,
             journal,
             runtime,
             wall_ms,
+            val: Valuation::new(instruments.clone(), &config.usd_assets, config.max_data_age_ms),
             instruments,
             cfg: config.clone(),
-            max_slippage: config.max_slippage_bps.rate(),
-            unwind_slippage: config.unwind_slippage_bps.rate(),
-            usd,
-            usd_inst,
-            ops: vec![blank; config.max_ops],
-            books: Vec::with_capacity(n),
+            planner: Planner {
+                max_slippage: config.max_slippage_bps.rate(),
+                unwind_slippage: config.unwind_slippage_bps.rate(),
+            },
+            ops: vec![Op::blank(); config.max_ops],
             positions: Positions::new(n),
             halt_refs: vec![0; n],
             balances: vec![Amount::ZERO; Venue::COUNT * assets],
             realized: Amount::ZERO,
             daily: Amount::ZERO,
             day: wall_ms() / DAY_MS,
-            commands: Outbox::new(OUTBOX),
-            risk: Outbox::new(OUTBOX),
+            commands: Held::new(OUTBOX),
+            risk: Held::new(OUTBOX),
             killed: false,
             journal_broken: false,
             journal_dirty: false,
@@ -782,11 +196,11 @@ impl StateKeeper {
             stats,
             clock,
         };
-        for i in s.instruments.iter() {
-            s.books.push(BookSlot { top: BookTop::unsynced(i.id, 0), valid: false, mark: Price(0) });
-        }
         if let Some(r) = replay {
-            s.restore(r);
+            let back = restore::restore(r, &mut s.positions, &mut s.halt_refs, &mut s.ops);
+            s.realized = back.realized;
+            s.stats.realized_pnl.set(s.realized);
+            s.stats.op_table_full.add(back.lost);
         }
         Ok(s)
     }
@@ -799,7 +213,7 @@ impl StateKeeper {
     }
 
     /// Publishes every position change on `board` for the cold side.
-    pub fn with_positions(mut self, board: Arc<crate::stats::PositionBoard>) -> Self {
+    pub fn with_positions(mut self, board: Arc<crate::cells::PositionBoard>) -> Self {
         for k in 0..self.instruments.len() {
             board.set(InstrumentId(k as u16), self.positions.qty[k]);
         }
@@ -843,98 +257,13 @@ impl StateKeeper {
 
     /// The phase of operation `op`, if it is in the table.
     pub fn phase(&self, op: u64) -> Option<OpPhase> {
-        self.ops.iter().find(|o| o.used && o.exec.op == op).map(|o| o.phase)
+        self.ops.iter().find(|o| o.used && o.exec.op() == op).map(|o| o.phase)
     }
 
     /// The state of an order, if its operation is in the table.
     pub fn order_state(&self, client: ClientOrderId) -> Option<OrderState> {
-        let op = self.ops.iter().find(|o| o.used && o.exec.op == client.op)?;
+        let op = self.ops.iter().find(|o| o.used && o.exec.op() == client.op)?;
         op.find(client).map(|k| op.orders[k].state)
-    }
-
-    // ---- Restart ----
-
-    fn restore(&mut self, r: &Replay) {
-        for p in &r.positions {
-            if p.inst.index() < self.positions.qty.len() {
-                self.positions.qty[p.inst.index()] = p.qty;
-                self.positions.cost[p.inst.index()] = p.cost;
-                self.positions.fees[p.inst.index()] = p.fees;
-            }
-        }
-        self.realized = r.realized_pnl;
-        self.stats.realized_pnl.set(self.realized);
-        for inst in &r.halted {
-            if let Some(h) = self.halt_refs.get_mut(inst.index()) {
-                *h = 1;
-            }
-        }
-        for ro in r.open_ops() {
-            let Some(k) = self.free_slot() else {
-                self.stats.op_table_full.inc();
-                continue;
-            };
-            let mut exec = ro.exec.unwrap_or_else(|| empty_exec(ro.op));
-            if ro.exec.is_none() {
-                // Only the dispatch log knew this operation: its entry intents are its legs.
-                exec.opp.kind = ro.kind.unwrap_or(OppKind::SpotSpot);
-                for o in r.orders.iter().filter(|o| o.client.op == ro.op && o.client.attempt == 0) {
-                    let i = o.client.leg as usize;
-                    if i < MAX_LEGS && o.intent {
-                        exec.opp.legs[i] = Leg { inst: o.inst, side: o.side, price: o.price, qty: o.qty };
-                        exec.opp.n_legs = exec.opp.n_legs.max(o.client.leg + 1);
-                    }
-                }
-            }
-            let op = &mut self.ops[k];
-            op.used = true;
-            op.closed = false;
-            op.exec = exec;
-            op.phase = if ro.phase == OpPhase::AwaitingOperator {
-                OpPhase::AwaitingOperator
-            } else {
-                OpPhase::Recovering
-            };
-            op.halted = ro.phase == OpPhase::AwaitingOperator;
-            op.restored = !op.halted;
-            op.n_orders = 0;
-            op.next_attempt = [1; MAX_LEGS];
-            op.rounds = 0;
-            op.rejected = false;
-            op.deadline_alerted = true;
-            for o in r.orders.iter().filter(|o| o.client.op == ro.op) {
-                if op.n_orders >= MAX_OP_ORDERS {
-                    break;
-                }
-                let leg = (o.client.leg as usize).min(MAX_LEGS - 1);
-                op.next_attempt[leg] = op.next_attempt[leg].max(o.client.attempt.saturating_add(1));
-                let purpose = if o.client.attempt == 0 {
-                    Purpose::Entry
-                } else if exec.opp.legs[leg].side == o.side {
-                    Purpose::Hedge
-                } else {
-                    Purpose::Unwind
-                };
-                let state = if o.state.is_terminal() { o.state } else { OrderState::Unknown };
-                op.orders[op.n_orders] = OrderSlot {
-                    client: o.client,
-                    inst: o.inst,
-                    side: o.side,
-                    qty: o.qty,
-                    state,
-                    applied: Applied { filled: o.filled, value: o.value, fee: o.fee },
-                    reported: o.filled,
-                    purpose,
-                    ..OrderSlot::EMPTY
-                };
-                op.n_orders += 1;
-            }
-            // Restored orders are history: recovery starts afresh from them.
-            op.round_start = op.n_orders;
-            op.round_ns = 0;
-            op.round_judged = true;
-            op.backoff = 0;
-        }
     }
 
     // ---- Helpers ----
@@ -966,14 +295,14 @@ impl StateKeeper {
     }
 
     fn send(&mut self, c: Command) {
-        if !self.commands.push(c) {
+        if !self.commands.hold(c) {
             // The outbox is sized so this cannot happen while inputs pause at ROOM.
             self.stats.op_table_full.inc();
         }
     }
 
     fn tell_risk(&mut self, u: RiskUpdate) {
-        let _ = self.risk.push(u);
+        self.risk.hold(u);
     }
 
     /// Kill switch: cancel everything, stop trading, recover no further.
@@ -989,63 +318,7 @@ impl StateKeeper {
     }
 
     fn find_op(&self, op: u64) -> Option<usize> {
-        self.ops.iter().position(|o| o.used && o.exec.op == op)
-    }
-
-    /// A never-used slot, or the oldest closed one.
-    fn free_slot(&self) -> Option<usize> {
-        if let Some(k) = self.ops.iter().position(|o| !o.used) {
-            return Some(k);
-        }
-        self.ops.iter().enumerate().filter(|(_, o)| o.closed).min_by_key(|(_, o)| o.exec.op).map(|(k, _)| k)
-    }
-
-    fn fresh_book(&self, inst: InstrumentId, now: u64) -> Option<&BookTop> {
-        let b = self.books.get(inst.index())?;
-        (b.valid && now.saturating_sub(b.top.recv_ns) <= ms_to_ns(self.cfg.max_data_age_ms)).then_some(&b.top)
-    }
-
-    /// The price `inst` is marked at: the mid of its last synced top, however old.
-    fn mark_price(&self, inst: InstrumentId) -> Option<Price> {
-        self.books.get(inst.index()).map(|b| b.mark).filter(|p| p.is_positive())
-    }
-
-    /// USD per unit of `asset` (1 for USD assets, else the mark of its USD pair).
-    fn usd_rate(&self, asset: AssetId) -> Option<Amount> {
-        if self.usd.get(asset.index()).copied().unwrap_or(false) {
-            return Some(Amount::ONE);
-        }
-        let inst = (*self.usd_inst.get(asset.index())?)?;
-        Some(self.instruments.get(inst).price_amount(self.mark_price(inst)?))
-    }
-
-    fn to_usd(&self, amount: Amount, quote: AssetId) -> Option<Amount> {
-        amount.mul(self.usd_rate(quote)?, Rounding::Floor)
-    }
-
-    /// The signed USD value of `inst`'s position: its base units at the asset's one USD
-    /// mark. One price per asset, whatever the venue: BTC held on one venue and owed on
-    /// another net to nothing, as they do in the risk gate's exposure.
-    fn exposure(&self, inst: &Instrument) -> Amount {
-        let q = self.positions.qty[inst.id.index()];
-        if q.is_zero() {
-            return Amount::ZERO;
-        }
-        inst.base_amount(q)
-            .zip(self.usd_rate(inst.base))
-            .and_then(|(b, rate)| b.mul(rate, Rounding::Floor))
-            .unwrap_or(Amount::ZERO)
-    }
-
-    /// The USD value of the quote asset the position moved (spent on buys, received on
-    /// sells, fees included), when the quote is not a USD asset.
-    fn quote_exposure(&self, inst: &Instrument) -> Amount {
-        let k = inst.id.index();
-        if self.usd.get(inst.quote.index()).copied().unwrap_or(true) {
-            return Amount::ZERO;
-        }
-        let flow = Amount::ZERO.saturating_sub(self.positions.cost[k].saturating_add(self.positions.fees[k]));
-        self.usd_rate(inst.quote).and_then(|rate| flow.mul(rate, Rounding::Floor)).unwrap_or(Amount::ZERO)
+        operations::find(&self.ops, op)
     }
 
     fn publish_position(&mut self, inst: InstrumentId) {
@@ -1056,8 +329,8 @@ impl StateKeeper {
         let u = RiskUpdate::Position {
             inst,
             qty: self.positions.qty[inst.index()],
-            exposure: self.exposure(i),
-            quote_exposure: self.quote_exposure(i),
+            exposure: self.val.exposure(i, &self.positions),
+            quote_exposure: self.val.quote_exposure(i, &self.positions),
         };
         self.tell_risk(u);
     }
@@ -1083,45 +356,18 @@ impl StateKeeper {
     }
 
     fn on_executing(&mut self, e: Execution, now: u64) {
-        if self.find_op(e.op).is_some() {
+        if self.find_op(e.op()).is_some() {
             return;
         }
-        let Some(k) = self.free_slot() else {
+        let Some(k) = operations::free_slot(&self.ops) else {
             // Untracked orders are a risk nobody watches: stop trading.
             self.stats.op_table_full.inc();
             self.kill();
             return;
         };
         self.journal(Record::OpStarted(e));
-        self.stats.ops_started[e.opp.kind.index()].inc();
-        let op = &mut self.ops[k];
-        op.used = true;
-        op.closed = false;
-        op.exec = e;
-        op.phase = OpPhase::Executing;
-        op.next_attempt = [1; MAX_LEGS];
-        op.rounds = 0;
-        op.round_start = 0;
-        op.round_ns = now;
-        op.round_judged = false;
-        op.backoff = 0;
-        op.rejected = false;
-        op.deadline_alerted = false;
-        op.halted = false;
-        op.restored = false;
-        op.n_orders = 0;
-        for (i, leg) in e.opp.legs().iter().enumerate() {
-            op.orders[i] = OrderSlot {
-                client: ClientOrderId { op: e.op, leg: i as u8, attempt: 0 },
-                inst: leg.inst,
-                side: leg.side,
-                qty: leg.qty,
-                sent_ns: now,
-                purpose: Purpose::Entry,
-                ..OrderSlot::EMPTY
-            };
-            op.n_orders += 1;
-        }
+        self.stats.ops_started[e.opp().kind.index()].inc();
+        self.ops[k].begin(e, now);
     }
 
     fn on_order(&mut self, e: OrderEvent) {
@@ -1144,18 +390,11 @@ impl StateKeeper {
         if e.update == OrderUpdate::Rejected(RejectReason::Journal) {
             self.journal_failed();
         }
-        let slot = self.ops[k].orders[j];
         // Acknowledgement latency, once per order.
-        if !slot.answered
-            && matches!(e.update, OrderUpdate::Accepted | OrderUpdate::Rejected(_) | OrderUpdate::Fill { .. })
-        {
-            self.ops[k].orders[j].answered = true;
-            let ns = e.ts_ns.saturating_sub(slot.sent_ns);
+        if let Some(ns) = self.ops[k].orders[j].acknowledge(&e.update, e.ts_ns) {
             self.tell_risk(RiskUpdate::OrderLatency { venue: inst.venue, ns });
         }
-        if let OrderUpdate::Sent = e.update {
-            self.ops[k].orders[j].sent_ns = e.ts_ns.max(slot.sent_ns);
-        }
+        let slot = self.ops[k].orders[j];
         let mut applied = slot.applied;
         match ledger::delta(inst, &applied, &e.update) {
             Some(d) => {
@@ -1173,27 +412,9 @@ impl StateKeeper {
                 }
             }
         }
-        let reported = match e.update {
-            OrderUpdate::Done { filled } | OrderUpdate::Status { filled, .. } => slot.reported.max(filled),
-            _ => slot.reported,
-        };
-        let state = slot.state.after(&e.update, applied.filled.max(reported), slot.qty);
-        let o = &mut self.ops[k].orders[j];
-        o.applied = applied;
-        o.reported = reported;
-        if state == OrderState::Unknown && o.state != OrderState::Unknown {
+        if self.ops[k].record(j, &e.update, applied) {
             self.stats.unknown_orders.inc();
-            o.last_query_ns = 0;
-            o.state = state;
             self.alert(AlertKind::UnknownOrder, e.client.op, i64::from(e.client.leg));
-        } else {
-            o.state = state;
-        }
-        if let OrderUpdate::Rejected(r) = e.update {
-            self.ops[k].orders[j].refused = Some(r);
-            if r != RejectReason::WouldNotFill && r != RejectReason::NotFound {
-                self.ops[k].rejected = true;
-            }
         }
     }
 
@@ -1243,7 +464,7 @@ impl StateKeeper {
     fn set_phase(&mut self, k: usize, phase: OpPhase, now: u64) {
         if self.ops[k].phase != phase {
             self.ops[k].phase = phase;
-            let op = self.ops[k].exec.op;
+            let op = self.ops[k].exec.op();
             self.journal(Record::OpPhase { op, phase, ts_ns: now });
         }
     }
@@ -1253,14 +474,14 @@ impl StateKeeper {
             return;
         }
         self.ops[k].halted = true;
-        let legs = self.ops[k].exec.opp;
+        let legs = *self.ops[k].exec.opp();
         for leg in legs.legs() {
             let Some(h) = self.halt_refs.get_mut(leg.inst.index()) else { continue };
             *h = h.saturating_add(1);
             if *h == 1 {
                 self.journal(Record::InstrumentHalt { inst: leg.inst, halted: true, ts_ns: now });
                 self.tell_risk(RiskUpdate::InstrumentHalt { inst: leg.inst, halted: true });
-                self.alert(AlertKind::InstrumentHalted, self.ops[k].exec.op, i64::from(leg.inst.0));
+                self.alert(AlertKind::InstrumentHalted, self.ops[k].exec.op(), i64::from(leg.inst.0));
             }
         }
     }
@@ -1271,7 +492,7 @@ impl StateKeeper {
         }
         self.ops[k].halted = false;
         let now = now_ns(&self.clock);
-        let legs = self.ops[k].exec.opp;
+        let legs = *self.ops[k].exec.opp();
         for leg in legs.legs() {
             let Some(h) = self.halt_refs.get_mut(leg.inst.index()) else { continue };
             if *h > 0 {
@@ -1284,56 +505,17 @@ impl StateKeeper {
         }
     }
 
-    /// Realized P&L of an operation: the net flow of every asset, valued in USD.
-    fn op_pnl(&self, op: &Op) -> Amount {
-        let mut flows = Flows::default();
-        for o in op.orders() {
-            if let Some(inst) = self.instruments.try_get(o.inst) {
-                flows.trade(inst, o.side, o.applied.filled, o.applied.value, o.applied.fee);
-            }
-        }
-        self.value_flows(op, &flows)
-    }
-
-    /// Asset flows valued in USD: USD assets at par, any other asset at the operation's
-    /// own planned price for it (the price of a leg trading it against a USD asset), so
-    /// the value depends on the journal alone.
-    fn value_flows(&self, op: &Op, flows: &Flows) -> Amount {
-        let mut total = Amount::ZERO;
-        for &(asset, flow) in flows.iter() {
-            if flow.is_zero() {
-                continue;
-            }
-            if self.usd.get(asset.index()).copied().unwrap_or(false) {
-                total = total.saturating_add(flow);
-                continue;
-            }
-            let price = op.legs().iter().find_map(|l| {
-                let i = self.instruments.try_get(l.inst)?;
-                (i.base == asset && self.usd.get(i.quote.index()).copied().unwrap_or(false))
-                    .then(|| i.price_amount(l.price))
-            });
-            if let Some(p) = price {
-                total = total.saturating_add(flow.mul(p, Rounding::Floor).unwrap_or(Amount::ZERO));
-            }
-        }
-        total
-    }
-
     fn close(&mut self, k: usize, balanced: bool, now: u64) {
         let op = self.ops[k];
-        let kind = op.exec.opp.kind.index();
-        let filled = op.filled_anything();
-        let missed = balanced && !filled && !op.rejected;
-        let completed = balanced && filled && !op.unwound();
-        let success = completed || missed;
-        let pnl = self.op_pnl(&op);
-        let phase = if completed { OpPhase::Completed } else { OpPhase::Failed };
+        let kind = op.exec.opp().kind.index();
+        let outcome = op.outcome(balanced);
+        let pnl = self.val.op_pnl(&op);
+        let phase = if outcome.completed { OpPhase::Completed } else { OpPhase::Failed };
         self.set_phase(k, phase, now);
         let wall = (self.wall_ms)();
         self.journal(Record::OpFinished {
-            op: op.exec.op,
-            success,
+            op: op.exec.op(),
+            success: outcome.success,
             realized_pnl: pnl,
             wall_ms: wall,
             ts_ns: now,
@@ -1343,9 +525,9 @@ impl StateKeeper {
             self.ops[k].restored = false;
             self.unhalt(k);
         }
-        if completed {
+        if outcome.completed {
             self.stats.ops_completed[kind].inc();
-        } else if missed {
+        } else if outcome.missed {
             self.stats.ops_missed[kind].inc();
         } else {
             self.stats.ops_failed[kind].inc();
@@ -1355,18 +537,22 @@ impl StateKeeper {
         self.daily = self.daily.saturating_add(pnl);
         self.stats.realized_pnl.set(self.realized);
         self.stats.daily_pnl.set(self.daily);
-        self.tell_risk(RiskUpdate::OperationDone { op: op.exec.op, success, realized_pnl: pnl });
+        self.tell_risk(RiskUpdate::OperationDone {
+            op: op.exec.op(),
+            success: outcome.success,
+            realized_pnl: pnl,
+        });
         self.tell_risk(RiskUpdate::DailyPnl { realized: self.daily });
         if let Some(tx) = self.outcomes.as_mut() {
             let _ = tx.push(OpOutcome {
-                op: op.exec.op,
-                opp_id: op.exec.opp.id,
-                kind: op.exec.opp.kind,
-                completed,
-                success,
+                op: op.exec.op(),
+                opp_id: op.exec.opp().id,
+                kind: op.exec.opp().kind,
+                completed: outcome.completed,
+                success: outcome.success,
                 realized_pnl: pnl,
-                trigger_ns: op.exec.opp.trigger_ns,
-                approved_ns: op.exec.approved_ns,
+                trigger_ns: op.exec.opp().trigger_ns,
+                approved_ns: op.exec.approved_ns(),
                 finished_ns: now,
             });
         }
@@ -1382,174 +568,35 @@ impl StateKeeper {
         }
     }
 
-    /// Past the deadline, how long an unwind without a fresh book to price it waits.
-    fn unpriced_until(&self, k: usize) -> u64 {
-        self.ops[k].exec.deadline_ns.saturating_add(ms_to_ns(self.cfg.max_unpriced_wait_ms))
-    }
+    // ---- Recovery ----
 
     fn give_up(&mut self, k: usize, now: u64) {
         // From here on only an operator lifts the halt.
         self.ops[k].restored = false;
         self.set_phase(k, OpPhase::AwaitingOperator, now);
         self.stats.escalations.inc();
-        self.alert(AlertKind::RecoveryExhausted, self.ops[k].exec.op, i64::from(self.ops[k].rounds));
+        self.alert(AlertKind::RecoveryExhausted, self.ops[k].exec.op(), i64::from(self.ops[k].rounds));
         self.halt(k, now);
     }
 
-    /// The recovery plan that completes the hedge (`unwind == false`) or unwinds the
-    /// excess (`unwind == true`).
     fn plan(&self, k: usize, unwind: bool, now: u64) -> Plan {
-        let op = &self.ops[k];
-        let legs = op.legs();
-        let mut plan = Plan::empty();
-        let mut flows = Flows::default();
-        // The reference leg: the most filled (complete) or least filled (unwind), by
-        // fraction of its target.
-        let mut r: Option<(i128, i128)> = None;
-        for (i, leg) in legs.iter().enumerate() {
-            let (net, target) = (op.net(i) as i128, leg.qty.0 as i128);
-            if target <= 0 {
-                plan.feasible = false;
-                return plan;
-            }
-            r = Some(match r {
-                None => (net, target),
-                Some((rn, rt)) => {
-                    let more = net * rt > rn * target;
-                    if more != unwind { (net, target) } else { (rn, rt) }
-                }
-            });
-        }
-        let Some((rn, rt)) = r else { return plan };
-        for (i, leg) in legs.iter().enumerate() {
-            let Some(inst) = self.instruments.try_get(leg.inst) else {
-                plan.feasible = false;
-                return plan;
-            };
-            let (net, target) = (op.net(i) as i128, leg.qty.0 as i128);
-            let level = if unwind {
-                crate::types::div_round(target * rn, rt, Rounding::Ceil)
-            } else {
-                crate::types::div_round(target * rn, rt, Rounding::Floor)
-            };
-            let amount = if unwind { net - level } else { level - net };
-            let Ok(amount) = i64::try_from(amount) else {
-                plan.feasible = false;
-                return plan;
-            };
-            let q = inst.round_qty(Qty(amount.max(0)));
-            if !q.is_positive() || q < inst.min_qty {
-                continue;
-            }
-            let side = if unwind { leg.side.opposite() } else { leg.side };
-            let best = self.fresh_book(leg.inst, now).and_then(|book| match side {
-                Side::Buy => book.best_ask(),
-                Side::Sell => book.best_bid(),
-            });
-            let Some(best) = best.map(|l| l.price).filter(|p| p.is_positive()) else {
-                plan.needed += 1;
-                plan.feasible = false;
-                plan.unpriced = true;
-                continue;
-            };
-            if inst.notional(best, q, Rounding::Floor).is_none_or(|v| v < inst.min_notional) {
-                // Dust: below what the venue accepts.
-                continue;
-            }
-            plan.needed += 1;
-            if !unwind
-                && op
-                    .orders()
-                    .iter()
-                    .rev()
-                    .find(|o| o.client.leg as usize == i)
-                    .is_some_and(OrderSlot::refused_for_good)
-            {
-                // The venue refused this leg on its merits (balance, precision, trading
-                // off...): sending it again would meet the same answer.
-                plan.feasible = false;
-                continue;
-            }
-            let unit = Rate::UNIT as i128;
-            let moved = |p: Price, rate: Rate, up: bool, rounding| {
-                let f = if up { unit + rate.0 as i128 } else { unit - rate.0 as i128 };
-                i64::try_from(crate::types::div_round(p.0 as i128 * f, unit, rounding)).ok().map(Price)
-            };
-            let limit = if unwind {
-                match side {
-                    Side::Buy => moved(best, self.unwind_slippage, true, Rounding::Floor)
-                        .map(|p| inst.round_price(p, Rounding::Floor)),
-                    Side::Sell => moved(best, self.unwind_slippage, false, Rounding::Ceil)
-                        .map(|p| inst.round_price(p, Rounding::Ceil)),
-                }
-            } else {
-                match side {
-                    Side::Buy => moved(leg.price, self.max_slippage, true, Rounding::Floor)
-                        .map(|p| inst.round_price(p, Rounding::Floor))
-                        .filter(|l| best <= *l),
-                    Side::Sell => moved(leg.price, self.max_slippage, false, Rounding::Ceil)
-                        .map(|p| inst.round_price(p, Rounding::Ceil))
-                        .filter(|l| best >= *l),
-                }
-            };
-            let Some(limit) = limit.filter(|l| inst.accepts(*l, q)) else {
-                plan.feasible = false;
-                continue;
-            };
-            // What the order is expected to trade: the book walked for `q` up to the limit,
-            // the rest at the limit.
-            let levels = match (self.fresh_book(leg.inst, now), side) {
-                (Some(b), Side::Buy) => b.asks(),
-                (Some(b), Side::Sell) => b.bids(),
-                (None, _) => &[],
-            };
-            let Some(value) = walk_value(inst, levels, side, q, limit) else {
-                plan.feasible = false;
-                continue;
-            };
-            let fee = value.mul_rate(inst.taker_fee, Rounding::Ceil).unwrap_or(Amount::ZERO);
-            flows.trade(inst, side, q, value, fee);
-            plan.legs[plan.n] = (i, Leg { inst: leg.inst, side, price: limit, qty: q });
-            plan.n += 1;
-        }
-        // The plan's cost is what it takes away from the operation's P&L: both plans close
-        // the same naked exposure, so the better one leaves more.
-        plan.cost = -self.value_flows(op, &flows);
-        plan
+        self.planner.plan(&self.ops[k], &self.instruments, &self.val, unwind, now)
     }
 
     fn execute_plan(&mut self, k: usize, plan: &Plan, unwind: bool, now: u64) -> bool {
+        let legs = &plan.legs[..plan.n];
         // Every order needs an attempt number and a slot, or none goes out.
-        for &(i, _) in &plan.legs[..plan.n] {
-            if self.ops[k].next_attempt[i] > ClientOrderId::MAX_ATTEMPT
-                || self.ops[k].n_orders + plan.n > MAX_OP_ORDERS
-            {
-                return false;
-            }
+        if !self.ops[k].has_room_for(legs.iter().map(|&(i, _)| i), plan.n) {
+            return false;
         }
-        if self.ops[k].orders().iter().all(|o| o.purpose == Purpose::Entry) {
+        if self.ops[k].entries_only() {
             self.stats.recoveries.inc();
         }
-        let op = &mut self.ops[k];
-        op.rounds += 1;
-        op.round_start = op.n_orders;
-        op.round_ns = now;
-        op.round_judged = false;
+        self.ops[k].open_round(now);
         self.set_phase(k, OpPhase::Recovering, now);
-        for &(i, leg) in &plan.legs[..plan.n] {
-            let op = &mut self.ops[k];
-            let client = ClientOrderId { op: op.exec.op, leg: i as u8, attempt: op.next_attempt[i] };
-            op.next_attempt[i] += 1;
-            op.orders[op.n_orders] = OrderSlot {
-                client,
-                inst: leg.inst,
-                side: leg.side,
-                qty: leg.qty,
-                sent_ns: now,
-                purpose: if unwind { Purpose::Unwind } else { Purpose::Hedge },
-                ..OrderSlot::EMPTY
-            };
-            op.n_orders += 1;
+        let purpose = if unwind { Purpose::Unwind } else { Purpose::Hedge };
+        for &(i, leg) in legs {
+            let client = self.ops[k].add_order(i, leg, purpose, now);
             if unwind {
                 self.stats.unwind_orders.inc();
             } else {
@@ -1560,81 +607,43 @@ impl StateKeeper {
         true
     }
 
-    /// Looks once at how the latest round's orders were refused: a round refused
-    /// entirely in passing (rate limited, connection down) never reached the venue and
-    /// is not counted; any refusal in passing backs the next round off.
-    fn judge_round(&mut self, k: usize) {
-        let op = &mut self.ops[k];
-        if op.round_judged {
-            return;
-        }
-        op.round_judged = true;
-        let round = &op.orders[op.round_start..op.n_orders];
-        if round.iter().any(OrderSlot::refused_in_passing) {
-            if op.rounds > 0 && round.iter().all(OrderSlot::refused_in_passing) {
-                op.rounds -= 1;
-            }
-            op.backoff = op.backoff.saturating_add(1);
-        } else {
-            op.backoff = 0;
-        }
-    }
-
-    /// When the next recovery round of operation `k` may go out.
-    fn next_round_ns(&self, k: usize) -> u64 {
-        let op = &self.ops[k];
-        if op.backoff == 0 {
-            return 0;
-        }
-        let wait = ms_to_ns(self.cfg.recovery_backoff_ms) << (op.backoff - 1).min(5);
-        op.round_ns.saturating_add(wait)
-    }
-
     /// Timeouts, queries, the deadline, and the recovery decision for one operation.
     fn evaluate(&mut self, k: usize, now: u64) {
         let op = self.ops[k].exec;
-        if !self.ops[k].used || self.ops[k].closed {
+        if !self.ops[k].is_open() {
             return;
         }
         let ack = ms_to_ns(self.cfg.ack_timeout_ms);
         let every = ms_to_ns(self.cfg.query_interval_ms);
-        let past_deadline = op.deadline_ns > 0 && now > op.deadline_ns;
+        let past_deadline = op.deadline_ns() > 0 && now > op.deadline_ns();
         let mut settled = true;
         for j in 0..self.ops[k].n_orders {
             let o = self.ops[k].orders[j];
-            // No answer to the order, or (past the deadline, cancelled) no final answer.
-            let silent = (o.state == OrderState::Sent && now.saturating_sub(o.sent_ns) > ack)
-                || (o.cancel_sent
-                    && matches!(o.state, OrderState::Accepted | OrderState::PartiallyFilled)
-                    && now.saturating_sub(op.deadline_ns) > ack);
-            if silent {
+            if o.is_silent(now, ack, op.deadline_ns()) {
                 self.stats.unknown_orders.inc();
                 self.ops[k].orders[j].state = OrderState::Unknown;
                 self.alert(AlertKind::UnknownOrder, o.client.op, i64::from(o.client.leg));
             }
             let o = self.ops[k].orders[j];
-            if o.needs_query() && (o.last_query_ns == 0 || now.saturating_sub(o.last_query_ns) >= every) {
+            if o.is_query_due(now, every) {
                 self.ops[k].orders[j].last_query_ns = now.max(1);
                 self.stats.queries.inc();
                 self.send(Command::Query { client: o.client, inst: o.inst });
             }
-            if past_deadline
-                && !o.cancel_sent
-                && matches!(o.state, OrderState::Accepted | OrderState::PartiallyFilled)
-            {
+            if o.is_cancel_due(past_deadline) {
                 self.ops[k].orders[j].cancel_sent = true;
                 self.send(Command::Cancel { client: o.client, inst: o.inst });
             }
             settled &= o.is_settled();
         }
-        if past_deadline && !self.ops[k].deadline_alerted && self.ops[k].phase != OpPhase::Completed {
-            let naked =
-                (0..self.ops[k].legs().len()).any(|i| self.ops[k].net(i) != self.ops[k].net(0)) || !settled;
-            if naked {
-                self.ops[k].deadline_alerted = true;
-                self.stats.deadlines_missed.inc();
-                self.alert(AlertKind::DeadlineMissed, self.ops[k].exec.op, 0);
-            }
+        if past_deadline
+            && !self.ops[k].deadline_alerted
+            && self.ops[k].phase != OpPhase::Completed
+            && self.ops[k].is_naked(settled)
+        {
+            self.ops[k].deadline_alerted = true;
+            self.stats.deadlines_missed.inc();
+            self.alert(AlertKind::DeadlineMissed, self.ops[k].exec.op(), 0);
         }
         if !settled || self.ops[k].phase == OpPhase::AwaitingOperator {
             return;
@@ -1646,33 +655,25 @@ impl StateKeeper {
             self.close(k, true, now);
             return;
         }
-        self.judge_round(k);
+        self.ops[k].judge_round();
         if self.killed || self.ops[k].rounds >= self.cfg.max_recovery_attempts {
             self.give_up(k, now);
             return;
         }
-        if now < self.next_round_ns(k) {
+        if now < self.ops[k].next_round_ns(self.cfg.recovery_backoff_ms) {
             self.set_phase(k, OpPhase::Recovering, now);
             return;
         }
-        let choice = if past_deadline {
-            unwind.feasible.then_some(true)
-        } else {
-            match (complete.feasible, unwind.feasible) {
-                (true, true) => Some(unwind.cost < complete.cost),
-                (true, false) => Some(false),
-                (false, true) => Some(true),
-                (false, false) => None,
-            }
-        };
-        match choice {
+        match recovery::choose(&complete, &unwind, past_deadline) {
             Some(u) => {
                 let plan = if u { unwind } else { complete };
                 if !self.execute_plan(k, &plan, u, now) {
                     self.give_up(k, now);
                 }
             }
-            None if past_deadline && !(unwind.unpriced && now < self.unpriced_until(k)) => {
+            None if past_deadline
+                && !(unwind.unpriced && now < self.ops[k].unpriced_until(self.cfg.max_unpriced_wait_ms)) =>
+            {
                 self.give_up(k, now)
             }
             None => {
@@ -1729,18 +730,10 @@ impl StateKeeper {
 
     /// Marks every position to its book: exposure to risk, unrealized P&L to the stats.
     fn mark(&mut self) {
-        let mut mtm = Amount::ZERO;
+        let mtm = self.val.mark_to_market(&self.positions);
         for k in 0..self.instruments.len() {
-            let id = InstrumentId(k as u16);
-            let q = self.positions.qty[k];
-            let inst = self.instruments.get(id);
-            let cost = self.to_usd(self.positions.cost[k].saturating_add(self.positions.fees[k]), inst.quote);
-            if q.is_zero() && self.positions.cost[k].is_zero() {
-                continue;
-            }
-            mtm = mtm.saturating_add(self.exposure(inst)).saturating_sub(cost.unwrap_or(Amount::ZERO));
-            if !q.is_zero() && self.risk.room() > ROOM {
-                self.publish_position(id);
+            if !self.positions.qty[k].is_zero() && self.risk.room() > ROOM {
+                self.publish_position(InstrumentId(k as u16));
             }
         }
         self.stats.unrealized_pnl.set(mtm.saturating_sub(self.realized));
@@ -1775,22 +768,12 @@ impl Stage for StateKeeper {
         if !self.started {
             self.start(now);
         }
-        let books = &mut self.books;
+        let val = &mut self.val;
         if self.rings.books.take_overflow() {
             // A dropped update may have been an unsynced notice.
-            for b in books.iter_mut() {
-                b.valid = false;
-            }
+            val.invalidate_all();
         }
-        let mut work = self.rings.books.drain(256, |top| {
-            if let Some(b) = books.get_mut(top.inst.index()) {
-                if let Some(m) = mid(&top).filter(|_| top.synced) {
-                    b.mark = m;
-                }
-                b.top = top;
-                b.valid = top.synced;
-            }
-        });
+        let mut work = self.rings.books.drain(256, |top| val.on_top(&top));
         let mut touched = false;
         while let Some(c) = self.rings.control.pop() {
             self.on_control(c, now);

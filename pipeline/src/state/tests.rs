@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use proptest::prelude::*;
 use quanta::Mock;
 
+use super::operations::NO_OPPORTUNITY;
 use super::*;
 use crate::journal::tests::scratch;
 use crate::journal::{FsyncPolicy, JournalKind, replay};
-use crate::msg::{BalanceEvent, VenueOrderId};
+use crate::msg::{BalanceEvent, Leg, VenueOrderId};
 use crate::testkit::{self, Universe, px, qty, top};
+use crate::types::{Price, Rounding};
 
 const MS: u64 = 1_000_000;
 
@@ -131,14 +133,12 @@ impl Rig {
     /// Spot-spot: buy 0.01 BTC on Gate at 50000, sell 0.01 on MEXC at 50500.
     fn exec(&self, op: u64) -> Execution {
         let (g, m) = (self.inst(self.u.gate_btc), self.inst(self.u.mexc_btc));
-        let mut e = empty_exec(op);
-        e.opp.n_legs = 2;
-        e.opp.legs[0] = Leg { inst: g.id, side: Side::Buy, price: px(&g, "50000"), qty: qty(&g, "0.01") };
-        e.opp.legs[1] = Leg { inst: m.id, side: Side::Sell, price: px(&m, "50500"), qty: qty(&m, "0.01") };
-        e.opp.notional = Amount::from_int(505);
-        e.approved_ns = self.now();
-        e.deadline_ns = self.now() + 2_000 * MS;
-        e
+        let mut opp = NO_OPPORTUNITY;
+        opp.n_legs = 2;
+        opp.legs[0] = Leg { inst: g.id, side: Side::Buy, price: px(&g, "50000"), qty: qty(&g, "0.01") };
+        opp.legs[1] = Leg { inst: m.id, side: Side::Sell, price: px(&m, "50500"), qty: qty(&m, "0.01") };
+        opp.notional = Amount::from_int(505);
+        Execution::new(op, opp, self.now(), self.now() + 2_000 * MS)
     }
 
     fn push(&mut self, i: StateInput) {
@@ -157,7 +157,7 @@ impl Rig {
 
     fn order(&mut self, op: u64, leg: u8, attempt: u8, update: OrderUpdate) {
         let e = self.exec(op);
-        let l = e.opp.legs[leg as usize];
+        let l = e.opp().legs[leg as usize];
         let side = if attempt > 0 && self.is_unwind(op, leg, attempt) { l.side.opposite() } else { l.side };
         let ts_ns = self.now();
         self.push(StateInput::Order(OrderEvent {
@@ -172,7 +172,7 @@ impl Rig {
 
     fn is_unwind(&self, op: u64, leg: u8, attempt: u8) -> bool {
         self.sent.iter().any(|c| matches!(c, Command::Send { client, leg: l }
-            if *client == (ClientOrderId { op, leg, attempt }) && l.side != self.exec(op).opp.legs[leg as usize].side))
+            if *client == (ClientOrderId { op, leg, attempt }) && l.side != self.exec(op).opp().legs[leg as usize].side))
     }
 
     fn fill(&self, inst: InstrumentId, price: &str, q: &str, cum: &str) -> OrderUpdate {
@@ -778,11 +778,13 @@ fn no_order_event_makes_the_state_stage_panic() {
         r.order(9, (i % 2) as u8, 0, u);
     }
     // An execution no risk gate would approve: unknown instruments, empty quantities.
-    let mut bad = r.exec(13);
-    bad.opp.n_legs = 3;
-    bad.opp.legs[0].inst = InstrumentId(9999);
-    bad.opp.legs[1].qty = Qty::ZERO;
-    bad.opp.legs[2].qty = Qty(-5);
+    let e = r.exec(13);
+    let mut opp = *e.opp();
+    opp.n_legs = 3;
+    opp.legs[0].inst = InstrumentId(9999);
+    opp.legs[1].qty = Qty::ZERO;
+    opp.legs[2].qty = Qty(-5);
+    let bad = Execution::new(e.op(), opp, e.approved_ns(), e.deadline_ns());
     r.push(StateInput::Executing(bad));
     r.order(13, 0, 0, OrderUpdate::Done { filled: Qty::ZERO });
     r.control.push(StateControl::Approve { op: 13 }).unwrap();
@@ -833,7 +835,7 @@ fn replay_after_a_restart_restores_positions_and_reconciles_unknown_orders() {
         let tmp = Rig::new();
         for op in [1u64, 2] {
             let e = tmp.exec(op);
-            for (i, leg) in e.opp.legs().iter().enumerate() {
+            for (i, leg) in e.opp().legs().iter().enumerate() {
                 let client = cid(op, i as u8, 0);
                 w.append(&Record::OrderIntent {
                     client,

@@ -190,7 +190,7 @@ fn pow10_checked(n: i32) -> Result<i128, DecimalError> {
     if (0..=38).contains(&n) { Ok(pow10(n as u32)) } else { Err(DecimalError::Overflow) }
 }
 
-/// Powers of ten in a u64.
+/// Powers of ten in a u64 (10^0 to 10^19).
 const POW10_U64: [u64; 20] = {
     let mut t = [1u64; 20];
     let mut i = 1;
@@ -201,9 +201,43 @@ const POW10_U64: [u64; 20] = {
     t
 };
 
+/// The exact-decimal fast path every decoder shares: a plain decimal already lexed as
+/// its digits (`mantissa`, at most 19 digits, so it fits a u64) with `fraction_digits`
+/// of them after the point, as an i64 mantissa at `scale`.
+///
+/// `None` when it has more fractional digits than the scale (the general parser
+/// decides whether they are zeros); `Some(Err(Overflow))` when the value does not fit
+/// an i64 at that scale. Checked arithmetic throughout: never a panic, never a wrap.
+#[inline(always)]
+pub fn scale_plain(mantissa: u64, fraction_digits: u32, scale: u8) -> Option<Result<i64, DecimalError>> {
+    let shift = u32::from(scale).checked_sub(fraction_digits)?;
+    Some(
+        POW10_U64
+            .get(shift as usize)
+            .and_then(|&f| mantissa.checked_mul(f))
+            .and_then(|v| i64::try_from(v).ok())
+            .ok_or(DecimalError::Overflow),
+    )
+}
+
+/// [`scale_plain`] rounding digits beyond the scale down (toward zero: the value is not
+/// negative), for quantities where dust below the scale cannot be traded.
+#[inline(always)]
+pub fn scale_plain_floor(mantissa: u64, fraction_digits: u32, scale: u8) -> Result<i64, DecimalError> {
+    match scale_plain(mantissa, fraction_digits, scale) {
+        Some(v) => v,
+        None => {
+            let drop = (fraction_digits - u32::from(scale)) as usize;
+            let v = POW10_U64.get(drop).map_or(0, |&f| mantissa / f);
+            i64::try_from(v).map_err(|_| DecimalError::Overflow)
+        }
+    }
+}
+
 /// The common case of venue text, `digits[.digits]` with at most 18 digits and no more
 /// fractional digits than `scale`, in one pass of u64 arithmetic. `None` sends the
-/// caller to the general parser (signs, exponents, long or over-precise text).
+/// caller to the general parser (signs, exponents, long or over-precise text); a digit
+/// past the eighteenth stops the pass before it could overflow.
 #[inline(always)]
 fn fast_unsigned(text: &[u8], scale: u8) -> Option<i64> {
     let mut m: u64 = 0;
@@ -213,8 +247,11 @@ fn fast_unsigned(text: &[u8], scale: u8) -> Option<i64> {
     for &b in text {
         let d = b.wrapping_sub(b'0');
         if d < 10 {
-            m = m * 10 + u64::from(d);
             digits += 1;
+            if digits > 18 {
+                return None;
+            }
+            m = m * 10 + u64::from(d);
             frac += u32::from(point);
         } else if b == b'.' && !point {
             point = true;
@@ -222,13 +259,10 @@ fn fast_unsigned(text: &[u8], scale: u8) -> Option<i64> {
             return None;
         }
     }
-    if digits == 0 || digits > 18 || frac > u32::from(scale) {
+    if digits == 0 || frac > u32::from(scale) {
         return None;
     }
-    let shift = u32::from(scale) - frac;
-    let f = *POW10_U64.get(shift as usize)?;
-    let v = m.checked_mul(f)?;
-    i64::try_from(v).ok()
+    scale_plain(m, frac, scale)?.ok()
 }
 
 /// Parses into an i64 mantissa at `scale`, exactly.
@@ -388,6 +422,72 @@ mod tests {
             [("1.25", 1), ("-1", 0), ("1e3", 0), ("1234567890123456789", 0), ("92233720368.54775808", 8)]
         {
             assert_eq!(fast_unsigned(t.as_bytes(), scale), None, "{t}");
+        }
+    }
+
+    #[test]
+    fn twenty_digits_and_more_are_refused_never_wrapped() {
+        for t in [
+            "123456789012345678901234",
+            "99999999999999999999",
+            "18446744073709551616",
+            "12345678901234567890.0",
+        ] {
+            assert_eq!(fast_unsigned(t.as_bytes(), 0), None, "{t}");
+            assert_eq!(parse_i64(t.as_bytes(), 0), Err(DecimalError::Overflow), "{t}");
+            assert_eq!(
+                parse_i64_rounded(t.as_bytes(), 0, Rounding::Floor),
+                Err(DecimalError::Overflow),
+                "{t}"
+            );
+        }
+        // Long text whose value fits still parses exactly: leading zeros, trailing zeros.
+        assert_eq!(parse_i64(b"000000000000000000000042", 2), Ok(4200));
+        assert_eq!(parse_i64(b"1.000000000000000000000000", 3), Ok(1000));
+    }
+
+    #[test]
+    fn the_plain_scaling_matches_the_general_parser_at_its_edges() {
+        assert_eq!(scale_plain(9_223_372_036_854_775_807, 0, 0), Some(Ok(i64::MAX)));
+        assert_eq!(scale_plain(9_223_372_036_854_775_808, 0, 0), Some(Err(DecimalError::Overflow)));
+        assert_eq!(scale_plain(u64::MAX, 0, 0), Some(Err(DecimalError::Overflow)));
+        assert_eq!(scale_plain(1, 0, 20), Some(Err(DecimalError::Overflow)));
+        assert_eq!(scale_plain(125, 2, 1), None);
+        assert_eq!(scale_plain_floor(125, 2, 1), Ok(12));
+        assert_eq!(scale_plain_floor(9_999_999_999_999_999_999, 19, 0), Ok(0));
+        assert_eq!(scale_plain_floor(1, 40, 0), Ok(0));
+    }
+
+    proptest::proptest! {
+        /// Any run of digits, long or short, with or without a point: the fast paths and
+        /// the general parser agree, and nothing panics.
+        #[test]
+        fn digit_strings_of_any_length_parse_alike(
+            digits in "[0-9]{1,40}",
+            point in proptest::option::of(0usize..40),
+            scale in 0u8..=18,
+        ) {
+            let mut text = digits.clone();
+            if let Some(p) = point {
+                text.insert(p.min(text.len()), '.');
+            }
+            let b = text.as_bytes();
+            let general = parse_scaled(b, scale, Rounding::Exact)
+                .and_then(|v| i64::try_from(v).map_err(|_| DecimalError::Overflow));
+            proptest::prop_assert_eq!(parse_i64(b, scale), general);
+            if let Some(v) = fast_unsigned(b, scale) {
+                proptest::prop_assert_eq!(Ok(v), general);
+            }
+            let frac = text.find('.').map_or(0, |p| (text.len() - p - 1) as u32);
+            if digits.len() <= 19 {
+                let m: u64 = digits.parse().unwrap();
+                if let Some(v) = scale_plain(m, frac, scale) {
+                    proptest::prop_assert_eq!(v, general);
+                }
+                let floor = parse_scaled(b, scale, Rounding::Floor)
+                    .and_then(|v| i64::try_from(v).map_err(|_| DecimalError::Overflow));
+                proptest::prop_assert_eq!(scale_plain_floor(m, frac, scale), floor);
+            }
         }
     }
 

@@ -180,9 +180,11 @@ impl Amount {
         self.0 == 0
     }
 
+    /// The magnitude, saturating: `Amount(i128::MIN).abs()` is `Amount(i128::MAX)`, never
+    /// a panic and never a negative magnitude that would slip under a limit.
     #[inline]
     pub fn abs(self) -> Self {
-        Self(self.0.abs())
+        Self(self.0.saturating_abs())
     }
 
     #[inline]
@@ -278,8 +280,9 @@ impl std::ops::Sub for Amount {
 
 impl std::ops::Neg for Amount {
     type Output = Amount;
+    /// Saturating, like [`Amount::abs`].
     fn neg(self) -> Amount {
-        Amount(-self.0)
+        Amount(self.0.saturating_neg())
     }
 }
 

@@ -1,8 +1,12 @@
 //! Fixtures for tests and benches of the trading stages: a small instrument universe on
 //! both venues, book tops written as decimal text, and rings with a private metrics hub.
 //!
-//! Not for production wiring; it exists so unit tests, integration tests and the lead's
-//! end-to-end tests build the same realistic instruments the same way.
+//! Not for production wiring (it is compiled for this crate's tests and with the
+//! `testkit` feature, which only dev-dependencies enable); it exists so unit tests,
+//! integration tests and end-to-end tests build the same realistic instruments the same
+//! way, and count allocations with the same allocator ([`counting`]).
+
+pub mod counting;
 
 use std::sync::Arc;
 

@@ -1,0 +1,23 @@
+//! The book stage's configuration (`[book]`).
+
+/// Book stage settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BookConfig {
+    /// Market-data events buffered per book while waiting for a snapshot.
+    pub buffer_events: usize,
+    /// A synced book with no update for this long is stale and resyncs (0: never).
+    pub stale_ms: u64,
+    /// How long to wait for a requested resync before asking again.
+    pub resync_retry_ms: u64,
+    /// Levels per side reserved up front outside the ladders' dense windows (levels off
+    /// the tick grid or far from the best, and the re-centring buffers), and levels
+    /// staged per update.
+    pub initial_levels: usize,
+}
+
+impl Default for BookConfig {
+    fn default() -> Self {
+        Self { buffer_events: 65_536, stale_ms: 30_000, resync_retry_ms: 3_000, initial_levels: 1024 }
+    }
+}

@@ -1,0 +1,16 @@
+//! What can go wrong with a journal, as one small `Copy` error every part of it returns.
+
+/// A journal failure. `Copy`, so the hot path can hold and report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum JournalError {
+    #[error("journal I/O error: {0}")]
+    Io(std::io::ErrorKind),
+    #[error("not a journal file of this format (bad header)")]
+    BadHeader,
+    #[error("the journal file belongs to the other writer")]
+    WrongFile,
+    #[error("the journal is corrupt at byte offset {offset}; inspect it with `arb journal DIR --verify`")]
+    Corrupt { offset: u64 },
+    #[error("record too large to encode")]
+    TooLarge,
+}

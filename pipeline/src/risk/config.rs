@@ -1,0 +1,62 @@
+//! The risk gate's configuration (`[risk]`): the limits, the venues' rate limits and the
+//! circuit breakers.
+
+use serde::Deserialize;
+
+use super::breakers::BreakerConfig;
+use super::limiter::{RateLimit, published_limits};
+use crate::units::{Bps, Usd};
+
+/// Risk configuration (`[risk]`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RiskConfig {
+    pub max_position_size_usd: Usd,
+    pub max_total_exposure_usd: Usd,
+    pub max_daily_loss_usd: Usd,
+    pub min_profit_margin_bps: Bps,
+    pub max_execution_time_ms: u64,
+    pub max_slippage_bps: Bps,
+    pub max_data_age_ms: u64,
+    /// Operations approved and not yet reported done, at most.
+    pub max_ops_in_flight: usize,
+    /// Margin reserved for a futures order, as a rate of its notional (10000 = 1x).
+    pub futures_margin_bps: Bps,
+    /// Share of each venue rate limit new operations may use; the rest is kept for
+    /// hedges, unwinds and cancels.
+    pub entry_share_pct: u8,
+    /// Venue order rate limits; the venues' published limits by default.
+    pub rate_limits: Vec<RateLimit>,
+    pub breakers: BreakerConfig,
+    /// Assets worth one US dollar (for leg values and exposure).
+    pub usd_assets: Vec<String>,
+}
+
+impl Default for RiskConfig {
+    fn default() -> Self {
+        Self {
+            max_position_size_usd: Usd::new(5_000),
+            max_total_exposure_usd: Usd::new(20_000),
+            max_daily_loss_usd: Usd::new(500),
+            min_profit_margin_bps: Bps::new(5),
+            max_execution_time_ms: 2_000,
+            max_slippage_bps: Bps::new(20),
+            max_data_age_ms: 100,
+            max_ops_in_flight: 16,
+            futures_margin_bps: Bps::new(10_000),
+            entry_share_pct: 50,
+            rate_limits: published_limits(),
+            breakers: BreakerConfig::default(),
+            usd_assets: vec!["USDT".to_owned()],
+        }
+    }
+}
+
+/// A configuration the gate cannot use.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RiskConfigError {
+    #[error("risk.max_ops_in_flight must be between 1 and 4096")]
+    InFlight,
+    #[error("risk.entry_share_pct must be between 1 and 100")]
+    Share,
+}

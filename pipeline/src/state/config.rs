@@ -1,0 +1,70 @@
+//! The state stage's configuration (`[state]`): recovery bounds, timeouts and intervals.
+
+use serde::Deserialize;
+
+use crate::units::Bps;
+
+/// State stage configuration (`[state]`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    /// A hedge completes at most this far beyond the leg's planned price.
+    pub max_slippage_bps: Bps,
+    /// An unwind's limit is the current best price moved this far (to get done).
+    pub unwind_slippage_bps: Bps,
+    /// Recovery rounds before an operation waits for an operator (0: none, a naked leg
+    /// waits for an operator at once).
+    pub max_recovery_attempts: u8,
+    /// After a round in which an order was refused before reaching the venue (rate
+    /// limited, order connection down), the next round waits this long, doubled for each
+    /// such round in a row (up to 32 times). A round refused entirely that way does not
+    /// count toward `max_recovery_attempts`.
+    pub recovery_backoff_ms: u64,
+    /// An order with no answer this long after it was sent has an unknown outcome.
+    pub ack_timeout_ms: u64,
+    /// How often an order with an unknown outcome is queried again.
+    pub query_interval_ms: u64,
+    /// How often balances are queried from every venue.
+    pub reconcile_interval_ms: u64,
+    /// How often positions are marked to the books (exposure, unrealized P&L).
+    pub mark_interval_ms: u64,
+    /// Books older than this are not used to price recovery.
+    pub max_data_age_ms: u64,
+    /// Past its deadline, an operation whose unwind cannot be priced because a leg's
+    /// book is not fresh (its feed reconnecting or stalled) waits this long after the
+    /// deadline for one before it waits for an operator.
+    pub max_unpriced_wait_ms: u64,
+    /// Operation slots (open operations plus recently closed ones kept to recognize late
+    /// or repeated events).
+    pub max_ops: usize,
+    /// Assets worth one US dollar.
+    pub usd_assets: Vec<String>,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        Self {
+            max_slippage_bps: Bps::new(20),
+            unwind_slippage_bps: Bps::new(50),
+            max_recovery_attempts: 3,
+            recovery_backoff_ms: 250,
+            ack_timeout_ms: 2_000,
+            query_interval_ms: 1_000,
+            reconcile_interval_ms: 60_000,
+            mark_interval_ms: 1_000,
+            max_data_age_ms: 1_000,
+            max_unpriced_wait_ms: 30_000,
+            max_ops: 256,
+            usd_assets: vec!["USDT".to_owned()],
+        }
+    }
+}
+
+/// A configuration the state stage cannot use.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StateConfigError {
+    #[error("state.max_ops must be between 1 and 65536")]
+    Ops,
+    #[error("state.max_recovery_attempts must be at most 7 (two orders per leg per round, 15 attempts)")]
+    Attempts,
+}

@@ -1,0 +1,130 @@
+//! The state stage's counters and visible state, written by the stage and read by the
+//! cold side, and the copy the report prints.
+
+use std::fmt;
+
+use crate::cells::{self, AmountCell, Counter, Gauge};
+use crate::msg::OppKind;
+use crate::types::Amount;
+
+/// The state stage's counters and visible state.
+#[derive(Debug, Default)]
+pub struct StateStats {
+    pub ops_started: [Counter; OppKind::COUNT],
+    pub ops_completed: [Counter; OppKind::COUNT],
+    pub ops_failed: [Counter; OppKind::COUNT],
+    /// Nothing filled on any leg (IOC missed the book): final, not a failure.
+    pub ops_missed: [Counter; OppKind::COUNT],
+    /// Operations that needed recovery.
+    pub recoveries: Counter,
+    pub hedge_orders: Counter,
+    pub unwind_orders: Counter,
+    pub deadlines_missed: Counter,
+    pub escalations: Counter,
+    pub unknown_orders: Counter,
+    pub queries: Counter,
+    pub fills_applied: Counter,
+    pub duplicate_fills: Counter,
+    pub late_fills: Counter,
+    pub orphan_events: Counter,
+    pub unvalued_fees: Counter,
+    pub journal_failures: Counter,
+    pub alerts_dropped: Counter,
+    pub op_table_full: Counter,
+    /// Open operations by phase (executing, recovering, awaiting operator).
+    pub open_executing: Gauge,
+    pub open_recovering: Gauge,
+    pub open_awaiting_operator: Gauge,
+    pub pending_reconcile: Gauge,
+    pub killed: Gauge,
+    pub realized_pnl: AmountCell,
+    pub daily_pnl: AmountCell,
+    pub unrealized_pnl: AmountCell,
+}
+
+impl StateStats {
+    pub fn snapshot(&self) -> StateSnapshot {
+        StateSnapshot {
+            ops_started: cells::read(&self.ops_started),
+            ops_completed: cells::read(&self.ops_completed),
+            ops_failed: cells::read(&self.ops_failed),
+            ops_missed: cells::read(&self.ops_missed),
+            recoveries: self.recoveries.get(),
+            hedge_orders: self.hedge_orders.get(),
+            unwind_orders: self.unwind_orders.get(),
+            deadlines_missed: self.deadlines_missed.get(),
+            escalations: self.escalations.get(),
+            unknown_orders: self.unknown_orders.get(),
+            queries: self.queries.get(),
+            fills_applied: self.fills_applied.get(),
+            duplicate_fills: self.duplicate_fills.get(),
+            open: [self.open_executing.get(), self.open_recovering.get(), self.open_awaiting_operator.get()],
+            pending_reconcile: self.pending_reconcile.get(),
+            killed: self.killed.get() != 0,
+            realized_pnl: self.realized_pnl.get(),
+            daily_pnl: self.daily_pnl.get(),
+            unrealized_pnl: self.unrealized_pnl.get(),
+        }
+    }
+}
+
+/// A copy of [`StateStats`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateSnapshot {
+    pub ops_started: [u64; OppKind::COUNT],
+    pub ops_completed: [u64; OppKind::COUNT],
+    pub ops_failed: [u64; OppKind::COUNT],
+    pub ops_missed: [u64; OppKind::COUNT],
+    pub recoveries: u64,
+    pub hedge_orders: u64,
+    pub unwind_orders: u64,
+    pub deadlines_missed: u64,
+    pub escalations: u64,
+    pub unknown_orders: u64,
+    pub queries: u64,
+    pub fills_applied: u64,
+    pub duplicate_fills: u64,
+    /// Open operations: executing, recovering, awaiting an operator.
+    pub open: [i64; 3],
+    pub pending_reconcile: i64,
+    pub killed: bool,
+    pub realized_pnl: Amount,
+    pub daily_pnl: Amount,
+    pub unrealized_pnl: Amount,
+}
+
+impl fmt::Display for StateSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "operations:")?;
+        for k in OppKind::ALL {
+            let i = k.index();
+            writeln!(
+                f,
+                "  {:<11} started {:>6}  completed {:>6}  failed {:>6}  missed {:>6}",
+                k.name(),
+                self.ops_started[i],
+                self.ops_completed[i],
+                self.ops_failed[i],
+                self.ops_missed[i]
+            )?;
+        }
+        writeln!(
+            f,
+            "  recoveries {} ({} hedge orders, {} unwind orders), {} deadlines missed, {} escalated to an operator",
+            self.recoveries, self.hedge_orders, self.unwind_orders, self.deadlines_missed, self.escalations
+        )?;
+        writeln!(
+            f,
+            "  open: {} executing, {} recovering, {} awaiting operator; {} orders to reconcile; {} unknown outcomes queried",
+            self.open[0], self.open[1], self.open[2], self.pending_reconcile, self.unknown_orders
+        )?;
+        writeln!(
+            f,
+            "P&L: realized {} USD (today {}), unrealized {} USD{}",
+            self.realized_pnl,
+            self.daily_pnl,
+            self.unrealized_pnl,
+            if self.killed { "; KILL SWITCH ON" } else { "" }
+        )
+    }
+}

@@ -1,0 +1,269 @@
+//! What the state stage's positions and operations are worth: the books it marks them
+//! at, USD rates, exposure, unrealized P&L, and the realized P&L of an operation.
+//!
+//! A position is marked at the mid of its instrument's last synced top, however old (a
+//! position does not stop being worth something while its feed resyncs); recovery is
+//! priced only from fresh books (`max_data_age_ms`). An operation's realized P&L is its
+//! net flow of every asset over all its fills, fees deducted, with non-USD assets valued
+//! at the operation's own planned price for that asset, so replay rebuilds it exactly
+//! from the journal.
+
+use std::sync::Arc;
+
+use super::ledger::Positions;
+use super::operations::Op;
+use crate::msg::{BookTop, Level, MAX_LEGS};
+use crate::types::{Amount, AssetId, Instrument, InstrumentId, Instruments, Price, Qty, Rounding, Side};
+use crate::units::ms_to_ns;
+
+/// The mid of a top of book (the one side it has, when it has one).
+fn mid(top: &BookTop) -> Option<Price> {
+    match (top.best_bid(), top.best_ask()) {
+        (Some(bid), Some(ask)) => Some(Price(
+            (bid.price.0 / 2)
+                .saturating_add(ask.price.0 / 2)
+                .saturating_add((bid.price.0 % 2 + ask.price.0 % 2) / 2),
+        )),
+        (Some(l), None) | (None, Some(l)) => Some(l.price),
+        _ => None,
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct BookSlot {
+    top: BookTop,
+    valid: bool,
+    /// The mid of the last synced top: what positions are marked at while the book
+    /// resyncs (a position does not stop being worth something when its feed drops).
+    mark: Price,
+}
+
+/// The quote value of taking `qty` from `levels` (best first) no further than `limit`;
+/// what the levels do not hold is valued at the limit.
+pub(super) fn walk_value(
+    inst: &Instrument,
+    levels: &[Level],
+    side: Side,
+    qty: Qty,
+    limit: Price,
+) -> Option<Amount> {
+    let rounding = if side == Side::Buy { Rounding::Ceil } else { Rounding::Floor };
+    let mut left = qty.0;
+    let mut value = Amount::ZERO;
+    for l in levels {
+        let within = match side {
+            Side::Buy => l.price <= limit,
+            Side::Sell => l.price >= limit,
+        };
+        if left == 0 || !within {
+            break;
+        }
+        if !l.qty.is_positive() || !l.price.is_positive() {
+            continue;
+        }
+        let take = left.min(l.qty.0);
+        value = value.checked_add(inst.notional(l.price, Qty(take), rounding)?)?;
+        left -= take;
+    }
+    if left > 0 {
+        value = value.checked_add(inst.notional(limit, Qty(left), rounding)?)?;
+    }
+    Some(value)
+}
+
+/// Net flows of a few assets (an operation touches at most two per leg).
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Flows {
+    assets: [(AssetId, Amount); 2 * MAX_LEGS],
+    n: usize,
+}
+
+impl Flows {
+    pub(super) fn add(&mut self, asset: AssetId, v: Amount) {
+        if let Some(e) = self.assets[..self.n].iter_mut().find(|(a, _)| *a == asset) {
+            e.1 = e.1.saturating_add(v);
+        } else if self.n < self.assets.len() {
+            self.assets[self.n] = (asset, v);
+            self.n += 1;
+        }
+    }
+
+    /// A trade of `qty` worth `value` (quote) with `fee` (quote-valued).
+    pub(super) fn trade(&mut self, inst: &Instrument, side: Side, qty: Qty, value: Amount, fee: Amount) {
+        let base = inst.base_amount(qty).unwrap_or(Amount::ZERO);
+        let (quote_flow, base_flow) = match side {
+            Side::Buy => (-value, base),
+            Side::Sell => (value, -base),
+        };
+        self.add(inst.quote, quote_flow.saturating_sub(fee));
+        self.add(inst.base, base_flow);
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = &(AssetId, Amount)> {
+        self.assets[..self.n].iter()
+    }
+}
+
+/// The books and USD rates the state stage values things at.
+#[derive(Debug)]
+pub(super) struct Valuation {
+    instruments: Arc<Instruments>,
+    usd: Vec<bool>,
+    /// For each asset, the spot instrument that marks it in USD (the first in the table
+    /// quoted in a USD asset).
+    usd_inst: Vec<Option<InstrumentId>>,
+    books: Vec<BookSlot>,
+    max_age_ns: u64,
+}
+
+impl Valuation {
+    /// `usd_assets` are worth one US dollar each; books older than `max_data_age_ms` do
+    /// not price recovery.
+    pub(super) fn new(instruments: Arc<Instruments>, usd_assets: &[String], max_data_age_ms: u64) -> Self {
+        let assets = instruments.asset_count();
+        let mut usd = vec![false; assets];
+        for a in usd_assets.iter().filter_map(|a| instruments.find_asset(a)) {
+            usd[a.index()] = true;
+        }
+        let mut usd_inst = vec![None; assets];
+        for i in instruments.iter() {
+            if i.market == crate::types::Market::Spot
+                && usd[i.quote.index()]
+                && usd_inst[i.base.index()].is_none()
+            {
+                usd_inst[i.base.index()] = Some(i.id);
+            }
+        }
+        let books = instruments
+            .iter()
+            .map(|i| BookSlot { top: BookTop::unsynced(i.id, 0), valid: false, mark: Price(0) })
+            .collect();
+        Self { instruments, usd, usd_inst, books, max_age_ns: ms_to_ns(max_data_age_ms) }
+    }
+
+    /// Takes a top from the book stage.
+    #[inline]
+    pub(super) fn on_top(&mut self, top: &BookTop) {
+        if let Some(b) = self.books.get_mut(top.inst.index()) {
+            if let Some(m) = mid(top).filter(|_| top.synced) {
+                b.mark = m;
+            }
+            b.top = *top;
+            b.valid = top.synced;
+        }
+    }
+
+    /// Trusts no book until its next top (the book ring dropped one, which may have been
+    /// an unsynced notice).
+    pub(super) fn invalidate_all(&mut self) {
+        for b in &mut self.books {
+            b.valid = false;
+        }
+    }
+
+    pub(super) fn is_usd(&self, asset: AssetId) -> bool {
+        self.usd.get(asset.index()).copied().unwrap_or(false)
+    }
+
+    /// The top of `inst` if it is synced and fresh enough to price an order at `now`.
+    pub(super) fn fresh_book(&self, inst: InstrumentId, now: u64) -> Option<&BookTop> {
+        let b = self.books.get(inst.index())?;
+        (b.valid && now.saturating_sub(b.top.recv_ns) <= self.max_age_ns).then_some(&b.top)
+    }
+
+    /// The price `inst` is marked at: the mid of its last synced top, however old.
+    fn mark_price(&self, inst: InstrumentId) -> Option<Price> {
+        self.books.get(inst.index()).map(|b| b.mark).filter(|p| p.is_positive())
+    }
+
+    /// USD per unit of `asset` (1 for USD assets, else the mark of its USD pair).
+    fn usd_rate(&self, asset: AssetId) -> Option<Amount> {
+        if self.is_usd(asset) {
+            return Some(Amount::ONE);
+        }
+        let inst = (*self.usd_inst.get(asset.index())?)?;
+        Some(self.instruments.get(inst).price_amount(self.mark_price(inst)?))
+    }
+
+    fn to_usd(&self, amount: Amount, quote: AssetId) -> Option<Amount> {
+        amount.mul(self.usd_rate(quote)?, Rounding::Floor)
+    }
+
+    /// The signed USD value of `inst`'s position: its base units at the asset's one USD
+    /// mark. One price per asset, whatever the venue: BTC held on one venue and owed on
+    /// another net to nothing, as they do in the risk gate's exposure.
+    pub(super) fn exposure(&self, inst: &Instrument, positions: &Positions) -> Amount {
+        let q = positions.qty[inst.id.index()];
+        if q.is_zero() {
+            return Amount::ZERO;
+        }
+        inst.base_amount(q)
+            .zip(self.usd_rate(inst.base))
+            .and_then(|(b, rate)| b.mul(rate, Rounding::Floor))
+            .unwrap_or(Amount::ZERO)
+    }
+
+    /// The USD value of the quote asset the position moved (spent on buys, received on
+    /// sells, fees included), when the quote is not a USD asset.
+    pub(super) fn quote_exposure(&self, inst: &Instrument, positions: &Positions) -> Amount {
+        let k = inst.id.index();
+        if self.usd.get(inst.quote.index()).copied().unwrap_or(true) {
+            return Amount::ZERO;
+        }
+        let flow = Amount::ZERO.saturating_sub(positions.cost[k].saturating_add(positions.fees[k]));
+        self.usd_rate(inst.quote).and_then(|rate| flow.mul(rate, Rounding::Floor)).unwrap_or(Amount::ZERO)
+    }
+
+    /// Every position marked to its book, less what it cost: the mark-to-market of the
+    /// books, realized P&L included.
+    pub(super) fn mark_to_market(&self, positions: &Positions) -> Amount {
+        let mut mtm = Amount::ZERO;
+        for k in 0..self.instruments.len() {
+            let q = positions.qty[k];
+            let inst = self.instruments.get(InstrumentId(k as u16));
+            let cost = self.to_usd(positions.cost[k].saturating_add(positions.fees[k]), inst.quote);
+            if q.is_zero() && positions.cost[k].is_zero() {
+                continue;
+            }
+            mtm = mtm
+                .saturating_add(self.exposure(inst, positions))
+                .saturating_sub(cost.unwrap_or(Amount::ZERO));
+        }
+        mtm
+    }
+
+    /// Realized P&L of an operation: the net flow of every asset, valued in USD.
+    pub(super) fn op_pnl(&self, op: &Op) -> Amount {
+        let mut flows = Flows::default();
+        for o in op.orders() {
+            if let Some(inst) = self.instruments.try_get(o.inst) {
+                flows.trade(inst, o.side, o.applied.filled, o.applied.value, o.applied.fee);
+            }
+        }
+        self.value_flows(op, &flows)
+    }
+
+    /// Asset flows valued in USD: USD assets at par, any other asset at the operation's
+    /// own planned price for it (the price of a leg trading it against a USD asset), so
+    /// the value depends on the journal alone.
+    pub(super) fn value_flows(&self, op: &Op, flows: &Flows) -> Amount {
+        let mut total = Amount::ZERO;
+        for &(asset, flow) in flows.iter() {
+            if flow.is_zero() {
+                continue;
+            }
+            if self.is_usd(asset) {
+                total = total.saturating_add(flow);
+                continue;
+            }
+            let price = op.legs().iter().find_map(|l| {
+                let i = self.instruments.try_get(l.inst)?;
+                (i.base == asset && self.is_usd(i.quote)).then(|| i.price_amount(l.price))
+            });
+            if let Some(p) = price {
+                total = total.saturating_add(flow.mul(p, Rounding::Floor).unwrap_or(Amount::ZERO));
+            }
+        }
+        total
+    }
+}
