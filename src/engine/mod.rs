@@ -17,6 +17,7 @@ mod monitor;
 mod report;
 mod sinks;
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -224,8 +225,12 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     let (md_log_tx, md_log) = ring(&mut hub, &mclock, "md->log", r.alerts, Drop);
 
     // The journal: resume where the last run stopped.
+    // Created for the operator alone: it holds the positions and the control socket.
     let dir = cfg.journal.dir.clone();
-    std::fs::create_dir_all(&dir)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
         .with_context(|| format!("cannot create journal directory {}", dir.display()))?;
     crate::journal_meta::bind(&dir, &specs)?;
     let replay = journal::replay(&dir).map_err(|e| anyhow!("journal {}: {e}", dir.display()))?;

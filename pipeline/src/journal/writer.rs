@@ -71,8 +71,12 @@ impl JournalWriter {
         std::fs::create_dir_all(dir).map_err(|e| JournalError::Io(e.kind()))?;
         let path = dir.join(kind.file_name());
         let io = |e: std::io::Error| JournalError::Io(e.kind());
-        let mut file =
-            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        // A new journal is readable by its owner only.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path).map_err(io)?;
         let existing = file.metadata().map_err(io)?.len();
         let mut opened = Opened { records: 0, truncated: 0 };
         let mut next_seq = 1;
