@@ -2,7 +2,13 @@
 //!
 //! One request per connection: a line of text, answered with one JSON object. The
 //! server runs on a cold thread and acts only through the control rings and the
-//! telemetry handle, like any other cold-side caller.
+//! telemetry handle, like any other cold-side caller. Many clients are served at once
+//! ([`crate::request_server`]): a line longer than [`MAX_LINE`] or not complete within
+//! [`DEADLINE`] is answered with an error and the connection closed, so a slow or
+//! hostile client never holds up `arb ctl kill`.
+//!
+//! The socket is the operator's alone: it is created with mode 0600 (the journal
+//! directory it sits in is 0700 when the engine creates it).
 //!
 //! Requests: `status`, `pause INSTRUMENT`, `resume INSTRUMENT`, `add-symbol INSTRUMENT`,
 //! `kill`, `resume-trading`, `reset-breakers`, `recoveries`, `approve OP`, `retry OP`,
@@ -13,28 +19,37 @@
 //! trading one that was loaded without being traded (`[market] standby`) or paused;
 //! `pause` removes one from trading while its book stays in sync.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use pipeline::msg::{AlertKind, DetectControl, RiskControl, StateControl};
 use serde_json::{Value, json};
 
 use crate::engine::Controls;
 use crate::instruments::resolve;
+use crate::request_server::{Limits, Listener, Protocol, RequestServer};
 use crate::telemetry::Telemetry;
+
+/// The longest request line, newline included.
+pub const MAX_LINE: usize = 4096;
+/// Time a client has to send its whole line.
+pub const DEADLINE: Duration = Duration::from_secs(2);
+/// How long `arb ctl` waits for the engine's answer.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+const LIMITS: Limits =
+    Limits { max_request: MAX_LINE, deadline: DEADLINE, max_connections: 64, linger: Duration::from_secs(1) };
 
 /// A running control socket; removes its file and stops when dropped.
 #[derive(Debug)]
 pub struct CtlServer {
     path: PathBuf,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    server: Option<RequestServer>,
 }
 
 impl CtlServer {
@@ -46,19 +61,28 @@ impl CtlServer {
             }
             let _ = std::fs::remove_file(path);
         }
-        let listener = UnixListener::bind(path).with_context(|| format!("cannot bind {}", path.display()))?;
-        listener.set_nonblocking(true)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = std::thread::Builder::new().name("ctl".into()).spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => serve(stream, &controls, &telemetry),
-                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
-                }
+        // Bound under a temporary name and made the owner's alone before it takes its
+        // name, so it is never reachable there with a wider mode.
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let fresh = path.with_file_name(format!(".{name}.{}", std::process::id()));
+        let _ = std::fs::remove_file(&fresh);
+        let listener =
+            UnixListener::bind(&fresh).with_context(|| format!("cannot bind {}", path.display()))?;
+        let placed = std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(0o600))
+            .and_then(|()| std::fs::rename(&fresh, path));
+        if let Err(e) = placed {
+            let _ = std::fs::remove_file(&fresh);
+            return Err(e).with_context(|| format!("cannot create {}", path.display()));
+        }
+        let server = Listener::unix(listener)
+            .and_then(|l| RequestServer::start("ctl", l, LIMITS, CtlProtocol { controls, telemetry }));
+        match server {
+            Ok(server) => Ok(Self { path: path.to_owned(), server: Some(server) }),
+            Err(e) => {
+                let _ = std::fs::remove_file(path);
+                Err(e).with_context(|| format!("cannot serve {}", path.display()))
             }
-        })?;
-        Ok(Self { path: path.to_owned(), stop, thread: Some(thread) })
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -68,28 +92,47 @@ impl CtlServer {
 
 impl Drop for CtlServer {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        drop(self.server.take());
         let _ = std::fs::remove_file(&self.path);
     }
 }
 
-fn serve(stream: UnixStream, controls: &Controls, t: &Telemetry) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let mut line = String::new();
-    let mut reader = BufReader::new(&stream);
-    if reader.read_line(&mut line).is_err() {
-        return;
+struct CtlProtocol {
+    controls: Arc<Controls>,
+    telemetry: Telemetry,
+}
+
+impl CtlProtocol {
+    fn reply(answer: Result<Value>) -> Vec<u8> {
+        let answer = match answer {
+            Ok(v) => json!({"ok": true, "result": v}),
+            Err(e) => json!({"ok": false, "error": format!("{e:#}")}),
+        };
+        format!("{answer}\n").into_bytes()
     }
-    let answer = match handle(line.trim(), controls, t) {
-        Ok(v) => json!({"ok": true, "result": v}),
-        Err(e) => json!({"ok": false, "error": format!("{e:#}")}),
-    };
-    let mut w = &stream;
-    let _ = writeln!(w, "{answer}");
+}
+
+impl Protocol for CtlProtocol {
+    fn answer(&mut self, received: &[u8], eof: bool) -> Option<Vec<u8>> {
+        let line = match received.iter().position(|&b| b == b'\n') {
+            Some(end) => &received[..end],
+            None if eof => received,
+            None => return None,
+        };
+        let answer = match std::str::from_utf8(line) {
+            Ok(line) => handle(line.trim(), &self.controls, &self.telemetry),
+            Err(_) => Err(anyhow!("the request is not UTF-8 text")),
+        };
+        Some(Self::reply(answer))
+    }
+
+    fn too_large(&mut self) -> Vec<u8> {
+        Self::reply(Err(anyhow!("request longer than {MAX_LINE} bytes; nothing was done")))
+    }
+
+    fn too_slow(&mut self) -> Vec<u8> {
+        Self::reply(Err(anyhow!("no complete request line within {DEADLINE:?}; nothing was done")))
+    }
 }
 
 fn op_arg(arg: Option<&str>) -> Result<u64> {
@@ -156,12 +199,93 @@ fn handle(line: &str, controls: &Controls, t: &Telemetry) -> Result<Value> {
 
 /// Sends one request to the engine listening on `path` and returns its JSON answer.
 pub fn request(path: &Path, line: &str) -> Result<Value> {
-    let mut s = UnixStream::connect(path).with_context(|| {
-        format!("no engine is listening on {} (is `arb run` or `arb demo` running?)", path.display())
-    })?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut s = UnixStream::connect(path).map_err(|e| connect_error(path, e))?;
+    s.set_read_timeout(Some(ANSWER_TIMEOUT))?;
     writeln!(s, "{line}")?;
     let mut answer = String::new();
-    BufReader::new(&s).read_line(&mut answer)?;
+    BufReader::new(&s).read_line(&mut answer).map_err(|e| match e.kind() {
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => {
+            anyhow!("the engine on {} did not answer within {ANSWER_TIMEOUT:?}", path.display())
+        }
+        _ => anyhow::Error::new(e).context(format!("reading the answer from {}", path.display())),
+    })?;
     serde_json::from_str(&answer).context("the engine's answer is not JSON")
+}
+
+/// Why connecting to the control socket failed, in an operator's words.
+fn connect_error(path: &Path, e: std::io::Error) -> anyhow::Error {
+    match e.kind() {
+        ErrorKind::NotFound | ErrorKind::ConnectionRefused => anyhow::Error::new(e).context(format!(
+            "no engine is listening on {} (is `arb run` or `arb demo` running?)",
+            path.display()
+        )),
+        ErrorKind::PermissionDenied => {
+            anyhow!(
+                "permission denied on {} ({}; run `arb ctl` as that user)",
+                path.display(),
+                owner_of(path)
+            )
+        }
+        _ => anyhow::Error::new(e).context(format!("cannot connect to {}", path.display())),
+    }
+}
+
+/// Who owns the socket (or, when even that cannot be read, its directory).
+fn owner_of(path: &Path) -> String {
+    if let Ok(m) = std::fs::metadata(path) {
+        return format!("the socket belongs to {}, mode {:03o}", user_name(m.uid()), m.mode() & 0o777);
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) => format!(
+            "its directory {} belongs to {}, mode {:03o}",
+            dir.display(),
+            user_name(m.uid()),
+            m.mode() & 0o777
+        ),
+        Err(_) => "its owner cannot be read".to_owned(),
+    }
+}
+
+/// `name (uid N)` from /etc/passwd, or `uid N`.
+fn user_name(uid: u32) -> String {
+    let name = std::fs::read_to_string("/etc/passwd").ok().and_then(|text| {
+        text.lines().find_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+        })
+    });
+    match name {
+        Some(n) => format!("{n} (uid {uid})"),
+        None => format!("uid {uid}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_errors_say_what_to_do() {
+        let path = Path::new("/nonexistent-arb-test/arb.sock");
+        let e = connect_error(path, ErrorKind::NotFound.into());
+        assert!(
+            format!("{e:#}").starts_with("no engine is listening on /nonexistent-arb-test/arb.sock"),
+            "{e:#}"
+        );
+        let e = connect_error(path, ErrorKind::ConnectionRefused.into());
+        assert!(format!("{e:#}").contains("no engine is listening"), "{e:#}");
+        let e = connect_error(Path::new("/etc/passwd"), ErrorKind::PermissionDenied.into());
+        let text = format!("{e:#}");
+        assert!(
+            text.starts_with("permission denied on /etc/passwd (the socket belongs to root (uid 0)"),
+            "{text}"
+        );
+        assert!(text.ends_with("run `arb ctl` as that user)"), "{text}");
+        assert!(!text.contains("no engine"), "{text}");
+    }
 }

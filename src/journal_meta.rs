@@ -6,6 +6,8 @@
 //! start and every later start must list the same instruments under the same ids
 //! (appending new ones at the end is fine).
 
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -49,7 +51,14 @@ pub fn bind(dir: &Path, specs: &[InstrumentSpec]) -> Result<()> {
         }
     }
     let text = serde_json::to_string_pretty(specs)?;
-    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The instrument specs saved in `dir`.

@@ -12,5 +12,6 @@ pub mod instruments;
 pub mod journal_meta;
 pub mod metrics_server;
 pub mod plot;
+mod request_server;
 pub mod secrets;
 pub mod telemetry;

@@ -1,25 +1,35 @@
 //! The `--metrics ADDR` endpoint: Prometheus text on `GET /metrics`, JSON on
 //! `GET /health` (200 when healthy, 503 otherwise). A plain HTTP/1.1 server on its own
-//! cold thread: one request per connection, bounded reads, nothing shared with the hot
-//! path but the telemetry handle.
+//! cold thread: one request per connection, many connections at once
+//! ([`crate::request_server`]), nothing shared with the hot path but the telemetry
+//! handle. A request head must arrive whole within [`DEADLINE`] (else 408) and be at most
+//! [`MAX_HEAD`] bytes (else 431), so a slow or hostile client never delays a probe.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
+use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use crate::request_server::{Limits, Listener, Protocol, RequestServer};
 use crate::telemetry::Telemetry;
+
+/// The largest request head (request line and headers) served.
+pub const MAX_HEAD: usize = 8192;
+/// Time a client has to send its whole request head.
+pub const DEADLINE: Duration = Duration::from_secs(2);
+
+const LIMITS: Limits = Limits {
+    max_request: MAX_HEAD,
+    deadline: DEADLINE,
+    max_connections: 256,
+    linger: Duration::from_secs(1),
+};
 
 /// A running metrics endpoint; stops when dropped.
 #[derive(Debug)]
 pub struct MetricsServer {
     addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _server: RequestServer,
 }
 
 /// `PORT` binds 127.0.0.1; `HOST:PORT` binds as given.
@@ -33,19 +43,10 @@ impl MetricsServer {
     pub fn start(addr: &str, telemetry: Telemetry) -> Result<Self> {
         let addr = parse_addr(addr)?;
         let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
-        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = std::thread::Builder::new().name("metrics".into()).spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => serve(stream, &telemetry),
-                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
-                }
-            }
-        })?;
-        Ok(Self { addr, stop, thread: Some(thread) })
+        let server = RequestServer::start("metrics", Listener::tcp(listener)?, LIMITS, Http { telemetry })
+            .with_context(|| format!("cannot serve {addr}"))?;
+        Ok(Self { addr, _server: server })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -53,56 +54,56 @@ impl MetricsServer {
     }
 }
 
-impl Drop for MetricsServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+struct Http {
+    telemetry: Telemetry,
 }
 
-fn serve(mut stream: TcpStream, t: &Telemetry) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let mut buf = [0u8; 4096];
-    let mut n = 0;
-    let path = loop {
-        match stream.read(&mut buf[n..]) {
-            Ok(0) | Err(_) => return,
-            Ok(k) => n += k,
-        }
+impl Protocol for Http {
+    fn answer(&mut self, received: &[u8], _eof: bool) -> Option<Vec<u8>> {
         let mut headers = [httparse::EMPTY_HEADER; 32];
         let mut req = httparse::Request::new(&mut headers);
-        match req.parse(&buf[..n]) {
-            Ok(httparse::Status::Complete(_)) => break req.path.unwrap_or("/").to_owned(),
-            Ok(httparse::Status::Partial) if n < buf.len() => continue,
-            _ => return respond(&mut stream, 400, "text/plain", "bad request\n"),
-        }
-    };
-    match path.split('?').next().unwrap_or("") {
-        "/metrics" => respond(&mut stream, 200, "text/plain; version=0.0.4", &t.prometheus()),
-        "/health" => {
-            let (ok, body) = t.health();
-            respond(&mut stream, if ok { 200 } else { 503 }, "application/json", &format!("{body}\n"));
-        }
-        _ => respond(&mut stream, 404, "text/plain", "try /metrics or /health\n"),
+        let path = match req.parse(received) {
+            Ok(httparse::Status::Complete(_)) => req.path.unwrap_or("/"),
+            // Cut short: no answer.
+            Ok(httparse::Status::Partial) => return None,
+            Err(_) => return Some(respond(400, "text/plain", "bad request\n")),
+        };
+        let t = &self.telemetry;
+        Some(match path.split('?').next().unwrap_or("") {
+            "/metrics" => respond(200, "text/plain; version=0.0.4", &t.prometheus()),
+            "/health" => {
+                let (ok, body) = t.health();
+                respond(if ok { 200 } else { 503 }, "application/json", &format!("{body}\n"))
+            }
+            _ => respond(404, "text/plain", "try /metrics or /health\n"),
+        })
+    }
+
+    fn too_large(&mut self) -> Vec<u8> {
+        respond(431, "text/plain", &format!("request head larger than {MAX_HEAD} bytes\n"))
+    }
+
+    fn too_slow(&mut self) -> Vec<u8> {
+        respond(408, "text/plain", &format!("request head not complete within {DEADLINE:?}\n"))
     }
 }
 
-fn respond(stream: &mut TcpStream, status: u16, content_type: &str, body: &str) {
+fn respond(status: u16, content_type: &str, body: &str) -> Vec<u8> {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
         404 => "Not Found",
+        408 => "Request Timeout",
+        431 => "Request Header Fields Too Large",
         _ => "Service Unavailable",
     };
     let head = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(body.as_bytes());
+    let mut out = head.into_bytes();
+    out.extend_from_slice(body.as_bytes());
+    out
 }
 
 #[cfg(test)]

@@ -89,7 +89,9 @@ pub fn start(
 }
 
 /// Runs `session` for the duration (or until Ctrl-C), showing it, then stops it and
-/// prints the report. Returns the stopped engine.
+/// prints the report. Returns the stopped engine, or an error naming the cause when
+/// trading was halted by anything but an operator (a journal write failure, the
+/// engine's own kill switch), so that the process exits non-zero.
 pub fn supervise(session: Session, opts: &LiveOptions) -> Result<Stopped> {
     let _ = session.stop_on_signal();
     let socket = session.journal_dir().join("arb.sock");
@@ -130,6 +132,9 @@ pub fn supervise(session: Session, opts: &LiveOptions) -> Result<Stopped> {
     match opts.report {
         ReportFormat::Text => println!("{}", stopped.report.to_text()),
         ReportFormat::Json => println!("{}", stopped.report.to_json()),
+    }
+    if !stopped.faults.is_empty() {
+        anyhow::bail!("trading was halted: {}", stopped.faults.join("; "));
     }
     Ok(stopped)
 }

@@ -44,7 +44,9 @@ pub fn run(args: RecordArgs) -> Result<()> {
     let instruments = Instruments::from_specs(&specs)?;
     let writer = Arc::new(Mutex::new(Writer::create(&args.out)?));
     let written = Arc::new(AtomicU64::new(0));
-    let (w, n) = (writer.clone(), written.clone());
+    // The first write error (a full disk): recording stops and the command fails with it.
+    let failed: Arc<Mutex<Option<adapters::capture::CaptureError>>> = Arc::default();
+    let (w, n, f) = (writer.clone(), written.clone(), failed.clone());
     let tap = Box::new(move |m: &adapters::feed::live::RawMessage<'_>| {
         let rec = Record {
             recv_ns: m.recv_unix_ns,
@@ -56,8 +58,15 @@ pub fn run(args: RecordArgs) -> Result<()> {
             binary: m.binary,
         };
         if let Ok(mut w) = w.lock() {
-            if w.write(&rec).is_ok() {
-                n.fetch_add(1, Ordering::Relaxed);
+            match w.write(&rec) {
+                Ok(()) => {
+                    n.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    if let Ok(mut f) = f.lock() {
+                        f.get_or_insert(e);
+                    }
+                }
             }
         }
     });
@@ -78,6 +87,11 @@ pub fn run(args: RecordArgs) -> Result<()> {
     let mut resync = Vec::new();
     eprintln!("recording {} instruments to {} (Ctrl-C to stop)", instruments.len(), args.out.display());
     while !stop.is_stop_requested() && args.duration.is_none_or(|d| started.elapsed() < d) {
+        if let Some(e) = failed.lock().ok().and_then(|mut f| f.take()) {
+            feed.stop();
+            // The error's text names the file and the cause (its source repeats the cause).
+            anyhow::bail!("recording stopped after {} messages: {e}", written.load(Ordering::Relaxed));
+        }
         let now = pipeline::clock::now_ns(&clock);
         events.clear();
         let work = feed.poll(now, &mut events);
@@ -112,6 +126,9 @@ pub fn run(args: RecordArgs) -> Result<()> {
     }
     feed.stop();
     drop(feed);
+    if let Some(e) = failed.lock().ok().and_then(|mut f| f.take()) {
+        anyhow::bail!("recording stopped after {} messages: {e}", written.load(Ordering::Relaxed));
+    }
     let writer = Arc::try_unwrap(writer).map_err(|_| anyhow::anyhow!("the recorder is still in use"))?;
     writer.into_inner().map_err(|_| anyhow::anyhow!("the recorder failed"))?.finish()?;
     eprintln!("recorded {} messages to {}", written.load(Ordering::Relaxed), args.out.display());

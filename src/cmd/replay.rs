@@ -99,5 +99,8 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         ReportFormat::Text => println!("{}", stopped.report.to_text()),
         ReportFormat::Json => println!("{}", stopped.report.to_json()),
     }
+    if !stopped.faults.is_empty() {
+        anyhow::bail!("trading was halted: {}", stopped.faults.join("; "));
+    }
     Ok(())
 }

@@ -7,6 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -28,9 +29,9 @@ impl LogOut {
         }
     }
 
-    /// Appends lines to `path` from now on.
+    /// Appends lines to `path` (created readable by its owner only) from now on.
     pub fn redirect(&self, path: &Path) -> std::io::Result<()> {
-        let f = OpenOptions::new().create(true).append(true).open(path)?;
+        let f = OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
         *self.file.lock().unwrap_or_else(|p| p.into_inner()) = Some((path.to_owned(), f));
         Ok(())
     }

@@ -17,6 +17,7 @@ mod monitor;
 mod report;
 mod sinks;
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -134,6 +135,10 @@ pub(crate) struct ColdRings {
     pub clock: Clock,
     /// Where the monitor writes log lines.
     pub log: Arc<LogOut>,
+    /// The I/O errors that broke the journal writers, once they do (dispatch, state).
+    pub journal_causes: Vec<Arc<std::sync::OnceLock<std::io::Error>>>,
+    /// The control rings' cold ends: whether an operator threw the kill switch.
+    pub controls: Arc<Controls>,
 }
 
 /// A running engine. Dropping it stops the engine.
@@ -224,8 +229,12 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     let (md_log_tx, md_log) = ring(&mut hub, &mclock, "md->log", r.alerts, Drop);
 
     // The journal: resume where the last run stopped.
+    // Created for the operator alone: it holds the positions and the control socket.
     let dir = cfg.journal.dir.clone();
-    std::fs::create_dir_all(&dir)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
         .with_context(|| format!("cannot create journal directory {}", dir.display()))?;
     crate::journal_meta::bind(&dir, &specs)?;
     let replay = journal::replay(&dir).map_err(|e| anyhow!("journal {}: {e}", dir.display()))?;
@@ -234,6 +243,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         .map_err(|e| anyhow!("journal {}: {e}", dir.display()))?;
     let (state_journal, _) = JournalWriter::open(&dir, JournalKind::State, cfg.journal.fsync)
         .map_err(|e| anyhow!("journal {}: {e}", dir.display()))?;
+    let journal_causes = vec![dispatch_journal.failure_cause(), state_journal.failure_cause()];
 
     // The feed, built here so that connection errors surface before any thread starts.
     let decode = match &feed {
@@ -357,6 +367,13 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     let running = runner.start(&cfg.layout, &mut hub, control.clone())?;
     let view = Arc::new(Mutex::new(MonitorView::default()));
     let log = Arc::new(LogOut::default());
+    let controls = Arc::new(Controls {
+        detect: Mutex::new(detect_ctl),
+        risk: Mutex::new(risk_ctl),
+        state: Mutex::new(state_ctl),
+        shutdown: AtomicBool::new(false),
+        operator_kill: AtomicBool::new(false),
+    });
     let monitor = monitor::Monitor::start(
         hub,
         ColdRings {
@@ -366,6 +383,8 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
             logs: vec![("md", md_log)],
             clock: clock.clone(),
             log: log.clone(),
+            journal_causes,
+            controls: controls.clone(),
         },
         control.clone(),
         view.clone(),
@@ -380,12 +399,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         decode,
         instruments,
         positions,
-        controls: Arc::new(Controls {
-            detect: Mutex::new(detect_ctl),
-            risk: Mutex::new(risk_ctl),
-            state: Mutex::new(state_ctl),
-            shutdown: AtomicBool::new(false),
-        }),
+        controls,
         started: Instant::now(),
         feed_counters,
         connections,
@@ -407,6 +421,9 @@ pub struct Controls {
     /// An orderly stop was asked for (a first Ctrl-C, `arb ctl stop`): the supervisor
     /// stops the engine, draining first.
     shutdown: AtomicBool,
+    /// An operator threw the kill switch (`arb ctl kill`, the dashboard's `k`): a halt
+    /// that follows is asked for, not a fault.
+    operator_kill: AtomicBool,
 }
 
 impl Controls {
@@ -425,8 +442,14 @@ impl Controls {
     /// The kill switch: the risk gate refuses everything, the state stage cancels every
     /// open order and stops recovering.
     pub fn kill_switch(&self) {
+        self.operator_kill.store(true, Ordering::Release);
         self.risk(RiskControl::Halt);
         self.state(StateControl::KillSwitch);
+    }
+
+    /// An operator threw the kill switch.
+    pub fn operator_killed(&self) -> bool {
+        self.operator_kill.load(Ordering::Acquire)
     }
 
     /// Asks for an orderly stop: no new operations, open ones finish, then the engine
@@ -445,6 +468,10 @@ impl Controls {
 pub struct Stopped {
     pub report: Report,
     pub hub: Option<MetricsHub>,
+    /// Why trading was halted without an operator asking (a journal write failure with
+    /// its cause, the engine's own kill switch), most specific first; empty when it was
+    /// not, or only by an operator. `arb run` and `arb demo` exit non-zero on any.
+    pub faults: Vec<String>,
 }
 
 /// The result of a manual operation.
@@ -635,7 +662,7 @@ impl Session {
         let report = Report::build(self, hub.as_ref());
         match run {
             Some(Err(e)) => Err(anyhow!(e).context(report.to_text())),
-            _ => Ok(Stopped { report, hub }),
+            _ => Ok(Stopped { report, hub, faults: self.view().faults }),
         }
     }
 

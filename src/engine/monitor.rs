@@ -1,6 +1,7 @@
 //! The cold monitor thread: merges the stages' latency histograms, acts on alerts
-//! (halting trading when a stage asks for it), and keeps the view that the dashboard,
-//! reports and callers of manual operations read. It never touches a hot ring from the
+//! (halting trading when a stage asks for it, with the cause: the journal's I/O error,
+//! an operator's kill switch), and keeps the view that the dashboard, reports and
+//! callers of manual operations read. It never touches a hot ring from the
 //! producing side and the hot path never waits on it.
 
 use std::collections::VecDeque;
@@ -69,6 +70,8 @@ pub struct MonitorView {
     pub outcomes: VecDeque<OpOutcome>,
     /// Alerts, oldest first.
     pub alerts: VecDeque<Alert>,
+    /// Why trading was halted without an operator asking, most specific first.
+    pub faults: Vec<String>,
 }
 
 impl MonitorView {
@@ -114,24 +117,35 @@ fn run(
     stop: Arc<AtomicBool>,
 ) -> MetricsHub {
     let mut next_window = Instant::now() + WINDOW;
+    let mut faults: Vec<String> = Vec::new();
     loop {
         let stopping = stop.load(Ordering::Acquire);
         hub.collect();
         let mut alerts = Vec::new();
-        rings.risk_alerts.drain(usize::MAX, |a| alerts.push(a));
+        // The state stage's first: its journal failure comes before the risk gate's halt
+        // that follows from it.
         rings.state_alerts.drain(usize::MAX, |a| alerts.push(a));
+        rings.risk_alerts.drain(usize::MAX, |a| alerts.push(a));
         let mut outcomes = Vec::new();
         rings.outcomes.drain(usize::MAX, |o| outcomes.push(o));
         let now_ns = pipeline::clock::now_ns(&rings.clock);
         let wall = |ts_ns: u64| pipeline::clock::unix_ns().saturating_sub(now_ns.saturating_sub(ts_ns));
         for a in &alerts {
-            match a.kind {
-                AlertKind::Halted => control.halt(format!("kill switch (alert from op {})", a.op)),
-                AlertKind::JournalFailed => control.halt("the journal cannot be written"),
-                _ => {}
+            let cause = halt_cause(a, &rings, &mut faults);
+            if let Some(c) = &cause {
+                if !control.halt_reasons().contains(c) {
+                    control.halt(c.clone());
+                }
             }
+            let (level, cause) = match &cause {
+                Some(c) if a.kind == AlertKind::JournalFailed => {
+                    ("error", format!(r#","cause":{}"#, json_str(c)))
+                }
+                Some(c) => ("warn", format!(r#","cause":{}"#, json_str(c))),
+                None => ("warn", String::new()),
+            };
             rings.log.line(&format!(
-                r#"{{"ts_ns":{},"level":"warn","source":"alerts","event":"{:?}","op":{},"value":{}}}"#,
+                r#"{{"ts_ns":{},"level":"{level}","source":"alerts","event":"{:?}","op":{},"value":{}{cause}}}"#,
                 wall(a.ts_ns),
                 a.kind,
                 a.op,
@@ -149,6 +163,9 @@ fn run(
             None
         };
         if let Ok(mut v) = view.lock() {
+            if v.faults.len() != faults.len() {
+                v.faults.clone_from(&faults);
+            }
             for a in alerts {
                 if v.alerts.len() == ALERTS_KEPT {
                     v.alerts.pop_front();
@@ -177,6 +194,35 @@ fn run(
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Why alert `a` halts trading, if it does; a cause that is no operator's request is
+/// added to `faults` (a journal failure ahead of a kill switch that follows from it).
+fn halt_cause(a: &Alert, rings: &ColdRings, faults: &mut Vec<String>) -> Option<String> {
+    match a.kind {
+        AlertKind::JournalFailed => {
+            let cause = match rings.journal_causes.iter().find_map(|c| c.get()) {
+                Some(e) => format!("journal write failed: {e}"),
+                None => "journal write failed: a record could not be written".to_owned(),
+            };
+            if !faults.contains(&cause) {
+                faults.insert(0, cause.clone());
+            }
+            Some(cause)
+        }
+        AlertKind::Halted if rings.controls.operator_killed() => Some("kill switch (operator)".to_owned()),
+        // The engine threw the kill switch itself: for the fault already known, if any.
+        AlertKind::Halted => Some(faults.first().cloned().unwrap_or_else(|| {
+            let cause = format!("kill switch thrown by the engine (alert from op {})", a.op);
+            faults.push(cause.clone());
+            cause
+        })),
+        _ => None,
+    }
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
 }
 
 /// Every series of `hub` as cumulative Prometheus buckets.

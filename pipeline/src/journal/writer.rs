@@ -15,6 +15,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -53,6 +54,8 @@ pub struct JournalWriter {
     unsynced: u32,
     last_sync: Instant,
     failed: Option<JournalError>,
+    /// The I/O error behind `failed`, for a cold thread to report.
+    cause: Arc<OnceLock<std::io::Error>>,
     bytes: u64,
 }
 
@@ -71,8 +74,12 @@ impl JournalWriter {
         std::fs::create_dir_all(dir).map_err(|e| JournalError::Io(e.kind()))?;
         let path = dir.join(kind.file_name());
         let io = |e: std::io::Error| JournalError::Io(e.kind());
-        let mut file =
-            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        // A new journal is readable by its owner only.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path).map_err(io)?;
         let existing = file.metadata().map_err(io)?.len();
         let mut opened = Opened { records: 0, truncated: 0 };
         let mut next_seq = 1;
@@ -111,6 +118,7 @@ impl JournalWriter {
             unsynced: 0,
             last_sync: Instant::now(),
             failed: None,
+            cause: Arc::default(),
             bytes: end,
         };
         Ok((w, opened))
@@ -142,6 +150,12 @@ impl JournalWriter {
     /// accepted, because the file's end is no longer known.
     pub fn failure(&self) -> Option<JournalError> {
         self.failed
+    }
+
+    /// The operating system's error that broke this writer, once there is one, for a
+    /// cold thread to report while the writer itself lives on its stage's thread.
+    pub fn failure_cause(&self) -> Arc<OnceLock<std::io::Error>> {
+        self.cause.clone()
     }
 
     /// Encodes `rec` into the buffer and returns its sequence number. Nothing reaches the
@@ -194,7 +208,7 @@ impl JournalWriter {
             return Ok(());
         }
         if let Err(e) = self.file.sync_data() {
-            return Err(self.fail(JournalError::Io(e.kind())));
+            return Err(self.fail(e));
         }
         self.unsynced = 0;
         self.last_sync = Instant::now();
@@ -209,7 +223,7 @@ impl JournalWriter {
             return Ok(());
         }
         if let Err(e) = self.file.write_all(&self.buf) {
-            return Err(self.fail(JournalError::Io(e.kind())));
+            return Err(self.fail(e));
         }
         self.bytes += self.buf.len() as u64;
         self.buf.clear();
@@ -223,8 +237,10 @@ impl JournalWriter {
     }
 
     #[cold]
-    fn fail(&mut self, e: JournalError) -> JournalError {
-        self.failed = Some(e);
-        e
+    fn fail(&mut self, e: std::io::Error) -> JournalError {
+        let failed = JournalError::Io(e.kind());
+        self.failed = Some(failed);
+        let _ = self.cause.set(e);
+        failed
     }
 }
