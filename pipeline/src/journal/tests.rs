@@ -89,13 +89,16 @@ fn every_flipped_byte_is_caught() {
         assert!(j.entries.len() < 4, "flip at {at} went unnoticed");
         assert!(j.tail.is_corrupt(), "flip at {at}: {:?}", j.tail);
     }
-    // A flip in the last frame cannot be told from a torn write: it is dropped as one.
-    let mut bad = good.clone();
-    let last = good.len() - 3;
-    bad[last] ^= 1;
-    let j = reader::parse(&path, &bad).unwrap();
-    assert_eq!(j.entries.len(), 3);
-    assert!(matches!(j.tail, Tail::Torn { .. }));
+    // A flip in the last complete frame is corruption too, not a torn write: the frame
+    // is whole, so no write was interrupted.
+    for at in 16 + 3 * frame + 4..good.len() {
+        let mut bad = good.clone();
+        bad[at] ^= 1;
+        let j = reader::parse(&path, &bad).unwrap();
+        assert_eq!(j.entries.len(), 3);
+        let offset = (16 + 3 * frame) as u64;
+        assert_eq!(j.tail, Tail::Corrupt { offset, record: 4, damage: Damage::Checksum }, "flip at {at}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -106,16 +109,32 @@ fn a_torn_tail_is_tolerated_and_cut_off_by_the_writer() {
     write_all(&dir, JournalKind::Dispatch, &recs);
     let path = dir.join("dispatch.journal");
     let good = std::fs::read(&path).unwrap();
-    // Every cut inside the last frame, and zeros after a cut, read as a torn tail.
+    // Every cut inside the last frame, and zeros after a cut that still leave the frame
+    // short, read as a torn tail of record 5.
     let frame = 18 + 8;
-    for cut in good.len() - frame + 1..good.len() {
-        for zeros in [0usize, 7, 100] {
+    let last = good.len() - frame;
+    for cut in last + 1..good.len() {
+        for zeros in [0usize, 1, 7, 100] {
             let mut bytes = good[..cut].to_vec();
             bytes.extend(std::iter::repeat_n(0u8, zeros));
             let j = reader::parse(&path, &bytes).unwrap();
+            if cut + zeros >= good.len() {
+                // The zeros complete the frame: a whole frame that fails its checksum.
+                assert!(j.tail.is_corrupt(), "cut {cut} zeros {zeros}: {:?}", j.tail);
+                continue;
+            }
             assert_eq!(j.entries.len(), 4, "cut {cut} zeros {zeros}");
-            assert!(matches!(j.tail, Tail::Torn { .. }), "cut {cut}: {:?}", j.tail);
+            let torn = Tail::Torn { offset: last as u64, record: 5, bytes: (cut + zeros - last) as u64 };
+            assert_eq!(j.tail, torn, "cut {cut} zeros {zeros}");
         }
+    }
+    // Only zeros after the last frame: space the file system allocated, never written.
+    for zeros in [1usize, 18, 26, 4096] {
+        let mut bytes = good.clone();
+        bytes.extend(std::iter::repeat_n(0u8, zeros));
+        let j = reader::parse(&path, &bytes).unwrap();
+        assert_eq!(j.entries.len(), 5);
+        assert_eq!(j.tail, Tail::Torn { offset: good.len() as u64, record: 6, bytes: zeros as u64 });
     }
     std::fs::write(&path, &good[..good.len() - 5]).unwrap();
     let (mut w, opened) = JournalWriter::open(&dir, JournalKind::Dispatch, FsyncPolicy::Never).unwrap();
@@ -127,6 +146,33 @@ fn a_torn_tail_is_tolerated_and_cut_off_by_the_writer() {
     assert_eq!(j.tail, Tail::Clean);
     assert_eq!(j.entries.len(), 5);
     assert_eq!(j.entries[4].record, Record::CancelAll { ts_ns: 99 });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sectors_that_never_landed_are_a_torn_tail_and_a_complete_bad_frame_is_not() {
+    let dir = scratch("sectors");
+    // Twenty 26-byte frames after the 16-byte header: the last one spans bytes 510..536,
+    // across the sector boundary at 512.
+    let recs: Vec<Record> = (0..20).map(|i| Record::CancelAll { ts_ns: u64::MAX - i }).collect();
+    write_all(&dir, JournalKind::Dispatch, &recs);
+    let path = dir.join("dispatch.journal");
+    let good = std::fs::read(&path).unwrap();
+    assert_eq!(good.len(), 536);
+    // The write's second sector never landed: zeros from 512 to the end.
+    for extra in [0usize, 100] {
+        let mut bytes = good.clone();
+        bytes[512..].fill(0);
+        bytes.extend(std::iter::repeat_n(0u8, extra));
+        let j = reader::parse(&path, &bytes).unwrap();
+        assert_eq!(j.entries.len(), 19);
+        assert_eq!(j.tail, Tail::Torn { offset: 510, record: 20, bytes: (26 + extra) as u64 });
+    }
+    // Zeros from a point that is not a sector boundary: the frame is complete and damaged.
+    let mut bytes = good.clone();
+    bytes[520..].fill(0);
+    let j = reader::parse(&path, &bytes).unwrap();
+    assert_eq!(j.tail, Tail::Corrupt { offset: 510, record: 20, damage: Damage::Checksum });
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -143,7 +189,7 @@ fn corruption_before_the_end_is_reported_and_refused() {
     std::fs::write(&path, &bytes).unwrap();
     let j = read_file(&path).unwrap();
     assert_eq!(j.entries.len(), 1);
-    assert_eq!(j.tail, Tail::Corrupt { offset: (16 + frame) as u64, damage: Damage::Checksum });
+    assert_eq!(j.tail, Tail::Corrupt { offset: (16 + frame) as u64, record: 2, damage: Damage::Checksum });
     assert_eq!(
         JournalWriter::open(&dir, JournalKind::Dispatch, FsyncPolicy::Never).unwrap_err(),
         JournalError::Corrupt { offset: (16 + frame) as u64 }
@@ -169,7 +215,11 @@ fn a_sequence_gap_is_corruption() {
     let j = reader::parse(&path, &cut).unwrap();
     assert_eq!(
         j.tail,
-        Tail::Corrupt { offset: (16 + frame) as u64, damage: Damage::Sequence { expected: 2, found: 3 } }
+        Tail::Corrupt {
+            offset: (16 + frame) as u64,
+            record: 2,
+            damage: Damage::Sequence { expected: 2, found: 3 }
+        }
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -295,4 +345,103 @@ fn the_config_names_the_fsync_policy() {
     let c: JournalConfig = toml::from_str("dir = \"j\"").unwrap();
     assert_eq!(c.fsync, FsyncPolicy::EveryRecord);
     assert!(toml::from_str::<JournalConfig>("dir = \"j\"\nfsinc = \"never\"").is_err());
+}
+
+#[test]
+fn verify_names_every_damaged_stretch_and_reads_on() {
+    let dir = scratch("verify");
+    let recs: Vec<Record> = (0..10).map(|i| Record::CancelAll { ts_ns: u64::MAX - i }).collect();
+    write_all(&dir, JournalKind::Dispatch, &recs);
+    let path = dir.join("dispatch.journal");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let frame = 18 + 8;
+    let at = |record: usize| 16 + (record - 1) * frame;
+    bytes[at(3) + 20] ^= 0x04; // a payload byte of record 3
+    bytes[at(6) + 1] ^= 0x80; // the length of record 6: impossible
+    bytes[at(10) + 9] ^= 0x01; // the sequence number of record 10, the last
+    let found = verify(&bytes).unwrap();
+    assert_eq!(
+        found,
+        vec![
+            Finding::Corrupt {
+                offset: at(3) as u64,
+                record: 3,
+                damage: Damage::Checksum,
+                bytes: frame as u64,
+                resumed: Some(4)
+            },
+            Finding::Corrupt {
+                offset: at(6) as u64,
+                record: 6,
+                damage: Damage::Length,
+                bytes: frame as u64,
+                resumed: Some(7)
+            },
+            Finding::Corrupt {
+                offset: at(10) as u64,
+                record: 10,
+                damage: Damage::Checksum,
+                bytes: frame as u64,
+                resumed: None
+            },
+        ]
+    );
+    // The reader stops at the first.
+    let j = reader::parse(&path, &bytes).unwrap();
+    assert_eq!(j.entries.len(), 2);
+    assert_eq!(j.tail, Tail::Corrupt { offset: at(3) as u64, record: 3, damage: Damage::Checksum });
+    // A clean file has nothing to say; a torn one says where its tail starts.
+    let good = std::fs::read(&path).unwrap();
+    assert_eq!(verify(&good).unwrap(), vec![]);
+    assert_eq!(
+        verify(&good[..good.len() - 3]).unwrap(),
+        vec![Finding::Torn { offset: at(10) as u64, record: 10, bytes: (frame - 3) as u64 }]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_missing_log_is_named_and_fails_the_verdict() {
+    for lost in [JournalKind::Dispatch, JournalKind::State] {
+        let dir = scratch("missing");
+        let (d, s) = split(every_record());
+        write_all(&dir, JournalKind::Dispatch, &d);
+        write_all(&dir, JournalKind::State, &s);
+        assert_eq!(inspect(&dir).unwrap().verdict, Verdict::Intact);
+        std::fs::remove_file(dir.join(lost.file_name())).unwrap();
+        let ins = inspect(&dir).unwrap();
+        assert_eq!(ins.verdict, Verdict::Missing, "{lost:?}");
+        assert!(!ins.verdict.is_ok());
+        assert_eq!(
+            ins.problems,
+            vec![Problem { path: dir.join(lost.file_name()), kind: lost, issue: Issue::Missing }]
+        );
+        let text = ins.to_string();
+        assert!(text.contains(&format!("{}: MISSING", dir.join(lost.file_name()).display())), "{text}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn a_torn_tail_passes_the_verdict_and_corruption_in_the_last_record_does_not() {
+    let dir = scratch("verdicts");
+    let (d, s) = split(every_record());
+    write_all(&dir, JournalKind::Dispatch, &d);
+    write_all(&dir, JournalKind::State, &s);
+    let path = dir.join("state.journal");
+    let good = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &good[..good.len() - 2]).unwrap();
+    let ins = inspect(&dir).unwrap();
+    assert_eq!(ins.verdict, Verdict::TornTail);
+    assert!(ins.verdict.is_ok());
+    assert!(ins.problems.iter().all(|p| !p.is_fatal()));
+    let mut bad = good.clone();
+    let n = bad.len();
+    bad[n - 2] ^= 0x20;
+    std::fs::write(&path, &bad).unwrap();
+    let ins = inspect(&dir).unwrap();
+    assert_eq!(ins.verdict, Verdict::Corrupt);
+    assert!(ins.problems[0].is_fatal());
+    assert!(ins.to_string().contains(&format!("record {}: checksum mismatch", s.len())), "{ins}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
