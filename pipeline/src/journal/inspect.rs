@@ -98,6 +98,9 @@ pub struct Inspection {
     /// The replayed state (of the verified prefix when a file is corrupt).
     pub replay: Replay,
     pub verdict: Verdict,
+    /// The logs as read (up to the first problem in each), when present.
+    pub dispatch: Option<JournalFile>,
+    pub state: Option<JournalFile>,
 }
 
 /// Reads and verifies every journal in `dir`, and replays them.
@@ -137,7 +140,7 @@ pub fn inspect(dir: &Path) -> Result<Inspection, JournalError> {
         Verdict::Intact
     };
     let replay = rebuild(dispatch.as_ref(), state.as_ref());
-    Ok(Inspection { dir: dir.to_path_buf(), files, problems, replay, verdict })
+    Ok(Inspection { dir: dir.to_path_buf(), files, problems, replay, verdict, dispatch, state })
 }
 
 fn summarize(j: &JournalFile) -> FileSummary {

@@ -15,12 +15,14 @@
 //! anywhere else, the last complete record included; [`replay`] rebuilds operations,
 //! orders, positions and realized P&L, lists the orders whose outcome is unknown and the
 //! highest op id seen; [`inspect`] prints a summary, every problem (a missing log, a torn
-//! tail, each damaged stretch) and a verdict.
+//! tail, each damaged stretch) and a verdict; [`history`] lists the operations and fills
+//! with times, P&L and fees, and sums them per UTC day.
 //!
 //! Writing costs one `write` per commit and, by policy ([`FsyncPolicy`]), one
 //! `fdatasync`; encoding is allocation-free into a buffer reserved at open.
 
 pub mod codec;
+pub mod history;
 mod inspect;
 pub mod reader;
 pub mod replay;
@@ -31,6 +33,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 pub use codec::{FillApplied, JournalKind, OpPhase, OrderState, Record, RecordKind, TimeInForce};
+pub use history::{Day, FillSource, History, HistoryFill, HistoryOp, Outcome, daily, history};
 pub use inspect::{FileSummary, Inspection, Issue, Problem, Verdict, inspect};
 pub use reader::{Damage, Entry, Finding, JournalFile, Tail, read_file, verify};
 pub use replay::{Replay, ReplayOp, ReplayOrder, ReplayPosition, replay};

@@ -445,3 +445,160 @@ fn a_torn_tail_passes_the_verdict_and_corruption_in_the_last_record_does_not() {
     assert!(ins.to_string().contains(&format!("record {}: checksum mismatch", s.len())), "{ins}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_history_dates_prices_and_sums_every_operation_and_fill() {
+    use crate::msg::{Execution, OppKind, Opportunity};
+    use crate::testkit::{px, qty, universe};
+    let u = universe();
+    let t = &u.instruments;
+    let (g, m) = (t.get(u.gate_btc), t.get(u.mexc_btc));
+    let (usdt, btc) = (g.quote, g.base);
+    let amount = |s: &str| Amount::parse(s).unwrap();
+    const S: u64 = 1_000_000_000;
+    const D: u64 = 20_000; // 2024-10-04
+    let exec = |op: u64, approved_ns: u64| {
+        let mut legs = [Leg::default(); crate::msg::MAX_LEGS];
+        legs[0] = Leg { inst: g.id, side: Side::Buy, price: px(g, "50000"), qty: qty(g, "0.01") };
+        legs[1] = Leg { inst: m.id, side: Side::Sell, price: px(m, "50100"), qty: qty(m, "0.01") };
+        Record::OpStarted(Execution {
+            op,
+            opp: Opportunity { kind: OppKind::SpotSpot, n_legs: 2, legs, ..sample_exec(op).opp },
+            approved_ns,
+            deadline_ns: u64::MAX,
+        })
+    };
+    let ev = |op, leg, attempt, inst: InstrumentId, side, update, id: &str, ts_ns| {
+        Record::OrderEvent(OrderEvent {
+            client: ClientOrderId { op, leg, attempt },
+            inst,
+            side,
+            update,
+            venue_order: VenueOrderId::new(id).unwrap(),
+            ts_ns,
+        })
+    };
+    let applied = |op, leg, attempt, inst, side, q: Qty, value: &str, fee: &str, ts_ns| {
+        Record::FillApplied(FillApplied {
+            client: ClientOrderId { op, leg, attempt },
+            inst,
+            side,
+            qty: q,
+            value: amount(value),
+            fee: amount(fee),
+            ts_ns,
+        })
+    };
+    let fill = |price, q: Qty, fee: &str, fee_asset, trade_id| OrderUpdate::Fill {
+        price,
+        qty: q,
+        cum_qty: q,
+        fee: amount(fee),
+        fee_asset,
+        trade_id,
+    };
+    let finished = |op, success, pnl: &str, wall_ms, ts_ns| Record::OpFinished {
+        op,
+        success,
+        realized_pnl: amount(pnl),
+        wall_ms,
+        ts_ns,
+    };
+    let (q1, q2) = (qty(g, "0.01"), qty(m, "0.01"));
+    let state = vec![
+        // 1: both legs fill; the Gate buy pays its fee in BTC.
+        exec(1, S),
+        ev(1, 0, 0, g.id, Side::Buy, OrderUpdate::Accepted, "G-1", S),
+        ev(1, 0, 0, g.id, Side::Buy, fill(px(g, "50000"), q1, "0.00001", btc, 7), "", S + S / 10),
+        applied(1, 0, 0, g.id, Side::Buy, q1, "500", "0.5", S + S / 5),
+        ev(1, 1, 0, m.id, Side::Sell, fill(px(m, "50100"), q2, "0.501", usdt, 8), "M-1", S + S / 5),
+        applied(1, 1, 0, m.id, Side::Sell, q2, "501", "0.501", S + S * 3 / 10),
+        Record::OpPhase { op: 1, phase: OpPhase::Completed, ts_ns: S + S * 2 / 5 },
+        finished(1, true, "0.499", D * history::DAY_MS + 5_000, S + S / 2),
+        // 2: nothing filled (missed), closed the next day.
+        exec(2, 2 * S),
+        Record::OpPhase { op: 2, phase: OpPhase::Failed, ts_ns: 3 * S },
+        finished(2, true, "0", (D + 1) * history::DAY_MS + 1_000, 3 * S),
+        // 3: the buy is learned from a query, then unwound; fails at a loss.
+        exec(3, 4 * S),
+        ev(
+            3,
+            0,
+            0,
+            g.id,
+            Side::Buy,
+            OrderUpdate::Status {
+                filled: q1,
+                value: amount("500"),
+                fee: amount("0.5"),
+                fee_asset: usdt,
+                open: false,
+            },
+            "G-3",
+            4 * S,
+        ),
+        applied(3, 0, 0, g.id, Side::Buy, q1, "500", "0.5", 4 * S),
+        ev(3, 0, 1, g.id, Side::Sell, fill(px(g, "49900"), q1, "0.499", usdt, 9), "G-4", 5 * S),
+        applied(3, 0, 1, g.id, Side::Sell, q1, "499", "0.499", 5 * S),
+        Record::OpPhase { op: 3, phase: OpPhase::Failed, ts_ns: 6 * S },
+        finished(3, false, "-1.999", (D + 1) * history::DAY_MS + 4_000, 6 * S),
+        // 4: still open.
+        exec(4, 7 * S),
+    ];
+    let dir = scratch("history");
+    write_all(&dir, JournalKind::State, &state);
+    let j = read_file(&dir.join("state.journal")).unwrap();
+    let h = history(None, Some(&j), t);
+
+    let outcomes: Vec<_> = h.ops.iter().map(|o| (o.op, o.outcome)).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            (1, Outcome::Completed),
+            (2, Outcome::Missed),
+            (3, Outcome::Failed),
+            (4, Outcome::Open(OpPhase::Executing))
+        ]
+    );
+    let day = D * history::DAY_MS;
+    let next = (D + 1) * history::DAY_MS;
+    let op = |n: u64| h.ops.iter().find(|o| o.op == n).unwrap();
+    assert_eq!((op(1).opened_ms, op(1).closed_ms), (Some(day + 4_500), Some(day + 5_000)));
+    assert_eq!((op(3).opened_ms, op(3).closed_ms), (Some(next + 2_000), Some(next + 4_000)));
+    // An open operation is dated by the last close.
+    assert_eq!((op(4).opened_ms, op(4).closed_ms), (Some(next + 5_000), None));
+    assert_eq!(op(1).legs.len(), 2);
+    assert_eq!(op(1).fees, vec![(usdt, amount("1.001"))]);
+    assert_eq!(op(3).recovery_orders, 1);
+    assert_eq!(op(3).realized_pnl, Some(amount("-1.999")));
+    assert_eq!(op(4).realized_pnl, None);
+
+    assert_eq!(h.fills.len(), 4);
+    let f = &h.fills[0];
+    assert_eq!(
+        (f.price, f.fee, f.fee_asset, f.fee_quote),
+        (px(g, "50000"), amount("0.00001"), btc, amount("0.5"))
+    );
+    assert_eq!(
+        (f.venue_order.as_str(), f.source, f.time_ms),
+        ("G-1", FillSource::Trade { trade_id: 7 }, Some(day + 4_700))
+    );
+    let f = &h.fills[2];
+    assert_eq!(
+        (f.price, f.fee, f.fee_asset, f.source),
+        (px(g, "50000"), amount("0.5"), usdt, FillSource::Query)
+    );
+    assert_eq!(h.fills[3].client, ClientOrderId { op: 3, leg: 0, attempt: 1 });
+
+    let days = daily(&h.ops);
+    assert_eq!(days.iter().map(|d| d.day).collect::<Vec<_>>(), vec![Some(D), Some(D + 1)]);
+    assert_eq!((days[0].operations, days[0].completed, days[0].realized_pnl), (1, 1, amount("0.499")));
+    assert_eq!(
+        (days[1].operations, days[1].missed, days[1].failed, days[1].open, days[1].realized_pnl),
+        (3, 1, 1, 1, amount("-1.999"))
+    );
+    assert_eq!(days[1].fees, vec![(usdt, amount("0.999"))]);
+    let total: Amount = days.iter().map(|d| d.realized_pnl).sum();
+    assert_eq!(total, h.ops.iter().filter_map(|o| o.realized_pnl).sum());
+    let _ = std::fs::remove_dir_all(&dir);
+}
