@@ -175,3 +175,32 @@ fn judge(ins: &Inspection, strict: bool) -> Result<Printed> {
     }
     Ok(printed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        args: JournalArgs,
+    }
+
+    #[test]
+    fn the_views_parse_and_exclude_each_other() {
+        Cli::command().debug_assert();
+        let parse = |a: &[&str]| Cli::try_parse_from(a).map(|c| c.args);
+        let a = parse(&["arb", "j", "--fills", "--format", "jsonl"]).unwrap();
+        assert_eq!((a.view(), a.format), (Some(View::Fills), Format::Jsonl));
+        assert_eq!(parse(&["arb", "j", "--daily"]).unwrap().format, Format::Table);
+        assert_eq!(parse(&["arb", "j", "--verify"]).unwrap().view(), None);
+        for bad in [
+            &["arb", "j", "--fills", "--daily"][..],
+            &["arb", "j", "--verify", "--operations"],
+            &["arb", "j", "--format", "csv"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}
