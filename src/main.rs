@@ -174,19 +174,17 @@ enum Command {
         host_cores: bool,
     },
 
-    /// Prints the operations, positions and integrity of a journal directory.
+    /// Prints the operations, positions and integrity of a journal directory, or its
+    /// trade history.
     ///
     /// Examples:
     ///   arb journal journal/
     ///   arb journal /var/lib/arb/journal --verify
+    ///   arb journal journal/ --operations
+    ///   arb journal journal/ --fills --format csv > fills.csv
+    ///   arb journal journal/ --daily --format jsonl
     #[command(verbatim_doc_comment)]
-    Journal {
-        dir: PathBuf,
-        /// Exit non-zero unless every record verifies (a torn tail from a crash passes:
-        /// the next start cuts it off).
-        #[arg(long)]
-        verify: bool,
-    },
+    Journal(cmd::journal::JournalArgs),
 
     /// Runs the simulated venues alone; prints their endpoints and account keys as one
     /// JSON line first.
@@ -353,10 +351,7 @@ fn run(cli: Cli) -> Result<()> {
             print!("{}", cmd::check_config::run(&file, host_cores)?);
             Ok(())
         }
-        Command::Journal { dir, verify } => {
-            print!("{}", cmd::journal::run(&dir, verify)?);
-            Ok(())
-        }
+        Command::Journal(args) => cmd::journal::main(&args),
         Command::Sim { plain, seed, faults, write_config, duration } => cmd::sim::run(cmd::sim::SimArgs {
             plain,
             seed,

@@ -1,5 +1,11 @@
 //! `journal::inspect`: a printable summary of a journal directory and an integrity
 //! verdict, for `arb journal DIR [--verify]`.
+//!
+//! Both logs are opened when the engine starts, so a directory that holds one of them
+//! but not the other has lost a file: that is named, never taken as a fresh start. Each
+//! file is verified to its end ([`verify`]): every damaged stretch is named with its
+//! byte offset and record number, and a torn tail (an unfinished last write, which the
+//! next start cuts off) is told apart from corruption.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -7,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use super::codec::{JournalKind, RecordKind};
 use super::error::JournalError;
-use super::reader::{JournalFile, Tail};
-use super::replay::{Replay, read_dir, rebuild};
+use super::reader::{Finding, JournalFile, Tail, parse, verify};
+use super::replay::{Replay, rebuild};
 
 /// The integrity of a journal directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,7 +23,9 @@ pub enum Verdict {
     Intact,
     /// A torn tail (an interrupted write) that the writer will cut off: safe to resume.
     TornTail,
-    /// Damage before the end: do not trade on this history.
+    /// One of the two logs is missing: do not trade on this history.
+    Missing,
+    /// Damage that is not a torn tail: do not trade on this history.
     Corrupt,
     /// No journal files in the directory.
     Empty,
@@ -27,6 +35,43 @@ impl Verdict {
     /// True when trading may resume on this history.
     pub fn is_ok(self) -> bool {
         matches!(self, Verdict::Intact | Verdict::TornTail | Verdict::Empty)
+    }
+}
+
+/// What is wrong with one journal file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Issue {
+    /// The file is not there.
+    Missing,
+    /// A torn tail or damage inside the file.
+    Found(Finding),
+}
+
+/// One problem and the file it is in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub path: PathBuf,
+    pub kind: JournalKind,
+    pub issue: Issue,
+}
+
+impl Problem {
+    /// True for a problem the engine does not recover from by itself.
+    pub fn is_fatal(&self) -> bool {
+        match self.issue {
+            Issue::Missing => true,
+            Issue::Found(f) => f.is_corrupt(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.path.display())?;
+        match self.issue {
+            Issue::Missing => write!(f, "MISSING (the {} log)", self.kind.name()),
+            Issue::Found(found) => found.fmt(f),
+        }
     }
 }
 
@@ -48,26 +93,54 @@ pub struct FileSummary {
 pub struct Inspection {
     pub dir: PathBuf,
     pub files: Vec<FileSummary>,
+    /// Every problem, file by file, in file order.
+    pub problems: Vec<Problem>,
     /// The replayed state (of the verified prefix when a file is corrupt).
     pub replay: Replay,
     pub verdict: Verdict,
+    /// The logs as read (up to the first problem in each), when present.
+    pub dispatch: Option<JournalFile>,
+    pub state: Option<JournalFile>,
 }
 
 /// Reads and verifies every journal in `dir`, and replays them.
 pub fn inspect(dir: &Path) -> Result<Inspection, JournalError> {
-    let (dispatch, state) = read_dir(dir)?;
+    let mut problems = Vec::new();
+    let mut read = |kind: JournalKind| -> Result<Option<JournalFile>, JournalError> {
+        let path = dir.join(kind.file_name());
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                problems.push(Problem { path, kind, issue: Issue::Missing });
+                return Ok(None);
+            }
+            Err(e) => return Err(JournalError::Io(e.kind())),
+        };
+        let j = parse(&path, &bytes)?;
+        if j.kind != kind {
+            return Err(JournalError::WrongFile);
+        }
+        for found in verify(&bytes)? {
+            problems.push(Problem { path: path.clone(), kind, issue: Issue::Found(found) });
+        }
+        Ok(Some(j))
+    };
+    let (dispatch, state) = (read(JournalKind::Dispatch)?, read(JournalKind::State)?);
     let files: Vec<FileSummary> = [&dispatch, &state].into_iter().flatten().map(summarize).collect();
+    let any = |p: fn(&Problem) -> bool| problems.iter().any(p);
     let verdict = if files.is_empty() {
         Verdict::Empty
-    } else if files.iter().any(|f| f.tail.is_corrupt()) {
+    } else if any(|p| matches!(p.issue, Issue::Found(f) if f.is_corrupt())) {
         Verdict::Corrupt
-    } else if files.iter().any(|f| matches!(f.tail, Tail::Torn { .. })) {
+    } else if any(|p| p.issue == Issue::Missing) {
+        Verdict::Missing
+    } else if any(|p| matches!(p.issue, Issue::Found(Finding::Torn { .. }))) {
         Verdict::TornTail
     } else {
         Verdict::Intact
     };
     let replay = rebuild(dispatch.as_ref(), state.as_ref());
-    Ok(Inspection { dir: dir.to_path_buf(), files, replay, verdict })
+    Ok(Inspection { dir: dir.to_path_buf(), files, problems, replay, verdict, dispatch, state })
 }
 
 fn summarize(j: &JournalFile) -> FileSummary {
@@ -151,9 +224,20 @@ impl fmt::Display for Inspection {
             let ids: Vec<String> = r.halted.iter().map(|i| i.0.to_string()).collect();
             writeln!(f, "  halted instruments (operator decision pending): {}", ids.join(", "))?;
         }
+        if !self.problems.is_empty() {
+            writeln!(f, "  problems:")?;
+            for p in &self.problems {
+                writeln!(f, "    {p}")?;
+            }
+        }
         let verdict = match self.verdict {
             Verdict::Intact => "INTACT",
-            Verdict::TornTail => "OK (torn tail from an interrupted write; it is cut off on the next start)",
+            Verdict::TornTail => {
+                "INTACT after recovery (a torn tail from an interrupted write; the next start cuts it off)"
+            }
+            Verdict::Missing => {
+                "MISSING FILE: do not resume trading on this history (a start would begin the lost log afresh)"
+            }
             Verdict::Corrupt => "CORRUPT: do not resume trading on this history",
             Verdict::Empty => "EMPTY (no journal files)",
         };

@@ -11,15 +11,19 @@
 //!
 //! Every record is a frame with a length, a CRC32 and a sequence number, and an explicit
 //! little-endian, versioned payload ([`codec`]). The reader ([`reader`]) verifies every
-//! frame, stops cleanly at a torn tail and reports corruption anywhere else; [`replay`]
-//! rebuilds operations, orders, positions and realized P&L, lists the orders whose outcome
-//! is unknown and the highest op id seen; [`inspect`] prints a summary and a verdict.
+//! frame, stops cleanly at a torn tail (an unfinished last write) and reports corruption
+//! anywhere else, the last complete record included; [`replay`] rebuilds operations,
+//! orders, positions and realized P&L, lists the orders whose outcome is unknown and the
+//! highest op id seen; [`inspect`] prints a summary, every problem (a missing log, a torn
+//! tail, each damaged stretch) and a verdict; [`history`] lists the operations and fills
+//! with times, P&L and fees, and sums them per UTC day.
 //!
 //! Writing costs one `write` per commit and, by policy ([`FsyncPolicy`]), one
 //! `fdatasync`; encoding is allocation-free into a buffer reserved at open.
 
 pub mod codec;
 mod error;
+pub mod history;
 mod inspect;
 pub mod reader;
 pub mod replay;
@@ -31,8 +35,9 @@ use serde::Deserialize;
 
 pub use codec::{FillApplied, JournalKind, OpPhase, OrderState, Record, RecordKind, TimeInForce};
 pub use error::JournalError;
-pub use inspect::{FileSummary, Inspection, Verdict, inspect};
-pub use reader::{Damage, Entry, JournalFile, Tail, read_file};
+pub use history::{Day, FillSource, History, HistoryFill, HistoryOp, Outcome, daily, history};
+pub use inspect::{FileSummary, Inspection, Issue, Problem, Verdict, inspect};
+pub use reader::{Damage, Entry, Finding, JournalFile, Tail, read_file, verify};
 pub use replay::{Replay, ReplayOp, ReplayOrder, ReplayPosition, replay};
 pub use writer::{FsyncPolicy, JournalWriter, Opened};
 

@@ -89,13 +89,16 @@ fn every_flipped_byte_is_caught() {
         assert!(j.entries.len() < 4, "flip at {at} went unnoticed");
         assert!(j.tail.is_corrupt(), "flip at {at}: {:?}", j.tail);
     }
-    // A flip in the last frame cannot be told from a torn write: it is dropped as one.
-    let mut bad = good.clone();
-    let last = good.len() - 3;
-    bad[last] ^= 1;
-    let j = reader::parse(&path, &bad).unwrap();
-    assert_eq!(j.entries.len(), 3);
-    assert!(matches!(j.tail, Tail::Torn { .. }));
+    // A flip in the last complete frame is corruption too, not a torn write: the frame
+    // is whole, so no write was interrupted.
+    for at in 16 + 3 * frame + 4..good.len() {
+        let mut bad = good.clone();
+        bad[at] ^= 1;
+        let j = reader::parse(&path, &bad).unwrap();
+        assert_eq!(j.entries.len(), 3);
+        let offset = (16 + 3 * frame) as u64;
+        assert_eq!(j.tail, Tail::Corrupt { offset, record: 4, damage: Damage::Checksum }, "flip at {at}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -106,16 +109,32 @@ fn a_torn_tail_is_tolerated_and_cut_off_by_the_writer() {
     write_all(&dir, JournalKind::Dispatch, &recs);
     let path = dir.join("dispatch.journal");
     let good = std::fs::read(&path).unwrap();
-    // Every cut inside the last frame, and zeros after a cut, read as a torn tail.
+    // Every cut inside the last frame, and zeros after a cut that still leave the frame
+    // short, read as a torn tail of record 5.
     let frame = 18 + 8;
-    for cut in good.len() - frame + 1..good.len() {
-        for zeros in [0usize, 7, 100] {
+    let last = good.len() - frame;
+    for cut in last + 1..good.len() {
+        for zeros in [0usize, 1, 7, 100] {
             let mut bytes = good[..cut].to_vec();
             bytes.extend(std::iter::repeat_n(0u8, zeros));
             let j = reader::parse(&path, &bytes).unwrap();
+            if cut + zeros >= good.len() {
+                // The zeros complete the frame: a whole frame that fails its checksum.
+                assert!(j.tail.is_corrupt(), "cut {cut} zeros {zeros}: {:?}", j.tail);
+                continue;
+            }
             assert_eq!(j.entries.len(), 4, "cut {cut} zeros {zeros}");
-            assert!(matches!(j.tail, Tail::Torn { .. }), "cut {cut}: {:?}", j.tail);
+            let torn = Tail::Torn { offset: last as u64, record: 5, bytes: (cut + zeros - last) as u64 };
+            assert_eq!(j.tail, torn, "cut {cut} zeros {zeros}");
         }
+    }
+    // Only zeros after the last frame: space the file system allocated, never written.
+    for zeros in [1usize, 18, 26, 4096] {
+        let mut bytes = good.clone();
+        bytes.extend(std::iter::repeat_n(0u8, zeros));
+        let j = reader::parse(&path, &bytes).unwrap();
+        assert_eq!(j.entries.len(), 5);
+        assert_eq!(j.tail, Tail::Torn { offset: good.len() as u64, record: 6, bytes: zeros as u64 });
     }
     std::fs::write(&path, &good[..good.len() - 5]).unwrap();
     let (mut w, opened) = JournalWriter::open(&dir, JournalKind::Dispatch, FsyncPolicy::Never).unwrap();
@@ -127,6 +146,33 @@ fn a_torn_tail_is_tolerated_and_cut_off_by_the_writer() {
     assert_eq!(j.tail, Tail::Clean);
     assert_eq!(j.entries.len(), 5);
     assert_eq!(j.entries[4].record, Record::CancelAll { ts_ns: 99 });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sectors_that_never_landed_are_a_torn_tail_and_a_complete_bad_frame_is_not() {
+    let dir = scratch("sectors");
+    // Twenty 26-byte frames after the 16-byte header: the last one spans bytes 510..536,
+    // across the sector boundary at 512.
+    let recs: Vec<Record> = (0..20).map(|i| Record::CancelAll { ts_ns: u64::MAX - i }).collect();
+    write_all(&dir, JournalKind::Dispatch, &recs);
+    let path = dir.join("dispatch.journal");
+    let good = std::fs::read(&path).unwrap();
+    assert_eq!(good.len(), 536);
+    // The write's second sector never landed: zeros from 512 to the end.
+    for extra in [0usize, 100] {
+        let mut bytes = good.clone();
+        bytes[512..].fill(0);
+        bytes.extend(std::iter::repeat_n(0u8, extra));
+        let j = reader::parse(&path, &bytes).unwrap();
+        assert_eq!(j.entries.len(), 19);
+        assert_eq!(j.tail, Tail::Torn { offset: 510, record: 20, bytes: (26 + extra) as u64 });
+    }
+    // Zeros from a point that is not a sector boundary: the frame is complete and damaged.
+    let mut bytes = good.clone();
+    bytes[520..].fill(0);
+    let j = reader::parse(&path, &bytes).unwrap();
+    assert_eq!(j.tail, Tail::Corrupt { offset: 510, record: 20, damage: Damage::Checksum });
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -143,7 +189,7 @@ fn corruption_before_the_end_is_reported_and_refused() {
     std::fs::write(&path, &bytes).unwrap();
     let j = read_file(&path).unwrap();
     assert_eq!(j.entries.len(), 1);
-    assert_eq!(j.tail, Tail::Corrupt { offset: (16 + frame) as u64, damage: Damage::Checksum });
+    assert_eq!(j.tail, Tail::Corrupt { offset: (16 + frame) as u64, record: 2, damage: Damage::Checksum });
     assert_eq!(
         JournalWriter::open(&dir, JournalKind::Dispatch, FsyncPolicy::Never).unwrap_err(),
         JournalError::Corrupt { offset: (16 + frame) as u64 }
@@ -169,7 +215,11 @@ fn a_sequence_gap_is_corruption() {
     let j = reader::parse(&path, &cut).unwrap();
     assert_eq!(
         j.tail,
-        Tail::Corrupt { offset: (16 + frame) as u64, damage: Damage::Sequence { expected: 2, found: 3 } }
+        Tail::Corrupt {
+            offset: (16 + frame) as u64,
+            record: 2,
+            damage: Damage::Sequence { expected: 2, found: 3 }
+        }
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -295,4 +345,256 @@ fn the_config_names_the_fsync_policy() {
     let c: JournalConfig = toml::from_str("dir = \"j\"").unwrap();
     assert_eq!(c.fsync, FsyncPolicy::EveryRecord);
     assert!(toml::from_str::<JournalConfig>("dir = \"j\"\nfsinc = \"never\"").is_err());
+}
+
+#[test]
+fn verify_names_every_damaged_stretch_and_reads_on() {
+    let dir = scratch("verify");
+    let recs: Vec<Record> = (0..10).map(|i| Record::CancelAll { ts_ns: u64::MAX - i }).collect();
+    write_all(&dir, JournalKind::Dispatch, &recs);
+    let path = dir.join("dispatch.journal");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let frame = 18 + 8;
+    let at = |record: usize| 16 + (record - 1) * frame;
+    bytes[at(3) + 20] ^= 0x04; // a payload byte of record 3
+    bytes[at(6) + 1] ^= 0x80; // the length of record 6: impossible
+    bytes[at(10) + 9] ^= 0x01; // the sequence number of record 10, the last
+    let found = verify(&bytes).unwrap();
+    assert_eq!(
+        found,
+        vec![
+            Finding::Corrupt {
+                offset: at(3) as u64,
+                record: 3,
+                damage: Damage::Checksum,
+                bytes: frame as u64,
+                resumed: Some(4)
+            },
+            Finding::Corrupt {
+                offset: at(6) as u64,
+                record: 6,
+                damage: Damage::Length,
+                bytes: frame as u64,
+                resumed: Some(7)
+            },
+            Finding::Corrupt {
+                offset: at(10) as u64,
+                record: 10,
+                damage: Damage::Checksum,
+                bytes: frame as u64,
+                resumed: None
+            },
+        ]
+    );
+    // The reader stops at the first.
+    let j = reader::parse(&path, &bytes).unwrap();
+    assert_eq!(j.entries.len(), 2);
+    assert_eq!(j.tail, Tail::Corrupt { offset: at(3) as u64, record: 3, damage: Damage::Checksum });
+    // A clean file has nothing to say; a torn one says where its tail starts.
+    let good = std::fs::read(&path).unwrap();
+    assert_eq!(verify(&good).unwrap(), vec![]);
+    assert_eq!(
+        verify(&good[..good.len() - 3]).unwrap(),
+        vec![Finding::Torn { offset: at(10) as u64, record: 10, bytes: (frame - 3) as u64 }]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_missing_log_is_named_and_fails_the_verdict() {
+    for lost in [JournalKind::Dispatch, JournalKind::State] {
+        let dir = scratch("missing");
+        let (d, s) = split(every_record());
+        write_all(&dir, JournalKind::Dispatch, &d);
+        write_all(&dir, JournalKind::State, &s);
+        assert_eq!(inspect(&dir).unwrap().verdict, Verdict::Intact);
+        std::fs::remove_file(dir.join(lost.file_name())).unwrap();
+        let ins = inspect(&dir).unwrap();
+        assert_eq!(ins.verdict, Verdict::Missing, "{lost:?}");
+        assert!(!ins.verdict.is_ok());
+        assert_eq!(
+            ins.problems,
+            vec![Problem { path: dir.join(lost.file_name()), kind: lost, issue: Issue::Missing }]
+        );
+        let text = ins.to_string();
+        assert!(text.contains(&format!("{}: MISSING", dir.join(lost.file_name()).display())), "{text}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn a_torn_tail_passes_the_verdict_and_corruption_in_the_last_record_does_not() {
+    let dir = scratch("verdicts");
+    let (d, s) = split(every_record());
+    write_all(&dir, JournalKind::Dispatch, &d);
+    write_all(&dir, JournalKind::State, &s);
+    let path = dir.join("state.journal");
+    let good = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &good[..good.len() - 2]).unwrap();
+    let ins = inspect(&dir).unwrap();
+    assert_eq!(ins.verdict, Verdict::TornTail);
+    assert!(ins.verdict.is_ok());
+    assert!(ins.problems.iter().all(|p| !p.is_fatal()));
+    let mut bad = good.clone();
+    let n = bad.len();
+    bad[n - 2] ^= 0x20;
+    std::fs::write(&path, &bad).unwrap();
+    let ins = inspect(&dir).unwrap();
+    assert_eq!(ins.verdict, Verdict::Corrupt);
+    assert!(ins.problems[0].is_fatal());
+    assert!(ins.to_string().contains(&format!("record {}: checksum mismatch", s.len())), "{ins}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_history_dates_prices_and_sums_every_operation_and_fill() {
+    use crate::msg::{Execution, OppKind, Opportunity};
+    use crate::testkit::{px, qty, universe};
+    let u = universe();
+    let t = &u.instruments;
+    let (g, m) = (t.get(u.gate_btc), t.get(u.mexc_btc));
+    let (usdt, btc) = (g.quote, g.base);
+    let amount = |s: &str| Amount::parse(s).unwrap();
+    const S: u64 = 1_000_000_000;
+    const D: u64 = 20_000; // 2024-10-04
+    let exec = |op: u64, approved_ns: u64| {
+        let mut legs = [Leg::default(); crate::msg::MAX_LEGS];
+        legs[0] = Leg { inst: g.id, side: Side::Buy, price: px(g, "50000"), qty: qty(g, "0.01") };
+        legs[1] = Leg { inst: m.id, side: Side::Sell, price: px(m, "50100"), qty: qty(m, "0.01") };
+        let opp = Opportunity { kind: OppKind::SpotSpot, n_legs: 2, legs, ..*sample_exec(op).opp() };
+        Record::OpStarted(Execution::new(op, opp, approved_ns, u64::MAX))
+    };
+    let ev = |op, leg, attempt, inst: InstrumentId, side, update, id: &str, ts_ns| {
+        Record::OrderEvent(OrderEvent {
+            client: ClientOrderId { op, leg, attempt },
+            inst,
+            side,
+            update,
+            venue_order: VenueOrderId::new(id).unwrap(),
+            ts_ns,
+        })
+    };
+    let applied = |op, leg, attempt, inst, side, q: Qty, value: &str, fee: &str, ts_ns| {
+        Record::FillApplied(FillApplied {
+            client: ClientOrderId { op, leg, attempt },
+            inst,
+            side,
+            qty: q,
+            value: amount(value),
+            fee: amount(fee),
+            ts_ns,
+        })
+    };
+    let fill = |price, q: Qty, fee: &str, fee_asset, trade_id| OrderUpdate::Fill {
+        price,
+        qty: q,
+        cum_qty: q,
+        fee: amount(fee),
+        fee_asset,
+        trade_id,
+    };
+    let finished = |op, success, pnl: &str, wall_ms, ts_ns| Record::OpFinished {
+        op,
+        success,
+        realized_pnl: amount(pnl),
+        wall_ms,
+        ts_ns,
+    };
+    let (q1, q2) = (qty(g, "0.01"), qty(m, "0.01"));
+    let state = vec![
+        // 1: both legs fill; the Gate buy pays its fee in BTC.
+        exec(1, S),
+        ev(1, 0, 0, g.id, Side::Buy, OrderUpdate::Accepted, "G-1", S),
+        ev(1, 0, 0, g.id, Side::Buy, fill(px(g, "50000"), q1, "0.00001", btc, 7), "", S + S / 10),
+        applied(1, 0, 0, g.id, Side::Buy, q1, "500", "0.5", S + S / 5),
+        ev(1, 1, 0, m.id, Side::Sell, fill(px(m, "50100"), q2, "0.501", usdt, 8), "M-1", S + S / 5),
+        applied(1, 1, 0, m.id, Side::Sell, q2, "501", "0.501", S + S * 3 / 10),
+        Record::OpPhase { op: 1, phase: OpPhase::Completed, ts_ns: S + S * 2 / 5 },
+        finished(1, true, "0.499", D * history::DAY_MS + 5_000, S + S / 2),
+        // 2: nothing filled (missed), closed the next day.
+        exec(2, 2 * S),
+        Record::OpPhase { op: 2, phase: OpPhase::Failed, ts_ns: 3 * S },
+        finished(2, true, "0", (D + 1) * history::DAY_MS + 1_000, 3 * S),
+        // 3: the buy is learned from a query, then unwound; fails at a loss.
+        exec(3, 4 * S),
+        ev(
+            3,
+            0,
+            0,
+            g.id,
+            Side::Buy,
+            OrderUpdate::Status {
+                filled: q1,
+                value: amount("500"),
+                fee: amount("0.5"),
+                fee_asset: usdt,
+                open: false,
+            },
+            "G-3",
+            4 * S,
+        ),
+        applied(3, 0, 0, g.id, Side::Buy, q1, "500", "0.5", 4 * S),
+        ev(3, 0, 1, g.id, Side::Sell, fill(px(g, "49900"), q1, "0.499", usdt, 9), "G-4", 5 * S),
+        applied(3, 0, 1, g.id, Side::Sell, q1, "499", "0.499", 5 * S),
+        Record::OpPhase { op: 3, phase: OpPhase::Failed, ts_ns: 6 * S },
+        finished(3, false, "-1.999", (D + 1) * history::DAY_MS + 4_000, 6 * S),
+        // 4: still open.
+        exec(4, 7 * S),
+    ];
+    let dir = scratch("history");
+    write_all(&dir, JournalKind::State, &state);
+    let j = read_file(&dir.join("state.journal")).unwrap();
+    let h = history(None, Some(&j), t);
+
+    let outcomes: Vec<_> = h.ops.iter().map(|o| (o.op, o.outcome)).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            (1, Outcome::Completed),
+            (2, Outcome::Missed),
+            (3, Outcome::Failed),
+            (4, Outcome::Open(OpPhase::Executing))
+        ]
+    );
+    let day = D * history::DAY_MS;
+    let next = (D + 1) * history::DAY_MS;
+    let op = |n: u64| h.ops.iter().find(|o| o.op == n).unwrap();
+    assert_eq!((op(1).opened_ms, op(1).closed_ms), (Some(day + 4_500), Some(day + 5_000)));
+    assert_eq!((op(3).opened_ms, op(3).closed_ms), (Some(next + 2_000), Some(next + 4_000)));
+    // An open operation is dated by the last close.
+    assert_eq!((op(4).opened_ms, op(4).closed_ms), (Some(next + 5_000), None));
+    assert_eq!(op(1).legs.len(), 2);
+    assert_eq!(op(1).fees, vec![(usdt, amount("1.001"))]);
+    assert_eq!(op(3).recovery_orders, 1);
+    assert_eq!(op(3).realized_pnl, Some(amount("-1.999")));
+    assert_eq!(op(4).realized_pnl, None);
+
+    assert_eq!(h.fills.len(), 4);
+    let f = &h.fills[0];
+    assert_eq!(
+        (f.price, f.fee, f.fee_asset, f.fee_quote),
+        (px(g, "50000"), amount("0.00001"), btc, amount("0.5"))
+    );
+    assert_eq!(
+        (f.venue_order.as_str(), f.source, f.time_ms),
+        ("G-1", FillSource::Trade { trade_id: 7 }, Some(day + 4_700))
+    );
+    let f = &h.fills[2];
+    assert_eq!(
+        (f.price, f.fee, f.fee_asset, f.source),
+        (px(g, "50000"), amount("0.5"), usdt, FillSource::Query)
+    );
+    assert_eq!(h.fills[3].client, ClientOrderId { op: 3, leg: 0, attempt: 1 });
+
+    let days = daily(&h.ops);
+    assert_eq!(days.iter().map(|d| d.day).collect::<Vec<_>>(), vec![Some(D), Some(D + 1)]);
+    assert_eq!((days[0].operations, days[0].completed, days[0].realized_pnl), (1, 1, amount("0.499")));
+    assert_eq!(
+        (days[1].operations, days[1].missed, days[1].failed, days[1].open, days[1].realized_pnl),
+        (3, 1, 1, 1, amount("-1.999"))
+    );
+    assert_eq!(days[1].fees, vec![(usdt, amount("0.999"))]);
+    let total: Amount = days.iter().map(|d| d.realized_pnl).sum();
+    assert_eq!(total, h.ops.iter().filter_map(|o| o.realized_pnl).sum());
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -96,7 +96,7 @@ impl JournalWriter {
             }
             match j.tail {
                 Tail::Clean => {}
-                Tail::Torn { offset, bytes } => {
+                Tail::Torn { offset, bytes, .. } => {
                     file.set_len(offset).map_err(io)?;
                     file.sync_all().map_err(io)?;
                     opened.truncated = bytes;
