@@ -605,6 +605,42 @@ fn backoff_resets_after_a_healthy_session() {
 }
 
 #[test]
+fn a_silent_session_does_not_reset_the_backoff() {
+    let server = WsServer::start(None, |s| {
+        if s.conn == 3 {
+            // Open past reset_after, but nothing served: the venue is not healthy yet.
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        s.ws.get_ref().drop_tcp();
+    });
+    let mut h = Harness::new();
+    let mut config = quick(server.url("ws", "127.0.0.1"));
+    config.backoff = BackoffConfig {
+        initial: Duration::from_millis(10),
+        max: Duration::from_secs(1),
+        reset_after: Duration::from_millis(200),
+    };
+    let mut client = h.client(config, subscribe(&[]), None);
+    let mut delays = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while delays.len() < 4 {
+        h.poll.poll(&mut h.events, Some(Duration::from_millis(2))).expect("poll");
+        for ev in &h.events {
+            client.on_event(ev);
+        }
+        let now = h.clock.now();
+        let mut lost = false;
+        client.poll(now, &mut |ev| lost |= matches!(ev, WsEvent::Lost(_)));
+        if lost {
+            delays.push(client.next_timeout(now).expect("scheduled"));
+        }
+        assert!(std::time::Instant::now() < deadline, "delays so far {delays:?}");
+    }
+    // The fourth delay keeps growing: ceiling 80 ms, so at least 40 ms.
+    assert!(delays[3] >= Duration::from_millis(40), "{delays:?}");
+}
+
+#[test]
 fn keepalive_pings_flow_but_pongs_do_not_count_as_data() {
     let server = WsServer::start(None, |mut s| {
         while let Some(text) = s.expect_text() {

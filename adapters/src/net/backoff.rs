@@ -17,7 +17,11 @@ pub struct BackoffConfig {
     pub initial: Duration,
     /// Largest ceiling.
     pub max: Duration,
-    /// A connection that stays up this long resets the backoff.
+    /// A connection that stays up this long and delivers data resets the backoff: the
+    /// venue was reachable and serving, so its next drop is a new incident. Short, so a
+    /// venue that drops sessions every few seconds is rejoined within `initial` each time
+    /// instead of after a delay that grew across healthy sessions; long enough that one
+    /// which accepts and drops at once still meets a growing delay.
     pub reset_after: Duration,
 }
 
@@ -26,7 +30,7 @@ impl Default for BackoffConfig {
         BackoffConfig {
             initial: Duration::from_millis(100),
             max: Duration::from_secs(30),
-            reset_after: Duration::from_secs(60),
+            reset_after: Duration::from_secs(2),
         }
     }
 }

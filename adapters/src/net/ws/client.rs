@@ -478,7 +478,8 @@ impl<H: WsHooks> WsClient<H> {
     fn lose(&mut self, now: Instant, err: WsError, on_event: &mut impl FnMut(WsEvent<'_>)) {
         self.stats.error(err.kind());
         if let State::Open(s) = &self.state {
-            if now.saturating_duration_since(s.opened_at) >= self.config.backoff.reset_after {
+            let served = s.last_data > s.opened_at;
+            if served && now.saturating_duration_since(s.opened_at) >= self.config.backoff.reset_after {
                 self.backoff.reset();
             }
         }
