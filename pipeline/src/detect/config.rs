@@ -24,8 +24,9 @@ pub struct DetectConfig {
     /// leg fill as planned instead of sending the operation into recovery.
     pub limit_slippage_bps: Bps,
     /// The allowance of each leg is also at most this share of the expected edge,
-    /// divided over the legs: an operation whose every leg fills at its limit still keeps
-    /// the rest of its edge.
+    /// divided over the legs: an operation whose every leg fills at its limit keeps the
+    /// rest of its edge (at 100, the default, it breaks even after fees, never a loss;
+    /// the recovery the allowance avoids may pay `max_slippage_bps` beyond the plan).
     pub limit_edge_share_pct: u8,
     pub spot_spot: bool,
     pub basis: bool,
@@ -57,7 +58,7 @@ impl Default for DetectConfig {
             max_data_age_ms: 100,
             cooldown_ms: 1000,
             limit_slippage_bps: Bps::new(10),
-            limit_edge_share_pct: 50,
+            limit_edge_share_pct: 100,
             spot_spot: true,
             basis: true,
             triangular: true,

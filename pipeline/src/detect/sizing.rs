@@ -26,7 +26,10 @@
 //! is often a tick on from the one it was priced on (quotes move while the order
 //! travels), and a leg at exactly the touched price then fills nothing, which turns a
 //! clean operation into a recovery; with the allowance it still fills, and if every leg
-//! fills at its limit the operation keeps the rest of its edge. Quantities only ever round down. Every leg is checked
+//! fills at its limit the operation keeps the rest of its edge (with the whole edge
+//! shared, it breaks even after fees). Paying the allowance up front costs less than the
+//! recovery it avoids, whose hedge may go `max_slippage_bps` beyond the plan after a
+//! naked wait. Quantities only ever round down. Every leg is checked
 //! with [`Instrument::accepts`] (tick, lot, min/max quantity, min notional) before an
 //! opportunity leaves detection.
 

@@ -194,9 +194,11 @@ fn the_allowance_never_gives_away_more_than_its_share_of_the_edge() {
             top(&m, MS, &[("50600", "0.3")], &[("50610", "0.3")]),
         ]
     };
-    // A wide cap: the edge (about 98.7 bps) bounds each of the two legs to a quarter of it.
+    // A wide cap and half the edge shared: the edge (about 98.7 bps) bounds each of the
+    // two legs to a quarter of it.
     let mut cfg = only(&[OppKind::SpotSpot]);
     cfg.limit_slippage_bps = Bps::new(100);
+    cfg.limit_edge_share_pct = 50;
     let mut rig = Rig::new(cfg);
     let tops = books(&rig);
     let o = rig.feed(&tops)[0];
