@@ -103,7 +103,7 @@ fn draw(f: &mut Frame, t: &Telemetry) {
     draw_feeds(f, t, feeds);
     draw_books(f, t, books);
     let [ops, risk, positions] =
-        Layout::vertical([Constraint::Length(6), Constraint::Length(8), Constraint::Min(4)]).areas(right);
+        Layout::vertical([Constraint::Length(7), Constraint::Length(8), Constraint::Min(4)]).areas(right);
     draw_operations(f, &snap, ops);
     draw_risk(f, &snap, risk);
     draw_positions(f, t, positions);
@@ -208,9 +208,25 @@ fn draw_operations(f: &mut Frame, s: &pipeline::stats::TradingSnapshot, area: Re
     .header(
         Row::new(["kind", "detected", "executed", "completed", "failed", "missed"])
             .style(Style::default().add_modifier(Modifier::BOLD)),
+    );
+    let outer = block("opportunities and operations");
+    let inner = outer.inner(area);
+    f.render_widget(outer, area);
+    let [rows, stats] = Layout::vertical([Constraint::Length(4), Constraint::Length(1)]).areas(inner);
+    f.render_widget(table, rows);
+    f.render_widget(Paragraph::new(quality_line(&s.state.quality)), stats);
+}
+
+/// The execution statistics in one line: as planned, recovered, profitable, time.
+fn quality_line(q: &pipeline::state::QualitySnapshot) -> String {
+    let pct = |r: Option<f64>| r.map_or_else(|| "-".to_owned(), |r| format!("{:.0}%", r * 100.0));
+    format!(
+        "as planned {} | recovered {} | profitable {} | {}",
+        pct(q.execution_success()),
+        pct(q.recovery_success()),
+        pct(q.profitable_share()),
+        q.avg_execution_ms().map_or_else(|| "-".to_owned(), |ms| format!("{ms:.1} ms")),
     )
-    .block(block("opportunities and operations"));
-    f.render_widget(table, area);
 }
 
 fn draw_risk(f: &mut Frame, s: &pipeline::stats::TradingSnapshot, area: Rect) {

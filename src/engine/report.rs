@@ -53,6 +53,8 @@ pub struct Report {
     pub operations_failed: u64,
     pub operations_missed: u64,
     pub recoveries: u64,
+    /// How finished operations went against their plans (execution statistics).
+    pub quality: pipeline::state::QualitySnapshot,
     pub rejected_by_reason: BTreeMap<&'static str, u64>,
     pub realized_pnl_usd: Amount,
     pub unrealized_pnl_usd: Amount,
@@ -93,6 +95,7 @@ impl Report {
             operations_failed: snap.state.ops_failed.iter().sum(),
             operations_missed: snap.state.ops_missed.iter().sum(),
             recoveries: snap.state.recoveries,
+            quality: snap.state.quality,
             rejected_by_reason: snap.risk.rejected_by_reason().into_iter().filter(|(_, n)| *n > 0).collect(),
             realized_pnl_usd: snap.state.realized_pnl,
             unrealized_pnl_usd: snap.state.unrealized_pnl,
@@ -132,6 +135,7 @@ impl Report {
             .map(|(n, _)| (n.trim_start_matches("hop.").to_owned(), self.entry(n)))
             .collect();
         latency.insert("hops".into(), Value::Object(hops));
+        let q = &self.quality;
         json!({
             "duration_s": self.duration.as_secs_f64(),
             "dry_run": self.dry_run,
@@ -143,6 +147,19 @@ impl Report {
             "operations_failed": self.operations_failed,
             "operations_missed": self.operations_missed,
             "recoveries": self.recoveries,
+            "success_rate": q.success_rate(),
+            "execution_success": q.execution_success(),
+            "recovery_success": q.recovery_success(),
+            "profitable_share": q.profitable_share(),
+            "avg_execution_ms": q.avg_execution_ms(),
+            "execution": {
+                "finished": q.finished,
+                "succeeded": q.succeeded,
+                "as_planned": q.as_planned,
+                "needed_recovery": q.needed_recovery,
+                "recovered_balanced": q.recovered_balanced,
+                "profitable": q.profitable,
+            },
             "rejected_by_reason": self.rejected_by_reason,
             "realized_pnl_usd": self.realized_pnl_usd.to_string(),
             "unrealized_pnl_usd": self.unrealized_pnl_usd.to_string(),
@@ -186,6 +203,7 @@ impl Report {
             "P&L: realized {} USD, unrealized {} USD; open exposure {} USD; open operations {}",
             self.realized_pnl_usd, self.unrealized_pnl_usd, self.open_exposure_usd, self.open_operations
         );
+        let _ = writeln!(o, "{}", self.quality);
         if self.halted {
             let _ = writeln!(o, "TRADING HALTED: {}", self.halt_reasons.join("; "));
         }

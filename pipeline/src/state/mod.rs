@@ -45,6 +45,7 @@
 mod config;
 mod ledger;
 mod operations;
+mod quality;
 mod recovery;
 mod restore;
 mod stats;
@@ -61,6 +62,7 @@ use quanta::Clock;
 pub use crate::journal::{OpPhase, OrderState};
 pub use config::{StateConfig, StateConfigError};
 pub use ledger::{Applied, Delta, Positions};
+pub use quality::{QualitySnapshot, QualityStats};
 pub use stats::{StateSnapshot, StateStats};
 
 use crate::journal::{JournalWriter, Record, Replay};
@@ -532,6 +534,7 @@ impl StateKeeper {
         } else {
             self.stats.ops_failed[kind].inc();
         }
+        self.stats.quality.record(&self.ops[k], balanced, outcome.success, pnl, now);
         self.realized = self.realized.saturating_add(pnl);
         self.roll_day(wall);
         self.daily = self.daily.saturating_add(pnl);
@@ -655,6 +658,7 @@ impl StateKeeper {
             self.close(k, true, now);
             return;
         }
+        self.ops[k].needed_recovery = true;
         self.ops[k].judge_round();
         if self.killed || self.ops[k].rounds >= self.cfg.max_recovery_attempts {
             self.give_up(k, now);

@@ -7,6 +7,8 @@ use crate::cells::{self, AmountCell, Counter, Gauge};
 use crate::msg::OppKind;
 use crate::types::Amount;
 
+use super::quality::{QualitySnapshot, QualityStats};
+
 /// The state stage's counters and visible state.
 #[derive(Debug, Default)]
 pub struct StateStats {
@@ -40,6 +42,8 @@ pub struct StateStats {
     pub realized_pnl: AmountCell,
     pub daily_pnl: AmountCell,
     pub unrealized_pnl: AmountCell,
+    /// How finished operations went against their plans.
+    pub quality: QualityStats,
 }
 
 impl StateStats {
@@ -64,6 +68,7 @@ impl StateStats {
             realized_pnl: self.realized_pnl.get(),
             daily_pnl: self.daily_pnl.get(),
             unrealized_pnl: self.unrealized_pnl.get(),
+            quality: self.quality.snapshot(),
         }
     }
 }
@@ -91,6 +96,7 @@ pub struct StateSnapshot {
     pub realized_pnl: Amount,
     pub daily_pnl: Amount,
     pub unrealized_pnl: Amount,
+    pub quality: QualitySnapshot,
 }
 
 impl fmt::Display for StateSnapshot {
@@ -118,6 +124,7 @@ impl fmt::Display for StateSnapshot {
             "  open: {} executing, {} recovering, {} awaiting operator; {} orders to reconcile; {} unknown outcomes queried",
             self.open[0], self.open[1], self.open[2], self.pending_reconcile, self.unknown_orders
         )?;
+        writeln!(f, "  {}", self.quality)?;
         writeln!(
             f,
             "P&L: realized {} USD (today {}), unrealized {} USD{}",
