@@ -187,6 +187,18 @@ impl Telemetry {
             &[],
             format!("{:.9}", q.avg_execution_ms().map_or(f64::NAN, |ms| ms / 1e3)),
         );
+        o.help(
+            "arb_foreign_fills_total",
+            "counter",
+            "fills on the account of orders this instance did not send",
+        );
+        for v in Venue::ALL {
+            o.line("arb_foreign_fills_total", &[("venue", v.name())], snap.state.foreign.fills[v.index()]);
+        }
+        o.help("arb_foreign_orders_total", "counter", "orders on the account this instance did not send");
+        for v in Venue::ALL {
+            o.line("arb_foreign_orders_total", &[("venue", v.name())], snap.state.foreign.orders[v.index()]);
+        }
         o.help("arb_risk_rejected_total", "counter", "refusals by the risk gate");
         for r in Veto::ALL {
             o.line("arb_risk_rejected_total", &[("reason", r.name())], snap.risk.rejected(r));
@@ -320,6 +332,7 @@ impl Telemetry {
             "books": {"synced": synced, "total": books.len(), "detail": books},
             "risk": {"breakers_open": breakers, "in_flight": snap.risk.in_flight, "reconciling": snap.risk.reconciling},
             "state": {"open_operations": snap.state.open, "pending_reconcile": snap.state.pending_reconcile},
+            "foreign": {"fills": snap.state.foreign.total_fills(), "orders": snap.state.foreign.total_orders()},
         });
         (ok, body)
     }

@@ -103,9 +103,9 @@ fn draw(f: &mut Frame, t: &Telemetry) {
     draw_feeds(f, t, feeds);
     draw_books(f, t, books);
     let [ops, risk, positions] =
-        Layout::vertical([Constraint::Length(7), Constraint::Length(8), Constraint::Min(4)]).areas(right);
+        Layout::vertical([Constraint::Length(7), Constraint::Length(9), Constraint::Min(4)]).areas(right);
     draw_operations(f, &snap, ops);
-    draw_risk(f, &snap, risk);
+    draw_risk(f, t, &snap, &view, risk);
     draw_positions(f, t, positions);
 
     let [latency, recent] =
@@ -229,7 +229,13 @@ fn quality_line(q: &pipeline::state::QualitySnapshot) -> String {
     )
 }
 
-fn draw_risk(f: &mut Frame, s: &pipeline::stats::TradingSnapshot, area: Rect) {
+fn draw_risk(
+    f: &mut Frame,
+    t: &Telemetry,
+    s: &pipeline::stats::TradingSnapshot,
+    v: &crate::engine::MonitorView,
+    area: Rect,
+) {
     let mut lines: Vec<Line> = Breaker::ALL
         .iter()
         .map(|b| {
@@ -253,7 +259,36 @@ fn draw_risk(f: &mut Frame, s: &pipeline::stats::TradingSnapshot, area: Rect) {
         "refused: {}",
         if top.is_empty() { "none".into() } else { top.join(", ") }
     )));
+    lines.push(foreign_line(t, s, v));
     f.render_widget(Paragraph::new(lines).block(block("risk and breakers")), area);
+}
+
+/// Foreign activity on the account: counts and the latest fill, in red once there is any.
+fn foreign_line(
+    t: &Telemetry,
+    s: &pipeline::stats::TradingSnapshot,
+    v: &crate::engine::MonitorView,
+) -> Line<'static> {
+    let (fills, orders) = (s.state.foreign.total_fills(), s.state.foreign.total_orders());
+    if fills == 0 && orders == 0 {
+        return Line::from("foreign activity: none");
+    }
+    let last = v.foreign.recent.iter().rev().find(|f| f.fill).and_then(|f| {
+        let i = t.instruments.try_get(f.inst)?;
+        Some(format!(
+            "; last {} {} {} {:?} {} ({})",
+            i.venue,
+            i.market,
+            i.symbol,
+            f.side,
+            f.qty.display(i.qty_scale),
+            f.client_text.as_str()
+        ))
+    });
+    Line::from(Span::styled(
+        format!("FOREIGN on the account: {fills} fills, {orders} orders{}", last.unwrap_or_default()),
+        Style::default().fg(Color::Red),
+    ))
 }
 
 fn draw_positions(f: &mut Frame, t: &Telemetry, area: Rect) {

@@ -7,6 +7,7 @@ use crate::cells::{self, AmountCell, Counter, Gauge};
 use crate::msg::OppKind;
 use crate::types::Amount;
 
+use super::foreign::{ForeignSnapshot, ForeignStats};
 use super::quality::{QualitySnapshot, QualityStats};
 
 /// The state stage's counters and visible state.
@@ -44,6 +45,8 @@ pub struct StateStats {
     pub unrealized_pnl: AmountCell,
     /// How finished operations went against their plans.
     pub quality: QualityStats,
+    /// Orders and fills on the account this instance did not send.
+    pub foreign: ForeignStats,
 }
 
 impl StateStats {
@@ -69,6 +72,7 @@ impl StateStats {
             daily_pnl: self.daily_pnl.get(),
             unrealized_pnl: self.unrealized_pnl.get(),
             quality: self.quality.snapshot(),
+            foreign: self.foreign.snapshot(),
         }
     }
 }
@@ -97,6 +101,7 @@ pub struct StateSnapshot {
     pub daily_pnl: Amount,
     pub unrealized_pnl: Amount,
     pub quality: QualitySnapshot,
+    pub foreign: ForeignSnapshot,
 }
 
 impl fmt::Display for StateSnapshot {
@@ -125,6 +130,12 @@ impl fmt::Display for StateSnapshot {
             self.open[0], self.open[1], self.open[2], self.pending_reconcile, self.unknown_orders
         )?;
         writeln!(f, "  {}", self.quality)?;
+        writeln!(
+            f,
+            "  foreign activity on the account (not this engine's, never adopted): {} fills, {} orders",
+            self.foreign.total_fills(),
+            self.foreign.total_orders()
+        )?;
         writeln!(
             f,
             "P&L: realized {} USD (today {}), unrealized {} USD{}",
