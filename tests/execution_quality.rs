@@ -22,7 +22,8 @@ fn with_no_faults_operations_fill_as_planned() {
     let r = &stopped.report;
     let q = r.quality;
     eprintln!("{}", r.to_text());
-    assert!(q.finished >= 25, "too few operations for a meaningful ratio: {q}");
+    // 20 operations or more: at 95% one may go wrong (a run here makes about 26).
+    assert!(q.finished >= 20, "too few operations for a meaningful ratio: {q}");
     let success = q.execution_success().unwrap();
     assert!(success >= 0.95, "execution success {success:.3} below 95%: {q}");
     // The statistics are in the JSON report under the original design's names.

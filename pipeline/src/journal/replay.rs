@@ -140,6 +140,9 @@ pub fn read_dir(dir: &Path) -> Result<(Option<JournalFile>, Option<JournalFile>)
     Ok((read(JournalKind::Dispatch)?, read(JournalKind::State)?))
 }
 
+/// A UTC day in milliseconds.
+const DAY_MS: u64 = 86_400_000;
+
 #[derive(Default)]
 struct Builder {
     ops: BTreeMap<u64, ReplayOp>,
@@ -250,7 +253,7 @@ impl Builder {
                     o.realized_pnl = realized_pnl;
                     o.phase = if success { OpPhase::Completed } else { OpPhase::Failed };
                     self.realized = self.realized.saturating_add(realized_pnl);
-                    let day = self.realized_by_day.entry(wall_ms / super::history::DAY_MS).or_default();
+                    let day = self.realized_by_day.entry(wall_ms / DAY_MS).or_default();
                     *day = day.saturating_add(realized_pnl);
                 }
             }
