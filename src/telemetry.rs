@@ -141,6 +141,64 @@ impl Telemetry {
         }
         o.help("arb_recoveries_total", "counter", "operations that needed recovery");
         o.line("arb_recoveries_total", &[], snap.state.recoveries);
+        let q = snap.state.quality;
+        for (name, help, v) in [
+            ("arb_operations_finished_total", "operations closed, whatever the outcome", q.finished),
+            ("arb_operations_as_planned_total", "operations whose legs all filled as planned", q.as_planned),
+            (
+                "arb_operations_needing_recovery_total",
+                "operations left unmatched after their entries",
+                q.needed_recovery,
+            ),
+            (
+                "arb_recoveries_balanced_total",
+                "operations that needed recovery and ended balanced",
+                q.recovered_balanced,
+            ),
+            (
+                "arb_operations_profitable_total",
+                "operations closed with a positive realized P&L",
+                q.profitable,
+            ),
+        ] {
+            o.help(name, "counter", help);
+            o.line(name, &[], v);
+        }
+        for (name, help, v) in [
+            ("arb_success_ratio", "successful operations over finished ones", q.success_rate()),
+            (
+                "arb_execution_success_ratio",
+                "operations filled as planned over finished ones",
+                q.execution_success(),
+            ),
+            (
+                "arb_recovery_success_ratio",
+                "recoveries that ended balanced over those needed",
+                q.recovery_success(),
+            ),
+            ("arb_profitable_ratio", "operations closed profitable over finished ones", q.profitable_share()),
+        ] {
+            o.help(name, "gauge", help);
+            o.line(name, &[], format!("{:.6}", v.unwrap_or(f64::NAN)));
+        }
+        o.help("arb_execution_time_seconds_avg", "gauge", "mean time from approval to close");
+        o.line(
+            "arb_execution_time_seconds_avg",
+            &[],
+            format!("{:.9}", q.avg_execution_ms().map_or(f64::NAN, |ms| ms / 1e3)),
+        );
+        o.help(
+            "arb_foreign_fills_total",
+            "counter",
+            "fills on the account of orders this instance did not send",
+        );
+        for v in Venue::ALL {
+            o.line("arb_foreign_fills_total", &[("venue", v.name())], snap.state.foreign.fills[v.index()]);
+        }
+        o.help("arb_foreign_orders_total", "counter", "orders on the account this instance did not send");
+        for v in Venue::ALL {
+            o.line("arb_foreign_orders_total", &[("venue", v.name())], snap.state.foreign.orders[v.index()]);
+        }
         o.help("arb_risk_rejected_total", "counter", "refusals by the risk gate");
         for r in Veto::ALL {
             o.line("arb_risk_rejected_total", &[("reason", r.name())], snap.risk.rejected(r));
@@ -274,6 +332,7 @@ impl Telemetry {
             "books": {"synced": synced, "total": books.len(), "detail": books},
             "risk": {"breakers_open": breakers, "in_flight": snap.risk.in_flight, "reconciling": snap.risk.reconciling},
             "state": {"open_operations": snap.state.open, "pending_reconcile": snap.state.pending_reconcile},
+            "foreign": {"fills": snap.state.foreign.total_fills(), "orders": snap.state.foreign.total_orders()},
         });
         (ok, body)
     }

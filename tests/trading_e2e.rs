@@ -270,6 +270,9 @@ fn acceptance_scenarios_against_the_simulated_venues() {
         .place_resting(Venue::GateIo, Market::Spot, "BTC_USDT", Side::Buy, "0.001", 200)
         .expect("a resting order");
     assert_eq!(rig.sim.account(Venue::GateIo).open_orders, 1, "order {resting} rests");
+    // Another client's order on the account: reported as foreign activity, never adopted.
+    rig.wait("the resting order is reported as foreign", 10, |r| r.snap().state.foreign.orders[0] > 0);
+    assert_eq!(rig.snap().state.foreign.total_fills(), 0, "it rests, nothing filled");
     let before = rig.snap();
     assert_eq!(ask("kill")["ok"], true);
     rig.wait("the kill switch cancels every open order", 10, |r| {

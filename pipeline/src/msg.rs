@@ -453,6 +453,30 @@ pub struct BalanceEvent {
     pub ts_ns: u64,
 }
 
+/// An order or a fill on the account that this engine instance did not send (its client
+/// order id does not carry the instance's prefix: another engine, another client of the
+/// account, a person). Never adopted: the state stage counts and reports it, and takes
+/// a fill into account when it compares its books with the venue's balances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Foreign {
+    pub venue: Venue,
+    pub inst: InstrumentId,
+    pub side: Side,
+    /// One execution of a foreign order, or (false) a report of a foreign order.
+    pub fill: bool,
+    /// The execution's price (fills) or the order's limit (0 when the report has none).
+    pub price: Price,
+    /// The execution's quantity, or the order's, in the instrument's unit.
+    pub qty: Qty,
+    /// The fill's fee, in `fee_asset`.
+    pub fee: Amount,
+    pub fee_asset: AssetId,
+    /// The order's client id text as the venue shows it (kept inline, cut at 47 bytes).
+    pub client_text: VenueOrderId,
+    pub venue_order: VenueOrderId,
+    pub ts_ns: u64,
+}
+
 /// Everything the state stage hears from dispatch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StateInput {
@@ -461,6 +485,8 @@ pub enum StateInput {
     Executing(Execution),
     Order(OrderEvent),
     Balance(BalanceEvent),
+    /// Activity on the account this instance did not create.
+    Foreign(Foreign),
 }
 
 const _: () = assert!(std::mem::size_of::<StateInput>() <= 4 * 64);

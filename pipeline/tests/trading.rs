@@ -71,8 +71,12 @@ fn main_chain(tag: &str, clock: Clock, paper_latency_ms: u64) -> Chain {
     let (state_alerts, sa) = testkit::ring(64);
     // The cold ends stay alive for the whole test.
     std::mem::forget((dc, rc, sc, ra, sa));
+    // Limits at the levels walked, so that a book thinning out before the orders arrive
+    // leaves a leg short (the scenarios below depend on it).
+    let detect_cfg =
+        DetectConfig { limit_slippage_bps: pipeline::units::Bps::new(0), ..DetectConfig::default() };
     let detect = Detector::new(
-        &DetectConfig::default(),
+        &detect_cfg,
         u.instruments.clone(),
         detect_books,
         detect_control,

@@ -45,7 +45,12 @@ fn the_trading_chain_allocates_nothing_per_event() {
     let (in_tx, in_rx) = testkit::ring(4096);
     let (_sc, state_control) = testkit::ring(8);
     let (state_alerts, mut sa) = testkit::ring(64);
-    let cfg = DetectConfig { cooldown_ms: 0, ..DetectConfig::default() };
+    // Limits at the levels walked, so that the thinned books leave legs short and recovery runs.
+    let cfg = DetectConfig {
+        cooldown_ms: 0,
+        limit_slippage_bps: pipeline::units::Bps::new(0),
+        ..DetectConfig::default()
+    };
     let mut detect = Detector::new(
         &cfg,
         u.instruments.clone(),

@@ -40,6 +40,7 @@ pub fn venue_sink(
     let oe = cfg.order_entry();
     Box::new(move |ctx: engine::SinkContext| {
         let mut sink = adapters::orders::VenueSink::new(&oe, creds, ctx.instruments, Some(tls), ctx.clock)?;
+        sink.set_client_prefix(ctx.client_prefix);
         sink.wait_ready(Duration::from_secs(15))?;
         Ok(engine::EngineSink::Venue(Box::new(sink)))
     })

@@ -46,7 +46,7 @@ pub fn status_line(s: &Session) -> String {
         .map(|w| format!("t2t p50 {}us p99 {}us", w.p50_ns / 1000, w.p99_ns / 1000))
         .unwrap_or_else(|| "t2t -".into());
     format!(
-        "[{:>5.1}s] books {}/{} | detected {} executed {} | completed {} failed {} missed {} recoveries {} | P&L {} USD | exposure {} USD | {}{}",
+        "[{:>5.1}s] books {}/{} | detected {} executed {} | completed {} failed {} missed {} recoveries {} as planned {} | P&L {} USD | exposure {} USD | {}{}",
         s.uptime().as_secs_f64(),
         synced,
         s.instruments().len(),
@@ -56,6 +56,10 @@ pub fn status_line(s: &Session) -> String {
         snap.state.ops_failed.iter().sum::<u64>(),
         snap.state.ops_missed.iter().sum::<u64>(),
         snap.state.recoveries,
+        snap.state
+            .quality
+            .execution_success()
+            .map_or_else(|| "-".to_owned(), |r| format!("{:.1}%", r * 100.0)),
         snap.state.realized_pnl,
         snap.risk.exposure,
         t2t,

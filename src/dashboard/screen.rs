@@ -103,9 +103,9 @@ fn draw(f: &mut Frame, t: &Telemetry) {
     draw_feeds(f, t, feeds);
     draw_books(f, t, books);
     let [ops, risk, positions] =
-        Layout::vertical([Constraint::Length(6), Constraint::Length(8), Constraint::Min(4)]).areas(right);
+        Layout::vertical([Constraint::Length(7), Constraint::Length(9), Constraint::Min(4)]).areas(right);
     draw_operations(f, &snap, ops);
-    draw_risk(f, &snap, risk);
+    draw_risk(f, t, &snap, &view, risk);
     draw_positions(f, t, positions);
 
     let [latency, recent] =
@@ -208,12 +208,34 @@ fn draw_operations(f: &mut Frame, s: &pipeline::stats::TradingSnapshot, area: Re
     .header(
         Row::new(["kind", "detected", "executed", "completed", "failed", "missed"])
             .style(Style::default().add_modifier(Modifier::BOLD)),
-    )
-    .block(block("opportunities and operations"));
-    f.render_widget(table, area);
+    );
+    let outer = block("opportunities and operations");
+    let inner = outer.inner(area);
+    f.render_widget(outer, area);
+    let [rows, stats] = Layout::vertical([Constraint::Length(4), Constraint::Length(1)]).areas(inner);
+    f.render_widget(table, rows);
+    f.render_widget(Paragraph::new(quality_line(&s.state.quality)), stats);
 }
 
-fn draw_risk(f: &mut Frame, s: &pipeline::stats::TradingSnapshot, area: Rect) {
+/// The execution statistics in one line: as planned, recovered, profitable, time.
+fn quality_line(q: &pipeline::state::QualitySnapshot) -> String {
+    let pct = |r: Option<f64>| r.map_or_else(|| "-".to_owned(), |r| format!("{:.0}%", r * 100.0));
+    format!(
+        "as planned {} | recovered {} | profitable {} | {}",
+        pct(q.execution_success()),
+        pct(q.recovery_success()),
+        pct(q.profitable_share()),
+        q.avg_execution_ms().map_or_else(|| "-".to_owned(), |ms| format!("{ms:.1} ms")),
+    )
+}
+
+fn draw_risk(
+    f: &mut Frame,
+    t: &Telemetry,
+    s: &pipeline::stats::TradingSnapshot,
+    v: &crate::engine::MonitorView,
+    area: Rect,
+) {
     let mut lines: Vec<Line> = Breaker::ALL
         .iter()
         .map(|b| {
@@ -237,7 +259,36 @@ fn draw_risk(f: &mut Frame, s: &pipeline::stats::TradingSnapshot, area: Rect) {
         "refused: {}",
         if top.is_empty() { "none".into() } else { top.join(", ") }
     )));
+    lines.push(foreign_line(t, s, v));
     f.render_widget(Paragraph::new(lines).block(block("risk and breakers")), area);
+}
+
+/// Foreign activity on the account: counts and the latest fill, in red once there is any.
+fn foreign_line(
+    t: &Telemetry,
+    s: &pipeline::stats::TradingSnapshot,
+    v: &crate::engine::MonitorView,
+) -> Line<'static> {
+    let (fills, orders) = (s.state.foreign.total_fills(), s.state.foreign.total_orders());
+    if fills == 0 && orders == 0 {
+        return Line::from("foreign activity: none");
+    }
+    let last = v.foreign.recent.iter().rev().find(|f| f.fill).and_then(|f| {
+        let i = t.instruments.try_get(f.inst)?;
+        Some(format!(
+            "; last {} {} {} {:?} {} ({})",
+            i.venue,
+            i.market,
+            i.symbol,
+            f.side,
+            f.qty.display(i.qty_scale),
+            f.client_text.as_str()
+        ))
+    });
+    Line::from(Span::styled(
+        format!("FOREIGN on the account: {fills} fills, {orders} orders{}", last.unwrap_or_default()),
+        Style::default().fg(Color::Red),
+    ))
 }
 
 fn draw_positions(f: &mut Frame, t: &Telemetry, area: Rect) {

@@ -42,7 +42,7 @@ use quanta::Clock;
 use rustls::ClientConfig;
 
 pub use log_out::LogOut;
-pub use monitor::{BUCKETS_NS, Buckets, MonitorView, OUTCOMES_KEPT};
+pub use monitor::{BUCKETS_NS, Buckets, ForeignView, MonitorView, OUTCOMES_KEPT};
 pub use report::{LatencyEntry, Report, write_histograms};
 pub use sinks::EngineSink;
 
@@ -122,6 +122,8 @@ pub struct SinkContext {
     pub clock: Clock,
     /// Book tops, for a sink that needs prices (the paper venue).
     pub books: Rx<pipeline::msg::BookTop>,
+    /// This instance's client order id prefix, fixed when its journal was created.
+    pub client_prefix: pipeline::journal::ClientPrefix,
 }
 
 /// Cold-side handles of a running engine.
@@ -129,6 +131,8 @@ pub(crate) struct ColdRings {
     pub risk_alerts: Rx<pipeline::msg::Alert>,
     pub state_alerts: Rx<pipeline::msg::Alert>,
     pub outcomes: Rx<OpOutcome>,
+    /// Orders and fills on the account this instance did not send.
+    pub foreign: Rx<pipeline::msg::Foreign>,
     /// Log rings of the hot stages, by source name.
     pub logs: Vec<(&'static str, Rx<pipeline::log::LogRecord>)>,
     /// The clock the hot stages stamp records with.
@@ -157,6 +161,8 @@ pub struct Session {
     feed_counters: Option<Arc<adapters::feed::live::LiveCounters>>,
     connections: Vec<(pipeline::types::Venue, pipeline::types::Market, adapters::net::ws::WsStats)>,
     journal_dir: PathBuf,
+    /// The client order id prefix of this instance (its journal's identity).
+    identity: pipeline::journal::ClientPrefix,
     dry_run: bool,
     next_manual_id: std::sync::atomic::AtomicU64,
     clock: Clock,
@@ -225,6 +231,9 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     let (risk_alerts_tx, risk_alerts) = ring(&mut hub, &mclock, "risk->alerts", r.alerts, Drop);
     let (state_alerts_tx, state_alerts) = ring(&mut hub, &mclock, "state->alerts", r.alerts, Drop);
     let (outcomes_tx, outcomes) = ring(&mut hub, &mclock, "state->outcomes", r.outcomes, Drop);
+    let (foreign_tx, foreign) = ring(&mut hub, &mclock, "state->foreign", r.outcomes, Drop);
+    // The gate keeps its latest breakers until this ring takes them: never lost.
+    let (breakers_tx, breakers_rx) = ring(&mut hub, &mclock, "risk->breakers", 16, Drop);
     let tick_to_trade = hub.recorder_ns("tick_to_trade", SeriesKind::Path);
     let (md_log_tx, md_log) = ring(&mut hub, &mclock, "md->log", r.alerts, Drop);
 
@@ -239,8 +248,10 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     crate::journal_meta::bind(&dir, &specs)?;
     let replay = journal::replay(&dir).map_err(|e| anyhow!("journal {}: {e}", dir.display()))?;
     let last_op_id = replay.last_op_id;
-    let (dispatch_journal, _) = JournalWriter::open(&dir, JournalKind::Dispatch, cfg.journal.fsync)
+    let (mut dispatch_journal, _) = JournalWriter::open(&dir, JournalKind::Dispatch, cfg.journal.fsync)
         .map_err(|e| anyhow!("journal {}: {e}", dir.display()))?;
+    let identity = identity_of(&replay, &mut dispatch_journal)
+        .map_err(|e| anyhow!("journal {}: cannot write the instance's identity: {e}", dir.display()))?;
     let (state_journal, _) = JournalWriter::open(&dir, JournalKind::State, cfg.journal.fsync)
         .map_err(|e| anyhow!("journal {}: {e}", dir.display()))?;
     let journal_causes = vec![dispatch_journal.failure_cause(), state_journal.failure_cause()];
@@ -275,7 +286,12 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         (Some(build), None) => {
             // Live sinks do not read books.
             let (_, books) = ring(&mut hub, &mclock, "unused", 2, Drop);
-            build(SinkContext { instruments: instruments.clone(), clock: clock.clone(), books })?
+            build(SinkContext {
+                instruments: instruments.clone(),
+                clock: clock.clone(),
+                books,
+                client_prefix: identity,
+            })?
         }
         (_, Some(books)) => EngineSink::Paper(Box::new(
             PaperSink::new(&cfg.paper, instruments.clone(), books, clock.clone())
@@ -329,6 +345,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         last_op_id,
         stats.risk.clone(),
     )
+    .map(|g| g.with_breakers(replay.breakers.as_ref()).with_breaker_log(breakers_tx))
     .map_err(|e| anyhow!("[risk]: {e}"))?;
     runner.stage("risk", move || risk);
     let dispatcher = Dispatcher::new(
@@ -361,6 +378,8 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     )
     .map_err(|e| anyhow!("[state]: {e}"))?
     .with_outcomes(outcomes_tx)
+    .with_foreign(foreign_tx)
+    .with_breaker_log(breakers_rx)
     .with_positions(positions.clone());
     runner.stage("state", move || state);
 
@@ -380,6 +399,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
             risk_alerts,
             state_alerts,
             outcomes,
+            foreign,
             logs: vec![("md", md_log)],
             clock: clock.clone(),
             log: log.clone(),
@@ -404,11 +424,32 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         feed_counters,
         connections,
         journal_dir: dir,
+        identity,
         dry_run: cfg.dry_run,
         next_manual_id: std::sync::atomic::AtomicU64::new(MANUAL_ID_BASE),
         clock,
         log,
     })
+}
+
+/// The instance's client order id prefix: the one its journal was created with; a
+/// fresh one, written as the journal's first record, for a new journal; empty for a
+/// journal written before identities (its orders carry no prefix).
+fn identity_of(
+    replay: &journal::Replay,
+    dispatch: &mut JournalWriter,
+) -> Result<pipeline::journal::ClientPrefix, pipeline::journal::JournalError> {
+    use pipeline::journal::{ClientPrefix, Record};
+    if let Some(p) = replay.identity {
+        return Ok(p);
+    }
+    if replay.dispatch_records > 0 || replay.state_records > 0 {
+        return Ok(ClientPrefix::LEGACY);
+    }
+    let prefix = ClientPrefix::generate();
+    dispatch.write(&Record::Identity { prefix, wall_ms: pipeline::clock::unix_ns() / 1_000_000 })?;
+    dispatch.sync()?;
+    Ok(prefix)
 }
 
 /// The cold side's ends of the control rings. Each ring has one producer, so each sits
@@ -689,6 +730,12 @@ impl Session {
     /// The journal directory.
     pub fn journal_dir(&self) -> &PathBuf {
         &self.journal_dir
+    }
+
+    /// This instance's client order id prefix (empty for a journal older than
+    /// identities).
+    pub fn identity(&self) -> pipeline::journal::ClientPrefix {
+        self.identity
     }
 
     /// Where the engine's log lines go (stderr unless redirected).

@@ -4,15 +4,16 @@
 //! callers of manual operations read. It never touches a hot ring from the
 //! producing side and the hot path never waits on it.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use pipeline::metrics::{MetricsHub, Summary};
-use pipeline::msg::{Alert, AlertKind, OpOutcome};
+use pipeline::msg::{Alert, AlertKind, Foreign, OpOutcome};
 use pipeline::runtime::Control;
+use pipeline::types::{InstrumentId, Qty, Side};
 
 use super::ColdRings;
 
@@ -20,6 +21,8 @@ use super::ColdRings;
 pub const OUTCOMES_KEPT: usize = 4096;
 /// Alerts kept for the dashboard.
 const ALERTS_KEPT: usize = 256;
+/// Foreign orders and fills kept for the dashboard and the report.
+pub const FOREIGN_KEPT: usize = 64;
 /// How often the latency windows roll.
 const WINDOW: Duration = Duration::from_secs(1);
 
@@ -72,6 +75,32 @@ pub struct MonitorView {
     pub alerts: VecDeque<Alert>,
     /// Why trading was halted without an operator asking, most specific first.
     pub faults: Vec<String>,
+    /// Activity on the account this instance did not create.
+    pub foreign: ForeignView,
+}
+
+/// Orders and fills on the account that this instance did not send, as the cold side
+/// keeps them (the state stage's counters are the totals).
+#[derive(Clone, Debug, Default)]
+pub struct ForeignView {
+    /// The latest, oldest first ([`FOREIGN_KEPT`]).
+    pub recent: VecDeque<Foreign>,
+    /// Foreign fills per instrument and side: how many, and their summed quantity.
+    pub fills_by: BTreeMap<(InstrumentId, Side), (u64, Qty)>,
+}
+
+impl ForeignView {
+    fn add(&mut self, f: Foreign) {
+        if f.fill {
+            let e = self.fills_by.entry((f.inst, f.side)).or_insert((0, Qty::ZERO));
+            e.0 += 1;
+            e.1 = Qty(e.1.0.saturating_add(f.qty.0));
+        }
+        if self.recent.len() == FOREIGN_KEPT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(f);
+    }
 }
 
 impl MonitorView {
@@ -128,6 +157,8 @@ fn run(
         rings.risk_alerts.drain(usize::MAX, |a| alerts.push(a));
         let mut outcomes = Vec::new();
         rings.outcomes.drain(usize::MAX, |o| outcomes.push(o));
+        let mut foreign = Vec::new();
+        rings.foreign.drain(usize::MAX, |f| foreign.push(f));
         let now_ns = pipeline::clock::now_ns(&rings.clock);
         let wall = |ts_ns: u64| pipeline::clock::unix_ns().saturating_sub(now_ns.saturating_sub(ts_ns));
         for a in &alerts {
@@ -152,6 +183,18 @@ fn run(
                 a.value
             ));
         }
+        for f in &foreign {
+            rings.log.line(&format!(
+                r#"{{"ts_ns":{},"level":"warn","source":"state","event":"ForeignActivity","venue":"{}","inst":{},"side":"{:?}","fill":{},"client_order_id":{},"venue_order_id":{}}}"#,
+                wall(f.ts_ns),
+                f.venue,
+                f.inst.0,
+                f.side,
+                f.fill,
+                json_str(f.client_text.as_str()),
+                json_str(f.venue_order.as_str())
+            ));
+        }
         for (source, rx) in &mut rings.logs {
             rx.drain(256, |r| rings.log.line(&r.to_json(wall(r.ts_ns), source)));
         }
@@ -171,6 +214,9 @@ fn run(
                     v.alerts.pop_front();
                 }
                 v.alerts.push_back(a);
+            }
+            for f in foreign {
+                v.foreign.add(f);
             }
             for o in outcomes {
                 if v.outcomes.len() == OUTCOMES_KEPT {

@@ -53,6 +53,13 @@ pub struct Report {
     pub operations_failed: u64,
     pub operations_missed: u64,
     pub recoveries: u64,
+    /// How finished operations went against their plans (execution statistics).
+    pub quality: pipeline::state::QualitySnapshot,
+    /// This instance's client order id prefix.
+    pub client_order_id_prefix: String,
+    /// Orders and fills on the account this instance did not send (`foreign_fills`).
+    pub foreign: Value,
+    pub foreign_fill_count: u64,
     pub rejected_by_reason: BTreeMap<&'static str, u64>,
     pub realized_pnl_usd: Amount,
     pub unrealized_pnl_usd: Amount,
@@ -93,6 +100,10 @@ impl Report {
             operations_failed: snap.state.ops_failed.iter().sum(),
             operations_missed: snap.state.ops_missed.iter().sum(),
             recoveries: snap.state.recoveries,
+            quality: snap.state.quality,
+            client_order_id_prefix: s.identity.to_string(),
+            foreign: foreign_json(s, &snap.state.foreign),
+            foreign_fill_count: snap.state.foreign.total_fills(),
             rejected_by_reason: snap.risk.rejected_by_reason().into_iter().filter(|(_, n)| *n > 0).collect(),
             realized_pnl_usd: snap.state.realized_pnl,
             unrealized_pnl_usd: snap.state.unrealized_pnl,
@@ -132,6 +143,7 @@ impl Report {
             .map(|(n, _)| (n.trim_start_matches("hop.").to_owned(), self.entry(n)))
             .collect();
         latency.insert("hops".into(), Value::Object(hops));
+        let q = &self.quality;
         json!({
             "duration_s": self.duration.as_secs_f64(),
             "dry_run": self.dry_run,
@@ -143,6 +155,21 @@ impl Report {
             "operations_failed": self.operations_failed,
             "operations_missed": self.operations_missed,
             "recoveries": self.recoveries,
+            "success_rate": q.success_rate(),
+            "execution_success": q.execution_success(),
+            "recovery_success": q.recovery_success(),
+            "profitable_share": q.profitable_share(),
+            "avg_execution_ms": q.avg_execution_ms(),
+            "execution": {
+                "finished": q.finished,
+                "succeeded": q.succeeded,
+                "as_planned": q.as_planned,
+                "needed_recovery": q.needed_recovery,
+                "recovered_balanced": q.recovered_balanced,
+                "profitable": q.profitable,
+            },
+            "client_order_id_prefix": self.client_order_id_prefix,
+            "foreign_fills": self.foreign,
             "rejected_by_reason": self.rejected_by_reason,
             "realized_pnl_usd": self.realized_pnl_usd.to_string(),
             "unrealized_pnl_usd": self.unrealized_pnl_usd.to_string(),
@@ -186,6 +213,12 @@ impl Report {
             "P&L: realized {} USD, unrealized {} USD; open exposure {} USD; open operations {}",
             self.realized_pnl_usd, self.unrealized_pnl_usd, self.open_exposure_usd, self.open_operations
         );
+        let _ = writeln!(o, "{}", self.quality);
+        let _ = writeln!(
+            o,
+            "client order ids: prefix {:?}; foreign activity on the account (never adopted): {} fills, {} orders",
+            self.client_order_id_prefix, self.foreign_fill_count, self.foreign["orders"]
+        );
         if self.halted {
             let _ = writeln!(o, "TRADING HALTED: {}", self.halt_reasons.join("; "));
         }
@@ -212,6 +245,54 @@ impl Report {
         o.push_str(&pipeline::metrics::format_table(&rows));
         o
     }
+}
+
+/// The `foreign_fills` report object: counts per venue, fills per instrument and side,
+/// and the latest foreign orders and fills as the venues showed them.
+fn foreign_json(s: &Session, counts: &pipeline::state::ForeignSnapshot) -> Value {
+    let view = s.view().foreign;
+    let name = |id: pipeline::types::InstrumentId| {
+        s.instruments
+            .try_get(id)
+            .map(|i| (i.venue.name(), i.market.name(), i.symbol.clone(), i.qty_scale, i.price_scale))
+    };
+    let by_venue: serde_json::Map<String, Value> = pipeline::types::Venue::ALL
+        .iter()
+        .map(|v| {
+            (
+                v.name().to_owned(),
+                json!({"fills": counts.fills[v.index()], "orders": counts.orders[v.index()]}),
+            )
+        })
+        .collect();
+    let by_instrument: Vec<Value> = view
+        .fills_by
+        .iter()
+        .filter_map(|(&(inst, side), &(n, qty))| {
+            let (venue, market, symbol, qs, _) = name(inst)?;
+            Some(json!({"venue": venue, "market": market, "symbol": symbol, "side": side,
+                        "fills": n, "qty": qty.display(qs).to_string()}))
+        })
+        .collect();
+    let recent: Vec<Value> = view
+        .recent
+        .iter()
+        .filter_map(|f| {
+            let (venue, market, symbol, qs, ps) = name(f.inst)?;
+            Some(json!({"venue": venue, "market": market, "symbol": symbol, "side": f.side,
+                        "kind": if f.fill { "fill" } else { "order" },
+                        "price": f.price.display(ps).to_string(), "qty": f.qty.display(qs).to_string(),
+                        "fee": f.fee.to_string(), "fee_asset": s.instruments.asset_name(f.fee_asset),
+                        "client_order_id": f.client_text.as_str(), "venue_order_id": f.venue_order.as_str()}))
+        })
+        .collect();
+    json!({
+        "count": counts.total_fills(),
+        "orders": counts.total_orders(),
+        "by_venue": by_venue,
+        "by_instrument": by_instrument,
+        "recent": recent,
+    })
 }
 
 /// Writes every non-empty series of `hub` as `<dir>/<series>.hgrm`, and the percentile

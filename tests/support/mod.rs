@@ -46,12 +46,14 @@ pub fn assert_books_agree(sim: &Sim, journal: &Path) {
     engine.retain(|_, a| !a.is_zero());
     assert_eq!(engine, venue_positions(sim), "the journal's positions are the venues' positions");
 
+    let prefix = ins.replay.identity.expect("a new journal records the instance's identity");
+    assert!(!prefix.is_legacy(), "every client order id carries the instance's prefix");
     let journaled: BTreeSet<String> = ins
         .replay
         .orders
         .iter()
         .filter(|o| o.intent)
-        .map(|o| format!("{}-{}-{}", o.client.op, o.client.leg, o.client.attempt))
+        .map(|o| format!("{prefix}{}-{}-{}", o.client.op, o.client.leg, o.client.attempt))
         .collect();
     let mut seen = BTreeSet::new();
     for v in Venue::ALL {

@@ -1,13 +1,17 @@
 //! What every venue's order entry shares: the instruments, the clock, the order
 //! tracker, the notices kept for a cold thread, the refusal windows (rate limits, trading
-//! disabled) and the futures account view. Venue rooms write into it; the sink reads it.
+//! disabled), the futures account view, and this instance's client id prefix with the
+//! foreign activity it separates out (orders and fills on the account that this
+//! instance did not send, reported once each, never adopted). Venue rooms write into
+//! it; the sink reads it.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pipeline::msg::{BalanceEvent, RejectReason, StateInput};
-use pipeline::types::{Amount, AssetId, InstrumentId, Instruments, Market, Qty, Venue};
+use pipeline::journal::ClientPrefix;
+use pipeline::msg::{BalanceEvent, Foreign, RejectReason, StateInput, VenueOrderId};
+use pipeline::types::{Amount, AssetId, InstrumentId, Instruments, Market, Price, Qty, Side, Venue};
 use quanta::Clock;
 
 use super::track::Tracker;
@@ -88,6 +92,42 @@ pub(crate) struct Core {
     disabled_until: [[u64; 2]; Venue::COUNT],
     futures_balances: [Option<(Amount, Option<Amount>)>; Venue::COUNT],
     positions: Vec<Option<Qty>>,
+    /// This instance's client id prefix (empty until the engine sets it).
+    pub prefix: ClientPrefix,
+    /// Keys of the foreign orders and trades reported lately (a ring), so that each is
+    /// reported once.
+    foreign_seen: [u64; FOREIGN_SEEN],
+    foreign_next: usize,
+}
+
+/// Foreign orders and trades remembered for deduplication.
+const FOREIGN_SEEN: usize = 256;
+
+/// A foreign order or fill as a venue room reads it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ForeignReport<'a> {
+    pub venue: Venue,
+    pub market: Market,
+    pub symbol: &'a str,
+    pub side: Side,
+    /// A fill (one trade), or an order report.
+    pub fill: bool,
+    pub price: Price,
+    pub qty: Qty,
+    pub fee: Amount,
+    pub fee_asset: AssetId,
+    /// The client id text as the venue shows it.
+    pub client: &'a [u8],
+    pub order_id: &'a [u8],
+    /// The trade's id (fills), 0 when none.
+    pub trade_id: u64,
+}
+
+fn key_of(parts: &[&[u8]]) -> u64 {
+    parts
+        .iter()
+        .flat_map(|p| p.iter().chain(std::iter::once(&0xffu8)))
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// The asset id of fees in an asset no instrument trades (exchange points).
@@ -103,9 +143,50 @@ impl Core {
             disabled_until: [[0; 2]; Venue::COUNT],
             futures_balances: [None; Venue::COUNT],
             positions: vec![None; instruments.len()],
+            prefix: ClientPrefix::LEGACY,
+            foreign_seen: [0; FOREIGN_SEEN],
+            foreign_next: 0,
             instruments,
             clock,
         }
+    }
+
+    /// Reports an order or fill on the account that this instance did not send, once:
+    /// a fill by its trade id (or order id and quantity), an order by its venue id. It
+    /// goes to the state stage as [`StateInput::Foreign`], never to the order tracker.
+    pub fn foreign(&mut self, r: &ForeignReport<'_>) {
+        let Some(inst) = self.instruments.find(r.venue, r.market, r.symbol) else { return };
+        let kind: &[u8] = if r.fill { b"fill" } else { b"order" };
+        let venue = [r.venue as u8, r.market as u8];
+        let key = if r.fill && r.trade_id != 0 {
+            key_of(&[&venue, kind, &r.trade_id.to_le_bytes()])
+        } else if r.fill {
+            key_of(&[&venue, kind, r.order_id, &r.qty.0.to_le_bytes(), &r.price.0.to_le_bytes()])
+        } else {
+            key_of(&[&venue, kind, r.order_id])
+        };
+        if self.foreign_seen.contains(&key) {
+            return;
+        }
+        self.foreign_seen[self.foreign_next] = key;
+        self.foreign_next = (self.foreign_next + 1) % FOREIGN_SEEN;
+        let text = |b: &[u8]| {
+            let b = &b[..b.len().min(47)];
+            std::str::from_utf8(b).ok().and_then(VenueOrderId::new).unwrap_or_default()
+        };
+        self.tracker.out.push_back(StateInput::Foreign(Foreign {
+            venue: r.venue,
+            inst,
+            side: r.side,
+            fill: r.fill,
+            price: r.price,
+            qty: r.qty,
+            fee: r.fee,
+            fee_asset: r.fee_asset,
+            client_text: text(r.client),
+            venue_order: text(r.order_id),
+            ts_ns: self.now_ns(),
+        }));
     }
 
     pub fn now_ns(&self) -> u64 {

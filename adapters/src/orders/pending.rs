@@ -2,6 +2,7 @@
 //! every venue's order entry needs to remember between sending a request and reading its
 //! answer.
 
+use pipeline::journal::ClientPrefix;
 use pipeline::msg::ClientOrderId;
 use pipeline::types::{InstrumentId, Market};
 
@@ -84,8 +85,8 @@ impl RestTarget {
         self.buf.push_str(s);
     }
 
-    pub fn push_client_id(&mut self, c: ClientOrderId) {
-        wire::push_client_id(&mut self.buf, c);
+    pub fn push_client_id(&mut self, prefix: ClientPrefix, c: ClientOrderId) {
+        wire::push_client_id(&mut self.buf, prefix, c);
     }
 
     pub fn buf_mut(&mut self) -> &mut String {

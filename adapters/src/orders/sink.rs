@@ -111,6 +111,14 @@ impl VenueSink {
         })
     }
 
+    /// Sets this instance's client order id prefix (fixed when its journal was created):
+    /// every order goes out with it, and orders and fills on the account without it are
+    /// reported as foreign ([`pipeline::msg::Foreign`]), never taken for ours. Call it
+    /// before the first order.
+    pub fn set_client_prefix(&mut self, prefix: pipeline::journal::ClientPrefix) {
+        self.core.prefix = prefix;
+    }
+
     /// Whether every client's pools are warm and private streams subscribed.
     pub fn is_ready(&self) -> bool {
         self.clients.iter().all(OrderClient::is_ready)

@@ -1,13 +1,16 @@
 //! Pieces every venue module uses: client order ids as venue text, exact parsing of venue
 //! numbers, reading JSON objects field by field, and wall-clock time for signatures.
 //!
-//! Client order ids travel as `{op}-{leg}-{attempt}` in decimal (at most 28 bytes, which
-//! is what Gate allows after its required `t-` prefix); Gate's text is `t-` followed by
-//! that, MEXC's `newClientOrderId` / `externalOid` is that alone. Anything else in those
-//! fields belongs to another client of the account and is ignored.
+//! Client order ids travel as `{prefix}{op}-{leg}-{attempt}`: the instance's prefix (six
+//! letters fixed when its journal was created, see [`ClientPrefix`]), then decimals; at
+//! most 28 bytes, which is what Gate allows after its required `t-` prefix. Gate's text
+//! is `t-` followed by that, MEXC's `newClientOrderId` / `externalOid` is that alone.
+//! Anything else in those fields (another engine's prefix, another client of the
+//! account) is foreign: reported, never taken for one of ours.
 
 use std::fmt::Write as _;
 
+use pipeline::journal::ClientPrefix;
 use pipeline::msg::ClientOrderId;
 use pipeline::types::decimal::parse_scaled;
 use pipeline::types::{Amount, Price, Qty, Rate, Rounding};
@@ -17,15 +20,20 @@ use crate::json::{JsonError, Parser};
 /// Longest client id text (without Gate's `t-`).
 pub(crate) const CLIENT_ID_MAX: usize = 28;
 
-/// Appends the client id text (`{op}-{leg}-{attempt}`).
-pub(crate) fn push_client_id(out: &mut String, c: ClientOrderId) {
-    let _ = write!(out, "{}-{}-{}", c.op, c.leg, c.attempt);
+/// Appends the client id text (`{prefix}{op}-{leg}-{attempt}`).
+pub(crate) fn push_client_id(out: &mut String, prefix: ClientPrefix, c: ClientOrderId) {
+    let _ = write!(out, "{prefix}{}-{}-{}", c.op, c.leg, c.attempt);
 }
 
-/// Reads a client id from venue text, with or without Gate's `t-` prefix.
-pub(crate) fn parse_client_id(text: &[u8]) -> Option<ClientOrderId> {
+/// Reads one of this instance's client ids (`prefix`) from venue text, with or without
+/// Gate's `t-` prefix; `None` for anything else, another instance's ids included.
+pub(crate) fn parse_client_id(prefix: ClientPrefix, text: &[u8]) -> Option<ClientOrderId> {
     let t = text.strip_prefix(b"t-").unwrap_or(text);
     if t.is_empty() || t.len() > CLIENT_ID_MAX {
+        return None;
+    }
+    let t = t.strip_prefix(prefix.as_bytes())?;
+    if !t.first().is_some_and(u8::is_ascii_digit) {
         return None;
     }
     let mut parts = t.split(|&b| b == b'-');
@@ -159,14 +167,31 @@ mod tests {
     #[test]
     fn client_ids_round_trip_and_fit_gate_text() {
         let c = ClientOrderId { op: u64::MAX >> 8, leg: 2, attempt: 15 };
-        let mut s = String::from("t-");
-        push_client_id(&mut s, c);
-        assert!(s.len() - 2 <= CLIENT_ID_MAX, "{s}");
-        assert_eq!(parse_client_id(s.as_bytes()), Some(c));
-        assert_eq!(parse_client_id(&s.as_bytes()[2..]), Some(c));
-        for bad in [&b"apiv4"[..], b"t-1-2", b"1-2-3-4", b"", b"t-1-x-3", b"1-300-1"] {
-            assert_eq!(parse_client_id(bad), None, "{:?}", std::str::from_utf8(bad));
+        for prefix in [ClientPrefix::new("kqzvme").unwrap(), ClientPrefix::LEGACY] {
+            let mut s = String::from("t-");
+            push_client_id(&mut s, prefix, c);
+            assert!(s.len() - 2 <= CLIENT_ID_MAX, "{s}");
+            assert_eq!(parse_client_id(prefix, s.as_bytes()), Some(c));
+            assert_eq!(parse_client_id(prefix, &s.as_bytes()[2..]), Some(c));
         }
+        let legacy = ClientPrefix::LEGACY;
+        for bad in [&b"apiv4"[..], b"t-1-2", b"1-2-3-4", b"", b"t-1-x-3", b"1-300-1"] {
+            assert_eq!(parse_client_id(legacy, bad), None, "{:?}", std::str::from_utf8(bad));
+        }
+    }
+
+    #[test]
+    fn another_instances_ids_are_never_ours() {
+        let (a, b) = (ClientPrefix::new("aaaaaa").unwrap(), ClientPrefix::new("bbbbbb").unwrap());
+        let c = ClientOrderId { op: 7, leg: 1, attempt: 0 };
+        let mut text = String::new();
+        push_client_id(&mut text, a, c);
+        assert_eq!(text, "aaaaaa7-1-0");
+        assert_eq!(parse_client_id(a, text.as_bytes()), Some(c));
+        assert_eq!(parse_client_id(b, text.as_bytes()), None, "the same op under another prefix");
+        assert_eq!(parse_client_id(ClientPrefix::LEGACY, text.as_bytes()), None);
+        assert_eq!(parse_client_id(a, b"7-1-0"), None, "an unprefixed id is not this instance's");
+        assert_eq!(parse_client_id(a, b"manual"), None);
     }
 
     #[test]

@@ -18,8 +18,16 @@ pub struct DetectConfig {
     pub max_data_age_ms: u64,
     /// The same candidate is emitted at most once per this period.
     pub cooldown_ms: u64,
-    /// How far beyond the worst level walked a limit price may go (0: exactly there).
+    /// How far beyond the worst level walked a limit price may go, at most (0: exactly
+    /// there). The book an order meets is often a tick or two on from the one it was
+    /// priced on (the venue re-quoted while the order travelled); an allowance lets the
+    /// leg fill as planned instead of sending the operation into recovery.
     pub limit_slippage_bps: Bps,
+    /// The allowance of each leg is also at most this share of the expected edge,
+    /// divided over the legs: an operation whose every leg fills at its limit keeps the
+    /// rest of its edge (at 100, the default, it breaks even after fees, never a loss;
+    /// the recovery the allowance avoids may pay `max_slippage_bps` beyond the plan).
+    pub limit_edge_share_pct: u8,
     pub spot_spot: bool,
     pub basis: bool,
     pub triangular: bool,
@@ -49,7 +57,8 @@ impl Default for DetectConfig {
             max_notional_usd: Usd::new(1000),
             max_data_age_ms: 100,
             cooldown_ms: 1000,
-            limit_slippage_bps: Bps::default(),
+            limit_slippage_bps: Bps::new(10),
+            limit_edge_share_pct: 100,
             spot_spot: true,
             basis: true,
             triangular: true,
@@ -67,4 +76,6 @@ pub enum DetectConfigError {
     UnknownAsset(String),
     #[error("detect.{0} must be positive")]
     NotPositive(&'static str),
+    #[error("detect.limit_edge_share_pct must be at most 100")]
+    EdgeShare,
 }

@@ -16,7 +16,8 @@
 //!   `max_data_age_ms` relative to the triggering event's receive time, is never used; an
 //!   emitted opportunity's legs all satisfy their instrument's tick, lot, min/max quantity
 //!   and min notional, with quantities rounded down and limits never beyond the levels
-//!   walked plus `limit_slippage_bps`; its expected edge after taker fees is at least
+//!   walked plus an allowance (`limit_slippage_bps`, and at most `limit_edge_share_pct`
+//!   of the edge over the legs); its expected edge after taker fees is at least
 //!   `min_profit_bps` and its USD notional at most `max_notional_usd`; the same candidate
 //!   is emitted at most once per `cooldown_ms` however long it persists. Exact arithmetic
 //!   only; no allocation in `poll`; no input makes it panic.
@@ -139,6 +140,9 @@ impl Detector {
         if config.max_notional_usd.amount().0 <= 0 {
             return Err(DetectConfigError::NotPositive("max_notional_usd"));
         }
+        if config.limit_edge_share_pct > 100 {
+            return Err(DetectConfigError::EdgeShare);
+        }
         let cands = candidates(config, &instruments)?;
         let n = instruments.len();
         let mut by_inst = vec![Vec::new(); n];
@@ -158,6 +162,7 @@ impl Detector {
                 min_edge: config.min_profit_bps.rate(),
                 max_notional: config.max_notional_usd.amount(),
                 slippage: config.limit_slippage_bps.rate(),
+                edge_share_pct: config.limit_edge_share_pct,
             },
             max_age_ns: ms_to_ns(config.max_data_age_ms),
             cooldown_ns: ms_to_ns(config.cooldown_ms),

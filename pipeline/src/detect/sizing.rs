@@ -19,9 +19,17 @@
 //! evaluation.
 //!
 //! **Limit prices.** A buy's limit is the worst ask the walk touched, raised by the
-//! configured slippage allowance (default 0) and rounded *down* to the tick: never above
-//! what the book showed plus the allowance. A sell's is the worst bid touched, lowered by
-//! the allowance and rounded *up*. Quantities only ever round down. Every leg is checked
+//! leg's allowance and rounded *down* to the tick: never above what the book showed plus
+//! the allowance. A sell's is the worst bid touched, lowered by the allowance and rounded
+//! *up*. The allowance is the configured slippage (`limit_slippage_bps`), but at most
+//! `edge_share_pct` of the expected edge divided over the legs: the book an order meets
+//! is often a tick on from the one it was priced on (quotes move while the order
+//! travels), and a leg at exactly the touched price then fills nothing, which turns a
+//! clean operation into a recovery; with the allowance it still fills, and if every leg
+//! fills at its limit the operation keeps the rest of its edge (with the whole edge
+//! shared, it breaks even after fees). Paying the allowance up front costs less than the
+//! recovery it avoids, whose hedge may go `max_slippage_bps` beyond the plan after a
+//! naked wait. Quantities only ever round down. Every leg is checked
 //! with [`Instrument::accepts`] (tick, lot, min/max quantity, min notional) before an
 //! opportunity leaves detection.
 
@@ -56,7 +64,19 @@ impl Quote<'_> {
 pub struct Params {
     pub min_edge: Rate,
     pub max_notional: Amount,
+    /// The most a limit may sit beyond the worst level walked.
     pub slippage: Rate,
+    /// Each leg's allowance is at most this share (percent) of the edge over the legs.
+    pub edge_share_pct: u8,
+}
+
+impl Params {
+    /// The allowance of each of `n_legs` legs for an operation of expected `edge`.
+    fn allowance(&self, edge: Rate, n_legs: usize) -> Rate {
+        let share = i128::from(edge.0.max(0)) * i128::from(self.edge_share_pct.min(100)) / 100;
+        let per_leg = share / (n_legs.max(1) as i128);
+        Rate(self.slippage.0.min(per_leg as i64).max(0))
+    }
 }
 
 /// A sized opportunity's legs and economics.
@@ -248,11 +268,12 @@ fn finish(
 ) -> Result<Sized, Refusal> {
     let mut legs = [Leg::default(); MAX_LEGS];
     let mut slippage = Rate::ZERO;
+    let allowance = p.allowance(e.edge, n_legs);
     for i in 0..n_legs {
         let q = quotes[i].ok_or(Refusal::Overflow)?;
         let (side, qty, worst) = e.legs[i];
         let best = q.best(side).ok_or(Refusal::NoDepth)?;
-        let price = limit(q.inst, side, worst, p.slippage).ok_or(Refusal::Overflow)?;
+        let price = limit(q.inst, side, worst, allowance).ok_or(Refusal::Overflow)?;
         if !q.inst.accepts(price, qty) {
             return Err(Refusal::BelowMinimum);
         }

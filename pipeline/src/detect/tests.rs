@@ -59,6 +59,8 @@ fn only(kinds: &[OppKind]) -> DetectConfig {
         spot_spot: kinds.contains(&OppKind::SpotSpot),
         basis: kinds.contains(&OppKind::Basis),
         triangular: kinds.contains(&OppKind::Triangular),
+        // Limits exactly at the levels walked, unless a test gives an allowance.
+        limit_slippage_bps: Bps::new(0),
         ..DetectConfig::default()
     }
 }
@@ -140,6 +142,7 @@ fn sizing_walks_depth_to_the_largest_size_that_keeps_the_edge() {
         min_edge: Rate::from_bps(10),
         max_notional: Amount::from_int(1_000_000),
         slippage: Rate::ZERO,
+        edge_share_pct: 50,
     };
     let (bt, st) = (
         top(
@@ -180,6 +183,50 @@ fn a_slippage_allowance_moves_limits_outward_on_the_tick() {
     assert_eq!(o.legs[0].price, px(&g, "50015"));
     assert_eq!(o.legs[1].price, px(&m, "50584.82"));
     assert_eq!(o.slippage, Rate::from_bps(3));
+}
+
+#[test]
+fn the_allowance_never_gives_away_more_than_its_share_of_the_edge() {
+    let books = |rig: &Rig| {
+        let (g, m) = (rig.inst(rig.u.gate_btc).clone(), rig.inst(rig.u.mexc_btc).clone());
+        [
+            top(&g, MS, &[("49990", "0.5")], &[("50000", "0.5")]),
+            top(&m, MS, &[("50600", "0.3")], &[("50610", "0.3")]),
+        ]
+    };
+    // A wide cap and half the edge shared: the edge (about 98.7 bps) bounds each of the
+    // two legs to a quarter of it.
+    let mut cfg = only(&[OppKind::SpotSpot]);
+    cfg.limit_slippage_bps = Bps::new(100);
+    cfg.limit_edge_share_pct = 50;
+    let mut rig = Rig::new(cfg);
+    let tops = books(&rig);
+    let o = rig.feed(&tops)[0];
+    assert!(
+        o.slippage > Rate::from_bps(24) && o.slippage <= Rate(o.edge.0 / 4),
+        "{:?} {:?}",
+        o.slippage,
+        o.edge
+    );
+    // Both legs at their limits still keep half the edge, fees included.
+    let (g, m) = (rig.inst(o.legs[0].inst), rig.inst(o.legs[1].inst));
+    let paid = g.notional(o.legs[0].price, o.legs[0].qty, Rounding::Ceil).unwrap();
+    let got = m.notional(o.legs[1].price, o.legs[1].qty, Rounding::Floor).unwrap();
+    let fees = paid.mul_rate(g.taker_fee, Rounding::Ceil).unwrap()
+        + got.mul_rate(m.taker_fee, Rounding::Ceil).unwrap();
+    let worst = got - paid - fees;
+    assert!(
+        worst.0 * 2 >= o.expected_profit.0 - o.expected_profit.0 / 50,
+        "{worst} of {}",
+        o.expected_profit
+    );
+    // No share of the edge: limits at the levels walked.
+    let mut cfg = only(&[OppKind::SpotSpot]);
+    cfg.limit_slippage_bps = Bps::new(100);
+    cfg.limit_edge_share_pct = 0;
+    let mut rig = Rig::new(cfg);
+    let tops = books(&rig);
+    assert_eq!(rig.feed(&tops)[0].slippage, Rate::ZERO);
 }
 
 #[test]

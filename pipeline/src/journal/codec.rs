@@ -26,6 +26,8 @@
 //!   4 QueryIntent   client, inst u16, ts_ns u64
 //!   5 CancelAll     ts_ns u64
 //!   6 BalanceQuery  venue u8, ts_ns u64
+//!   7 Identity      prefix (len u8, bytes), wall_ms u64: the instance's client order id
+//!                   prefix, the first record of a journal created with one
 //! state log
 //!  16 OpStarted     op u64, id u64, kind u8, n_legs u8, leg x3, expected_profit i128,
 //!                   edge i64, notional i128, slippage i64, trigger_ns u64, oldest_ns u64,
@@ -41,6 +43,9 @@
 //!  19 OpPhase       op u64, phase u8, ts_ns u64
 //!  20 OpFinished    op u64, success u8, realized_pnl i128, wall_ms u64, ts_ns u64
 //!  21 InstHalt      inst u16, halted u8, ts_ns u64
+//!  28 Breakers      tripped_ms u64 x5, daily_base i128, wall_ms u64: the risk gate's
+//!                   circuit breakers after a change (the wall-clock time each open one
+//!                   tripped, 0 for closed; the day's P&L an operator's reset accepted)
 //! ```
 //!
 //! Amounts are [`Amount`] mantissas (10^-18), prices and quantities their instrument's
@@ -52,6 +57,8 @@ use crate::msg::{
     VenueOrderId,
 };
 use crate::types::{Amount, AssetId, InstrumentId, Price, Qty, Rate, Side, Venue};
+
+use super::identity::ClientPrefix;
 
 /// Bytes before the payload in a frame.
 pub const FRAME_HEADER: usize = 18;
@@ -252,10 +259,12 @@ pub enum RecordKind {
     OpPhase = 19,
     OpFinished = 20,
     InstrumentHalt = 21,
+    Identity = 7,
+    Breakers = 28,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 12] = [
+    pub const ALL: [RecordKind; 14] = [
         RecordKind::OpIntent,
         RecordKind::OrderIntent,
         RecordKind::CancelIntent,
@@ -268,6 +277,8 @@ impl RecordKind {
         RecordKind::OpPhase,
         RecordKind::OpFinished,
         RecordKind::InstrumentHalt,
+        RecordKind::Identity,
+        RecordKind::Breakers,
     ];
 
     pub fn from_u8(v: u8) -> Option<Self> {
@@ -288,6 +299,8 @@ impl RecordKind {
             RecordKind::OpPhase => "op_phase",
             RecordKind::OpFinished => "op_finished",
             RecordKind::InstrumentHalt => "instrument_halt",
+            RecordKind::Identity => "identity",
+            RecordKind::Breakers => "breakers",
         }
     }
 
@@ -314,18 +327,80 @@ pub struct FillApplied {
 /// One journal record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Record {
-    OpIntent { op: u64, kind: OppKind, n_legs: u8, deadline_ns: u64, ts_ns: u64 },
-    OrderIntent { client: ClientOrderId, leg: Leg, tif: TimeInForce, ts_ns: u64 },
-    CancelIntent { client: ClientOrderId, inst: InstrumentId, ts_ns: u64 },
-    QueryIntent { client: ClientOrderId, inst: InstrumentId, ts_ns: u64 },
-    CancelAll { ts_ns: u64 },
-    BalanceQuery { venue: Venue, ts_ns: u64 },
+    OpIntent {
+        op: u64,
+        kind: OppKind,
+        n_legs: u8,
+        deadline_ns: u64,
+        ts_ns: u64,
+    },
+    OrderIntent {
+        client: ClientOrderId,
+        leg: Leg,
+        tif: TimeInForce,
+        ts_ns: u64,
+    },
+    CancelIntent {
+        client: ClientOrderId,
+        inst: InstrumentId,
+        ts_ns: u64,
+    },
+    QueryIntent {
+        client: ClientOrderId,
+        inst: InstrumentId,
+        ts_ns: u64,
+    },
+    CancelAll {
+        ts_ns: u64,
+    },
+    BalanceQuery {
+        venue: Venue,
+        ts_ns: u64,
+    },
     OpStarted(Execution),
     OrderEvent(OrderEvent),
     FillApplied(FillApplied),
-    OpPhase { op: u64, phase: OpPhase, ts_ns: u64 },
-    OpFinished { op: u64, success: bool, realized_pnl: Amount, wall_ms: u64, ts_ns: u64 },
-    InstrumentHalt { inst: InstrumentId, halted: bool, ts_ns: u64 },
+    OpPhase {
+        op: u64,
+        phase: OpPhase,
+        ts_ns: u64,
+    },
+    OpFinished {
+        op: u64,
+        success: bool,
+        realized_pnl: Amount,
+        wall_ms: u64,
+        ts_ns: u64,
+    },
+    InstrumentHalt {
+        inst: InstrumentId,
+        halted: bool,
+        ts_ns: u64,
+    },
+    /// The instance's client order id prefix, written when the journal is created.
+    Identity {
+        prefix: ClientPrefix,
+        wall_ms: u64,
+    },
+    /// The risk gate's circuit breakers after a change.
+    Breakers(BreakerRecord),
+}
+
+/// How many circuit breakers a [`Record::Breakers`] holds.
+pub const BREAKER_SLOTS: usize = 5;
+
+/// The circuit breakers as the risk gate last changed them, journaled by the state stage
+/// so that a restart (a crash loop included) finds them as they were.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BreakerRecord {
+    /// Per breaker (`risk::Breaker` order): the wall-clock time it tripped (ms since the
+    /// epoch), 0 while closed.
+    pub tripped_ms: [u64; BREAKER_SLOTS],
+    /// The day's realized P&L an operator's reset accepted (the daily-loss limit counts
+    /// from it).
+    pub daily_base: Amount,
+    /// When the change happened.
+    pub wall_ms: u64,
 }
 
 /// The layout version every record is written with now.
@@ -346,6 +421,8 @@ impl Record {
             Record::OpPhase { .. } => RecordKind::OpPhase,
             Record::OpFinished { .. } => RecordKind::OpFinished,
             Record::InstrumentHalt { .. } => RecordKind::InstrumentHalt,
+            Record::Identity { .. } => RecordKind::Identity,
+            Record::Breakers(_) => RecordKind::Breakers,
         }
     }
 
@@ -361,7 +438,11 @@ impl Record {
             Record::OpStarted(e) => Some(e.op()),
             Record::OrderEvent(e) => Some(e.client.op),
             Record::FillApplied(f) => Some(f.client.op),
-            Record::CancelAll { .. } | Record::BalanceQuery { .. } | Record::InstrumentHalt { .. } => None,
+            Record::CancelAll { .. }
+            | Record::BalanceQuery { .. }
+            | Record::InstrumentHalt { .. }
+            | Record::Identity { .. }
+            | Record::Breakers(_) => None,
         }
     }
 
@@ -474,6 +555,18 @@ impl Record {
                 w.u16(inst.0);
                 w.u8(halted as u8);
                 w.u64(ts_ns);
+            }
+            Record::Identity { prefix, wall_ms } => {
+                w.u8(prefix.as_bytes().len() as u8);
+                w.bytes(prefix.as_bytes());
+                w.u64(wall_ms);
+            }
+            Record::Breakers(b) => {
+                for t in b.tripped_ms {
+                    w.u64(t);
+                }
+                w.i128(b.daily_base.0);
+                w.u64(b.wall_ms);
             }
         }
         if w.ok { Some(w.pos) } else { None }
@@ -590,6 +683,22 @@ impl Record {
             },
             RecordKind::InstrumentHalt => {
                 Record::InstrumentHalt { inst: InstrumentId(r.u16()?), halted: r.bool()?, ts_ns: r.u64()? }
+            }
+            RecordKind::Identity => {
+                let n = r.u8()? as usize;
+                let prefix = ClientPrefix::new(std::str::from_utf8(r.bytes(n)?).ok()?)?;
+                Record::Identity { prefix, wall_ms: r.u64()? }
+            }
+            RecordKind::Breakers => {
+                let mut tripped_ms = [0; BREAKER_SLOTS];
+                for t in &mut tripped_ms {
+                    *t = r.u64()?;
+                }
+                Record::Breakers(BreakerRecord {
+                    tripped_ms,
+                    daily_base: Amount(r.i128()?),
+                    wall_ms: r.u64()?,
+                })
             }
         };
         if r.pos != payload.len() {
@@ -823,6 +932,12 @@ pub(crate) mod tests {
             Record::OpPhase { op: 9, phase: OpPhase::AwaitingOperator, ts_ns: 18 },
             Record::OpFinished { op: 9, success: false, realized_pnl: Amount(-77), wall_ms: 19, ts_ns: 20 },
             Record::InstrumentHalt { inst: InstrumentId(3), halted: true, ts_ns: 21 },
+            Record::Identity { prefix: ClientPrefix::new("kqzvme").unwrap(), wall_ms: 22 },
+            Record::Breakers(BreakerRecord {
+                tripped_ms: [23, 0, 0, 24, 0],
+                daily_base: Amount(-25),
+                wall_ms: 26,
+            }),
         ]
     }
 

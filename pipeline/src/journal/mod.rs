@@ -24,6 +24,7 @@
 pub mod codec;
 mod error;
 pub mod history;
+mod identity;
 mod inspect;
 pub mod reader;
 pub mod replay;
@@ -33,9 +34,13 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-pub use codec::{FillApplied, JournalKind, OpPhase, OrderState, Record, RecordKind, TimeInForce};
+pub use codec::{
+    BREAKER_SLOTS, BreakerRecord, FillApplied, JournalKind, OpPhase, OrderState, Record, RecordKind,
+    TimeInForce,
+};
 pub use error::JournalError;
 pub use history::{Day, FillSource, History, HistoryFill, HistoryOp, Outcome, daily, history};
+pub use identity::{ClientPrefix, PREFIX_LEN};
 pub use inspect::{FileSummary, Inspection, Issue, Problem, Verdict, inspect};
 pub use reader::{Damage, Entry, Finding, JournalFile, Tail, read_file, verify};
 pub use replay::{Replay, ReplayOp, ReplayOrder, ReplayPosition, replay};

@@ -11,8 +11,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::codec::{JournalKind, OpPhase, OrderState, Record};
+use super::codec::{BreakerRecord, JournalKind, OpPhase, OrderState, Record};
 use super::error::JournalError;
+use super::identity::ClientPrefix;
 use super::reader::{JournalFile, Tail, read_file};
 use crate::msg::{ClientOrderId, Execution, OppKind, OrderUpdate};
 use crate::types::{Amount, InstrumentId, Price, Qty, Side};
@@ -77,6 +78,13 @@ pub struct Replay {
     pub state_records: u64,
     pub dispatch_tail: Option<Tail>,
     pub state_tail: Option<Tail>,
+    /// The instance's client order id prefix, when the journal was created with one.
+    pub identity: Option<ClientPrefix>,
+    /// The circuit breakers as last journaled.
+    pub breakers: Option<BreakerRecord>,
+    /// Realized P&L of the operations that finished on each UTC day (day number since
+    /// the epoch, by the wall clock of their finish).
+    pub realized_by_day: BTreeMap<u64, Amount>,
 }
 
 impl Replay {
@@ -132,6 +140,9 @@ pub fn read_dir(dir: &Path) -> Result<(Option<JournalFile>, Option<JournalFile>)
     Ok((read(JournalKind::Dispatch)?, read(JournalKind::State)?))
 }
 
+/// A UTC day in milliseconds.
+const DAY_MS: u64 = 86_400_000;
+
 #[derive(Default)]
 struct Builder {
     ops: BTreeMap<u64, ReplayOp>,
@@ -140,6 +151,9 @@ struct Builder {
     halted: BTreeMap<InstrumentId, bool>,
     last_op: u64,
     realized: Amount,
+    identity: Option<ClientPrefix>,
+    breakers: Option<BreakerRecord>,
+    realized_by_day: BTreeMap<u64, Amount>,
 }
 
 impl Builder {
@@ -231,7 +245,7 @@ impl Builder {
             Record::OpPhase { op, phase, .. } => {
                 self.op(op).phase = phase;
             }
-            Record::OpFinished { op, success, realized_pnl, .. } => {
+            Record::OpFinished { op, success, realized_pnl, wall_ms, .. } => {
                 let o = self.op(op);
                 if !o.finished {
                     o.finished = true;
@@ -239,11 +253,17 @@ impl Builder {
                     o.realized_pnl = realized_pnl;
                     o.phase = if success { OpPhase::Completed } else { OpPhase::Failed };
                     self.realized = self.realized.saturating_add(realized_pnl);
+                    let day = self.realized_by_day.entry(wall_ms / DAY_MS).or_default();
+                    *day = day.saturating_add(realized_pnl);
                 }
             }
             Record::InstrumentHalt { inst, halted, .. } => {
                 self.halted.insert(inst, halted);
             }
+            Record::Identity { prefix, .. } => {
+                self.identity.get_or_insert(prefix);
+            }
+            Record::Breakers(b) => self.breakers = Some(b),
         }
     }
 }
@@ -267,5 +287,8 @@ pub fn rebuild(dispatch: Option<&JournalFile>, state: Option<&JournalFile>) -> R
         state_records: state.map_or(0, |j| j.entries.len() as u64),
         dispatch_tail: dispatch.map(|j| j.tail),
         state_tail: state.map(|j| j.tail),
+        identity: b.identity,
+        breakers: b.breakers,
+        realized_by_day: b.realized_by_day,
     }
 }

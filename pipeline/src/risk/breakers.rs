@@ -13,11 +13,23 @@
 //! orders. An operator who resets the daily-loss breaker accepts the day's loss so far:
 //! it trips again once the day loses `max_daily_loss_usd` more (and counts from zero
 //! again once the day is back in profit or a new day starts).
+//!
+//! Every change is journaled (the state stage writes the gate's [`BreakerRecord`]s), and
+//! the gate starts from the last one: a crash or a restart finds every breaker as it
+//! was, so a crash loop never gets a fresh loss budget. A breaker that closes by itself
+//! keeps its time: one tripped before the restart closes `reset_after_ms` after it
+//! tripped, by the wall clock. A new UTC day closes the daily-loss breaker as it would
+//! while running.
 
 use serde::Deserialize;
 
+use crate::journal::{BREAKER_SLOTS, BreakerRecord};
 use crate::types::{Amount, Venue};
 use crate::units::ms_to_ns;
+
+const _: () = assert!(Breaker::COUNT == BREAKER_SLOTS, "a breaker record holds every breaker");
+
+const DAY_MS: u64 = 86_400_000;
 
 /// The circuit breakers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -215,6 +227,41 @@ impl Breakers {
         }
     }
 
+    /// The breakers as a journal record: `now_ns` on the gate's clock is `wall_ms`.
+    pub(crate) fn record(&self, now_ns: u64, wall_ms: u64) -> BreakerRecord {
+        let mut tripped_ms = [0; BREAKER_SLOTS];
+        for b in Breaker::ALL {
+            if self.open[b.index()] {
+                let ago_ms = now_ns.saturating_sub(self.tripped_at[b.index()]) / 1_000_000;
+                tripped_ms[b.index()] = wall_ms.saturating_sub(ago_ms).max(1);
+            }
+        }
+        BreakerRecord { tripped_ms, daily_base: self.daily_base, wall_ms }
+    }
+
+    /// Puts back the breakers `r` journaled: `now_ns` on the gate's clock is `wall_ms`.
+    /// What the day's accepted loss and the daily-loss breaker were count only on the day
+    /// they were journaled.
+    pub(crate) fn restore(&mut self, r: &BreakerRecord, now_ns: u64, wall_ms: u64) {
+        let same_day = r.wall_ms / DAY_MS == wall_ms / DAY_MS;
+        for b in Breaker::ALL {
+            let t = r.tripped_ms[b.index()];
+            if t == 0 || (b == Breaker::DailyLoss && !same_day) {
+                continue;
+            }
+            self.open[b.index()] = true;
+            let ago_ns = wall_ms.saturating_sub(t).saturating_mul(1_000_000);
+            self.tripped_at[b.index()] = now_ns.saturating_sub(ago_ns);
+            if b == Breaker::ConsecutiveFailures {
+                self.consecutive_failures = self.cfg.max_consecutive_failures;
+            }
+        }
+        if same_day {
+            self.daily_base = r.daily_base;
+            self.last_daily = r.daily_base;
+        }
+    }
+
     /// An operator closes every breaker.
     pub(crate) fn reset_all(&mut self) {
         let base = self.last_daily.min(Amount::ZERO);
@@ -227,6 +274,61 @@ mod tests {
     use super::*;
 
     const MS: u64 = 1_000_000;
+
+    #[test]
+    fn a_journaled_record_puts_every_breaker_back_as_it_was() {
+        let cfg = BreakerConfig { reset_after_ms: 30_000, ..BreakerConfig::default() };
+        let mut b = Breakers::new(cfg);
+        let limit = Amount::from_int(500);
+        b.on_daily_pnl(Amount::from_int(-600), limit, 100 * MS);
+        b.on_latency(Venue::GateIo, 900 * MS, 110 * MS);
+        let day = 20_000 * DAY_MS;
+        // Journaled at 120 ms on the gate's clock, 12:00 of some day by the wall clock.
+        let rec = b.record(120 * MS, day + DAY_MS / 2);
+        assert_eq!(rec.tripped_ms[Breaker::DailyLoss.index()], day + DAY_MS / 2 - 20);
+        assert_eq!(rec.tripped_ms[Breaker::ConsecutiveFailures.index()], 0);
+
+        // A restart 10 s later: a fresh gate whose clock reads t0.
+        let t0 = 1_000_000 * MS;
+        let mut back = Breakers::new(cfg);
+        back.restore(&rec, t0, day + DAY_MS / 2 + 10_000);
+        assert!(back.is_open(Breaker::DailyLoss), "the day's loss still stops trading");
+        assert!(back.is_open(Breaker::Latency));
+        assert!(!back.is_open(Breaker::ConsecutiveFailures));
+        back.on_daily_pnl(Amount::from_int(-600), limit, t0 + MS);
+        assert!(back.is_open(Breaker::DailyLoss), "the restored total keeps it open");
+        // The latency breaker closes 30 s after it tripped, not 30 s after the restart.
+        back.tick(t0 + 19_000 * MS);
+        assert!(back.is_open(Breaker::Latency));
+        back.tick(t0 + 20_100 * MS);
+        assert!(!back.is_open(Breaker::Latency));
+
+        // Restored on the next day, the daily-loss breaker is closed; the others stay.
+        b.on_outcome(false, 130 * MS);
+        b.on_outcome(false, 131 * MS);
+        b.on_outcome(false, 132 * MS);
+        let rec = b.record(140 * MS, day + DAY_MS / 2);
+        let mut next_day = Breakers::new(cfg);
+        next_day.restore(&rec, 0, day + DAY_MS + 1);
+        assert!(!next_day.is_open(Breaker::DailyLoss));
+        assert!(next_day.is_open(Breaker::ConsecutiveFailures), "latched until an operator resets it");
+    }
+
+    #[test]
+    fn an_operators_reset_survives_a_restart() {
+        let mut b = Breakers::new(BreakerConfig::default());
+        let limit = Amount::from_int(500);
+        b.on_daily_pnl(Amount::from_int(-600), limit, 0);
+        b.reset_all();
+        let rec = b.record(MS, 1_000);
+        assert_eq!(rec.tripped_ms, [0; BREAKER_SLOTS]);
+        let mut back = Breakers::new(BreakerConfig::default());
+        back.restore(&rec, 0, 2_000);
+        back.on_daily_pnl(Amount::from_int(-600), limit, MS);
+        assert!(!back.is_open(Breaker::DailyLoss), "the operator accepted the loss so far");
+        back.on_daily_pnl(Amount::from_int(-1_100), limit, 2 * MS);
+        assert!(back.is_open(Breaker::DailyLoss), "and 500 more trips it again");
+    }
 
     #[test]
     fn consecutive_failures_latch_until_an_operator_resets() {

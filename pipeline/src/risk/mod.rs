@@ -7,7 +7,9 @@
 //!   reset breakers). The runtime's `Control` halt flag is read on every decision.
 //! - **Output rings:** `Tx<Execution>` to dispatch (a `Retry` link: an approved execution
 //!   waits in the gate until dispatch takes it, and no new opportunity is read
-//!   meanwhile); `Tx<Alert>` to a cold thread (dropped and counted when full).
+//!   meanwhile); `Tx<Alert>` to a cold thread (dropped and counted when full);
+//!   optionally `Tx<BreakerRecord>` to the state stage, which journals the breakers
+//!   after every change (a full ring delays the record, never loses the latest).
 //! - **State owned:** positions and USD exposure per instrument and net per asset,
 //!   venue balances and the amounts reserved against them per operation in flight, the
 //!   token buckets, the circuit breakers, the kill switch, instrument halts, the next op
@@ -57,6 +59,7 @@ pub use veto::Veto;
 
 use breakers::Breakers;
 
+use crate::journal::BreakerRecord;
 use crate::msg::{Alert, AlertKind, Execution, MAX_LEGS, Opportunity, RiskControl, RiskUpdate};
 use crate::runtime::{Control, Held, Rx, Stage, Tx};
 use crate::types::{Amount, AssetId, InstrumentId, Instruments, Market, Qty, Rate, Rounding, Side, Venue};
@@ -120,6 +123,10 @@ pub struct RiskGate {
     breakers: Breakers,
     /// The approved execution dispatch's ring refused: sent before anything new is read.
     held: Held<Execution>,
+    /// Where the breakers go after a change, to be journaled.
+    breaker_log: Option<Tx<BreakerRecord>>,
+    /// The breakers changed since the last record went out.
+    breakers_dirty: bool,
 }
 
 impl fmt::Debug for RiskGate {
@@ -185,6 +192,8 @@ impl RiskGate {
             reserved: vec![Amount::ZERO; Venue::COUNT * assets],
             reservations: vec![Reservation::default(); config.max_ops_in_flight],
             held: Held::new(1),
+            breaker_log: None,
+            breakers_dirty: false,
             rings,
             runtime,
             clock,
@@ -195,6 +204,32 @@ impl RiskGate {
 
     pub fn stats(&self) -> &Arc<RiskStats> {
         &self.stats
+    }
+
+    /// Sends the breakers on `tx` after every change, for the state stage to journal.
+    pub fn with_breaker_log(mut self, tx: Tx<BreakerRecord>) -> Self {
+        self.breaker_log = Some(tx);
+        self
+    }
+
+    /// Starts from the breakers the journal last recorded (replay's `breakers`).
+    pub fn with_breakers(mut self, record: Option<&BreakerRecord>) -> Self {
+        if let Some(r) = record {
+            let before = self.breakers.open_flags();
+            self.breakers.restore(r, now_ns(&self.clock), crate::clock::unix_ns() / 1_000_000);
+            for b in Breaker::ALL {
+                let open = self.breakers.open_flags()[b.index()];
+                if open != before[b.index()] {
+                    self.stats.breaker_open[b.index()].set(open as i64);
+                }
+            }
+        }
+        self
+    }
+
+    /// Whether `b` is open.
+    pub fn breaker_open(&self, b: Breaker) -> bool {
+        self.breakers.open_flags()[b.index()]
     }
 
     /// The op id the next approved operation gets.
@@ -225,6 +260,7 @@ impl RiskGate {
         for b in Breaker::ALL {
             let i = b.index();
             if before[i] != after[i] {
+                self.breakers_dirty = true;
                 self.stats.breaker_open[i].set(after[i] as i64);
                 if after[i] {
                     self.stats.breaker_trips[i].inc();
@@ -251,6 +287,8 @@ impl RiskGate {
             RiskControl::ResetBreakers => {
                 let before = self.breakers.open_flags();
                 self.breakers.reset_all();
+                // The accepted loss changed even when nothing was open.
+                self.breakers_dirty = true;
                 self.sync_breakers(before);
             }
         }
@@ -486,6 +524,21 @@ impl RiskGate {
     }
 }
 
+impl RiskGate {
+    /// Sends the breakers to be journaled; a full ring leaves them for the next poll.
+    #[cold]
+    fn log_breakers(&mut self) {
+        let Some(tx) = self.breaker_log.as_mut() else {
+            self.breakers_dirty = false;
+            return;
+        };
+        let rec = self.breakers.record(now_ns(&self.clock), crate::clock::unix_ns() / 1_000_000);
+        if tx.push(rec).is_ok() {
+            self.breakers_dirty = false;
+        }
+    }
+}
+
 impl Stage for RiskGate {
     fn poll(&mut self) -> usize {
         let mut work = 0;
@@ -501,6 +554,9 @@ impl Stage for RiskGate {
         let before = self.breakers.open_flags();
         self.breakers.tick(now_ns(&self.clock));
         self.sync_breakers(before);
+        if self.breakers_dirty {
+            self.log_breakers();
+        }
         if !self.held.is_empty() {
             if self.held.flush(&mut self.rings.executions) == 0 {
                 return work;

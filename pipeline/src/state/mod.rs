@@ -43,8 +43,10 @@
 //! module is the stage itself: it owns the tables, and journals, publishes and counts
 //! every transition.
 mod config;
+mod foreign;
 mod ledger;
 mod operations;
+mod quality;
 mod recovery;
 mod restore;
 mod stats;
@@ -60,7 +62,9 @@ use quanta::Clock;
 
 pub use crate::journal::{OpPhase, OrderState};
 pub use config::{StateConfig, StateConfigError};
+pub use foreign::{ForeignSnapshot, ForeignStats};
 pub use ledger::{Applied, Delta, Positions};
+pub use quality::{QualitySnapshot, QualityStats};
 pub use stats::{StateSnapshot, StateStats};
 
 use crate::journal::{JournalWriter, Record, Replay};
@@ -129,6 +133,10 @@ pub struct StateKeeper {
     started: bool,
     outcomes: Option<Tx<OpOutcome>>,
     board: Option<Arc<crate::cells::PositionBoard>>,
+    /// Foreign activity for the cold side.
+    foreign_out: Option<Tx<crate::msg::Foreign>>,
+    /// The risk gate's breaker changes, journaled here.
+    breaker_log: Option<Rx<crate::journal::BreakerRecord>>,
 }
 
 impl fmt::Debug for StateKeeper {
@@ -193,6 +201,8 @@ impl StateKeeper {
             started: false,
             outcomes: None,
             board: None,
+            foreign_out: None,
+            breaker_log: None,
             stats,
             clock,
         };
@@ -200,6 +210,9 @@ impl StateKeeper {
             let back = restore::restore(r, &mut s.positions, &mut s.halt_refs, &mut s.ops);
             s.realized = back.realized;
             s.stats.realized_pnl.set(s.realized);
+            // The day's loss so far counts on: a restart (a crash loop) gets no fresh budget.
+            s.daily = r.realized_by_day.get(&s.day).copied().unwrap_or(Amount::ZERO);
+            s.stats.daily_pnl.set(s.daily);
             s.stats.op_table_full.add(back.lost);
         }
         Ok(s)
@@ -209,6 +222,19 @@ impl StateKeeper {
     /// for reports; a full ring loses an outcome, never the operation).
     pub fn with_outcomes(mut self, tx: Tx<OpOutcome>) -> Self {
         self.outcomes = Some(tx);
+        self
+    }
+
+    /// Reports every foreign order and fill on `tx` (a dropping link for the cold side).
+    pub fn with_foreign(mut self, tx: Tx<crate::msg::Foreign>) -> Self {
+        self.foreign_out = Some(tx);
+        self
+    }
+
+    /// Journals the circuit breakers the risk gate sends on `rx` after each change, so
+    /// that they survive a restart (the wiring hands the last record back to the gate).
+    pub fn with_breaker_log(mut self, rx: Rx<crate::journal::BreakerRecord>) -> Self {
+        self.breaker_log = Some(rx);
         self
     }
 
@@ -341,6 +367,7 @@ impl StateKeeper {
         match input {
             StateInput::Executing(e) => self.on_executing(e, now),
             StateInput::Order(e) => self.on_order(e),
+            StateInput::Foreign(f) => self.on_foreign(f),
             StateInput::Balance(b) => {
                 let assets = self.instruments.asset_count();
                 if b.asset.index() < assets {
@@ -532,6 +559,7 @@ impl StateKeeper {
         } else {
             self.stats.ops_failed[kind].inc();
         }
+        self.stats.quality.record(&self.ops[k], balanced, outcome.success, pnl, now);
         self.realized = self.realized.saturating_add(pnl);
         self.roll_day(wall);
         self.daily = self.daily.saturating_add(pnl);
@@ -655,6 +683,7 @@ impl StateKeeper {
             self.close(k, true, now);
             return;
         }
+        self.ops[k].needed_recovery = true;
         self.ops[k].judge_round();
         if self.killed || self.ops[k].rounds >= self.cfg.max_recovery_attempts {
             self.give_up(k, now);
@@ -741,6 +770,9 @@ impl StateKeeper {
 
     fn start(&mut self, now: u64) {
         self.started = true;
+        if !self.daily.is_zero() {
+            self.tell_risk(RiskUpdate::DailyPnl { realized: self.daily });
+        }
         for k in 0..self.instruments.len() {
             let id = InstrumentId(k as u16);
             if !self.positions.qty[k].is_zero() {
@@ -787,6 +819,10 @@ impl Stage for StateKeeper {
             let Some(input) = self.rings.inputs.pop() else { break };
             self.on_input(input, now);
             touched = true;
+            work += 1;
+        }
+        while let Some(b) = self.breaker_log.as_mut().and_then(Rx::pop) {
+            self.journal(Record::Breakers(b));
             work += 1;
         }
         if touched || now >= self.next_tick_ns {

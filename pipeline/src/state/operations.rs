@@ -132,6 +132,11 @@ pub(super) struct Op {
     /// Restored from the journal on start: its instruments stay halted until it closes,
     /// since the risk gate knows nothing of it.
     pub(super) restored: bool,
+    /// Its legs were left unmatched once the entries settled.
+    pub(super) needed_recovery: bool,
+    /// Started by an earlier run of the engine (restored from the journal); unlike
+    /// `restored`, never cleared.
+    pub(super) resumed: bool,
 }
 
 impl Op {
@@ -154,6 +159,8 @@ impl Op {
             deadline_alerted: false,
             halted: false,
             restored: false,
+            needed_recovery: false,
+            resumed: false,
         }
     }
 
@@ -173,6 +180,8 @@ impl Op {
         self.deadline_alerted = false;
         self.halted = false;
         self.restored = false;
+        self.needed_recovery = false;
+        self.resumed = false;
         self.n_orders = 0;
         for (i, leg) in e.legs().iter().enumerate() {
             self.orders[i] = OrderSlot {

@@ -61,6 +61,7 @@ pub(super) fn restore(
         };
         op.halted = ro.phase == OpPhase::AwaitingOperator;
         op.restored = !op.halted;
+        op.resumed = true;
         op.n_orders = 0;
         op.next_attempt = [1; MAX_LEGS];
         op.rounds = 0;

@@ -7,6 +7,9 @@ use crate::cells::{self, AmountCell, Counter, Gauge};
 use crate::msg::OppKind;
 use crate::types::Amount;
 
+use super::foreign::{ForeignSnapshot, ForeignStats};
+use super::quality::{QualitySnapshot, QualityStats};
+
 /// The state stage's counters and visible state.
 #[derive(Debug, Default)]
 pub struct StateStats {
@@ -40,6 +43,10 @@ pub struct StateStats {
     pub realized_pnl: AmountCell,
     pub daily_pnl: AmountCell,
     pub unrealized_pnl: AmountCell,
+    /// How finished operations went against their plans.
+    pub quality: QualityStats,
+    /// Orders and fills on the account this instance did not send.
+    pub foreign: ForeignStats,
 }
 
 impl StateStats {
@@ -64,6 +71,8 @@ impl StateStats {
             realized_pnl: self.realized_pnl.get(),
             daily_pnl: self.daily_pnl.get(),
             unrealized_pnl: self.unrealized_pnl.get(),
+            quality: self.quality.snapshot(),
+            foreign: self.foreign.snapshot(),
         }
     }
 }
@@ -91,6 +100,8 @@ pub struct StateSnapshot {
     pub realized_pnl: Amount,
     pub daily_pnl: Amount,
     pub unrealized_pnl: Amount,
+    pub quality: QualitySnapshot,
+    pub foreign: ForeignSnapshot,
 }
 
 impl fmt::Display for StateSnapshot {
@@ -117,6 +128,13 @@ impl fmt::Display for StateSnapshot {
             f,
             "  open: {} executing, {} recovering, {} awaiting operator; {} orders to reconcile; {} unknown outcomes queried",
             self.open[0], self.open[1], self.open[2], self.pending_reconcile, self.unknown_orders
+        )?;
+        writeln!(f, "  {}", self.quality)?;
+        writeln!(
+            f,
+            "  foreign activity on the account (not this engine's, never adopted): {} fills, {} orders",
+            self.foreign.total_fills(),
+            self.foreign.total_orders()
         )?;
         writeln!(
             f,

@@ -271,6 +271,10 @@ fn a_clean_two_leg_operation_completes() {
     let s = r.s.stats().snapshot();
     assert_eq!(s.ops_completed, [1, 0, 0]);
     assert_eq!(s.fills_applied, 3);
+    let q = s.quality;
+    assert_eq!((q.finished, q.as_planned, q.needed_recovery, q.profitable), (1, 1, 0, 1));
+    assert_eq!((q.execution_success(), q.recovery_success()), (Some(1.0), None));
+    assert_eq!(q.timed, 1, "approval to close is timed");
     let kinds: Vec<_> = r.journal().iter().map(|x| x.kind()).collect();
     use crate::journal::RecordKind as K;
     assert_eq!(kinds.iter().filter(|k| **k == K::FillApplied).count(), 3);
@@ -313,6 +317,10 @@ fn a_rejected_leg_is_unwound_when_the_hedge_is_beyond_the_slippage_bound() {
     assert_eq!(r.done_updates(), vec![(2, false, Amount::parse("-1.0999").unwrap())]);
     let s = r.s.stats().snapshot();
     assert_eq!((s.recoveries, s.unwind_orders, s.ops_failed[0]), (1, 1, 1));
+    // Not as planned, but recovery left it balanced (unwound, at a loss).
+    let q = s.quality;
+    assert_eq!((q.finished, q.as_planned, q.needed_recovery, q.recovered_balanced), (1, 0, 1, 1));
+    assert_eq!((q.succeeded, q.profitable), (0, 0));
 }
 
 #[test]
@@ -716,6 +724,9 @@ fn an_operation_that_filled_nothing_is_missed_not_failed() {
     r.run();
     assert_eq!(r.done_updates(), vec![(8, true, Amount::ZERO)]);
     assert_eq!(r.s.stats().snapshot().ops_missed, [1, 0, 0]);
+    // Missed is a success but not an execution as planned.
+    let q = r.s.stats().snapshot().quality;
+    assert_eq!((q.finished, q.succeeded, q.as_planned, q.needed_recovery), (1, 1, 0, 0));
 }
 
 #[test]

@@ -379,7 +379,7 @@ impl GateEntry {
         let path = match req.market {
             Market::Spot => {
                 b.push_str(r#"{"text":"t-"#);
-                push_client_id(b, req.client);
+                push_client_id(b, core.prefix, req.client);
                 b.push_str(r#"","currency_pair":"#);
                 push_json_str(b, &inst.symbol);
                 let _ = write!(
@@ -401,7 +401,7 @@ impl GateEntry {
                     r#","price":"{}","tif":"{tif}","text":"t-"#,
                     req.price.display(inst.price_scale)
                 );
-                push_client_id(b, req.client);
+                push_client_id(b, core.prefix, req.client);
                 b.push_str("\"}");
                 "/futures/usdt/orders"
             }
@@ -440,7 +440,7 @@ impl GateEntry {
             }
             None => {
                 p.push("t-");
-                p.push_client_id(client);
+                p.push_client_id(core.prefix, client);
                 true
             }
         };
@@ -757,7 +757,7 @@ fn on_completion(
                     let mut p = Parser::new(r.body);
                     let _ = for_items(&mut p, |p| {
                         let o = parse_order(p)?;
-                        if !found && parse_client_id(o.text) == Some(want) {
+                        if !found && parse_client_id(core.prefix, o.text) == Some(want) {
                             found = true;
                             let how = if external { Use::Status } else { Use::Report };
                             apply_order(core, market, &o, how, false, Some(k));

@@ -18,7 +18,7 @@ use super::sign::push_ws_channel_auth;
 use crate::auth::Credentials;
 use crate::json::{JsonError, Parser, contains};
 use crate::net::ws::{WsClient, WsHooks};
-use crate::orders::core::Core;
+use crate::orders::core::{Core, ForeignReport};
 use crate::orders::track::{Cumulative, Trade};
 use crate::orders::wire::{
     contracts_qty, fields, for_fields, for_items, parse_amount, parse_client_id, parse_price, parse_qty,
@@ -207,19 +207,39 @@ pub(super) fn apply_order(
     let ts = core.now_ns();
     let Some(inst_id) = core.instruments.find(Venue::GateIo, market, sym(o.symbol)) else { return };
     let inst = core.instruments.get(inst_id);
-    let client = parse_client_id(o.text);
+    let client = parse_client_id(core.prefix, o.text);
+    let side = match market {
+        Market::Spot if o.side == b"sell" => Side::Sell,
+        Market::Spot => Side::Buy,
+        Market::Futures if o.size.first() == Some(&b'-') => Side::Sell,
+        Market::Futures => Side::Buy,
+    };
     let k = match (slot, client) {
         (Some(k), _) => k,
-        (None, Some(c)) => {
-            let side = match market {
-                Market::Spot if o.side == b"sell" => Side::Sell,
-                Market::Spot => Side::Buy,
-                Market::Futures if o.size.first() == Some(&b'-') => Side::Sell,
-                Market::Futures => Side::Buy,
-            };
-            core.tracker.find_or_open(c, inst_id, side, ts)
+        (None, Some(c)) => core.tracker.find_or_open(c, inst_id, side, ts),
+        (None, None) => {
+            if how == Use::Report {
+                let qty = match market {
+                    Market::Spot => parse_qty(o.amount, inst.qty_scale),
+                    Market::Futures => contracts_qty(o.size, inst.qty_scale).map(|q| Qty(q.0.abs())),
+                };
+                core.foreign(&ForeignReport {
+                    venue: Venue::GateIo,
+                    market,
+                    symbol: sym(o.symbol),
+                    side,
+                    fill: false,
+                    price: Price::ZERO,
+                    qty: qty.unwrap_or(Qty::ZERO),
+                    fee: Amount::ZERO,
+                    fee_asset: inst.quote,
+                    client: o.text,
+                    order_id: o.id,
+                    trade_id: 0,
+                });
+            }
+            return;
         }
-        (None, None) => return,
     };
     core.tracker.set_venue_order(k, o.id);
     let finished = matches!(o.status, b"closed" | b"cancelled" | b"finished") || o.event == b"finish";
@@ -347,7 +367,7 @@ pub(super) fn on_push(core: &mut Core, market: Market, text: &[u8], acked: &mut 
 /// Applies one user trade push.
 pub(super) fn apply_trade(core: &mut Core, market: Market, t: &GateTrade<'_>) {
     let ts = core.now_ns();
-    let Some(client) = parse_client_id(t.text) else { return };
+    let client = parse_client_id(core.prefix, t.text);
     let Some(inst_id) = core.instruments.find(Venue::GateIo, market, sym(t.symbol)) else { return };
     let inst = core.instruments.get(inst_id);
     let (side, qty) = match market {
@@ -374,11 +394,28 @@ pub(super) fn apply_trade(core: &mut Core, market: Market, t: &GateTrade<'_>) {
             (fee, inst.quote)
         }
     };
+    let trade = Trade { id: trade_id(t.id), price, qty, fee, fee_asset };
+    let Some(client) = client else {
+        core.foreign(&ForeignReport {
+            venue: Venue::GateIo,
+            market,
+            symbol: sym(t.symbol),
+            side,
+            fill: true,
+            price,
+            qty,
+            fee,
+            fee_asset,
+            client: t.text,
+            order_id: t.order_id,
+            trade_id: trade.id,
+        });
+        return;
+    };
     let k = core.tracker.find_or_open(client, inst_id, side, ts);
     if !t.order_id.is_empty() {
         core.tracker.set_venue_order(k, t.order_id);
     }
-    let trade = Trade { id: trade_id(t.id), price, qty, fee, fee_asset };
     core.tracker.trade(k, trade, ts);
 }
 
@@ -470,5 +507,47 @@ mod tests {
         on_push(&mut core, Market::Spot, refused.as_bytes(), &mut acked, false);
         assert_eq!(acked, 0);
         assert_eq!(core.notices().count(), 1);
+    }
+
+    #[test]
+    fn another_instances_orders_and_fills_are_foreign_and_reported_once() {
+        use pipeline::journal::ClientPrefix;
+        use pipeline::msg::StateInput;
+        let specs: Vec<_> = sim::catalog::listings().iter().map(|l| l.spec()).collect();
+        let instruments = Arc::new(pipeline::types::Instruments::from_specs(&specs).unwrap());
+        let perp = instruments.find(Venue::GateIo, Market::Futures, "BTC_USDT").unwrap();
+        let mut core = crate::orders::core::test_core(instruments.clone());
+        core.prefix = ClientPrefix::new("aaaaaa").unwrap();
+        let mut acked = 0;
+        let order = include_str!("../../../test_data/gateio/futures_ws_orders.jsonl").lines().next().unwrap();
+        let trade =
+            include_str!("../../../test_data/gateio/futures_ws_usertrades.jsonl").lines().next().unwrap();
+        // Another engine's operation 5 and a manual order: foreign, each reported once.
+        for text in ["t-bbbbbb5-0-0", "t-5-0-0", "t-manual"] {
+            let o = order.replace(r#""text":"api""#, &format!(r#""text":"{text}""#));
+            let t = trade.replace("t-WVG7TYUDYQ06X36ST644NPAG", text);
+            for _ in 0..2 {
+                on_push(&mut core, Market::Futures, o.as_bytes(), &mut acked, false);
+                on_push(&mut core, Market::Futures, t.as_bytes(), &mut acked, false);
+            }
+        }
+        let e = events(&mut core);
+        let foreign: Vec<_> = e
+            .iter()
+            .map(|e| match e {
+                StateInput::Foreign(f) => f,
+                other => panic!("adopted: {other:?}"),
+            })
+            .collect();
+        // Whatever its text, the recording is one order and one trade (the same venue
+        // ids): reported once each, however often it is pushed.
+        assert_eq!(foreign.iter().filter(|f| !f.fill).count(), 1, "{foreign:?}");
+        let fill = foreign.iter().find(|f| f.fill).unwrap();
+        assert_eq!((fill.inst, fill.side, fill.client_text.as_str()), (perp, Side::Sell, "t-bbbbbb5-0-0"));
+        assert_eq!(fill.qty, Qty::parse("1", instruments.get(perp).qty_scale).unwrap());
+        // This instance's own id is still its own.
+        let t = trade.replace("t-WVG7TYUDYQ06X36ST644NPAG", "t-aaaaaa6-0-0");
+        on_push(&mut core, Market::Futures, t.as_bytes(), &mut acked, false);
+        assert!(events(&mut core).iter().all(|e| matches!(e, StateInput::Order(o) if o.client.op == 6)));
     }
 }

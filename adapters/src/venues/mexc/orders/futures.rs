@@ -213,7 +213,7 @@ impl MexcFuturesEntry {
             if req.tif == TimeInForce::Fok { 4 } else { 3 },
             if self.open_type == MexcOpenType::Isolated { 1 } else { 2 },
         );
-        push_client_id(b, req.client);
+        push_client_id(b, core.prefix, req.client);
         b.push_str("\"}");
         self.target.set("", "/api/v1/private/order/submit", "");
         let k = core.tracker.open(req, core.now_ns());
@@ -232,7 +232,7 @@ impl MexcFuturesEntry {
         b.push_str(r#"{"symbol":""#);
         b.push_str(&i.symbol);
         b.push_str(r#"","externalOid":""#);
-        push_client_id(b, client);
+        push_client_id(b, core.prefix, client);
         b.push_str("\"}");
         self.target.set("", "/api/v1/private/order/cancel_with_external", "");
         let slot = core.tracker.find(client).map_or(u32::MAX, |k| k as u32);
@@ -250,7 +250,7 @@ impl MexcFuturesEntry {
         self.target.begin("/api/v1/private/order/external/");
         self.target.push(&i.symbol);
         self.target.push("/");
-        self.target.push_client_id(v.client);
+        self.target.push_client_id(core.prefix, v.client);
         let meta = Pending { slot: k as u32, inst: v.inst, market: Market::Futures };
         self.send(Method::Get, Kind::Query { external }, meta, core.clock.now())
     }

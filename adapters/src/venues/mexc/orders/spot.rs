@@ -17,6 +17,7 @@ use std::sync::Arc;
 use mio::event::Event;
 use mio::{Registry, Token};
 use pipeline::dispatch::{OrderRequest, SinkError};
+use pipeline::journal::ClientPrefix;
 use pipeline::journal::TimeInForce;
 use pipeline::msg::{ClientOrderId, RejectReason};
 use pipeline::types::{Instrument, InstrumentId, Market, Side, Venue};
@@ -208,7 +209,7 @@ impl MexcSpotEntry {
             req.qty.display(inst.qty_scale),
             req.price.display(inst.price_scale),
         );
-        push_client_id(q, req.client);
+        push_client_id(q, core.prefix, req.client);
         let k = core.tracker.open(req, core.now_ns());
         let meta = Pending { slot: k as u32, inst: req.inst, market: Market::Spot };
         if !self.send(Method::Post, Kind::Create, meta, core.clock.now()) {
@@ -218,17 +219,23 @@ impl MexcSpotEntry {
         Ok(())
     }
 
-    fn order_request(&mut self, method: Method, client: ClientOrderId, inst: &Instrument) {
+    fn order_request(
+        &mut self,
+        method: Method,
+        prefix: ClientPrefix,
+        client: ClientOrderId,
+        inst: &Instrument,
+    ) {
         self.begin("/api/v3/order");
         let q = self.target.buf_mut();
         let _ = write!(q, "symbol={}&origClientOrderId=", inst.symbol);
-        push_client_id(q, client);
+        push_client_id(q, prefix, client);
         let _ = method;
     }
 
     pub(crate) fn cancel(&mut self, client: ClientOrderId, inst: InstrumentId, core: &mut Core) -> bool {
         let instruments = Arc::clone(&core.instruments);
-        self.order_request(Method::Delete, client, instruments.get(inst));
+        self.order_request(Method::Delete, core.prefix, client, instruments.get(inst));
         let slot = core.tracker.find(client).map_or(u32::MAX, |k| k as u32);
         self.send(
             Method::Delete,
@@ -241,7 +248,7 @@ impl MexcSpotEntry {
     pub(crate) fn query(&mut self, k: usize, external: bool, core: &mut Core) -> bool {
         let v = core.tracker.view(k);
         let instruments = Arc::clone(&core.instruments);
-        self.order_request(Method::Get, v.client, instruments.get(v.inst));
+        self.order_request(Method::Get, core.prefix, v.client, instruments.get(v.inst));
         let meta = Pending { slot: k as u32, inst: v.inst, market: Market::Spot };
         self.send(Method::Get, Kind::Query { external }, meta, core.clock.now())
     }

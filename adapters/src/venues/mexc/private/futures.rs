@@ -17,7 +17,7 @@ use super::super::sign::futures_ws_login;
 use crate::auth::Credentials;
 use crate::json::{JsonError, Parser, contains};
 use crate::net::ws::{WsClient, WsHooks};
-use crate::orders::core::Core;
+use crate::orders::core::{Core, ForeignReport};
 use crate::orders::track::{Cumulative, Trade};
 use crate::orders::wire::{
     contracts_qty, fields, for_fields, for_items, parse_amount, parse_client_id, parse_price, scalar,
@@ -158,10 +158,28 @@ pub(crate) fn apply_order(
     let Some(inst_id) = instruments.find(Venue::Mexc, Market::Futures, sym(o.symbol)) else { return };
     let inst = instruments.get(inst_id);
     let side = side_of(o.side);
-    let k = match (slot, parse_client_id(o.external)) {
+    let k = match (slot, parse_client_id(core.prefix, o.external)) {
         (Some(k), _) => k,
         (None, Some(c)) => core.tracker.find_or_open(c, inst_id, side, ts),
-        (None, None) => return,
+        (None, None) => {
+            if !external {
+                core.foreign(&ForeignReport {
+                    venue: Venue::Mexc,
+                    market: Market::Futures,
+                    symbol: sym(o.symbol),
+                    side,
+                    fill: false,
+                    price: Price::ZERO,
+                    qty: contracts_qty(o.vol, inst.qty_scale).unwrap_or(Qty::ZERO),
+                    fee: Amount::ZERO,
+                    fee_asset: inst.quote,
+                    client: o.external,
+                    order_id: o.order_id,
+                    trade_id: 0,
+                });
+            }
+            return;
+        }
     };
     core.tracker.set_side(k, side);
     core.tracker.set_venue_order(k, o.order_id);
@@ -223,7 +241,6 @@ pub(crate) fn apply_deal<'a>(core: &mut Core, p: &mut Parser<'a>) -> Result<(), 
     })?;
     let Deal { symbol: s, ext, id, oid, price, vol, fee, side } = d;
     let ts = core.now_ns();
-    let Some(c) = parse_client_id(ext) else { return Ok(()) };
     let instruments = Arc::clone(&core.instruments);
     let Some(inst_id) = instruments.find(Venue::Mexc, Market::Futures, sym(s)) else { return Ok(()) };
     let inst = instruments.get(inst_id);
@@ -231,8 +248,6 @@ pub(crate) fn apply_deal<'a>(core: &mut Core, p: &mut Parser<'a>) -> Result<(), 
     else {
         return Ok(());
     };
-    let k = core.tracker.find_or_open(c, inst_id, side_of(side), ts);
-    core.tracker.set_venue_order(k, oid);
     let trade = Trade {
         id: trade_id(id),
         price,
@@ -240,6 +255,25 @@ pub(crate) fn apply_deal<'a>(core: &mut Core, p: &mut Parser<'a>) -> Result<(), 
         fee: parse_amount(fee).unwrap_or(Amount::ZERO),
         fee_asset: inst.quote,
     };
+    let Some(c) = parse_client_id(core.prefix, ext) else {
+        core.foreign(&ForeignReport {
+            venue: Venue::Mexc,
+            market: Market::Futures,
+            symbol: sym(s),
+            side: side_of(side),
+            fill: true,
+            price,
+            qty,
+            fee: trade.fee,
+            fee_asset: trade.fee_asset,
+            client: ext,
+            order_id: oid,
+            trade_id: trade.id,
+        });
+        return Ok(());
+    };
+    let k = core.tracker.find_or_open(c, inst_id, side_of(side), ts);
+    core.tracker.set_venue_order(k, oid);
     core.tracker.trade(k, trade, ts);
     Ok(())
 }

@@ -15,12 +15,12 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use pipeline::msg::RejectReason;
-use pipeline::types::{Amount, Instrument, Market, Qty, Rounding, Side, Venue};
+use pipeline::types::{Amount, Instrument, Market, Price, Qty, Rounding, Side, Venue};
 
 use super::super::feed::SPOT_PING;
 use crate::json::{JsonError, Parser, contains};
 use crate::net::ws::{WsClient, WsHooks};
-use crate::orders::core::Core;
+use crate::orders::core::{Core, ForeignReport};
 use crate::orders::track::{Cumulative, Trade};
 use crate::orders::wire::{
     for_fields, parse_amount, parse_client_id, parse_price, parse_qty, scalar, trade_id,
@@ -154,7 +154,7 @@ pub(crate) fn apply_order(
     let Some(inst_id) = instruments.find(Venue::Mexc, Market::Spot, sym(o.symbol)) else { return };
     let inst = instruments.get(inst_id);
     let side = if o.side == b"SELL" { Side::Sell } else { Side::Buy };
-    let k = match (slot, parse_client_id(o.client)) {
+    let k = match (slot, parse_client_id(core.prefix, o.client)) {
         (Some(k), _) => k,
         (None, Some(c)) => core.tracker.find_or_open(c, inst_id, side, ts),
         (None, None) => return,
@@ -182,7 +182,7 @@ pub(crate) fn apply_cancelled(core: &mut Core, o: &MexcOrder<'_>) {
     let instruments = Arc::clone(&core.instruments);
     let Some(inst_id) = instruments.find(Venue::Mexc, Market::Spot, sym(o.symbol)) else { return };
     let inst = instruments.get(inst_id);
-    let k = match parse_client_id(o.client) {
+    let k = match parse_client_id(core.prefix, o.client) {
         Some(c) => core.tracker.find(c),
         None => core.tracker.find_by_venue_order(o.order_id),
     };
@@ -256,7 +256,6 @@ fn private_deal(core: &mut Core, symbol: &[u8], b: &[u8]) -> Result<(), ProtoErr
     }
     let [price, qty, tid, client, oid, fee, fee_ccy] = f;
     let ts = core.now_ns();
-    let Some(c) = parse_client_id(client) else { return Ok(()) };
     let instruments = Arc::clone(&core.instruments);
     let Some(inst_id) = instruments.find(Venue::Mexc, Market::Spot, sym(symbol)) else { return Ok(()) };
     let inst = instruments.get(inst_id);
@@ -264,8 +263,6 @@ fn private_deal(core: &mut Core, symbol: &[u8], b: &[u8]) -> Result<(), ProtoErr
     else {
         return Ok(());
     };
-    let k = core.tracker.find_or_open(c, inst_id, side, ts);
-    core.tracker.set_venue_order(k, oid);
     let trade = Trade {
         id: trade_id(tid),
         price,
@@ -273,6 +270,25 @@ fn private_deal(core: &mut Core, symbol: &[u8], b: &[u8]) -> Result<(), ProtoErr
         fee: parse_amount(fee).unwrap_or(Amount::ZERO),
         fee_asset: core.asset(fee_ccy),
     };
+    let Some(c) = parse_client_id(core.prefix, client) else {
+        core.foreign(&ForeignReport {
+            venue: Venue::Mexc,
+            market: Market::Spot,
+            symbol: sym(symbol),
+            side,
+            fill: true,
+            price,
+            qty,
+            fee: trade.fee,
+            fee_asset: trade.fee_asset,
+            client,
+            order_id: oid,
+            trade_id: trade.id,
+        });
+        return Ok(());
+    };
+    let k = core.tracker.find_or_open(c, inst_id, side, ts);
+    core.tracker.set_venue_order(k, oid);
     core.tracker.trade(k, trade, ts);
     Ok(())
 }
@@ -296,11 +312,27 @@ fn private_order(core: &mut Core, symbol: &[u8], b: &[u8], stream_up: bool) -> R
         }
     }
     let ts = core.now_ns();
-    let Some(c) = parse_client_id(client) else { return Ok(()) };
     let instruments = Arc::clone(&core.instruments);
     let Some(inst_id) = instruments.find(Venue::Mexc, Market::Spot, sym(symbol)) else { return Ok(()) };
     let inst = instruments.get(inst_id);
     let side = if trade_type == 2 { Side::Sell } else { Side::Buy };
+    let Some(c) = parse_client_id(core.prefix, client) else {
+        core.foreign(&ForeignReport {
+            venue: Venue::Mexc,
+            market: Market::Spot,
+            symbol: sym(symbol),
+            side,
+            fill: false,
+            price: Price::ZERO,
+            qty: Qty::ZERO,
+            fee: Amount::ZERO,
+            fee_asset: inst.quote,
+            client,
+            order_id: id,
+            trade_id: 0,
+        });
+        return Ok(());
+    };
     let k = core.tracker.find_or_open(c, inst_id, side, ts);
     core.tracker.set_venue_order(k, id);
     core.tracker.set_fok(k, order_type == 4);
