@@ -34,9 +34,7 @@ pub struct MetricsServer {
 
 /// `PORT` binds 127.0.0.1; `HOST:PORT` binds as given.
 pub fn parse_addr(addr: &str) -> Result<SocketAddr> {
-    let full =
-        if addr.chars().all(|c| c.is_ascii_digit()) { format!("127.0.0.1:{addr}") } else { addr.to_owned() };
-    full.parse().with_context(|| format!("--metrics {addr:?}: expected PORT or HOST:PORT"))
+    crate::config::listen_addr(addr).with_context(|| format!("--metrics {addr:?}"))
 }
 
 impl MetricsServer {
