@@ -155,7 +155,9 @@ enum Command {
     },
 
     /// Validates a configuration file as `arb run` reads it, environment overrides
-    /// included, and prints a summary; exits non-zero naming the file and key at fault.
+    /// included, and prints the effective configuration as TOML ("off" where an ARB_ENABLE_*
+    /// variable switched a check off); exits non-zero naming the file (or variable), the
+    /// key and the value of every problem. docs/CONFIG.md has every key's default and range.
     ///
     /// The ARB_* variables that override keys: ARB_MAX_POSITION_SIZE_USD,
     /// ARB_MAX_TOTAL_EXPOSURE_USD, ARB_MIN_PROFIT_MARGIN_BPS, ARB_MAX_DAILY_LOSS_USD,
