@@ -207,3 +207,169 @@ fn pairs_split_and_normalize() {
     assert_eq!(pair_parts("BTC"), None);
     assert_eq!(pair_parts("BTC/US-DT"), None);
 }
+
+/// Where a probe goes: a key of a table, or the one element of an array of tables.
+#[derive(Clone, Debug)]
+enum Step {
+    Key(String),
+    Element,
+}
+
+/// `base` with `leaf` put at `path` (arrays of tables get one element).
+fn put(base: &toml::Table, path: &[Step], leaf: toml::Value) -> toml::Table {
+    fn go(v: &mut toml::Value, path: &[Step], leaf: toml::Value) {
+        match path.split_first() {
+            None => *v = leaf,
+            Some((Step::Key(k), rest)) => {
+                if !v.is_table() {
+                    *v = toml::Value::Table(Default::default());
+                }
+                let t = v.as_table_mut().unwrap();
+                let slot = t.entry(k.clone()).or_insert(toml::Value::Table(Default::default()));
+                go(slot, rest, leaf);
+            }
+            Some((Step::Element, rest)) => {
+                let mut first = v
+                    .as_array()
+                    .and_then(|a| a.first().cloned())
+                    .unwrap_or(toml::Value::Table(Default::default()));
+                go(&mut first, rest, leaf);
+                *v = toml::Value::Array(vec![first]);
+            }
+        }
+    }
+    let mut v = toml::Value::Table(base.clone());
+    go(&mut v, path, leaf);
+    v.as_table().unwrap().clone()
+}
+
+/// The field names serde lists when `zz_probe` is refused at `path`, or `None` when
+/// `path` is not a table of named fields (a leaf value, an enum).
+fn fields_at(base: &toml::Table, path: &[Step]) -> Option<Vec<String>> {
+    let mut probe = toml::Table::new();
+    probe.insert("zz_probe".into(), toml::Value::Integer(0));
+    let t = put(base, path, toml::Value::Table(probe));
+    let e = toml::Value::Table(t).try_into::<Config>().err()?.to_string();
+    let (_, rest) = e.split_once("unknown field `zz_probe`, expected ")?;
+    let list = rest.lines().next().unwrap_or("");
+    Some(list.split('`').skip(1).step_by(2).map(str::to_owned).collect())
+}
+
+/// Every key the configuration types accept, as docs/CONFIG.md names them
+/// (`risk.breakers.reset_after_ms`, `venues[].rest`), found by asking serde itself: a
+/// probe key at each table is refused with the list of the fields that table takes.
+fn accepted_keys() -> Vec<String> {
+    let base: toml::Table = toml::from_str(DEFAULT_TOML).unwrap();
+    let mut out = Vec::new();
+    let mut todo: Vec<(Vec<Step>, String)> = vec![(Vec::new(), String::new())];
+    while let Some((path, name)) = todo.pop() {
+        let fields = fields_at(&base, &path).unwrap_or_else(|| panic!("`{name}` takes no probe"));
+        for f in fields {
+            let key = if name.is_empty() { f.clone() } else { format!("{name}.{f}") };
+            let mut p = path.clone();
+            p.push(Step::Key(f));
+            if fields_at(&base, &p).is_some() {
+                todo.push((p, key));
+                continue;
+            }
+            let mut arr = p.clone();
+            arr.push(Step::Element);
+            if fields_at(&base, &arr).is_some() {
+                todo.push((arr, format!("{key}[]")));
+                continue;
+            }
+            out.push(key);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The rows of docs/CONFIG.md's key tables: key and default column.
+fn documented() -> Vec<(String, String)> {
+    let doc = std::fs::read_to_string(examples_dir().join("../docs/CONFIG.md")).unwrap();
+    doc.lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let key = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+            Some((key.to_owned(), cells.get(2)?.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn every_key_the_configuration_accepts_is_documented() {
+    let keys = accepted_keys();
+    assert!(keys.len() > 100 && keys.contains(&"risk.breakers.reset_after_ms".to_owned()), "{keys:?}");
+    assert!(
+        keys.contains(&"venues[].rest".to_owned()) && keys.contains(&"orders.mexc.recv_window_ms".to_owned())
+    );
+    let doc = documented();
+    let missing: Vec<&String> = keys.iter().filter(|k| !doc.iter().any(|(d, _)| d == *k)).collect();
+    assert!(missing.is_empty(), "docs/CONFIG.md has no entry for {missing:?}");
+    let unknown: Vec<&String> =
+        doc.iter().map(|(d, _)| d).filter(|d| !d.starts_with("ARB_") && !keys.contains(d)).collect();
+    assert!(unknown.is_empty(), "docs/CONFIG.md documents keys the configuration refuses: {unknown:?}");
+    for var in ENV_OVERRIDES {
+        let row = doc.iter().find(|(d, _)| d == var.name);
+        assert!(row.is_some(), "docs/CONFIG.md has no entry for {}", var.name);
+        for key in var.keys {
+            assert!(row.unwrap().1.contains(&format!("`{key}`")), "{} sets `{key}`", var.name);
+        }
+    }
+}
+
+#[test]
+fn the_documented_defaults_are_the_defaults() {
+    let min = "[market]\npairs = [\"BTC/USDT\"]\n[[layout.threads]]\nname = \"all\"\n\
+               stages = [\"md\", \"book\", \"detect\", \"risk\", \"dispatch\", \"state\"]\n";
+    let c = Config::parse(min, "minimal.toml").unwrap();
+    let mut table = toml::Table::try_from(&c).unwrap();
+    // The venues' order-entry sections are absent unless given; their own defaults apply.
+    let orders = table["orders"].as_table_mut().unwrap();
+    let gate = adapters::venues::gateio::orders::GateEntryConfig::default();
+    let mexc = adapters::venues::mexc::orders::MexcEntryConfig::default();
+    for (name, mut section) in
+        [("gateio", toml::Table::try_from(gate).unwrap()), ("mexc", toml::Table::try_from(mexc).unwrap())]
+    {
+        // Their URLs come from [[venues]].
+        section.retain(|k, _| !k.ends_with("_url"));
+        orders.insert(name.into(), toml::Value::Table(section));
+    }
+    // Every value the minimal configuration holds is a default (but the required
+    // pairs); each must be documented as exactly that.
+    fn leaves(prefix: &str, t: &toml::Table, out: &mut Vec<(String, toml::Value)>) {
+        for (k, v) in t {
+            let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            match v {
+                toml::Value::Table(inner) => leaves(&key, inner, out),
+                toml::Value::Array(a) if a.iter().any(toml::Value::is_table) => {}
+                v => out.push((key, v.clone())),
+            }
+        }
+    }
+    let mut values = Vec::new();
+    leaves("", &table, &mut values);
+    let doc = documented();
+    let mut checked = 0;
+    for (key, value) in values {
+        let Some((_, default)) = doc.iter().find(|(d, _)| *d == key) else {
+            // An empty array of tables (`venues = []`) is documented by its fields.
+            let fields = format!("{key}[].");
+            assert!(doc.iter().any(|(d, _)| d.starts_with(&fields)), "`{key}` is not documented");
+            continue;
+        };
+        if default == "*required*" {
+            continue;
+        }
+        let literal = default.strip_prefix('`').and_then(|d| d.strip_suffix('`'));
+        let literal = literal
+            .filter(|l| !l.contains('`'))
+            .unwrap_or_else(|| panic!("docs/CONFIG.md gives `{key}` no default literal (it is {value})"));
+        let want: toml::Value =
+            toml::from_str::<toml::Table>(&format!("v = {literal}")).unwrap()["v"].clone();
+        assert_eq!(value, want, "docs/CONFIG.md says `{key}` defaults to {literal}");
+        checked += 1;
+    }
+    assert!(checked > 80, "only {checked} defaults compared");
+}
