@@ -319,7 +319,7 @@ impl Config {
     }
 
     /// Whether any endpoint the engine connects to is `https://` or `wss://`.
-    fn needs_tls(&self) -> bool {
+    pub fn needs_tls(&self) -> bool {
         let orders = [
             self.orders.gateio.as_ref().map(|g| [&g.rest_url, &g.ws_spot_url, &g.ws_futures_url]),
             self.orders.mexc.as_ref().map(|m| [&m.rest_url, &m.ws_spot_url, &m.ws_futures_url]),

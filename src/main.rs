@@ -189,11 +189,14 @@ enum Command {
     Journal(cmd::journal::JournalArgs),
 
     /// Runs the simulated venues alone; prints their endpoints and account keys as one
-    /// JSON line first.
+    /// JSON line first, then the shell `export` lines of the keys under the variable names
+    /// the written configuration reads.
     ///
     /// Examples:
     ///   arb sim
     ///   arb sim --plain --seed 7 --write-config sim.toml
+    ///   arb sim --write-config sim.toml > sim.out &
+    ///   eval "$(grep '^export ' sim.out)"; arb run --config sim.toml
     #[command(verbatim_doc_comment)]
     Sim {
         /// Plain TCP and WebSocket instead of TLS with a certificate generated at start.

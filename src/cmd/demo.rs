@@ -44,9 +44,8 @@ pub fn start_on(sim: &Sim, cfg: Config, paper: bool) -> Result<crate::engine::Se
     if paper {
         return live::start(cfg, None);
     }
-    let tls = adapters::net::tls::TlsSettings { webpki_roots: false, ca_file: cfg.tls.ca_file.clone() }
-        .client_config()
-        .context("TLS configuration")?;
+    // The simulated venues' own certificate, and nothing else, is trusted (none with --plain).
+    let tls = live::tls_for(&cfg, false)?;
     let sink = live::venue_sink(&cfg, sim_credentials(sim), tls);
     live::start(cfg, Some(sink))
 }

@@ -4,6 +4,7 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -31,15 +32,26 @@ pub struct LiveOptions {
     pub metrics: Option<String>,
 }
 
+/// The TLS client configuration `cfg`'s endpoints need, trusting the public roots when
+/// `webpki_roots` and `[tls] ca_file` when given; none when every endpoint is plain
+/// `http://` and `ws://` (nothing to trust, so no trust anchors are required).
+pub fn tls_for(cfg: &Config, webpki_roots: bool) -> Result<Option<Arc<rustls::ClientConfig>>> {
+    if !cfg.needs_tls() {
+        return Ok(None);
+    }
+    let settings = adapters::net::tls::TlsSettings { webpki_roots, ca_file: cfg.tls.ca_file.clone() };
+    Ok(Some(settings.client_config().context("TLS configuration")?))
+}
+
 /// The sink that sends real orders with `creds` (live trading, or the simulated venues).
 pub fn venue_sink(
     cfg: &Config,
     creds: adapters::orders::OrderEntryCredentials,
-    tls: std::sync::Arc<rustls::ClientConfig>,
+    tls: Option<Arc<rustls::ClientConfig>>,
 ) -> Box<dyn FnOnce(engine::SinkContext) -> Result<engine::EngineSink> + Send> {
     let oe = cfg.order_entry();
     Box::new(move |ctx: engine::SinkContext| {
-        let mut sink = adapters::orders::VenueSink::new(&oe, creds, ctx.instruments, Some(tls), ctx.clock)?;
+        let mut sink = adapters::orders::VenueSink::new(&oe, creds, ctx.instruments, tls, ctx.clock)?;
         sink.wait_ready(Duration::from_secs(15))?;
         Ok(engine::EngineSink::Venue(Box::new(sink)))
     })
@@ -63,13 +75,8 @@ pub fn start(
     cfg: Config,
     sink: Option<Box<dyn FnOnce(engine::SinkContext) -> Result<engine::EngineSink> + Send>>,
 ) -> Result<Session> {
-    let tls = adapters::net::tls::TlsSettings {
-        webpki_roots: cfg.tls.webpki_roots,
-        ca_file: cfg.tls.ca_file.clone(),
-    }
-    .client_config()
-    .context("TLS configuration")?;
-    let specs = crate::instruments::load(&cfg, Some(tls.clone()))?;
+    let tls = tls_for(&cfg, cfg.tls.webpki_roots)?;
+    let specs = crate::instruments::load(&cfg, tls.clone())?;
     let sink = match sink {
         Some(s) => Some(s),
         None if !cfg.dry_run => {
@@ -81,7 +88,7 @@ pub fn start(
     engine::start(EngineSpec {
         config: cfg,
         specs,
-        feed: FeedSpec::Live { tls: Some(tls) },
+        feed: FeedSpec::Live { tls },
         sink,
         clock: Clock::new(),
         metrics_clock: None,

@@ -31,13 +31,8 @@ pub struct RecordArgs {
 
 pub fn run(args: RecordArgs) -> Result<()> {
     let cfg = Config::load_with_env(Some(&args.config))?;
-    let tls = adapters::net::tls::TlsSettings {
-        webpki_roots: cfg.tls.webpki_roots,
-        ca_file: cfg.tls.ca_file.clone(),
-    }
-    .client_config()
-    .context("TLS configuration")?;
-    let specs = crate::instruments::load(&cfg, Some(tls.clone()))?;
+    let tls = super::live::tls_for(&cfg, cfg.tls.webpki_roots)?;
+    let specs = crate::instruments::load(&cfg, tls.clone())?;
     let sidecar = PathBuf::from(format!("{}.instruments.json", args.out.display()));
     std::fs::write(&sidecar, serde_json::to_string_pretty(&specs)?)
         .with_context(|| format!("cannot write {}", sidecar.display()))?;
@@ -76,8 +71,7 @@ pub fn run(args: RecordArgs) -> Result<()> {
         options: cfg.feed.options(),
         ..LiveFeedConfig::default()
     };
-    let mut feed =
-        LiveFeed::new(lc, &instruments, Some(tls), clock.clone(), DecodeStats::new())?.with_tap(tap);
+    let mut feed = LiveFeed::new(lc, &instruments, tls, clock.clone(), DecodeStats::new())?.with_tap(tap);
     let mut books = Books::for_instruments(&instruments, BookConfig::default());
     let stop = pipeline::runtime::Control::new();
     let _ = stop.stop_on_signal();
