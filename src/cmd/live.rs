@@ -68,15 +68,33 @@ pub fn credentials_from_env(cfg: &Config) -> Result<adapters::orders::OrderEntry
     })
 }
 
+/// What builds the order sink of an engine, once its instruments are known.
+pub type SinkBuilder = Box<dyn FnOnce(engine::SinkContext) -> Result<engine::EngineSink> + Send>;
+
 /// Loads instruments and starts the engine on the venues `cfg` names. Without a `sink`,
 /// a live configuration (dry_run = false) sends real orders with the keys in the
-/// environment; a dry run fills on paper.
-pub fn start(
+/// environment; a dry run fills on paper. Waits for venues whose metadata cannot be
+/// fetched (see [`crate::instruments::load_waiting`]) until Ctrl-C, which is an error
+/// here; [`run`] treats it as the operator's stop.
+pub fn start(cfg: Config, sink: Option<SinkBuilder>) -> Result<Session> {
+    let signals = crate::signals::signals();
+    let status = crate::instruments::MetadataStatus::default();
+    start_waiting(cfg, sink, &status, &|| signals.received() > 0)?
+        .context("stopped before the engine started (instrument metadata not loaded)")
+}
+
+/// [`start`], reporting the metadata wait in `status` and giving up (`None`) once `stop`
+/// turns true.
+pub fn start_waiting(
     cfg: Config,
-    sink: Option<Box<dyn FnOnce(engine::SinkContext) -> Result<engine::EngineSink> + Send>>,
-) -> Result<Session> {
+    sink: Option<SinkBuilder>,
+    status: &crate::instruments::MetadataStatus,
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<Session>> {
     let tls = tls_for(&cfg, cfg.tls.webpki_roots)?;
-    let specs = crate::instruments::load(&cfg, tls.clone())?;
+    let Some(specs) = crate::instruments::load_waiting(&cfg, tls.clone(), status, stop)? else {
+        return Ok(None);
+    };
     let sink = match sink {
         Some(s) => Some(s),
         None if !cfg.dry_run => {
@@ -93,6 +111,32 @@ pub fn start(
         clock: Clock::new(),
         metrics_clock: None,
     })
+    .map(Some)
+}
+
+/// Starts the engine and supervises it (what `arb run` and `arb demo` do): the metrics
+/// endpoint answers from the start (`/health` says what the start is waiting for), the
+/// metadata of unreachable venues is retried until it comes or Ctrl-C stops the start
+/// (an operator's stop: `Ok`), then the engine runs as [`supervise`] says.
+pub fn run(cfg: Config, sink: Option<SinkBuilder>, opts: &LiveOptions) -> Result<()> {
+    let signals = crate::signals::signals();
+    let status = Arc::new(crate::instruments::MetadataStatus::default());
+    let metrics = match opts.metrics.as_ref().or(cfg.metrics.addr.as_ref()) {
+        Some(addr) => {
+            let server = crate::metrics_server::MetricsServer::start_waiting(addr, status.clone())?;
+            eprintln!("metrics: http://{}/metrics and /health", server.addr());
+            Some(server)
+        }
+        None => None,
+    };
+    let Some(session) = start_waiting(cfg, sink, &status, &|| signals.received() > 0)? else {
+        eprintln!("stopped before the engine started: instrument metadata was not loaded yet");
+        return Ok(());
+    };
+    if let Some(m) = &metrics {
+        m.serve(crate::telemetry::Telemetry::of(&session));
+    }
+    supervise_with(session, opts, metrics).map(|_| ())
 }
 
 /// Runs `session` for the duration (or until Ctrl-C), showing it, then stops it and
@@ -100,7 +144,25 @@ pub fn start(
 /// trading was halted by anything but an operator (a journal write failure, the
 /// engine's own kill switch), so that the process exits non-zero.
 pub fn supervise(session: Session, opts: &LiveOptions) -> Result<Stopped> {
-    let _ = session.stop_on_signal();
+    let metrics = match &opts.metrics {
+        Some(addr) => {
+            let server =
+                crate::metrics_server::MetricsServer::start(addr, crate::telemetry::Telemetry::of(&session))?;
+            eprintln!("metrics: http://{}/metrics and /health", server.addr());
+            Some(server)
+        }
+        None => None,
+    };
+    supervise_with(session, opts, metrics)
+}
+
+/// [`supervise`] with the metrics endpoint already serving (or none).
+fn supervise_with(
+    session: Session,
+    opts: &LiveOptions,
+    _metrics: Option<crate::metrics_server::MetricsServer>,
+) -> Result<Stopped> {
+    session.stop_on_signal();
     let socket = session.journal_dir().join("arb.sock");
     let _ctl = match crate::ctl::CtlServer::start(
         &socket,
@@ -115,15 +177,6 @@ pub fn supervise(session: Session, opts: &LiveOptions) -> Result<Stopped> {
             eprintln!("warning: no control socket: {e:#}");
             None
         }
-    };
-    let _metrics = match &opts.metrics {
-        Some(addr) => {
-            let server =
-                crate::metrics_server::MetricsServer::start(addr, crate::telemetry::Telemetry::of(&session))?;
-            eprintln!("metrics: http://{}/metrics and /health", server.addr());
-            Some(server)
-        }
-        None => None,
     };
     let tui = !opts.no_tui && std::io::stdout().is_terminal();
     if tui {
