@@ -67,6 +67,15 @@ impl Checks {
         self.found.push(Invalid { key: self.path(key), value: value.to_string(), rule: rule.into() });
     }
 
+    /// An environment variable name: letters, digits and `_`, not starting with a digit.
+    pub fn env_name(&mut self, key: &str, name: &str) {
+        let ok = name.chars().next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+            && name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+        if !ok {
+            self.fail(key, toml_string(name), "must be an environment variable name (letters, digits, _)");
+        }
+    }
+
     /// An integer at least `min` (a count or a duration where less means nothing).
     pub fn at_least(&mut self, key: &str, value: u64, min: u64) {
         if value < min {

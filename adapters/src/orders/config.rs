@@ -2,7 +2,7 @@
 //! defined in its room), the timings every venue client shares, and the API keys read
 //! from the environment.
 
-use pipeline::validate::{Checks, toml_string};
+use pipeline::validate::Checks;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{Credentials, MissingSecret, Secret};
@@ -116,15 +116,6 @@ impl OrderEntryConfig {
         c.at_least("rest_keepalive_ms", self.rest_keepalive_ms, 1);
         c.at_least("rate_limit_backoff_ms", self.rate_limit_backoff_ms, 1);
         c.at_least("trading_disabled_retry_ms", self.trading_disabled_retry_ms, 1);
-    }
-}
-
-/// An environment variable name: letters, digits and `_`, not starting with a digit.
-pub(crate) fn check_env_name(c: &mut Checks, key: &str, name: &str) {
-    let ok = name.chars().next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
-        && name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
-    if !ok {
-        c.fail(key, toml_string(name), "must be an environment variable name (letters, digits, _)");
     }
 }
 

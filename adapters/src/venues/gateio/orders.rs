@@ -89,8 +89,8 @@ impl GateEntryConfig {
         c.url("rest_url", &self.rest_url, &["http", "https"]);
         c.url("ws_spot_url", &self.ws_spot_url, &["ws", "wss"]);
         c.url("ws_futures_url", &self.ws_futures_url, &["ws", "wss"]);
-        crate::orders::config::check_env_name(c, "api_key_env", &self.api_key_env);
-        crate::orders::config::check_env_name(c, "api_secret_env", &self.api_secret_env);
+        c.env_name("api_key_env", &self.api_key_env);
+        c.env_name("api_secret_env", &self.api_secret_env);
     }
 }
 

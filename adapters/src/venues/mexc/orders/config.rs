@@ -71,8 +71,8 @@ impl MexcEntryConfig {
         }
         c.url("ws_spot_url", &self.ws_spot_url, &["ws", "wss"]);
         c.url("ws_futures_url", &self.ws_futures_url, &["ws", "wss"]);
-        crate::orders::config::check_env_name(c, "api_key_env", &self.api_key_env);
-        crate::orders::config::check_env_name(c, "api_secret_env", &self.api_secret_env);
+        c.env_name("api_key_env", &self.api_key_env);
+        c.env_name("api_secret_env", &self.api_secret_env);
         c.between("recv_window_ms", self.recv_window_ms, 1, 60_000);
         c.between("futures_leverage", u64::from(self.futures_leverage), 1, 200);
     }
