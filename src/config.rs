@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use adapters::venues::Endpoints;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use pipeline::book::BookConfig;
 use pipeline::detect::DetectConfig;
 use pipeline::dispatch::{DispatchConfig, PaperConfig};
@@ -18,7 +18,11 @@ use pipeline::risk::RiskConfig;
 use pipeline::runtime::Layout;
 use pipeline::state::StateConfig;
 use pipeline::types::Venue;
+use pipeline::validate::{Checks, Invalid, toml_string};
 use serde::{Deserialize, Serialize};
+
+mod env;
+pub use env::{ENV_OVERRIDES, EnvOverride, apply_env};
 
 /// The demo configuration shipped in `config/default.toml`.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -142,7 +146,7 @@ pub struct MetricsConfig {
 }
 
 /// The engine configuration.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Paper trading: fill against the live books instead of sending orders.
@@ -179,6 +183,55 @@ pub struct Config {
     /// variable names when they differ from [[venues]] and the defaults.
     #[serde(default)]
     pub orders: adapters::orders::OrderEntryConfig,
+    /// Checks the environment switched off (`ARB_ENABLE_*=false`); never in a file.
+    #[serde(skip)]
+    pub off: SwitchedOff,
+}
+
+/// The checks `ARB_ENABLE_RISK_CHECKS`, `ARB_ENABLE_CIRCUIT_BREAKERS` and
+/// `ARB_ENABLE_RECOVERY_MODE` switched off. Their keys hold values that lift the check
+/// (a limit no trade reaches), which `arb check-config` shows as "off".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SwitchedOff {
+    pub risk_checks: bool,
+    pub circuit_breakers: bool,
+    pub recovery: bool,
+}
+
+impl SwitchedOff {
+    /// Each key that holds a lifted value, with the variable that lifted it.
+    pub fn keys(&self) -> Vec<(&'static str, &'static str)> {
+        let mut out = Vec::new();
+        if self.risk_checks {
+            for k in [
+                "risk.max_position_size_usd",
+                "risk.max_total_exposure_usd",
+                "risk.max_daily_loss_usd",
+                "risk.min_profit_margin_bps",
+            ] {
+                out.push((k, "ARB_ENABLE_RISK_CHECKS"));
+            }
+        }
+        if self.circuit_breakers {
+            for k in [
+                "risk.breakers.max_consecutive_failures",
+                "risk.breakers.max_error_rate_pct",
+                "risk.breakers.max_order_latency_ms",
+                "risk.breakers.stale_trip_count",
+            ] {
+                out.push((k, "ARB_ENABLE_CIRCUIT_BREAKERS"));
+            }
+        }
+        if self.recovery {
+            out.push(("state.max_recovery_attempts", "ARB_ENABLE_RECOVERY_MODE"));
+        }
+        out
+    }
+
+    /// The variable that switched `key` off, if one did.
+    pub fn by(&self, key: &str) -> Option<&'static str> {
+        self.keys().into_iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
 }
 
 fn yes() -> bool {
@@ -189,11 +242,21 @@ fn default_journal() -> JournalConfig {
     JournalConfig { dir: PathBuf::from("journal"), fsync: Default::default() }
 }
 
+/// Problems found in a configuration, one line each naming where it came from.
+pub(crate) fn report(problems: &[Invalid], origin: impl Fn(&Invalid) -> String) -> anyhow::Error {
+    let lines: Vec<String> = problems.iter().map(|p| format!("{}: {p}", origin(p))).collect();
+    anyhow::anyhow!("{}", lines.join("\n"))
+}
+
 impl Config {
-    /// Parses configuration text; `origin` names the file in errors.
+    /// Parses configuration text and checks every value's range and meaning; `origin`
+    /// names the file in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
         let c: Config = toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
-        c.check().with_context(|| format!("{origin}: invalid configuration"))?;
+        let problems = c.validate();
+        if !problems.is_empty() {
+            return Err(report(&problems, |_| origin.to_owned()));
+        }
         Ok(c)
     }
 
@@ -213,46 +276,59 @@ impl Config {
     /// overrides, reporting each one applied on stderr.
     pub fn load_with_env(path: Option<&Path>) -> Result<Self> {
         let mut c = Self::load(path)?;
-        for name in apply_env(&mut c, |k| std::env::var(k).ok())? {
+        for name in apply_env(&mut c, |k| std::env::var_os(k))? {
             eprintln!("config: {name} overrides the file");
         }
         Ok(c)
     }
 
-    /// Checks what the types alone cannot.
-    pub fn check(&self) -> Result<()> {
-        if self.market.pairs.is_empty() && self.market.futures.is_empty() {
-            bail!("key `market.pairs`: nothing to trade");
-        }
-        for p in self.market.pairs.iter().chain(&self.market.futures) {
-            if pair_parts(p).is_none() {
-                bail!("key `market.pairs`/`market.futures`: `{p}` is not BASE/QUOTE");
-            }
-        }
-        let loaded: Vec<_> =
-            self.market.pairs.iter().chain(&self.market.futures).filter_map(|p| pair_parts(p)).collect();
-        for p in &self.market.standby {
-            if !pair_parts(p).is_some_and(|pp| loaded.contains(&pp)) {
-                bail!("key `market.standby`: `{p}` is not one of `market.pairs` or `market.futures`");
-            }
-        }
-        if self.market.venues.is_empty() {
-            bail!("key `market.venues`: no venue");
-        }
-        if !matches!(self.feed.mexc_interval_ms, 10 | 100) {
-            bail!(
-                "key `feed.mexc_interval_ms` = {}: MEXC pushes every 10 or 100 ms",
-                self.feed.mexc_interval_ms
-            );
-        }
+    /// Every value checked for range and meaning, each problem with its full key path.
+    /// Keys the environment switched off are not checked.
+    pub fn validate(&self) -> Vec<Invalid> {
+        let mut c = Checks::new();
         let mut seen = Vec::new();
-        for v in &self.venues {
-            if seen.contains(&v.venue) {
-                bail!("key `venues`: {} is listed twice", v.venue);
-            }
+        for (i, v) in self.venues.iter().enumerate() {
+            c.item("venues", i, |c| {
+                v.validate(c);
+                if seen.contains(&v.venue) {
+                    c.fail("venue", toml_string(v.venue.name()), "is listed twice in [[venues]]");
+                }
+            });
             seen.push(v.venue);
         }
-        Ok(())
+        c.table("market", |c| self.market.validate(c, &self.venues));
+        let all_cores: Vec<usize> = (0..4096).collect();
+        if let Err(e) = self.layout.validate(&pipeline::STAGES, &all_cores) {
+            let names: Vec<String> = self.layout.threads.iter().map(|t| toml_string(&t.name)).collect();
+            c.fail("layout.threads", format!("[{}]", names.join(", ")), e.to_string());
+        }
+        c.table("feed", |c| self.feed.validate(c));
+        c.table("tls", |c| self.tls.validate(c, self.needs_tls()));
+        c.table("book", |c| self.book.validate(c));
+        c.table("detect", |c| self.detect.validate(c));
+        c.table("risk", |c| self.risk.validate(c));
+        c.table("dispatch", |c| self.dispatch.validate(c));
+        c.table("paper", |c| self.paper.validate(c));
+        c.table("state", |c| self.state.validate(c));
+        c.table("journal", |c| self.journal.validate(c));
+        c.table("rings", |c| self.rings.validate(c));
+        c.table("metrics", |c| self.metrics.validate(c));
+        c.table("orders", |c| self.orders.validate(c));
+        let off = self.off.keys();
+        c.into_problems().into_iter().filter(|p| !off.iter().any(|(k, _)| *k == p.key)).collect()
+    }
+
+    /// Whether any endpoint the engine connects to is `https://` or `wss://`.
+    pub fn needs_tls(&self) -> bool {
+        let orders = [
+            self.orders.gateio.as_ref().map(|g| [&g.rest_url, &g.ws_spot_url, &g.ws_futures_url]),
+            self.orders.mexc.as_ref().map(|m| [&m.rest_url, &m.ws_spot_url, &m.ws_futures_url]),
+        ];
+        self.venues.iter().any(Endpoints::needs_tls)
+            || orders.iter().flatten().flatten().any(|u| {
+                let u = u.to_ascii_lowercase();
+                u.starts_with("https://") || u.starts_with("wss://")
+            })
     }
 
     /// The order-entry configuration with every traded venue's endpoints filled in from
@@ -295,103 +371,114 @@ impl Config {
     }
 }
 
-/// The environment variables that override configuration keys, as users of the
-/// original design know them, with what each sets.
-pub const ENV_OVERRIDES: &[(&str, &str)] = &[
-    ("ARB_MAX_POSITION_SIZE_USD", "risk.max_position_size_usd"),
-    ("ARB_MAX_TOTAL_EXPOSURE_USD", "risk.max_total_exposure_usd"),
-    ("ARB_MIN_PROFIT_MARGIN_BPS", "risk.min_profit_margin_bps and detect.min_profit_bps"),
-    ("ARB_MAX_DAILY_LOSS_USD", "risk.max_daily_loss_usd"),
-    ("ARB_TARGET_EXECUTION_TIME_MS", "risk.max_execution_time_ms"),
-    (
-        "ARB_OPPORTUNITY_SCAN_INTERVAL_MS",
-        "detect.cooldown_ms (detection is event-driven: this is the least time between two emissions of one opportunity)",
-    ),
-    (
-        "ARB_BALANCE_REFRESH_INTERVAL_MS",
-        "state.reconcile_interval_ms (balances and positions reconciled with the venues)",
-    ),
-    ("ARB_ENABLE_CIRCUIT_BREAKERS", "false: breakers never trip (the kill switch and limits still apply)"),
-    (
-        "ARB_ENABLE_RISK_CHECKS",
-        "false: position, exposure, daily-loss and margin limits are lifted (balances, rate limits and the kill switch remain)",
-    ),
-    (
-        "ARB_ENABLE_RECOVERY_MODE",
-        "false: a naked leg halts its instruments for an operator instead of automatic recovery",
-    ),
-];
-
-/// Applies the `ARB_*` overrides found by `get` (the process environment in
-/// [`Config::load_with_env`]); returns the names applied. A bad value names the
-/// variable and the key.
-pub fn apply_env(cfg: &mut Config, get: impl Fn(&str) -> Option<String>) -> Result<Vec<&'static str>> {
-    use pipeline::units::{Bps, Usd};
-    let mut applied = Vec::new();
-    let usd = |name: &str, v: &str| -> Result<Usd> {
-        pipeline::types::Amount::parse(v.trim()).map(Usd).map_err(|e| {
-            anyhow::anyhow!("environment variable {name} = {v:?}: {e} (expected USD, e.g. 5000)")
-        })
-    };
-    let bps = |name: &str, v: &str| -> Result<Bps> {
-        pipeline::types::Rate::parse_bps(v.trim()).map(Bps).map_err(|e| {
-            anyhow::anyhow!("environment variable {name} = {v:?}: {e} (expected basis points, e.g. 5)")
-        })
-    };
-    let ms = |name: &str, v: &str| -> Result<u64> {
-        v.trim()
-            .parse()
-            .map_err(|_| anyhow::anyhow!("environment variable {name} = {v:?}: expected milliseconds"))
-    };
-    let flag = |name: &str, v: &str| -> Result<bool> {
-        match v.trim().to_ascii_lowercase().as_str() {
-            "1" | "true" | "yes" | "on" => Ok(true),
-            "0" | "false" | "no" | "off" => Ok(false),
-            _ => bail!("environment variable {name} = {v:?}: expected true or false"),
+impl MarketConfig {
+    /// Checks of `[market]`: something to trade, pairs spelled `BASE/QUOTE`, standby
+    /// pairs among the loaded ones, and endpoints for every venue when [[venues]] is
+    /// given (the demo fills them in itself).
+    fn validate(&self, c: &mut Checks, endpoints: &[Endpoints]) {
+        if self.pairs.is_empty() && self.futures.is_empty() {
+            c.fail("pairs", "[]", "nothing to trade: name pairs or futures");
         }
-    };
-    for &(name, _) in ENV_OVERRIDES {
-        let Some(v) = get(name) else { continue };
-        match name {
-            "ARB_MAX_POSITION_SIZE_USD" => cfg.risk.max_position_size_usd = usd(name, &v)?,
-            "ARB_MAX_TOTAL_EXPOSURE_USD" => cfg.risk.max_total_exposure_usd = usd(name, &v)?,
-            "ARB_MIN_PROFIT_MARGIN_BPS" => {
-                let b = bps(name, &v)?;
-                cfg.risk.min_profit_margin_bps = b;
-                cfg.detect.min_profit_bps = b;
-            }
-            "ARB_MAX_DAILY_LOSS_USD" => cfg.risk.max_daily_loss_usd = usd(name, &v)?,
-            "ARB_TARGET_EXECUTION_TIME_MS" => cfg.risk.max_execution_time_ms = ms(name, &v)?,
-            "ARB_OPPORTUNITY_SCAN_INTERVAL_MS" => cfg.detect.cooldown_ms = ms(name, &v)?,
-            "ARB_BALANCE_REFRESH_INTERVAL_MS" => cfg.state.reconcile_interval_ms = ms(name, &v)?,
-            "ARB_ENABLE_CIRCUIT_BREAKERS" => {
-                if !flag(name, &v)? {
-                    let b = &mut cfg.risk.breakers;
-                    b.max_consecutive_failures = u32::MAX;
-                    b.max_error_rate_pct = 100;
-                    b.max_order_latency_ms = u64::MAX / 2;
-                    b.stale_trip_count = u32::MAX;
+        for (key, list) in [("pairs", &self.pairs), ("futures", &self.futures)] {
+            for p in list {
+                if pair_parts(p).is_none() {
+                    c.fail(key, toml_string(p), "is not BASE/QUOTE (e.g. \"BTC/USDT\")");
                 }
             }
-            "ARB_ENABLE_RISK_CHECKS" => {
-                if !flag(name, &v)? {
-                    let lifted = Usd(pipeline::types::Amount::from_int(i64::MAX / 4));
-                    cfg.risk.max_position_size_usd = lifted;
-                    cfg.risk.max_total_exposure_usd = lifted;
-                    cfg.risk.max_daily_loss_usd = lifted;
-                    cfg.risk.min_profit_margin_bps = Bps::new(0);
-                }
-            }
-            "ARB_ENABLE_RECOVERY_MODE" => {
-                if !flag(name, &v)? {
-                    cfg.state.max_recovery_attempts = 0;
-                }
-            }
-            _ => continue,
         }
-        applied.push(name);
+        let loaded: Vec<_> = self.pairs.iter().chain(&self.futures).filter_map(|p| pair_parts(p)).collect();
+        for p in &self.standby {
+            if !pair_parts(p).is_some_and(|pp| loaded.contains(&pp)) {
+                c.fail("standby", toml_string(p), "is not one of `market.pairs` or `market.futures`");
+            }
+        }
+        if self.venues.is_empty() {
+            c.fail("venues", "[]", "must name at least one venue");
+        }
+        if !endpoints.is_empty() {
+            for v in &self.venues {
+                if !endpoints.iter().any(|e| e.venue == *v) {
+                    c.fail("venues", toml_string(v.name()), "has no [[venues]] entry with its endpoints");
+                }
+            }
+        }
+        if let Some(p) = &self.metadata_cache {
+            c.text("metadata_cache", &p.to_string_lossy());
+        }
     }
-    Ok(applied)
+}
+
+impl FeedConfig {
+    /// Checks of `[feed]`.
+    fn validate(&self, c: &mut Checks) {
+        if !matches!(self.mexc_interval_ms, 10 | 100) {
+            c.fail("mexc_interval_ms", self.mexc_interval_ms, "MEXC pushes every 10 or 100 ms");
+        }
+        if self.stale_after_ms < 1_000 {
+            c.fail(
+                "stale_after_ms",
+                self.stale_after_ms,
+                "must be at least 1000 (shorter than a quiet market's pause reconnects all the time)",
+            );
+        }
+        c.between("snapshot_limit", u64::from(self.snapshot_limit), 1, 5_000);
+    }
+}
+
+impl TlsConfig {
+    /// Checks of `[tls]`: something to trust when an endpoint needs TLS.
+    fn validate(&self, c: &mut Checks, needed: bool) {
+        if needed && !self.webpki_roots && self.ca_file.is_none() {
+            c.fail(
+                "webpki_roots",
+                false,
+                "no certificate would be trusted for the https:// and wss:// endpoints: \
+                 set webpki_roots = true or name a ca_file",
+            );
+        }
+        if let Some(p) = &self.ca_file {
+            c.text("ca_file", &p.to_string_lossy());
+        }
+    }
+}
+
+impl RingConfig {
+    /// Checks of `[rings]`: every ring holds at least one event.
+    fn validate(&self, c: &mut Checks) {
+        for (key, v) in [
+            ("md_events", self.md_events),
+            ("book_tops", self.book_tops),
+            ("resyncs", self.resyncs),
+            ("opportunities", self.opportunities),
+            ("executions", self.executions),
+            ("commands", self.commands),
+            ("state_inputs", self.state_inputs),
+            ("risk_updates", self.risk_updates),
+            ("alerts", self.alerts),
+            ("outcomes", self.outcomes),
+            ("control", self.control),
+        ] {
+            c.at_least(key, v as u64, 1);
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// Checks of `[metrics]`: an address one can listen on.
+    fn validate(&self, c: &mut Checks) {
+        if let Some(a) = &self.addr {
+            if let Err(e) = listen_addr(a) {
+                c.fail("addr", toml_string(a), e.to_string());
+            }
+        }
+    }
+}
+
+/// `PORT` (bound to 127.0.0.1) or `HOST:PORT`, as `[metrics] addr` and `--metrics` take.
+pub fn listen_addr(addr: &str) -> Result<std::net::SocketAddr> {
+    let full =
+        if addr.chars().all(|c| c.is_ascii_digit()) { format!("127.0.0.1:{addr}") } else { addr.to_owned() };
+    full.parse().map_err(|_| anyhow::anyhow!("expected PORT or IP:PORT"))
 }
 
 /// `BTC/USDT` -> (`BTC`, `USDT`), upper case.
@@ -408,77 +495,4 @@ pub fn examples_dir() -> PathBuf {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_shipped_config_parses_and_its_layout_places_every_stage() {
-        for entry in std::fs::read_dir(examples_dir()).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "toml") {
-                let c = Config::load(Some(&path)).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
-                let all: Vec<usize> = (0..1024).collect();
-                c.layout
-                    .validate(&pipeline::STAGES, &all)
-                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            }
-        }
-    }
-
-    #[test]
-    fn the_built_in_default_is_the_shipped_file() {
-        let shipped = std::fs::read_to_string(examples_dir().join("default.toml")).unwrap();
-        assert_eq!(shipped, DEFAULT_TOML);
-    }
-
-    #[test]
-    fn errors_name_the_file_and_the_key() {
-        let base = DEFAULT_TOML.to_owned();
-        let e = Config::parse(&base.replace("max_daily_loss_usd", "max_position_usd"), "x.toml").unwrap_err();
-        assert!(
-            format!("{e:#}").contains("x.toml") && format!("{e:#}").contains("max_position_usd"),
-            "{e:#}"
-        );
-        let bad_pair = base.replace("\"BTC/USDT\"", "\"BTCUSDT\"");
-        let e = Config::parse(&bad_pair, "y.toml").unwrap_err();
-        assert!(format!("{e:#}").contains("`BTCUSDT` is not BASE/QUOTE"), "{e:#}");
-        let standby = |list: &str| base.replace("futures = [", &format!("standby = [{list}]\nfutures = ["));
-        assert_eq!(Config::parse(&standby("\"eth/btc\""), "z.toml").unwrap().market.standby, ["eth/btc"]);
-        let e = Config::parse(&standby("\"SOL/USDT\""), "z.toml").unwrap_err();
-        assert!(
-            format!("{e:#}").contains("market.standby") && format!("{e:#}").contains("SOL/USDT"),
-            "{e:#}"
-        );
-    }
-
-    #[test]
-    fn environment_overrides_set_their_keys_and_name_bad_values() {
-        let mut c = Config::load(None).unwrap();
-        let env = |k: &str| match k {
-            "ARB_MAX_POSITION_SIZE_USD" => Some("1234.5".to_owned()),
-            "ARB_MIN_PROFIT_MARGIN_BPS" => Some("7.5".to_owned()),
-            "ARB_ENABLE_RECOVERY_MODE" => Some("false".to_owned()),
-            "ARB_BALANCE_REFRESH_INTERVAL_MS" => Some("2500".to_owned()),
-            _ => None,
-        };
-        let applied = apply_env(&mut c, env).unwrap();
-        assert_eq!(applied.len(), 4);
-        assert_eq!(c.risk.max_position_size_usd.amount(), pipeline::types::Amount::parse("1234.5").unwrap());
-        assert_eq!(c.detect.min_profit_bps.rate(), pipeline::types::Rate::parse_bps("7.5").unwrap());
-        assert_eq!(c.state.max_recovery_attempts, 0);
-        assert_eq!(c.state.reconcile_interval_ms, 2500);
-        let e =
-            apply_env(&mut c, |k| (k == "ARB_MAX_DAILY_LOSS_USD").then(|| "lots".to_owned())).unwrap_err();
-        assert!(e.to_string().contains("ARB_MAX_DAILY_LOSS_USD = \"lots\""), "{e}");
-        let e =
-            apply_env(&mut c, |k| (k == "ARB_ENABLE_RISK_CHECKS").then(|| "maybe".to_owned())).unwrap_err();
-        assert!(e.to_string().contains("expected true or false"), "{e}");
-    }
-
-    #[test]
-    fn pairs_split_and_normalize() {
-        assert_eq!(pair_parts("btc/usdt"), Some(("BTC".into(), "USDT".into())));
-        assert_eq!(pair_parts("BTC"), None);
-        assert_eq!(pair_parts("BTC/US-DT"), None);
-    }
-}
+mod tests;

@@ -14,4 +14,5 @@ pub mod metrics_server;
 pub mod plot;
 mod request_server;
 pub mod secrets;
+pub mod signals;
 pub mod telemetry;

@@ -155,7 +155,9 @@ enum Command {
     },
 
     /// Validates a configuration file as `arb run` reads it, environment overrides
-    /// included, and prints a summary; exits non-zero naming the file and key at fault.
+    /// included, and prints the effective configuration as TOML ("off" where an ARB_ENABLE_*
+    /// variable switched a check off); exits non-zero naming the file (or variable), the
+    /// key and the value of every problem. docs/CONFIG.md has every key's default and range.
     ///
     /// The ARB_* variables that override keys: ARB_MAX_POSITION_SIZE_USD,
     /// ARB_MAX_TOTAL_EXPOSURE_USD, ARB_MIN_PROFIT_MARGIN_BPS, ARB_MAX_DAILY_LOSS_USD,
@@ -187,11 +189,14 @@ enum Command {
     Journal(cmd::journal::JournalArgs),
 
     /// Runs the simulated venues alone; prints their endpoints and account keys as one
-    /// JSON line first.
+    /// JSON line first, then the shell `export` lines of the keys under the variable names
+    /// the written configuration reads.
     ///
     /// Examples:
     ///   arb sim
     ///   arb sim --plain --seed 7 --write-config sim.toml
+    ///   arb sim --write-config sim.toml > sim.out &
+    ///   eval "$(grep '^export ' sim.out)"; arb run --config sim.toml
     #[command(verbatim_doc_comment)]
     Sim {
         /// Plain TCP and WebSocket instead of TLS with a certificate generated at start.

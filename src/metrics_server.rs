@@ -1,17 +1,20 @@
 //! The `--metrics ADDR` endpoint: Prometheus text on `GET /metrics`, JSON on
-//! `GET /health` (200 when healthy, 503 otherwise). A plain HTTP/1.1 server on its own
+//! `GET /health` (200 when healthy, 503 otherwise), from the moment a start begins: while
+//! it waits for instrument metadata the answers say so, then they report the engine. A plain HTTP/1.1 server on its own
 //! cold thread: one request per connection, many connections at once
 //! ([`crate::request_server`]), nothing shared with the hot path but the telemetry
 //! handle. A request head must arrive whole within [`DEADLINE`] (else 408) and be at most
 //! [`MAX_HEAD`] bytes (else 431), so a slow or hostile client never delays a probe.
 
 use std::net::{SocketAddr, TcpListener};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use crate::instruments::MetadataStatus;
 use crate::request_server::{Limits, Listener, Protocol, RequestServer};
-use crate::telemetry::Telemetry;
+use crate::telemetry::{Starting, Telemetry};
 
 /// The largest request head (request line and headers) served.
 pub const MAX_HEAD: usize = 8192;
@@ -29,24 +32,51 @@ const LIMITS: Limits = Limits {
 #[derive(Debug)]
 pub struct MetricsServer {
     addr: SocketAddr,
+    source: Arc<Mutex<Source>>,
     _server: RequestServer,
 }
 
 /// `PORT` binds 127.0.0.1; `HOST:PORT` binds as given.
 pub fn parse_addr(addr: &str) -> Result<SocketAddr> {
-    let full =
-        if addr.chars().all(|c| c.is_ascii_digit()) { format!("127.0.0.1:{addr}") } else { addr.to_owned() };
-    full.parse().with_context(|| format!("--metrics {addr:?}: expected PORT or HOST:PORT"))
+    crate::config::listen_addr(addr).with_context(|| format!("--metrics {addr:?}"))
+}
+
+/// What the endpoint reports: a start still waiting for instrument metadata, or the
+/// running engine.
+#[derive(Debug)]
+enum Source {
+    Starting(Starting),
+    Running(Box<Telemetry>),
 }
 
 impl MetricsServer {
+    /// Serves a running engine's telemetry.
     pub fn start(addr: &str, telemetry: Telemetry) -> Result<Self> {
+        Self::bind(addr, Source::Running(Box::new(telemetry)))
+    }
+
+    /// Serves a start that waits for instrument metadata (`status`); [`serve`](Self::serve)
+    /// switches to the engine once it runs.
+    pub fn start_waiting(addr: &str, status: Arc<MetadataStatus>) -> Result<Self> {
+        Self::bind(addr, Source::Starting(Starting { status, since: Instant::now() }))
+    }
+
+    fn bind(addr: &str, source: Source) -> Result<Self> {
         let addr = parse_addr(addr)?;
         let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
         let addr = listener.local_addr()?;
-        let server = RequestServer::start("metrics", Listener::tcp(listener)?, LIMITS, Http { telemetry })
+        let source = Arc::new(Mutex::new(source));
+        let http = Http { source: source.clone() };
+        let server = RequestServer::start("metrics", Listener::tcp(listener)?, LIMITS, http)
             .with_context(|| format!("cannot serve {addr}"))?;
-        Ok(Self { addr, _server: server })
+        Ok(Self { addr, source, _server: server })
+    }
+
+    /// From now on, reports the running engine.
+    pub fn serve(&self, telemetry: Telemetry) {
+        if let Ok(mut s) = self.source.lock() {
+            *s = Source::Running(Box::new(telemetry));
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -55,7 +85,7 @@ impl MetricsServer {
 }
 
 struct Http {
-    telemetry: Telemetry,
+    source: Arc<Mutex<Source>>,
 }
 
 impl Protocol for Http {
@@ -68,11 +98,22 @@ impl Protocol for Http {
             Ok(httparse::Status::Partial) => return None,
             Err(_) => return Some(respond(400, "text/plain", "bad request\n")),
         };
-        let t = &self.telemetry;
+        let Ok(source) = self.source.lock() else {
+            return Some(respond(503, "text/plain", "unavailable\n"));
+        };
         Some(match path.split('?').next().unwrap_or("") {
-            "/metrics" => respond(200, "text/plain; version=0.0.4", &t.prometheus()),
+            "/metrics" => {
+                let text = match &*source {
+                    Source::Starting(s) => s.prometheus(),
+                    Source::Running(t) => t.prometheus(),
+                };
+                respond(200, "text/plain; version=0.0.4", &text)
+            }
             "/health" => {
-                let (ok, body) = t.health();
+                let (ok, body) = match &*source {
+                    Source::Starting(s) => s.health(),
+                    Source::Running(t) => t.health(),
+                };
                 respond(if ok { 200 } else { 503 }, "application/json", &format!("{body}\n"))
             }
             _ => respond(404, "text/plain", "try /metrics or /health\n"),

@@ -18,6 +18,7 @@ use pipeline::types::{Instruments, Market, Venue};
 use serde_json::json;
 
 use crate::engine::{BUCKETS_NS, MonitorView, Session};
+use crate::instruments::{MetadataProgress, MetadataState, MetadataStatus};
 
 /// A cloneable view of a running engine.
 #[derive(Clone)]
@@ -99,6 +100,8 @@ impl Telemetry {
         o.line("arb_halted", &[], u8::from(self.control.is_halted() || snap.risk.halted));
         o.help("arb_uptime_seconds", "gauge", "seconds since start");
         o.line("arb_uptime_seconds", &[], format!("{:.3}", self.started.elapsed().as_secs_f64()));
+        o.help("arb_waiting_for_data", "gauge", "1 while no order book is in sync");
+        o.line("arb_waiting_for_data", &[], u8::from(self.is_waiting_for_data()));
         let per_kind = |o: &mut Out, name: &str, help: &str, v: &[u64]| {
             o.help(name, "counter", help);
             for k in OppKind::ALL {
@@ -242,12 +245,28 @@ impl Telemetry {
         for r in BadInput::ALL {
             o.line("arb_decode_refused_total", &[("reason", r.name())], self.decode.refused(r));
         }
-        o.help("arb_ws_reconnects_total", "counter", "market-data reconnections");
+        o.help(
+            "arb_ws_reconnects_total",
+            "counter",
+            "market-data connection attempts after the first, failed ones included",
+        );
         for (v, m, s) in &self.connections {
             o.line(
                 "arb_ws_reconnects_total",
                 &[("venue", v.name()), ("market", m.name())],
                 s.snapshot().reconnects(),
+            );
+        }
+        o.help(
+            "arb_ws_connect_failures_total",
+            "counter",
+            "market-data connection attempts that failed before a session opened",
+        );
+        for (v, m, s) in &self.connections {
+            o.line(
+                "arb_ws_connect_failures_total",
+                &[("venue", v.name()), ("market", m.name())],
+                s.snapshot().connect_failures(),
             );
         }
         o.help("arb_ws_last_message_age_seconds", "gauge", "age of the newest frame");
@@ -296,6 +315,18 @@ impl Telemetry {
         o.0
     }
 
+    /// Books in sync, of all books.
+    pub fn books_synced(&self) -> (usize, usize) {
+        let synced = self.instruments.iter().filter(|i| self.books.get(i.id).synced).count();
+        (synced, self.instruments.len())
+    }
+
+    /// No book is in sync: nothing can be traded until market data comes (at start, or
+    /// while every connection is down).
+    pub fn is_waiting_for_data(&self) -> bool {
+        waiting_for_data(self.books_synced())
+    }
+
     /// Each component's state as JSON, and whether the engine as a whole is healthy.
     pub fn health(&self) -> (bool, serde_json::Value) {
         let snap = self.stats.snapshot();
@@ -315,15 +346,27 @@ impl Telemetry {
             .map(|(v, m, s)| {
                 let snap = s.snapshot();
                 json!({"venue": v, "market": m, "state": format!("{:?}", snap.state).to_lowercase(),
-                       "reconnects": snap.reconnects(), "data_age_s": self.data_age_s(s)})
+                       "reconnects": snap.reconnects(), "connect_failures": snap.connect_failures(),
+                       "data_age_s": self.data_age_s(s)})
             })
             .collect();
         let open = self.connections.iter().filter(|(_, _, s)| s.snapshot().state == LinkState::Open).count();
         let breakers: Vec<_> =
             Breaker::ALL.iter().filter(|b| snap.risk.breaker_open[**b as usize]).map(|b| b.name()).collect();
-        let ok = !halted && !self.control.is_stop_requested() && open == self.connections.len();
+        let waiting = waiting_for_data((synced, books.len()));
+        let ok = !halted && !waiting && !self.control.is_stop_requested() && open == self.connections.len();
+        let status = if halted {
+            "halted"
+        } else if waiting {
+            "waiting"
+        } else if ok {
+            "ok"
+        } else {
+            "degraded"
+        };
         let body = json!({
-            "status": if ok { "ok" } else if halted { "halted" } else { "degraded" },
+            "status": status,
+            "waiting_for": waiting.then_some("market data: no order book is in sync yet"),
             "uptime_s": self.started.elapsed().as_secs_f64(),
             "mode": if self.dry_run { "paper" } else { "live" },
             "halted": halted,
@@ -335,5 +378,74 @@ impl Telemetry {
             "foreign": {"fills": snap.state.foreign.total_fills(), "orders": snap.state.foreign.total_orders()},
         });
         (ok, body)
+    }
+}
+
+/// Whether an engine with `(synced, total)` books waits for market data.
+pub fn waiting_for_data((synced, total): (usize, usize)) -> bool {
+    total > 0 && synced == 0
+}
+
+/// What `/metrics` and `/health` report while a start waits for instrument metadata,
+/// before the engine exists.
+#[derive(Debug)]
+pub struct Starting {
+    pub status: Arc<MetadataStatus>,
+    pub since: Instant,
+}
+
+impl Starting {
+    /// Metadata still missing: venue markets neither fetched nor taken from the cache.
+    fn pending(&self) -> Vec<MetadataProgress> {
+        self.status
+            .snapshot()
+            .into_iter()
+            .filter(|p| matches!(p.state, MetadataState::Fetching | MetadataState::Retrying))
+            .collect()
+    }
+
+    /// Never healthy: nothing trades yet. The body names each venue market waited for,
+    /// its last error and when it is tried next.
+    pub fn health(&self) -> (bool, serde_json::Value) {
+        let now = Instant::now();
+        let markets: Vec<_> = self
+            .status
+            .snapshot()
+            .into_iter()
+            .map(|p| {
+                json!({"venue": p.venue, "market": p.market, "state": p.state.name(),
+                       "failures": p.failures, "last_error": p.last_error,
+                       "next_attempt_in_s": p.next_attempt.map(|t| t.saturating_duration_since(now).as_secs_f64())})
+            })
+            .collect();
+        let body = json!({
+            "status": "waiting",
+            "waiting_for": "instrument metadata: the engine starts once every venue market has it",
+            "uptime_s": self.since.elapsed().as_secs_f64(),
+            "halted": false,
+            "metadata": markets,
+            "pending": self.pending().len(),
+        });
+        (false, body)
+    }
+
+    /// The few metrics a start has: up, uptime, waiting, failed metadata fetches.
+    pub fn prometheus(&self) -> String {
+        let mut o = Out(String::with_capacity(1024));
+        o.help("arb_up", "gauge", "1 while the engine runs");
+        o.line("arb_up", &[], 1);
+        o.help("arb_uptime_seconds", "gauge", "seconds since start");
+        o.line("arb_uptime_seconds", &[], format!("{:.3}", self.since.elapsed().as_secs_f64()));
+        o.help("arb_waiting_for_data", "gauge", "1 while no order book is in sync");
+        o.line("arb_waiting_for_data", &[], 1);
+        o.help("arb_metadata_fetch_failures_total", "counter", "failed instrument metadata fetches at start");
+        for p in self.status.snapshot() {
+            o.line(
+                "arb_metadata_fetch_failures_total",
+                &[("venue", p.venue.name()), ("market", p.market.name())],
+                p.failures,
+            );
+        }
+        o.0
     }
 }

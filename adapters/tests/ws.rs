@@ -562,6 +562,11 @@ fn reconnect_backoff_grows_within_jitter_bounds() {
         );
     }
     assert_eq!(client.state(), LinkState::Backoff);
+    // Every refused attempt is counted: as a connect failure, and each after the first
+    // as a reconnect, although no session ever opened.
+    let snap = client.stats().snapshot();
+    assert_eq!((snap.opens, snap.attempts, snap.errors_of(WsErrorKind::Connect)), (0, 6, 6));
+    assert_eq!((snap.reconnects(), snap.connect_failures()), (5, 6));
 }
 
 #[test]

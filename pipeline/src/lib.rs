@@ -50,6 +50,7 @@ pub mod synthetic;
 pub mod testkit;
 pub mod types;
 pub mod units;
+pub mod validate;
 
 /// The engine's six stages, in pipeline order. Layouts place these names on threads.
 pub const STAGES: [&str; 6] = ["md", "book", "detect", "risk", "dispatch", "state"];

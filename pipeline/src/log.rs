@@ -1,7 +1,7 @@
 //! Structured logging without formatting on the hot path.
 //!
 //! A hot stage hands a compact, fixed-size [`LogRecord`] (what happened, two numbers,
-//! and up to 96 bytes of raw context such as the start of a refused frame) to a cold
+//! and up to 128 bytes of raw context such as the start of a refused frame) to a cold
 //! thread through a dropping ring, and goes on. The cold side formats each record as
 //! one JSON line. A full ring drops the record and counts it, so logging can never
 //! slow trading down.
@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use crate::runtime::Tx;
 
 /// Bytes of raw context a record carries.
-pub const CONTEXT: usize = 96;
+pub const CONTEXT: usize = 128;
 
 /// How much a record matters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -78,6 +78,37 @@ impl LogRecord {
         Self { ts_ns, level, event, detail, a, b, len: n as u8, context: c }
     }
 
+    /// A record whose context is `args` formatted in place (no heap buffer of ours),
+    /// truncated to [`CONTEXT`] bytes: for rare events whose cause is text, such as a
+    /// lost connection.
+    pub fn formatted(
+        ts_ns: u64,
+        level: Level,
+        event: &'static str,
+        detail: &'static str,
+        a: u64,
+        b: u64,
+        args: std::fmt::Arguments<'_>,
+    ) -> Self {
+        struct Fill<'a> {
+            buf: &'a mut [u8; CONTEXT],
+            len: usize,
+        }
+        impl std::fmt::Write for Fill<'_> {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                let n = s.len().min(CONTEXT - self.len);
+                self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+                self.len += n;
+                Ok(())
+            }
+        }
+        let mut context = [0u8; CONTEXT];
+        let mut fill = Fill { buf: &mut context, len: 0 };
+        let _ = fill.write_fmt(args);
+        let len = fill.len as u8;
+        Self { ts_ns, level, event, detail, a, b, len, context }
+    }
+
     pub fn context(&self) -> &[u8] {
         &self.context[..self.len as usize]
     }
@@ -134,6 +165,23 @@ impl LogTx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formatted_context_is_written_in_place_and_truncated() {
+        let r = LogRecord::formatted(
+            1,
+            Level::Warn,
+            "ws_connect_failed",
+            "gateio",
+            0,
+            0,
+            format_args!("spot: {}", 42),
+        );
+        assert_eq!(r.context(), b"spot: 42");
+        let long = "x".repeat(CONTEXT + 10);
+        let r = LogRecord::formatted(1, Level::Warn, "e", "d", 0, 0, format_args!("{long}"));
+        assert_eq!(r.context().len(), CONTEXT);
+    }
 
     #[test]
     fn records_print_as_escaped_json() {

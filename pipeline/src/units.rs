@@ -9,7 +9,7 @@
 use std::fmt;
 
 use serde::de::{self, Deserializer, Visitor};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::types::{Amount, Rate};
 
@@ -48,9 +48,20 @@ impl Visitor<'_> for DecimalText {
     }
 }
 
+/// Writes decimal text as one would type it in TOML: an integer when it is whole, a
+/// float when the float reads back as exactly the same decimal, else a string.
+fn serialize_decimal<S: Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+    if let Ok(i) = text.parse::<i64>() {
+        return s.serialize_i64(i);
+    }
+    match text.parse::<f64>() {
+        Ok(f) if f.is_finite() && format!("{f}") == text => s.serialize_f64(f),
+        _ => s.serialize_str(text),
+    }
+}
+
 /// Basis points, read exactly into a [`Rate`] (1 bp = 10^-4).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(into = "String")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Bps(pub Rate);
 
 impl Bps {
@@ -69,6 +80,12 @@ impl From<Bps> for String {
     }
 }
 
+impl Serialize for Bps {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_decimal(&self.0.bps().to_string(), s)
+    }
+}
+
 impl<'de> Deserialize<'de> for Bps {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = d.deserialize_any(DecimalText)?;
@@ -78,8 +95,7 @@ impl<'de> Deserialize<'de> for Bps {
 
 /// An amount of US dollars (or of any asset, for inventory), read exactly into an
 /// [`Amount`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(into = "String")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Usd(pub Amount);
 
 impl Usd {
@@ -98,6 +114,12 @@ impl From<Usd> for String {
     }
 }
 
+impl Serialize for Usd {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_decimal(&self.0.to_string(), s)
+    }
+}
+
 impl<'de> Deserialize<'de> for Usd {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = d.deserialize_any(DecimalText)?;
@@ -106,8 +128,7 @@ impl<'de> Deserialize<'de> for Usd {
 }
 
 /// An exact amount of some asset (an inventory bound, a balance), read like [`Usd`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(into = "String")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Exact(pub Amount);
 
 impl Exact {
@@ -120,6 +141,12 @@ impl Exact {
 impl From<Exact> for String {
     fn from(u: Exact) -> String {
         u.0.to_string()
+    }
+}
+
+impl Serialize for Exact {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_decimal(&self.0.to_string(), s)
     }
 }
 
@@ -152,6 +179,29 @@ mod tests {
         let c: C = toml::from_str("a_bps = \"2.5\"\nb_usd = 12.75").unwrap();
         assert_eq!(c.a_bps.rate(), Rate(250_000));
         assert_eq!(c.b_usd.amount(), Amount::parse("12.75").unwrap());
+    }
+
+    #[test]
+    fn values_serialize_as_typed_and_read_back_the_same() {
+        #[derive(Serialize, Deserialize, Debug, PartialEq)]
+        struct D {
+            a_bps: Bps,
+            b_usd: Usd,
+            c_usd: Usd,
+            d_usd: Usd,
+        }
+        let d = D {
+            a_bps: Bps(Rate::parse_bps("2.5").unwrap()),
+            b_usd: Usd::new(-500),
+            c_usd: Usd(Amount::parse("0.1").unwrap()),
+            d_usd: Usd(Amount::parse("12345678901234567890.123456789").unwrap()),
+        };
+        let text = toml::to_string(&d).unwrap();
+        assert_eq!(
+            text,
+            "a_bps = 2.5\nb_usd = -500\nc_usd = 0.1\nd_usd = \"12345678901234567890.123456789\"\n"
+        );
+        assert_eq!(toml::from_str::<D>(&text).unwrap(), d);
     }
 
     #[test]

@@ -37,18 +37,23 @@ pub fn sim_credentials(sim: &Sim) -> adapters::orders::OrderEntryCredentials {
     adapters::orders::OrderEntryCredentials { gateio: Some(c(Venue::GateIo)), mexc: Some(c(Venue::Mexc)) }
 }
 
-/// Starts the engine on `sim`: real signed orders, or paper fills when `paper`.
-pub fn start_on(sim: &Sim, cfg: Config, paper: bool) -> Result<crate::engine::Session> {
-    let mut cfg = cfg;
+/// The engine configuration and order sink for `sim`: real signed orders, or paper
+/// fills when `paper`.
+fn engine_on(sim: &Sim, mut cfg: Config, paper: bool) -> Result<(Config, Option<live::SinkBuilder>)> {
     cfg.dry_run = paper;
     if paper {
-        return live::start(cfg, None);
+        return Ok((cfg, None));
     }
-    let tls = adapters::net::tls::TlsSettings { webpki_roots: false, ca_file: cfg.tls.ca_file.clone() }
-        .client_config()
-        .context("TLS configuration")?;
+    // The simulated venues' own certificate, and nothing else, is trusted (none with --plain).
+    let tls = live::tls_for(&cfg, false)?;
     let sink = live::venue_sink(&cfg, sim_credentials(sim), tls);
-    live::start(cfg, Some(sink))
+    Ok((cfg, Some(sink)))
+}
+
+/// Starts the engine on `sim`: real signed orders, or paper fills when `paper`.
+pub fn start_on(sim: &Sim, cfg: Config, paper: bool) -> Result<crate::engine::Session> {
+    let (cfg, sink) = engine_on(sim, cfg, paper)?;
+    live::start(cfg, sink)
 }
 
 /// The engine configuration pointed at running simulated venues.
@@ -107,10 +112,8 @@ pub fn run(args: DemoArgs) -> Result<()> {
         args.seed,
         args.faults
     );
-    let mut opts = args.live.clone();
-    opts.metrics = opts.metrics.or_else(|| cfg.metrics.addr.clone());
-    let session = start_on(&sim, cfg, args.paper)?;
-    let result = live::supervise(session, &opts);
+    let (cfg, sink) = engine_on(&sim, cfg, args.paper)?;
+    let result = live::run(cfg, sink, &args.live);
     if !keep {
         // The journal goes; the log lines the dashboard diverted stay readable.
         let log = journal.join("arb.log");
@@ -122,5 +125,5 @@ pub fn run(args: DemoArgs) -> Result<()> {
         }
         let _ = std::fs::remove_dir_all(&journal);
     }
-    result.map(|_| ())
+    result
 }

@@ -4,6 +4,7 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -31,15 +32,26 @@ pub struct LiveOptions {
     pub metrics: Option<String>,
 }
 
+/// The TLS client configuration `cfg`'s endpoints need, trusting the public roots when
+/// `webpki_roots` and `[tls] ca_file` when given; none when every endpoint is plain
+/// `http://` and `ws://` (nothing to trust, so no trust anchors are required).
+pub fn tls_for(cfg: &Config, webpki_roots: bool) -> Result<Option<Arc<rustls::ClientConfig>>> {
+    if !cfg.needs_tls() {
+        return Ok(None);
+    }
+    let settings = adapters::net::tls::TlsSettings { webpki_roots, ca_file: cfg.tls.ca_file.clone() };
+    Ok(Some(settings.client_config().context("TLS configuration")?))
+}
+
 /// The sink that sends real orders with `creds` (live trading, or the simulated venues).
 pub fn venue_sink(
     cfg: &Config,
     creds: adapters::orders::OrderEntryCredentials,
-    tls: std::sync::Arc<rustls::ClientConfig>,
+    tls: Option<Arc<rustls::ClientConfig>>,
 ) -> Box<dyn FnOnce(engine::SinkContext) -> Result<engine::EngineSink> + Send> {
     let oe = cfg.order_entry();
     Box::new(move |ctx: engine::SinkContext| {
-        let mut sink = adapters::orders::VenueSink::new(&oe, creds, ctx.instruments, Some(tls), ctx.clock)?;
+        let mut sink = adapters::orders::VenueSink::new(&oe, creds, ctx.instruments, tls, ctx.clock)?;
         sink.set_client_prefix(ctx.client_prefix);
         sink.wait_ready(Duration::from_secs(15))?;
         Ok(engine::EngineSink::Venue(Box::new(sink)))
@@ -57,20 +69,33 @@ pub fn credentials_from_env(cfg: &Config) -> Result<adapters::orders::OrderEntry
     })
 }
 
+/// What builds the order sink of an engine, once its instruments are known.
+pub type SinkBuilder = Box<dyn FnOnce(engine::SinkContext) -> Result<engine::EngineSink> + Send>;
+
 /// Loads instruments and starts the engine on the venues `cfg` names. Without a `sink`,
 /// a live configuration (dry_run = false) sends real orders with the keys in the
-/// environment; a dry run fills on paper.
-pub fn start(
+/// environment; a dry run fills on paper. Waits for venues whose metadata cannot be
+/// fetched (see [`crate::instruments::load_waiting`]) until Ctrl-C, which is an error
+/// here; [`run`] treats it as the operator's stop.
+pub fn start(cfg: Config, sink: Option<SinkBuilder>) -> Result<Session> {
+    let signals = crate::signals::signals();
+    let status = crate::instruments::MetadataStatus::default();
+    start_waiting(cfg, sink, &status, &|| signals.received() > 0)?
+        .context("stopped before the engine started (instrument metadata not loaded)")
+}
+
+/// [`start`], reporting the metadata wait in `status` and giving up (`None`) once `stop`
+/// turns true.
+pub fn start_waiting(
     cfg: Config,
-    sink: Option<Box<dyn FnOnce(engine::SinkContext) -> Result<engine::EngineSink> + Send>>,
-) -> Result<Session> {
-    let tls = adapters::net::tls::TlsSettings {
-        webpki_roots: cfg.tls.webpki_roots,
-        ca_file: cfg.tls.ca_file.clone(),
-    }
-    .client_config()
-    .context("TLS configuration")?;
-    let specs = crate::instruments::load(&cfg, Some(tls.clone()))?;
+    sink: Option<SinkBuilder>,
+    status: &crate::instruments::MetadataStatus,
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<Session>> {
+    let tls = tls_for(&cfg, cfg.tls.webpki_roots)?;
+    let Some(specs) = crate::instruments::load_waiting(&cfg, tls.clone(), status, stop)? else {
+        return Ok(None);
+    };
     let sink = match sink {
         Some(s) => Some(s),
         None if !cfg.dry_run => {
@@ -82,11 +107,37 @@ pub fn start(
     engine::start(EngineSpec {
         config: cfg,
         specs,
-        feed: FeedSpec::Live { tls: Some(tls) },
+        feed: FeedSpec::Live { tls },
         sink,
         clock: Clock::new(),
         metrics_clock: None,
     })
+    .map(Some)
+}
+
+/// Starts the engine and supervises it (what `arb run` and `arb demo` do): the metrics
+/// endpoint answers from the start (`/health` says what the start is waiting for), the
+/// metadata of unreachable venues is retried until it comes or Ctrl-C stops the start
+/// (an operator's stop: `Ok`), then the engine runs as [`supervise`] says.
+pub fn run(cfg: Config, sink: Option<SinkBuilder>, opts: &LiveOptions) -> Result<()> {
+    let signals = crate::signals::signals();
+    let status = Arc::new(crate::instruments::MetadataStatus::default());
+    let metrics = match opts.metrics.as_ref().or(cfg.metrics.addr.as_ref()) {
+        Some(addr) => {
+            let server = crate::metrics_server::MetricsServer::start_waiting(addr, status.clone())?;
+            eprintln!("metrics: http://{}/metrics and /health", server.addr());
+            Some(server)
+        }
+        None => None,
+    };
+    let Some(session) = start_waiting(cfg, sink, &status, &|| signals.received() > 0)? else {
+        eprintln!("stopped before the engine started: instrument metadata was not loaded yet");
+        return Ok(());
+    };
+    if let Some(m) = &metrics {
+        m.serve(crate::telemetry::Telemetry::of(&session));
+    }
+    supervise_with(session, opts, metrics).map(|_| ())
 }
 
 /// Runs `session` for the duration (or until Ctrl-C), showing it, then stops it and
@@ -94,7 +145,25 @@ pub fn start(
 /// trading was halted by anything but an operator (a journal write failure, the
 /// engine's own kill switch), so that the process exits non-zero.
 pub fn supervise(session: Session, opts: &LiveOptions) -> Result<Stopped> {
-    let _ = session.stop_on_signal();
+    let metrics = match &opts.metrics {
+        Some(addr) => {
+            let server =
+                crate::metrics_server::MetricsServer::start(addr, crate::telemetry::Telemetry::of(&session))?;
+            eprintln!("metrics: http://{}/metrics and /health", server.addr());
+            Some(server)
+        }
+        None => None,
+    };
+    supervise_with(session, opts, metrics)
+}
+
+/// [`supervise`] with the metrics endpoint already serving (or none).
+fn supervise_with(
+    session: Session,
+    opts: &LiveOptions,
+    _metrics: Option<crate::metrics_server::MetricsServer>,
+) -> Result<Stopped> {
+    session.stop_on_signal();
     let socket = session.journal_dir().join("arb.sock");
     let _ctl = match crate::ctl::CtlServer::start(
         &socket,
@@ -109,15 +178,6 @@ pub fn supervise(session: Session, opts: &LiveOptions) -> Result<Stopped> {
             eprintln!("warning: no control socket: {e:#}");
             None
         }
-    };
-    let _metrics = match &opts.metrics {
-        Some(addr) => {
-            let server =
-                crate::metrics_server::MetricsServer::start(addr, crate::telemetry::Telemetry::of(&session))?;
-            eprintln!("metrics: http://{}/metrics and /health", server.addr());
-            Some(server)
-        }
-        None => None,
     };
     let tui = !opts.no_tui && std::io::stdout().is_terminal();
     if tui {

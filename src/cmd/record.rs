@@ -31,13 +31,15 @@ pub struct RecordArgs {
 
 pub fn run(args: RecordArgs) -> Result<()> {
     let cfg = Config::load_with_env(Some(&args.config))?;
-    let tls = adapters::net::tls::TlsSettings {
-        webpki_roots: cfg.tls.webpki_roots,
-        ca_file: cfg.tls.ca_file.clone(),
-    }
-    .client_config()
-    .context("TLS configuration")?;
-    let specs = crate::instruments::load(&cfg, Some(tls.clone()))?;
+    let tls = super::live::tls_for(&cfg, cfg.tls.webpki_roots)?;
+    let signals = crate::signals::signals();
+    let status = crate::instruments::MetadataStatus::default();
+    let Some(specs) =
+        crate::instruments::load_waiting(&cfg, tls.clone(), &status, &|| signals.received() > 0)?
+    else {
+        eprintln!("stopped before recording started: instrument metadata was not loaded yet");
+        return Ok(());
+    };
     let sidecar = PathBuf::from(format!("{}.instruments.json", args.out.display()));
     std::fs::write(&sidecar, serde_json::to_string_pretty(&specs)?)
         .with_context(|| format!("cannot write {}", sidecar.display()))?;
@@ -76,11 +78,11 @@ pub fn run(args: RecordArgs) -> Result<()> {
         options: cfg.feed.options(),
         ..LiveFeedConfig::default()
     };
-    let mut feed =
-        LiveFeed::new(lc, &instruments, Some(tls), clock.clone(), DecodeStats::new())?.with_tap(tap);
+    let mut feed = LiveFeed::new(lc, &instruments, tls, clock.clone(), DecodeStats::new())?.with_tap(tap);
     let mut books = Books::for_instruments(&instruments, BookConfig::default());
     let stop = pipeline::runtime::Control::new();
-    let _ = stop.stop_on_signal();
+    let on_signal = stop.clone();
+    signals.listen(move |_| on_signal.request_stop());
     let started = Instant::now();
     let mut last_report = Instant::now();
     let mut events = Vec::with_capacity(8192);

@@ -26,8 +26,5 @@ pub fn run(args: RunArgs) -> Result<()> {
             args.config.display()
         );
     }
-    let mut opts = args.live.clone();
-    opts.metrics = opts.metrics.or_else(|| cfg.metrics.addr.clone());
-    let session = live::start(cfg, None)?;
-    live::supervise(session, &opts).map(|_| ())
+    live::run(cfg, None, &args.live)
 }

@@ -17,13 +17,40 @@ pub struct SimArgs {
     pub duration: Option<std::time::Duration>,
 }
 
+/// The simulated accounts' keys as shell `export` lines, under the variable names the
+/// configuration written by `--write-config` reads (the `[orders]` defaults). These are
+/// the secrets of a local simulator: printing them on stdout for the operator to paste is
+/// the point; they go nowhere else (no log line, no file).
+pub fn export_lines(sim: &Sim) -> String {
+    use adapters::venues::gateio::orders::GateEntryConfig;
+    use adapters::venues::mexc::orders::MexcEntryConfig;
+    let (gate, mexc) = (GateEntryConfig::default(), MexcEntryConfig::default());
+    let e = sim.endpoints();
+    let mut out = String::new();
+    for (names, v) in [
+        ([&gate.api_key_env, &gate.api_secret_env], &e.gateio),
+        ([&mexc.api_key_env, &mexc.api_secret_env], &e.mexc),
+    ] {
+        for (name, value) in names.into_iter().zip([v.api_key.as_str(), v.api_secret.expose()]) {
+            out.push_str(&format!("export {name}={}\n", shell_quote(value)));
+        }
+    }
+    out
+}
+
+/// `s` in single quotes for a POSIX shell.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
 /// An engine configuration that trades against `sim` with real orders.
 pub fn engine_config_toml(sim: &Sim) -> String {
     let e = sim.endpoints();
     let mut out = String::from(
         "# Written by `arb sim --write-config`: the engine trades against the simulated venues\n\
          # with real signed orders. Keys come from the environment: GATEIO_API_KEY,\n\
-         # GATEIO_API_SECRET, MEXC_API_KEY, MEXC_API_SECRET (printed by `arb sim`).\n\n\
+         # GATEIO_API_SECRET, MEXC_API_KEY, MEXC_API_SECRET (`arb sim` prints the export\n\
+         # lines).\n\n\
          dry_run = false\n\n",
     );
     for (name, v) in [("gateio", &e.gateio), ("mexc", &e.mexc)] {
@@ -50,6 +77,7 @@ pub fn run(args: SimArgs) -> Result<()> {
     })
     .context("starting the simulated venues")?;
     println!("{}", endpoints_json(sim.endpoints()));
+    print!("{}", export_lines(&sim));
     std::io::stdout().flush()?;
     if let Some(path) = &args.write_config {
         std::fs::write(path, engine_config_toml(&sim))

@@ -9,8 +9,11 @@ use anyhow::Result;
 
 use crate::engine::Session;
 
+mod header;
 #[cfg(feature = "tui")]
 mod screen;
+
+pub use header::Header;
 
 /// Shows `session` until `duration` passes or a stop is requested.
 pub fn run(session: &Session, duration: Option<Duration>) -> Result<()> {
@@ -36,7 +39,7 @@ pub fn status_lines(session: &Session, duration: Option<Duration>) {
     });
 }
 
-/// One status line: books, opportunities, operations, P&L, latency.
+/// One status line: the header state ([`Header`]), books, opportunities, operations, P&L, latency.
 pub fn status_line(s: &Session) -> String {
     let snap = s.stats().snapshot();
     let synced = s.instruments().iter().filter(|i| s.book_counters().get(i.id).synced).count();
@@ -46,8 +49,9 @@ pub fn status_line(s: &Session) -> String {
         .map(|w| format!("t2t p50 {}us p99 {}us", w.p50_ns / 1000, w.p99_ns / 1000))
         .unwrap_or_else(|| "t2t -".into());
     format!(
-        "[{:>5.1}s] books {}/{} | detected {} executed {} | completed {} failed {} missed {} recoveries {} as planned {} | P&L {} USD | exposure {} USD | {}{}",
+        "[{:>5.1}s] {} | books {}/{} | detected {} executed {} | completed {} failed {} missed {} recoveries {} as planned {} | P&L {} USD | exposure {} USD | {}",
         s.uptime().as_secs_f64(),
+        Header::from(&crate::telemetry::Telemetry::of(s)).label(),
         synced,
         s.instruments().len(),
         snap.detect.emitted.iter().sum::<u64>(),
@@ -63,6 +67,5 @@ pub fn status_line(s: &Session) -> String {
         snap.state.realized_pnl,
         snap.risk.exposure,
         t2t,
-        if s.control().is_halted() { " | HALTED" } else { "" }
     )
 }

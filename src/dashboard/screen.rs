@@ -71,20 +71,24 @@ fn block(title: &str) -> Block<'_> {
 fn draw(f: &mut Frame, t: &Telemetry) {
     let snap = t.stats.snapshot();
     let view = t.view.lock().map(|v| v.clone()).unwrap_or_default();
-    let halted = t.control.is_halted() || snap.risk.halted;
     let [header, middle, bottom] =
         Layout::vertical([Constraint::Length(3), Constraint::Min(12), Constraint::Length(12)])
             .areas(f.area());
 
-    let status = if halted {
-        Span::styled(" HALTED ", Style::default().bg(Color::Red).fg(Color::White))
-    } else {
-        Span::styled(" TRADING ", Style::default().bg(Color::Green).fg(Color::Black))
+    let (synced, total) = t.books_synced();
+    let state = super::Header::from(t);
+    let colors = match state {
+        super::Header::Halted => Style::default().bg(Color::Red).fg(Color::White),
+        super::Header::Trading => Style::default().bg(Color::Green).fg(Color::Black),
+        super::Header::Connecting | super::Header::NotSynced { .. } => {
+            Style::default().bg(Color::Yellow).fg(Color::Black)
+        }
     };
+    let status = Span::styled(format!(" {} ", state.label()), colors);
     let head = Line::from(vec![
         status,
         Span::raw(format!(
-            "  {} | up {:.0}s | realized {} USD | unrealized {} USD | exposure {} USD | in flight {} | q quit, k kill switch",
+            "  {} | books {synced}/{total} in sync | up {:.0}s | realized {} USD | unrealized {} USD | exposure {} USD | in flight {} | q quit, k kill switch",
             if t.dry_run { "paper" } else { "live" },
             t.started.elapsed().as_secs_f64(),
             usd(snap.state.realized_pnl),

@@ -653,14 +653,14 @@ impl Session {
 
     /// Ctrl-C (SIGINT/SIGTERM): the first asks for an orderly stop, a second stops at
     /// once.
-    pub fn stop_on_signal(&self) -> Result<(), ctrlc::Error> {
+    pub fn stop_on_signal(&self) {
         let (controls, control) = (self.controls.clone(), self.control.clone());
-        ctrlc::set_handler(move || {
+        crate::signals::signals().listen(move |_| {
             if controls.shutdown_requested() {
                 control.request_stop();
             }
             controls.request_shutdown();
-        })
+        });
     }
 
     /// Stops opening operations and waits up to `timeout` for the open ones to finish

@@ -128,7 +128,13 @@ struct Conn {
     insts: Vec<InstrumentId>,
     /// What the client subscribes to, for checking acknowledgements.
     topics: Vec<Subscription>,
+    /// When a failed attempt or lost session was last logged.
+    loss_logged: Option<quanta::Instant>,
 }
+
+/// At most one line per connection in this time about failed attempts and lost sessions;
+/// the counters and the next line carry the ones in between.
+const LOSS_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Per-instrument bookkeeping.
 #[derive(Clone, Debug)]
@@ -241,6 +247,7 @@ impl LiveFeed {
                     decoder: vm.decoder(instruments),
                     insts: chunk.iter().map(|i| i.id).collect(),
                     topics,
+                    loss_logged: None,
                 });
             }
         }
@@ -352,7 +359,7 @@ impl LiveFeed {
 
     fn on_ws(&mut self, ci: usize, now_ns_fallback: u64, out: &mut Vec<MdEvent>) -> usize {
         let now = self.clock.now();
-        let Conn { vm, client, decoder, insts, topics } = &mut self.conns[ci];
+        let Conn { vm, client, decoder, insts, topics, loss_logged } = &mut self.conns[ci];
         let vm = *vm;
         let (venue, market) = (vm.venue(), vm.market());
         let (stats, counters, clock, tap) = (&self.stats, &self.counters, &self.clock, &mut self.tap);
@@ -360,12 +367,16 @@ impl LiveFeed {
         use pipeline::log::{Level, LogRecord};
         let offset = self.unix_offset_ns;
         let mut opened = false;
+        let mut lost = false;
         let n = client.poll(now, &mut |ev| match ev {
             WsEvent::Opened => {
                 opened = true;
                 Self::lose(insts, now_ns_fallback, FeedLoss::Disconnected, out);
             }
-            WsEvent::Lost(_) => Self::lose(insts, now_ns_fallback, FeedLoss::Disconnected, out),
+            WsEvent::Lost(_) => {
+                lost = true;
+                Self::lose(insts, now_ns_fallback, FeedLoss::Disconnected, out);
+            }
             WsEvent::Frame(f) => {
                 let recv_ns = raw_to_ns(clock, f.recv_raw);
                 let (bytes, binary) = match f.payload {
@@ -454,6 +465,27 @@ impl LiveFeed {
                 }
             }
         });
+        let quiet = loss_logged.is_some_and(|t| now.saturating_duration_since(t) < LOSS_LOG_EVERY);
+        if lost && !quiet {
+            // A failed attempt or a lost session, with its cause and the time to the next
+            // attempt (rare, and rate-limited: the text is formatted in place). `a` is the
+            // delay in ms, `b` the connection's failed attempts so far.
+            if let (Some(l), Some(e)) = (log.as_mut(), client.last_error()) {
+                *loss_logged = Some(now);
+                let retry = client.next_timeout(now).unwrap_or_default();
+                let event =
+                    if e.kind().is_connect_failure() { "ws_connect_failed" } else { "ws_connection_lost" };
+                l.log(LogRecord::formatted(
+                    now_ns_fallback,
+                    Level::Warn,
+                    event,
+                    venue.name(),
+                    retry.as_millis() as u64,
+                    client.stats().snapshot().connect_failures(),
+                    format_args!("{market}: {e}; next attempt in {:.1} s", retry.as_secs_f64()),
+                ));
+            }
+        }
         if opened {
             let now_ns = pipeline::clock::now_ns(&self.clock);
             for &inst in &self.conns[ci].insts {

@@ -2,7 +2,8 @@
 //! defined in its room), the timings every venue client shares, and the API keys read
 //! from the environment.
 
-use serde::Deserialize;
+use pipeline::validate::Checks;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::{Credentials, MissingSecret, Secret};
 use crate::venues::gateio::orders::GateEntryConfig;
@@ -40,7 +41,7 @@ fn yes() -> bool {
 }
 
 /// Order entry configuration (`[orders]`): which venues, where, and the timings.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrderEntryConfig {
     #[serde(default)]
@@ -96,6 +97,25 @@ impl Default for OrderEntryConfig {
             trading_disabled_retry_ms: d_disabled(),
             validate_locally: true,
         }
+    }
+}
+
+impl OrderEntryConfig {
+    /// Range checks of `[orders]` and each venue's section.
+    pub fn validate(&self, c: &mut Checks) {
+        if let Some(g) = &self.gateio {
+            c.table("gateio", |c| g.validate(c));
+        }
+        if let Some(m) = &self.mexc {
+            c.table("mexc", |c| m.validate(c));
+        }
+        c.at_least("request_timeout_ms", self.request_timeout_ms, 1);
+        c.at_least("connect_timeout_ms", self.connect_timeout_ms, 1);
+        c.at_least("max_connections", self.max_connections as u64, 1);
+        c.at_least("settle_query_ms", self.settle_query_ms, 1);
+        c.at_least("rest_keepalive_ms", self.rest_keepalive_ms, 1);
+        c.at_least("rate_limit_backoff_ms", self.rate_limit_backoff_ms, 1);
+        c.at_least("trading_disabled_retry_ms", self.trading_disabled_retry_ms, 1);
     }
 }
 

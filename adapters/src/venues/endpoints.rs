@@ -28,6 +28,27 @@ impl Endpoints {
         }
     }
 
+    /// Checks of one `[[venues]]` entry: REST origins are http(s), WebSocket URLs ws(s).
+    pub fn validate(&self, c: &mut pipeline::validate::Checks) {
+        c.url("rest", &self.rest, &["http", "https"]);
+        if let Some(f) = &self.rest_futures {
+            c.url("rest_futures", f, &["http", "https"]);
+        }
+        c.url("ws_spot", &self.ws_spot, &["ws", "wss"]);
+        c.url("ws_futures", &self.ws_futures, &["ws", "wss"]);
+    }
+
+    /// Whether any of these endpoints needs TLS (`https://`, `wss://`).
+    pub fn needs_tls(&self) -> bool {
+        [Some(&self.rest), self.rest_futures.as_ref(), Some(&self.ws_spot), Some(&self.ws_futures)]
+            .into_iter()
+            .flatten()
+            .any(|u| {
+                let u = u.to_ascii_lowercase();
+                u.starts_with("https://") || u.starts_with("wss://")
+            })
+    }
+
     /// The public WebSocket URL of `market`.
     pub fn ws_url(&self, market: Market) -> &str {
         match market {

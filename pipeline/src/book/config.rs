@@ -21,3 +21,12 @@ impl Default for BookConfig {
         Self { buffer_events: 65_536, stale_ms: 30_000, resync_retry_ms: 3_000, initial_levels: 1024 }
     }
 }
+
+impl BookConfig {
+    /// Range checks of `[book]`.
+    pub fn validate(&self, c: &mut crate::validate::Checks) {
+        c.at_least("buffer_events", self.buffer_events as u64, 1);
+        c.at_least("resync_retry_ms", self.resync_retry_ms, 1);
+        c.at_least("initial_levels", self.initial_levels as u64, 1);
+    }
+}

@@ -1,13 +1,13 @@
 //! Detection's configuration (`[detect]`): thresholds, which kinds of opportunity to
 //! look for, and where selling spot inventory against a perpetual is allowed.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::types::Venue;
 use crate::units::{Bps, Exact, Usd};
 
 /// Detection configuration (`[detect]`).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DetectConfig {
     /// Least expected profit after taker fees, as a rate of the USD notional.
@@ -40,7 +40,7 @@ pub struct DetectConfig {
 }
 
 /// Permission to sell spot inventory against a long perpetual.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReverseBasis {
     pub venue: Venue,
@@ -78,4 +78,23 @@ pub enum DetectConfigError {
     NotPositive(&'static str),
     #[error("detect.limit_edge_share_pct must be at most 100")]
     EdgeShare,
+}
+
+impl DetectConfig {
+    /// Range and meaning checks of `[detect]`.
+    pub fn validate(&self, c: &mut crate::validate::Checks) {
+        c.positive_bps("min_profit_bps", self.min_profit_bps);
+        c.positive_usd("max_notional_usd", self.max_notional_usd);
+        c.at_least("max_data_age_ms", self.max_data_age_ms, 1);
+        c.bps_up_to("limit_slippage_bps", self.limit_slippage_bps, crate::validate::MAX_BPS);
+        c.not_empty("usd_assets", &self.usd_assets, "asset");
+        for (i, r) in self.reverse_basis.iter().enumerate() {
+            c.item("reverse_basis", i, |c| {
+                c.text("asset", &r.asset);
+                if r.max_base.amount() <= crate::types::Amount::ZERO {
+                    c.fail("max_base", r.max_base.amount(), "must be more than 0");
+                }
+            });
+        }
+    }
 }

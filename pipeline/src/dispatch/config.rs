@@ -1,9 +1,9 @@
 //! Dispatch's configuration (`[dispatch]`).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Dispatch configuration (`[dispatch]`).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DispatchConfig {
     /// Send fill-or-kill instead of immediate-or-cancel where the venue offers it.
@@ -15,5 +15,12 @@ pub struct DispatchConfig {
 impl Default for DispatchConfig {
     fn default() -> Self {
         Self { prefer_fok: false, outbox_events: 4096 }
+    }
+}
+
+impl DispatchConfig {
+    /// Range checks of `[dispatch]`.
+    pub fn validate(&self, c: &mut crate::validate::Checks) {
+        c.at_least("outbox_events", self.outbox_events as u64, 1);
     }
 }

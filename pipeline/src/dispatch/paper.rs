@@ -25,7 +25,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use quanta::Clock;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::sink::{OrderRequest, OrderSink, SinkError};
 use crate::journal::TimeInForce;
@@ -37,7 +37,7 @@ use crate::types::{Amount, AssetId, InstrumentId, Instruments, Market, Qty, Rate
 use crate::units::{Bps, Exact, ms_to_ns, now_ns};
 
 /// Paper venue configuration (`[paper]`).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PaperConfig {
     /// From submission to matching.
@@ -54,8 +54,29 @@ impl Default for PaperConfig {
     }
 }
 
+impl PaperConfig {
+    /// Range checks of `[paper]`.
+    pub fn validate(&self, c: &mut crate::validate::Checks) {
+        if self.futures_margin_bps <= Bps::new(0) || self.futures_margin_bps > Bps::new(10_000) {
+            c.fail(
+                "futures_margin_bps",
+                self.futures_margin_bps.rate().bps(),
+                "must be more than 0 and at most 10000 basis points (10000 = 1x, the whole notional)",
+            );
+        }
+        for (i, b) in self.balances.iter().enumerate() {
+            c.item("balances", i, |c| {
+                c.text("asset", &b.asset);
+                if b.amount.amount() < Amount::ZERO {
+                    c.fail("amount", b.amount.amount(), "must not be negative");
+                }
+            });
+        }
+    }
+}
+
 /// A starting balance of the paper venue.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaperBalance {
     pub venue: Venue,

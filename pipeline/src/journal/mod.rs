@@ -32,7 +32,7 @@ mod writer;
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub use codec::{
     BREAKER_SLOTS, BreakerRecord, FillApplied, JournalKind, OpPhase, OrderState, Record, RecordKind,
@@ -47,7 +47,7 @@ pub use replay::{Replay, ReplayOp, ReplayOrder, ReplayPosition, replay};
 pub use writer::{FsyncPolicy, JournalWriter, Opened};
 
 /// Journal configuration (`[journal]`).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct JournalConfig {
     /// The directory holding `dispatch.journal` and `state.journal`.
@@ -55,6 +55,18 @@ pub struct JournalConfig {
     /// `"never"`, `"every_record"`, `{ every_n = 16 }` or `{ interval_ms = 10 }`.
     #[serde(default)]
     pub fsync: FsyncPolicy,
+}
+
+impl JournalConfig {
+    /// Checks of `[journal]`: a directory, and fsync counts and intervals of at least 1.
+    pub fn validate(&self, c: &mut crate::validate::Checks) {
+        c.text("dir", &self.dir.to_string_lossy());
+        match self.fsync {
+            FsyncPolicy::EveryN(n) => c.at_least("fsync.every_n", u64::from(n), 1),
+            FsyncPolicy::IntervalMs(ms) => c.at_least("fsync.interval_ms", ms, 1),
+            FsyncPolicy::Never | FsyncPolicy::EveryRecord => {}
+        }
+    }
 }
 
 #[cfg(test)]

@@ -18,14 +18,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::codec::{FILE_HEADER, FRAME_HEADER, JournalKind, MAX_PAYLOAD, Record, encode_frame, file_header};
 use super::error::JournalError;
 use super::reader::{Tail, parse};
 
 /// When the journal is made durable.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum FsyncPolicy {
     /// Never fsync: writes survive a process crash, not a host crash.

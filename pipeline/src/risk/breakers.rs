@@ -21,7 +21,7 @@
 //! tripped, by the wall clock. A new UTC day closes the daily-loss breaker as it would
 //! while running.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::journal::{BREAKER_SLOTS, BreakerRecord};
 use crate::types::{Amount, Venue};
@@ -69,7 +69,7 @@ impl Breaker {
 }
 
 /// Breaker thresholds (`[risk.breakers]`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BreakerConfig {
     pub max_consecutive_failures: u32,
@@ -92,6 +92,18 @@ impl Default for BreakerConfig {
             stale_trip_count: 20,
             reset_after_ms: 30_000,
         }
+    }
+}
+
+impl BreakerConfig {
+    /// Range checks of `[risk.breakers]`.
+    pub fn validate(&self, c: &mut crate::validate::Checks) {
+        c.at_least("max_consecutive_failures", u64::from(self.max_consecutive_failures), 1);
+        c.between("error_rate_window_ops", u64::from(self.error_rate_window_ops), 1, 64);
+        c.between("max_error_rate_pct", u64::from(self.max_error_rate_pct), 1, 100);
+        c.at_least("max_order_latency_ms", self.max_order_latency_ms, 1);
+        c.at_least("stale_trip_count", u64::from(self.stale_trip_count), 1);
+        c.at_least("reset_after_ms", self.reset_after_ms, 1);
     }
 }
 

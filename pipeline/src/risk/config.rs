@@ -1,14 +1,14 @@
 //! The risk gate's configuration (`[risk]`): the limits, the venues' rate limits and the
 //! circuit breakers.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::breakers::BreakerConfig;
 use super::limiter::{RateLimit, published_limits};
 use crate::units::{Bps, Usd};
 
 /// Risk configuration (`[risk]`).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RiskConfig {
     pub max_position_size_usd: Usd,
@@ -59,4 +59,35 @@ pub enum RiskConfigError {
     InFlight,
     #[error("risk.entry_share_pct must be between 1 and 100")]
     Share,
+}
+
+impl RiskConfig {
+    /// Range and meaning checks of `[risk]`.
+    pub fn validate(&self, c: &mut crate::validate::Checks) {
+        use crate::validate::MAX_BPS;
+        c.positive_usd("max_position_size_usd", self.max_position_size_usd);
+        c.positive_usd("max_total_exposure_usd", self.max_total_exposure_usd);
+        c.positive_usd("max_daily_loss_usd", self.max_daily_loss_usd);
+        c.positive_bps("min_profit_margin_bps", self.min_profit_margin_bps);
+        c.at_least("max_execution_time_ms", self.max_execution_time_ms, 1);
+        c.bps_up_to("max_slippage_bps", self.max_slippage_bps, MAX_BPS);
+        c.at_least("max_data_age_ms", self.max_data_age_ms, 1);
+        c.between("max_ops_in_flight", self.max_ops_in_flight as u64, 1, 4096);
+        if self.futures_margin_bps <= Bps::new(0) || self.futures_margin_bps > Bps::new(10_000) {
+            c.fail(
+                "futures_margin_bps",
+                self.futures_margin_bps.rate().bps(),
+                "must be more than 0 and at most 10000 basis points (10000 = 1x, the whole notional)",
+            );
+        }
+        c.between("entry_share_pct", u64::from(self.entry_share_pct), 1, 100);
+        for (i, l) in self.rate_limits.iter().enumerate() {
+            c.item("rate_limits", i, |c| {
+                c.at_least("requests", u64::from(l.requests), 1);
+                c.at_least("per_ms", l.per_ms, 1);
+            });
+        }
+        c.table("breakers", |c| self.breakers.validate(c));
+        c.not_empty("usd_assets", &self.usd_assets, "asset");
+    }
 }

@@ -18,12 +18,12 @@
 //! Arithmetic is exact in integers: the level is kept in token-nanoseconds, one token
 //! being `period_ns` units, so refill is `elapsed_ns * capacity`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::types::{Instruments, Market, Venue};
 
 /// One venue limit as configured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
     pub venue: Venue,

@@ -1,11 +1,11 @@
 //! The state stage's configuration (`[state]`): recovery bounds, timeouts and intervals.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::units::Bps;
 
 /// State stage configuration (`[state]`).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StateConfig {
     /// A hedge completes at most this far beyond the leg's planned price.
@@ -67,4 +67,22 @@ pub enum StateConfigError {
     Ops,
     #[error("state.max_recovery_attempts must be at most 7 (two orders per leg per round, 15 attempts)")]
     Attempts,
+}
+
+impl StateConfig {
+    /// Range checks of `[state]`.
+    pub fn validate(&self, c: &mut crate::validate::Checks) {
+        use crate::validate::MAX_BPS;
+        c.bps_up_to("max_slippage_bps", self.max_slippage_bps, MAX_BPS);
+        c.bps_up_to("unwind_slippage_bps", self.unwind_slippage_bps, MAX_BPS);
+        c.between("max_recovery_attempts", u64::from(self.max_recovery_attempts), 0, 7);
+        c.at_least("recovery_backoff_ms", self.recovery_backoff_ms, 1);
+        c.at_least("ack_timeout_ms", self.ack_timeout_ms, 1);
+        c.at_least("query_interval_ms", self.query_interval_ms, 1);
+        c.at_least("reconcile_interval_ms", self.reconcile_interval_ms, 1);
+        c.at_least("mark_interval_ms", self.mark_interval_ms, 1);
+        c.at_least("max_data_age_ms", self.max_data_age_ms, 1);
+        c.between("max_ops", self.max_ops as u64, 1, 65_536);
+        c.not_empty("usd_assets", &self.usd_assets, "asset");
+    }
 }

@@ -265,6 +265,7 @@ impl<H: WsHooks> WsClient<H> {
     }
 
     fn start_dial(&mut self, now: Instant, on_event: &mut impl FnMut(WsEvent<'_>)) -> Result<usize, WsError> {
+        self.stats.attempted();
         let url = self.hooks.url().unwrap_or_else(|| self.config.url.clone());
         let endpoint =
             Endpoint::parse(&url).map_err(|e| WsError::Url { url: e.url, reason: e.reason.into() })?;

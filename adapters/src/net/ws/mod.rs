@@ -204,6 +204,22 @@ impl WsErrorKind {
     ];
 }
 
+impl WsErrorKind {
+    /// Whether the error ended an attempt to connect (no session was opened), rather
+    /// than an open session.
+    pub fn is_connect_failure(self) -> bool {
+        matches!(
+            self,
+            WsErrorKind::Resolve
+                | WsErrorKind::Connect
+                | WsErrorKind::ConnectTimeout
+                | WsErrorKind::Tls
+                | WsErrorKind::Handshake
+                | WsErrorKind::Url
+        )
+    }
+}
+
 impl WsError {
     pub fn kind(&self) -> WsErrorKind {
         match self {

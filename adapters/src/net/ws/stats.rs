@@ -30,6 +30,7 @@ struct Counters {
     frames_out: AtomicU64,
     bytes_out: AtomicU64,
     opens: AtomicU64,
+    attempts: AtomicU64,
     last_data_raw: AtomicU64,
     state: AtomicU8,
     errors: [AtomicU64; WsErrorKind::COUNT],
@@ -52,6 +53,8 @@ pub struct WsStatsSnapshot {
     pub bytes_out: u64,
     /// Sessions opened (handshake completed).
     pub opens: u64,
+    /// Connection attempts started, failed ones included.
+    pub attempts: u64,
     /// Raw clock of the last data frame (0 = none yet).
     pub last_data_raw: u64,
     pub state: LinkState,
@@ -60,13 +63,20 @@ pub struct WsStatsSnapshot {
 }
 
 impl WsStatsSnapshot {
-    /// Sessions opened after the first: how often the link had to come back.
+    /// Connection attempts after the first, failed ones included: how often the link
+    /// had to be tried again (a venue that cannot be reached counts every attempt).
     pub fn reconnects(&self) -> u64 {
-        self.opens.saturating_sub(1)
+        self.attempts.saturating_sub(1)
     }
 
     pub fn errors_of(&self, kind: WsErrorKind) -> u64 {
         self.errors[kind as usize]
+    }
+
+    /// Connection attempts that failed before a session opened (resolve, connect,
+    /// timeout, TLS, handshake, URL).
+    pub fn connect_failures(&self) -> u64 {
+        WsErrorKind::ALL.iter().filter(|k| k.is_connect_failure()).map(|&k| self.errors_of(k)).sum()
     }
 
     /// Time since the last data frame, by `clock` (the clock the client stamps with).
@@ -89,6 +99,7 @@ impl WsStats {
             frames_out: c.frames_out.load(Relaxed),
             bytes_out: c.bytes_out.load(Relaxed),
             opens: c.opens.load(Relaxed),
+            attempts: c.attempts.load(Relaxed),
             last_data_raw: c.last_data_raw.load(Relaxed),
             state: match c.state.load(Relaxed) {
                 1 => LinkState::Open,
@@ -116,6 +127,10 @@ impl WsStats {
     pub(super) fn wire(&self, bytes_in: u64, bytes_out: u64) {
         add(&self.0.bytes_in, bytes_in);
         add(&self.0.bytes_out, bytes_out);
+    }
+
+    pub(super) fn attempted(&self) {
+        add(&self.0.attempts, 1);
     }
 
     pub(super) fn opened(&self) {

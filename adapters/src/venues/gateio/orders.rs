@@ -28,7 +28,7 @@ use pipeline::msg::{ClientOrderId, RejectReason};
 use pipeline::types::{InstrumentId, Market, Side, Venue};
 use quanta::Instant;
 use rustls::ClientConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::private::{GateHooks, Stream, Use, apply_order, on_push, parse_order, position};
 use super::sign::RestAuth;
@@ -50,7 +50,7 @@ fn d_gate_secret() -> String {
     "GATEIO_API_SECRET".into()
 }
 /// Gate.io endpoints (`[orders.gateio]`).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GateEntryConfig {
     /// REST base including `/api/v4` (`https://api.gateio.ws/api/v4`).
@@ -80,6 +80,17 @@ impl Default for GateEntryConfig {
             api_secret_env: d_gate_secret(),
             user_id: None,
         }
+    }
+}
+
+impl GateEntryConfig {
+    /// Checks of `[orders.gateio]`: URL schemes and key variable names.
+    pub fn validate(&self, c: &mut pipeline::validate::Checks) {
+        c.url("rest_url", &self.rest_url, &["http", "https"]);
+        c.url("ws_spot_url", &self.ws_spot_url, &["ws", "wss"]);
+        c.url("ws_futures_url", &self.ws_futures_url, &["ws", "wss"]);
+        c.env_name("api_key_env", &self.api_key_env);
+        c.env_name("api_secret_env", &self.api_secret_env);
     }
 }
 

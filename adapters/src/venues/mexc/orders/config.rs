@@ -1,7 +1,8 @@
 //! MEXC order entry configuration (`[orders.mexc]`): endpoints, key variables, the
 //! signed-request window and the futures margin settings.
 
-use serde::Deserialize;
+use pipeline::validate::Checks;
+use serde::{Deserialize, Serialize};
 
 fn d_mexc_key() -> String {
     "MEXC_API_KEY".into()
@@ -17,7 +18,7 @@ fn d_leverage() -> u32 {
 }
 
 /// MEXC endpoints (`[orders.mexc]`).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MexcEntryConfig {
     /// Spot REST origin (`https://api.mexc.com`).
@@ -60,8 +61,25 @@ impl Default for MexcEntryConfig {
     }
 }
 
+impl MexcEntryConfig {
+    /// Checks of `[orders.mexc]`: URL schemes, key variable names, the request window
+    /// MEXC accepts (at most 60 s) and the leverage.
+    pub fn validate(&self, c: &mut Checks) {
+        c.url("rest_url", &self.rest_url, &["http", "https"]);
+        if let Some(u) = &self.futures_rest_url {
+            c.url("futures_rest_url", u, &["http", "https"]);
+        }
+        c.url("ws_spot_url", &self.ws_spot_url, &["ws", "wss"]);
+        c.url("ws_futures_url", &self.ws_futures_url, &["ws", "wss"]);
+        c.env_name("api_key_env", &self.api_key_env);
+        c.env_name("api_secret_env", &self.api_secret_env);
+        c.between("recv_window_ms", self.recv_window_ms, 1, 60_000);
+        c.between("futures_leverage", u64::from(self.futures_leverage), 1, 200);
+    }
+}
+
 /// Futures margin mode (`openType`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MexcOpenType {
     Isolated,
