@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use pipeline::msg::{AlertKind, DetectControl, RiskControl, StateControl};
+use pipeline::types::{InstrumentId, Instruments};
 use serde_json::{Value, json};
 
 use crate::engine::Controls;
@@ -114,16 +115,8 @@ impl CtlProtocol {
 
 impl Protocol for CtlProtocol {
     fn answer(&mut self, received: &[u8], eof: bool) -> Option<Vec<u8>> {
-        let line = match received.iter().position(|&b| b == b'\n') {
-            Some(end) => &received[..end],
-            None if eof => received,
-            None => return None,
-        };
-        let answer = match std::str::from_utf8(line) {
-            Ok(line) => handle(line.trim(), &self.controls, &self.telemetry),
-            Err(_) => Err(anyhow!("the request is not UTF-8 text")),
-        };
-        Some(Self::reply(answer))
+        let request = read_request(received, eof, &self.telemetry.instruments)?;
+        Some(Self::reply(request.and_then(|r| handle(r, &self.controls, &self.telemetry))))
     }
 
     fn too_large(&mut self) -> Vec<u8> {
@@ -135,27 +128,92 @@ impl Protocol for CtlProtocol {
     }
 }
 
+/// A request, as read from its line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    Status,
+    Pause(Vec<InstrumentId>),
+    Resume(Vec<InstrumentId>),
+    AddSymbol(Vec<InstrumentId>),
+    Kill,
+    Stop,
+    ResumeTrading,
+    ResetBreakers,
+    Recoveries,
+    Approve(u64),
+    Retry(u64),
+    Abandon(u64),
+}
+
+impl Request {
+    /// The instruments it names.
+    pub fn instruments(&self) -> &[InstrumentId] {
+        match self {
+            Request::Pause(ids) | Request::Resume(ids) | Request::AddSymbol(ids) => ids,
+            _ => &[],
+        }
+    }
+}
+
 fn op_arg(arg: Option<&str>) -> Result<u64> {
     arg.context("an operation id is required")?.parse().context("an operation id is a number")
 }
 
-fn handle(line: &str, controls: &Controls, t: &Telemetry) -> Result<Value> {
+/// Reads the request in what a client sent so far: `None` while its line is not complete
+/// (and the client has not finished sending, `eof`), else the request or why it is
+/// refused. Only the first line counts.
+pub fn read_request(received: &[u8], eof: bool, instruments: &Instruments) -> Option<Result<Request>> {
+    let line = match received.iter().position(|&b| b == b'\n') {
+        Some(end) => &received[..end],
+        None if eof => received,
+        None => return None,
+    };
+    Some(match std::str::from_utf8(line) {
+        Ok(line) => parse_line(line, instruments),
+        Err(_) => Err(anyhow!("the request is not UTF-8 text")),
+    })
+}
+
+fn parse_line(line: &str, instruments: &Instruments) -> Result<Request> {
     let mut words = line.split_whitespace();
     let cmd = words.next().unwrap_or("");
     let arg = words.next();
+    let ids = || resolve(instruments, arg.context("an instrument is required")?);
+    Ok(match cmd {
+        "status" => Request::Status,
+        "pause" => Request::Pause(ids()?),
+        "resume" => Request::Resume(ids()?),
+        "add-symbol" => Request::AddSymbol(ids()?),
+        "kill" => Request::Kill,
+        "stop" => Request::Stop,
+        "resume-trading" => Request::ResumeTrading,
+        "reset-breakers" => Request::ResetBreakers,
+        "recoveries" => Request::Recoveries,
+        "approve" => Request::Approve(op_arg(arg)?),
+        "retry" => Request::Retry(op_arg(arg)?),
+        "abandon" => Request::Abandon(op_arg(arg)?),
+        "" => bail!("empty request"),
+        other => bail!(
+            "unknown request `{other}` (status, pause, resume, add-symbol, kill, resume-trading, \
+             reset-breakers, recoveries, approve, retry, abandon, stop)"
+        ),
+    })
+}
+
+fn handle(request: Request, controls: &Controls, t: &Telemetry) -> Result<Value> {
     let ins = &t.instruments;
     let sent = |ok: bool| if ok { Ok(json!("sent")) } else { bail!("the control ring is full; try again") };
-    match cmd {
-        "status" => {
+    match request {
+        Request::Status => {
             let (_, health) = t.health();
             let snap = t.stats.snapshot();
             Ok(json!({"health": health, "trading": snap.to_string()}))
         }
-        "pause" | "resume" | "add-symbol" => {
-            let ids = resolve(ins, arg.context("an instrument is required")?)?;
+        Request::Pause(ref ids) | Request::Resume(ref ids) | Request::AddSymbol(ref ids) => {
+            let pause = matches!(request, Request::Pause(_));
             let mut ok = true;
-            for id in &ids {
-                let c = if cmd == "pause" { DetectControl::Disable(*id) } else { DetectControl::Enable(*id) };
+            for id in ids {
+                let c = if pause { DetectControl::Disable(*id) } else { DetectControl::Enable(*id) };
                 ok &= controls.detect(c);
             }
             let names: Vec<String> = ids
@@ -165,19 +223,19 @@ fn handle(line: &str, controls: &Controls, t: &Telemetry) -> Result<Value> {
                     format!("{}:{}:{}", i.venue, i.market, i.symbol)
                 })
                 .collect();
-            sent(ok).map(|_| json!({"instruments": names, "trading": cmd != "pause"}))
+            sent(ok).map(|_| json!({"instruments": names, "trading": !pause}))
         }
-        "kill" => {
+        Request::Kill => {
             controls.kill_switch();
             Ok(json!("kill switch on: no new operations, open orders cancelled"))
         }
-        "stop" => {
+        Request::Stop => {
             controls.request_shutdown();
             Ok(json!("stopping: no new operations; open ones finish, then the engine reports and exits"))
         }
-        "resume-trading" => sent(controls.risk(RiskControl::Resume)),
-        "reset-breakers" => sent(controls.risk(RiskControl::ResetBreakers)),
-        "recoveries" => {
+        Request::ResumeTrading => sent(controls.risk(RiskControl::Resume)),
+        Request::ResetBreakers => sent(controls.risk(RiskControl::ResetBreakers)),
+        Request::Recoveries => {
             let alerts = t.view.lock().map(|v| v.alerts.clone()).unwrap_or_default();
             let waiting: Vec<Value> = alerts
                 .iter()
@@ -186,14 +244,9 @@ fn handle(line: &str, controls: &Controls, t: &Telemetry) -> Result<Value> {
                 .collect();
             Ok(json!({"awaiting_operator": waiting, "open": t.stats.snapshot().state.open}))
         }
-        "approve" => sent(controls.state(StateControl::Approve { op: op_arg(arg)? })),
-        "retry" => sent(controls.state(StateControl::Retry { op: op_arg(arg)? })),
-        "abandon" => sent(controls.state(StateControl::Abandon { op: op_arg(arg)? })),
-        "" => bail!("empty request"),
-        other => bail!(
-            "unknown request `{other}` (status, pause, resume, add-symbol, kill, resume-trading, \
-             reset-breakers, recoveries, approve, retry, abandon, stop)"
-        ),
+        Request::Approve(op) => sent(controls.state(StateControl::Approve { op })),
+        Request::Retry(op) => sent(controls.state(StateControl::Retry { op })),
+        Request::Abandon(op) => sent(controls.state(StateControl::Abandon { op })),
     }
 }
 
@@ -268,6 +321,46 @@ fn user_name(uid: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_lines_are_read_or_refused_with_the_reason() {
+        use pipeline::types::{InstrumentSpec, Market, Venue};
+        let spec = InstrumentSpec {
+            venue: Venue::GateIo,
+            market: Market::Spot,
+            symbol: "BTC_USDT".into(),
+            base: "BTC".into(),
+            quote: "USDT".into(),
+            tick: "0.01".into(),
+            lot: "0.0001".into(),
+            min_qty: None,
+            max_qty: None,
+            min_notional: None,
+            contract_size: "1".into(),
+            taker_fee: None,
+            maker_fee: None,
+            trading_enabled: true,
+        };
+        let t = Instruments::from_specs([&spec]).unwrap();
+        let id = t.find(Venue::GateIo, Market::Spot, "BTC_USDT").unwrap();
+        let read =
+            |line: &str, eof| read_request(line.as_bytes(), eof, &t).map(|r| r.map_err(|e| format!("{e:#}")));
+        assert_eq!(read("status", false), None, "a line is complete with its newline");
+        assert_eq!(read("status", true), Some(Ok(Request::Status)));
+        assert_eq!(read(" pause  gateio:spot:BTC_USDT \nkill\n", false), Some(Ok(Request::Pause(vec![id]))));
+        assert_eq!(read("resume BTC/USDT\n", false), Some(Ok(Request::Resume(vec![id]))));
+        assert_eq!(read("approve 17\n", false), Some(Ok(Request::Approve(17))));
+        let refused = |line: &str| read(line, true).unwrap().unwrap_err();
+        assert_eq!(refused("approve -1"), "an operation id is a number: invalid digit found in string");
+        assert_eq!(refused("pause"), "an instrument is required");
+        assert!(refused("pause ETH/USDT").starts_with("no instrument of ETH/USDT"));
+        assert_eq!(refused(""), "empty request");
+        assert!(refused("launch").starts_with("unknown request `launch`"));
+        assert_eq!(
+            read_request(b"st\xffatus\n", false, &t).unwrap().unwrap_err().to_string(),
+            "the request is not UTF-8 text"
+        );
+    }
 
     #[test]
     fn connect_errors_say_what_to_do() {

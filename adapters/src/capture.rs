@@ -117,17 +117,28 @@ fn is_gzip(path: &Path) -> bool {
 
 /// Reads every record of a capture file (plain or `.gz`).
 pub fn read_file(path: &Path) -> Result<Vec<Record>, CaptureError> {
-    let io_err = |source| CaptureError::Io { file: path.to_owned(), source };
-    let file = File::open(path).map_err(io_err)?;
-    let reader: Box<dyn Read> =
-        if is_gzip(path) { Box::new(flate2::read::GzDecoder::new(file)) } else { Box::new(file) };
+    let file = File::open(path).map_err(|source| CaptureError::Io { file: path.to_owned(), source })?;
+    read_from(file, is_gzip(path), path)
+}
+
+/// Reads every record of a capture from `reader` (gzip-compressed with `gzip`); `file`
+/// names it in errors.
+pub fn read_from(reader: impl Read, gzip: bool, file: &Path) -> Result<Vec<Record>, CaptureError> {
+    if gzip {
+        read_lines(BufReader::new(flate2::read::GzDecoder::new(reader)), file)
+    } else {
+        read_lines(BufReader::new(reader), file)
+    }
+}
+
+fn read_lines(reader: impl BufRead, file: &Path) -> Result<Vec<Record>, CaptureError> {
     let mut out = Vec::new();
-    for (i, line) in BufReader::new(reader).lines().enumerate() {
-        let line = line.map_err(io_err)?;
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.map_err(|source| CaptureError::Io { file: file.to_owned(), source })?;
         if line.trim().is_empty() {
             continue;
         }
-        let bad = |message: String| CaptureError::BadLine { file: path.to_owned(), line: i + 1, message };
+        let bad = |message: String| CaptureError::BadLine { file: file.to_owned(), line: i + 1, message };
         let parsed: Line = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
         out.push(Record::try_from(parsed).map_err(bad)?);
     }

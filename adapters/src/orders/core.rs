@@ -310,6 +310,70 @@ impl Core {
     }
 }
 
+/// For fuzzing and tests (feature `fuzzing`): a core on a mock clock with a stream grace,
+/// settle and not-found windows of a few milliseconds, and one order of this process open
+/// on each of `venue`'s first spot and futures instruments (client ids `1-0-0`, `2-0-0`,
+/// ...), as if it had sent them. Returns the tracker slots of those orders.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_core(
+    instruments: Arc<Instruments>,
+    venue: Venue,
+) -> (Core, Arc<quanta::Mock>, Vec<usize>) {
+    use pipeline::dispatch::OrderRequest;
+    use pipeline::journal::TimeInForce;
+    use pipeline::msg::ClientOrderId;
+    use pipeline::types::{Price, Side};
+
+    let ms = 1_000_000;
+    let timing = Timing {
+        request_timeout_ms: 1_000,
+        grace_ns: 20 * ms,
+        settle_ns: 50 * ms,
+        not_found_grace_ns: 30 * ms,
+        keepalive_ns: 1_000 * ms,
+        backoff_ns: 100 * ms,
+        disabled_ns: 1_000 * ms,
+    };
+    let (clock, mock) = Clock::mock();
+    let mut core = Core::new(instruments.clone(), clock, timing);
+    let mut slots = Vec::new();
+    for (n, market) in [Market::Spot, Market::Futures, Market::Spot].into_iter().enumerate() {
+        let Some(inst) = instruments.iter().find(|i| i.venue == venue && i.market == market) else {
+            continue;
+        };
+        let req = OrderRequest {
+            client: ClientOrderId { op: n as u64 + 1, leg: 0, attempt: 0 },
+            inst: inst.id,
+            venue,
+            market,
+            side: if n == 1 { Side::Sell } else { Side::Buy },
+            price: Price(inst.tick.0.saturating_mul(100_000)),
+            qty: Qty(inst.lot.0.saturating_mul(10)),
+            tif: if n == 2 { TimeInForce::Fok } else { TimeInForce::Ioc },
+            ts_ns: 0,
+        };
+        slots.push(core.tracker.open(&req, 0));
+    }
+    (core, mock, slots)
+}
+
+#[cfg(feature = "fuzzing")]
+impl Core {
+    /// Moves the mock clock on by `ms` and releases the estimates held back that are due
+    /// (all of them with `force`); the queries due are dropped.
+    pub(crate) fn fuzz_advance(&mut self, mock: &quanta::Mock, ms: u64, force: bool) {
+        mock.increment(ms.saturating_mul(1_000_000));
+        let now = self.now_ns();
+        self.tracker.tick(now, force, &mut |_, _| {});
+    }
+
+    /// Moves what the tracker emitted into `out`; the notices are dropped.
+    pub(crate) fn fuzz_drain(&mut self, out: &mut Vec<StateInput>) {
+        out.extend(self.tracker.out.drain(..));
+        while self.pop_notice().is_some() {}
+    }
+}
+
 /// A core for the venue modules' unit tests (no grace, no windows).
 #[cfg(test)]
 pub(crate) fn test_core(instruments: Arc<Instruments>) -> Core {

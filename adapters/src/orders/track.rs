@@ -387,8 +387,20 @@ impl Tracker {
         self.try_done(k, ts);
     }
 
-    /// Totals from an order report. An estimate is held back `defer_ns` when given.
+    /// Whether a report's totals can be true of order `k`: more filled than reported so
+    /// far needs a positive value, and never more than the order's size (when known). A
+    /// venue never fills for nothing; a field that did not parse reads as zero.
+    fn plausible(&self, k: usize, c: &Cumulative) -> bool {
+        let s = &self.slots[k];
+        c.filled <= s.cum || (c.value.0 > 0 && (!s.qty.is_positive() || c.filled <= s.qty))
+    }
+
+    /// Totals from an order report. An estimate is held back `defer_ns` when given. A
+    /// report that cannot be true ([`Self::plausible`]) is dropped.
     pub fn cumulative(&mut self, k: usize, c: Cumulative, now: u64, defer_ns: Option<u64>) {
+        if !self.plausible(k, &c) {
+            return;
+        }
         let s = &mut self.slots[k];
         if c.filled <= s.cum {
             self.try_done(k, now);
@@ -422,14 +434,19 @@ impl Tracker {
         self.accepted(k, ts);
         let inst = self.instruments.get(s.inst);
         let new = Qty(c.filled.0 - s.cum.0);
-        let dv = c.value.saturating_sub(s.value).max(Amount::ZERO);
+        // An estimate's total may value the part already reported below what the exact
+        // trades did; the new part then takes its share of the estimate at its average.
+        let dv = match c.value.saturating_sub(s.value) {
+            dv if dv.0 > 0 => dv,
+            _ => Amount(c.value.0.checked_mul(i128::from(new.0)).map_or(0, |v| v / i128::from(c.filled.0))),
+        };
         let same_asset = c.fee_asset == s.fee_asset || s.fee.is_zero();
         let df = if same_asset { c.fee.saturating_sub(s.fee).max(Amount::ZERO) } else { c.fee };
         let base = inst.base_amount(new).filter(|b| b.0 > 0);
         let price = base
             .and_then(|b| dv.div(b, Rounding::Floor))
             .and_then(|a| inst.price_from_amount(a, Rounding::Floor))
-            .filter(|&p| inst.notional(p, new, Rounding::Floor) == Some(dv));
+            .filter(|&p| p.is_positive() && inst.notional(p, new, Rounding::Floor) == Some(dv));
         let st = &mut self.slots[k];
         st.cum = c.filled;
         st.value = st.value.saturating_add(dv);
@@ -485,8 +502,9 @@ impl Tracker {
 
     /// A query's answer, for the caller that asked.
     pub fn status(&mut self, k: usize, c: Cumulative, open: bool, ts: u64) {
+        let plausible = self.plausible(k, &c);
         let s = &mut self.slots[k];
-        if c.filled > s.cum {
+        if c.filled > s.cum && plausible {
             s.cum = c.filled;
             s.value = c.value;
             s.fee = c.fee;
@@ -750,6 +768,53 @@ mod tests {
         assert_eq!(
             updates(&mut t),
             vec![OrderUpdate::Unknown, OrderUpdate::Rejected(RejectReason::NotFound)]
+        );
+    }
+
+    #[test]
+    fn a_report_that_cannot_be_true_is_dropped_and_no_fill_is_at_price_zero() {
+        let (mut t, req, _, quote) = setup();
+        let inst = t.instruments.get(req.inst).clone();
+        let k = t.open(&req, 0);
+        t.accepted(k, 0);
+        updates(&mut t);
+        let report = |filled: &str, value: Amount| Cumulative {
+            filled: qty(&inst, filled),
+            value,
+            fee: Amount::ZERO,
+            fee_asset: quote,
+            exact: true,
+        };
+        // A value that did not parse (read as zero), and more than the order's 0.03.
+        t.cumulative(k, report("0.01", Amount::ZERO), 1, None);
+        t.cumulative(k, report("0.5", Amount::from_int(25_000)), 2, None);
+        t.status(k, report("0.02", Amount::ZERO), true, 3);
+        assert_eq!(
+            updates(&mut t),
+            vec![OrderUpdate::Status {
+                filled: Qty::ZERO,
+                value: Amount::ZERO,
+                fee: Amount::ZERO,
+                fee_asset: AssetId(0),
+                open: true
+            }]
+        );
+        // Exact trades worth more than an estimate of the whole order: the part the
+        // estimate adds takes the estimate's average price, not zero.
+        let trade = Trade {
+            id: 1,
+            price: px(&inst, "50000"),
+            qty: qty(&inst, "0.02"),
+            fee: Amount::ZERO,
+            fee_asset: quote,
+        };
+        t.trade(k, trade, 4);
+        t.cumulative(k, Cumulative { exact: false, ..report("0.03", Amount::from_int(900)) }, 5, None);
+        let u = updates(&mut t);
+        assert_eq!(u.len(), 2, "{u:?}");
+        assert!(
+            matches!(u[1], OrderUpdate::Fill { price, qty: q, .. } if price == px(&inst, "30000") && q == qty(&inst, "0.01")),
+            "{u:?}"
         );
     }
 }

@@ -28,6 +28,8 @@ use std::time::Duration;
 pub use blocking::{BlockingHttp, OwnedOutcome, OwnedResponse};
 pub use client::{HttpClient, HttpStats};
 pub use parse::ParseError;
+#[cfg(feature = "fuzzing")]
+pub use parse::{ParsedResponse, parse_response};
 
 use self::parse::HeaderSpan;
 use super::tls::TlsFailure;
@@ -215,6 +217,28 @@ impl<'a> Outcome<'a> {
             429 | 418 => Outcome::RateLimited(response),
             500.. => Outcome::ServerError(response),
             _ => Outcome::Ok(response),
+        }
+    }
+}
+
+#[cfg(feature = "fuzzing")]
+impl<'a> Outcome<'a> {
+    /// For fuzzing and tests: how a request ended, picked by `class` (modulo 10): an
+    /// answer with `body` and status 200, 201, 400, 401, 404, 418, 429 or 500 (each
+    /// classed as the client classes it), no answer (`Unknown`), or never sent.
+    pub(crate) fn for_fuzzing(class: u8, body: &'a [u8]) -> Self {
+        const STATUS: [u16; 8] = [200, 201, 400, 401, 404, 418, 429, 500];
+        let host = "fuzz".to_owned();
+        match usize::from(class) % 10 {
+            8 => Outcome::Unknown(HttpError::Timeout { host, after: Duration::from_secs(1) }),
+            9 => Outcome::NotSent(HttpError::Closed { host, when: "before the request was written" }),
+            i => Outcome::of(Response {
+                status: STATUS[i],
+                body,
+                retry_after: Some(Duration::from_secs(1)),
+                head: &[],
+                headers: &[],
+            }),
         }
     }
 }

@@ -292,6 +292,47 @@ impl ResponseParser {
     }
 }
 
+/// A response read by [`parse_response`].
+#[cfg(feature = "fuzzing")]
+#[derive(Debug)]
+pub struct ParsedResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub keep_alive: bool,
+    pub retry_after: Option<Duration>,
+}
+
+/// For fuzzing and tests (feature `fuzzing`): reads `wire` as the response to one request
+/// (to a `HEAD` with `head_request`) the way a connection does, `step` bytes per read,
+/// then the end of the stream. `Ok(None)`: the bytes end before the response does.
+#[cfg(feature = "fuzzing")]
+pub fn parse_response(
+    wire: &[u8],
+    step: usize,
+    limit: usize,
+    head_request: bool,
+) -> Result<Option<ParsedResponse>, ParseError> {
+    let mut parser = ResponseParser::new(limit);
+    parser.reset(head_request);
+    let (mut buf, mut body) = (Vec::new(), Vec::new());
+    let read = |p: &ResponseParser, buf: &[u8], body: &[u8]| {
+        let head = p.head();
+        ParsedResponse {
+            status: head.map_or(0, |h| h.status),
+            body: p.body(buf, body).to_vec(),
+            keep_alive: head.is_some_and(|h| h.keep_alive),
+            retry_after: head.and_then(|h| h.retry_after),
+        }
+    };
+    for piece in wire.chunks(step.max(1)) {
+        buf.extend_from_slice(piece);
+        if parser.advance(&mut buf, &mut body)? == Progress::Done {
+            return Ok(Some(read(&parser, &buf, &body)));
+        }
+    }
+    Ok(parser.at_eof().then(|| read(&parser, &buf, &body)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

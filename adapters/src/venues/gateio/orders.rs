@@ -638,7 +638,7 @@ impl GateEntry {
 }
 
 /// Handles one finished request; returns a follow-up request to make, if any.
-fn on_completion(
+pub(super) fn on_completion(
     core: &mut Core,
     kind: Kind,
     meta: Pending,

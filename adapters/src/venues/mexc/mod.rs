@@ -7,6 +7,8 @@
 //! account state), and the default endpoints below.
 
 pub mod feed;
+#[cfg(feature = "fuzzing")]
+pub mod fuzz;
 pub mod md;
 pub mod meta;
 pub mod orders;

@@ -313,7 +313,7 @@ impl MexcFuturesEntry {
     }
 }
 
-fn on_completion(
+pub(crate) fn on_completion(
     core: &mut Core,
     kind: Kind,
     meta: Pending,

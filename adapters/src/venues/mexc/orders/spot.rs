@@ -396,13 +396,13 @@ impl MexcSpotEntry {
     }
 }
 
-enum Followup {
+pub(crate) enum Followup {
     None,
     /// A listen key arrived (`Some`), or a new one is needed (`None`).
     Key(Option<String>),
 }
 
-fn on_completion(
+pub(crate) fn on_completion(
     core: &mut Core,
     kind: Kind,
     meta: Pending,
