@@ -225,7 +225,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     let (risk_alerts_tx, risk_alerts) = ring(&mut hub, &mclock, "risk->alerts", r.alerts, Drop);
     let (state_alerts_tx, state_alerts) = ring(&mut hub, &mclock, "state->alerts", r.alerts, Drop);
     let (outcomes_tx, outcomes) = ring(&mut hub, &mclock, "state->outcomes", r.outcomes, Drop);
-    let tick_to_trade = hub.recorder_ns("tick_to_trade", SeriesKind::Path);
+    let tick_to_trade = hub.recorder("tick_to_trade", SeriesKind::Path);
     let (md_log_tx, md_log) = ring(&mut hub, &mclock, "md->log", r.alerts, Drop);
 
     // The journal: resume where the last run stopped.

@@ -2,7 +2,7 @@
 //! it, and polls them round-robin until asked to stop.
 //!
 //! A thread's loop reads the clock once per stage poll and records the poll's service
-//! time when it did work. After a pass with no work the thread's [`Idler`] decides
+//! time, in nanoseconds, when it did work. After a pass with no work the thread's [`Idler`] decides
 //! whether to spin, yield or park.
 //!
 //! A panic in any stage halts trading: the thread catches it, records which stage
@@ -299,7 +299,7 @@ fn run_thread(
                 let w = slot.stage.poll();
                 let t2 = clock.raw();
                 if w > 0 {
-                    slot.service.record_at(t2.saturating_sub(t), t2);
+                    slot.service.record_at(clock.delta_as_nanos(t, t2), t2);
                     work += w;
                 }
                 t = t2;
