@@ -146,7 +146,7 @@ pub fn chain_throughput(
 
 fn pin(core: Option<usize>) {
     if let Some(id) = core {
-        core_affinity::set_for_current(core_affinity::CoreId { id });
+        let _ = crate::runtime::cores::pin_current(id);
     }
 }
 

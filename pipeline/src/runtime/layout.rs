@@ -108,7 +108,7 @@ pub enum LayoutError {
     #[error("stage `{stage}` is not placed on any thread")]
     StageNotPlaced { stage: String },
     #[error(
-        "thread `{thread}` asks for core {core}, which this host does not offer (usable cores: {available})"
+        "thread `{thread}` asks for core {core}, which is not online or not allowed by this process's cgroup cpuset (usable cores: {available})"
     )]
     CoreOutOfRange { thread: String, core: usize, available: String },
 }
@@ -118,6 +118,14 @@ impl Layout {
         Self { threads }
     }
 
+    /// The cores the layout's threads pin, sorted, each once.
+    pub fn pinned_cores(&self) -> Vec<usize> {
+        let mut cores: Vec<usize> = self.threads.iter().filter_map(|t| t.core).collect();
+        cores.sort_unstable();
+        cores.dedup();
+        cores
+    }
+
     /// One thread running every stage, in the given order.
     pub fn single_thread(stages: &[&str]) -> Self {
         Self::new(vec![ThreadSpec::new("pipeline", stages)])
@@ -125,7 +133,7 @@ impl Layout {
 
     /// Checks that every stage in `stages` is placed exactly once, that the layout names
     /// no other stage, and that every requested core is in `cores` (the cores this
-    /// process may run on).
+    /// process may pin: [`available_cores`]).
     pub fn validate(&self, stages: &[&str], cores: &[usize]) -> Result<(), LayoutError> {
         if self.threads.is_empty() {
             return Err(LayoutError::NoThreads);
@@ -208,23 +216,15 @@ impl Layout {
     }
 }
 
-/// The cores this process may run on, as core_affinity reports them.
+/// The cores a layout may pin: online and allowed by this process's cgroup cpuset, not
+/// only those of the affinity mask it inherited (which, on a host booted with
+/// `isolcpus`, leaves out exactly the isolated cores the stages are meant for).
 pub fn available_cores() -> Vec<usize> {
-    core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect()
+    super::cores::CpuView::system().usable()
 }
 
 fn describe_cores(cores: &[usize]) -> String {
-    if cores.is_empty() {
-        return "none reported".to_owned();
-    }
-    let mut sorted = cores.to_vec();
-    sorted.sort_unstable();
-    let contiguous = sorted.windows(2).all(|w| w[1] == w[0] + 1);
-    if contiguous && sorted.len() > 2 {
-        format!("{}-{}", sorted[0], sorted[sorted.len() - 1])
-    } else {
-        sorted.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")
-    }
+    if cores.is_empty() { "none reported".to_owned() } else { super::cores::format_cpu_list(cores) }
 }
 
 #[cfg(test)]
@@ -285,7 +285,7 @@ mod tests {
         let l = Layout::new(vec![l.threads[0].clone().pinned(7)]);
         assert_eq!(
             l.validate(STAGES, &[0, 1, 2, 3]).unwrap_err().to_string(),
-            "thread `pipeline` asks for core 7, which this host does not offer (usable cores: 0-3)"
+            "thread `pipeline` asks for core 7, which is not online or not allowed by this process's cgroup cpuset (usable cores: 0-3)"
         );
 
         assert_eq!(Layout::default().validate(STAGES, &[0]), Err(LayoutError::NoThreads));

@@ -1,10 +1,12 @@
 //! The pipeline runtime: typed ring links, the [`Stage`] trait, idle policies, thread
-//! layouts and the runner that starts pinned stage threads and stops them.
+//! layouts, the CPUs they may pin ([`cores`]) and the runner that starts pinned stage
+//! threads and stops them.
 //!
 //! The vocabulary is small and symmetric: a producer `push`es, a consumer `pop`s or
 //! `drain`s, a stage `poll`s. Backpressure is chosen per link ([`Backpressure`]); a stage
 //! keeps what a full `Retry` link refused in a [`Held`] and pushes it again first.
 
+pub mod cores;
 mod held;
 mod idle;
 mod layout;
