@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use pipeline::journal::FsyncPolicy;
 use pipeline::runtime::available_cores;
 
 use crate::config::{Config, apply_env};
@@ -50,6 +51,41 @@ pub fn run(path: &Path, host_cores: bool) -> Result<String> {
         cfg.risk.max_daily_loss_usd.amount(),
         cfg.risk.min_profit_margin_bps.rate().bps()
     );
-    let _ = writeln!(out, "  journal: {} (fsync {:?})", cfg.journal.dir.display(), cfg.journal.fsync);
+    let _ = writeln!(out, "  journal: {} ({})", cfg.journal.dir.display(), durability(cfg.journal.fsync));
     Ok(out)
+}
+
+/// Who makes the journal durable, and when.
+fn durability(fsync: FsyncPolicy) -> String {
+    let when = match fsync {
+        FsyncPolicy::Never => {
+            return "fsync never: each record is written before its order is sent and survives a killed \
+                    process, not a host crash"
+                .to_owned();
+        }
+        FsyncPolicy::EveryRecord => "as soon as records are pending".to_owned(),
+        FsyncPolicy::EveryN(n) => format!("once {n} records are pending"),
+        FsyncPolicy::IntervalMs(ms) => format!("every {ms} ms"),
+    };
+    format!(
+        "group-committed {when} by the journal-sync thread on the housekeeping cores; \
+         no fsync on the dispatch or state threads, which only write"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_production_config_passes_with_no_fsync_on_the_dispatch_thread() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/production.toml");
+        let out = run(&file, false).unwrap();
+        assert!(out.contains("OK"), "{out}");
+        assert!(
+            out.contains("group-committed as soon as records are pending by the journal-sync thread")
+                && out.contains("no fsync on the dispatch or state threads"),
+            "{out}"
+        );
+    }
 }

@@ -10,6 +10,7 @@ use pipeline::msg::{BalanceEvent, RejectReason, StateInput};
 use pipeline::types::{Amount, AssetId, InstrumentId, Instruments, Market, Qty, Venue};
 use quanta::Clock;
 
+use super::discover::Discovery;
 use super::track::Tracker;
 use super::wire;
 use crate::net::http::HttpSetupError;
@@ -30,6 +31,8 @@ pub enum OrderEntryError {
     Io(#[from] std::io::Error),
     #[error("order entry not ready after {after:?}: {what}")]
     NotReady { after: Duration, what: String },
+    #[error("cannot list our orders on the venues (within {after:?}): {what}")]
+    Discovery { after: Duration, what: String },
 }
 /// A venue's refusal or a private stream's trouble, kept for a cold thread to log.
 #[derive(Clone, Copy)]
@@ -82,6 +85,8 @@ pub(crate) struct Core {
     pub clock: Clock,
     pub tracker: Tracker,
     pub timing: Timing,
+    /// Our orders as the venues list them (a restart's discovery; empty otherwise).
+    pub discovery: Discovery,
     notices: VecDeque<VenueNotice>,
     /// Per venue and market: refuse orders until (ns).
     blocked_until: [[u64; 2]; Venue::COUNT],
@@ -98,6 +103,7 @@ impl Core {
         Core {
             tracker: Tracker::new(instruments.clone()),
             timing,
+            discovery: Discovery::default(),
             notices: VecDeque::with_capacity(NOTICES),
             blocked_until: [[0; 2]; Venue::COUNT],
             disabled_until: [[0; 2]; Venue::COUNT],
