@@ -40,9 +40,9 @@ fn a_stage_pinned_outside_the_inherited_mask_runs_on_its_core() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let mut config = arb::config::DEFAULT_TOML.to_owned();
-    let trade = "[[layout.threads]]\nname = \"trade\"\nidle = \"spin-yield\"\n";
+    let trade = "[[layout.threads]]\nname = \"trade\"\n";
     assert!(config.contains(trade), "the demo layout has a trade thread");
-    config = config.replace(trade, "[[layout.threads]]\nname = \"trade\"\ncore = 1\nidle = \"spin-yield\"\n");
+    config = config.replace(trade, "[[layout.threads]]\nname = \"trade\"\ncore = 1\n");
     let file = dir.join("pinned.toml");
     std::fs::write(&file, config).unwrap();
 

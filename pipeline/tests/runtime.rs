@@ -138,6 +138,7 @@ fn a_stop_reaches_parked_threads() {
     let layout = Layout::new(vec![ThreadSpec {
         park_us: 5_000_000,
         idle_spins: 0,
+        idle_yields: 0,
         ..ThreadSpec::new("parked", &STAGES).idle(IdleKind::Park)
     }]);
     let running = runner.start(&layout, &mut hub, Control::new()).unwrap();

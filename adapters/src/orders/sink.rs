@@ -208,7 +208,8 @@ impl VenueSink {
         if self.stopped {
             return;
         }
-        if self.poll.poll(&mut self.events, Some(Duration::ZERO)).is_ok() {
+        // Not on every idle spin pass (see `pipeline::runtime::io_due`).
+        if pipeline::runtime::io_due() && self.poll.poll(&mut self.events, Some(Duration::ZERO)).is_ok() {
             for ev in self.events.iter() {
                 let _ = self.clients.iter_mut().any(|c| c.on_event(ev));
             }

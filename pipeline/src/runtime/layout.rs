@@ -35,7 +35,10 @@ pub struct ThreadSpec {
     /// Idle passes spent spinning before yielding or parking.
     #[serde(default = "default_spins")]
     pub idle_spins: u32,
-    /// Longest park, in microseconds, for `idle = "park"`.
+    /// For `idle = "park"`: idle passes that yield after the spinning, before parking.
+    #[serde(default = "default_yields")]
+    pub idle_yields: u32,
+    /// Longest park (a bounded sleep), in microseconds, for `idle = "park"`.
     #[serde(default = "default_park_us")]
     pub park_us: u64,
     /// Stages this thread polls, in order.
@@ -44,6 +47,9 @@ pub struct ThreadSpec {
 
 fn default_spins() -> u32 {
     1000
+}
+fn default_yields() -> u32 {
+    100
 }
 fn default_park_us() -> u64 {
     200
@@ -57,6 +63,7 @@ impl ThreadSpec {
             core: None,
             idle: IdleKind::default(),
             idle_spins: default_spins(),
+            idle_yields: default_yields(),
             park_us: default_park_us(),
             stages: stages.iter().map(|s| s.to_string()).collect(),
         }
@@ -76,9 +83,11 @@ impl ThreadSpec {
         match self.idle {
             IdleKind::BusySpin => IdlePolicy::BusySpin,
             IdleKind::SpinYield => IdlePolicy::SpinThenYield { spins: self.idle_spins },
-            IdleKind::Park => {
-                IdlePolicy::Park { spins: self.idle_spins, max_sleep: Duration::from_micros(self.park_us) }
-            }
+            IdleKind::Park => IdlePolicy::Park {
+                spins: self.idle_spins,
+                yields: self.idle_yields,
+                max_sleep: Duration::from_micros(self.park_us),
+            },
         }
     }
 }
@@ -250,11 +259,23 @@ mod tests {
             [[threads]]
             name = "trade"
             stages = ["detect"]
+
+            [[threads]]
+            name = "quiet"
+            idle = "park"
+            idle_spins = 50
+            idle_yields = 10
+            park_us = 1000
+            stages = ["book2"]
             "#,
         );
         assert_eq!(l.threads[0].idle_policy(), IdlePolicy::BusySpin);
         assert_eq!(l.threads[1].idle_policy(), IdlePolicy::SpinThenYield { spins: 1000 });
-        assert_eq!(l.validate(STAGES, &[0, 1]), Ok(()));
+        assert_eq!(
+            l.threads[2].idle_policy(),
+            IdlePolicy::Park { spins: 50, yields: 10, max_sleep: Duration::from_millis(1) }
+        );
+        assert_eq!(l.validate(&["decode", "book", "detect", "book2"], &[0, 1]), Ok(()));
     }
 
     #[test]

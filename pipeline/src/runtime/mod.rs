@@ -15,7 +15,7 @@ mod runner;
 mod stage;
 
 pub use held::Held;
-pub use idle::{IdlePolicy, Idler};
+pub use idle::{IO_EVERY_SPINS, IdlePolicy, Idler, io_due};
 pub use layout::{IdleKind, Layout, LayoutError, ThreadSpec, available_cores};
 pub use link::{Backpressure, Full, LinkStats, Rx, Stamped, Tx, link};
 pub use runner::{
