@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
+use pipeline::runtime::cores::CpuView;
 use pipeline::runtime::{IdleKind, Layout};
 use serde::Serialize;
 
@@ -33,6 +34,11 @@ impl Host {
     /// A tree laid out like `/` (tests, or a copy of another host's `/sys` and `/proc`).
     pub fn at(root: impl Into<PathBuf>) -> Self {
         Host { root: root.into() }
+    }
+
+    /// The directory standing for `/`.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     fn path(&self, abs: &str) -> PathBuf {
@@ -356,19 +362,24 @@ fn check_layout(host: &Host, cx: &Context, layout: &Layout) -> Finding {
     const CHECK: &str = "layout";
     let mut fail = Vec::new();
     let mut warn: Vec<String> = layout.warnings();
-    let allowed = host
-        .read("/proc/self/status")
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:").map(str::to_owned)))
-        .and_then(|l| CpuSet::parse_list(&l));
+    // What the engine validates against: the CPUs online and allowed by the cgroup's
+    // cpuset, not the mask this process inherited (pipeline::runtime::cores).
+    let view = CpuView::at(host.root());
+    let cgroup = view.cgroup.as_ref().map(|(cpus, file)| (cpus.iter().copied().collect::<CpuSet>(), file));
+    let inherited = view.inherited.as_ref().map(|c| c.iter().copied().collect::<CpuSet>());
     let mut offline = (Vec::new(), CpuSet::default());
     let mut disallowed = (Vec::new(), CpuSet::default());
+    let mut outside_mask = (Vec::new(), CpuSet::default());
     for p in &cx.pins {
         if cx.online.as_ref().is_some_and(|online| !online.contains(p.core)) {
             offline.0.push(p.thread.as_str());
             offline.1.0.insert(p.core);
-        } else if allowed.as_ref().is_some_and(|allowed| !allowed.contains(p.core)) {
+        } else if cgroup.as_ref().is_some_and(|(allowed, _)| !allowed.contains(p.core)) {
             disallowed.0.push(p.thread.as_str());
             disallowed.1.0.insert(p.core);
+        } else if inherited.as_ref().is_some_and(|mask| !mask.contains(p.core)) {
+            outside_mask.0.push(p.thread.as_str());
+            outside_mask.1.0.insert(p.core);
         }
         if p.core == 0 {
             warn.push(format!(
@@ -381,20 +392,45 @@ fn check_layout(host: &Host, cx: &Context, layout: &Layout) -> Finding {
         let online = cx.online.clone().unwrap_or_default();
         fail.push(format!("{}, not online here (online: {online})", pins_phrase(&offline.0, &offline.1)));
     }
-    if let (false, Some(allowed)) = (disallowed.0.is_empty(), &allowed) {
+    if let (false, Some((allowed, file))) = (disallowed.0.is_empty(), &cgroup) {
         fail.push(format!(
-            "{}, outside this process's CPUs ({allowed}: a cgroup cpuset or taskset)",
-            pins_phrase(&disallowed.0, &disallowed.1)
+            "{}, outside the CPUs this process's cgroup cpuset allows ({allowed}, {})",
+            pins_phrase(&disallowed.0, &disallowed.1),
+            file.display()
         ));
     }
+    // The isolcpus case: the mask a shell hands its children leaves out the isolated
+    // cores, which is where the layout means its stages to run. Not a problem: said so.
+    let note = match (&inherited, outside_mask.0.is_empty()) {
+        (Some(mask), false) => {
+            let hk: CpuSet = view.housekeeping(&layout.pinned_cores()).into_iter().collect();
+            let allowed = match &cgroup {
+                Some((c, _)) => format!("online and allowed by the cgroup ({c})"),
+                None => "online".to_owned(),
+            };
+            format!(
+                "; {} outside the affinity mask this process inherited ({mask}{}); the engine \
+                 validates against the CPUs {allowed} and pins each stage thread to its core \
+                 directly, so no taskset is needed; its other threads (monitor, journal sync, \
+                 resolvers) run on the housekeeping cores {hk}",
+                pins_phrase(&outside_mask.0, &outside_mask.1),
+                if cx.isolated.as_ref().is_some_and(|i| outside_mask.1.is_subset(i)) {
+                    ", which leaves out the isolated cores as isolcpus makes it"
+                } else {
+                    ""
+                },
+            )
+        }
+        _ => String::new(),
+    };
     // Unpinned busy-spinning threads are already in `warn`, from the layout itself.
     let unpinned = layout.threads.iter().filter(|t| t.core.is_none() && t.idle != IdleKind::BusySpin).count();
     if !fail.is_empty() {
         fail.extend(warn);
         Finding::new(CHECK, Status::Fail, fail.join("; "))
-            .advice("change `core` in [[layout.threads]] to cores this host has")
+            .advice("change `core` in [[layout.threads]] to cores this host has and the cgroup allows")
     } else if !warn.is_empty() {
-        Finding::new(CHECK, Status::Warn, warn.join("; "))
+        Finding::new(CHECK, Status::Warn, format!("{}{note}", warn.join("; ")))
             .advice("give each busy-spinning thread its own isolated core")
     } else if cx.pins.is_empty() {
         Finding::new(CHECK, Status::Warn, format!("no thread is pinned ({unpinned} unpinned)"))
@@ -410,7 +446,7 @@ fn check_layout(host: &Host, cx: &Context, layout: &Layout) -> Finding {
         Finding::new(
             CHECK,
             Status::Ok,
-            format!("{} threads pinned to cores {} that exist{unpinned}", cx.pins.len(), cx.target),
+            format!("{} threads pinned to cores {} that exist{unpinned}{note}", cx.pins.len(), cx.target),
         )
     }
 }

@@ -7,6 +7,11 @@
 //! `plotters` crate would bring a font stack or a text-free SVG backend for one chart
 //! type. Each series is one `<path>`; axes and grid are `<line>` and `<text>` elements.
 //! Cold path only: it runs after a run, from the histograms the metrics hub collected.
+//!
+//! The histograms hold nanoseconds, as every reader of them does. Each series' path
+//! carries its percentiles as attributes (`data-series`, `data-count`, `data-p50-ns`,
+//! `data-p99-ns`, `data-max-ns`), read from the same histogram as the curve, so the
+//! figure's numbers can be checked against the report's.
 
 use std::fmt::Write as _;
 use std::io;
@@ -29,14 +34,14 @@ const COLORS: [&str; 10] = [
     "#999933",
 ];
 
-/// One series as plotted: the name, the histogram, nanoseconds per histogram unit.
-pub type PlotSeries<'a> = (String, &'a Histogram<u64>, f64);
+/// One series as plotted: the name and the histogram (nanoseconds).
+pub type PlotSeries<'a> = (String, &'a Histogram<u64>);
 
 /// The series of `hub`, optionally only those of one kind, ready for [`percentile_svg`].
 pub fn hub_series(hub: &MetricsHub, kind: Option<SeriesKind>) -> Vec<PlotSeries<'_>> {
     hub.totals()
-        .filter(|(_, k, _, _)| kind.is_none_or(|want| *k == want))
-        .map(|(name, _, hist, ns_per_unit)| (name.to_owned(), hist, ns_per_unit))
+        .filter(|(_, k, _)| kind.is_none_or(|want| *k == want))
+        .map(|(name, _, hist)| (name.to_owned(), hist))
         .collect()
 }
 
@@ -52,7 +57,7 @@ struct Point {
     ns: f64,
 }
 
-fn points(hist: &Histogram<u64>, ns_per_unit: f64, max_nines: f64) -> Vec<Point> {
+fn points(hist: &Histogram<u64>, max_nines: f64) -> Vec<Point> {
     if hist.is_empty() {
         return Vec::new();
     }
@@ -61,20 +66,20 @@ fn points(hist: &Histogram<u64>, ns_per_unit: f64, max_nines: f64) -> Vec<Point>
         .map(|v| {
             let q = v.quantile_iterated_to();
             let nines = if q >= 1.0 { max_nines } else { (1.0 / (1.0 - q)).log10().min(max_nines) };
-            Point { nines, ns: v.value_iterated_to() as f64 * ns_per_unit }
+            Point { nines, ns: v.value_iterated_to() as f64 }
         })
         .collect();
     // The distribution starts at the minimum, at 0%.
-    out.insert(0, Point { nines: 0.0, ns: hist.min() as f64 * ns_per_unit });
+    out.insert(0, Point { nines: 0.0, ns: hist.min() as f64 });
     out
 }
 
 /// The percentile distribution of every series as an SVG document. Empty histograms
 /// are listed in the legend and draw no path.
 pub fn percentile_svg(title: &str, series: &[PlotSeries<'_>]) -> String {
-    let max_count = series.iter().map(|(_, h, _)| h.len()).max().unwrap_or(0).max(10);
+    let max_count = series.iter().map(|(_, h)| h.len()).max().unwrap_or(0).max(10);
     let max_nines = ((max_count as f64).log10().ceil() as u32).clamp(1, MAX_NINES) as f64;
-    let all: Vec<Vec<Point>> = series.iter().map(|(_, h, ns)| points(h, *ns, max_nines)).collect();
+    let all: Vec<Vec<Point>> = series.iter().map(|(_, h)| points(h, max_nines)).collect();
     let positive = all.iter().flatten().map(|p| p.ns).filter(|&ns| ns > 0.0);
     let (lo, hi) = positive.fold((f64::INFINITY, 0.0f64), |(lo, hi), ns| (lo.min(ns), hi.max(ns)));
     let (y_lo, y_hi) = if hi > 0.0 {
@@ -180,22 +185,27 @@ pub fn percentile_svg(title: &str, series: &[PlotSeries<'_>]) -> String {
         for (j, p) in pts.iter().enumerate() {
             let _ = write!(d, "{}{:.1},{:.1}", if j == 0 { "M" } else { " L" }, x(p.nines), y(p.ns));
         }
+        let (name, hist) = &series[i];
         let _ = writeln!(
             svg,
-            r#"<path d="{d}" stroke="{}"><title>{}</title></path>"#,
+            r#"<path d="{d}" stroke="{}" data-series="{n}" data-count="{}" data-p50-ns="{}" data-p99-ns="{}" data-max-ns="{}"><title>{n}</title></path>"#,
             COLORS[i % COLORS.len()],
-            escape(&series[i].0)
+            hist.len(),
+            hist.value_at_quantile(0.5),
+            hist.value_at_quantile(0.99),
+            hist.max(),
+            n = escape(name),
         );
     }
     svg.push_str("</g>\n<g class=\"legend\">\n");
     let lx = WIDTH - RIGHT + 16.0;
-    for (i, (name, hist, ns_per_unit)) in series.iter().enumerate() {
+    for (i, (name, hist)) in series.iter().enumerate() {
         let ly = TOP + 8.0 + i as f64 * 34.0;
-        let q = |p: f64| format_ns(hist.value_at_quantile(p) as f64 * ns_per_unit);
+        let q = |p: f64| format_ns(hist.value_at_quantile(p) as f64);
         let stats = if hist.is_empty() {
             "no samples".to_owned()
         } else {
-            format!("p50 {} p99 {} max {}", q(0.5), q(0.99), format_ns(hist.max() as f64 * ns_per_unit))
+            format!("p50 {} p99 {} max {}", q(0.5), q(0.99), format_ns(hist.max() as f64))
         };
         let _ = writeln!(
             svg,
@@ -276,10 +286,10 @@ mod tests {
         );
         let empty = Histogram::<u64>::new_with_bounds(1, 1 << 40, 3).unwrap();
         let series = vec![
-            ("tick_to_trade".to_owned(), &a, 1.0),
-            ("hop.book->detect".to_owned(), &b, 0.5),
-            ("stage.<risk> & co".to_owned(), &c, 1.0),
-            ("stage.idle".to_owned(), &empty, 1.0),
+            ("tick_to_trade".to_owned(), &a),
+            ("hop.book->detect".to_owned(), &b),
+            ("stage.<risk> & co".to_owned(), &c),
+            ("stage.idle".to_owned(), &empty),
         ];
         let path = std::env::temp_dir().join(format!("arb-plot-{}.svg", std::process::id()));
         write_percentile_svg(&path, "latency \"demo\"", &series).unwrap();
@@ -293,6 +303,10 @@ mod tests {
         assert_eq!(root.tag_name().namespace(), Some("http://www.w3.org/2000/svg"));
         let paths: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("path")).collect();
         assert_eq!(paths.len(), 3, "one path per non-empty series");
+        let t2t = paths.iter().find(|p| p.attribute("data-series") == Some("tick_to_trade")).unwrap();
+        assert_eq!(t2t.attribute("data-p50-ns").unwrap(), a.value_at_quantile(0.5).to_string());
+        assert_eq!(t2t.attribute("data-max-ns").unwrap(), a.max().to_string());
+        assert_eq!(t2t.attribute("data-count").unwrap(), "100000");
         for p in &paths {
             let d = p.attribute("d").unwrap();
             assert!(d.starts_with('M') && d.matches(" L").count() > 10, "{d}");

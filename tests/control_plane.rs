@@ -32,13 +32,13 @@ impl Engine {
     fn start() -> Engine {
         let dir = std::env::temp_dir().join(format!("arb-control-plane-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        // The demo's configuration with parking threads, so the engine leaves the CPU to
-        // the clients of this test on a small machine.
+        // The demo's configuration: its threads park when idle, so the engine leaves the
+        // CPU to the clients of this test on a small machine.
         let default =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml")).unwrap();
-        assert_eq!(default.matches(r#"idle = "spin-yield""#).count(), 2, "the demo config's layout changed");
+        assert_eq!(default.matches(r#"idle = "park""#).count(), 2, "the demo config's layout changed");
         let config = dir.with_extension("toml");
-        std::fs::write(&config, default.replace(r#"idle = "spin-yield""#, r#"idle = "park""#)).unwrap();
+        std::fs::write(&config, default).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_arb"))
             .args(["demo", "--plain", "--paper", "--no-tui", "--duration", "60", "--metrics", "127.0.0.1:0"])
             .arg("--config")

@@ -209,8 +209,36 @@ fn a_bare_tree_is_unknown_not_an_error() {
 #[test]
 fn a_cpuset_outside_the_pinned_cores_fails() {
     let t = Tree::new("cpuset");
-    t.cpus(8, |_| "performance").file("/proc/self/status", "Name:\tarb\nCpus_allowed_list:\t0-3\n");
+    t.cpus(8, |_| "performance")
+        .file("/proc/self/status", "Name:\tarb\nCpus_allowed_list:\t0-3\n")
+        .file("/proc/self/cgroup", "0::/kubepods/pod1")
+        .file("/sys/fs/cgroup/kubepods/pod1/cpuset.cpus.effective", "0-3");
     let r = doctor::inspect(&t.host(), Some(&production()));
     assert_status(&r, "layout", Status::Fail);
-    assert!(get(&r, "layout").detail.contains("cgroup cpuset"), "{}", r.to_text());
+    let detail = &get(&r, "layout").detail;
+    assert!(detail.contains("cgroup cpuset allows (0-3"), "{}", r.to_text());
+    assert!(detail.contains("/sys/fs/cgroup/kubepods/pod1/cpuset.cpus.effective"), "{}", r.to_text());
+}
+
+#[test]
+fn isolated_cores_outside_the_inherited_mask_are_explained_not_refused() {
+    // isolcpus=2-7: a shell's children inherit the mask 0-1; the cgroup allows 0-7.
+    let t = Tree::new("isolcpus-mask");
+    t.cpus(8, |_| "performance")
+        .file("/proc/cmdline", "ro isolcpus=domain,managed_irq,2-7 nohz_full=2-7 rcu_nocbs=2-7")
+        .file("/sys/devices/system/cpu/isolated", "2-7")
+        .file("/proc/self/status", "Name:\tarb\nCpus_allowed_list:\t0-1\n")
+        .file("/proc/self/cgroup", "0::/system.slice/arb.service")
+        .file("/sys/fs/cgroup/cpuset.cpus.effective", "0-7");
+    let r = doctor::inspect(&t.host(), Some(&production()));
+    assert_status(&r, "layout", Status::Ok);
+    let detail = &get(&r, "layout").detail;
+    for want in [
+        "outside the affinity mask this process inherited (0-1, which leaves out the isolated cores",
+        "allowed by the cgroup (0-7)",
+        "no taskset is needed",
+        "housekeeping cores 0-1",
+    ] {
+        assert!(detail.contains(want), "{want:?} not in {detail}");
+    }
 }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use pipeline::journal::{FsyncPolicy, JournalKind, JournalWriter, OpPhase, Record, read_file};
+use pipeline::journal::{JournalKind, JournalWriter, OpPhase, Record, read_file};
 
 const RECORDS: u64 = 12;
 
@@ -14,8 +14,8 @@ const RECORDS: u64 = 12;
 fn journal(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("arb-journal-verify-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let (mut d, _) = JournalWriter::open(&dir, JournalKind::Dispatch, FsyncPolicy::Never).unwrap();
-    let (mut s, _) = JournalWriter::open(&dir, JournalKind::State, FsyncPolicy::Never).unwrap();
+    let (mut d, _) = JournalWriter::open(&dir, JournalKind::Dispatch).unwrap();
+    let (mut s, _) = JournalWriter::open(&dir, JournalKind::State).unwrap();
     for i in 0..RECORDS {
         d.append(&Record::CancelAll { ts_ns: 1_000 + i }).unwrap();
         s.append(&Record::OpPhase { op: i + 1, phase: OpPhase::Recovering, ts_ns: 2_000 + i }).unwrap();

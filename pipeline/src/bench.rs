@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crossbeam_utils::CachePadded;
 use quanta::Clock;
 
-use crate::metrics::{MetricsHub, SeriesKind, Summary, TickHistogram};
+use crate::metrics::{LatencyHistogram, MetricsHub, SeriesKind, Summary};
 use crate::runtime::{Backpressure, Control, Layout, Runner, StartError, link};
 use crate::synthetic::{Emit, Probe, Progress, Relay, Sink, Source};
 
@@ -47,8 +47,8 @@ fn thread_of<'a>(layout: &'a Layout, stage: &str) -> Option<&'a str> {
     layout.threads.iter().find(|t| t.stages.iter().any(|s| s == stage)).map(|t| t.name.as_str())
 }
 
-fn new_histogram() -> TickHistogram {
-    TickHistogram::new_with_bounds(1, 1 << 40, 3).expect("constant bounds")
+fn new_histogram() -> LatencyHistogram {
+    *crate::metrics::new_histogram()
 }
 
 /// Builds source -> relays -> sink over `stages` (at least two names) and starts it.
@@ -105,7 +105,6 @@ pub fn chain_latency(layout: &Layout, stages: &[&str], events: u64) -> Result<Ch
     // The runner only fails to join on a stage panic; trivial stages do not panic.
     let _ = running.join();
     hub.collect();
-    let ns = hub.ns_per_tick();
     let mut merged = new_histogram();
     let mut all = new_histogram();
     let mut hops = Vec::new();
@@ -116,19 +115,15 @@ pub fn chain_latency(layout: &Layout, stages: &[&str], events: u64) -> Result<Ch
             let _ = merged.add(h);
         }
         let _ = all.add(h);
-        hops.push(Hop {
-            name: name.clone(),
-            cross_thread,
-            summary: Summary::of(name, SeriesKind::Hop, h, ns),
-        });
+        hops.push(Hop { name: name.clone(), cross_thread, summary: Summary::of(name, SeriesKind::Hop, h) });
     }
     let hop = if merged.is_empty() {
-        Summary::of("hop (all)", SeriesKind::Hop, &all, ns)
+        Summary::of("hop (all)", SeriesKind::Hop, &all)
     } else {
-        Summary::of("hop (cross-thread)", SeriesKind::Hop, &merged, ns)
+        Summary::of("hop (cross-thread)", SeriesKind::Hop, &merged)
     };
     let e2e = hub.total("end-to-end").expect("registered");
-    Ok(ChainLatency { hops, hop, end_to_end: Summary::of("end-to-end", SeriesKind::Path, e2e, ns) })
+    Ok(ChainLatency { hops, hop, end_to_end: Summary::of("end-to-end", SeriesKind::Path, e2e) })
 }
 
 /// Events per second through the whole chain, pushing as fast as the rings allow.
@@ -151,7 +146,7 @@ pub fn chain_throughput(
 
 fn pin(core: Option<usize>) {
     if let Some(id) = core {
-        core_affinity::set_for_current(core_affinity::CoreId { id });
+        let _ = crate::runtime::cores::pin_current(id);
     }
 }
 
@@ -171,7 +166,7 @@ pub fn floor_latency(events: u64, cores: (Option<usize>, Option<usize>)) -> Summ
             match rx.pop() {
                 Ok((_, stamp)) => {
                     let now = c.raw();
-                    hist.saturating_record(now.saturating_sub(stamp));
+                    hist.saturating_record(c.delta_as_nanos(stamp, now));
                     seen += 1;
                     r.store(seen, Ordering::Release);
                 }
@@ -194,8 +189,7 @@ pub fn floor_latency(events: u64, cores: (Option<usize>, Option<usize>)) -> Summ
     });
     let _ = producer.join();
     let hist = consumer.join().unwrap_or_else(|_| new_histogram());
-    let ns = MetricsHub::new(clock).ns_per_tick();
-    Summary::of("floor (bare rtrb)", SeriesKind::Hop, &hist, ns)
+    Summary::of("floor (bare rtrb)", SeriesKind::Hop, &hist)
 }
 
 /// Events per second over one of the runtime's links between two threads, with hop
@@ -389,7 +383,8 @@ impl PingPong {
         let mut far_hist = new_histogram();
         let echo = move || {
             if let Ok(p) = rx_far.pop() {
-                far_hist.saturating_record(c.raw().saturating_sub(p.1));
+                let now = c.raw();
+                far_hist.saturating_record(c.delta_as_nanos(p.1, now));
                 while tx_far.push((p.0, c.raw())).is_err() {
                     std::hint::spin_loop();
                 }
@@ -402,7 +397,8 @@ impl PingPong {
             }
             loop {
                 if let Ok(p) = rx.pop() {
-                    hist.saturating_record(clock.raw().saturating_sub(p.1));
+                    let now = clock.raw();
+                    hist.saturating_record(clock.delta_as_nanos(p.1, now));
                     break;
                 }
                 std::hint::spin_loop();

@@ -214,7 +214,7 @@ impl Stage for Sink {
         });
         if n > 0 {
             let now = self.clock.raw();
-            self.path.record_at(now.saturating_sub(last_origin), now);
+            self.path.record_at(self.clock.delta_as_nanos(last_origin, now), now);
             if disorder > 0 {
                 self.progress.disorder.fetch_add(disorder, Ordering::Relaxed);
             }

@@ -138,6 +138,7 @@ fn a_stop_reaches_parked_threads() {
     let layout = Layout::new(vec![ThreadSpec {
         park_us: 5_000_000,
         idle_spins: 0,
+        idle_yields: 0,
         ..ThreadSpec::new("parked", &STAGES).idle(IdleKind::Park)
     }]);
     let running = runner.start(&layout, &mut hub, Control::new()).unwrap();
@@ -211,4 +212,46 @@ fn a_bad_layout_is_refused_before_any_thread_starts() {
     let layout = Layout::new(vec![ThreadSpec::new("a", &["source", "relay1", "relay2"])]);
     let err = runner.start(&layout, &mut hub, Control::new()).unwrap_err();
     assert_eq!(err.to_string(), "stage `sink` is not placed on any thread");
+}
+
+/// Works for `ms` milliseconds in its first poll, then says it is done.
+struct Slow {
+    ms: u64,
+    done: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Stage for Slow {
+    fn poll(&mut self) -> usize {
+        if self.done.load(std::sync::atomic::Ordering::Acquire) {
+            return 0;
+        }
+        std::thread::sleep(Duration::from_millis(self.ms));
+        self.done.store(true, std::sync::atomic::Ordering::Release);
+        1
+    }
+}
+
+#[test]
+fn stage_service_time_is_recorded_in_nanoseconds() {
+    // One poll of 20 ms: recorded in ns it lies between the sleep and the wall time from
+    // before the start to after the poll; in raw ticks of a GHz counter it would exceed
+    // that wall time by the tick rate.
+    let clock = Clock::new();
+    let mut hub = MetricsHub::new(clock.clone());
+    let mut runner = Runner::new(clock);
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d = done.clone();
+    runner.stage("slow", move || Slow { ms: 20, done: d });
+    let started = Instant::now();
+    let running = runner.start(&Layout::single_thread(&["slow"]), &mut hub, Control::new()).unwrap();
+    while !done.load(std::sync::atomic::Ordering::Acquire) {
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    let wall_ns = started.elapsed().as_nanos() as u64;
+    running.join().unwrap();
+    hub.collect();
+    let s = hub.summaries().into_iter().find(|s| s.name == "stage.slow").unwrap();
+    assert_eq!(s.count, 1);
+    assert!(s.max_ns >= 20_000_000, "{s:?}");
+    assert!(s.max_ns <= wall_ns + wall_ns / 1000, "{s:?}, wall {wall_ns} ns");
 }

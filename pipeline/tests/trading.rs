@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use pipeline::detect::{DetectConfig, Detector};
 use pipeline::dispatch::{DispatchConfig, DispatchRings, Dispatcher, PaperBalance, PaperConfig, PaperSink};
-use pipeline::journal::{FsyncPolicy, JournalKind, JournalWriter, Verdict, inspect, replay};
+use pipeline::journal::{JournalKind, JournalWriter, Verdict, inspect, replay};
 use pipeline::metrics::MetricsHub;
 use pipeline::msg::{BookTop, OppKind};
 use pipeline::risk::{RiskConfig, RiskGate, RiskRings};
@@ -109,7 +109,7 @@ fn main_chain(tag: &str, clock: Clock, paper_latency_ms: u64) -> Chain {
         clock.clone(),
     )
     .unwrap();
-    let (dj, _) = JournalWriter::open(&dir, JournalKind::Dispatch, FsyncPolicy::Never).unwrap();
+    let (dj, _) = JournalWriter::open(&dir, JournalKind::Dispatch).unwrap();
     let dispatch = Dispatcher::new(
         &DispatchConfig::default(),
         u.instruments.clone(),
@@ -119,7 +119,7 @@ fn main_chain(tag: &str, clock: Clock, paper_latency_ms: u64) -> Chain {
         clock.clone(),
         stats.dispatch.clone(),
     );
-    let (sj, _) = JournalWriter::open(&dir, JournalKind::State, FsyncPolicy::Never).unwrap();
+    let (sj, _) = JournalWriter::open(&dir, JournalKind::State).unwrap();
     let state = StateKeeper::new(
         &StateConfig::default(),
         u.instruments.clone(),

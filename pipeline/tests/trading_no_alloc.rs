@@ -7,7 +7,7 @@
 
 use pipeline::detect::{DetectConfig, Detector};
 use pipeline::dispatch::{DispatchConfig, DispatchRings, Dispatcher, PaperBalance, PaperConfig, PaperSink};
-use pipeline::journal::{FsyncPolicy, JournalKind, JournalWriter};
+use pipeline::journal::{JournalKind, JournalWriter};
 use pipeline::msg::BookTop;
 use pipeline::risk::{RiskConfig, RiskGate, RiskRings};
 use pipeline::runtime::{Control, Stage, Tx};
@@ -105,7 +105,7 @@ fn the_trading_chain_allocates_nothing_per_event() {
         clock.clone(),
     )
     .unwrap();
-    let (dj, _) = JournalWriter::open(&dir, JournalKind::Dispatch, FsyncPolicy::Never).unwrap();
+    let (dj, _) = JournalWriter::open(&dir, JournalKind::Dispatch).unwrap();
     let mut dispatch = Dispatcher::new(
         &DispatchConfig::default(),
         u.instruments.clone(),
@@ -115,7 +115,7 @@ fn the_trading_chain_allocates_nothing_per_event() {
         clock.clone(),
         stats.dispatch.clone(),
     );
-    let (sj, _) = JournalWriter::open(&dir, JournalKind::State, FsyncPolicy::Never).unwrap();
+    let (sj, _) = JournalWriter::open(&dir, JournalKind::State).unwrap();
     let mut state = StateKeeper::new(
         &StateConfig::default(),
         u.instruments.clone(),

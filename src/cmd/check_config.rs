@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use pipeline::journal::FsyncPolicy;
 use pipeline::runtime::available_cores;
 
 use crate::config::{Config, apply_env};
@@ -39,6 +40,7 @@ pub fn check(path: &Path, host_cores: bool, env: impl Fn(&str) -> Option<OsStrin
     for (key, var) in cfg.off.keys() {
         let _ = writeln!(out, "  off: {key} ({var}=false)");
     }
+    let _ = writeln!(out, "  journal: {} ({})", cfg.journal.dir.display(), durability(cfg.journal.fsync));
     let _ = writeln!(out, "\n# The effective configuration: the file, the defaults and the environment.");
     out.push_str(&effective_toml(&cfg)?);
     Ok(out)
@@ -69,6 +71,24 @@ pub fn effective_toml(cfg: &Config) -> Result<String> {
         }
     }
     Ok(out)
+}
+
+/// Who makes the journal durable, and when.
+fn durability(fsync: FsyncPolicy) -> String {
+    let when = match fsync {
+        FsyncPolicy::Never => {
+            return "fsync never: each record is written before its order is sent and survives a killed \
+                    process, not a host crash"
+                .to_owned();
+        }
+        FsyncPolicy::EveryRecord => "as soon as records are pending".to_owned(),
+        FsyncPolicy::EveryN(n) => format!("once {n} records are pending"),
+        FsyncPolicy::IntervalMs(ms) => format!("every {ms} ms"),
+    };
+    format!(
+        "group-committed {when} by the journal-sync thread on the housekeeping cores; \
+         no fsync on the dispatch or state threads, which only write"
+    )
 }
 
 #[cfg(test)]
@@ -124,6 +144,16 @@ mod tests {
         assert!(
             e.contains("environment variable ARB_MIN_PROFIT_MARGIN_BPS = \"-100000\" sets it: key `risk.min_profit_margin_bps` = -100000"),
             "{e}"
+
+    #[test]
+    fn the_production_config_passes_with_no_fsync_on_the_dispatch_thread() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/production.toml");
+        let out = run(&file, false).unwrap();
+        assert!(out.contains("OK"), "{out}");
+        assert!(
+            out.contains("group-committed as soon as records are pending by the journal-sync thread")
+                && out.contains("no fsync on the dispatch or state threads"),
+            "{out}"
         );
     }
 }

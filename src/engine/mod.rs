@@ -14,6 +14,7 @@
 
 mod log_out;
 mod monitor;
+mod reconcile;
 mod report;
 mod sinks;
 
@@ -29,7 +30,7 @@ use anyhow::{Context, Result, anyhow};
 use pipeline::book::{BookBuilder, BookCounters};
 use pipeline::detect::Detector;
 use pipeline::dispatch::{DispatchRings, Dispatcher, PaperSink};
-use pipeline::journal::{self, JournalKind, JournalWriter};
+use pipeline::journal::{self, JournalKind, JournalSync, JournalWriter};
 use pipeline::md::{FeedSource, MdStage};
 use pipeline::metrics::{MetricsHub, SeriesKind};
 use pipeline::msg::{DetectControl, MdEvent, OpOutcome, Opportunity, RiskControl, StateControl};
@@ -148,6 +149,8 @@ pub(crate) struct ColdRings {
 /// A running engine. Dropping it stops the engine.
 pub struct Session {
     running: Option<Running>,
+    /// The journal's sync thread (none under `fsync = "never"`).
+    journal_sync: Option<JournalSync>,
     control: Arc<Control>,
     monitor: Option<monitor::Monitor>,
     view: Arc<Mutex<MonitorView>>,
@@ -169,6 +172,9 @@ pub struct Session {
     /// Where cold-side log lines go.
     log: Arc<LogOut>,
 }
+
+/// How long a restart waits for the venues to list our orders.
+const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// How long an orderly stop waits for open operations to finish.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -234,7 +240,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     let (foreign_tx, foreign) = ring(&mut hub, &mclock, "state->foreign", r.outcomes, Drop);
     // The gate keeps its latest breakers until this ring takes them: never lost.
     let (breakers_tx, breakers_rx) = ring(&mut hub, &mclock, "risk->breakers", 16, Drop);
-    let tick_to_trade = hub.recorder_ns("tick_to_trade", SeriesKind::Path);
+    let tick_to_trade = hub.recorder("tick_to_trade", SeriesKind::Path);
     let (md_log_tx, md_log) = ring(&mut hub, &mclock, "md->log", r.alerts, Drop);
 
     // The journal: resume where the last run stopped.
@@ -246,15 +252,21 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         .create(&dir)
         .with_context(|| format!("cannot create journal directory {}", dir.display()))?;
     crate::journal_meta::bind(&dir, &specs)?;
-    let replay = journal::replay(&dir).map_err(|e| anyhow!("journal {}: {e}", dir.display()))?;
+    let mut replay = journal::replay(&dir).map_err(|e| anyhow!("journal {}: {e}", dir.display()))?;
     let last_op_id = replay.last_op_id;
-    let (mut dispatch_journal, _) = JournalWriter::open(&dir, JournalKind::Dispatch, cfg.journal.fsync)
+    // A journal that existed before this start may have lost its unsynced tail.
+    let resumed = dir.join(JournalKind::Dispatch.file_name()).exists();
+    let (mut dispatch_journal, _) = JournalWriter::open(&dir, JournalKind::Dispatch)
         .map_err(|e| anyhow!("journal {}: {e}", dir.display()))?;
     let identity = identity_of(&replay, &mut dispatch_journal)
         .map_err(|e| anyhow!("journal {}: cannot write the instance's identity: {e}", dir.display()))?;
-    let (state_journal, _) = JournalWriter::open(&dir, JournalKind::State, cfg.journal.fsync)
+    let (mut state_journal, _) = JournalWriter::open(&dir, JournalKind::State)
         .map_err(|e| anyhow!("journal {}: {e}", dir.display()))?;
     let journal_causes = vec![dispatch_journal.failure_cause(), state_journal.failure_cause()];
+    let sync_handles = vec![
+        dispatch_journal.sync_handle().map_err(|e| anyhow!("journal {}: {e}", dir.display()))?,
+        state_journal.sync_handle().map_err(|e| anyhow!("journal {}: {e}", dir.display()))?,
+    ];
 
     // The feed, built here so that connection errors surface before any thread starts.
     let decode = match &feed {
@@ -299,6 +311,44 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         )),
         (None, None) => unreachable!("a paper ring exists whenever no sink is given"),
     };
+    let mut sink = sink;
+    // Before trading: the orders the venues have that the journal lost (a host crash
+    // between a write and its sync) are written back, and the replay sees them.
+    if let (EngineSink::Venue(venue), true) = (&mut sink, resumed) {
+        let found = venue.discover(DISCOVERY_TIMEOUT)?;
+        let now = pipeline::clock::now_ns(&clock);
+        let r = reconcile::adopt_lost_orders(
+            &found,
+            &replay,
+            &instruments,
+            &mut dispatch_journal,
+            &mut state_journal,
+            now,
+        )?;
+        if !r.adopted.is_empty() {
+            let ids: Vec<String> =
+                r.adopted.iter().map(|c| format!("t-{}-{}-{}", c.op, c.leg, c.attempt)).collect();
+            eprintln!(
+                "journal: {} orders on the venues were missing from the journal (its unsynced tail was lost), written back to be reconciled: {}; {} lost operations rebuilt{}",
+                ids.len(),
+                ids.join(", "),
+                r.new_ops.len(),
+                if r.for_operator.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {:?} waiting for an operator (a leg is missing)", r.for_operator)
+                }
+            );
+            replay = journal::replay(&dir).map_err(|e| anyhow!("journal {}: {e}", dir.display()))?;
+        }
+        if r.foreign > 0 {
+            eprintln!(
+                "journal: {} orders in our client id format on the venues belong to no operation of this journal; left alone",
+                r.foreign
+            );
+        }
+    }
+    let last_op_id = replay.last_op_id;
 
     let book_counters = BookCounters::new(n);
     let positions = pipeline::cells::PositionBoard::new(n);
@@ -384,6 +434,15 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     runner.stage("state", move || state);
 
     let running = runner.start(&cfg.layout, &mut hub, control.clone())?;
+    // Durability off the hot path: started after the runner, so it inherits (and moves
+    // to) the housekeeping cores.
+    let journal_sync = match JournalSync::start(cfg.journal.fsync, &dir, sync_handles) {
+        Ok(sync) => sync,
+        Err(e) => {
+            drop(running);
+            return Err(anyhow!("journal {}: cannot start the sync thread: {e}", dir.display()));
+        }
+    };
     let view = Arc::new(Mutex::new(MonitorView::default()));
     let log = Arc::new(LogOut::default());
     let controls = Arc::new(Controls {
@@ -411,6 +470,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     );
     Ok(Session {
         running: Some(running),
+        journal_sync,
         control,
         monitor: Some(monitor),
         view,
@@ -699,6 +759,10 @@ impl Session {
         }
         self.control.request_stop();
         let run = self.running.take().map(|r| r.join());
+        // The stages have stopped writing: a last sync of whatever is pending.
+        if let Some(sync) = self.journal_sync.take() {
+            sync.stop();
+        }
         let hub = self.monitor.take().map(|m| m.finish());
         let report = Report::build(self, hub.as_ref());
         match run {

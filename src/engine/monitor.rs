@@ -231,10 +231,13 @@ fn run(
             }
         }
         if stopping {
-            // The stage threads have joined: their recorders handed over on drop.
+            // The stage threads have joined: their recorders handed over on drop. Every
+            // reader (the dashboard, /metrics, the report, the .hgrm files) now sees
+            // the same final histograms.
             hub.collect();
             if let Ok(mut v) = view.lock() {
                 v.latency = hub.summaries();
+                v.buckets = buckets(&hub);
             }
             return hub;
         }
@@ -271,16 +274,16 @@ fn json_str(s: &str) -> String {
     serde_json::Value::from(s).to_string()
 }
 
-/// Every series of `hub` as cumulative Prometheus buckets.
+/// Every series of `hub` as cumulative Prometheus buckets, read from the same
+/// histograms (nanoseconds) as the report and the `.hgrm` files.
 fn buckets(hub: &MetricsHub) -> Vec<Buckets> {
     hub.totals()
-        .map(|(name, kind, h, ns_per_unit)| {
+        .map(|(name, kind, h)| {
             let mut le = [0u64; BUCKETS_NS.len()];
             for (slot, &bound) in le.iter_mut().zip(BUCKETS_NS.iter()) {
-                let units = (bound as f64 / ns_per_unit) as u64;
-                *slot = if h.is_empty() { 0 } else { h.count_between(0, units.max(1)) };
+                *slot = if h.is_empty() { 0 } else { h.count_between(0, bound) };
             }
-            let sum_ns = if h.is_empty() { 0.0 } else { h.mean() * h.len() as f64 * ns_per_unit };
+            let sum_ns = if h.is_empty() { 0.0 } else { h.mean() * h.len() as f64 };
             Buckets { name: name.to_owned(), kind, le, count: h.len(), sum_ns }
         })
         .collect()

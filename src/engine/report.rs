@@ -315,13 +315,13 @@ pub fn write_histograms(hub: &MetricsHub, dir: &Path) -> std::io::Result<Vec<std
         crate::plot::write_percentile_svg(&file, title, &series)?;
         out.push(file);
     }
-    for (name, _, h, ns_per_unit) in hub.totals() {
+    for (name, _, h) in hub.totals() {
         if h.is_empty() {
             continue;
         }
         let file = dir.join(format!("{}.hgrm", name.replace("->", "-to-").replace(['/', ' '], "_")));
         let mut f = std::io::BufWriter::new(std::fs::File::create(&file)?);
-        write_hgrm(&mut f, h, ns_per_unit)?;
+        write_hgrm(&mut f, h)?;
         out.push(file);
     }
     Ok(out)

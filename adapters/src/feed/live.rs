@@ -535,7 +535,8 @@ impl LiveFeed {
 
 impl FeedSource for LiveFeed {
     fn poll(&mut self, now_ns: u64, out: &mut Vec<MdEvent>) -> usize {
-        if self.poll.poll(&mut self.events, Some(Duration::ZERO)).is_ok() {
+        // Not on every idle spin pass (see `pipeline::runtime::io_due`).
+        if pipeline::runtime::io_due() && self.poll.poll(&mut self.events, Some(Duration::ZERO)).is_ok() {
             for ev in self.events.iter() {
                 let t = ev.token().0;
                 if let Some(c) = t.checked_sub(self.ws_base_token).and_then(|i| self.conns.get_mut(i)) {

@@ -2,6 +2,8 @@
 //!
 //! Name resolution (`getaddrinfo`) blocks, for seconds when DNS is slow, so a host name is
 //! resolved on a short-lived helper thread and the result polled; an IP literal skips it.
+//! The helper is spawned by a stage thread pinned to its core and would inherit that
+//! core: it moves to the housekeeping cores first.
 //! The connect itself is mio's non-blocking connect, tried address by address; the
 //! stream is registered for read and write readiness under the caller's token and stays
 //! registered once connected.
@@ -49,6 +51,8 @@ impl Dial {
                 std::thread::Builder::new()
                     .name("resolve".into())
                     .spawn(move || {
+                        // Best effort: a resolver left on the stage's core still resolves.
+                        let _ = pipeline::runtime::cores::enter_housekeeping();
                         let result = (name.as_str(), port).to_socket_addrs().map(|a| a.collect());
                         let _ = tx.send(result);
                     })

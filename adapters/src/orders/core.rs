@@ -14,6 +14,7 @@ use pipeline::msg::{BalanceEvent, Foreign, RejectReason, StateInput, VenueOrderI
 use pipeline::types::{Amount, AssetId, InstrumentId, Instruments, Market, Price, Qty, Side, Venue};
 use quanta::Clock;
 
+use super::discover::Discovery;
 use super::track::Tracker;
 use super::wire;
 use crate::net::http::HttpSetupError;
@@ -34,6 +35,8 @@ pub enum OrderEntryError {
     Io(#[from] std::io::Error),
     #[error("order entry not ready after {after:?}: {what}")]
     NotReady { after: Duration, what: String },
+    #[error("cannot list our orders on the venues (within {after:?}): {what}")]
+    Discovery { after: Duration, what: String },
 }
 /// A venue's refusal or a private stream's trouble, kept for a cold thread to log.
 #[derive(Clone, Copy)]
@@ -86,6 +89,8 @@ pub(crate) struct Core {
     pub clock: Clock,
     pub tracker: Tracker,
     pub timing: Timing,
+    /// Our orders as the venues list them (a restart's discovery; empty otherwise).
+    pub discovery: Discovery,
     notices: VecDeque<VenueNotice>,
     /// Per venue and market: refuse orders until (ns).
     blocked_until: [[u64; 2]; Venue::COUNT],
@@ -138,6 +143,7 @@ impl Core {
         Core {
             tracker: Tracker::new(instruments.clone()),
             timing,
+            discovery: Discovery::default(),
             notices: VecDeque::with_capacity(NOTICES),
             blocked_until: [[0; 2]; Venue::COUNT],
             disabled_until: [[0; 2]; Venue::COUNT],

@@ -8,7 +8,9 @@
 //! - [`pending`]: requests in flight and the request-target buffer;
 //! - [`track`]: what each order has reported, and the exactly-once rule for fills;
 //! - [`wire`]: client ids as venue text, exact numbers, field-by-field JSON;
-//! - [`sink`]: routing by venue market and the poll loop.
+//! - [`sink`]: routing by venue market and the poll loop;
+//! - [`discover`]: our orders as the venues list them, for the restart after a host
+//!   crash ([`VenueSink::discover`]).
 //!
 //! Everything runs on the thread that calls [`OrderSink::poll`] (the dispatch thread): the
 //! sink owns a `mio::Poll` polled with a zero timeout, so `submit` writes the request to
@@ -49,6 +51,7 @@
 
 pub mod config;
 pub mod core;
+pub mod discover;
 pub mod pending;
 pub mod sink;
 pub mod track;
@@ -56,4 +59,5 @@ pub mod wire;
 
 pub use config::{OrderEntryConfig, OrderEntryCredentials};
 pub use core::{OrderEntryError, VenueNotice};
+pub use discover::DiscoveredOrder;
 pub use sink::VenueSink;

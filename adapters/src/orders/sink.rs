@@ -14,6 +14,7 @@ use rustls::ClientConfig;
 
 use super::config::{OrderEntryConfig, OrderEntryCredentials};
 use super::core::{Core, OrderEntryError, Timing, VenueNotice};
+use super::discover::{DiscoveredOrder, Discovery};
 use crate::net::http::HttpConfig;
 use crate::venues::order_client::{ClientSetup, OrderClient};
 use crate::venues::venue_market::VenueMarket;
@@ -159,6 +160,34 @@ impl VenueSink {
         }
     }
 
+    /// Our orders as the venues list them (every instrument, open and finished, whose
+    /// client text is one of ours), for reconciling a journal that may have lost its
+    /// unsynced tail. Cold path: call after [`VenueSink::wait_ready`], before trading;
+    /// drives the connections until every list answered or `timeout` passes. A list
+    /// that could not be read is an error naming it: the journal cannot be trusted to
+    /// be complete without it.
+    pub fn discover(&mut self, timeout: Duration) -> Result<Vec<DiscoveredOrder>, OrderEntryError> {
+        self.core.discovery = Discovery::default();
+        for c in &mut self.clients {
+            c.discover(&mut self.core);
+        }
+        let start = std::time::Instant::now();
+        while self.core.discovery.pending > 0 && start.elapsed() < timeout {
+            self.drive();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let d = std::mem::take(&mut self.core.discovery);
+        if d.pending > 0 || !d.failures.is_empty() {
+            let mut what = d.failures.join("; ");
+            if d.pending > 0 {
+                let _ =
+                    write!(what, "{}{} lists unanswered", if what.is_empty() { "" } else { "; " }, d.pending);
+            }
+            return Err(OrderEntryError::Discovery { after: timeout, what });
+        }
+        Ok(d.found)
+    }
+
     /// Hands every kept notice to `f`, oldest first.
     pub fn drain_notices(&mut self, mut f: impl FnMut(&VenueNotice)) {
         while let Some(n) = self.core.pop_notice() {
@@ -187,7 +216,8 @@ impl VenueSink {
         if self.stopped {
             return;
         }
-        if self.poll.poll(&mut self.events, Some(Duration::ZERO)).is_ok() {
+        // Not on every idle spin pass (see `pipeline::runtime::io_due`).
+        if pipeline::runtime::io_due() && self.poll.poll(&mut self.events, Some(Duration::ZERO)).is_ok() {
             for ev in self.events.iter() {
                 let _ = self.clients.iter_mut().any(|c| c.on_event(ev));
             }

@@ -177,6 +177,15 @@ impl OrderClient {
         }
     }
 
+    /// Lists its instruments' orders for a restart's discovery (into `core.discovery`).
+    pub(crate) fn discover(&mut self, core: &mut Core) {
+        match self {
+            OrderClient::Gate(c) => c.discover(core),
+            OrderClient::MexcSpot(c) => c.discover(core),
+            OrderClient::MexcFutures(c) => c.discover(core),
+        }
+    }
+
     pub(crate) fn stop(&mut self, core: &mut Core) {
         match self {
             OrderClient::Gate(c) => c.stop(),

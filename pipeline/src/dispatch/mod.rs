@@ -10,17 +10,19 @@
 //!   full.
 //! - **State owned:** the sink (the venue connections), the dispatch journal writer
 //!   (the write-ahead intent log), the outbox.
-//! - **Invariants:** WRITE-AHEAD: an order's intent is written to the journal (and made
-//!   durable as the fsync policy says) before the order is handed to the sink; all legs
-//!   of an operation are journaled in one write, then sent back to back. If the journal
-//!   cannot be written, no order is sent: each leg is reported `Rejected(Journal)` and
-//!   the state stage halts trading. Cancels and queries still go out without a journal
+//! - **Invariants:** WRITE-AHEAD: an order's intent is written to the journal (one
+//!   `write`, page cache) before the order is handed to the sink; all legs of an
+//!   operation are journaled in one write, then sent back to back. No fsync runs here:
+//!   the journal's sync thread group-commits off this thread, and restart reconciles the
+//!   orders of a lost unsynced tail with the venues by client order id. If the journal
+//!   cannot be written (or its last sync failed), no order is sent: each leg is reported
+//!   `Rejected(Journal)` and the state stage halts trading. Cancels, queries and balance
+//!   requests are journaled the same way and go out whether or not the journal works
 //!   (they cannot add risk). Client order ids name op, leg and attempt. No allocation,
 //!   lock or panic in `poll`.
-//! - **Latency budget:** the journal write (one `write`, plus an `fdatasync` under the
-//!   `every_record` policy: tens of microseconds on NVMe) dominates; encoding and
-//!   handing legs to the sink is a few hundred nanoseconds per leg plus the sink's own
-//!   cost.
+//! - **Latency budget:** the journal write (one `write` of a few hundred bytes, about a
+//!   microsecond) dominates; encoding and handing legs to the sink is a few hundred
+//!   nanoseconds per leg plus the sink's own cost.
 //!
 //! Orders go out immediate-or-cancel; fill-or-kill when `prefer_fok` is set and the
 //! instrument's venue offers it. Paper trading (`dry_run`) is the same dispatcher over a
@@ -89,7 +91,7 @@ const ROOM: usize = 8;
 
 impl<S: OrderSink> Dispatcher<S> {
     /// Builds the dispatcher. `journal` is the dispatch journal, opened by the wiring
-    /// (`JournalWriter::open(dir, JournalKind::Dispatch, policy)`).
+    /// (`JournalWriter::open(dir, JournalKind::Dispatch)`).
     pub fn new(
         config: &DispatchConfig,
         instruments: Arc<Instruments>,

@@ -7,7 +7,7 @@ use quanta::Mock;
 
 use super::*;
 use crate::journal::tests::scratch;
-use crate::journal::{FsyncPolicy, JournalKind, read_file};
+use crate::journal::{JournalKind, read_file};
 use crate::msg::{BalanceEvent, BookTop, MAX_LEGS, OppKind, Opportunity};
 use crate::testkit::{self, Universe, px, qty, top};
 use crate::types::{Amount, InstrumentId, Qty, Rate, Side, Venue};
@@ -87,8 +87,7 @@ impl Rig {
     fn new(config: DispatchConfig, state_cap: usize, submit_result: Result<(), SinkError>) -> Self {
         let u = testkit::universe();
         let dir = scratch("dispatch");
-        let (journal, _) =
-            JournalWriter::open(&dir, JournalKind::Dispatch, FsyncPolicy::EveryRecord).unwrap();
+        let (journal, _) = JournalWriter::open(&dir, JournalKind::Dispatch).unwrap();
         let calls = Arc::new(Mutex::new(Vec::new()));
         let sink = CheckingSink {
             journal: dir.join("dispatch.journal"),
@@ -197,6 +196,29 @@ fn every_leg_is_journaled_before_any_is_sent() {
     assert!(matches!(j[1], Record::OrderIntent { client, .. } if client == cid(7, 0, 0)));
     assert!(matches!(j[2], Record::OrderIntent { client, .. } if client == cid(7, 1, 0)));
     assert_eq!(rig.d.stats().snapshot().orders_sent, 2);
+}
+
+#[test]
+fn nothing_is_fsynced_on_the_dispatch_thread() {
+    // Orders, recovery orders, cancels, queries and balance requests are written (the
+    // sink checked each intent was in the file before it went out) and none of them is
+    // made durable here: the synced length stays what open found until the journal's
+    // sync thread, or the stop, syncs.
+    let mut rig = Rig::new(DispatchConfig::default(), 64, Ok(()));
+    let at_open = rig.d.journal.synced_len();
+    let e = rig.exec(3);
+    let (leg, inst) = (e.opp().legs[0], e.opp().legs[0].inst);
+    rig.execs.push(e).unwrap();
+    rig.commands.push(Command::Send { client: cid(3, 0, 1), leg }).unwrap();
+    rig.commands.push(Command::Cancel { client: cid(3, 0, 0), inst }).unwrap();
+    rig.commands.push(Command::Query { client: cid(3, 0, 0), inst }).unwrap();
+    rig.commands.push(Command::QueryBalances { venue: Venue::GateIo }).unwrap();
+    rig.run();
+    assert_eq!(rig.journal().len(), 7, "every request journaled");
+    assert!(rig.d.journal.len() > at_open);
+    assert_eq!(rig.d.journal.synced_len(), at_open, "no fsync on the dispatch thread");
+    rig.d.stop();
+    assert_eq!(rig.d.journal.synced_len(), rig.d.journal.len(), "the stop syncs");
 }
 
 #[test]
@@ -498,7 +520,7 @@ fn the_paper_dispatcher_runs_an_operation_end_to_end() {
         ..Default::default()
     };
     let sink = PaperSink::new(&config, u.instruments.clone(), books_rx, clock.clone()).unwrap();
-    let (journal, _) = JournalWriter::open(&dir, JournalKind::Dispatch, FsyncPolicy::Never).unwrap();
+    let (journal, _) = JournalWriter::open(&dir, JournalKind::Dispatch).unwrap();
     let (mut execs, exec_rx) = testkit::ring(4);
     let (_commands, cmd_rx) = testkit::ring(4);
     let (state_tx, mut state) = testkit::ring(256);

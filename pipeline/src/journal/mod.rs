@@ -18,8 +18,10 @@
 //! tail, each damaged stretch) and a verdict; [`history`] lists the operations and fills
 //! with times, P&L and fees, and sums them per UTC day.
 //!
-//! Writing costs one `write` per commit and, by policy ([`FsyncPolicy`]), one
-//! `fdatasync`; encoding is allocation-free into a buffer reserved at open.
+//! Writing costs one `write` per commit on the writing stage's thread; encoding is
+//! allocation-free into a buffer reserved at open. Durability is the sync thread's
+//! ([`JournalSync`]): it group-commits with `fdatasync` as the [`FsyncPolicy`] says, on a
+//! housekeeping core, and records each file's durable length in `journal.synced`.
 
 pub mod codec;
 mod error;
@@ -28,6 +30,7 @@ mod identity;
 mod inspect;
 pub mod reader;
 pub mod replay;
+mod sync;
 mod writer;
 
 use std::path::PathBuf;
@@ -44,6 +47,7 @@ pub use identity::{ClientPrefix, PREFIX_LEN};
 pub use inspect::{FileSummary, Inspection, Issue, Problem, Verdict, inspect};
 pub use reader::{Damage, Entry, Finding, JournalFile, Tail, read_file, verify};
 pub use replay::{Replay, ReplayOp, ReplayOrder, ReplayPosition, replay};
+pub use sync::{JournalSync, SYNCED_FILE, SyncHandle, SyncStats, read_synced};
 pub use writer::{FsyncPolicy, JournalWriter, Opened};
 
 /// Journal configuration (`[journal]`).
@@ -52,7 +56,9 @@ pub use writer::{FsyncPolicy, JournalWriter, Opened};
 pub struct JournalConfig {
     /// The directory holding `dispatch.journal` and `state.journal`.
     pub dir: PathBuf,
-    /// `"never"`, `"every_record"`, `{ every_n = 16 }` or `{ interval_ms = 10 }`.
+    /// When the sync thread fsyncs: `"never"` (no sync thread), `"every_record"` (as soon
+    /// as anything is pending), `{ every_n = 16 }` or `{ interval_ms = 10 }`. Never on
+    /// the dispatch or state thread.
     #[serde(default)]
     pub fsync: FsyncPolicy,
 }

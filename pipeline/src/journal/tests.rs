@@ -24,7 +24,7 @@ fn split(records: Vec<Record>) -> (Vec<Record>, Vec<Record>) {
 }
 
 fn write_all(dir: &Path, kind: JournalKind, recs: &[Record]) {
-    let (mut w, opened) = JournalWriter::open(dir, kind, FsyncPolicy::Never).unwrap();
+    let (mut w, opened) = JournalWriter::open(dir, kind).unwrap();
     assert_eq!(opened.truncated, 0);
     for r in recs {
         w.append(r).unwrap();
@@ -54,7 +54,7 @@ fn records_round_trip_through_both_files() {
 #[test]
 fn a_writer_refuses_the_other_writers_records() {
     let dir = scratch("wrongfile");
-    let (mut w, _) = JournalWriter::open(&dir, JournalKind::Dispatch, FsyncPolicy::Never).unwrap();
+    let (mut w, _) = JournalWriter::open(&dir, JournalKind::Dispatch).unwrap();
     assert_eq!(w.append(&Record::OpStarted(sample_exec(1))), Err(JournalError::WrongFile));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -62,13 +62,81 @@ fn a_writer_refuses_the_other_writers_records() {
 #[test]
 fn appending_continues_the_sequence_after_reopening() {
     let dir = scratch("reopen");
-    for policy in [FsyncPolicy::EveryRecord, FsyncPolicy::EveryN(2), FsyncPolicy::IntervalMs(0)] {
-        let (mut w, _) = JournalWriter::open(&dir, JournalKind::Dispatch, policy).unwrap();
+    for _ in 0..3 {
+        let (mut w, _) = JournalWriter::open(&dir, JournalKind::Dispatch).unwrap();
         w.write(&Record::CancelAll { ts_ns: 1 }).unwrap();
         w.sync().unwrap();
     }
     let j = read_file(&dir.join("dispatch.journal")).unwrap();
     assert_eq!(j.entries.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Waits up to 5 s for `cond`.
+fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "{what} within 5 s");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn commits_only_write_and_the_sync_thread_makes_them_durable() {
+    let dir = scratch("sync");
+    let (mut d, _) = JournalWriter::open(&dir, JournalKind::Dispatch).unwrap();
+    let (mut s, _) = JournalWriter::open(&dir, JournalKind::State).unwrap();
+    let opened = (d.len(), s.len());
+    assert_eq!((d.synced_len(), s.synced_len()), opened, "what open found is durable");
+    let handles = vec![d.sync_handle().unwrap(), s.sync_handle().unwrap()];
+    let sync = JournalSync::start(FsyncPolicy::EveryN(3), &dir, handles).unwrap().unwrap();
+    for i in 0..2 {
+        d.write(&Record::CancelAll { ts_ns: i }).unwrap();
+    }
+    s.write(&Record::OpPhase { op: 1, phase: OpPhase::Recovering, ts_ns: 1 }).unwrap();
+    // Two records pending on dispatch, one on state: below every_n, nothing synced, and
+    // the commits themselves synced nothing.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!((d.synced_len(), s.synced_len()), opened);
+    d.write(&Record::CancelAll { ts_ns: 3 }).unwrap();
+    eventually("the third record synced", || d.synced_len() == d.len());
+    assert_eq!(s.synced_len(), opened.1, "the state file has one record pending");
+    let sidecar = read_synced(&dir).unwrap();
+    assert_eq!(sidecar[0], (dir.join("dispatch.journal"), d.len()));
+    // Stopping syncs whatever is pending, whatever the policy.
+    sync.stop();
+    assert_eq!(s.synced_len(), s.len());
+    assert_eq!(read_synced(&dir).unwrap()[1], (dir.join("state.journal"), s.len()));
+    assert!(JournalSync::start(FsyncPolicy::Never, &dir, Vec::new()).unwrap().is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_record_syncs_as_soon_as_anything_is_pending() {
+    let dir = scratch("sync-every");
+    let (mut d, _) = JournalWriter::open(&dir, JournalKind::Dispatch).unwrap();
+    let sync =
+        JournalSync::start(FsyncPolicy::EveryRecord, &dir, vec![d.sync_handle().unwrap()]).unwrap().unwrap();
+    for i in 0..50 {
+        d.write(&Record::CancelAll { ts_ns: i }).unwrap();
+        eventually("record synced", || d.synced_len() == d.len());
+    }
+    assert!(sync.stats().syncs.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    drop(sync);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_failed_sync_breaks_the_writer() {
+    let dir = scratch("sync-fail");
+    let (mut d, _) = JournalWriter::open(&dir, JournalKind::Dispatch).unwrap();
+    d.write(&Record::CancelAll { ts_ns: 1 }).unwrap();
+    d.break_sync_for_test();
+    assert_eq!(
+        d.write(&Record::CancelAll { ts_ns: 2 }),
+        Err(JournalError::Io(std::io::ErrorKind::StorageFull))
+    );
+    assert!(d.failure_cause().get().is_some());
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -137,7 +205,7 @@ fn a_torn_tail_is_tolerated_and_cut_off_by_the_writer() {
         assert_eq!(j.tail, Tail::Torn { offset: good.len() as u64, record: 6, bytes: zeros as u64 });
     }
     std::fs::write(&path, &good[..good.len() - 5]).unwrap();
-    let (mut w, opened) = JournalWriter::open(&dir, JournalKind::Dispatch, FsyncPolicy::Never).unwrap();
+    let (mut w, opened) = JournalWriter::open(&dir, JournalKind::Dispatch).unwrap();
     assert_eq!(opened.records, 4);
     assert_eq!(opened.truncated, (frame - 5) as u64);
     assert_eq!(w.next_seq(), 5);
@@ -191,7 +259,7 @@ fn corruption_before_the_end_is_reported_and_refused() {
     assert_eq!(j.entries.len(), 1);
     assert_eq!(j.tail, Tail::Corrupt { offset: (16 + frame) as u64, record: 2, damage: Damage::Checksum });
     assert_eq!(
-        JournalWriter::open(&dir, JournalKind::Dispatch, FsyncPolicy::Never).unwrap_err(),
+        JournalWriter::open(&dir, JournalKind::Dispatch).unwrap_err(),
         JournalError::Corrupt { offset: (16 + frame) as u64 }
     );
     assert!(replay(&dir).is_err());
@@ -229,10 +297,7 @@ fn a_bad_header_is_refused() {
     let dir = scratch("header");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("state.journal"), b"not a journal at all").unwrap();
-    assert_eq!(
-        JournalWriter::open(&dir, JournalKind::State, FsyncPolicy::Never).unwrap_err(),
-        JournalError::BadHeader
-    );
+    assert_eq!(JournalWriter::open(&dir, JournalKind::State).unwrap_err(), JournalError::BadHeader);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

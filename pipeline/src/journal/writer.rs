@@ -1,12 +1,14 @@
-//! Appending to a journal file, with a configurable fsync policy.
+//! Appending to a journal file.
 //!
 //! Records are encoded into a buffer reserved at open (no allocation afterwards) and
 //! reach the file in one `write` per [`JournalWriter::commit`], so a writer that appends
 //! every leg of an operation and then commits makes one system call for all of them.
-//! Whether that write is also made durable with `fdatasync` is the [`FsyncPolicy`]:
-//! a write alone survives a crash of the process (the data is in the page cache), an
-//! fsync also survives a crash of the host, at a cost of tens of microseconds on NVMe
-//! to milliseconds on other disks.
+//! A write survives a crash of the process (the data is in the page cache). The writer
+//! never makes it durable on its own thread: the journal's sync thread
+//! ([`super::JournalSync`]) group-commits with `fdatasync` off the hot path, as the
+//! [`FsyncPolicy`] says, and the writer publishes how far it has written for that thread
+//! (two relaxed-cost atomic stores per commit). A failed `fdatasync` breaks the writer as
+//! a failed write does: its next commit fails, so no further order goes out unjournaled.
 //!
 //! Opening an existing file verifies it: a torn tail (a crash mid-write) is cut off and
 //! appending continues after the last good record with the next sequence number; a
@@ -16,26 +18,30 @@ use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use super::codec::{FILE_HEADER, FRAME_HEADER, JournalKind, MAX_PAYLOAD, Record, encode_frame, file_header};
 use super::error::JournalError;
 use super::reader::{Tail, parse};
+use super::sync::{SyncHandle, Written};
 
-/// When the journal is made durable.
+/// When the journal's sync thread makes what was written durable. No policy fsyncs on
+/// the thread that writes: a record is written (page cache) before its order is sent,
+/// and the window between that write and the next sync is covered on restart by
+/// reconciling with the venues by client order id.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum FsyncPolicy {
-    /// Never fsync: writes survive a process crash, not a host crash.
+    /// No sync thread: writes survive a process crash, not a host crash (the demo).
     Never,
-    /// Fsync after the commit that brings the records since the last fsync to `n`.
+    /// Sync once `n` records are pending (and at stop).
     EveryN(u32),
-    /// Fsync at every commit (every operation's intents are durable before sending).
+    /// Sync as soon as anything is pending: group commit, one `fdatasync` per file for
+    /// whatever was written while the last one ran.
     #[default]
     EveryRecord,
-    /// Fsync at the first commit at least this many milliseconds after the last fsync.
+    /// Sync what is pending every this many milliseconds.
     IntervalMs(u64),
 }
 
@@ -48,11 +54,10 @@ pub struct JournalWriter {
     file: File,
     path: PathBuf,
     kind: JournalKind,
-    policy: FsyncPolicy,
     next_seq: u64,
     buf: Vec<u8>,
-    unsynced: u32,
-    last_sync: Instant,
+    /// How far the file is written and synced, shared with the sync thread.
+    written: Arc<Written>,
     failed: Option<JournalError>,
     /// The I/O error behind `failed`, for a cold thread to report.
     cause: Arc<OnceLock<std::io::Error>>,
@@ -69,8 +74,9 @@ pub struct Opened {
 }
 
 impl JournalWriter {
-    /// Opens (creating if needed) the journal of `kind` in `dir`.
-    pub fn open(dir: &Path, kind: JournalKind, policy: FsyncPolicy) -> Result<(Self, Opened), JournalError> {
+    /// Opens (creating if needed) the journal of `kind` in `dir`. What the file holds is
+    /// made durable before this returns.
+    pub fn open(dir: &Path, kind: JournalKind) -> Result<(Self, Opened), JournalError> {
         std::fs::create_dir_all(dir).map_err(|e| JournalError::Io(e.kind()))?;
         let path = dir.join(kind.file_name());
         let io = |e: std::io::Error| JournalError::Io(e.kind());
@@ -106,17 +112,17 @@ impl JournalWriter {
             }
             opened.records = j.entries.len() as u64;
             next_seq = j.last_seq() + 1;
+            // Written by a process that may have died before its sync thread ran.
+            file.sync_data().map_err(io)?;
         }
         file.seek(SeekFrom::Start(end)).map_err(io)?;
         let w = Self {
             file,
             path,
             kind,
-            policy,
             next_seq,
             buf: Vec::with_capacity(BUFFER),
-            unsynced: 0,
-            last_sync: Instant::now(),
+            written: Arc::new(Written::new(end, next_seq - 1)),
             failed: None,
             cause: Arc::default(),
             bytes: end,
@@ -158,6 +164,20 @@ impl JournalWriter {
         self.cause.clone()
     }
 
+    /// What the journal's sync thread needs to make this file durable: its own handle
+    /// on the file and the shared progress. The sync thread records a failed sync in
+    /// [`JournalWriter::failure_cause`] and this writer's next commit fails.
+    pub fn sync_handle(&self) -> Result<SyncHandle, JournalError> {
+        let file = self.file.try_clone().map_err(|e| JournalError::Io(e.kind()))?;
+        Ok(SyncHandle::new(self.kind, file, self.written.clone(), self.cause.clone()))
+    }
+
+    /// Bytes of the file known to be durable: at open, or as far as the last sync by
+    /// this writer or its sync thread.
+    pub fn synced_len(&self) -> u64 {
+        self.written.synced()
+    }
+
     /// Encodes `rec` into the buffer and returns its sequence number. Nothing reaches the
     /// file before [`JournalWriter::commit`] (or a full buffer).
     pub fn append(&mut self, rec: &Record) -> Result<u64, JournalError> {
@@ -175,23 +195,18 @@ impl JournalWriter {
         self.buf.extend_from_slice(&frame[..n]);
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.unsynced = self.unsynced.saturating_add(1);
         Ok(seq)
     }
 
-    /// Writes the buffered records in one system call and makes them durable if the
-    /// policy says so now.
+    /// Writes the buffered records in one system call (page cache, no fsync: the sync
+    /// thread makes them durable). Fails once a write or a sync has failed.
     pub fn commit(&mut self) -> Result<(), JournalError> {
-        self.write_out()?;
-        let due = match self.policy {
-            FsyncPolicy::Never => false,
-            FsyncPolicy::EveryRecord => self.unsynced > 0,
-            FsyncPolicy::EveryN(n) => self.unsynced >= n.max(1),
-            FsyncPolicy::IntervalMs(ms) => {
-                self.unsynced > 0 && self.last_sync.elapsed() >= Duration::from_millis(ms)
-            }
-        };
-        if due { self.sync() } else { Ok(()) }
+        if self.failed.is_none() && self.written.is_broken() {
+            // The sync thread's fdatasync failed; its error is the cause.
+            let kind = self.cause.get().map_or(std::io::ErrorKind::Other, std::io::Error::kind);
+            self.failed = Some(JournalError::Io(kind));
+        }
+        self.write_out()
     }
 
     /// Appends `rec` and commits.
@@ -201,17 +216,18 @@ impl JournalWriter {
         Ok(seq)
     }
 
-    /// Writes what is buffered and fsyncs, whatever the policy (on stop).
+    /// Writes what is buffered and fsyncs on the calling thread (on stop, and for
+    /// tools that write a journal without a sync thread).
     pub fn sync(&mut self) -> Result<(), JournalError> {
         self.write_out()?;
-        if self.unsynced == 0 {
+        let end = self.bytes;
+        if self.written.synced() >= end {
             return Ok(());
         }
         if let Err(e) = self.file.sync_data() {
             return Err(self.fail(e));
         }
-        self.unsynced = 0;
-        self.last_sync = Instant::now();
+        self.written.mark_synced(end);
         Ok(())
     }
 
@@ -227,7 +243,15 @@ impl JournalWriter {
         }
         self.bytes += self.buf.len() as u64;
         self.buf.clear();
+        self.written.publish(self.bytes, self.next_seq - 1);
         Ok(())
+    }
+
+    /// Marks the file as if the sync thread's fdatasync had failed (tests).
+    #[cfg(test)]
+    pub(crate) fn break_sync_for_test(&self) {
+        let _ = self.cause.set(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        self.written.break_it();
     }
 
     /// Makes every later write fail, as a full disk would (tests of the callers).
@@ -241,6 +265,7 @@ impl JournalWriter {
         let failed = JournalError::Io(e.kind());
         self.failed = Some(failed);
         let _ = self.cause.set(e);
+        self.written.break_it();
         failed
     }
 }

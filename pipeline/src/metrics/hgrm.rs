@@ -4,11 +4,11 @@
 
 use std::io::{self, Write};
 
-use super::series::TickHistogram;
+use super::series::LatencyHistogram;
 
-/// Writes `h` (in ticks) as a percentile distribution in microseconds.
-pub fn write_hgrm(out: &mut impl Write, h: &TickHistogram, ns_per_tick: f64) -> io::Result<()> {
-    let us = |ticks: u64| ticks as f64 * ns_per_tick / 1000.0;
+/// Writes `h` (in nanoseconds) as a percentile distribution in microseconds.
+pub fn write_hgrm(out: &mut impl Write, h: &LatencyHistogram) -> io::Result<()> {
+    let us = |ns: u64| ns as f64 / 1000.0;
     writeln!(out, "{:>12} {:>14} {:>10} {:>14}\n", "Value", "Percentile", "TotalCount", "1/(1-Percentile)")?;
     let mut total = 0u64;
     if !h.is_empty() {
@@ -29,11 +29,8 @@ pub fn write_hgrm(out: &mut impl Write, h: &TickHistogram, ns_per_tick: f64) -> 
             }
         }
     }
-    let (mean, stdev, max) = if h.is_empty() {
-        (0.0, 0.0, 0.0)
-    } else {
-        (h.mean() * ns_per_tick / 1000.0, h.stdev() * ns_per_tick / 1000.0, us(h.max()))
-    };
+    let (mean, stdev, max) =
+        if h.is_empty() { (0.0, 0.0, 0.0) } else { (h.mean() / 1000.0, h.stdev() / 1000.0, us(h.max())) };
     writeln!(out, "#[Mean    = {mean:>12.3}, StdDeviation   = {stdev:>12.3}]")?;
     writeln!(out, "#[Max     = {max:>12.3}, Total count    = {:>12}]", h.len())?;
     writeln!(out, "#[Buckets = {:>12}, SubBuckets     = {:>12}]", h.buckets(), h.distinct_values())?;
@@ -46,12 +43,12 @@ mod tests {
 
     #[test]
     fn writes_the_standard_layout() {
-        let mut h = TickHistogram::new_with_bounds(1, 1 << 40, 3).unwrap();
+        let mut h = *crate::metrics::new_histogram();
         for v in 1..=1000u64 {
             h.record(v * 1000).unwrap();
         }
         let mut out = Vec::new();
-        write_hgrm(&mut out, &h, 1.0).unwrap();
+        write_hgrm(&mut out, &h).unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].contains("Value") && lines[0].contains("1/(1-Percentile)"));

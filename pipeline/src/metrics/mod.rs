@@ -1,9 +1,14 @@
 //! Latency measurement: per-thread histograms on the hot side, merged and printed on the
 //! cold side.
 //!
-//! Every ring hop and every stage records into a [`Recorder`], an HdrHistogram owned by
-//! the thread that records. Values are raw clock ticks (`quanta::Clock::raw`), so the hot
-//! path never scales or divides; the cold side converts to nanoseconds when it prints.
+//! Every ring hop, every stage and every path (tick-to-trade) records into a
+//! [`Recorder`], an HdrHistogram owned by the thread that records. Every series holds
+//! nanoseconds from the moment it is recorded: a hop or a stage reads raw clock ticks
+//! (`quanta::Clock::raw`, one `rdtsc`) and converts the difference with
+//! `Clock::delta_as_nanos`, a multiply and a shift, before recording; a path is the
+//! difference of two event timestamps already in nanoseconds. One unit everywhere means
+//! the cold side never converts: the report, the dashboard, `/metrics`, the `.hgrm` files
+//! and the plots read the same histograms and print the same numbers.
 //!
 //! A recorder hands its histogram to the cold side by swapping boxes through two SPSC
 //! rings: it pushes the full histogram on one ring and takes an empty one from the other.
@@ -26,21 +31,21 @@ use std::time::Duration;
 use quanta::Clock;
 
 pub use hgrm::write_hgrm;
-pub use series::{SeriesKind, TickHistogram};
+pub use series::{LatencyHistogram, SeriesKind, new_histogram};
 pub use summary::{Summary, format_table};
-
-use series::new_histogram;
 
 /// How often a recorder hands its histogram to the cold side while events flow.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
 const BOXES_PER_RECORDER: usize = 3;
 
-/// The hot-side end of a latency series: records ticks into a thread-owned histogram.
+/// The hot-side end of a latency series: records nanoseconds into a thread-owned
+/// histogram. Flush times (`now`) are raw clock ticks, the cheap reading the hot loops
+/// already have.
 pub struct Recorder {
-    hist: Box<TickHistogram>,
-    full: rtrb::Producer<Box<TickHistogram>>,
-    spare: rtrb::Consumer<Box<TickHistogram>>,
+    hist: Box<LatencyHistogram>,
+    full: rtrb::Producer<Box<LatencyHistogram>>,
+    spare: rtrb::Consumer<Box<LatencyHistogram>>,
     next_flush: u64,
     flush_every: u64,
 }
@@ -52,28 +57,29 @@ impl fmt::Debug for Recorder {
 }
 
 impl Recorder {
-    /// Records one latency in ticks. Values beyond the tracked range saturate.
+    /// Records one latency in nanoseconds. Values beyond the tracked range saturate.
     #[inline]
-    pub fn record(&mut self, ticks: u64) {
-        self.hist.saturating_record(ticks);
+    pub fn record(&mut self, ns: u64) {
+        self.hist.saturating_record(ns);
     }
 
-    /// Records `count` events of the same latency.
+    /// Records `count` events of the same latency, in nanoseconds.
     #[inline]
-    pub fn record_n(&mut self, ticks: u64, count: u64) {
-        self.hist.saturating_record_n(ticks, count);
+    pub fn record_n(&mut self, ns: u64, count: u64) {
+        self.hist.saturating_record_n(ns, count);
     }
 
-    /// Records one latency and hands the histogram over if a flush is due at `now`.
+    /// Records one latency in nanoseconds and hands the histogram over if a flush is due
+    /// at `now` (raw clock ticks).
     #[inline]
-    pub fn record_at(&mut self, ticks: u64, now: u64) {
-        self.hist.saturating_record(ticks);
+    pub fn record_at(&mut self, ns: u64, now: u64) {
+        self.hist.saturating_record(ns);
         if now >= self.next_flush {
             self.flush(now);
         }
     }
 
-    /// Hands the histogram over if a flush is due at `now`.
+    /// Hands the histogram over if a flush is due at `now` (raw clock ticks).
     #[inline]
     pub fn maybe_flush(&mut self, now: u64) {
         if now >= self.next_flush {
@@ -106,7 +112,7 @@ impl Drop for Recorder {
         }
         let fresh = match self.spare.pop() {
             Ok(fresh) => fresh,
-            Err(_) => match TickHistogram::new(1) {
+            Err(_) => match LatencyHistogram::new(1) {
                 Ok(h) => Box::new(h),
                 Err(_) => return,
             },
@@ -119,12 +125,10 @@ impl Drop for Recorder {
 struct Series {
     name: String,
     kind: SeriesKind,
-    /// Nanoseconds per recorded unit: the clock's for tick series, 1 for ns series.
-    ns_per_unit: f64,
-    full: rtrb::Consumer<Box<TickHistogram>>,
-    spare: rtrb::Producer<Box<TickHistogram>>,
-    total: Box<TickHistogram>,
-    window: Box<TickHistogram>,
+    full: rtrb::Consumer<Box<LatencyHistogram>>,
+    spare: rtrb::Producer<Box<LatencyHistogram>>,
+    total: Box<LatencyHistogram>,
+    window: Box<LatencyHistogram>,
 }
 
 /// The cold-side owner of every latency series.
@@ -134,8 +138,8 @@ struct Series {
 pub struct MetricsHub {
     clock: Clock,
     series: Vec<Series>,
+    /// [`FLUSH_INTERVAL`] in raw clock ticks.
     flush_every: u64,
-    ns_per_tick: f64,
 }
 
 impl fmt::Debug for MetricsHub {
@@ -153,7 +157,7 @@ impl MetricsHub {
         let ns_per_tick = clock.delta_as_nanos(0, probe) as f64 / probe as f64;
         let ns_per_tick = if ns_per_tick > 0.0 { ns_per_tick } else { 1.0 };
         let flush_every = (FLUSH_INTERVAL.as_nanos() as f64 / ns_per_tick) as u64;
-        Self { clock, series: Vec::new(), flush_every: flush_every.max(1), ns_per_tick }
+        Self { clock, series: Vec::new(), flush_every: flush_every.max(1) }
     }
 
     /// The clock the recorders measure with.
@@ -161,19 +165,9 @@ impl MetricsHub {
         &self.clock
     }
 
-    /// Registers a series recorded in raw clock ticks and returns its recorder.
+    /// Registers a series (recorded in nanoseconds) and returns its recorder.
     pub fn recorder(&mut self, name: impl Into<String>, kind: SeriesKind) -> Recorder {
-        let ns = self.ns_per_tick;
-        self.register(name.into(), kind, ns)
-    }
-
-    /// Registers a series recorded in nanoseconds (latencies computed from event
-    /// timestamps, such as tick-to-trade) and returns its recorder.
-    pub fn recorder_ns(&mut self, name: impl Into<String>, kind: SeriesKind) -> Recorder {
-        self.register(name.into(), kind, 1.0)
-    }
-
-    fn register(&mut self, name: String, kind: SeriesKind, ns_per_unit: f64) -> Recorder {
+        let name = name.into();
         let (full_tx, full_rx) = rtrb::RingBuffer::new(BOXES_PER_RECORDER);
         let (mut spare_tx, spare_rx) = rtrb::RingBuffer::new(BOXES_PER_RECORDER);
         for _ in 1..BOXES_PER_RECORDER {
@@ -182,7 +176,6 @@ impl MetricsHub {
         self.series.push(Series {
             name,
             kind,
-            ns_per_unit,
             full: full_rx,
             spare: spare_tx,
             total: new_histogram(),
@@ -216,7 +209,7 @@ impl MetricsHub {
 
     /// Percentile summaries of every series since the start, in nanoseconds.
     pub fn summaries(&self) -> Vec<Summary> {
-        self.series.iter().map(|s| Summary::of(&s.name, s.kind, &s.total, self.ns_per_tick)).collect()
+        self.series.iter().map(|s| Summary::of(&s.name, s.kind, &s.total)).collect()
     }
 
     /// Percentile summaries of every series since the last call, in nanoseconds; resets
@@ -225,26 +218,21 @@ impl MetricsHub {
         self.series
             .iter_mut()
             .map(|s| {
-                let sum = Summary::of(&s.name, s.kind, &s.window, s.ns_per_unit);
+                let sum = Summary::of(&s.name, s.kind, &s.window);
                 s.window.reset();
                 sum
             })
             .collect()
     }
 
-    /// The cumulative histogram of one series, in ticks.
-    pub fn total(&self, name: &str) -> Option<&TickHistogram> {
+    /// The cumulative histogram of one series, in nanoseconds.
+    pub fn total(&self, name: &str) -> Option<&LatencyHistogram> {
         self.series.iter().find(|s| s.name == name).map(|s| &*s.total)
     }
 
-    /// Every series name with its kind, cumulative histogram and nanoseconds per unit.
-    pub fn totals(&self) -> impl Iterator<Item = (&str, SeriesKind, &TickHistogram, f64)> {
-        self.series.iter().map(|s| (s.name.as_str(), s.kind, &*s.total, s.ns_per_unit))
-    }
-
-    /// Nanoseconds per clock tick, for converting histogram values.
-    pub fn ns_per_tick(&self) -> f64 {
-        self.ns_per_tick
+    /// Every series name with its kind and cumulative histogram (nanoseconds).
+    pub fn totals(&self) -> impl Iterator<Item = (&str, SeriesKind, &LatencyHistogram)> {
+        self.series.iter().map(|s| (s.name.as_str(), s.kind, &*s.total))
     }
 }
 

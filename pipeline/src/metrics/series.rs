@@ -1,21 +1,23 @@
-//! What a latency series is: its histogram type, in raw clock ticks, with the bounds
-//! every histogram of the engine shares, and the kind that decides where it is shown.
+//! What a latency series is: its histogram type, in nanoseconds, with the bounds every
+//! histogram of the engine shares, and the kind that decides where it is shown.
 
 use hdrhistogram::Histogram;
 
-/// The largest latency a histogram tracks, in ticks; larger values saturate to it.
-/// 2^40 ticks is several minutes on any clock quanta uses.
-const HIGHEST_TRACKABLE: u64 = 1 << 40;
+/// The largest latency a histogram tracks, in nanoseconds; larger values saturate to it.
+/// 2^40 ns is about 18 minutes.
+const HIGHEST_TRACKABLE_NS: u64 = 1 << 40;
+/// Three significant digits: a value is kept within 0.1% (1 part in 1024 above 2048 ns).
 const SIGNIFICANT_DIGITS: u8 = 3;
 
-/// A latency histogram in raw clock ticks.
-pub type TickHistogram = Histogram<u64>;
+/// A latency histogram in nanoseconds: every series of the engine, whatever it measures.
+pub type LatencyHistogram = Histogram<u64>;
 
-pub(super) fn new_histogram() -> Box<TickHistogram> {
+/// A histogram with the engine's shared bounds.
+pub fn new_histogram() -> Box<LatencyHistogram> {
     // The bounds are constants that hdrhistogram accepts; failure here is a programming
     // error caught by every test that records anything.
     Box::new(
-        Histogram::new_with_bounds(1, HIGHEST_TRACKABLE, SIGNIFICANT_DIGITS)
+        Histogram::new_with_bounds(1, HIGHEST_TRACKABLE_NS, SIGNIFICANT_DIGITS)
             .expect("constant histogram bounds are valid"),
     )
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::series::{SeriesKind, TickHistogram};
+use super::series::{LatencyHistogram, SeriesKind};
 
 /// Percentiles of one latency series, in nanoseconds.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -19,10 +19,11 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Summarises a histogram of ticks, converting with `ns_per_tick`.
-    pub fn of(name: &str, kind: SeriesKind, h: &TickHistogram, ns_per_tick: f64) -> Self {
-        let ns = |ticks: u64| (ticks as f64 * ns_per_tick).round() as u64;
-        let q = |quantile: f64| if h.is_empty() { 0 } else { ns(h.value_at_quantile(quantile)) };
+    /// Summarises a histogram of nanoseconds. Each percentile is the histogram's own
+    /// value at that quantile (the highest value equivalent to the bucket it falls in),
+    /// so every reader of the same histogram prints the same number.
+    pub fn of(name: &str, kind: SeriesKind, h: &LatencyHistogram) -> Self {
+        let q = |quantile: f64| if h.is_empty() { 0 } else { h.value_at_quantile(quantile) };
         Self {
             name: name.to_owned(),
             kind,
@@ -31,8 +32,8 @@ impl Summary {
             p90_ns: q(0.90),
             p99_ns: q(0.99),
             p999_ns: q(0.999),
-            max_ns: if h.is_empty() { 0 } else { ns(h.max()) },
-            mean_ns: if h.is_empty() { 0 } else { (h.mean() * ns_per_tick).round() as u64 },
+            max_ns: if h.is_empty() { 0 } else { h.max() },
+            mean_ns: if h.is_empty() { 0 } else { h.mean().round() as u64 },
         }
     }
 }

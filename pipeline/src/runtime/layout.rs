@@ -35,7 +35,10 @@ pub struct ThreadSpec {
     /// Idle passes spent spinning before yielding or parking.
     #[serde(default = "default_spins")]
     pub idle_spins: u32,
-    /// Longest park, in microseconds, for `idle = "park"`.
+    /// For `idle = "park"`: idle passes that yield after the spinning, before parking.
+    #[serde(default = "default_yields")]
+    pub idle_yields: u32,
+    /// Longest park (a bounded sleep), in microseconds, for `idle = "park"`.
     #[serde(default = "default_park_us")]
     pub park_us: u64,
     /// Stages this thread polls, in order.
@@ -44,6 +47,9 @@ pub struct ThreadSpec {
 
 fn default_spins() -> u32 {
     1000
+}
+fn default_yields() -> u32 {
+    100
 }
 fn default_park_us() -> u64 {
     200
@@ -57,6 +63,7 @@ impl ThreadSpec {
             core: None,
             idle: IdleKind::default(),
             idle_spins: default_spins(),
+            idle_yields: default_yields(),
             park_us: default_park_us(),
             stages: stages.iter().map(|s| s.to_string()).collect(),
         }
@@ -76,9 +83,11 @@ impl ThreadSpec {
         match self.idle {
             IdleKind::BusySpin => IdlePolicy::BusySpin,
             IdleKind::SpinYield => IdlePolicy::SpinThenYield { spins: self.idle_spins },
-            IdleKind::Park => {
-                IdlePolicy::Park { spins: self.idle_spins, max_sleep: Duration::from_micros(self.park_us) }
-            }
+            IdleKind::Park => IdlePolicy::Park {
+                spins: self.idle_spins,
+                yields: self.idle_yields,
+                max_sleep: Duration::from_micros(self.park_us),
+            },
         }
     }
 }
@@ -108,7 +117,7 @@ pub enum LayoutError {
     #[error("stage `{stage}` is not placed on any thread")]
     StageNotPlaced { stage: String },
     #[error(
-        "thread `{thread}` asks for core {core}, which this host does not offer (usable cores: {available})"
+        "thread `{thread}` asks for core {core}, which is not online or not allowed by this process's cgroup cpuset (usable cores: {available})"
     )]
     CoreOutOfRange { thread: String, core: usize, available: String },
 }
@@ -118,6 +127,14 @@ impl Layout {
         Self { threads }
     }
 
+    /// The cores the layout's threads pin, sorted, each once.
+    pub fn pinned_cores(&self) -> Vec<usize> {
+        let mut cores: Vec<usize> = self.threads.iter().filter_map(|t| t.core).collect();
+        cores.sort_unstable();
+        cores.dedup();
+        cores
+    }
+
     /// One thread running every stage, in the given order.
     pub fn single_thread(stages: &[&str]) -> Self {
         Self::new(vec![ThreadSpec::new("pipeline", stages)])
@@ -125,7 +142,7 @@ impl Layout {
 
     /// Checks that every stage in `stages` is placed exactly once, that the layout names
     /// no other stage, and that every requested core is in `cores` (the cores this
-    /// process may run on).
+    /// process may pin: [`available_cores`]).
     pub fn validate(&self, stages: &[&str], cores: &[usize]) -> Result<(), LayoutError> {
         if self.threads.is_empty() {
             return Err(LayoutError::NoThreads);
@@ -208,23 +225,15 @@ impl Layout {
     }
 }
 
-/// The cores this process may run on, as core_affinity reports them.
+/// The cores a layout may pin: online and allowed by this process's cgroup cpuset, not
+/// only those of the affinity mask it inherited (which, on a host booted with
+/// `isolcpus`, leaves out exactly the isolated cores the stages are meant for).
 pub fn available_cores() -> Vec<usize> {
-    core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect()
+    super::cores::CpuView::system().usable()
 }
 
 fn describe_cores(cores: &[usize]) -> String {
-    if cores.is_empty() {
-        return "none reported".to_owned();
-    }
-    let mut sorted = cores.to_vec();
-    sorted.sort_unstable();
-    let contiguous = sorted.windows(2).all(|w| w[1] == w[0] + 1);
-    if contiguous && sorted.len() > 2 {
-        format!("{}-{}", sorted[0], sorted[sorted.len() - 1])
-    } else {
-        sorted.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")
-    }
+    if cores.is_empty() { "none reported".to_owned() } else { super::cores::format_cpu_list(cores) }
 }
 
 #[cfg(test)]
@@ -250,11 +259,23 @@ mod tests {
             [[threads]]
             name = "trade"
             stages = ["detect"]
+
+            [[threads]]
+            name = "quiet"
+            idle = "park"
+            idle_spins = 50
+            idle_yields = 10
+            park_us = 1000
+            stages = ["book2"]
             "#,
         );
         assert_eq!(l.threads[0].idle_policy(), IdlePolicy::BusySpin);
         assert_eq!(l.threads[1].idle_policy(), IdlePolicy::SpinThenYield { spins: 1000 });
-        assert_eq!(l.validate(STAGES, &[0, 1]), Ok(()));
+        assert_eq!(
+            l.threads[2].idle_policy(),
+            IdlePolicy::Park { spins: 50, yields: 10, max_sleep: Duration::from_millis(1) }
+        );
+        assert_eq!(l.validate(&["decode", "book", "detect", "book2"], &[0, 1]), Ok(()));
     }
 
     #[test]
@@ -285,7 +306,7 @@ mod tests {
         let l = Layout::new(vec![l.threads[0].clone().pinned(7)]);
         assert_eq!(
             l.validate(STAGES, &[0, 1, 2, 3]).unwrap_err().to_string(),
-            "thread `pipeline` asks for core 7, which this host does not offer (usable cores: 0-3)"
+            "thread `pipeline` asks for core 7, which is not online or not allowed by this process's cgroup cpuset (usable cores: 0-3)"
         );
 
         assert_eq!(Layout::default().validate(STAGES, &[0]), Err(LayoutError::NoThreads));

@@ -1,8 +1,9 @@
 //! A link: one SPSC ring (rtrb) of fixed-size `Copy` events between two stages.
 //!
 //! Every event is stamped with the raw clock when pushed; the consumer records the
-//! push-to-pop time of every event into its hop [`Recorder`]. Batched operations use
-//! rtrb's chunk API and read the clock once per batch.
+//! push-to-pop time of every event, converted to nanoseconds (a multiply and a shift),
+//! into its hop [`Recorder`]. Batched operations use rtrb's chunk API and read the clock
+//! once per batch.
 //!
 //! What a full ring does is chosen per link ([`Backpressure`]):
 //! - `Retry`: the push fails and hands the event back; the producing stage keeps it in a
@@ -188,7 +189,7 @@ impl<T: Copy> Rx<T> {
         match self.ring.pop() {
             Ok(s) => {
                 let now = self.clock.raw();
-                self.hop.record_at(now.saturating_sub(s.stamp), now);
+                self.hop.record_at(self.clock.delta_as_nanos(s.stamp, now), now);
                 Some(s.event)
             }
             Err(_) => {
@@ -219,7 +220,7 @@ impl<T: Copy> Rx<T> {
         for s in a.iter().chain(b) {
             if s.stamp != run_stamp {
                 if run_len > 0 {
-                    self.hop.record_n(now.saturating_sub(run_stamp), run_len);
+                    self.hop.record_n(self.clock.delta_as_nanos(run_stamp, now), run_len);
                 }
                 run_stamp = s.stamp;
                 run_len = 0;
@@ -228,7 +229,7 @@ impl<T: Copy> Rx<T> {
             f(s.event);
         }
         if run_len > 0 {
-            self.hop.record_n(now.saturating_sub(run_stamp), run_len);
+            self.hop.record_n(self.clock.delta_as_nanos(run_stamp, now), run_len);
         }
         chunk.commit_all();
         self.hop.maybe_flush(now);
@@ -350,6 +351,23 @@ mod tests {
         drop(rx);
         hub.collect();
         assert_eq!(hub.summaries()[0].count, 10);
+    }
+
+    #[test]
+    fn hops_are_recorded_in_nanoseconds() {
+        // A hop of about 2 ms on the real clock: recorded in ns it lies between the
+        // sleep and the wall time around it; in raw ticks of a GHz counter it would be
+        // larger than that wall time by the tick rate.
+        let (mut tx, mut rx, mut hub) = pair(4, Backpressure::Retry);
+        let started = std::time::Instant::now();
+        tx.push(1).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert_eq!(rx.pop(), Some(1));
+        let wall_ns = started.elapsed().as_nanos() as u64;
+        drop(rx);
+        hub.collect();
+        let hop = hub.summaries()[0].max_ns;
+        assert!(hop >= 2_000_000 && hop <= wall_ns + wall_ns / 1000, "hop {hop} ns, wall {wall_ns} ns");
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! The pipeline runtime: typed ring links, the [`Stage`] trait, idle policies, thread
-//! layouts and the runner that starts pinned stage threads and stops them.
+//! layouts, the CPUs they may pin ([`cores`]) and the runner that starts pinned stage
+//! threads and stops them.
 //!
 //! The vocabulary is small and symmetric: a producer `push`es, a consumer `pop`s or
 //! `drain`s, a stage `poll`s. Backpressure is chosen per link ([`Backpressure`]); a stage
 //! keeps what a full `Retry` link refused in a [`Held`] and pushes it again first.
 
+pub mod cores;
 mod held;
 mod idle;
 mod layout;
@@ -13,7 +15,7 @@ mod runner;
 mod stage;
 
 pub use held::Held;
-pub use idle::{IdlePolicy, Idler};
+pub use idle::{IO_EVERY_SPINS, IdlePolicy, Idler, io_due};
 pub use layout::{IdleKind, Layout, LayoutError, ThreadSpec, available_cores};
 pub use link::{Backpressure, Full, LinkStats, Rx, Stamped, Tx, link};
 pub use runner::{

@@ -2,7 +2,7 @@
 //! it, and polls them round-robin until asked to stop.
 //!
 //! A thread's loop reads the clock once per stage poll and records the poll's service
-//! time when it did work. After a pass with no work the thread's [`Idler`] decides
+//! time, in nanoseconds, when it did work. After a pass with no work the thread's [`Idler`] decides
 //! whether to spin, yield or park.
 //!
 //! A panic in any stage halts trading: the thread catches it, records which stage
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use crossbeam_utils::CachePadded;
 use quanta::Clock;
 
-use super::layout::available_cores;
+use super::cores::{CpuView, format_cpu_list, pin_current, set_housekeeping};
 use super::{Idler, Layout, LayoutError, Stage, ThreadSpec};
 use crate::metrics::{MetricsHub, Recorder, SeriesKind};
 
@@ -177,20 +177,33 @@ impl Runner {
         self.stages.iter().map(|(n, _)| n.as_str()).collect()
     }
 
-    /// Validates `layout` against the registered stages and this host's cores, then
-    /// starts one thread per layout thread. Each stage's service time is recorded in a
-    /// series named `stage.<name>` in `hub`.
+    /// Validates `layout` against the registered stages and the cores this process may
+    /// pin (online and allowed by its cgroup, whatever mask it inherited), moves the
+    /// calling thread to the housekeeping cores (the inherited ones the layout does not
+    /// pin) so that every thread it starts afterwards runs there, then starts one thread
+    /// per layout thread. Each stage's service time is recorded in a series named
+    /// `stage.<name>` in `hub`.
     pub fn start(
         self,
         layout: &Layout,
         hub: &mut MetricsHub,
         control: Arc<Control>,
     ) -> Result<Running, StartError> {
-        let cores = available_cores();
+        let view = CpuView::system();
         let names = self.stage_names();
-        layout.validate(&names, &cores)?;
+        layout.validate(&names, &view.usable())?;
         for w in layout.warnings() {
             eprintln!("warning: layout: {w}");
+        }
+        let pinned = layout.pinned_cores();
+        if !pinned.is_empty() {
+            let housekeeping = view.housekeeping(&pinned);
+            if let Err(e) = set_housekeeping(&housekeeping) {
+                eprintln!(
+                    "warning: layout: cannot move cold threads to the housekeeping cores {}: {e}",
+                    format_cpu_list(&housekeeping)
+                );
+            }
         }
         let mut factories: HashMap<String, StageFactory> = self.stages.into_iter().collect();
         let mut threads = Vec::new();
@@ -231,19 +244,22 @@ struct Slot {
     service: Recorder,
 }
 
-/// Pins the calling thread. The core was checked against the process's cores when the
-/// layout was validated; a refusal now (a cgroup change, an offline core) is a warning.
+/// Pins the calling thread to its core, which need not be in the mask the process
+/// inherited. The core was checked against the usable cores when the layout was
+/// validated; a refusal now (a cgroup change, an offline core) is a warning.
 fn pin(spec: &ThreadSpec) -> bool {
     let Some(core) = spec.core else {
         return false;
     };
-    // A CoreId made directly: a thread spawned by a pinned thread inherits its mask, so
-    // core_affinity::get_core_ids() here would list only the parent's core.
-    if core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
-        true
-    } else {
-        eprintln!("warning: thread `{}` could not be pinned to core {core}; it runs unpinned", spec.name);
-        false
+    match pin_current(core) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!(
+                "warning: thread `{}` could not be pinned to core {core} ({e}); it runs unpinned",
+                spec.name
+            );
+            false
+        }
     }
 }
 
@@ -299,7 +315,7 @@ fn run_thread(
                 let w = slot.stage.poll();
                 let t2 = clock.raw();
                 if w > 0 {
-                    slot.service.record_at(t2.saturating_sub(t), t2);
+                    slot.service.record_at(clock.delta_as_nanos(t, t2), t2);
                     work += w;
                 }
                 t = t2;

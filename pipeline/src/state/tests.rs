@@ -9,7 +9,7 @@ use quanta::Mock;
 use super::operations::NO_OPPORTUNITY;
 use super::*;
 use crate::journal::tests::scratch;
-use crate::journal::{FsyncPolicy, JournalKind, replay};
+use crate::journal::{JournalKind, replay};
 use crate::msg::{BalanceEvent, Leg, VenueOrderId};
 use crate::testkit::{self, Universe, px, qty, top};
 use crate::types::{Price, Rounding};
@@ -59,7 +59,7 @@ impl Rig {
         let (risk_tx, risk) = testkit::ring(1024);
         let (alert_tx, alerts) = testkit::ring(64);
         let runtime = Control::new();
-        let (journal, _) = JournalWriter::open(&dir, JournalKind::State, FsyncPolicy::Never).unwrap();
+        let (journal, _) = JournalWriter::open(&dir, JournalKind::State).unwrap();
         let rings = StateRings {
             inputs: in_rx,
             books: books_rx,
@@ -842,7 +842,7 @@ fn replay_after_a_restart_restores_positions_and_reconciles_unknown_orders() {
     }
     // The dispatch log of those orders, as dispatch would have written it.
     {
-        let (mut w, _) = JournalWriter::open(&dir, JournalKind::Dispatch, FsyncPolicy::Never).unwrap();
+        let (mut w, _) = JournalWriter::open(&dir, JournalKind::Dispatch).unwrap();
         let tmp = Rig::new();
         for op in [1u64, 2] {
             let e = tmp.exec(op);

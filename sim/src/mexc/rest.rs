@@ -166,6 +166,7 @@ fn futures_private(method: &str, parts: &[&str]) -> Option<Route> {
         ("GET", ["order", "external", _, _]) => trading::futures_order_by_external,
         ("POST", ["order", "cancel_with_external"]) => trading::futures_cancel_by_external,
         ("GET", ["order", "list", "open_orders", ..]) => trading::futures_open_orders,
+        ("GET", ["order", "list", "history_orders"]) => trading::futures_history_orders,
         _ => return None,
     };
     Some(route)

@@ -30,7 +30,7 @@ use quanta::Instant;
 use rustls::ClientConfig;
 use serde::{Deserialize, Serialize};
 
-use super::private::{GateHooks, Stream, Use, apply_order, on_push, parse_order, position};
+use super::private::{GateHooks, Stream, Use, apply_order, discovered, on_push, parse_order, position};
 use super::sign::RestAuth;
 use crate::auth::{Credentials, push_json_str};
 use crate::json::{Parser, contains};
@@ -115,6 +115,10 @@ pub(crate) enum Kind {
     SpotAccounts,
     FuturesAccount,
     Positions,
+    /// A restart's discovery: the open (`open`) or finished order list of one instrument.
+    Discover {
+        open: bool,
+    },
 }
 
 /// Gate.io order entry.
@@ -499,6 +503,30 @@ impl GateEntry {
         self.send(Method::Get, Kind::List { external, open }, meta, now, core)
     }
 
+    /// Lists every instrument's open and finished orders for a restart's discovery; the
+    /// answers land in `core.discovery`.
+    pub(crate) fn discover(&mut self, core: &mut Core) {
+        let now = core.clock.now();
+        for market in [Market::Spot, Market::Futures] {
+            for j in 0..self.instruments[market as usize].len() {
+                let inst = self.instruments[market as usize][j];
+                let symbol = core.instruments.get(inst).symbol.clone();
+                for open in [true, false] {
+                    let p = &mut self.target;
+                    p.begin(&self.prefix);
+                    p.push(if market == Market::Spot { "/spot/orders" } else { "/futures/usdt/orders" });
+                    p.query_start();
+                    p.push(if market == Market::Spot { "currency_pair=" } else { "contract=" });
+                    p.push(&symbol);
+                    p.push(if open { "&status=open" } else { "&status=finished&limit=1000" });
+                    let meta = Pending { slot: u32::MAX, inst, market };
+                    let sent = self.send(Method::Get, Kind::Discover { open }, meta, now, core);
+                    core.discovery.requested(sent, Venue::GateIo, market, &symbol);
+                }
+            }
+        }
+    }
+
     pub(crate) fn cancel_all(&mut self, core: &mut Core) -> bool {
         let now = core.clock.now();
         let mut ok = true;
@@ -789,6 +817,33 @@ pub(super) fn on_completion(
                     None
                 }
             }
+        }
+        Kind::Discover { .. } => {
+            let symbol = core.instruments.get(meta.inst).symbol.clone();
+            match outcome {
+                Outcome::Ok(r) if r.status < 300 => {
+                    let mut found = Vec::new();
+                    let mut p = Parser::new(r.body);
+                    let read = for_items(&mut p, |p| {
+                        let o = parse_order(p)?;
+                        found.extend(discovered(core, market, &o));
+                        Ok(())
+                    });
+                    match read {
+                        Ok(()) => core.discovery.answered(found),
+                        Err(_) => core.discovery.failed(Venue::GateIo, market, &symbol, "unreadable list"),
+                    }
+                }
+                Outcome::Ok(r) | Outcome::RateLimited(r) | Outcome::ServerError(r) => {
+                    let (label, _) = error_body(r.body);
+                    let why = format!("HTTP {} {}", r.status, String::from_utf8_lossy(label));
+                    core.discovery.failed(Venue::GateIo, market, &symbol, why);
+                }
+                Outcome::Unknown(_) | Outcome::NotSent(_) => {
+                    core.discovery.failed(Venue::GateIo, market, &symbol, "no answer")
+                }
+            }
+            None
         }
         Kind::SpotAccounts => {
             if let Outcome::Ok(r) = outcome {

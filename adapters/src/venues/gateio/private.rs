@@ -19,6 +19,7 @@ use crate::auth::Credentials;
 use crate::json::{JsonError, Parser, contains};
 use crate::net::ws::{WsClient, WsHooks};
 use crate::orders::core::{Core, ForeignReport};
+use crate::orders::discover::DiscoveredOrder;
 use crate::orders::track::{Cumulative, Trade};
 use crate::orders::wire::{
     contracts_qty, fields, for_fields, for_items, parse_amount, parse_client_id, parse_price, parse_qty,
@@ -99,6 +100,8 @@ pub(super) struct GateOrder<'a> {
     pub fee: &'a [u8],
     pub fee_currency: &'a [u8],
     pub fill_price: &'a [u8],
+    /// The limit price.
+    pub price: &'a [u8],
     pub tkfr: &'a [u8],
     pub status: &'a [u8],
     pub event: &'a [u8],
@@ -122,6 +125,7 @@ pub(super) fn parse_order<'a>(p: &mut Parser<'a>) -> Result<GateOrder<'a>, JsonE
             b"fee" => &mut o.fee,
             b"fee_currency" => &mut o.fee_currency,
             b"fill_price" => &mut o.fill_price,
+            b"price" => &mut o.price,
             b"tkfr" => &mut o.tkfr,
             b"status" => &mut o.status,
             b"event" => &mut o.event,
@@ -193,6 +197,25 @@ pub(super) fn position(core: &mut Core, contract: &[u8], size: &[u8]) {
     if let Some(q) = contracts_qty(size, scale) {
         core.futures_position(inst, q);
     }
+}
+
+/// One of our orders in a list answer, for a restart's discovery: `None` when its text
+/// is not one of our client ids or its numbers do not read at the instrument's scale.
+pub(super) fn discovered(core: &Core, market: Market, o: &GateOrder<'_>) -> Option<DiscoveredOrder> {
+    let client = parse_client_id(o.text)?;
+    let inst = core.instruments.find(Venue::GateIo, market, sym(o.symbol))?;
+    let i = core.instruments.get(inst);
+    let (side, qty) = match market {
+        Market::Spot => {
+            (if o.side == b"sell" { Side::Sell } else { Side::Buy }, parse_qty(o.amount, i.qty_scale)?)
+        }
+        Market::Futures => {
+            let size = contracts_qty(o.size, i.qty_scale)?;
+            (if size.0 < 0 { Side::Sell } else { Side::Buy }, Qty(size.0.abs()))
+        }
+    };
+    let price = parse_price(o.price, i.price_scale)?;
+    Some(DiscoveredOrder { client, inst, side, price, qty, open: o.status == b"open" })
 }
 
 /// Applies one order report (answer or push) to its slot.

@@ -36,7 +36,7 @@ use mio::{Registry, Token};
 use pipeline::dispatch::{OrderRequest, SinkError};
 use pipeline::journal::TimeInForce;
 use pipeline::msg::{ClientOrderId, RejectReason};
-use pipeline::types::{InstrumentId, Market, Qty, Side, Venue};
+use pipeline::types::{Instrument, InstrumentId, Market, Qty, Side, Venue};
 use quanta::Instant;
 use rustls::ClientConfig;
 
@@ -46,10 +46,14 @@ use crate::json::{Parser, contains};
 use crate::net::http::{Completion, HttpClient, HttpConfig, Method, Outcome, Request};
 use crate::net::ws::{Payload, WsClient, WsConfig, WsEvent};
 use crate::orders::core::{Core, OrderEntryError};
+use crate::orders::discover::DiscoveredOrder;
 use crate::orders::pending::{Pending, PendingTable, RestTarget};
-use crate::orders::wire::{for_fields, for_items, push_client_id, push_contracts, scalar, wall_ms};
+use crate::orders::wire::{
+    contracts_qty, for_fields, for_items, parse_client_id, parse_price, push_client_id, push_contracts,
+    scalar, wall_ms,
+};
 use crate::venues::mexc::private::futures::{
-    MexcFuturesHooks, Stream, apply_order, asset, envelope, on_push, parse_order, position,
+    FutOrder, MexcFuturesHooks, Stream, apply_order, asset, envelope, on_push, parse_order, position,
 };
 use crate::venues::mexc::sign::futures_signature;
 
@@ -58,10 +62,14 @@ pub(crate) enum Kind {
     Warm,
     Create,
     Cancel,
-    Query { external: bool },
+    Query {
+        external: bool,
+    },
     CancelAll,
     Assets,
     Positions,
+    /// A restart's discovery: one contract's order history.
+    Discover,
 }
 
 /// MEXC futures order entry.
@@ -262,6 +270,21 @@ impl MexcFuturesEntry {
         self.send(Method::Post, Kind::CancelAll, Pending::none(), core.clock.now())
     }
 
+    /// Lists every contract's recent orders (`history_orders`, open and finished) for a
+    /// restart's discovery; the answers land in `core.discovery`.
+    pub(crate) fn discover(&mut self, core: &mut Core) {
+        let now = core.clock.now();
+        let instruments = Arc::clone(&core.instruments);
+        for i in instruments.iter().filter(|i| i.venue == Venue::Mexc && i.market == Market::Futures) {
+            self.target.set("", "/api/v1/private/order/list/history_orders", "");
+            self.target.query_start();
+            let _ = write!(self.target.buf_mut(), "page_num=1&page_size=100&symbol={}", i.symbol);
+            let meta = Pending { slot: u32::MAX, inst: i.id, market: Market::Futures };
+            let sent = self.send(Method::Get, Kind::Discover, meta, now);
+            core.discovery.requested(sent, Venue::Mexc, Market::Futures, &i.symbol);
+        }
+    }
+
     pub(crate) fn query_balances(&mut self, core: &mut Core) -> bool {
         let now = core.clock.now();
         self.target.set("", "/api/v1/private/account/assets", "");
@@ -331,6 +354,41 @@ pub(crate) fn on_completion(
         Kind::Warm => {
             if ok_body.is_some() {
                 *warm += 1;
+            }
+        }
+        Kind::Discover => {
+            let instruments = Arc::clone(&core.instruments);
+            let inst = instruments.get(meta.inst);
+            match ok_body {
+                Some(e) if e.success => {
+                    let mut found = Vec::new();
+                    let mut p = Parser::new(e.data);
+                    let read = for_items(&mut p, |p| {
+                        let o = parse_order(p)?;
+                        found.extend(discovered(inst, meta.inst, &o));
+                        Ok(())
+                    });
+                    match read {
+                        Ok(()) => core.discovery.answered(found),
+                        Err(_) => core.discovery.failed(
+                            Venue::Mexc,
+                            Market::Futures,
+                            &inst.symbol,
+                            "unreadable list",
+                        ),
+                    }
+                }
+                Some(e) => {
+                    let why = format!("code {} {}", e.code, String::from_utf8_lossy(e.message));
+                    core.discovery.failed(Venue::Mexc, Market::Futures, &inst.symbol, why);
+                }
+                None => {
+                    let why = match outcome.response() {
+                        Some(r) => format!("HTTP {}", r.status),
+                        None => "no answer".to_owned(),
+                    };
+                    core.discovery.failed(Venue::Mexc, Market::Futures, &inst.symbol, why);
+                }
             }
         }
         Kind::Create => {
@@ -432,6 +490,21 @@ pub(crate) fn on_completion(
         }
     }
     let _ = stream_up;
+}
+
+/// One of our orders in a `history_orders` answer: `None` when its external id is not
+/// one of ours or its numbers do not read at the instrument's scale. Sides 1 and 2 (open
+/// long, close short) buy; 3 and 4 sell. States 1 and 2 can still fill.
+fn discovered(inst: &Instrument, id: InstrumentId, o: &FutOrder<'_>) -> Option<DiscoveredOrder> {
+    let client = parse_client_id(o.external)?;
+    let side = match o.side {
+        b"1" | b"2" => Side::Buy,
+        b"3" | b"4" => Side::Sell,
+        _ => return None,
+    };
+    let price = parse_price(o.price, inst.price_scale)?;
+    let qty = contracts_qty(o.vol, inst.qty_scale)?;
+    Some(DiscoveredOrder { client, inst: id, side, price, qty, open: matches!(o.state, b"1" | b"2") })
 }
 
 #[cfg(test)]

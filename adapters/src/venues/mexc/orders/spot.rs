@@ -30,10 +30,14 @@ use crate::json::{Parser, contains};
 use crate::net::http::{Completion, HttpClient, HttpConfig, Method, Outcome, Request};
 use crate::net::ws::{Payload, WsClient, WsConfig, WsEvent};
 use crate::orders::core::{Core, OrderEntryError};
+use crate::orders::discover::DiscoveredOrder;
 use crate::orders::pending::{Pending, PendingTable, RestTarget};
-use crate::orders::wire::{fields, for_fields, for_items, push_client_id, scalar, wall_ms};
+use crate::orders::wire::{
+    fields, for_fields, for_items, parse_client_id, parse_price, parse_qty, push_client_id, scalar, wall_ms,
+};
 use crate::venues::mexc::private::spot::{
-    MexcSpotHooks, Stream, apply_cancelled, apply_order, error_body, on_binary, on_text, parse_order,
+    MexcOrder, MexcSpotHooks, Stream, apply_cancelled, apply_order, error_body, on_binary, on_text,
+    parse_order,
 };
 use crate::venues::mexc::sign::{SPOT_API_KEY_HEADER, USER_DATA_STREAM_PATH};
 
@@ -47,10 +51,14 @@ pub(crate) enum Kind {
     KeepKey,
     Create,
     Cancel,
-    Query { external: bool },
+    Query {
+        external: bool,
+    },
     CancelAll,
     Account,
     CloseKey,
+    /// A restart's discovery: one symbol's `allOrders`.
+    Discover,
 }
 
 /// MEXC spot order entry.
@@ -272,6 +280,25 @@ impl MexcSpotEntry {
         ok
     }
 
+    /// Lists every symbol's orders (`allOrders`) for a restart's discovery; the answers
+    /// land in `core.discovery`.
+    pub(crate) fn discover(&mut self, core: &mut Core) {
+        let now = core.clock.now();
+        for j in 0..self.symbols.len() {
+            let inst = self.symbols[j];
+            let symbol = core.instruments.get(inst).symbol.clone();
+            self.begin("/api/v3/allOrders");
+            let _ = write!(self.target.buf_mut(), "symbol={symbol}&limit=1000");
+            let sent = self.send(
+                Method::Get,
+                Kind::Discover,
+                Pending { slot: u32::MAX, inst, market: Market::Spot },
+                now,
+            );
+            core.discovery.requested(sent, Venue::Mexc, Market::Spot, &symbol);
+        }
+    }
+
     pub(crate) fn query_balances(&mut self, core: &mut Core) -> bool {
         self.begin("/api/v3/account");
         self.send(Method::Get, Kind::Account, Pending::none(), core.clock.now())
@@ -477,6 +504,36 @@ pub(crate) fn on_completion(
                 Outcome::NotSent(_) => core.tracker.rejected(k, RejectReason::Disconnected, ts),
             }
         }
+        Kind::Discover => {
+            let instruments = Arc::clone(&core.instruments);
+            let inst = instruments.get(meta.inst);
+            let symbol = inst.symbol.clone();
+            match outcome {
+                Outcome::Ok(r) if r.status < 300 => {
+                    let mut found = Vec::new();
+                    let mut p = Parser::new(r.body);
+                    let read = for_items(&mut p, |p| {
+                        let o = parse_order(p)?;
+                        found.extend(discovered(inst, meta.inst, &o));
+                        Ok(())
+                    });
+                    match read {
+                        Ok(()) => core.discovery.answered(found),
+                        Err(_) => {
+                            core.discovery.failed(Venue::Mexc, Market::Spot, &symbol, "unreadable list")
+                        }
+                    }
+                }
+                Outcome::Ok(r) | Outcome::RateLimited(r) | Outcome::ServerError(r) => {
+                    let (code, msg) = error_body(r.body);
+                    let why = format!("HTTP {} code {code} {}", r.status, String::from_utf8_lossy(msg));
+                    core.discovery.failed(Venue::Mexc, Market::Spot, &symbol, why);
+                }
+                Outcome::Unknown(_) | Outcome::NotSent(_) => {
+                    core.discovery.failed(Venue::Mexc, Market::Spot, &symbol, "no answer")
+                }
+            }
+        }
         Kind::Cancel | Kind::Query { .. } => {
             let external = matches!(kind, Kind::Query { external: true });
             match outcome {
@@ -534,6 +591,17 @@ pub(crate) fn on_completion(
         }
     }
     Followup::None
+}
+
+/// One of our orders in an `allOrders` answer: `None` when its client id is not one of
+/// ours or its numbers do not read at the instrument's scale.
+fn discovered(inst: &Instrument, id: InstrumentId, o: &MexcOrder<'_>) -> Option<DiscoveredOrder> {
+    let client = parse_client_id(o.client)?;
+    let side = if o.side == b"SELL" { Side::Sell } else { Side::Buy };
+    let price = parse_price(o.price, inst.price_scale)?;
+    let qty = parse_qty(o.orig_qty, inst.qty_scale)?;
+    let open = matches!(o.status, b"NEW" | b"PARTIALLY_FILLED");
+    Some(DiscoveredOrder { client, inst: id, side, price, qty, open })
 }
 
 #[cfg(test)]

@@ -85,6 +85,8 @@ pub(crate) struct FutOrder<'a> {
     pub taker_fee: &'a [u8],
     pub maker_fee: &'a [u8],
     pub state: &'a [u8],
+    /// The limit price.
+    pub price: &'a [u8],
 }
 
 pub(crate) fn parse_order<'a>(p: &mut Parser<'a>) -> Result<FutOrder<'a>, JsonError> {
@@ -102,6 +104,7 @@ pub(crate) fn parse_order<'a>(p: &mut Parser<'a>) -> Result<FutOrder<'a>, JsonEr
             b"takerFee" => &mut o.taker_fee,
             b"makerFee" => &mut o.maker_fee,
             b"state" => &mut o.state,
+            b"price" => &mut o.price,
             _ => return Ok(false),
         };
         *slot = scalar(p)?;

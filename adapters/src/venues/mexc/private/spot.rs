@@ -99,6 +99,8 @@ pub(crate) struct MexcOrder<'a> {
     pub status: &'a [u8],
     pub kind: &'a [u8],
     pub side: &'a [u8],
+    /// The limit price.
+    pub price: &'a [u8],
 }
 
 pub(crate) fn parse_order<'a>(p: &mut Parser<'a>) -> Result<MexcOrder<'a>, JsonError> {
@@ -114,6 +116,7 @@ pub(crate) fn parse_order<'a>(p: &mut Parser<'a>) -> Result<MexcOrder<'a>, JsonE
             b"status" => &mut o.status,
             b"type" => &mut o.kind,
             b"side" => &mut o.side,
+            b"price" => &mut o.price,
             _ => return Ok(false),
         };
         *slot = scalar(p)?;
