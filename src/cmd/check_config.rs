@@ -144,6 +144,8 @@ mod tests {
         assert!(
             e.contains("environment variable ARB_MIN_PROFIT_MARGIN_BPS = \"-100000\" sets it: key `risk.min_profit_margin_bps` = -100000"),
             "{e}"
+        );
+    }
 
     #[test]
     fn the_production_config_passes_with_no_fsync_on_the_dispatch_thread() {

@@ -253,7 +253,6 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         .with_context(|| format!("cannot create journal directory {}", dir.display()))?;
     crate::journal_meta::bind(&dir, &specs)?;
     let mut replay = journal::replay(&dir).map_err(|e| anyhow!("journal {}: {e}", dir.display()))?;
-    let last_op_id = replay.last_op_id;
     // A journal that existed before this start may have lost its unsynced tail.
     let resumed = dir.join(JournalKind::Dispatch.file_name()).exists();
     let (mut dispatch_journal, _) = JournalWriter::open(&dir, JournalKind::Dispatch)

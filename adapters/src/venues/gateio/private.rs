@@ -202,7 +202,7 @@ pub(super) fn position(core: &mut Core, contract: &[u8], size: &[u8]) {
 /// One of our orders in a list answer, for a restart's discovery: `None` when its text
 /// is not one of our client ids or its numbers do not read at the instrument's scale.
 pub(super) fn discovered(core: &Core, market: Market, o: &GateOrder<'_>) -> Option<DiscoveredOrder> {
-    let client = parse_client_id(o.text)?;
+    let client = parse_client_id(core.prefix, o.text)?;
     let inst = core.instruments.find(Venue::GateIo, market, sym(o.symbol))?;
     let i = core.instruments.get(inst);
     let (side, qty) = match market {

@@ -34,6 +34,7 @@ use std::sync::Arc;
 use mio::event::Event;
 use mio::{Registry, Token};
 use pipeline::dispatch::{OrderRequest, SinkError};
+use pipeline::journal::ClientPrefix;
 use pipeline::journal::TimeInForce;
 use pipeline::msg::{ClientOrderId, RejectReason};
 use pipeline::types::{Instrument, InstrumentId, Market, Qty, Side, Venue};
@@ -361,11 +362,11 @@ pub(crate) fn on_completion(
             let inst = instruments.get(meta.inst);
             match ok_body {
                 Some(e) if e.success => {
-                    let mut found = Vec::new();
+                    let (mut found, prefix) = (Vec::new(), core.prefix);
                     let mut p = Parser::new(e.data);
                     let read = for_items(&mut p, |p| {
                         let o = parse_order(p)?;
-                        found.extend(discovered(inst, meta.inst, &o));
+                        found.extend(discovered(prefix, inst, meta.inst, &o));
                         Ok(())
                     });
                     match read {
@@ -495,8 +496,13 @@ pub(crate) fn on_completion(
 /// One of our orders in a `history_orders` answer: `None` when its external id is not
 /// one of ours or its numbers do not read at the instrument's scale. Sides 1 and 2 (open
 /// long, close short) buy; 3 and 4 sell. States 1 and 2 can still fill.
-fn discovered(inst: &Instrument, id: InstrumentId, o: &FutOrder<'_>) -> Option<DiscoveredOrder> {
-    let client = parse_client_id(o.external)?;
+fn discovered(
+    prefix: ClientPrefix,
+    inst: &Instrument,
+    id: InstrumentId,
+    o: &FutOrder<'_>,
+) -> Option<DiscoveredOrder> {
+    let client = parse_client_id(prefix, o.external)?;
     let side = match o.side {
         b"1" | b"2" => Side::Buy,
         b"3" | b"4" => Side::Sell,

@@ -510,11 +510,11 @@ pub(crate) fn on_completion(
             let symbol = inst.symbol.clone();
             match outcome {
                 Outcome::Ok(r) if r.status < 300 => {
-                    let mut found = Vec::new();
+                    let (mut found, prefix) = (Vec::new(), core.prefix);
                     let mut p = Parser::new(r.body);
                     let read = for_items(&mut p, |p| {
                         let o = parse_order(p)?;
-                        found.extend(discovered(inst, meta.inst, &o));
+                        found.extend(discovered(prefix, inst, meta.inst, &o));
                         Ok(())
                     });
                     match read {
@@ -595,8 +595,13 @@ pub(crate) fn on_completion(
 
 /// One of our orders in an `allOrders` answer: `None` when its client id is not one of
 /// ours or its numbers do not read at the instrument's scale.
-fn discovered(inst: &Instrument, id: InstrumentId, o: &MexcOrder<'_>) -> Option<DiscoveredOrder> {
-    let client = parse_client_id(o.client)?;
+fn discovered(
+    prefix: ClientPrefix,
+    inst: &Instrument,
+    id: InstrumentId,
+    o: &MexcOrder<'_>,
+) -> Option<DiscoveredOrder> {
+    let client = parse_client_id(prefix, o.client)?;
     let side = if o.side == b"SELL" { Side::Sell } else { Side::Buy };
     let price = parse_price(o.price, inst.price_scale)?;
     let qty = parse_qty(o.orig_qty, inst.qty_scale)?;
