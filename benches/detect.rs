@@ -6,7 +6,7 @@
 //! no candidate). The books are synced and priced so that nothing pays: the common case,
 //! an update that evaluates its candidates and finds nothing.
 //!
-//! `cargo bench --bench detect`; results in perf/detect.md.
+//! `cargo bench --bench detect`.
 
 use std::hint::black_box;
 use std::sync::Arc;

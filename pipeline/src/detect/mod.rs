@@ -24,8 +24,8 @@
 //!   only; no allocation in `poll`; no input makes it panic.
 //! - **Latency budget:** a book update with no opportunity costs one evaluation of each
 //!   candidate the instrument is in (well under a microsecond each), whatever the size
-//!   of the universe (perf/detect.md); an opportunity adds a binary search over sizes
-//!   (about 30 evaluations at most): a few microseconds.
+//!   of the universe (`cargo bench --bench detect` measures it); an opportunity adds
+//!   a binary search over sizes (about 30 evaluations at most): a few microseconds.
 //!
 //! What detection finds:
 //! - **Spot-spot**: buy spot on one venue, sell the same pair's spot on another (the sell
