@@ -177,7 +177,8 @@ pub struct LiveFeed {
     rest: Vec<Rest>,
     insts: Vec<Option<InstState>>,
     pending: HashMap<(usize, RequestId), InstrumentId>,
-    snapshots: SnapshotQueue,
+    /// Boxed: the feed is a variant of the engine's feed enum beside a much smaller one.
+    snapshots: Box<SnapshotQueue>,
     clock: Clock,
     unix_offset_ns: i128,
     stats: Arc<DecodeStats>,
@@ -282,7 +283,7 @@ impl LiveFeed {
                 RateLimit::new(per_s, burst)
             })
             .collect();
-        let snapshots = SnapshotQueue::new(limits, insts.len());
+        let snapshots = Box::new(SnapshotQueue::new(limits, insts.len()));
         Ok(Self {
             cfg,
             poll,
