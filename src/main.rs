@@ -29,6 +29,7 @@ enum Command {
     ///   arb demo
     ///   arb demo --duration 60 --report json --no-tui
     ///   arb demo --faults reject=0.05,partial=0.2,disconnect_every_s=20
+    ///   arb demo --pairs 300 --duration 60 --report json --no-tui
     #[command(verbatim_doc_comment)]
     Demo {
         /// Engine configuration (default: the built-in demo config).
@@ -54,6 +55,12 @@ enum Command {
         /// orders to the simulated venues.
         #[arg(long)]
         paper: bool,
+        /// USDT pairs on each simulated venue (3 to 2000; BTC, ETH and SOL, then generated
+        /// assets with perpetuals and crosses of their own), all traded: the engine's
+        /// [market] lists become every pair, perpetual and cross the venues list.
+        /// Default: the configuration's lists on the three-pair venues.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(3..=2000))]
+        pairs: Option<u16>,
         #[command(flatten)]
         out: OutputArgs,
     },
@@ -322,7 +329,7 @@ impl OutputArgs {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Demo { config, duration, seed, faults, plain, journal, paper, out } => {
+        Command::Demo { config, duration, seed, faults, plain, journal, paper, pairs, out } => {
             cmd::demo::run(cmd::demo::DemoArgs {
                 config,
                 seed,
@@ -330,6 +337,7 @@ fn run(cli: Cli) -> Result<()> {
                 plain,
                 journal,
                 paper,
+                pairs: pairs.map(usize::from),
                 live: out.live(duration),
             })
         }

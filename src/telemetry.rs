@@ -17,7 +17,7 @@ use pipeline::stats::TradingStats;
 use pipeline::types::{Instruments, Market, Venue};
 use serde_json::json;
 
-use crate::engine::{BUCKETS_NS, MonitorView, Session};
+use crate::engine::{BUCKETS_NS, MonitorView, Session, SyncProgress};
 use crate::instruments::{MetadataProgress, MetadataState, MetadataStatus};
 
 /// A cloneable view of a running engine.
@@ -32,6 +32,8 @@ pub struct Telemetry {
     pub connections: Vec<(Venue, Market, WsStats)>,
     pub positions: Arc<pipeline::cells::PositionBoard>,
     pub started: Instant,
+    /// The start on the engine's clock (ns).
+    pub started_ns: u64,
     pub dry_run: bool,
     pub clock: quanta::Clock,
 }
@@ -78,9 +80,15 @@ impl Telemetry {
             connections: session.connections().to_vec(),
             positions: session.positions().clone(),
             started: session.started(),
+            started_ns: session.started_ns(),
             dry_run: session.is_dry_run(),
             clock: session.clock().clone(),
         }
+    }
+
+    /// The books' sync progress since start.
+    pub fn sync_progress(&self) -> SyncProgress {
+        SyncProgress::read(&self.books, &self.instruments, self.started_ns)
     }
 
     /// Seconds since the newest frame of a connection, if any came.
@@ -223,6 +231,17 @@ impl Telemetry {
             o.help(name, "gauge", help);
             o.line(name, &[], v);
         }
+        let progress = self.sync_progress();
+        o.help("arb_books_total", "gauge", "books the engine keeps");
+        o.line("arb_books_total", &[], progress.books_total);
+        o.help("arb_books_synced", "gauge", "books in sync now");
+        o.line("arb_books_synced", &[], progress.books_synced);
+        if let Some(ms) = progress.time_to_all_synced_ms {
+            o.help("arb_time_to_all_synced_seconds", "gauge", "start until every book had synced once");
+            o.line("arb_time_to_all_synced_seconds", &[], format!("{:.3}", ms as f64 / 1000.0));
+        }
+        o.help("arb_book_bytes", "gauge", "memory the books hold, in place and heap");
+        o.line("arb_book_bytes", &[], progress.book_bytes);
         o.help("arb_book_synced", "gauge", "1 while the book is in sync");
         let book = |o: &mut Out, name: &str, f: &dyn Fn(pipeline::book::BookCounterSnapshot) -> u64| {
             for i in self.instruments.iter() {
@@ -372,7 +391,8 @@ impl Telemetry {
             "halted": halted,
             "halt_reasons": self.control.halt_reasons(),
             "feed": {"connections": conns, "open": open},
-            "books": {"synced": synced, "total": books.len(), "detail": books},
+            "books": {"synced": synced, "total": books.len(),
+                      "time_to_all_synced_ms": self.sync_progress().time_to_all_synced_ms, "detail": books},
             "risk": {"breakers_open": breakers, "in_flight": snap.risk.in_flight, "reconciling": snap.risk.reconciling},
             "state": {"open_operations": snap.state.open, "pending_reconcile": snap.state.pending_reconcile},
             "foreign": {"fills": snap.state.foreign.total_fills(), "orders": snap.state.foreign.total_orders()},

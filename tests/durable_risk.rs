@@ -54,7 +54,7 @@ fn the_daily_loss_breaker_stays_tripped_across_a_restart() {
 
     let first = start(&sim, &journal);
     assert!(sim.script(Venue::Mexc, Market::Spot, "BTCUSDT", Scripted::Reject));
-    sim.dislocate(DislocationKind::SpotSpot, Venue::Mexc, Asset::Btc, 60.0);
+    sim.dislocate(DislocationKind::SpotSpot, Venue::Mexc, Asset::BTC, 60.0);
     wait("a losing operation trips the daily-loss breaker", 20, || {
         first.stats().snapshot().risk.breaker_open[Breaker::DailyLoss.index()]
     });
@@ -71,7 +71,7 @@ fn the_daily_loss_breaker_stays_tripped_across_a_restart() {
     });
     assert_eq!(second.stats().snapshot().state.daily_pnl, lost, "the day's loss is carried on");
     // A fresh dislocation is refused: no new budget.
-    sim.dislocate(DislocationKind::SpotSpot, Venue::Mexc, Asset::Btc, 60.0);
+    sim.dislocate(DislocationKind::SpotSpot, Venue::Mexc, Asset::BTC, 60.0);
     wait("the gate refuses it", 10, || second.stats().snapshot().risk.rejected(Veto::BreakerDailyLoss) > 0);
     assert_eq!(second.stats().snapshot().risk.last_op_id, ops, "nothing traded after the restart");
     let rec =

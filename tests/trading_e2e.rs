@@ -135,7 +135,7 @@ impl Rig {
     fn trade_dislocation(&self) -> OpOutcome {
         self.settle();
         let first = self.snap().risk.last_op_id + 1;
-        self.sim.dislocate(DislocationKind::SpotSpot, Venue::Mexc, Asset::Btc, EDGE_BPS);
+        self.sim.dislocate(DislocationKind::SpotSpot, Venue::Mexc, Asset::BTC, EDGE_BPS);
         self.wait(&format!("operation {first} on the dislocation finishes"), 20, |r| {
             r.session.view().outcomes.iter().any(|o| o.op == first)
         });
@@ -164,7 +164,7 @@ fn acceptance_scenarios_against_the_simulated_venues() {
     // 2. With the breaker open a fresh dislocation is refused by the risk gate; an
     //    operator resets it.
     let before = rig.snap();
-    rig.sim.dislocate(DislocationKind::SpotSpot, Venue::Mexc, Asset::Btc, EDGE_BPS);
+    rig.sim.dislocate(DislocationKind::SpotSpot, Venue::Mexc, Asset::BTC, EDGE_BPS);
     rig.wait("the gate refuses it", 10, |r| {
         r.snap().risk.rejected(Veto::BreakerDailyLoss) > before.risk.rejected(Veto::BreakerDailyLoss)
     });
@@ -229,7 +229,7 @@ fn acceptance_scenarios_against_the_simulated_venues() {
     let before = rig.snap();
     rig.sim.pause_market_data(Venue::Mexc, true);
     std::thread::sleep(Duration::from_millis(500));
-    rig.sim.dislocate(DislocationKind::SpotSpot, Venue::GateIo, Asset::Btc, -EDGE_BPS);
+    rig.sim.dislocate(DislocationKind::SpotSpot, Venue::GateIo, Asset::BTC, -EDGE_BPS);
     rig.wait("detection refuses the stale book", 10, |r| {
         r.snap().detect.refused_stale > before.detect.refused_stale + 5
     });
@@ -255,11 +255,11 @@ fn acceptance_scenarios_against_the_simulated_venues() {
     }
     rig.settle();
     let before = rig.snap();
-    rig.sim.dislocate(DislocationKind::SpotSpot, Venue::Mexc, Asset::Btc, EDGE_BPS);
+    rig.sim.dislocate(DislocationKind::SpotSpot, Venue::Mexc, Asset::BTC, EDGE_BPS);
     std::thread::sleep(Duration::from_millis(1_500));
     assert_eq!(rig.snap().risk.last_op_id, before.risk.last_op_id, "nothing traded on a paused instrument");
     assert_eq!(ask("resume mexc:spot:BTCUSDT")["result"]["trading"], true);
-    rig.sim.dislocate(DislocationKind::SpotSpot, Venue::Mexc, Asset::Btc, EDGE_BPS);
+    rig.sim.dislocate(DislocationKind::SpotSpot, Venue::Mexc, Asset::BTC, EDGE_BPS);
     rig.wait("the resumed instrument trades", 15, |r| r.snap().risk.last_op_id > before.risk.last_op_id);
 
     // 9. The kill switch, thrown from the socket: an order resting on the account is
@@ -279,7 +279,7 @@ fn acceptance_scenarios_against_the_simulated_venues() {
         r.sim.account(Venue::GateIo).open_orders == 0 && r.sim.account(Venue::Mexc).open_orders == 0
     });
     assert!(rig.snap().dispatch.cancel_alls > before.dispatch.cancel_alls);
-    rig.sim.dislocate(DislocationKind::SpotSpot, Venue::Mexc, Asset::Btc, EDGE_BPS);
+    rig.sim.dislocate(DislocationKind::SpotSpot, Venue::Mexc, Asset::BTC, EDGE_BPS);
     rig.wait("the gate refuses everything", 10, |r| {
         r.snap().risk.rejected(Veto::KillSwitch) > before.risk.rejected(Veto::KillSwitch)
     });

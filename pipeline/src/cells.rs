@@ -134,6 +134,30 @@ impl PositionBoard {
     }
 }
 
+/// A counter per instrument (the executions that traded each one), single writer.
+#[derive(Debug, Default)]
+pub struct InstrumentCounters {
+    counts: Vec<Counter>,
+}
+
+impl InstrumentCounters {
+    pub fn new(instruments: usize) -> Arc<Self> {
+        Arc::new(Self { counts: (0..instruments).map(|_| Counter::new()).collect() })
+    }
+
+    /// Adds one to `inst`'s count (an unknown instrument counts nowhere).
+    #[inline]
+    pub fn inc(&self, inst: InstrumentId) {
+        if let Some(c) = self.counts.get(inst.index()) {
+            c.inc();
+        }
+    }
+
+    pub fn get(&self, inst: InstrumentId) -> u64 {
+        self.counts.get(inst.index()).map_or(0, Counter::get)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

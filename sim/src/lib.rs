@@ -17,15 +17,18 @@
 //! `/api/v3/...`, futures `/api/v1/contract/...` and `/api/v1/private/...` on the same
 //! server), `ws_spot` ends in `/ws`, `ws_futures` in `/edge`.
 //!
-//! Instruments ([`catalog`]): Gate spot `BTC_USDT ETH_USDT SOL_USDT ETH_BTC`, Gate USDT
-//! perpetuals `BTC_USDT ETH_USDT SOL_USDT` (contracts of 0.0001 BTC, 0.01 ETH, 1 SOL);
-//! MEXC spot `BTCUSDT ETHUSDT SOLUSDT ETHBTC`, MEXC perpetuals `BTC_USDT ETH_USDT SOL_USDT`
-//! (0.0001 BTC, 0.01 ETH, 0.1 SOL). Fees: Gate spot 0.1%/0.1%, Gate futures 0.02%/0.05%,
-//! MEXC spot 0%/0.05%, MEXC futures 0%/0.02% (maker/taker).
+//! Instruments ([`catalog`]), by default: Gate spot `BTC_USDT ETH_USDT SOL_USDT ETH_BTC`,
+//! Gate USDT perpetuals `BTC_USDT ETH_USDT SOL_USDT` (contracts of 0.0001 BTC, 0.01 ETH,
+//! 1 SOL); MEXC spot `BTCUSDT ETHUSDT SOLUSDT ETHBTC`, MEXC perpetuals `BTC_USDT ETH_USDT
+//! SOL_USDT` (0.0001 BTC, 0.01 ETH, 0.1 SOL). [`SimConfig::pairs`] adds generated assets
+//! up to that many USDT pairs on each venue, with perpetuals and crosses of their own.
+//! Fees: Gate spot 0.1%/0.1%, Gate futures 0.02%/0.05%, MEXC spot 0%/0.05%, MEXC futures
+//! 0%/0.02% (maker/taker).
 //!
 //! Accounts per venue: [`USER`] (the API key's; by default 100 000 USDT, 1 BTC, 30 ETH,
-//! 500 SOL spot and 100 000 USDT futures margin at 10x, one-way positions), [`MAKER`] (the
-//! model's market maker) and [`NOISE`] (small market orders so trades print).
+//! 500 SOL spot, about 3 000 USDT worth of each generated asset, and 100 000 USDT futures
+//! margin at 10x, one-way positions), [`MAKER`] (the model's market maker) and [`NOISE`]
+//! (small market orders so trades print).
 //!
 //! Each venue has a folder of its own ([`gateio`], [`mexc`]) with the same rooms: a REST
 //! router with one function per route, order entry in the venue's terms, its JSON shapes
@@ -67,7 +70,7 @@ pub use engine::{MAKER, NOISE, Scripted, USER};
 pub use faults::{Faults, FaultsError};
 pub use model::{Dislocation, DislocationCounts, DislocationKind, ModelConfig};
 
-use catalog::{Listing, listings};
+use catalog::{Catalog, Listing};
 use engine::SimInstrument;
 use model::MarketModel;
 use venue::VenueCtx;
@@ -89,6 +92,9 @@ pub struct SimConfig {
     pub futures_usdt: String,
     /// Where the CA certificate is written (a fresh temporary folder when `None`).
     pub ca_dir: Option<PathBuf>,
+    /// USDT pairs listed on each venue ([`catalog::DEFAULT_PAIRS`] to
+    /// [`catalog::MAX_PAIRS`]).
+    pub pairs: usize,
 }
 
 impl Default for SimConfig {
@@ -107,6 +113,7 @@ impl Default for SimConfig {
             ],
             futures_usdt: "100000".into(),
             ca_dir: None,
+            pairs: catalog::DEFAULT_PAIRS,
         }
     }
 }
@@ -115,6 +122,18 @@ impl SimConfig {
     /// Sets one venue's latency.
     pub fn with_latency(mut self, venue: Venue, ms: u64) -> Self {
         self.latency_ms[venue.index()] = ms;
+        self
+    }
+
+    /// `pairs` USDT pairs on each venue, with a market model scaled to them: dislocations
+    /// come more often over a larger universe (the default period times the square root
+    /// of 3 / `pairs`, at least every 250 ms: 2 s over the three majors, 490 ms over 50
+    /// pairs), so that a short run trades across many pairs.
+    pub fn with_pairs(mut self, pairs: usize) -> Self {
+        self.pairs = pairs.clamp(catalog::DEFAULT_PAIRS, catalog::MAX_PAIRS);
+        let scale = (catalog::DEFAULT_PAIRS as f64 / self.pairs as f64).sqrt();
+        let every = (self.model.dislocation_every_ms as f64 * scale) as u64;
+        self.model.dislocation_every_ms = every.max(250);
         self
     }
 }
@@ -225,6 +244,7 @@ pub struct Sim {
     /// The temporary folder holding the CA, when the sim made it.
     made_dir: Option<PathBuf>,
     specs: Vec<InstrumentSpec>,
+    catalog: Catalog,
     venues: Vec<Arc<VenueCtx>>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
@@ -244,7 +264,8 @@ impl std::fmt::Debug for Sim {
 impl Sim {
     /// Builds the venues, seeds their books and starts serving.
     pub fn start(cfg: SimConfig) -> Result<Sim, SimError> {
-        let all = listings();
+        let catalog = Catalog::new(cfg.pairs);
+        let all = &catalog.listings;
         let specs: Vec<InstrumentSpec> = all.iter().map(Listing::spec).collect();
         let table = Instruments::from_specs(&specs)?;
         let sim_insts: Vec<SimInstrument> = all
@@ -259,9 +280,9 @@ impl Sim {
         let mut venues = Vec::new();
         for venue in Venue::ALL {
             let insts = sim_insts.iter().filter(|i| i.listing.venue == venue).cloned().collect();
-            venues.push(Arc::new(wiring::open_venue(venue, insts, &cfg, &mut rng, &stop)?));
+            venues.push(Arc::new(wiring::open_venue(venue, insts, &catalog, &cfg, &mut rng, &stop)?));
         }
-        let mut model = MarketModel::new(cfg.seed, cfg.model, sim_insts);
+        let mut model = MarketModel::new(cfg.seed, cfg.model, sim_insts, catalog.assets.clone());
         model.step();
         wiring::requote(&mut model, &venues, &route);
         let model = Arc::new(std::sync::Mutex::new(model));
@@ -298,6 +319,7 @@ impl Sim {
             ca_path,
             made_dir,
             specs,
+            catalog,
             venues,
             stop,
             threads,
@@ -317,6 +339,11 @@ impl Sim {
     /// The instruments the venues list, as the engine's configuration describes them.
     pub fn instrument_specs(&self) -> Vec<InstrumentSpec> {
         self.specs.clone()
+    }
+
+    /// What the venues list: assets and listings.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
     }
 
     fn ctx(&self, venue: Venue) -> &VenueCtx {

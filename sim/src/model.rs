@@ -1,13 +1,20 @@
 //! The market model: seeded, reproducible prices and market-maker quotes.
 //!
-//! Each asset (BTC, ETH, SOL) has a fair price that follows a correlated geometric
-//! random walk (one common factor). Every instrument's mid is the fair price (ETH/BTC:
+//! Each asset of the catalog (BTC, ETH, SOL and any generated ones) has a fair price
+//! that follows a correlated geometric random walk: one common market factor plus the
+//! asset's own noise. Every instrument's mid is the fair price (a cross such as ETH/BTC:
 //! the ratio of the two) times small per-venue noise (mean-reverting), a drifting
 //! futures basis for perpetuals, and any active dislocation. Every few seconds a
-//! dislocation appears that pays after the venues' taker fees: one venue's spot away
-//! from the other's (spot-spot), one venue's perpetual away from its spot (basis), or
-//! one venue's ETH/BTC away from ETH/USDT over BTC/USDT (triangular). Dislocations
-//! decay with a short half-life: the model's other arbitrageurs closing them.
+//! dislocation appears on a random asset that pays after the venues' taker fees: one
+//! venue's spot away from the other's (spot-spot), one venue's perpetual away from its
+//! spot (basis), or one venue's cross away from the ratio of its two USDT pairs
+//! (triangular). Dislocations decay with a short half-life: the model's other
+//! arbitrageurs closing them.
+//!
+//! The market maker requotes the majors every tick; an instrument of a long-tail asset
+//! only with its asset's `activity` chance per tick (its book moves less often), and
+//! every tick while a dislocation touches its asset, so that every leg of the
+//! opportunity is fresh.
 //!
 //! The model only produces quotes; the liquidity lives in the matching engine as the
 //! market maker's resting orders, so an engine's IOC orders really take it.
@@ -21,7 +28,7 @@ use pipeline::types::{Market, Price, Qty, Rounding, Side, Venue};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::catalog::{Asset, Pair};
+use super::catalog::{Asset, AssetInfo, Pair};
 use super::engine::SimInstrument;
 
 /// Model parameters; the defaults make a 60 s demo see several dislocations of each kind.
@@ -82,12 +89,7 @@ pub struct DislocationCounts {
     pub triangular: u64,
 }
 
-const START: [f64; 3] = [87_000.0, 2_900.0, 140.0];
-/// Volatility per square-root second (boosted from real markets so a demo moves).
-const VOL: [f64; 3] = [2.0e-4, 2.5e-4, 3.5e-4];
 const CORRELATION: f64 = 0.75;
-/// Level sizes in base units: (smallest, largest) at the top of the book.
-const SIZE: [(f64, f64); 3] = [(0.02, 0.6), (0.3, 8.0), (5.0, 120.0)];
 const HALF_SPREAD: f64 = 0.5e-4;
 const LEVEL_STEP: f64 = 0.6e-4;
 const NOISE_THETA: f64 = 0.1;
@@ -102,11 +104,17 @@ pub struct MarketModel {
     cfg: ModelConfig,
     rng: ChaCha8Rng,
     instruments: Vec<SimInstrument>,
-    log_fair: [f64; 3],
+    assets: Vec<AssetInfo>,
+    log_fair: Vec<f64>,
     /// Per instrument: venue noise, log units.
     noise: Vec<f64>,
-    /// Per venue and asset: perpetual basis, log units.
-    basis: [[f64; 3]; 2],
+    /// Per asset and venue: perpetual basis, log units.
+    basis: Vec<[f64; Venue::COUNT]>,
+    /// Per instrument: whether the market maker requotes it after this step.
+    due: Vec<bool>,
+    /// Assets with a perpetual, and the crosses (triangles), dislocations draw from.
+    with_futures: Vec<Asset>,
+    crosses: Vec<Pair>,
     dislocations: Vec<Dislocation>,
     counts: DislocationCounts,
     step: u64,
@@ -120,15 +128,32 @@ fn normal(rng: &mut ChaCha8Rng) -> f64 {
 }
 
 impl MarketModel {
-    pub fn new(seed: u64, cfg: ModelConfig, instruments: Vec<SimInstrument>) -> Self {
+    /// The model over `instruments`, whose pairs name assets of `assets` (by index).
+    pub fn new(seed: u64, cfg: ModelConfig, instruments: Vec<SimInstrument>, assets: Vec<AssetInfo>) -> Self {
         let n = instruments.len();
+        let mut with_futures: Vec<Asset> = instruments
+            .iter()
+            .filter(|i| i.listing.market == Market::Futures)
+            .map(|i| i.listing.pair.base())
+            .collect();
+        with_futures.sort_unstable();
+        with_futures.dedup();
+        let mut crosses: Vec<Pair> =
+            instruments.iter().map(|i| i.listing.pair).filter(|p| matches!(p, Pair::Cross { .. })).collect();
+        crosses.dedup();
+        crosses.sort_by_key(|p| p.base());
+        crosses.dedup();
         MarketModel {
             cfg,
             rng: ChaCha8Rng::seed_from_u64(seed),
             instruments,
-            log_fair: START.map(f64::ln),
+            log_fair: assets.iter().map(|a| a.start_usdt.ln()).collect(),
+            basis: vec![[BASIS_MEAN; Venue::COUNT]; assets.len()],
+            assets,
             noise: vec![0.0; n],
-            basis: [[BASIS_MEAN; 3]; 2],
+            due: vec![true; n],
+            with_futures,
+            crosses,
             dislocations: Vec::new(),
             counts: DislocationCounts::default(),
             step: 0,
@@ -160,24 +185,29 @@ impl MarketModel {
         self.log_fair[a.index()].exp()
     }
 
+    /// Whether the market maker requotes instrument `i` after the last step.
+    pub fn is_due(&self, i: usize) -> bool {
+        self.due[i]
+    }
+
     /// Advances the model by one tick.
     pub fn step(&mut self) {
         self.step += 1;
         let dt = self.cfg.tick_ms as f64 / 1000.0;
         let v = self.cfg.volatility_scale;
         let common = normal(&mut self.rng);
-        for (fair, vol) in self.log_fair.iter_mut().zip(VOL) {
+        for (fair, a) in self.log_fair.iter_mut().zip(&self.assets) {
             let own = normal(&mut self.rng);
             let z = CORRELATION * common + (1.0 - CORRELATION * CORRELATION).sqrt() * own;
-            let sigma = vol * v;
+            let sigma = a.vol * v;
             *fair += sigma * dt.sqrt() * z - 0.5 * sigma * sigma * dt;
         }
         for x in self.noise.iter_mut() {
             let z = normal(&mut self.rng);
             *x = *x * (1.0 - NOISE_THETA) + NOISE_SIGMA * v * z;
         }
-        for venue in &mut self.basis {
-            for b in venue.iter_mut() {
+        for asset in &mut self.basis {
+            for b in asset.iter_mut() {
                 let z = normal(&mut self.rng);
                 *b += BASIS_THETA * (BASIS_MEAN - *b) + BASIS_SIGMA * v * z;
             }
@@ -191,6 +221,15 @@ impl MarketModel {
         let p = self.cfg.tick_ms as f64 / self.cfg.dislocation_every_ms.max(1) as f64;
         if self.rng.r#gen::<f64>() < p {
             self.new_dislocation();
+        }
+        for i in 0..self.instruments.len() {
+            let pair = self.instruments[i].listing.pair;
+            let activity = self.instruments[i].listing.activity;
+            let dislocated = self.dislocations.iter().any(|d| match d.pair {
+                Pair::Usdt(a) => pair.involves(a),
+                Pair::Cross { base, quote } => pair.involves(base) || pair.involves(quote),
+            });
+            self.due[i] = dislocated || activity >= 1.0 || self.rng.r#gen::<f64>() < activity;
         }
     }
 
@@ -209,40 +248,52 @@ impl MarketModel {
             _ => DislocationKind::Triangular,
         };
         let venue = if self.rng.r#gen::<bool>() { Venue::GateIo } else { Venue::Mexc };
-        let asset = Asset::ALL[self.rng.gen_range(0..3)];
+        let asset = match kind {
+            DislocationKind::SpotSpot => Asset(self.rng.gen_range(0..self.assets.len()) as u16),
+            DislocationKind::Basis if !self.with_futures.is_empty() => {
+                self.with_futures[self.rng.gen_range(0..self.with_futures.len())]
+            }
+            DislocationKind::Triangular if !self.crosses.is_empty() => {
+                self.crosses[self.rng.gen_range(0..self.crosses.len())].base()
+            }
+            _ => return,
+        };
         let sign = if self.rng.r#gen::<bool>() { 1.0 } else { -1.0 };
         let extra = self.rng.gen_range(12e-4..30e-4);
-        let (market, pair) = match kind {
-            DislocationKind::SpotSpot => (Market::Spot, Pair::Usdt(asset)),
-            DislocationKind::Basis => (Market::Futures, Pair::Usdt(asset)),
-            DislocationKind::Triangular => (Market::Spot, Pair::EthBtc),
-        };
+        let (market, pair) = self.target(kind, asset);
         if self.dislocations.iter().any(|d| d.venue == venue && d.market == market && d.pair == pair) {
             return;
         }
         self.dislocate(kind, venue, asset, sign * extra);
     }
 
+    /// The instrument a dislocation of `kind` on `asset` moves: its USDT spot pair, its
+    /// perpetual, or (triangular) its cross (ETH/BTC when `asset` has none).
+    fn target(&self, kind: DislocationKind, asset: Asset) -> (Market, Pair) {
+        match kind {
+            DislocationKind::SpotSpot => (Market::Spot, Pair::Usdt(asset)),
+            DislocationKind::Basis => (Market::Futures, Pair::Usdt(asset)),
+            DislocationKind::Triangular => {
+                let eth_btc = Pair::Cross { base: Asset::ETH, quote: Asset::BTC };
+                (Market::Spot, self.crosses.iter().copied().find(|p| p.base() == asset).unwrap_or(eth_btc))
+            }
+        }
+    }
+
     /// Shifts one instrument's mid by the taker fees the trade against it would pay plus
     /// `extra` (a relative shift; its sign says which way): a dislocation of `kind` on
-    /// `venue` (`asset` names the pair for spot-spot and basis; triangular is ETH/BTC).
-    /// Replaces a dislocation of the same instrument.
+    /// `venue` (`asset` names the pair for spot-spot and basis, and the cross for
+    /// triangular: see [`MarketModel::target`]). Replaces a dislocation of the same
+    /// instrument.
     pub fn dislocate(&mut self, kind: DislocationKind, venue: Venue, asset: Asset, extra: f64) {
         let (sign, extra) = (extra.signum(), extra.abs());
-        let (market, pair, fees) = match kind {
-            DislocationKind::SpotSpot => (
-                Market::Spot,
-                Pair::Usdt(asset),
-                self.taker(Venue::GateIo, Market::Spot) + self.taker(Venue::Mexc, Market::Spot),
-            ),
-            DislocationKind::Basis => (
-                Market::Futures,
-                Pair::Usdt(asset),
-                self.taker(venue, Market::Spot) + self.taker(venue, Market::Futures),
-            ),
-            DislocationKind::Triangular => {
-                (Market::Spot, Pair::EthBtc, 3.0 * self.taker(venue, Market::Spot))
+        let (market, pair) = self.target(kind, asset);
+        let fees = match kind {
+            DislocationKind::SpotSpot => {
+                self.taker(Venue::GateIo, Market::Spot) + self.taker(Venue::Mexc, Market::Spot)
             }
+            DislocationKind::Basis => self.taker(venue, Market::Spot) + self.taker(venue, Market::Futures),
+            DislocationKind::Triangular => 3.0 * self.taker(venue, Market::Spot),
         };
         self.dislocations.retain(|d| !(d.venue == venue && d.market == market && d.pair == pair));
         match kind {
@@ -265,11 +316,11 @@ impl MarketModel {
         let l = &self.instruments[i].listing;
         let mut log = match l.pair {
             Pair::Usdt(a) => self.log_fair[a.index()],
-            Pair::EthBtc => self.log_fair[Asset::Eth.index()] - self.log_fair[Asset::Btc.index()],
+            Pair::Cross { base, quote } => self.log_fair[base.index()] - self.log_fair[quote.index()],
         };
         log += self.noise[i];
         if let (Market::Futures, Pair::Usdt(a)) = (l.market, l.pair) {
-            log += self.basis[l.venue.index()][a.index()];
+            log += self.basis[a.index()][l.venue.index()];
         }
         for d in &self.dislocations {
             if d.venue == l.venue && d.market == l.market && d.pair == l.pair {
@@ -285,10 +336,7 @@ impl MarketModel {
         let si = &self.instruments[i];
         let inst = &si.inst;
         let scale = 10f64.powi(i32::from(inst.price_scale));
-        let (smin, smax) = match si.listing.pair {
-            Pair::Usdt(a) => SIZE[a.index()],
-            Pair::EthBtc => SIZE[Asset::Eth.index()],
-        };
+        let (smin, smax) = self.assets[si.listing.pair.base().index()].size;
         let (cm, cs) = inst.contract_size;
         let contract = cm as f64 / 10f64.powi(i32::from(cs));
         let qscale = 10f64.powi(i32::from(inst.qty_scale));
@@ -330,20 +378,26 @@ impl MarketModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{Listing, listings};
+    use crate::catalog::{Catalog, DEFAULT_PAIRS, Listing};
     use pipeline::types::Instruments;
 
-    fn instruments() -> Vec<SimInstrument> {
-        let ls = listings();
-        let specs: Vec<_> = ls.iter().map(Listing::spec).collect();
+    fn model(seed: u64, pairs: usize) -> MarketModel {
+        let c = Catalog::new(pairs);
+        let specs: Vec<_> = c.listings.iter().map(Listing::spec).collect();
         let t = Instruments::from_specs(&specs).unwrap();
-        ls.into_iter().zip(t.iter()).map(|(listing, i)| SimInstrument { listing, inst: i.clone() }).collect()
+        let insts = c
+            .listings
+            .into_iter()
+            .zip(t.iter())
+            .map(|(listing, i)| SimInstrument { listing, inst: i.clone() })
+            .collect();
+        MarketModel::new(seed, ModelConfig::default(), insts, c.assets)
     }
 
     type Books = Vec<Vec<(Side, Price, Qty)>>;
 
     fn run(seed: u64, steps: usize) -> (Books, DislocationCounts) {
-        let mut m = MarketModel::new(seed, ModelConfig::default(), instruments());
+        let mut m = model(seed, DEFAULT_PAIRS);
         let mut last = Vec::new();
         for _ in 0..steps {
             m.step();
@@ -366,7 +420,7 @@ mod tests {
 
     #[test]
     fn quotes_are_on_the_grid_and_uncrossed() {
-        let mut m = MarketModel::new(1, ModelConfig::default(), instruments());
+        let mut m = model(1, DEFAULT_PAIRS);
         for _ in 0..50 {
             m.step();
         }
@@ -384,8 +438,64 @@ mod tests {
     }
 
     #[test]
+    fn a_large_universe_moves_together_and_dislocates_across_it() {
+        let mut m = model(5, 100);
+        let assets = 100;
+        let log = |m: &MarketModel| (0..assets).map(|a| m.fair(Asset(a as u16)).ln()).collect::<Vec<f64>>();
+        let mut last = log(&m);
+        let mut returns = vec![Vec::new(); assets];
+        let mut dislocated = std::collections::BTreeSet::new();
+        let (mut quiet, mut quiet_due) = (0u32, 0u32);
+        for step in 0..3000 {
+            m.step();
+            let now = log(&m);
+            for a in 0..assets {
+                returns[a].push(now[a] - last[a]);
+            }
+            last = now;
+            for d in m.dislocations() {
+                dislocated.insert(d.pair);
+            }
+            for i in 0..m.instruments().len() {
+                let l = &m.instruments()[i].listing;
+                let touched = m.dislocations().iter().any(|d| l.pair.involves(d.pair.base()));
+                if touched {
+                    assert!(m.is_due(i), "a dislocated asset's books move every tick");
+                } else if l.activity < 1.0 {
+                    quiet += 1;
+                    quiet_due += u32::from(m.is_due(i));
+                }
+            }
+            if step % 500 == 0 {
+                for i in 0..m.instruments().len() {
+                    let inst = m.instruments()[i].inst.clone();
+                    let q = m.quotes(i);
+                    assert!(q.iter().all(|&(_, p, qty)| p.is_multiple_of(inst.tick) && qty >= inst.min_qty));
+                }
+            }
+        }
+        // Every pair of assets shares the market factor: returns correlate near 0.75^2.
+        let corr = |a: &[f64], b: &[f64]| {
+            let n = a.len() as f64;
+            let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+            let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+            let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+            let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+            cov / (va * vb).sqrt()
+        };
+        let pairs = [(0, 1), (3, 50), (10, 99), (2, 77)];
+        for (a, b) in pairs {
+            let c = corr(&returns[a], &returns[b]);
+            assert!((0.45..0.68).contains(&c), "assets {a} and {b}: correlation {c}");
+        }
+        assert!(dislocated.len() > 30, "dislocations over {} pairs", dislocated.len());
+        let share = f64::from(quiet_due) / f64::from(quiet);
+        assert!((0.15..0.5).contains(&share), "long-tail books requoted on {share} of ticks");
+    }
+
+    #[test]
     fn a_spot_spot_dislocation_pays_after_fees() {
-        let mut m = MarketModel::new(3, ModelConfig::default(), instruments());
+        let mut m = model(3, DEFAULT_PAIRS);
         for _ in 0..2000 {
             m.step();
             let Some(d) = m

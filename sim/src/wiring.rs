@@ -16,6 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use rustls::ServerConfig;
 
 use crate::auth::{Credentials, SimSecret};
+use crate::catalog::Catalog;
 use crate::engine::{Exchange, MAKER, NOISE, OrderRequest, SimInstrument, USER};
 use crate::model::{MarketModel, ModelConfig};
 use crate::server::{Stream, listen};
@@ -47,11 +48,13 @@ pub(crate) fn model_route(insts: &[SimInstrument]) -> Vec<Route> {
     route
 }
 
-/// One venue's exchange with the account funded as `cfg` says (the model's accounts
-/// richly), its ids, keys and user id drawn from `rng`.
+/// One venue's exchange with the account funded as `cfg` says (and the catalog's
+/// generated assets as the catalog says; the model's accounts richly), its ids, keys and
+/// user id drawn from `rng`.
 pub(crate) fn open_venue(
     venue: Venue,
     insts: Vec<SimInstrument>,
+    catalog: &Catalog,
     cfg: &SimConfig,
     rng: &mut ChaCha8Rng,
     stop: &Arc<AtomicBool>,
@@ -66,12 +69,23 @@ pub(crate) fn open_venue(
     for (asset, amount) in &cfg.spot_balances {
         x.deposit_spot(USER, asset, parse(amount)?);
     }
+    for a in catalog.assets.iter().filter(|a| !a.user_balance.is_empty()) {
+        if !cfg.spot_balances.iter().any(|(name, _)| name == a.name) {
+            x.deposit_spot(USER, a.name, parse(&a.user_balance)?);
+        }
+    }
     x.deposit_futures(USER, parse(&cfg.futures_usdt)?);
     for account in [MAKER, NOISE] {
-        for (asset, n) in
-            [("USDT", 10_000_000_000i64), ("BTC", 1_000_000), ("ETH", 10_000_000), ("SOL", 100_000_000)]
-        {
-            x.deposit_spot(account, asset, Amount::from_int(n));
+        x.deposit_spot(account, "USDT", Amount::from_int(10_000_000_000));
+        for a in &catalog.assets {
+            // About ten billion USDT worth of each asset (the majors as before).
+            let units = match a.name {
+                "BTC" => 1_000_000,
+                "ETH" => 10_000_000,
+                "SOL" => 100_000_000,
+                _ => (1e10 / a.start_usdt).min(1e15) as i64,
+            };
+            x.deposit_spot(account, a.name, Amount::from_int(units));
         }
         x.deposit_futures(account, Amount::from_int(100_000_000_000));
     }
@@ -202,7 +216,8 @@ fn noise_trades(rng: &mut ChaCha8Rng, p: f64, venues: &[Arc<VenueCtx>]) {
     for ctx in venues {
         let mut x = ctx.lock();
         for inst in 0..x.instruments.len() {
-            if rng.r#gen::<f64>() >= p {
+            // The long tail trades less often, as it requotes less often.
+            if rng.r#gen::<f64>() >= p * x.instruments[inst].listing.activity {
                 continue;
             }
             let side = if rng.r#gen::<bool>() { Side::Buy } else { Side::Sell };
@@ -216,11 +231,12 @@ fn noise_trades(rng: &mut ChaCha8Rng, p: f64, venues: &[Arc<VenueCtx>]) {
     }
 }
 
-/// The market maker's quotes from the model, on every venue.
+/// The market maker's quotes from the model, on every venue, for the instruments due.
 pub(crate) fn requote(model: &mut MarketModel, venues: &[Arc<VenueCtx>], route: &[Route]) {
     for (slot, ctx) in venues.iter().enumerate() {
+        let due: Vec<&Route> = route.iter().filter(|r| r.1 == slot && model.is_due(r.0)).collect();
         let quotes: Vec<(usize, Vec<_>)> =
-            route.iter().filter(|r| r.1 == slot).map(|&(g, _, local)| (local, model.quotes(g))).collect();
+            due.into_iter().map(|&(g, _, local)| (local, model.quotes(g))).collect();
         let mut x = ctx.lock();
         for (local, q) in quotes {
             x.requote(local, &q);

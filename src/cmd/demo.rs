@@ -22,6 +22,9 @@ pub struct DemoArgs {
     pub journal: Option<PathBuf>,
     /// Fill on paper instead of sending real orders to the simulated venues.
     pub paper: bool,
+    /// USDT pairs per simulated venue, every one traded; `None`: the sim's default
+    /// universe and the configuration's own lists.
+    pub pairs: Option<usize>,
     pub live: LiveOptions,
 }
 
@@ -77,8 +80,13 @@ pub fn config_for(sim: &Sim, mut cfg: Config, journal: PathBuf) -> Config {
     cfg.market.metadata_cache = None;
     if cfg.paper.balances.is_empty() {
         // Paper money mirroring the simulated accounts.
+        let generated = sim.catalog().assets.iter().filter(|a| !a.user_balance.is_empty());
+        let balances: Vec<(&str, &str)> = [("USDT", "100000"), ("BTC", "1"), ("ETH", "30")]
+            .into_iter()
+            .chain(generated.map(|a| (a.name, a.user_balance.as_str())))
+            .collect();
         for v in Venue::ALL {
-            for (asset, amount) in [("USDT", "100000"), ("BTC", "1"), ("ETH", "30")] {
+            for &(asset, amount) in &balances {
                 cfg.paper.balances.push(pipeline::dispatch::PaperBalance {
                     venue: v,
                     asset: asset.into(),
@@ -90,15 +98,27 @@ pub fn config_for(sim: &Sim, mut cfg: Config, journal: PathBuf) -> Config {
     cfg
 }
 
+/// Points the configuration's `[market]` at everything the simulated venues list: every
+/// spot pair (USDT pairs and crosses), every perpetual listed on both venues.
+pub fn trade_everything(sim: &Sim, mut cfg: Config) -> Config {
+    cfg.market.pairs = sim.catalog().spot_pairs();
+    cfg.market.futures = sim.catalog().futures_pairs();
+    cfg.market.standby.clear();
+    cfg
+}
+
 pub fn run(args: DemoArgs) -> Result<()> {
     let cfg = Config::load_with_env(args.config.as_deref())?;
-    let sim = Sim::start(SimConfig {
-        seed: args.seed,
-        plain: args.plain,
-        faults: args.faults,
-        ..SimConfig::default()
-    })
-    .context("starting the simulated venues")?;
+    let mut sim_cfg =
+        SimConfig { seed: args.seed, plain: args.plain, faults: args.faults, ..SimConfig::default() };
+    if let Some(n) = args.pairs {
+        sim_cfg = sim_cfg.with_pairs(n);
+    }
+    let sim = Sim::start(sim_cfg).context("starting the simulated venues")?;
+    let cfg = match args.pairs {
+        Some(_) => trade_everything(&sim, cfg),
+        None => cfg,
+    };
     let keep = args.journal.is_some();
     let journal = args
         .journal
@@ -106,10 +126,12 @@ pub fn run(args: DemoArgs) -> Result<()> {
         .unwrap_or_else(|| std::env::temp_dir().join(format!("arb-demo-{}", std::process::id())));
     let cfg = config_for(&sim, cfg, journal.clone());
     eprintln!(
-        "demo: simulated Gate.io and MEXC on loopback ({}, {}), seed {}, faults: {}",
+        "demo: simulated Gate.io and MEXC on loopback ({}, {}), seed {}, {} spot pairs and {} perpetuals per venue, faults: {}",
         if args.plain { "plain" } else { "TLS" },
         if args.paper { "paper fills" } else { "real signed orders" },
         args.seed,
+        cfg.market.pairs.len(),
+        cfg.market.futures.len(),
         args.faults
     );
     let (cfg, sink) = engine_on(&sim, cfg, args.paper)?;

@@ -42,18 +42,20 @@ pub fn status_lines(session: &Session, duration: Option<Duration>) {
 /// One status line: the header state ([`Header`]), books, opportunities, operations, P&L, latency.
 pub fn status_line(s: &Session) -> String {
     let snap = s.stats().snapshot();
-    let synced = s.instruments().iter().filter(|i| s.book_counters().get(i.id).synced).count();
+    let books = s.sync_progress();
+    let all_synced = books.time_to_all_synced_ms.map(|ms| format!(" all in {:.1}s", ms as f64 / 1000.0));
     let view = s.view();
     let t2t = view.window.iter().find(|w| w.name == "tick_to_trade").filter(|w| w.count > 0);
     let t2t = t2t
         .map(|w| format!("t2t p50 {}us p99 {}us", w.p50_ns / 1000, w.p99_ns / 1000))
         .unwrap_or_else(|| "t2t -".into());
     format!(
-        "[{:>5.1}s] {} | books {}/{} | detected {} executed {} | completed {} failed {} missed {} recoveries {} as planned {} | P&L {} USD | exposure {} USD | {}",
+        "[{:>5.1}s] {} | books {}/{}{} | detected {} executed {} | completed {} failed {} missed {} recoveries {} as planned {} | P&L {} USD | exposure {} USD | {}",
         s.uptime().as_secs_f64(),
         Header::from(&crate::telemetry::Telemetry::of(s)).label(),
-        synced,
-        s.instruments().len(),
+        books.books_synced,
+        books.books_total,
+        all_synced.unwrap_or_default(),
         snap.detect.emitted.iter().sum::<u64>(),
         snap.risk.approved.iter().sum::<u64>(),
         snap.state.ops_completed.iter().sum::<u64>(),

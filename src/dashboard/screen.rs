@@ -102,8 +102,7 @@ fn draw(f: &mut Frame, t: &Telemetry) {
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(middle);
     let [feeds, books] =
-        Layout::vertical([Constraint::Length(t.connections.len() as u16 + 3), Constraint::Min(5)])
-            .areas(left);
+        Layout::vertical([Constraint::Length(feed_rows(t).len() as u16 + 3), Constraint::Min(5)]).areas(left);
     draw_feeds(f, t, feeds);
     draw_books(f, t, books);
     let [ops, risk, positions] =
@@ -118,21 +117,42 @@ fn draw(f: &mut Frame, t: &Telemetry) {
     draw_recent(f, &view, recent);
 }
 
+/// One row per venue market: its connections (open of all when it has several), the
+/// age of its newest frame, frames and reconnects over its connections.
+fn feed_rows(t: &Telemetry) -> Vec<Row<'static>> {
+    let mut markets: Vec<(pipeline::types::Venue, pipeline::types::Market)> =
+        t.connections.iter().map(|(v, m, _)| (*v, *m)).collect();
+    markets.dedup();
+    markets
+        .into_iter()
+        .map(|(v, m)| {
+            let conns: Vec<_> =
+                t.connections.iter().filter(|c| (c.0, c.1) == (v, m)).map(|c| c.2.snapshot()).collect();
+            let newest = conns.iter().map(|s| s.last_data_raw).max().unwrap_or(0);
+            let age = (newest != 0)
+                .then(|| t.clock.delta_as_nanos(newest, t.clock.raw()) as f64 / 1e6)
+                .map(|ms| format!("{ms:.0} ms"))
+                .unwrap_or_else(|| "-".into());
+            let state = match conns.as_slice() {
+                [one] => format!("{:?}", one.state),
+                _ => {
+                    let open = conns.iter().filter(|s| s.state == adapters::net::ws::LinkState::Open).count();
+                    format!("{open}/{} open", conns.len())
+                }
+            };
+            Row::new(vec![
+                Cell::from(format!("{v} {m}")),
+                Cell::from(state),
+                Cell::from(age),
+                Cell::from(conns.iter().map(|s| s.frames_in).sum::<u64>().to_string()),
+                Cell::from(conns.iter().map(|s| s.reconnects()).sum::<u64>().to_string()),
+            ])
+        })
+        .collect()
+}
+
 fn draw_feeds(f: &mut Frame, t: &Telemetry, area: Rect) {
-    let rows = t.connections.iter().map(|(v, m, s)| {
-        let snap = s.snapshot();
-        let age = (snap.last_data_raw != 0)
-            .then(|| t.clock.delta_as_nanos(snap.last_data_raw, t.clock.raw()) as f64 / 1e6)
-            .map(|ms| format!("{ms:.0} ms"))
-            .unwrap_or_else(|| "-".into());
-        Row::new(vec![
-            Cell::from(format!("{v} {m}")),
-            Cell::from(format!("{:?}", snap.state)),
-            Cell::from(age),
-            Cell::from(snap.frames_in.to_string()),
-            Cell::from(snap.reconnects().to_string()),
-        ])
-    });
+    let rows = feed_rows(t);
     let table = Table::new(
         rows,
         [
@@ -152,7 +172,11 @@ fn draw_feeds(f: &mut Frame, t: &Telemetry, area: Rect) {
 }
 
 fn draw_books(f: &mut Frame, t: &Telemetry, area: Rect) {
-    let rows = t.instruments.iter().map(|i| {
+    // Books out of sync first: with hundreds of books, the ones that need looking at.
+    let title = books_title(t);
+    let mut order: Vec<&pipeline::types::Instrument> = t.instruments.iter().collect();
+    order.sort_by_key(|i| t.books.get(i.id).synced);
+    let rows = order.into_iter().map(|i| {
         let c = t.books.get(i.id);
         let (bid, ask) = t.books.top(i.id).unwrap_or_default();
         let px = |p: pipeline::types::Price| {
@@ -182,8 +206,18 @@ fn draw_books(f: &mut Frame, t: &Telemetry, area: Rect) {
         Row::new(["book", "state", "bid", "ask", "gaps"])
             .style(Style::default().add_modifier(Modifier::BOLD)),
     )
-    .block(block("top of the books"));
+    .block(block(&title));
     f.render_widget(table, area);
+}
+
+/// "books 300/312 synced, all synced in 4.2 s, 1.2 MiB".
+fn books_title(t: &Telemetry) -> String {
+    let p = t.sync_progress();
+    let all = match p.time_to_all_synced_ms {
+        Some(ms) => format!(", all synced in {:.1} s", ms as f64 / 1000.0),
+        None => String::new(),
+    };
+    format!("books {}/{} synced{all}, {} KiB", p.books_synced, p.books_total, p.book_bytes / 1024)
 }
 
 fn draw_operations(f: &mut Frame, s: &pipeline::stats::TradingSnapshot, area: Rect) {

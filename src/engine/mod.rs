@@ -17,6 +17,7 @@ mod monitor;
 mod reconcile;
 mod report;
 mod sinks;
+mod sync;
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
@@ -46,6 +47,7 @@ pub use log_out::LogOut;
 pub use monitor::{BUCKETS_NS, Buckets, ForeignView, MonitorView, OUTCOMES_KEPT};
 pub use report::{LatencyEntry, Report, write_histograms};
 pub use sinks::EngineSink;
+pub use sync::SyncProgress;
 
 use crate::config::Config;
 
@@ -161,6 +163,10 @@ pub struct Session {
     positions: Arc<pipeline::cells::PositionBoard>,
     controls: Arc<Controls>,
     started: Instant,
+    /// The start on the engine's clock (ns), for the books' time to sync.
+    started_ns: u64,
+    /// Executions per instrument traded.
+    executed: Arc<pipeline::cells::InstrumentCounters>,
     feed_counters: Option<Arc<adapters::feed::live::LiveCounters>>,
     connections: Vec<(pipeline::types::Venue, pipeline::types::Market, adapters::net::ws::WsStats)>,
     journal_dir: PathBuf,
@@ -202,6 +208,7 @@ fn ring<T: Copy + Send>(
 /// Builds every stage and starts the engine.
 pub fn start(spec: EngineSpec) -> Result<Session> {
     let EngineSpec { config: cfg, specs, feed, sink, clock, metrics_clock } = spec;
+    let started_ns = pipeline::clock::now_ns(&clock);
     let instruments = Arc::new(Instruments::from_specs(&specs)?);
     let n = instruments.len();
     let mclock = metrics_clock.unwrap_or_else(|| clock.clone());
@@ -351,6 +358,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
 
     let book_counters = BookCounters::new(n);
     let positions = pipeline::cells::PositionBoard::new(n);
+    let executed = pipeline::cells::InstrumentCounters::new(n);
     let mut runner = Runner::new(mclock.clone());
     {
         let c = clock.clone();
@@ -406,7 +414,8 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         clock.clone(),
         stats.dispatch.clone(),
     )
-    .with_tick_to_trade(tick_to_trade);
+    .with_tick_to_trade(tick_to_trade)
+    .with_executions_by_instrument(executed.clone());
     runner.stage("dispatch", move || dispatcher);
     let state = StateKeeper::new(
         &cfg.state,
@@ -480,6 +489,8 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         positions,
         controls,
         started: Instant::now(),
+        started_ns,
+        executed,
         feed_counters,
         connections,
         journal_dir: dir,
@@ -605,6 +616,21 @@ impl Session {
 
     pub fn uptime(&self) -> Duration {
         self.started.elapsed()
+    }
+
+    /// The books' sync progress since start.
+    pub fn sync_progress(&self) -> SyncProgress {
+        SyncProgress::read(&self.books, &self.instruments, self.started_ns)
+    }
+
+    /// The start on the engine's clock, ns.
+    pub fn started_ns(&self) -> u64 {
+        self.started_ns
+    }
+
+    /// Executions per instrument traded.
+    pub fn executed_by_instrument(&self) -> &Arc<pipeline::cells::InstrumentCounters> {
+        &self.executed
     }
 
     pub fn is_dry_run(&self) -> bool {

@@ -69,6 +69,12 @@ pub struct Report {
     pub halt_reasons: Vec<String>,
     pub books_synced: usize,
     pub books: usize,
+    /// Milliseconds from start until every book had synced once; `None` if some never did.
+    pub time_to_all_synced_ms: Option<u64>,
+    /// Memory the books hold, in place and heap.
+    pub book_bytes: u64,
+    /// Executions per instrument traded (`venue:market:SYMBOL`), those that traded.
+    pub executed_by_instrument: BTreeMap<String, u64>,
     pub decode_refused: u64,
     pub frames: u64,
     /// Every latency series by name: `tick_to_trade`, `stage.<name>`, `hop.<a->b>`.
@@ -87,8 +93,13 @@ impl Report {
             .into_iter()
             .map(|sum| (sum.name.clone(), (sum.kind, LatencyEntry::from(&sum))))
             .collect();
-        let books = s.instruments.len();
-        let books_synced = s.instruments.iter().filter(|i| s.books.get(i.id).synced).count();
+        let progress = s.sync_progress();
+        let executed_by_instrument = s
+            .instruments
+            .iter()
+            .map(|i| (format!("{}:{}:{}", i.venue.name(), i.market.name(), i.symbol), s.executed.get(i.id)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
         Self {
             duration: s.uptime(),
             dry_run: s.dry_run,
@@ -111,8 +122,11 @@ impl Report {
             open_operations: snap.state.open.iter().sum(),
             halted: s.control.is_halted(),
             halt_reasons: s.control.halt_reasons(),
-            books_synced,
-            books,
+            books_synced: progress.books_synced,
+            books: progress.books_total,
+            time_to_all_synced_ms: progress.time_to_all_synced_ms,
+            book_bytes: progress.book_bytes,
+            executed_by_instrument,
             decode_refused: s.decode.total_refused(),
             frames: s.decode.frames(),
             latency,
@@ -179,6 +193,10 @@ impl Report {
             "halt_reasons": self.halt_reasons,
             "books_synced": self.books_synced,
             "books": self.books,
+            "books_total": self.books,
+            "time_to_all_synced_ms": self.time_to_all_synced_ms,
+            "book_bytes": self.book_bytes,
+            "executed_by_instrument": self.executed_by_instrument,
             "frames": self.frames,
             "decode_refused": self.decode_refused,
             "latency": latency,
@@ -188,13 +206,18 @@ impl Report {
     /// The report as text.
     pub fn to_text(&self) -> String {
         let mut o = String::new();
+        let all_synced = match self.time_to_all_synced_ms {
+            Some(ms) => format!("all synced {:.1} s after start", ms as f64 / 1000.0),
+            None => "not all ever synced".to_owned(),
+        };
         let _ = writeln!(
             o,
-            "run: {:.1} s, {}; books synced {}/{}; {} frames, {} refused",
+            "run: {:.1} s, {}; books synced {}/{} ({all_synced}; {} KiB); {} frames, {} refused",
             self.duration.as_secs_f64(),
             if self.dry_run { "paper trading" } else { "live orders" },
             self.books_synced,
             self.books,
+            self.book_bytes / 1024,
             self.frames,
             self.decode_refused
         );
@@ -219,6 +242,14 @@ impl Report {
             "client order ids: prefix {:?}; foreign activity on the account (never adopted): {} fills, {} orders",
             self.client_order_id_prefix, self.foreign_fill_count, self.foreign["orders"]
         );
+        if !self.executed_by_instrument.is_empty() {
+            let mut top: Vec<(&String, &u64)> = self.executed_by_instrument.iter().collect();
+            top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            let shown: Vec<String> = top.iter().take(8).map(|(k, n)| format!("{k} {n}")).collect();
+            let more = top.len().saturating_sub(shown.len());
+            let more = if more > 0 { format!(", and {more} more") } else { String::new() };
+            let _ = writeln!(o, "executed on {} instruments: {}{more}", top.len(), shown.join(", "));
+        }
         if self.halted {
             let _ = writeln!(o, "TRADING HALTED: {}", self.halt_reasons.join("; "));
         }

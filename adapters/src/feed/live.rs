@@ -8,10 +8,17 @@
 //! each subscription goes in its own message, so one refused symbol cannot take others
 //! down.
 //!
+//! A market whose venue limits the topics of one connection (MEXC spot) takes as many
+//! connections as its instruments need, opened one after another
+//! ([`VenueMarket::connection_stagger`]) so their subscriptions stay within the venue's
+//! message rate.
+//!
 //! Resync: a REST snapshot for snapshot-synced markets (at most one request per
-//! instrument per `snapshot_interval`), else the venue's resubscribe messages. A
-//! lost or reopened connection marks every book it fed as lost, so the book stage
-//! invalidates them before anything derived from the old session is traded on.
+//! instrument per `snapshot_interval`, queued and sent within the endpoint's rate limit
+//! by [`SnapshotQueue`], so that the hundreds of snapshots a large universe asks for at
+//! start are staggered), else the venue's resubscribe messages. A lost or reopened
+//! connection marks every book it fed as lost, so the book stage invalidates them
+//! before anything derived from the old session is traded on.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +33,7 @@ use pipeline::types::{InstrumentId, Instruments, Market, Venue};
 use quanta::Clock;
 use rustls::ClientConfig;
 
+use super::snapshots::{RateLimit, SnapshotQueue};
 use super::topic::Subscription;
 use crate::capture::Source;
 use crate::decode::{DecodeError, DecodeStats, Frame};
@@ -162,6 +170,8 @@ pub struct LiveCounters {
     pub subscriptions_refused: std::sync::atomic::AtomicU64,
     pub resubscriptions: std::sync::atomic::AtomicU64,
     pub venue_errors: std::sync::atomic::AtomicU64,
+    /// Snapshot requests waiting for their endpoint's rate limit, now.
+    pub snapshots_waiting: std::sync::atomic::AtomicU64,
 }
 
 /// Market data from live venue connections.
@@ -173,6 +183,8 @@ pub struct LiveFeed {
     rest: Vec<Rest>,
     insts: Vec<Option<InstState>>,
     pending: HashMap<(usize, RequestId), InstrumentId>,
+    /// Boxed: the feed is a variant of the engine's feed enum beside a much smaller one.
+    snapshots: Box<SnapshotQueue>,
     clock: Clock,
     unix_offset_ns: i128,
     stats: Arc<DecodeStats>,
@@ -217,7 +229,8 @@ impl LiveFeed {
                 .find(|e| e.venue == vm.venue())
                 .ok_or(LiveFeedError::NoEndpoints(vm.venue()))?;
             let rest_synced = vm.is_snapshot_synced(&cfg.options);
-            for chunk in members.chunks(vm.instruments_per_connection().min(members.len())) {
+            let per_connection = vm.instruments_per_connection().min(members.len());
+            for (k, chunk) in members.chunks(per_connection).enumerate() {
                 let subscribe: Vec<Subscription> =
                     chunk.iter().flat_map(|i| vm.subscriptions(&i.symbol, i.id, &cfg.options)).collect();
                 let topics = subscribe.clone();
@@ -228,7 +241,8 @@ impl LiveFeed {
                 wc.max_session = vm.max_session();
                 let token = Token(ws_base_token + conns.len());
                 let client = WsClient::new(wc, hooks, tls.clone(), poll.registry(), token, clock.clone())
-                    .map_err(|source| LiveFeedError::Ws { venue: vm.venue(), market: vm.market(), source })?;
+                    .map_err(|source| LiveFeedError::Ws { venue: vm.venue(), market: vm.market(), source })?
+                    .start_after(vm.connection_stagger() * k as u32);
                 let conn_index = conns.len();
                 for i in chunk {
                     insts[i.id.index()] = Some(InstState {
@@ -269,6 +283,14 @@ impl LiveFeed {
             }
         }
         let unix_offset_ns = pipeline::clock::unix_ns() as i128 - pipeline::clock::now_ns(&clock) as i128;
+        let limits = rest
+            .iter()
+            .map(|r| {
+                let (per_s, burst) = r.vm.snapshot_rate();
+                RateLimit::new(per_s, burst)
+            })
+            .collect();
+        let snapshots = Box::new(SnapshotQueue::new(limits, insts.len()));
         Ok(Self {
             cfg,
             poll,
@@ -277,6 +299,7 @@ impl LiveFeed {
             rest,
             insts,
             pending: HashMap::new(),
+            snapshots,
             clock,
             unix_offset_ns,
             stats,
@@ -319,8 +342,9 @@ impl LiveFeed {
         }
     }
 
+    /// Queues a snapshot of `inst` (once: asking again while it waits changes nothing).
     fn request_snapshot(&mut self, inst: InstrumentId, now_ns: u64) {
-        let Some(st) = self.insts.get_mut(inst.index()).and_then(Option::as_mut) else { return };
+        let Some(st) = self.insts.get(inst.index()).and_then(Option::as_ref) else { return };
         let interval = self.cfg.snapshot_interval.as_nanos() as u64;
         if st.last_request_ns.is_some_and(|t| now_ns.saturating_sub(t) < interval) {
             return;
@@ -328,18 +352,29 @@ impl LiveFeed {
         let Some(ri) = self.rest.iter().position(|r| r.vm == st.vm) else {
             return;
         };
-        let path = st.snapshot_path.clone();
-        st.last_request_ns = Some(now_ns);
-        let req = Request::get(&path).timeout(Duration::from_secs(5));
-        match self.rest[ri].client.submit(req, self.clock.now()) {
-            Ok(id) => {
-                self.pending.insert((ri, id), inst);
-                self.counters.snapshots_requested.fetch_add(1, Relaxed);
-            }
-            Err(_) => {
-                self.counters.snapshots_failed.fetch_add(1, Relaxed);
+        self.snapshots.ask(ri, inst);
+    }
+
+    /// Sends the queued snapshot requests each endpoint's rate limit allows now.
+    fn send_snapshots(&mut self, now_ns: u64) {
+        for ri in 0..self.rest.len() {
+            while let Some(inst) = self.snapshots.next(ri, now_ns) {
+                let Some(st) = self.insts.get_mut(inst.index()).and_then(Option::as_mut) else { continue };
+                st.last_request_ns = Some(now_ns);
+                let req = Request::get(&st.snapshot_path).timeout(Duration::from_secs(5));
+                match self.rest[ri].client.submit(req, self.clock.now()) {
+                    Ok(id) => {
+                        self.pending.insert((ri, id), inst);
+                        self.counters.snapshots_requested.fetch_add(1, Relaxed);
+                    }
+                    Err(_) => {
+                        self.snapshots.done(inst);
+                        self.counters.snapshots_failed.fetch_add(1, Relaxed);
+                    }
+                }
             }
         }
+        self.counters.snapshots_waiting.store(self.snapshots.waiting() as u64, Relaxed);
     }
 
     fn resubscribe(&mut self, inst: InstrumentId, now_ns: u64) {
@@ -499,9 +534,12 @@ impl LiveFeed {
 
     fn on_rest(&mut self, ri: usize, out: &mut Vec<MdEvent>) -> usize {
         let now = self.clock.now();
-        let Self { rest, pending, insts, conns, clock, stats, counters, tap, unix_offset_ns, .. } = self;
+        let Self {
+            rest, pending, insts, conns, clock, stats, counters, tap, unix_offset_ns, snapshots, ..
+        } = self;
         rest[ri].client.poll(now, &mut |c| {
             let Some(inst) = pending.remove(&(ri, c.id)) else { return };
+            snapshots.done(inst);
             let Some(st) = insts.get(inst.index()).and_then(Option::as_ref) else { return };
             let body = match &c.outcome {
                 Outcome::Ok(r) if r.status == 200 => r.body,
@@ -557,6 +595,7 @@ impl FeedSource for LiveFeed {
         for ri in 0..self.rest.len() {
             work += self.on_rest(ri, out);
         }
+        self.send_snapshots(now_ns);
         work
     }
 

@@ -114,6 +114,25 @@ impl VenueMarket {
         }
     }
 
+    /// How long to wait between opening two public connections of this market, so that
+    /// their subscription messages stay within the venue's message rate.
+    pub fn connection_stagger(self) -> Duration {
+        match self {
+            VenueMarket::MexcSpot => Duration::from_millis(
+                1000 * mexc::feed::TOPICS_PER_CONNECTION as u64 / u64::from(mexc::feed::SPOT_MESSAGES_PER_S),
+            ),
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// The REST snapshot rate this market allows: (requests per second, burst).
+    pub fn snapshot_rate(self) -> (u32, u32) {
+        match self.venue() {
+            Venue::GateIo => gateio::feed::snapshot_rate(self.market()),
+            Venue::Mexc => mexc::feed::snapshot_rate(self.market()),
+        }
+    }
+
     /// Sessions are renewed after this long, where the venue cuts them.
     pub fn max_session(self) -> Option<Duration> {
         (self.venue() == Venue::Mexc).then_some(mexc::feed::MAX_SESSION)
@@ -218,6 +237,12 @@ mod tests {
         assert!(VenueMarket::GateFutures.resubscribe("BTC_USDT", 1).is_some());
         assert!(VenueMarket::MexcSpot.resubscribe("BTCUSDT", 1).is_none());
         assert_eq!(VenueMarket::MexcSpot.instruments_per_connection(), 15);
+        assert_eq!(VenueMarket::MexcSpot.connection_stagger(), Duration::from_millis(300));
+        assert_eq!(VenueMarket::GateSpot.connection_stagger(), Duration::ZERO);
+        for vm in VenueMarket::ALL {
+            let (per_s, burst) = vm.snapshot_rate();
+            assert!(per_s > 0 && burst > 0 && burst <= per_s, "{vm}");
+        }
         assert!(VenueMarket::MexcSpot.ack_echoes_topic() && !VenueMarket::MexcFutures.ack_echoes_topic());
     }
 }

@@ -33,6 +33,9 @@ pub enum BookEffect {
     Resync(InstrumentId),
 }
 
+/// Buffered events whose allocation a book keeps once synced (72 bytes each).
+const PENDING_KEPT: usize = 1024;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Header {
     Delta { first: u64, last: u64 },
@@ -118,6 +121,13 @@ impl L2Book {
 
     pub fn asks(&self) -> &Ladder {
         &self.sides[Side::Sell as usize]
+    }
+
+    /// Heap bytes the book holds (capacities: ladders, staged levels, buffered events).
+    pub fn heap_bytes(&self) -> usize {
+        self.sides.iter().map(Ladder::heap_bytes).sum::<usize>()
+            + self.staged.capacity() * std::mem::size_of::<(Side, Price, Qty)>()
+            + self.pending.capacity() * std::mem::size_of::<MdEvent>()
     }
 
     /// Receive time of the newest data applied.
@@ -223,8 +233,16 @@ impl L2Book {
             return;
         }
         self.pending.clear();
+        if self.pending.capacity() > PENDING_KEPT {
+            // A long wait for this snapshot buffered many deltas: do not hold that memory
+            // for the book's lifetime.
+            self.pending.shrink_to(PENDING_KEPT);
+        }
         self.resync_at = None;
         self.after_change(now_ns, fx);
+        if self.synced && self.stats.first_synced_ns == 0 {
+            self.stats.first_synced_ns = now_ns.max(1);
+        }
     }
 
     /// Applies buffered deltas on top of a fresh snapshot; false on a gap.
@@ -414,10 +432,12 @@ impl L2Book {
         fx(BookEffect::Resync(self.inst));
     }
 
-    /// Periodic upkeep: a synced book silent for `stale_ms` resyncs, and an unsynced one
-    /// whose resync went unanswered asks again.
+    /// Periodic upkeep: the ladders return their empty pages to their pools, a synced
+    /// book silent for `stale_ms` resyncs, and an unsynced one whose resync went
+    /// unanswered asks again.
     pub fn maintain(&mut self, now_ns: u64, fx: &mut impl FnMut(BookEffect)) {
         const MS: u64 = 1_000_000;
+        self.sides.iter_mut().for_each(Ladder::compact);
         if self.synced {
             if self.cfg.stale_ms > 0 && now_ns.saturating_sub(self.recv_ns) > self.cfg.stale_ms * MS {
                 self.stats.stale += 1;

@@ -10,15 +10,16 @@ pub struct BookConfig {
     pub stale_ms: u64,
     /// How long to wait for a requested resync before asking again.
     pub resync_retry_ms: u64,
-    /// Levels per side reserved up front outside the ladders' dense windows (levels off
-    /// the tick grid or far from the best, and the re-centring buffers), and levels
-    /// staged per update.
+    /// Levels per side reserved up front outside the ladders' windows (levels off the
+    /// tick grid or far from the best, and the re-centring buffers), and levels staged
+    /// per update. Each grows past it when a book needs more (a deep snapshot, the first
+    /// re-centre of a deep side), so this only moves allocations out of warm-up.
     pub initial_levels: usize,
 }
 
 impl Default for BookConfig {
     fn default() -> Self {
-        Self { buffer_events: 65_536, stale_ms: 30_000, resync_retry_ms: 3_000, initial_levels: 1024 }
+        Self { buffer_events: 65_536, stale_ms: 30_000, resync_retry_ms: 3_000, initial_levels: 64 }
     }
 }
 

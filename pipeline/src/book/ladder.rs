@@ -1,5 +1,6 @@
-//! One side of an L2 book: a dense tick-indexed window around the best level, with an
-//! exact sorted fallback for every other level.
+//! One side of an L2 book: a tick-indexed window around the best level, paged so that
+//! it costs memory only where levels are, with an exact sorted fallback for every other
+//! level.
 //!
 //! # Design
 //!
@@ -14,6 +15,13 @@
 //!   sits on the tick grid (low half below `M`; Lemire, Kaser and Kurz, "Faster
 //!   remainder by direct computation", 2019). Ticks of one price unit or ticks so large
 //!   that the window spans `2^32` units use a hardware division instead.
+//! - **Pages.** The window's slots live in pages of [`PAGE_TICKS`] slots (128 bytes),
+//!   taken from a per-side pool only for the parts of the window that hold levels: a
+//!   table maps each window page to its pool page. A side with ten levels spread over
+//!   500 ticks holds at most ten pages, not the whole window, so a book's memory follows
+//!   its levels, not the price range its window spans. A page left empty goes back to
+//!   the pool at the next [`Ladder::compact`] (the book stage's maintenance pass) or
+//!   re-centre, never on the update path, which would branch on every delete.
 //! - **Bitmap.** One bit per slot in 64 words, and a summary word with one bit per
 //!   non-empty word, so the best level in the window is two `lzcnt`s away whatever the
 //!   gaps between levels.
@@ -24,7 +32,7 @@
 //! - **Best.** Not tracked: reading it takes the larger of the window's highest bit
 //!   (two `lzcnt`s) and the fallback's last level, a few ns. Tracking it would put a
 //!   branch on every update ("does this touch the best?") that is as random as the
-//!   feed; as it is, an update in the window branches on nothing about the update
+//!   feed; as it is, an update in a mapped page branches on nothing about the update
 //!   (insert, modify or delete are all the same arithmetic on the slot and bitmap).
 //!   The level count is not tracked either: [`Ladder::len`] counts bits.
 //! - **Re-centring.** Checked only when an update lands outside the window, the only
@@ -36,9 +44,10 @@
 //!
 //! # Cost and worst case
 //!
-//! An update inside the window is a range check, one multiply, a slot write and two
-//! bitmap-word writes: no allocation, and no branch that depends on the update. The
-//! worst cases are:
+//! An update inside the window is a range check, one multiply, a page-table load, a
+//! slot write and two bitmap-word writes: no allocation, and no branch that depends on
+//! the update once its page is mapped (a level in a page that holds none yet maps one,
+//! out of line). The worst cases are:
 //!
 //! - A re-centre: `O(levels on the side)` time, and it may grow the fallback's
 //!   allocation (and its two scratch buffers) to the number of levels on the side. It
@@ -51,14 +60,18 @@
 //!   the fallback levels better than it (16 bytes each): cheap just below the window,
 //!   `O(n)` at the very bottom of a deep book. A genuinely new level may grow the
 //!   fallback's `Vec`.
+//! - A level in a page the pool has never had to provide: the pool grows by a page.
+//!   The pool never shrinks, so it holds as many pages as the side ever had mapped at
+//!   once (at most the whole window, 32 KiB).
 //! - A side whose every level is off the grid (a tick that does not divide the venue's
 //!   prices, e.g. after the venue refines its tick and before the instrument table
 //!   follows): everything lives in the fallback, which is exact and as fast as the
 //!   sorted `Vec` this ladder replaced.
 //!
-//! Memory: 32 KiB of slots and 520 bytes of bitmap per side, plus three buffers of 16
-//! bytes per level (the fallback and two for re-centring), reserved up front for the
-//! capacity asked and grown only when a re-centre or a new far level needs more. The
+//! Memory per side: 1.1 KiB in place (the bitmap, the page table), plus 128 bytes per
+//! page the pool holds and 16 bytes per level of the fallback and of each of its two
+//! re-centring buffers, reserved up front for the capacity asked and grown only when a
+//! page, a re-centre or a new far level needs more ([`Ladder::heap_bytes`]). The
 //! fallback holds at most [`MAX_LEVELS`] levels.
 
 use std::fmt;
@@ -70,6 +83,13 @@ use crate::types::{Price, Qty};
 pub const WINDOW_TICKS: usize = 4096;
 const WORDS: usize = WINDOW_TICKS / 64;
 const MASK: usize = WINDOW_TICKS - 1;
+/// Slots per page of the window (a power of two that divides 64: pages never straddle a
+/// bitmap word).
+pub const PAGE_TICKS: usize = 16;
+const PAGES: usize = WINDOW_TICKS / PAGE_TICKS;
+/// The page-table entry of a window page that has no pool page.
+const UNMAPPED: u16 = u16::MAX;
+const PAGE_MASK: u64 = (1 << PAGE_TICKS) - 1;
 /// Where a re-centre puts the best level, and the band it may wander in before the next.
 const TARGET: usize = WINDOW_TICKS * 3 / 4;
 const LOW: usize = WINDOW_TICKS / 4;
@@ -144,7 +164,15 @@ pub struct Ladder {
     /// Bit `w` set when `words[w]` has a bit set.
     summary: u64,
     words: [u64; WORDS],
-    slots: Box<[i64; WINDOW_TICKS]>,
+    /// The pool page of each window page, [`UNMAPPED`] when it has none.
+    table: [u16; PAGES],
+    /// One bit per mapped window page.
+    mapped: [u64; PAGES / 64],
+    /// The slots of the mapped pages; a page on the free list is all zeros.
+    pool: Vec<[i64; PAGE_TICKS]>,
+    /// Pool pages not mapped (capacity kept at the pool's size, so freeing never
+    /// allocates).
+    free: Vec<u16>,
     /// Levels off the grid or outside the window, ascending by key (best last).
     far: Vec<Slot>,
     /// Scratch for re-centring, kept to reuse the allocations.
@@ -161,6 +189,7 @@ impl fmt::Debug for Ladder {
             .field("best", &self.best())
             .field("window_from", &self.price(self.lo))
             .field("fallback_len", &self.far.len())
+            .field("pages", &(self.pool.len() - self.free.len()))
             .finish_non_exhaustive()
     }
 }
@@ -171,8 +200,9 @@ pub struct LadderFull;
 
 impl Ladder {
     /// The bid side of a book whose prices move in steps of `tick` (a non-positive tick
-    /// counts as one price unit). `capacity` levels of the fallback (and of each of the
-    /// re-centring buffers) are reserved up front.
+    /// counts as one price unit). `capacity` levels are reserved up front: in the
+    /// fallback and each of the re-centring buffers, and as pool pages for that many
+    /// levels on consecutive ticks.
     pub fn bids(tick: Price, capacity: usize) -> Self {
         Self::new(0, tick, capacity)
     }
@@ -183,8 +213,7 @@ impl Ladder {
     }
 
     fn new(neg: i64, tick: Price, capacity: usize) -> Self {
-        let slots: Box<[i64; WINDOW_TICKS]> =
-            vec![0i64; WINDOW_TICKS].into_boxed_slice().try_into().expect("WINDOW_TICKS slots");
+        let pages = (capacity / PAGE_TICKS).min(PAGES);
         Self {
             neg,
             lo: 0,
@@ -192,7 +221,10 @@ impl Ladder {
             since: 0,
             summary: 0,
             words: [0; WORDS],
-            slots,
+            table: [UNMAPPED; PAGES],
+            mapped: [0; PAGES / 64],
+            pool: Vec::with_capacity(pages),
+            free: Vec::with_capacity(pages),
             far: Vec::with_capacity(capacity),
             moved: Vec::with_capacity(capacity.min(WINDOW_TICKS)),
             spare: Vec::with_capacity(capacity),
@@ -240,12 +272,83 @@ impl Ladder {
             while bits != 0 {
                 let i = w * 64 + bits.trailing_zeros() as usize;
                 bits &= bits - 1;
-                f(Slot { key: self.slot_key(i), qty: self.slots[i] });
-                self.slots[i] = 0;
+                let slot = self.slot_mut(i);
+                let qty = std::mem::take(slot);
+                f(Slot { key: self.slot_key(i), qty });
             }
             self.words[w] = 0;
         }
         self.summary = 0;
+        self.unmap_empty();
+    }
+
+    /// The quantity slot of window slot `i`, whose page must be mapped.
+    #[inline(always)]
+    fn slot_mut(&mut self, i: usize) -> &mut i64 {
+        let p = self.table[(i & MASK) / PAGE_TICKS];
+        &mut self.pool[usize::from(p)][i % PAGE_TICKS]
+    }
+
+    /// The quantity at window slot `i` (zero in an unmapped page).
+    #[inline(always)]
+    fn slot_qty(&self, i: usize) -> i64 {
+        match self.table[(i & MASK) / PAGE_TICKS] {
+            UNMAPPED => 0,
+            p => self.pool[usize::from(p)][i % PAGE_TICKS],
+        }
+    }
+
+    /// Gives window page `page` a pool page, growing the pool if none is free.
+    fn map(&mut self, page: usize) {
+        let p = match self.free.pop() {
+            Some(p) => p,
+            None => {
+                self.pool.push([0; PAGE_TICKS]);
+                // At most PAGES pages are ever mapped at once, so the pool stays below
+                // UNMAPPED.
+                self.free.reserve_exact(self.pool.len() - self.free.len());
+                (self.pool.len() - 1) as u16
+            }
+        };
+        self.table[page] = p;
+        self.mapped[page / 64] |= 1 << (page % 64);
+    }
+
+    /// Returns every mapped page that holds no level to the pool.
+    fn unmap_empty(&mut self) {
+        for k in 0..self.mapped.len() {
+            let mut m = self.mapped[k];
+            while m != 0 {
+                let page = k * 64 + m.trailing_zeros() as usize;
+                m &= m - 1;
+                let bits = (self.words[page * PAGE_TICKS / 64] >> (page * PAGE_TICKS % 64)) & PAGE_MASK;
+                if bits == 0 {
+                    self.free.push(self.table[page]);
+                    self.table[page] = UNMAPPED;
+                    self.mapped[k] &= !(1 << (page % 64));
+                }
+            }
+        }
+    }
+
+    /// Returns the pages that hold no level to the pool (off the update path: the book
+    /// stage calls it on its maintenance pass). Frees no memory; the pool keeps them.
+    pub fn compact(&mut self) {
+        self.unmap_empty();
+    }
+
+    /// Heap bytes the side holds: the page pool and the fallback's buffers (capacity,
+    /// not use).
+    pub fn heap_bytes(&self) -> usize {
+        self.pool.capacity() * std::mem::size_of::<[i64; PAGE_TICKS]>()
+            + self.free.capacity() * std::mem::size_of::<u16>()
+            + (self.far.capacity() + self.moved.capacity() + self.spare.capacity())
+                * std::mem::size_of::<Slot>()
+    }
+
+    /// Window pages holding a pool page now.
+    pub fn pages_mapped(&self) -> usize {
+        self.mapped.iter().map(|m| m.count_ones() as usize).sum()
     }
 
     /// Sets the quantity at `price` (absolute); zero removes the level.
@@ -264,12 +367,28 @@ impl Ladder {
     /// is a few bit operations away when read).
     #[inline(always)]
     fn set_near(&mut self, i: usize, qty: i64) -> Result<(), LadderFull> {
-        self.slots[i] = qty;
+        let p = self.table[i / PAGE_TICKS];
+        if p == UNMAPPED {
+            return self.set_unmapped(i, qty);
+        }
+        self.pool[usize::from(p)][i % PAGE_TICKS] = qty;
         let (w, bit) = (i / 64, 1u64 << (i % 64));
         let word = (self.words[w] & !bit) | (bit & u64::from(qty != 0).wrapping_neg());
         self.words[w] = word;
         self.summary = (self.summary & !(1 << w)) | (u64::from(word != 0) << w);
         Ok(())
+    }
+
+    /// Sets window slot `i` of a page that has no pool page: a delete there has nothing
+    /// to delete, a new level maps the page first.
+    #[cold]
+    #[inline(never)]
+    fn set_unmapped(&mut self, i: usize, qty: i64) -> Result<(), LadderFull> {
+        if qty == 0 {
+            return Ok(());
+        }
+        self.map(i / PAGE_TICKS);
+        self.set_near(i, qty)
     }
 
     /// Sets a level that has no window slot; then, since the feed has reached past the
@@ -339,7 +458,7 @@ impl Ladder {
         if let Some(i) = self.window_top() {
             let key = self.slot_key(i);
             if far.is_none_or(|f| key > f.key) {
-                return Some(Slot { key, qty: self.slots[i & MASK] });
+                return Some(Slot { key, qty: self.slot_qty(i) });
             }
         }
         far
@@ -409,7 +528,10 @@ impl Ladder {
             match self.slot_of(l.key) {
                 Some(i) => {
                     let i = i & MASK;
-                    self.slots[i] = l.qty;
+                    if self.table[i / PAGE_TICKS] == UNMAPPED {
+                        self.map(i / PAGE_TICKS);
+                    }
+                    *self.slot_mut(i) = l.qty;
                     self.words[i / 64] |= 1 << (i % 64);
                     self.summary |= 1 << (i / 64);
                 }
@@ -431,7 +553,7 @@ impl Ladder {
     pub fn qty_at(&self, price: Price) -> Qty {
         let key = self.key(price);
         if let Some(i) = self.slot_of(key) {
-            return Qty(self.slots[i & MASK]);
+            return Qty(self.slot_qty(i));
         }
         match self.far.get(self.position(key)) {
             Some(s) if s.key == key => Qty(s.qty),
@@ -514,7 +636,7 @@ impl Iterator for Levels<'_> {
             let key = l.slot_key(i);
             if far.is_none_or(|f| key > f.key) {
                 self.bits &= !(1 << b);
-                return Some(Level { price: l.price(key), qty: Qty(l.slots[i & MASK]) });
+                return Some(Level { price: l.price(key), qty: Qty(l.slot_qty(i)) });
             }
         }
         let f = far?;
@@ -663,9 +785,47 @@ mod tests {
         let top = b.best().unwrap().price;
         b.set(top, Qty(7)).unwrap();
         assert_eq!(b.best().unwrap().qty, Qty(7), "existing levels still update");
-        let free = (0..WINDOW_TICKS).find(|&i| b.slots[i] == 0).unwrap();
+        let free = (0..WINDOW_TICKS).find(|&i| b.slot_qty(i) == 0).unwrap();
         b.set(b.price(b.slot_key(free)), Qty(1)).unwrap();
         assert_eq!(b.len(), len + 1, "the window still takes levels");
+    }
+
+    #[test]
+    fn memory_follows_the_levels_not_the_window() {
+        let tick = 100;
+        let mut b = Ladder::bids(Price(tick), 0);
+        assert_eq!(b.heap_bytes(), 0, "an empty side holds no heap");
+        // Ten levels 50 ticks apart: 500 ticks of price range, ten pages.
+        for k in 0..10 {
+            b.set(Price((1_000_000 - 50 * k) * tick), Qty(1)).unwrap();
+        }
+        assert_eq!(b.pages_mapped(), 10);
+        let ten_pages = b.heap_bytes();
+        // Ten pages (the pool rounds up to sixteen) and the first level's stay in the
+        // fallback before the window moved to it: not the 32 KiB of a whole window.
+        assert!(ten_pages < 3 * 1024, "{ten_pages} bytes");
+        // A level moving inside its page, then to a fresh page and back: the emptied page
+        // stays mapped until the maintenance pass, and is reused after it.
+        b.set(Price(1_000_000 * tick), Qty(0)).unwrap();
+        b.set(Price((1_000_000 + 3) * tick), Qty(2)).unwrap();
+        assert_eq!(b.pages_mapped(), 10);
+        b.set(Price((1_000_000 + 3) * tick), Qty(0)).unwrap();
+        b.set(Price((1_000_000 - 500) * tick), Qty(2)).unwrap();
+        assert_eq!(b.pages_mapped(), 11);
+        b.compact();
+        assert_eq!(b.pages_mapped(), 10, "the emptied top page went back to the pool");
+        b.set(Price((1_000_000 - 700) * tick), Qty(2)).unwrap();
+        assert_eq!(b.pages_mapped(), 11);
+        let pool = b.pool.len();
+        assert_eq!(pool, 11, "the freed page was reused");
+        assert_eq!(b.best().unwrap().price, Price((1_000_000 - 50) * tick));
+        assert_eq!(b.qty_at(Price((1_000_000 - 700) * tick)), Qty(2));
+        assert_eq!(b.qty_at(Price((1_000_000 - 701) * tick)), Qty::ZERO, "an unmapped slot reads zero");
+        // Deleting a level that was never there maps nothing.
+        b.set(Price((1_000_000 - 1_000) * tick), Qty(0)).unwrap();
+        assert_eq!(b.pages_mapped(), 11);
+        b.clear();
+        assert_eq!((b.pages_mapped(), b.pool.len()), (0, pool), "clearing keeps the pool");
     }
 
     /// One step of a random update stream, interpreted against a moving centre.
@@ -681,6 +841,8 @@ mod tests {
         Jump { ticks: i64 },
         /// The best level of a side goes.
         DeleteBest { bid: bool },
+        /// The maintenance pass returns empty pages to the pool.
+        Compact,
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -691,6 +853,7 @@ mod tests {
             2 => (-200_000i64..200_000, qty, any::<bool>()).prop_map(|(ticks, qty, bid)| Op::Far { ticks, qty, bid }),
             1 => (-20_000i64..20_000).prop_map(|ticks| Op::Jump { ticks }),
             2 => any::<bool>().prop_map(|bid| Op::DeleteBest { bid }),
+            1 => Just(Op::Compact),
         ]
     }
 
@@ -719,6 +882,11 @@ mod tests {
                     Op::Far { ticks, qty, bid } => ((centre + ticks) * tick, qty, bid),
                     Op::Jump { ticks } => {
                         centre += ticks;
+                        continue;
+                    }
+                    Op::Compact => {
+                        bids.compact();
+                        asks.compact();
                         continue;
                     }
                     Op::DeleteBest { bid } => {

@@ -101,6 +101,12 @@ impl Books {
         self.books.len()
     }
 
+    /// Memory the books hold: their size in place plus their heaps.
+    pub fn memory_bytes(&self) -> usize {
+        self.books.capacity() * std::mem::size_of::<L2Book>()
+            + self.books.iter().map(L2Book::heap_bytes).sum::<usize>()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.books.is_empty()
     }
@@ -115,6 +121,8 @@ fn publish(counters: &BookCounters, b: &L2Book) {
         gaps: s.gaps,
         resyncs: s.resyncs,
         updates: s.updates + s.snapshots,
+        first_synced_ns: s.first_synced_ns,
+        bytes: (std::mem::size_of::<L2Book>() + b.heap_bytes()) as u64,
     };
     counters.publish(b.inst(), c, b.bids().best().unwrap_or_default(), b.asks().best().unwrap_or_default());
 }

@@ -20,6 +20,8 @@ pub struct BookStats {
     pub bad_updates: u64,
     pub buffer_overflows: u64,
     pub resyncs: u64,
+    /// When the book first synced (the book stage's clock, ns); 0 until it has.
+    pub first_synced_ns: u64,
 }
 
 /// Book counters readable from any thread: per instrument, updated by the book stage
@@ -31,6 +33,8 @@ pub struct BookCounters {
     gaps: Vec<AtomicU64>,
     resyncs: Vec<AtomicU64>,
     updates: Vec<AtomicU64>,
+    first_synced_ns: Vec<AtomicU64>,
+    bytes: Vec<AtomicU64>,
     /// Best bid and ask price and quantity mantissas (0 when absent).
     top: Vec<[AtomicI64; 4]>,
     md_dropped: AtomicU64,
@@ -44,6 +48,10 @@ pub struct BookCounterSnapshot {
     pub gaps: u64,
     pub resyncs: u64,
     pub updates: u64,
+    /// When the book first synced (the engine clock's ns); 0 until it has.
+    pub first_synced_ns: u64,
+    /// Memory the book holds: its size in place plus its heap.
+    pub bytes: u64,
 }
 
 impl BookCounters {
@@ -55,6 +63,8 @@ impl BookCounters {
             gaps: v(),
             resyncs: v(),
             updates: v(),
+            first_synced_ns: v(),
+            bytes: v(),
             top: (0..count).map(|_| std::array::from_fn(|_| AtomicI64::new(0))).collect(),
             md_dropped: AtomicU64::new(0),
         })
@@ -74,6 +84,8 @@ impl BookCounters {
         set(&self.gaps, c.gaps);
         set(&self.resyncs, c.resyncs);
         set(&self.updates, c.updates);
+        set(&self.first_synced_ns, c.first_synced_ns);
+        set(&self.bytes, c.bytes);
         if let Some(t) = self.top.get(i) {
             for (slot, v) in t.iter().zip([bid.price.0, bid.qty.0, ask.price.0, ask.qty.0]) {
                 slot.store(v, Ordering::Relaxed);
@@ -103,6 +115,8 @@ impl BookCounters {
             gaps: get(&self.gaps),
             resyncs: get(&self.resyncs),
             updates: get(&self.updates),
+            first_synced_ns: get(&self.first_synced_ns),
+            bytes: get(&self.bytes),
         }
     }
 

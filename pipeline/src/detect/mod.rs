@@ -10,8 +10,10 @@
 //!   when the ring is full the opportunity is dropped and counted, detection never waits.
 //! - **State owned:** the latest top of every instrument's book (a `Vec` indexed by
 //!   instrument id), which instruments are enabled, every candidate (a direction of a
-//!   spot-spot pair, a basis pair or a triangle) computed once at construction with the
-//!   candidates each instrument takes part in, and each candidate's last emission time.
+//!   spot-spot pair, a basis pair or a triangle) found instrument by instrument through
+//!   an index of the universe ([`candidates`]), the candidates each instrument takes
+//!   part in, and each candidate's last emission time. Every table is indexed by
+//!   instrument id and only appended to.
 //! - **Invariants:** a book that is not synced, or whose data is older than
 //!   `max_data_age_ms` relative to the triggering event's receive time, is never used; an
 //!   emitted opportunity's legs all satisfy their instrument's tick, lot, min/max quantity
@@ -22,7 +24,8 @@
 //!   is emitted at most once per `cooldown_ms` however long it persists. Exact arithmetic
 //!   only; no allocation in `poll`; no input makes it panic.
 //! - **Latency budget:** a book update with no opportunity costs one evaluation of each
-//!   candidate the instrument is in (well under a microsecond each); an opportunity adds
+//!   candidate the instrument is in (well under a microsecond each), whatever the size
+//!   of the universe (`cargo bench --bench detect` measures it); an opportunity adds
 //!   a binary search over sizes (about 30 evaluations at most): a few microseconds.
 //!
 //! What detection finds:
@@ -33,7 +36,7 @@
 //!   perpetual) only for the venues and assets listed in `reverse_basis`, and never for
 //!   more than the inventory configured there.
 //! - **Triangular**: inside one venue, over `X/Q`, `Y/X`, `Y/Q` with `Q` a USD asset, both
-//!   directions.
+//!   directions; every listed cross `Y/X` with both legs to a USD asset makes one.
 //!
 //! The early operation states of the design (IDLE, DETECTING, OPPORTUNITY_FOUND) live
 //! here and are reported as counters: `evaluations` (detecting), `found` (found, before
@@ -41,9 +44,9 @@
 //!
 //! Instruments are added and removed at run time by enabling and disabling entries of the
 //! instrument table the detector was built with; an instrument the table does not know
-//! needs a restart (its candidates are computed at construction, so `poll` never
-//! allocates).
+//! needs a restart (`poll` never allocates, and the table is shared read-only).
 
+mod candidates;
 mod config;
 mod sizing;
 mod stats;
@@ -60,34 +63,12 @@ pub use config::{DetectConfig, DetectConfigError, ReverseBasis};
 pub use sizing::{Params, Quote, Refusal, Sized, lcm, lot_base, size_pair, size_triangle};
 pub use stats::{DetectSnapshot, DetectStats};
 
-use crate::msg::{BookTop, DetectControl, MAX_LEGS, OppKind, Opportunity};
+use candidates::{Candidate, CandidateIndex, Shape};
+
+use crate::msg::{BookTop, DetectControl, OppKind, Opportunity};
 use crate::runtime::{Rx, Stage, Tx};
-use crate::types::{Amount, AssetId, InstrumentId, Instruments, Market, Venue};
+use crate::types::{InstrumentId, Instruments};
 use crate::units::{ms_to_ns, now_ns};
-
-/// What a candidate trades.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Shape {
-    /// Buy `buy`, sell `sell`, the same base quantity.
-    Pair { buy: InstrumentId, sell: InstrumentId, inventory: Option<Amount> },
-    /// `a = X/Q`, `b = Y/X`, `c = Y/Q`.
-    Triangle { a: InstrumentId, b: InstrumentId, c: InstrumentId, forward: bool },
-}
-
-/// One direction of one opportunity, with its de-duplication state.
-#[derive(Clone, Copy, Debug)]
-struct Candidate {
-    kind: OppKind,
-    shape: Shape,
-    insts: [InstrumentId; MAX_LEGS],
-    n_insts: u8,
-    /// The common base step (lcm of the lots in base units).
-    lattice: Amount,
-    last_emit_ns: u64,
-    ever_emitted: bool,
-    /// Found at the last evaluation.
-    present: bool,
-}
 
 #[derive(Clone, Copy, Debug)]
 struct BookSlot {
@@ -115,6 +96,7 @@ struct Core {
     enabled: Vec<bool>,
     cands: Vec<Candidate>,
     by_inst: Vec<Vec<u32>>,
+    index: CandidateIndex,
     params: Params,
     max_age_ns: u64,
     cooldown_ns: u64,
@@ -143,21 +125,14 @@ impl Detector {
         if config.limit_edge_share_pct > 100 {
             return Err(DetectConfigError::EdgeShare);
         }
-        let cands = candidates(config, &instruments)?;
+        let index = CandidateIndex::new(config, &instruments)?;
         let n = instruments.len();
-        let mut by_inst = vec![Vec::new(); n];
-        for (ci, c) in cands.iter().enumerate() {
-            for inst in &c.insts[..c.n_insts as usize] {
-                by_inst[inst.index()].push(ci as u32);
-            }
-        }
-        let books =
-            instruments.iter().map(|i| BookSlot { top: BookTop::unsynced(i.id, 0), valid: false }).collect();
-        let core = Core {
-            books,
-            enabled: vec![true; n],
-            cands,
-            by_inst,
+        let mut core = Core {
+            books: Vec::with_capacity(n),
+            enabled: Vec::with_capacity(n),
+            cands: Vec::new(),
+            by_inst: Vec::with_capacity(n),
+            index,
             params: Params {
                 min_edge: config.min_profit_bps.rate(),
                 max_notional: config.max_notional_usd.amount(),
@@ -171,6 +146,9 @@ impl Detector {
             stats,
             instruments,
         };
+        for id in (0..n).map(|i| InstrumentId(i as u16)) {
+            core.add(id);
+        }
         Ok(Self { input, control, output, core })
     }
 
@@ -212,6 +190,23 @@ impl Stage for Detector {
 }
 
 impl Core {
+    /// Takes the table's instrument `id` (the next one: ids are dense and only grow):
+    /// its book slot, enabled, and every candidate it completes with the instruments
+    /// already taken.
+    fn add(&mut self, id: InstrumentId) {
+        debug_assert_eq!(id.index(), self.books.len());
+        self.books.push(BookSlot { top: BookTop::unsynced(id, 0), valid: false });
+        self.enabled.push(true);
+        self.by_inst.push(Vec::new());
+        let first = self.cands.len();
+        self.index.add(&self.instruments, id, &mut self.cands);
+        for ci in first..self.cands.len() {
+            for inst in self.cands[ci].instruments() {
+                self.by_inst[inst.index()].push(ci as u32);
+            }
+        }
+    }
+
     fn invalidate_all(&mut self) {
         self.stats.input_overflows.inc();
         for b in &mut self.books {
@@ -345,84 +340,4 @@ impl Core {
         c.last_emit_ns = trigger_ns;
         c.ever_emitted = true;
     }
-}
-
-/// Every candidate the instrument table offers under `config`.
-fn candidates(config: &DetectConfig, t: &Instruments) -> Result<Vec<Candidate>, DetectConfigError> {
-    let usd: Vec<AssetId> = config.usd_assets.iter().filter_map(|a| t.find_asset(a)).collect();
-    let mut inventory: Vec<(Venue, AssetId, Amount)> = Vec::new();
-    for r in &config.reverse_basis {
-        let a = t.find_asset(&r.asset).ok_or_else(|| DetectConfigError::UnknownAsset(r.asset.clone()))?;
-        inventory.push((r.venue, a, r.max_base.amount()));
-    }
-    let tradable: Vec<_> = t.iter().filter(|i| i.trading_enabled && lot_base(i).is_some()).collect();
-    let spot_usd: Vec<_> =
-        tradable.iter().filter(|i| i.market == Market::Spot && usd.contains(&i.quote)).collect();
-    let mut out = Vec::new();
-    let pair = |kind, buy: &crate::types::Instrument, sell: &crate::types::Instrument, inventory| {
-        let lattice = lcm(lot_base(buy)?, lot_base(sell)?)?;
-        Some(Candidate {
-            kind,
-            shape: Shape::Pair { buy: buy.id, sell: sell.id, inventory },
-            insts: [buy.id, sell.id, buy.id],
-            n_insts: 2,
-            lattice,
-            last_emit_ns: 0,
-            ever_emitted: false,
-            present: false,
-        })
-    };
-    if config.spot_spot {
-        for a in &spot_usd {
-            for b in &spot_usd {
-                if a.venue != b.venue && a.base == b.base && a.quote == b.quote {
-                    out.extend(pair(OppKind::SpotSpot, a, b, None));
-                }
-            }
-        }
-    }
-    if config.basis {
-        for s in &spot_usd {
-            for f in tradable.iter().filter(|f| f.market == Market::Futures) {
-                if f.base != s.base || f.quote != s.quote || (f.venue != s.venue && !config.basis_cross_venue)
-                {
-                    continue;
-                }
-                out.extend(pair(OppKind::Basis, s, f, None));
-                if let Some(&(_, _, max)) = inventory.iter().find(|(v, a, _)| *v == s.venue && *a == s.base) {
-                    out.extend(pair(OppKind::Basis, f, s, Some(max)));
-                }
-            }
-        }
-    }
-    if config.triangular {
-        for a in &spot_usd {
-            for c in &spot_usd {
-                if c.venue != a.venue || c.quote != a.quote || c.base == a.base {
-                    continue;
-                }
-                for b in tradable.iter().filter(|b| b.market == Market::Spot && b.venue == a.venue) {
-                    if b.base != c.base || b.quote != a.base {
-                        continue;
-                    }
-                    let Some(lattice) = lot_base(b).zip(lot_base(c)).and_then(|(x, y)| lcm(x, y)) else {
-                        continue;
-                    };
-                    for forward in [true, false] {
-                        out.push(Candidate {
-                            kind: OppKind::Triangular,
-                            shape: Shape::Triangle { a: a.id, b: b.id, c: c.id, forward },
-                            insts: [a.id, b.id, c.id],
-                            n_insts: 3,
-                            lattice,
-                            last_emit_ns: 0,
-                            ever_emitted: false,
-                            present: false,
-                        });
-                    }
-                }
-            }
-        }
-    }
-    Ok(out)
 }

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::msg::{BOOK_DEPTH, Leg, Level};
 use crate::testkit::{self, Universe, px, qty, top};
-use crate::types::{Price, Qty, Rate, Rounding, Side};
+use crate::types::{Amount, Price, Qty, Rate, Rounding, Side, Venue};
 use crate::units::{Bps, Exact, Usd};
 
 const MS: u64 = 1_000_000;

@@ -76,6 +76,8 @@ pub struct Dispatcher<S: OrderSink> {
     stats: Arc<DispatchStats>,
     /// Market data receive to the last leg handed to the venue connection, in ns.
     tick_to_trade: Option<Recorder>,
+    /// Executions per instrument traded, for the cold side.
+    by_instrument: Option<Arc<crate::cells::InstrumentCounters>>,
 }
 
 impl<S: OrderSink> fmt::Debug for Dispatcher<S> {
@@ -112,6 +114,7 @@ impl<S: OrderSink> Dispatcher<S> {
             outbox: Held::new(capacity),
             stats,
             tick_to_trade: None,
+            by_instrument: None,
         }
     }
 
@@ -119,6 +122,12 @@ impl<S: OrderSink> Dispatcher<S> {
     /// execution into `rec`, a series in nanoseconds.
     pub fn with_tick_to_trade(mut self, rec: Recorder) -> Self {
         self.tick_to_trade = Some(rec);
+        self
+    }
+
+    /// Counts every execution in `counters` once per instrument it trades.
+    pub fn with_executions_by_instrument(mut self, counters: Arc<crate::cells::InstrumentCounters>) -> Self {
+        self.by_instrument = Some(counters);
         self
     }
 
@@ -199,6 +208,11 @@ impl<S: OrderSink> Dispatcher<S> {
         self.stats.executions.inc();
         let now = now_ns(&self.clock);
         let legs = e.opp().legs();
+        if let Some(c) = &self.by_instrument {
+            for leg in legs {
+                c.inc(leg.inst);
+            }
+        }
         let mut tifs = [TimeInForce::Ioc; crate::msg::MAX_LEGS];
         // WRITE-AHEAD: every leg's intent, in one write, before any leg is sent.
         let mut journaled = self

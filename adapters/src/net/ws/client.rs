@@ -136,6 +136,13 @@ impl<H: WsHooks> WsClient<H> {
         })
     }
 
+    /// Dials for the first time only `delay` after now (connections of one feed opened
+    /// one after another, to keep within a venue's message rate).
+    pub fn start_after(mut self, delay: Duration) -> Self {
+        self.state = State::Waiting { until: self.clock.now() + delay };
+        self
+    }
+
     /// Replaces the backoff's random seed (reproducible tests).
     pub fn with_backoff_seed(mut self, seed: u64) -> Self {
         self.backoff = Backoff::with_seed(self.config.backoff, seed);

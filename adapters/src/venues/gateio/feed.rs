@@ -31,6 +31,17 @@ impl GateDepth {
     }
 }
 
+/// REST order-book snapshots per second this client allows itself: Gate allows 200
+/// public requests per 10 s per endpoint and IP; 80% of that. Gate documents no limit of
+/// subscriptions per WebSocket connection (only 300 connections per IP), so each market
+/// takes one connection.
+pub const SNAPSHOTS_PER_S: u32 = 16;
+
+/// REST snapshots per second, and how many may go at once after a quiet spell.
+pub fn snapshot_rate(_market: Market) -> (u32, u32) {
+    (SNAPSHOTS_PER_S, 8)
+}
+
 /// `{"time":<s>,"channel":"spot.ping"}`, answered by `…"channel":"spot.pong"…`.
 pub const SPOT_PING: AppPing = AppPing {
     message: |now_ms| format!(r#"{{"time":{},"channel":"spot.ping"}}"#, now_ms / 1000),

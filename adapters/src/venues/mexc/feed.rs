@@ -18,6 +18,18 @@ use crate::net::ws::AppPing;
 /// Most topics MEXC allows on one spot connection.
 pub const TOPICS_PER_CONNECTION: usize = 30;
 
+/// Messages per second MEXC allows a spot WebSocket client ("100 times/s", its scope
+/// not stated: taken per IP, so connections open one after another, each sending its
+/// subscriptions in a share of that second).
+pub const SPOT_MESSAGES_PER_S: u32 = 100;
+
+/// REST depth snapshots per second this client allows itself: spot `/api/v3/depth`
+/// (weight 1) shares MEXC's 500 per 10 s per endpoint and IP; futures
+/// `/api/v1/contract/depth` allows 20 per 2 s. Both at 80%, leaving room for other
+/// clients of the same IP.
+pub const SPOT_SNAPSHOTS_PER_S: u32 = 40;
+pub const FUTURES_SNAPSHOTS_PER_S: u32 = 8;
+
 /// Sessions are renewed before MEXC's 24-hour cut.
 pub const MAX_SESSION: Duration = Duration::from_secs(23 * 3600);
 
@@ -57,6 +69,14 @@ pub fn subscriptions(market: Market, symbol: &str, inst: InstrumentId, interval:
             topic: symbol.to_owned(),
             message: format!(r#"{{"method":"sub.depth","param":{{"symbol":"{symbol}","compress":true}}}}"#),
         }],
+    }
+}
+
+/// REST snapshots per second, and how many may go at once after a quiet spell.
+pub fn snapshot_rate(market: Market) -> (u32, u32) {
+    match market {
+        Market::Spot => (SPOT_SNAPSHOTS_PER_S, 10),
+        Market::Futures => (FUTURES_SNAPSHOTS_PER_S, 4),
     }
 }
 

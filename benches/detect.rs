@@ -1,0 +1,174 @@
+//! Detection's cost per book update as the universe grows: 10, 100 and 1000 pairs per
+//! venue on both venues (spot everywhere, perpetuals on every third pair, a cross to BTC
+//! on every fourth, so every pair takes part in the same few candidates whatever the
+//! size of the universe), against a floor in the same run: the same updates through the
+//! same detector with every kind of opportunity turned off (the ring and the book slot,
+//! no candidate). The books are synced and priced so that nothing pays: the common case,
+//! an update that evaluates its candidates and finds nothing.
+//!
+//! `cargo bench --bench detect`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use pipeline::detect::{DetectConfig, DetectStats, Detector};
+use pipeline::metrics::{MetricsHub, SeriesKind};
+use pipeline::msg::{BOOK_DEPTH, BookTop, DetectControl, Level, Opportunity};
+use pipeline::runtime::{Backpressure, Rx, Stage, Tx, link};
+use pipeline::types::{Instrument, InstrumentSpec, Instruments, Market, Price, Qty, Venue};
+use quanta::Clock;
+
+/// Updates per measured batch (one poll per [`POLL`] updates, as the stage drains).
+const UPDATES: usize = 4096;
+const POLL: usize = 64;
+
+fn spec(venue: Venue, market: Market, base: &str, quote: &str, tick: &str, size: &str) -> InstrumentSpec {
+    let symbol = match (venue, market) {
+        (Venue::Mexc, Market::Spot) => format!("{base}{quote}"),
+        _ => format!("{base}_{quote}"),
+    };
+    InstrumentSpec {
+        venue,
+        market,
+        symbol,
+        base: base.into(),
+        quote: quote.into(),
+        tick: tick.into(),
+        lot: if market == Market::Futures { "1".into() } else { "0.001".into() },
+        min_qty: None,
+        max_qty: None,
+        min_notional: Some("1".into()),
+        contract_size: size.into(),
+        taker_fee: Some("0.001".into()),
+        maker_fee: None,
+        trading_enabled: true,
+    }
+}
+
+/// `n` pairs per venue: `P<k>/USDT` spot on both, perpetuals on every third, `P<k>/BTC`
+/// on every fourth, with BTC/USDT listed.
+fn universe(n: usize) -> Instruments {
+    let mut specs = Vec::new();
+    for venue in Venue::ALL {
+        specs.push(spec(venue, Market::Spot, "BTC", "USDT", "0.01", "1"));
+        for k in 0..n {
+            let base = format!("P{k}");
+            specs.push(spec(venue, Market::Spot, &base, "USDT", "0.01", "1"));
+            if k % 3 == 0 {
+                specs.push(spec(venue, Market::Futures, &base, "USDT", "0.01", "0.1"));
+            }
+            if k % 4 == 0 {
+                specs.push(spec(venue, Market::Spot, &base, "BTC", "0.0000001", "1"));
+            }
+        }
+    }
+    Instruments::from_specs(&specs).expect("a valid universe")
+}
+
+/// A synced top of `inst` around `mid` (in the instrument's price units), a few ticks
+/// wide on each side, with quantity `q` lots at each level.
+fn top(inst: &Instrument, mid: i64, q: i64, recv_ns: u64) -> BookTop {
+    let mut t = BookTop::unsynced(inst.id, recv_ns);
+    t.synced = true;
+    for k in 0..BOOK_DEPTH {
+        let off = inst.tick.0 * (2 + k as i64);
+        t.bids[k] = Level { price: Price(mid - off), qty: Qty(inst.lot.0 * q) };
+        t.asks[k] = Level { price: Price(mid + off), qty: Qty(inst.lot.0 * q) };
+    }
+    t.n_bids = BOOK_DEPTH as u8;
+    t.n_asks = BOOK_DEPTH as u8;
+    t
+}
+
+/// The mid of `inst` in its price units: every USDT pair at 100, BTC at 50 000, crosses
+/// at their ratio, so nothing pays after fees.
+fn mid(t: &Instruments, inst: &Instrument) -> i64 {
+    let scale = 10i64.pow(u32::from(inst.price_scale));
+    match (t.asset_name(inst.base), t.asset_name(inst.quote)) {
+        ("BTC", _) => 50_000 * scale,
+        (_, "BTC") => scale / 500,
+        _ => 100 * scale,
+    }
+}
+
+fn ring<T: Copy + Send>(capacity: usize) -> (Tx<T>, Rx<T>) {
+    let mut hub = MetricsHub::new(Clock::new());
+    let rec = hub.recorder("bench", SeriesKind::Hop);
+    link("bench", capacity, Backpressure::Retry, Clock::new(), rec)
+}
+
+struct Rig {
+    det: Detector,
+    tx: Tx<BookTop>,
+    _control: Tx<DetectControl>,
+    _out: Rx<Opportunity>,
+    updates: Vec<BookTop>,
+    stats: Arc<DetectStats>,
+    instruments: usize,
+}
+
+fn rig(n: usize, find: bool) -> Rig {
+    let t = Arc::new(universe(n));
+    let cfg = DetectConfig { spot_spot: find, basis: find, triangular: find, ..DetectConfig::default() };
+    let (tx, input) = ring(UPDATES * 2);
+    let (control, control_rx) = ring(16);
+    let (out_tx, out) = ring(1024);
+    let stats = Arc::new(DetectStats::default());
+    let mut det = Detector::new(&cfg, t.clone(), input, control_rx, out_tx, Clock::new(), stats.clone())
+        .expect("the detector builds");
+    let mut tx = tx;
+    // Every book synced first.
+    for chunk in t.iter().collect::<Vec<_>>().chunks(POLL) {
+        for i in chunk {
+            tx.push(top(i, mid(&t, i), 10, 1)).expect("room");
+        }
+        while det.poll() > 0 {}
+    }
+    while det.poll() > 0 {}
+    // Then updates of instruments drawn evenly over the universe (a fixed stride).
+    let stride = 7919 % t.len().max(1);
+    let updates = (0..UPDATES)
+        .map(|k| {
+            let i = t.get(pipeline::types::InstrumentId(((k * stride.max(1)) % t.len()) as u16));
+            top(i, mid(&t, i), 10 + (k % 5) as i64, 1)
+        })
+        .collect();
+    Rig { det, tx, _control: control, _out: out, updates, stats, instruments: t.len() }
+}
+
+fn run(r: &mut Rig) {
+    for chunk in r.updates.chunks(POLL) {
+        for &u in chunk {
+            let _ = r.tx.push(u);
+        }
+        black_box(r.det.poll());
+    }
+}
+
+fn detect(c: &mut Criterion) {
+    let mut g = c.benchmark_group("detect_update");
+    g.throughput(Throughput::Elements(UPDATES as u64));
+    g.sample_size(30);
+    for n in [10, 100, 1000] {
+        for (name, find) in [("floor_no_candidates", false), ("evaluate", true)] {
+            let mut r = rig(n, find);
+            let before = r.stats.snapshot();
+            run(&mut r);
+            let after = r.stats.snapshot();
+            let per_update = (after.evaluations - before.evaluations) as f64 / UPDATES as f64;
+            let found: u64 = after.found.iter().sum();
+            eprintln!(
+                "detect {n} pairs/venue, {} instruments, {name}: {:?} candidates (spot-spot, basis, triangular), \
+                 {per_update:.2} evaluations per update, {found} found",
+                r.instruments,
+                r.det.candidate_counts()
+            );
+            g.bench_function(format!("{name}/{n}_pairs_per_venue"), |b| b.iter(|| run(&mut r)));
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, detect);
+criterion_main!(benches);
