@@ -16,6 +16,7 @@ mod log_out;
 mod monitor;
 mod report;
 mod sinks;
+pub mod wire;
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
@@ -226,6 +227,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     let (state_alerts_tx, state_alerts) = ring(&mut hub, &mclock, "state->alerts", r.alerts, Drop);
     let (outcomes_tx, outcomes) = ring(&mut hub, &mclock, "state->outcomes", r.outcomes, Drop);
     let tick_to_trade = hub.recorder_ns("tick_to_trade", SeriesKind::Path);
+    let first_leg = hub.recorder_ns("tick_to_trade.first_leg", SeriesKind::Path);
     let (md_log_tx, md_log) = ring(&mut hub, &mclock, "md->log", r.alerts, Drop);
 
     // The journal: resume where the last run stopped.
@@ -340,7 +342,8 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         clock.clone(),
         stats.dispatch.clone(),
     )
-    .with_tick_to_trade(tick_to_trade);
+    .with_tick_to_trade(tick_to_trade)
+    .with_first_leg(first_leg);
     runner.stage("dispatch", move || dispatcher);
     let state = StateKeeper::new(
         &cfg.state,

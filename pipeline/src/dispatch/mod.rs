@@ -74,6 +74,8 @@ pub struct Dispatcher<S: OrderSink> {
     stats: Arc<DispatchStats>,
     /// Market data receive to the last leg handed to the venue connection, in ns.
     tick_to_trade: Option<Recorder>,
+    /// Market data receive to the first leg handed to the venue connection, in ns.
+    first_leg: Option<Recorder>,
 }
 
 impl<S: OrderSink> fmt::Debug for Dispatcher<S> {
@@ -110,6 +112,7 @@ impl<S: OrderSink> Dispatcher<S> {
             outbox: Held::new(capacity),
             stats,
             tick_to_trade: None,
+            first_leg: None,
         }
     }
 
@@ -117,6 +120,13 @@ impl<S: OrderSink> Dispatcher<S> {
     /// execution into `rec`, a series in nanoseconds.
     pub fn with_tick_to_trade(mut self, rec: Recorder) -> Self {
         self.tick_to_trade = Some(rec);
+        self
+    }
+
+    /// Records tick-to-trade to the first leg sent (the trigger's receive time to the
+    /// first leg handed to the sink) for every execution into `rec`, in nanoseconds.
+    pub fn with_first_leg(mut self, rec: Recorder) -> Self {
+        self.first_leg = Some(rec);
         self
     }
 
@@ -223,6 +233,13 @@ impl<S: OrderSink> Dispatcher<S> {
             for (i, leg) in legs.iter().enumerate() {
                 outcome[i] =
                     self.send(ClientOrderId { op: e.op(), leg: i as u8, attempt: 0 }, leg, tifs[i], now);
+                match self.first_leg.as_mut() {
+                    Some(rec) if i == 0 => {
+                        rec.record(now_ns(&self.clock).saturating_sub(e.opp().trigger_ns));
+                        rec.maybe_flush(self.clock.raw());
+                    }
+                    _ => {}
+                }
             }
             if let Some(rec) = self.tick_to_trade.as_mut() {
                 let sent = now_ns(&self.clock);
