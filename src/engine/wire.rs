@@ -247,7 +247,7 @@ impl WireSink {
                     &mut self.target,
                     format_args!("&recvWindow=5000&timestamp={ts_ms}"),
                 );
-                let sig = hmac_sha256_hex(&self.mexc.api_secret, &[self.target[start..].as_bytes()]);
+                let sig = hmac_sha256_hex(&self.mexc.api_secret, &[&self.target.as_bytes()[start..]]);
                 self.target.push_str("&signature=");
                 self.target.push_str(sig.as_str());
                 let headers =
