@@ -2,6 +2,7 @@
 //! subcommands.
 #![forbid(unsafe_code)]
 
+pub mod bench_e2e;
 pub mod cmd;
 pub mod config;
 pub mod ctl;

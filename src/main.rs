@@ -284,6 +284,41 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Venue frames in, signed order bytes out: recorded and generated frames of both
+    /// venues and both markets through the real md, book, detect, risk, dispatch and
+    /// state stages in the configured layout, the journal on, each order built, signed
+    /// and written through TLS to a loopback socket that a drain thread reads.
+    ///
+    /// Prints tick-to-trade (frame taken by md to the first and to the last leg's order
+    /// bytes written), every stage and hop, and the floors of each part of the path
+    /// measured in the same run (frame parse per venue market, bare rtrb hop, journal
+    /// write, signature per venue, TLS record, loopback socket write) with their sum.
+    ///
+    /// Examples:
+    ///   arb bench e2e
+    ///   arb bench e2e --layout config/default.toml --crossings 5000 --json
+    #[command(verbatim_doc_comment)]
+    E2e {
+        /// A configuration file whose [layout] to use (default: two threads, md+book and
+        /// detect+risk+dispatch+state, parking when idle).
+        #[arg(long)]
+        layout: Option<PathBuf>,
+        /// A capture (as `arb record` writes) to play after the recorded frames.
+        #[arg(long)]
+        frames: Option<PathBuf>,
+        /// Generated frames that cross a book (each one an operation).
+        #[arg(long, default_value_t = 2_000)]
+        crossings: usize,
+        /// Microseconds between two timed frames.
+        #[arg(long, default_value_t = 200)]
+        interval_us: u64,
+        /// Iterations of each floor measurement.
+        #[arg(long, default_value_t = 20_000)]
+        floor_iterations: u64,
+        /// Print one JSON object instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -378,6 +413,29 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Keys(args) => cmd::keys::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
+        Command::Bench(BenchCommand::E2e {
+            layout,
+            frames,
+            crossings,
+            interval_us,
+            floor_iterations,
+            json,
+        }) => {
+            let args = arb::bench_e2e::E2eArgs {
+                layout,
+                frames,
+                crossings,
+                interval: std::time::Duration::from_micros(interval_us),
+                floor_iterations,
+            };
+            let result = arb::bench_e2e::run(&args)?;
+            if json {
+                println!("{}", result.to_json());
+            } else {
+                print!("{}", result.to_text());
+            }
+            Ok(())
+        }
         Command::Bench(BenchCommand::Pipeline { config, events, throughput_events, json }) => {
             let config = Config::load(config.as_deref())?;
             let result = cmd::bench::run(config.layout, events, throughput_events)?;

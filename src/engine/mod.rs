@@ -18,6 +18,7 @@ mod reconcile;
 mod report;
 mod sinks;
 mod sync;
+pub mod wire;
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
@@ -248,6 +249,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     // The gate keeps its latest breakers until this ring takes them: never lost.
     let (breakers_tx, breakers_rx) = ring(&mut hub, &mclock, "risk->breakers", 16, Drop);
     let tick_to_trade = hub.recorder("tick_to_trade", SeriesKind::Path);
+    let first_leg = hub.recorder("tick_to_trade.first_leg", SeriesKind::Path);
     let (md_log_tx, md_log) = ring(&mut hub, &mclock, "md->log", r.alerts, Drop);
 
     // The journal: resume where the last run stopped.
@@ -415,7 +417,8 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         stats.dispatch.clone(),
     )
     .with_tick_to_trade(tick_to_trade)
-    .with_executions_by_instrument(executed.clone());
+    .with_executions_by_instrument(executed.clone())
+    .with_first_leg(first_leg);
     runner.stage("dispatch", move || dispatcher);
     let state = StateKeeper::new(
         &cfg.state,

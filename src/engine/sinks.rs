@@ -4,11 +4,13 @@ use pipeline::dispatch::{OrderRequest, OrderSink, PaperSink, SinkError};
 use pipeline::msg::{ClientOrderId, StateInput};
 use pipeline::types::{InstrumentId, Venue};
 
-/// The dispatcher's sink: the paper venue (dry run) or the real venues' order entry.
+/// The dispatcher's sink: the paper venue (dry run), the real venues' order entry, or
+/// the venues' real order bytes written to a loopback drain (`arb bench e2e`).
 #[derive(Debug)]
 pub enum EngineSink {
     Paper(Box<PaperSink>),
     Venue(Box<adapters::orders::VenueSink>),
+    Wire(Box<super::wire::WireSink>),
 }
 
 impl OrderSink for EngineSink {
@@ -16,6 +18,7 @@ impl OrderSink for EngineSink {
         match self {
             EngineSink::Paper(s) => s.submit(order),
             EngineSink::Venue(s) => s.submit(order),
+            EngineSink::Wire(s) => s.submit(order),
         }
     }
 
@@ -23,6 +26,7 @@ impl OrderSink for EngineSink {
         match self {
             EngineSink::Paper(s) => s.cancel(client, inst),
             EngineSink::Venue(s) => s.cancel(client, inst),
+            EngineSink::Wire(s) => s.cancel(client, inst),
         }
     }
 
@@ -30,6 +34,7 @@ impl OrderSink for EngineSink {
         match self {
             EngineSink::Paper(s) => s.cancel_all(),
             EngineSink::Venue(s) => s.cancel_all(),
+            EngineSink::Wire(s) => s.cancel_all(),
         }
     }
 
@@ -37,6 +42,7 @@ impl OrderSink for EngineSink {
         match self {
             EngineSink::Paper(s) => s.query(client, inst),
             EngineSink::Venue(s) => s.query(client, inst),
+            EngineSink::Wire(s) => s.query(client, inst),
         }
     }
 
@@ -44,6 +50,7 @@ impl OrderSink for EngineSink {
         match self {
             EngineSink::Paper(s) => s.query_balances(venue),
             EngineSink::Venue(s) => s.query_balances(venue),
+            EngineSink::Wire(s) => s.query_balances(venue),
         }
     }
 
@@ -51,6 +58,7 @@ impl OrderSink for EngineSink {
         match self {
             EngineSink::Paper(s) => s.supports_fok(inst),
             EngineSink::Venue(s) => s.supports_fok(inst),
+            EngineSink::Wire(s) => s.supports_fok(inst),
         }
     }
 
@@ -58,6 +66,7 @@ impl OrderSink for EngineSink {
         match self {
             EngineSink::Paper(s) => s.poll(max, out),
             EngineSink::Venue(s) => s.poll(max, out),
+            EngineSink::Wire(s) => s.poll(max, out),
         }
     }
 
@@ -65,6 +74,7 @@ impl OrderSink for EngineSink {
         match self {
             EngineSink::Paper(s) => s.stop(),
             EngineSink::Venue(s) => s.stop(),
+            EngineSink::Wire(s) => s.stop(),
         }
     }
 }

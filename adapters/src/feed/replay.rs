@@ -26,6 +26,8 @@ pub struct ReplaySource {
     /// Added to recorded receive times; set on the first poll when pacing or shifting.
     offset: Option<i128>,
     paced: bool,
+    /// Paced frames are stamped with the time the md stage took them, not their schedule.
+    stamp_on_read: bool,
     /// Virtual time: the mock clock every stage reads, moved to each record's time.
     virtual_clock: Option<Arc<quanta::Mock>>,
     done: Arc<std::sync::atomic::AtomicBool>,
@@ -42,6 +44,7 @@ impl ReplaySource {
             per_poll: 64,
             offset: None,
             paced: false,
+            stamp_on_read: false,
             virtual_clock: None,
             done: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             stats,
@@ -60,6 +63,15 @@ impl ReplaySource {
     /// Replays at the recorded pace instead of as fast as possible.
     pub fn paced(mut self) -> Self {
         self.paced = true;
+        self
+    }
+
+    /// Paced, with each frame stamped when the md stage takes it (as the live feed stamps
+    /// a frame when it reads it off its socket), at most `per_poll` frames per poll.
+    pub fn paced_as_read(mut self, per_poll: usize) -> Self {
+        self.paced = true;
+        self.stamp_on_read = true;
+        self.per_poll = per_poll.max(1);
         self
     }
 
@@ -124,7 +136,7 @@ impl FeedSource for ReplaySource {
             if self.paced && at > now_ns {
                 break;
             }
-            let recv_ns = if self.paced { at } else { now_ns };
+            let recv_ns = if self.paced && !self.stamp_on_read { at } else { now_ns };
             self.stats.frame();
             if let Err(e) = self.decoders.decode(rec, recv_ns, out) {
                 self.stats.refuse(e.reason);

@@ -78,6 +78,8 @@ pub struct Dispatcher<S: OrderSink> {
     tick_to_trade: Option<Recorder>,
     /// Executions per instrument traded, for the cold side.
     by_instrument: Option<Arc<crate::cells::InstrumentCounters>>,
+    /// Market data receive to the first leg handed to the venue connection, in ns.
+    first_leg: Option<Recorder>,
 }
 
 impl<S: OrderSink> fmt::Debug for Dispatcher<S> {
@@ -115,6 +117,7 @@ impl<S: OrderSink> Dispatcher<S> {
             stats,
             tick_to_trade: None,
             by_instrument: None,
+            first_leg: None,
         }
     }
 
@@ -128,6 +131,13 @@ impl<S: OrderSink> Dispatcher<S> {
     /// Counts every execution in `counters` once per instrument it trades.
     pub fn with_executions_by_instrument(mut self, counters: Arc<crate::cells::InstrumentCounters>) -> Self {
         self.by_instrument = Some(counters);
+        self
+    }
+
+    /// Records tick-to-trade to the first leg sent (the trigger's receive time to the
+    /// first leg handed to the sink) for every execution into `rec`, in nanoseconds.
+    pub fn with_first_leg(mut self, rec: Recorder) -> Self {
+        self.first_leg = Some(rec);
         self
     }
 
@@ -239,6 +249,13 @@ impl<S: OrderSink> Dispatcher<S> {
             for (i, leg) in legs.iter().enumerate() {
                 outcome[i] =
                     self.send(ClientOrderId { op: e.op(), leg: i as u8, attempt: 0 }, leg, tifs[i], now);
+                match self.first_leg.as_mut() {
+                    Some(rec) if i == 0 => {
+                        rec.record(now_ns(&self.clock).saturating_sub(e.opp().trigger_ns));
+                        rec.maybe_flush(self.clock.raw());
+                    }
+                    _ => {}
+                }
             }
             if let Some(rec) = self.tick_to_trade.as_mut() {
                 let sent = now_ns(&self.clock);

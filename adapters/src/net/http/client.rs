@@ -278,7 +278,9 @@ fn is_token_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-fn serialize(
+/// Writes `req` as HTTP/1.1 bytes (request line, `Host`, the config's default headers, the
+/// request's headers, `Content-Length`, body) into `out`.
+pub fn serialize(
     out: &mut Vec<u8>,
     req: &Request<'_>,
     authority: &str,

@@ -26,7 +26,7 @@ use std::io;
 use std::time::Duration;
 
 pub use blocking::{BlockingHttp, OwnedOutcome, OwnedResponse};
-pub use client::{HttpClient, HttpStats};
+pub use client::{HttpClient, HttpStats, serialize};
 pub use parse::ParseError;
 #[cfg(feature = "fuzzing")]
 pub use parse::{ParsedResponse, parse_response};

@@ -23,9 +23,10 @@ use std::sync::Arc;
 use mio::event::Event;
 use mio::{Registry, Token};
 use pipeline::dispatch::OrderRequest;
+use pipeline::journal::ClientPrefix;
 use pipeline::journal::TimeInForce;
 use pipeline::msg::{ClientOrderId, RejectReason};
-use pipeline::types::{InstrumentId, Market, Side, Venue};
+use pipeline::types::{Instrument, InstrumentId, Market, Side, Venue};
 use quanta::Instant;
 use rustls::ClientConfig;
 use serde::{Deserialize, Serialize};
@@ -220,6 +221,48 @@ fn error_body(body: &[u8]) -> (&[u8], &[u8]) {
     (label, message)
 }
 
+/// Writes the JSON body of an order's create request into `b` (cleared first) and returns
+/// its path below `/api/v4`: `POST /spot/orders` or `POST /futures/usdt/orders`.
+pub fn order_body(
+    b: &mut String,
+    req: &OrderRequest,
+    inst: &Instrument,
+    prefix: ClientPrefix,
+) -> &'static str {
+    b.clear();
+    let tif = match req.tif {
+        TimeInForce::Ioc => "ioc",
+        TimeInForce::Fok => "fok",
+    };
+    match req.market {
+        Market::Spot => {
+            b.push_str(r#"{"text":"t-"#);
+            push_client_id(b, prefix, req.client);
+            b.push_str(r#"","currency_pair":"#);
+            push_json_str(b, &inst.symbol);
+            let _ = write!(
+                b,
+                r#","type":"limit","account":"spot","side":"{}","amount":"{}","price":"{}","time_in_force":"{tif}"}}"#,
+                side_name(req.side),
+                req.qty.display(inst.qty_scale),
+                req.price.display(inst.price_scale),
+            );
+            "/spot/orders"
+        }
+        Market::Futures => {
+            b.push_str(r#"{"contract":"#);
+            push_json_str(b, &inst.symbol);
+            b.push_str(r#","size":"#);
+            push_contracts(b, req.qty, inst.qty_scale, req.side == Side::Sell);
+            let _ =
+                write!(b, r#","price":"{}","tif":"{tif}","text":"t-"#, req.price.display(inst.price_scale));
+            push_client_id(b, prefix, req.client);
+            b.push_str("\"}");
+            "/futures/usdt/orders"
+        }
+    }
+}
+
 impl GateEntry {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
@@ -385,42 +428,7 @@ impl GateEntry {
         core: &mut Core,
     ) -> Result<(), pipeline::dispatch::SinkError> {
         let inst = core.instruments.get(req.inst);
-        self.body.clear();
-        let b = &mut self.body;
-        let tif = match req.tif {
-            TimeInForce::Ioc => "ioc",
-            TimeInForce::Fok => "fok",
-        };
-        let path = match req.market {
-            Market::Spot => {
-                b.push_str(r#"{"text":"t-"#);
-                push_client_id(b, core.prefix, req.client);
-                b.push_str(r#"","currency_pair":"#);
-                push_json_str(b, &inst.symbol);
-                let _ = write!(
-                    b,
-                    r#","type":"limit","account":"spot","side":"{}","amount":"{}","price":"{}","time_in_force":"{tif}"}}"#,
-                    side_name(req.side),
-                    req.qty.display(inst.qty_scale),
-                    req.price.display(inst.price_scale),
-                );
-                "/spot/orders"
-            }
-            Market::Futures => {
-                b.push_str(r#"{"contract":"#);
-                push_json_str(b, &inst.symbol);
-                b.push_str(r#","size":"#);
-                push_contracts(b, req.qty, inst.qty_scale, req.side == Side::Sell);
-                let _ = write!(
-                    b,
-                    r#","price":"{}","tif":"{tif}","text":"t-"#,
-                    req.price.display(inst.price_scale)
-                );
-                push_client_id(b, core.prefix, req.client);
-                b.push_str("\"}");
-                "/futures/usdt/orders"
-            }
-        };
+        let path = order_body(&mut self.body, req, inst, core.prefix);
         let now = core.clock.now();
         let k = core.tracker.open(req, core.now_ns());
         let meta = Pending { slot: k as u32, inst: req.inst, market: req.market };

@@ -117,6 +117,36 @@ pub(crate) fn reason_of(code: i64, msg: &[u8]) -> RejectReason {
     }
 }
 
+/// Path of the futures order-create call.
+pub const ORDER_PATH: &str = "/api/v1/private/order/submit";
+
+/// Writes the JSON body of an order's create request (`POST` [`ORDER_PATH`]) into `b`
+/// (cleared first); the body is also the string its signature covers.
+pub fn order_body(
+    b: &mut String,
+    req: &OrderRequest,
+    inst: &Instrument,
+    leverage: u32,
+    open_type: MexcOpenType,
+    prefix: ClientPrefix,
+) {
+    b.clear();
+    b.push_str(r#"{"symbol":""#);
+    b.push_str(&inst.symbol);
+    let _ = write!(b, r#"","price":{},"vol":"#, req.price.display(inst.price_scale));
+    push_contracts(b, req.qty, inst.qty_scale, false);
+    let _ = write!(
+        b,
+        r#","leverage":{},"side":{},"type":{},"openType":{},"positionMode":2,"externalOid":""#,
+        leverage,
+        if req.side == Side::Buy { 1 } else { 3 },
+        if req.tif == TimeInForce::Fok { 4 } else { 3 },
+        if open_type == MexcOpenType::Isolated { 1 } else { 2 },
+    );
+    push_client_id(b, prefix, req.client);
+    b.push_str("\"}");
+}
+
 impl MexcFuturesEntry {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
@@ -208,23 +238,8 @@ impl MexcFuturesEntry {
     pub(crate) fn submit(&mut self, req: &OrderRequest, core: &mut Core) -> Result<(), SinkError> {
         let instruments = Arc::clone(&core.instruments);
         let inst = instruments.get(req.inst);
-        let b = &mut self.body;
-        b.clear();
-        b.push_str(r#"{"symbol":""#);
-        b.push_str(&inst.symbol);
-        let _ = write!(b, r#"","price":{},"vol":"#, req.price.display(inst.price_scale));
-        push_contracts(b, req.qty, inst.qty_scale, false);
-        let _ = write!(
-            b,
-            r#","leverage":{},"side":{},"type":{},"openType":{},"positionMode":2,"externalOid":""#,
-            self.leverage,
-            if req.side == Side::Buy { 1 } else { 3 },
-            if req.tif == TimeInForce::Fok { 4 } else { 3 },
-            if self.open_type == MexcOpenType::Isolated { 1 } else { 2 },
-        );
-        push_client_id(b, core.prefix, req.client);
-        b.push_str("\"}");
-        self.target.set("", "/api/v1/private/order/submit", "");
+        order_body(&mut self.body, req, inst, self.leverage, self.open_type, core.prefix);
+        self.target.set("", ORDER_PATH, "");
         let k = core.tracker.open(req, core.now_ns());
         let meta = Pending { slot: k as u32, inst: req.inst, market: Market::Futures };
         if !self.send(Method::Post, Kind::Create, meta, core.clock.now()) {

@@ -108,6 +108,24 @@ pub(crate) fn reason_of(code: i64, msg: &[u8]) -> RejectReason {
     }
 }
 
+/// Path of the spot order calls.
+pub const ORDER_PATH: &str = "/api/v3/order";
+
+/// Appends the parameters of an order's create request (`POST /api/v3/order`, all in the
+/// query, before `recvWindow`, `timestamp` and `signature`) to `q`.
+pub fn order_params(q: &mut String, req: &OrderRequest, inst: &Instrument, prefix: ClientPrefix) {
+    let _ = write!(
+        q,
+        "symbol={}&side={}&type={}&quantity={}&price={}&newClientOrderId=",
+        inst.symbol,
+        if req.side == Side::Buy { "BUY" } else { "SELL" },
+        if req.tif == TimeInForce::Fok { "FILL_OR_KILL" } else { "IMMEDIATE_OR_CANCEL" },
+        req.qty.display(inst.qty_scale),
+        req.price.display(inst.price_scale),
+    );
+    push_client_id(q, prefix, req.client);
+}
+
 impl MexcSpotEntry {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
@@ -206,18 +224,8 @@ impl MexcSpotEntry {
     pub(crate) fn submit(&mut self, req: &OrderRequest, core: &mut Core) -> Result<(), SinkError> {
         let instruments = Arc::clone(&core.instruments);
         let inst = instruments.get(req.inst);
-        self.begin("/api/v3/order");
-        let q = self.target.buf_mut();
-        let _ = write!(
-            q,
-            "symbol={}&side={}&type={}&quantity={}&price={}&newClientOrderId=",
-            inst.symbol,
-            if req.side == Side::Buy { "BUY" } else { "SELL" },
-            if req.tif == TimeInForce::Fok { "FILL_OR_KILL" } else { "IMMEDIATE_OR_CANCEL" },
-            req.qty.display(inst.qty_scale),
-            req.price.display(inst.price_scale),
-        );
-        push_client_id(q, core.prefix, req.client);
+        self.begin(ORDER_PATH);
+        order_params(self.target.buf_mut(), req, inst, core.prefix);
         let k = core.tracker.open(req, core.now_ns());
         let meta = Pending { slot: k as u32, inst: req.inst, market: Market::Spot };
         if !self.send(Method::Post, Kind::Create, meta, core.clock.now()) {

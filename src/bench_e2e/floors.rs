@@ -1,0 +1,204 @@
+//! The floors of the tick-to-trade path, each part measured alone in the same process
+//! right after the engine run: the decoder on one frame per venue market, a bare rtrb
+//! hop between two threads, the dispatch journal's write of one two-leg operation, one
+//! order signature per venue market, one TLS record (encryption only), one loopback
+//! socket write of the same size.
+
+use std::hint::black_box;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+
+use adapters::auth::{Secret, hmac_sha256_hex};
+use adapters::capture::Record;
+use adapters::feed::Decoders;
+use adapters::venues::VenueMarket;
+use adapters::venues::gateio::sign::rest_signature;
+use adapters::venues::mexc::sign::futures_signature;
+use anyhow::Result;
+use hdrhistogram::Histogram;
+use pipeline::journal::{JournalKind, JournalWriter, Record as JRecord, TimeInForce};
+use pipeline::msg::{ClientOrderId, Leg, OppKind};
+use pipeline::types::{InstrumentId, Instruments, Price, Qty, Side};
+use quanta::Clock;
+use serde::Serialize;
+
+use crate::engine::wire::{GATE_SECRET, Loopback, MEXC_SECRET, tls_pair};
+
+/// Percentiles of one measured part, in nanoseconds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Stat {
+    pub count: u64,
+    pub p50_ns: u64,
+    pub p99_ns: u64,
+    pub p999_ns: u64,
+    pub max_ns: u64,
+}
+
+impl Stat {
+    pub fn of(h: &Histogram<u64>) -> Stat {
+        let q = |p: f64| h.value_at_quantile(p);
+        Stat { count: h.len(), p50_ns: q(0.5), p99_ns: q(0.99), p999_ns: q(0.999), max_ns: q(1.0) }
+    }
+}
+
+fn hist() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 1 << 40, 3).expect("constant bounds")
+}
+
+/// Times `f` `n` times (after `n / 10` warm-up calls), one clock pair per call.
+fn time(clock: &Clock, n: u64, mut f: impl FnMut()) -> Stat {
+    for _ in 0..n / 10 {
+        f();
+    }
+    let mut h = hist();
+    for _ in 0..n {
+        let t0 = clock.raw();
+        f();
+        let t1 = clock.raw();
+        let _ = h.record(clock.delta_as_nanos(t0, t1).max(1));
+    }
+    Stat::of(&h)
+}
+
+/// Every floor, by name.
+#[derive(Debug, Default, Serialize)]
+pub struct Floors {
+    /// Decoding one crossing frame, per venue market.
+    pub parse: Vec<(String, Stat)>,
+    pub hop: Stat,
+    pub journal: Stat,
+    /// One order signature, per venue market.
+    pub sign: Vec<(String, Stat)>,
+    pub tls_record: Stat,
+    pub socket_write: Stat,
+}
+
+fn mean_p50(v: &[(String, Stat)]) -> u64 {
+    if v.is_empty() { 0 } else { v.iter().map(|(_, s)| s.p50_ns).sum::<u64>() / v.len() as u64 }
+}
+
+impl Floors {
+    /// The path's floor: one frame parse (mean over venue markets), `hops` ring hops, the
+    /// journal write, one signature (mean over venue markets), one TLS record and one
+    /// socket write, at p50.
+    pub fn path_p50(&self, hops: u64) -> u64 {
+        mean_p50(&self.parse)
+            + hops.max(1) * self.hop.p50_ns
+            + self.journal.p50_ns
+            + mean_p50(&self.sign)
+            + self.tls_record.p50_ns
+            + self.socket_write.p50_ns
+    }
+}
+
+/// Measures every floor; `samples` holds one crossing frame per venue market.
+pub fn measure(
+    instruments: &Instruments,
+    samples: &[Record],
+    n: u64,
+    journal_dir: &std::path::Path,
+) -> Result<Floors> {
+    let clock = Clock::new();
+    let mut f = Floors::default();
+    let decoders = Decoders::new(instruments);
+    let mut out = Vec::with_capacity(256);
+    for rec in samples {
+        let name = VenueMarket::new(rec.venue, rec.market).to_string();
+        let s = time(&clock, n, || {
+            out.clear();
+            black_box(decoders.decode(black_box(rec), 1, &mut out).is_ok());
+        });
+        f.parse.push((name, s));
+    }
+    let hop = pipeline::bench::floor_latency(n.max(10_000), (None, None));
+    f.hop = Stat {
+        count: hop.count,
+        p50_ns: hop.p50_ns,
+        p99_ns: hop.p99_ns,
+        p999_ns: hop.p999_ns,
+        max_ns: hop.max_ns,
+    };
+
+    let (mut w, _) = JournalWriter::open(journal_dir, JournalKind::Dispatch)
+        .map_err(|e| anyhow::anyhow!("journal floor: {e}"))?;
+    let leg = Leg {
+        inst: InstrumentId(0),
+        side: Side::Buy,
+        price: Price::parse("60000", 1).unwrap_or_default(),
+        qty: Qty::parse("0.0333", 4).unwrap_or_default(),
+    };
+    let mut op = 0u64;
+    f.journal = time(&clock, n, || {
+        op += 1;
+        let _ =
+            w.append(&JRecord::OpIntent { op, kind: OppKind::SpotSpot, n_legs: 2, deadline_ns: 1, ts_ns: 1 });
+        for l in 0..2u8 {
+            let client = ClientOrderId { op, leg: l, attempt: 0 };
+            let _ = w.append(&JRecord::OrderIntent { client, leg, tif: TimeInForce::Ioc, ts_ns: 1 });
+        }
+        let _ = w.commit();
+    });
+
+    let gate = Secret::new(GATE_SECRET);
+    let mexc = Secret::new(MEXC_SECRET);
+    let gate_body = br#"{"text":"t-1-0-0","currency_pair":"BTC_USDT","type":"limit","account":"spot","side":"buy","amount":"0.0333","price":"59400","time_in_force":"ioc"}"#;
+    let mexc_query = "symbol=BTCUSDT&side=BUY&type=IMMEDIATE_OR_CANCEL&quantity=0.0333&price=59400&newClientOrderId=1-0-0&recvWindow=5000&timestamp=1700000000000";
+    let mexc_body = r#"{"symbol":"BTC_USDT","price":60600,"vol":333,"leverage":1,"side":3,"type":3,"openType":2,"positionMode":2,"externalOid":"1-1-0"}"#;
+    f.sign.push((
+        "gateio".into(),
+        time(&clock, n, || {
+            black_box(rest_signature(
+                &gate,
+                "POST",
+                "/api/v4/spot/orders",
+                "",
+                black_box(gate_body),
+                1_700_000_000,
+            ));
+        }),
+    ));
+    f.sign.push((
+        "mexc spot".into(),
+        time(&clock, n, || {
+            black_box(hmac_sha256_hex(&mexc, &[black_box(mexc_query).as_bytes()]));
+        }),
+    ));
+    f.sign.push((
+        "mexc futures".into(),
+        time(&clock, n, || {
+            black_box(futures_signature(&mexc, "mx0bench-key", 1_700_000_000_000, black_box(mexc_body)));
+        }),
+    ));
+
+    // A request of the size the sink writes.
+    let payload = vec![b'x'; 400];
+    let (server, client) = tls_pair()?;
+    let mut lb = Loopback::open(server, client, None)?;
+    let mut sink = Vec::with_capacity(4096);
+    f.tls_record = time(&clock, n, || {
+        sink.clear();
+        let _ = lb.tls.writer().write_all(&payload);
+        while lb.tls.wants_write() {
+            let _ = lb.tls.write_tls(&mut sink);
+        }
+    });
+    lb.close();
+
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let drain = std::thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let mut buf = vec![0u8; 64 << 10];
+            while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+        }
+    });
+    let mut sock = TcpStream::connect(addr)?;
+    sock.set_nodelay(true)?;
+    let record = vec![b'x'; payload.len() + 22];
+    f.socket_write = time(&clock, n, || {
+        let _ = sock.write_all(&record);
+    });
+    drop(sock);
+    let _ = drain.join();
+    Ok(f)
+}

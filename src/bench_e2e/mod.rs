@@ -1,0 +1,405 @@
+//! `arb bench e2e`: venue frames in, signed order bytes out, through the engine's real
+//! stages, measured end to end against the floors of each part of the path.
+//!
+//! The engine is the one `arb run` starts ([`crate::engine::start`]): the md stage plays
+//! the frames ([`frames`]) through the venues' real decoders, one frame per interval,
+//! each stamped when the md stage takes it; the book, detect, risk, dispatch and state
+//! stages run in the configured thread layout with the journal on (real files in a
+//! temporary directory); dispatch hands each order to the wire sink, which
+//! builds the venue's real request, signs it, and writes it through TLS to a loopback
+//! socket drained by another thread ([`crate::engine::wire`]). Tick-to-trade is the dispatcher's own measurement:
+//! the trigger frame's stamp to the first leg's bytes written, and to the last leg's.
+//! The floors ([`floors`]) are measured in the same process right after the run.
+
+pub mod floors;
+pub mod frames;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use adapters::decode::DecodeStats;
+use adapters::feed::ReplaySource;
+use adapters::venues::VenueMarket;
+use anyhow::{Context, Result, bail};
+use pipeline::metrics::SeriesKind;
+use pipeline::runtime::{IdleKind, Layout, ThreadSpec};
+use pipeline::types::Instruments;
+use quanta::Clock;
+use serde_json::{Value, json};
+
+use self::floors::{Floors, Stat};
+use crate::config::Config;
+use crate::engine::wire::{Drained, WireSink, Written};
+use crate::engine::{self, EngineSink, EngineSpec, FeedSpec};
+
+/// What `arb bench e2e` was asked.
+#[derive(Clone, Debug)]
+pub struct E2eArgs {
+    /// A configuration file whose `[[layout.threads]]` to use.
+    pub layout: Option<PathBuf>,
+    /// A capture whose frames are played after the recorded ones, before the timed part.
+    pub frames: Option<PathBuf>,
+    /// Crossing frames (operations) in the timed part.
+    pub crossings: usize,
+    /// Time between two timed frames.
+    pub interval: Duration,
+    /// Iterations of each floor measurement.
+    pub floor_iterations: u64,
+}
+
+impl Default for E2eArgs {
+    fn default() -> Self {
+        E2eArgs {
+            layout: None,
+            frames: None,
+            crossings: 2_000,
+            interval: Duration::from_micros(200),
+            floor_iterations: 20_000,
+        }
+    }
+}
+
+/// The compact layout for a 2-core machine: market data on one thread, trading on the
+/// other, both parking when idle.
+pub fn compact_layout() -> Layout {
+    let park = |name: &str, stages: &[&str]| ThreadSpec::new(name, stages).idle(IdleKind::Park);
+    Layout::new(vec![park("md", &["md", "book"]), park("trade", &["detect", "risk", "dispatch", "state"])])
+}
+
+fn layout_from(path: &std::path::Path) -> Result<Layout> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let v: toml::Table = toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+    let Some(layout) = v.get("layout") else { bail!("{}: no [layout] table", path.display()) };
+    layout.clone().try_into().with_context(|| format!("{}: [layout]", path.display()))
+}
+
+/// One latency series of the run.
+#[derive(Clone, Debug)]
+pub struct Series {
+    pub name: String,
+    pub stat: Stat,
+}
+
+/// What the bench measured.
+#[derive(Debug)]
+pub struct E2eBench {
+    pub layout: Layout,
+    pub frames: u64,
+    pub crossing_frames: usize,
+    pub opportunities: u64,
+    pub executed: u64,
+    pub rejected: Vec<(String, u64)>,
+    pub orders: u64,
+    pub orders_by_market: Vec<(String, u64, u64, u64)>,
+    pub write_failures: u64,
+    pub t2t: Stat,
+    pub first_leg: Stat,
+    pub stages: Vec<Series>,
+    pub hops: Vec<Series>,
+    pub floors: Floors,
+    pub cross_thread_hops: u64,
+    pub samples: Vec<(String, String)>,
+    pub journal_bytes: u64,
+    pub wall: Duration,
+}
+
+fn thread_of(layout: &Layout, stage: &str) -> Option<usize> {
+    layout.threads.iter().position(|t| t.stages.iter().any(|s| s == stage))
+}
+
+/// Cross-thread hops between md and dispatch in `layout`.
+fn path_hops(layout: &Layout) -> u64 {
+    ["md", "book", "detect", "risk", "dispatch"]
+        .windows(2)
+        .filter(|w| thread_of(layout, w[0]) != thread_of(layout, w[1]))
+        .count() as u64
+}
+
+fn bench_config(layout: Layout, journal: PathBuf) -> Result<Config> {
+    let mut cfg = Config::load(None)?;
+    cfg.layout = layout;
+    cfg.dry_run = false;
+    cfg.journal.dir = journal;
+    // Every crossing is a new chance: no cooldown, no rate limit, limits no run reaches.
+    cfg.detect.cooldown_ms = 0;
+    cfg.risk.rate_limits.clear();
+    let big = pipeline::units::Usd::new(1_000_000_000);
+    cfg.risk.max_position_size_usd = big;
+    cfg.risk.max_total_exposure_usd = big;
+    cfg.risk.max_daily_loss_usd = big;
+    Ok(cfg)
+}
+
+/// Runs the bench.
+pub fn run(args: &E2eArgs) -> Result<E2eBench> {
+    let layout = match &args.layout {
+        Some(p) => layout_from(p)?,
+        None => compact_layout(),
+    };
+    let mut f = frames::frames(args.crossings)?;
+    if let Some(path) = &args.frames {
+        let extra = adapters::capture::read_file(path)?;
+        f.specs.extend(adapters::feed::metadata_specs(&extra));
+        f.warmup.extend(extra);
+    }
+    // One spec per (venue, market, symbol): the generated ones win.
+    let mut seen = std::collections::HashSet::new();
+    f.specs.retain(|s| seen.insert((s.venue, s.market, s.symbol.clone())));
+    let instruments = Instruments::from_specs(&f.specs)?;
+    let step = args.interval.as_nanos() as u64;
+    let mut records = std::mem::take(&mut f.warmup);
+    for (i, r) in records.iter_mut().enumerate() {
+        r.recv_ns = i as u64;
+    }
+    // The timed part starts once the warm-up has surely been played.
+    let start = 500_000_000u64;
+    let mut timed = std::mem::take(&mut f.timed);
+    for (i, r) in timed.iter_mut().enumerate() {
+        r.recv_ns = start + i as u64 * step;
+    }
+    let frames = (records.len() + timed.len()) as u64;
+    records.extend(timed);
+
+    let dir = std::env::temp_dir().join(format!("arb-bench-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cfg = bench_config(layout.clone(), dir.join("journal"))?;
+    let clock = Clock::new();
+    let source = ReplaySource::new(&instruments, records, DecodeStats::new()).paced_as_read(1);
+    let done = source.done_flag();
+    let drained = Arc::new(Drained::default());
+    let written = Arc::new(Written::default());
+    let (d, w) = (drained.clone(), written.clone());
+    let sink: Box<dyn FnOnce(engine::SinkContext) -> Result<EngineSink> + Send> = Box::new(move |ctx| {
+        Ok(EngineSink::Wire(Box::new(WireSink::new(ctx.instruments, ctx.client_prefix, ctx.clock, d, w)?)))
+    });
+    let started = Instant::now();
+    let session = engine::start(EngineSpec {
+        config: cfg,
+        specs: f.specs.clone(),
+        feed: FeedSpec::Replay(Box::new(source)),
+        sink: Some(sink),
+        clock,
+        metrics_clock: None,
+    })?;
+    while !done.load(Ordering::Acquire) && !session.control().is_stop_requested() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let journal_dir = session.journal_dir().clone();
+    let stopped = session.stop()?;
+    let wall = started.elapsed();
+    if !stopped.faults.is_empty() {
+        bail!("the engine halted: {}", stopped.faults.join("; "));
+    }
+    let hub = stopped.hub.context("the engine kept no histograms")?;
+    let report = &stopped.report;
+
+    let mut t2t = Stat::default();
+    let mut first_leg = Stat::default();
+    let mut stages = Vec::new();
+    let mut hops = Vec::new();
+    for (name, kind, h) in hub.totals() {
+        if h.is_empty() {
+            continue;
+        }
+        let stat = Stat::of(h);
+        match (name, kind) {
+            ("tick_to_trade", _) => t2t = stat,
+            ("tick_to_trade.first_leg", _) => first_leg = stat,
+            (_, SeriesKind::Stage) => stages.push(Series { name: name.to_owned(), stat }),
+            (_, SeriesKind::Hop) => hops.push(Series { name: name.to_owned(), stat }),
+            _ => {}
+        }
+    }
+    let journal_bytes = std::fs::read_dir(&journal_dir)
+        .map(|d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+        .unwrap_or(0);
+    let mut orders_by_market = Vec::new();
+    let mut samples = Vec::new();
+    for vm in VenueMarket::ALL {
+        let i = vm.index();
+        let n = written.orders[i].load(Ordering::Relaxed);
+        if n == 0 {
+            continue;
+        }
+        orders_by_market.push((
+            vm.to_string(),
+            n,
+            written.bytes[i].load(Ordering::Relaxed),
+            drained.bytes[i].load(Ordering::Relaxed),
+        ));
+        let first = drained.first[i].lock().map(|b| b.clone()).unwrap_or_default();
+        samples.push((vm.to_string(), String::from_utf8_lossy(&first).into_owned()));
+    }
+    let floor_dir = dir.join("floor");
+    std::fs::create_dir_all(&floor_dir)?;
+    let floors = floors::measure(&instruments, &f.samples, args.floor_iterations, &floor_dir)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(E2eBench {
+        cross_thread_hops: path_hops(&layout),
+        layout,
+        frames,
+        crossing_frames: f.crossing,
+        opportunities: report.opportunities_detected,
+        executed: report.opportunities_executed,
+        rejected: report
+            .rejected_by_reason
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| ((*k).to_owned(), *n))
+            .collect(),
+        orders: orders_by_market.iter().map(|o| o.1).sum(),
+        orders_by_market,
+        write_failures: written.failed.load(Ordering::Relaxed),
+        t2t,
+        first_leg,
+        stages,
+        hops,
+        floors,
+        samples,
+        journal_bytes,
+        wall,
+    })
+}
+
+fn describe_layout(layout: &Layout) -> String {
+    layout
+        .threads
+        .iter()
+        .map(|t| {
+            let core = t.core.map(|c| format!("@{c}")).unwrap_or_default();
+            format!("{}{core}[{}]({:?})", t.name, t.stages.join("+"), t.idle)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn stat_json(s: &Stat) -> Value {
+    json!({"count": s.count, "p50_ns": s.p50_ns, "p99_ns": s.p99_ns, "p999_ns": s.p999_ns, "max_ns": s.max_ns})
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { (a as f64 / b as f64 * 100.0).round() / 100.0 }
+}
+
+impl E2eBench {
+    pub fn floor_path_p50(&self) -> u64 {
+        self.floors.path_p50(self.cross_thread_hops)
+    }
+
+    pub fn to_json(&self) -> Value {
+        let series = |v: &[Series]| -> Value {
+            v.iter().map(|s| (s.name.clone(), stat_json(&s.stat))).collect::<serde_json::Map<_, _>>().into()
+        };
+        let named = |v: &[(String, Stat)]| -> Value {
+            v.iter().map(|(n, s)| (n.clone(), stat_json(s))).collect::<serde_json::Map<_, _>>().into()
+        };
+        let f = &self.floors;
+        json!({
+            "layout": describe_layout(&self.layout),
+            "cpu": crate::cmd::bench::cpu_model(),
+            "frames": self.frames,
+            "crossing_frames": self.crossing_frames,
+            "opportunities": self.opportunities,
+            "executed": self.executed,
+            "rejected": self.rejected.iter().map(|(k, n)| (k.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
+            "orders": self.orders,
+            "orders_by_market": self.orders_by_market.iter().map(|(m, n, w, d)| (m.clone(), json!({"orders": n, "bytes_written": w, "bytes_drained": d}))).collect::<serde_json::Map<_, _>>(),
+            "write_failures": self.write_failures,
+            "t2t_count": self.t2t.count,
+            "t2t_p50_ns": self.t2t.p50_ns,
+            "t2t_p99_ns": self.t2t.p99_ns,
+            "t2t_p999_ns": self.t2t.p999_ns,
+            "t2t_max_ns": self.t2t.max_ns,
+            "t2t_first_leg_count": self.first_leg.count,
+            "t2t_first_leg_p50_ns": self.first_leg.p50_ns,
+            "t2t_first_leg_p99_ns": self.first_leg.p99_ns,
+            "t2t_first_leg_p999_ns": self.first_leg.p999_ns,
+            "t2t_first_leg_max_ns": self.first_leg.max_ns,
+            "t2t_last_leg_p50_ns": self.t2t.p50_ns,
+            "floor_path_p50_ns": self.floor_path_p50(),
+            "ratio_t2t_first_leg_to_floor_p50": ratio(self.first_leg.p50_ns, self.floor_path_p50()),
+            "cross_thread_hops": self.cross_thread_hops,
+            "stages": series(&self.stages),
+            "hops": series(&self.hops),
+            "floors": {
+                "parse": named(&f.parse),
+                "hop": stat_json(&f.hop),
+                "journal_write": stat_json(&f.journal),
+                "sign": named(&f.sign),
+                "tls_record": stat_json(&f.tls_record),
+                "socket_write": stat_json(&f.socket_write),
+            },
+            "journal_bytes": self.journal_bytes,
+            "samples": self.samples.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "wall_ms": self.wall.as_millis() as u64,
+        })
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut o = String::new();
+        let _ = writeln!(o, "e2e bench: layout {}", describe_layout(&self.layout));
+        let _ = writeln!(o, "cpu: {}", crate::cmd::bench::cpu_model());
+        let _ = writeln!(
+            o,
+            "frames {} ({} crossing), opportunities {}, executed {}, orders {} ({} write failures)",
+            self.frames,
+            self.crossing_frames,
+            self.opportunities,
+            self.executed,
+            self.orders,
+            self.write_failures
+        );
+        for (m, n, w, d) in &self.orders_by_market {
+            let _ = writeln!(o, "  {m:<14} {n:>7} orders, {w} bytes written, {d} drained");
+        }
+        if !self.rejected.is_empty() {
+            let r: Vec<String> = self.rejected.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            let _ = writeln!(o, "  risk refusals: {}", r.join(", "));
+        }
+        let _ = writeln!(
+            o,
+            "\n{:<36} {:>8} {:>9} {:>9} {:>9} {:>9}",
+            "series (ns)", "count", "p50", "p99", "p99.9", "max"
+        );
+        let row = |o: &mut String, name: &str, s: &Stat| {
+            let _ = writeln!(
+                o,
+                "{name:<36} {:>8} {:>9} {:>9} {:>9} {:>9}",
+                s.count, s.p50_ns, s.p99_ns, s.p999_ns, s.max_ns
+            );
+        };
+        row(&mut o, "tick_to_trade first leg", &self.first_leg);
+        row(&mut o, "tick_to_trade last leg", &self.t2t);
+        for s in self.stages.iter().chain(&self.hops) {
+            row(&mut o, &s.name, &s.stat);
+        }
+        let f = &self.floors;
+        for (n, s) in &f.parse {
+            row(&mut o, &format!("floor.parse {n}"), s);
+        }
+        row(&mut o, "floor.hop (bare rtrb)", &f.hop);
+        row(&mut o, "floor.journal_write", &f.journal);
+        for (n, s) in &f.sign {
+            row(&mut o, &format!("floor.sign {n}"), s);
+        }
+        row(&mut o, "floor.tls_record", &f.tls_record);
+        row(&mut o, "floor.socket_write", &f.socket_write);
+        let floor = self.floor_path_p50();
+        let _ = writeln!(
+            o,
+            "\nfloor of the path (parse + {} hop(s) + journal + sign + TLS + socket), p50: {floor} ns",
+            self.cross_thread_hops
+        );
+        let _ = writeln!(
+            o,
+            "tick-to-trade p50 / floor: first leg {:.2}x, last leg {:.2}x",
+            ratio(self.first_leg.p50_ns, floor),
+            ratio(self.t2t.p50_ns, floor)
+        );
+        o
+    }
+}

@@ -1,0 +1,370 @@
+//! `arb bench e2e`'s order sink: the real order bytes of each venue, built with the venue
+//! clients' request builders, signed with the venues' signing rules, serialized as the
+//! HTTP client does, and written through a real TLS connection over loopback to an
+//! in-process TLS server whose drain thread decrypts and discards them.
+//!
+//! Nothing matches the orders: each is answered at once, on the sink's next poll, as
+//! accepted and done with nothing filled (an IOC that missed), so operations close
+//! without positions and the risk gate keeps approving. Balance queries are answered
+//! with large balances in every asset.
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use adapters::auth::{Credentials, Decimal, Secret, hmac_sha256_hex};
+use adapters::net::http::{HttpConfig, Method, Request, serialize};
+use adapters::venues::VenueMarket;
+use adapters::venues::gateio::orders::order_body as gate_order_body;
+use adapters::venues::gateio::sign::RestAuth;
+use adapters::venues::mexc::orders::MexcOpenType;
+use adapters::venues::mexc::orders::futures::{
+    ORDER_PATH as MEXC_FUTURES_PATH, order_body as mexc_futures_body,
+};
+use adapters::venues::mexc::orders::spot::{ORDER_PATH as MEXC_SPOT_PATH, order_params as mexc_spot_params};
+use adapters::venues::mexc::sign::{SPOT_API_KEY_HEADER, futures_signature};
+use anyhow::{Context, Result, anyhow};
+use pipeline::dispatch::{OrderRequest, OrderSink, SinkError};
+use pipeline::journal::ClientPrefix;
+use pipeline::msg::{BalanceEvent, ClientOrderId, OrderEvent, OrderUpdate, StateInput, VenueOrderId};
+use pipeline::types::{Amount, AssetId, InstrumentId, Instruments, Qty, Venue};
+use quanta::Clock;
+use rustls::{ClientConnection, ServerConnection};
+
+/// The bench's API keys: not secrets, published so that anyone can check a signature.
+pub const GATE_KEY: &str = "bench-gate-key";
+pub const GATE_SECRET: &str = "bench-gate-secret";
+pub const MEXC_KEY: &str = "mx0bench-key";
+pub const MEXC_SECRET: &str = "bench-mexc-secret";
+
+/// Bytes of each connection's start kept by its drain thread, for checking.
+const SAMPLE_BYTES: usize = 4096;
+
+/// What the drain threads saw, per venue market.
+#[derive(Debug, Default)]
+pub struct Drained {
+    pub bytes: [AtomicU64; VenueMarket::COUNT],
+    pub first: [Mutex<Vec<u8>>; VenueMarket::COUNT],
+}
+
+/// What the sink wrote, per venue market.
+#[derive(Debug, Default)]
+pub struct Written {
+    pub orders: [AtomicU64; VenueMarket::COUNT],
+    pub bytes: [AtomicU64; VenueMarket::COUNT],
+    pub failed: AtomicU64,
+}
+
+/// One TLS connection over loopback: the client end and the thread draining the server end.
+pub struct Loopback {
+    pub tls: ClientConnection,
+    pub sock: TcpStream,
+    pub drain: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Loopback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loopback").finish_non_exhaustive()
+    }
+}
+
+impl Loopback {
+    /// Connects, completes the TLS handshake and starts the drain thread, which counts
+    /// the plaintext into `bytes` and keeps the first bytes in `first`.
+    pub fn open(
+        server: Arc<rustls::ServerConfig>,
+        client: Arc<rustls::ClientConfig>,
+        bytes: Option<(Arc<Drained>, usize)>,
+    ) -> Result<Loopback> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let drain = std::thread::Builder::new().name("bench-drain".into()).spawn(move || {
+            let Ok((sock, _)) = listener.accept() else { return };
+            let _ = sock.set_nodelay(true);
+            let Ok(conn) = ServerConnection::new(server) else { return };
+            let mut s = rustls::StreamOwned::new(conn, sock);
+            let mut buf = vec![0u8; 64 << 10];
+            loop {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        if let Some((d, i)) = &bytes {
+                            d.bytes[*i].fetch_add(n as u64, Ordering::Relaxed);
+                            if let Ok(mut f) = d.first[*i].lock() {
+                                let take = n.min(SAMPLE_BYTES.saturating_sub(f.len()));
+                                f.extend_from_slice(&buf[..take]);
+                            }
+                        }
+                    }
+                }
+            }
+        })?;
+        let mut sock = TcpStream::connect(addr)?;
+        sock.set_nodelay(true)?;
+        let name = adapters::net::tls::server_name("localhost").map_err(|e| anyhow!(e))?;
+        let mut tls = ClientConnection::new(client, name)?;
+        while tls.is_handshaking() {
+            tls.complete_io(&mut sock).context("TLS handshake over loopback")?;
+        }
+        Ok(Loopback { tls, sock, drain: Some(drain) })
+    }
+
+    /// Encrypts `data` as TLS records and writes them to the socket.
+    #[inline]
+    pub fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.tls.writer().write_all(data)?;
+        while self.tls.wants_write() {
+            self.tls.write_tls(&mut self.sock)?;
+        }
+        Ok(())
+    }
+
+    /// Sends close_notify, closes the socket and joins the drain thread.
+    pub fn close(&mut self) {
+        self.tls.send_close_notify();
+        while self.tls.wants_write() {
+            if self.tls.write_tls(&mut self.sock).is_err() {
+                break;
+            }
+        }
+        let _ = self.sock.shutdown(std::net::Shutdown::Write);
+        if let Some(h) = self.drain.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// A fresh CA, a `localhost` server certificate and a client configuration that trusts it.
+pub fn tls_pair() -> Result<(Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>)> {
+    let id = sim::server::make_tls().map_err(|e| anyhow!(e))?;
+    let client = adapters::net::tls::TlsRoots::empty().add_pem(id.ca_pem.as_bytes())?.client_config()?;
+    Ok((id.config, client))
+}
+
+/// The bench's order sink.
+pub struct WireSink {
+    instruments: Arc<Instruments>,
+    conns: Vec<Option<Loopback>>,
+    gate: Credentials,
+    mexc: Credentials,
+    http: HttpConfig,
+    body: String,
+    target: String,
+    hdr: String,
+    wire: Vec<u8>,
+    out: VecDeque<StateInput>,
+    clock: Clock,
+    written: Arc<Written>,
+    rich: Amount,
+    /// This instance's client-id prefix, as in the venue clients' orders.
+    prefix: ClientPrefix,
+}
+
+impl std::fmt::Debug for WireSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WireSink").finish_non_exhaustive()
+    }
+}
+
+fn wall() -> (u64, u64) {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    (ms / 1000, ms)
+}
+
+impl WireSink {
+    /// Opens one loopback TLS connection per venue market that has instruments.
+    pub fn new(
+        instruments: Arc<Instruments>,
+        prefix: ClientPrefix,
+        clock: Clock,
+        drained: Arc<Drained>,
+        written: Arc<Written>,
+    ) -> Result<WireSink> {
+        let (server, client) = tls_pair()?;
+        let mut conns = Vec::new();
+        for vm in VenueMarket::ALL {
+            let used = instruments.iter().any(|i| VenueMarket::new(i.venue, i.market) == vm);
+            conns.push(if used {
+                Some(Loopback::open(server.clone(), client.clone(), Some((drained.clone(), vm.index())))?)
+            } else {
+                None
+            });
+        }
+        let mut http = HttpConfig::new("");
+        http.default_headers = vec![("Accept".into(), "application/json".into())];
+        Ok(WireSink {
+            instruments,
+            prefix,
+            conns,
+            gate: Credentials::new(GATE_KEY, Secret::new(GATE_SECRET)),
+            mexc: Credentials::new(MEXC_KEY, Secret::new(MEXC_SECRET)),
+            http,
+            body: String::with_capacity(512),
+            target: String::with_capacity(512),
+            hdr: String::with_capacity(32),
+            wire: Vec::with_capacity(2048),
+            out: VecDeque::with_capacity(8192),
+            clock,
+            written,
+            rich: Amount::parse("1000000000").expect("constant"),
+        })
+    }
+
+    /// Builds and signs one order's request into `self.wire`.
+    fn build(&mut self, req: &OrderRequest) -> Result<(), SinkError> {
+        let inst = self.instruments.get(req.inst);
+        let (ts_s, ts_ms) = wall();
+        self.wire.clear();
+        self.target.clear();
+        let bad = |_| SinkError::NotSent(pipeline::msg::RejectReason::Other);
+        match VenueMarket::new(req.venue, req.market) {
+            VenueMarket::GateSpot | VenueMarket::GateFutures => {
+                let path = gate_order_body(&mut self.body, req, inst, self.prefix);
+                self.target.push_str("/api/v4");
+                self.target.push_str(path);
+                let auth = RestAuth::new(&self.gate, "POST", &self.target, "", self.body.as_bytes(), ts_s);
+                self.hdr.clear();
+                let _ = std::fmt::Write::write_fmt(&mut self.hdr, format_args!("{}", ts_ms + 5_000));
+                let [k, t, s] = auth.headers();
+                let headers = [k, t, s, ("Content-Type", "application/json"), ("X-Gate-Exptime", &self.hdr)];
+                let r = Request {
+                    method: Method::Post,
+                    target: &self.target,
+                    headers: &headers,
+                    body: self.body.as_bytes(),
+                    timeout: None,
+                };
+                serialize(&mut self.wire, &r, "api.gateio.ws", &self.http).map_err(bad)?;
+                Ok(())
+            }
+            VenueMarket::MexcSpot => {
+                self.target.push_str(MEXC_SPOT_PATH);
+                self.target.push('?');
+                let start = self.target.len();
+                mexc_spot_params(&mut self.target, req, inst, self.prefix);
+                let _ = std::fmt::Write::write_fmt(
+                    &mut self.target,
+                    format_args!("&recvWindow=5000&timestamp={ts_ms}"),
+                );
+                let sig = hmac_sha256_hex(&self.mexc.api_secret, &[&self.target.as_bytes()[start..]]);
+                self.target.push_str("&signature=");
+                self.target.push_str(sig.as_str());
+                let headers =
+                    [(SPOT_API_KEY_HEADER, self.mexc.api_key.as_str()), ("Content-Type", "application/json")];
+                let r = Request {
+                    method: Method::Post,
+                    target: &self.target,
+                    headers: &headers,
+                    body: b"",
+                    timeout: None,
+                };
+                serialize(&mut self.wire, &r, "api.mexc.com", &self.http).map_err(bad)?;
+                Ok(())
+            }
+            VenueMarket::MexcFutures => {
+                mexc_futures_body(&mut self.body, req, inst, 1, MexcOpenType::Cross, self.prefix);
+                let sig = futures_signature(&self.mexc.api_secret, &self.mexc.api_key, ts_ms, &self.body);
+                let time = Decimal::new(ts_ms);
+                let headers = [
+                    ("ApiKey", self.mexc.api_key.as_str()),
+                    ("Request-Time", time.as_str()),
+                    ("Signature", sig.as_str()),
+                    ("Recv-Window", "5000"),
+                    ("Content-Type", "application/json"),
+                ];
+                let r = Request {
+                    method: Method::Post,
+                    target: MEXC_FUTURES_PATH,
+                    headers: &headers,
+                    body: self.body.as_bytes(),
+                    timeout: None,
+                };
+                serialize(&mut self.wire, &r, "contract.mexc.com", &self.http).map_err(bad)?;
+                Ok(())
+            }
+        }
+    }
+
+    fn answer(&mut self, client: ClientOrderId, req: &OrderRequest, update: OrderUpdate) {
+        let ts_ns = pipeline::clock::now_ns(&self.clock);
+        self.out.push_back(StateInput::Order(OrderEvent {
+            client,
+            inst: req.inst,
+            side: req.side,
+            update,
+            venue_order: VenueOrderId::default(),
+            ts_ns,
+        }));
+    }
+}
+
+impl OrderSink for WireSink {
+    fn submit(&mut self, req: &OrderRequest) -> Result<(), SinkError> {
+        self.build(req)?;
+        let i = VenueMarket::new(req.venue, req.market).index();
+        let Some(conn) = self.conns[i].as_mut() else {
+            return Err(SinkError::NotSent(pipeline::msg::RejectReason::Disconnected));
+        };
+        if conn.write(&self.wire).is_err() {
+            self.written.failed.fetch_add(1, Ordering::Relaxed);
+            return Err(SinkError::Unknown);
+        }
+        self.written.orders[i].fetch_add(1, Ordering::Relaxed);
+        self.written.bytes[i].fetch_add(self.wire.len() as u64, Ordering::Relaxed);
+        if self.out.len() + 2 <= self.out.capacity() {
+            self.answer(req.client, req, OrderUpdate::Accepted);
+            self.answer(req.client, req, OrderUpdate::Done { filled: Qty::ZERO });
+        }
+        Ok(())
+    }
+
+    fn cancel(&mut self, _client: ClientOrderId, _inst: InstrumentId) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    fn cancel_all(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    fn query(&mut self, _client: ClientOrderId, _inst: InstrumentId) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    fn query_balances(&mut self, venue: Venue) -> Result<(), SinkError> {
+        let ts_ns = pipeline::clock::now_ns(&self.clock);
+        for a in 0..self.instruments.asset_count() {
+            if self.out.len() < self.out.capacity() {
+                self.out.push_back(StateInput::Balance(BalanceEvent {
+                    venue,
+                    asset: AssetId(a as u16),
+                    available: self.rich,
+                    locked: Amount::ZERO,
+                    ts_ns,
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    fn poll(&mut self, max: usize, out: &mut dyn FnMut(StateInput)) -> usize {
+        let n = max.min(self.out.len());
+        for _ in 0..n {
+            if let Some(e) = self.out.pop_front() {
+                out(e);
+            }
+        }
+        n
+    }
+
+    fn stop(&mut self) {
+        for c in self.conns.iter_mut().flatten() {
+            c.close();
+        }
+    }
+}
