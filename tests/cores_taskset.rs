@@ -32,7 +32,7 @@ fn threads(pid: u32) -> Vec<(String, String, Option<usize>)> {
 #[test]
 fn a_stage_pinned_outside_the_inherited_mask_runs_on_its_core() {
     let cpus = pipeline::runtime::cores::CpuView::system().usable();
-    if !(cpus.contains(&0) && cpus.contains(&1)) || !Path::new("/usr/bin/taskset").exists() {
+    if !(cpus.contains(&0) && cpus.contains(&1) && Path::new("/usr/bin/taskset").exists()) {
         eprintln!("skipped: needs cores 0 and 1 and /usr/bin/taskset (usable: {cpus:?})");
         return;
     }

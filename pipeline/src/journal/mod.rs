@@ -47,8 +47,9 @@ pub use identity::{ClientPrefix, PREFIX_LEN};
 pub use inspect::{FileSummary, Inspection, Issue, Problem, Verdict, inspect};
 pub use reader::{Damage, Entry, Finding, JournalFile, Tail, read_file, verify};
 pub use replay::{Replay, ReplayOp, ReplayOrder, ReplayPosition, replay};
+pub use sync::FsyncPolicy;
 pub use sync::{JournalSync, SYNCED_FILE, SyncHandle, SyncStats, read_synced};
-pub use writer::{FsyncPolicy, JournalWriter, Opened};
+pub use writer::{JournalWriter, Opened};
 
 /// Journal configuration (`[journal]`).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]

@@ -28,9 +28,28 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
+use serde::{Deserialize, Serialize};
 
 use super::codec::JournalKind;
-use super::writer::FsyncPolicy;
+
+/// When the journal's sync thread makes what was written durable. No policy fsyncs on
+/// the thread that writes: a record is written (page cache) before its order is sent,
+/// and the window between that write and the next sync is covered on restart by
+/// reconciling with the venues by client order id.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum FsyncPolicy {
+    /// No sync thread: writes survive a process crash, not a host crash (the demo).
+    Never,
+    /// Sync once `n` records are pending (and at stop).
+    EveryN(u32),
+    /// Sync as soon as anything is pending: group commit, one `fdatasync` per file for
+    /// whatever was written while the last one ran.
+    #[default]
+    EveryRecord,
+    /// Sync what is pending every this many milliseconds.
+    IntervalMs(u64),
+}
 
 /// The sidecar holding each journal file's durable length.
 pub const SYNCED_FILE: &str = "journal.synced";

@@ -19,31 +19,10 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use serde::{Deserialize, Serialize};
-
 use super::codec::{FILE_HEADER, FRAME_HEADER, JournalKind, MAX_PAYLOAD, Record, encode_frame, file_header};
 use super::error::JournalError;
 use super::reader::{Tail, parse};
 use super::sync::{SyncHandle, Written};
-
-/// When the journal's sync thread makes what was written durable. No policy fsyncs on
-/// the thread that writes: a record is written (page cache) before its order is sent,
-/// and the window between that write and the next sync is covered on restart by
-/// reconciling with the venues by client order id.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum FsyncPolicy {
-    /// No sync thread: writes survive a process crash, not a host crash (the demo).
-    Never,
-    /// Sync once `n` records are pending (and at stop).
-    EveryN(u32),
-    /// Sync as soon as anything is pending: group commit, one `fdatasync` per file for
-    /// whatever was written while the last one ran.
-    #[default]
-    EveryRecord,
-    /// Sync what is pending every this many milliseconds.
-    IntervalMs(u64),
-}
 
 /// Bytes the writer buffers before it must write.
 const BUFFER: usize = 64 * 1024;

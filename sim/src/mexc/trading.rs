@@ -201,7 +201,7 @@ pub(super) fn futures_cancel_by_external(c: &Call) -> Response {
     let symbol = c.body.get("symbol").and_then(Value::as_str).unwrap_or("");
     let ext = c.body.get("externalOid").and_then(Value::as_str).unwrap_or("");
     let mut x = c.ctx.lock();
-    let Some(inst) = x.find(Market::Futures, &symbol) else {
+    let Some(inst) = x.find(Market::Futures, symbol) else {
         return fut_err(1001, "Contract does not exist");
     };
     let Some(o) = by_external(&x, inst, ext) else {
@@ -245,15 +245,17 @@ pub(super) fn futures_history_orders(c: &Call) -> Response {
     let Some(inst) = x.find(Market::Futures, &symbol) else {
         return fut_err(1001, "Contract does not exist");
     };
-    let states: Vec<String> =
-        c.get("states").map(|s| s.split(',').map(str::to_owned).collect()).unwrap_or_default();
+    let states: Vec<i64> = c
+        .get("states")
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_default();
     let size = c.get("page_size").and_then(|s| s.parse::<usize>().ok()).unwrap_or(20).clamp(1, 100);
     let page = c.get("page_num").and_then(|s| s.parse::<usize>().ok()).unwrap_or(1).max(1);
     let all: Vec<Value> = x
         .orders_of(USER, Some(inst), false)
         .iter()
         .map(|o| futures_order_json(&x.instruments[o.inst], o))
-        .filter(|v| states.is_empty() || states.iter().any(|s| v["state"].to_string() == *s))
+        .filter(|v| states.is_empty() || states.iter().any(|s| v["state"].as_i64() == Some(*s)))
         .collect();
     // Newest first, as the venue pages them.
     let v: Vec<Value> = all.into_iter().rev().skip((page - 1) * size).take(size).collect();
