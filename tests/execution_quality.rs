@@ -22,8 +22,9 @@ fn with_no_faults_operations_fill_as_planned() {
     let r = &stopped.report;
     let q = r.quality;
     eprintln!("{}", r.to_text());
-    // 20 operations or more: at 95% one may go wrong (a run here makes about 26).
-    assert!(q.finished >= 20, "too few operations for a meaningful ratio: {q}");
+    // At least 10 operations (a run here makes 15 to 26); under 20, 95% means none may
+    // go wrong.
+    assert!(q.finished >= 10, "too few operations for a meaningful ratio: {q}");
     let success = q.execution_success().unwrap();
     assert!(success >= 0.95, "execution success {success:.3} below 95%: {q}");
     // The statistics are in the JSON report under the original design's names.
