@@ -142,7 +142,9 @@ fn a_capture_write_failure_fails_the_recording() {
         .spawn()
         .unwrap();
     let mut endpoints = String::new();
-    BufReader::new(sim.stdout.take().unwrap()).read_line(&mut endpoints).unwrap();
+    // Kept open while the simulator runs: it prints its export lines after this one.
+    let mut sim_out = BufReader::new(sim.stdout.take().unwrap());
+    sim_out.read_line(&mut endpoints).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while !config.exists() {
         assert!(Instant::now() < deadline, "no configuration from arb sim: {endpoints}");
