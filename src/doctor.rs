@@ -157,31 +157,7 @@ impl CpuSet {
     /// Parses the kernel's list format (`0-3,8,10-11`; `2-15:2` strides too). Empty text
     /// and `(null)` are the empty set; anything unparsable is `None`.
     pub fn parse_list(text: &str) -> Option<Self> {
-        let text = text.trim();
-        let mut set = BTreeSet::new();
-        if text.is_empty() || text == "(null)" {
-            return Some(CpuSet(set));
-        }
-        for part in text.split(',') {
-            let part = part.trim();
-            let (range, stride) = match part.split_once(':') {
-                Some((r, s)) => (r, s.split('/').next()?.parse::<usize>().ok()?.max(1)),
-                None => (part, 1),
-            };
-            match range.split_once('-') {
-                Some((a, b)) => {
-                    let (a, b) = (a.parse::<usize>().ok()?, b.parse::<usize>().ok()?);
-                    if b < a || b - a > 65_536 {
-                        return None;
-                    }
-                    set.extend((a..=b).step_by(stride));
-                }
-                None => {
-                    set.insert(range.parse().ok()?);
-                }
-            }
-        }
-        Some(CpuSet(set))
+        pipeline::runtime::cores::parse_cpu_list(text).map(|cpus| CpuSet(cpus.into_iter().collect()))
     }
 
     /// Parses a hex mask as in `/proc/irq/default_smp_affinity` (`ff`, `00000000,0000000f`).

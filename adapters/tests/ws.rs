@@ -569,6 +569,27 @@ fn reconnect_backoff_grows_within_jitter_bounds() {
     assert_eq!((snap.reconnects(), snap.connect_failures()), (5, 6));
 }
 
+/// The reconnect delay scheduled after each of the first `n` losses.
+fn reconnect_delays(h: &mut Harness, config: WsConfig, n: usize) -> Vec<Duration> {
+    let mut client = h.client(config, subscribe(&[]), None);
+    let mut delays = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while delays.len() < n {
+        h.poll.poll(&mut h.events, Some(Duration::from_millis(2))).expect("poll");
+        for ev in &h.events {
+            client.on_event(ev);
+        }
+        let now = h.clock.now();
+        let mut lost = false;
+        client.poll(now, &mut |ev| lost |= matches!(ev, WsEvent::Lost(_)));
+        if lost {
+            delays.push(client.next_timeout(now).expect("scheduled"));
+        }
+        assert!(std::time::Instant::now() < deadline, "delays so far {delays:?}");
+    }
+    delays
+}
+
 #[test]
 fn backoff_resets_after_a_healthy_session() {
     let server = WsServer::start(None, |mut s| {
@@ -588,22 +609,7 @@ fn backoff_resets_after_a_healthy_session() {
         max: Duration::from_secs(1),
         reset_after: Duration::from_millis(200),
     };
-    let mut client = h.client(config, subscribe(&[]), None);
-    let mut delays = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while delays.len() < 4 {
-        h.poll.poll(&mut h.events, Some(Duration::from_millis(2))).expect("poll");
-        for ev in &h.events {
-            client.on_event(ev);
-        }
-        let now = h.clock.now();
-        let mut lost = false;
-        client.poll(now, &mut |ev| lost |= matches!(ev, WsEvent::Lost(_)));
-        if lost {
-            delays.push(client.next_timeout(now).expect("scheduled"));
-        }
-        assert!(std::time::Instant::now() < deadline, "delays so far {delays:?}");
-    }
+    let delays = reconnect_delays(&mut h, config, 4);
     // Three quick losses grow the delay; the loss after the healthy session starts over.
     assert!(delays[2] >= Duration::from_millis(20), "{delays:?}");
     assert!(delays[3] <= Duration::from_millis(10), "{delays:?}");
@@ -625,22 +631,7 @@ fn a_silent_session_does_not_reset_the_backoff() {
         max: Duration::from_secs(1),
         reset_after: Duration::from_millis(200),
     };
-    let mut client = h.client(config, subscribe(&[]), None);
-    let mut delays = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while delays.len() < 4 {
-        h.poll.poll(&mut h.events, Some(Duration::from_millis(2))).expect("poll");
-        for ev in &h.events {
-            client.on_event(ev);
-        }
-        let now = h.clock.now();
-        let mut lost = false;
-        client.poll(now, &mut |ev| lost |= matches!(ev, WsEvent::Lost(_)));
-        if lost {
-            delays.push(client.next_timeout(now).expect("scheduled"));
-        }
-        assert!(std::time::Instant::now() < deadline, "delays so far {delays:?}");
-    }
+    let delays = reconnect_delays(&mut h, config, 4);
     // The fourth delay keeps growing: ceiling 80 ms, so at least 40 ms.
     assert!(delays[3] >= Duration::from_millis(40), "{delays:?}");
 }
