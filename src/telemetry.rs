@@ -240,6 +240,28 @@ impl Telemetry {
             o.help("arb_time_to_all_synced_seconds", "gauge", "start until every book had synced once");
             o.line("arb_time_to_all_synced_seconds", &[], format!("{:.3}", ms as f64 / 1000.0));
         }
+        if let Some(share) = progress.all_synced_share {
+            o.help(
+                "arb_all_books_synced_ratio",
+                "gauge",
+                "share of the time every book was synced at once, since they all first were",
+            );
+            o.line("arb_all_books_synced_ratio", &[], format!("{share:.4}"));
+        }
+        let latency = self.view.lock().map(|v| v.latency.clone()).unwrap_or_default();
+        o.help(
+            "arb_resync_seconds",
+            "summary",
+            "time from a book losing sync (gap, crossed, stale, feed lost) to synced again",
+        );
+        let resync = crate::engine::resync_summary(&latency);
+        for (q, ns) in [("0.5", resync.map(|s| s.p50_ns)), ("0.99", resync.map(|s| s.p99_ns))] {
+            let v = ns.map_or_else(|| "NaN".to_owned(), |ns| format!("{:.6}", ns as f64 / 1e9));
+            o.line("arb_resync_seconds", &[("quantile", q)], v);
+        }
+        let (sum_s, count) = resync.map_or((0.0, 0), |s| (s.mean_ns as f64 * s.count as f64 / 1e9, s.count));
+        o.line("arb_resync_seconds_sum", &[], format!("{sum_s:.6}"));
+        o.line("arb_resync_seconds_count", &[], count);
         o.help("arb_book_bytes", "gauge", "memory the books hold, in place and heap");
         o.line("arb_book_bytes", &[], progress.book_bytes);
         o.help("arb_book_synced", "gauge", "1 while the book is in sync");
@@ -258,6 +280,22 @@ impl Telemetry {
         book(&mut o, "arb_book_gaps_total", &|c| c.gaps);
         o.help("arb_book_resyncs_total", "counter", "resyncs requested");
         book(&mut o, "arb_book_resyncs_total", &|c| c.resyncs);
+        o.help("arb_book_resyncs_done_total", "counter", "resyncs completed (lost sync, then synced again)");
+        book(&mut o, "arb_book_resyncs_done_total", &|c| c.resyncs_done);
+        o.help("arb_book_resync_p99_seconds", "gauge", "99th percentile of the book's resync times");
+        for i in self.instruments.iter() {
+            let c = self.books.get(i.id);
+            let p99 = if c.resyncs_done > 0 {
+                format!("{:.6}", c.resync_p99_ns as f64 / 1e9)
+            } else {
+                "NaN".into()
+            };
+            o.line(
+                "arb_book_resync_p99_seconds",
+                &[("venue", i.venue.name()), ("market", i.market.name()), ("symbol", &i.symbol)],
+                p99,
+            );
+        }
         o.help("arb_feed_frames_total", "counter", "market-data frames decoded");
         o.line("arb_feed_frames_total", &[], self.decode.frames());
         o.help("arb_decode_refused_total", "counter", "frames refused by the decoders");

@@ -45,6 +45,11 @@ pub fn status_line(s: &Session) -> String {
     let books = s.sync_progress();
     let all_synced = books.time_to_all_synced_ms.map(|ms| format!(" all in {:.1}s", ms as f64 / 1000.0));
     let view = s.view();
+    let resync = crate::engine::resync_text(&books, crate::engine::resync_summary(&view.latency));
+    let all_synced = match (all_synced, resync.is_empty()) {
+        (a, true) => a,
+        (a, false) => Some(format!("{}, {resync}", a.unwrap_or_default())),
+    };
     let t2t = view.window.iter().find(|w| w.name == "tick_to_trade").filter(|w| w.count > 0);
     let t2t = t2t
         .map(|w| format!("t2t p50 {}us p99 {}us", w.p50_ns / 1000, w.p99_ns / 1000))

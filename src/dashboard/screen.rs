@@ -189,6 +189,8 @@ fn draw_books(f: &mut Frame, t: &Telemetry, area: Rect) {
             Cell::from(px(bid.price)),
             Cell::from(px(ask.price)),
             Cell::from(c.gaps.to_string()),
+            Cell::from(c.resyncs_done.to_string()),
+            Cell::from(resync_p99(&c)),
         ])
         .style(style)
     });
@@ -200,10 +202,12 @@ fn draw_books(f: &mut Frame, t: &Telemetry, area: Rect) {
             Constraint::Length(12),
             Constraint::Length(12),
             Constraint::Length(5),
+            Constraint::Length(7),
+            Constraint::Length(8),
         ],
     )
     .header(
-        Row::new(["book", "state", "bid", "ask", "gaps"])
+        Row::new(["book", "state", "bid", "ask", "gaps", "resyncs", "p99 ms"])
             .style(Style::default().add_modifier(Modifier::BOLD)),
     )
     .block(block(&title));
@@ -217,7 +221,15 @@ fn books_title(t: &Telemetry) -> String {
         Some(ms) => format!(", all synced in {:.1} s", ms as f64 / 1000.0),
         None => String::new(),
     };
-    format!("books {}/{} synced{all}, {} KiB", p.books_synced, p.books_total, p.book_bytes / 1024)
+    let view = t.view.lock().map(|v| v.latency.clone()).unwrap_or_default();
+    let resync = crate::engine::resync_text(&p, crate::engine::resync_summary(&view));
+    let resync = if resync.is_empty() { resync } else { format!(", {resync}") };
+    format!("books {}/{} synced{all}, {} KiB{resync}", p.books_synced, p.books_total, p.book_bytes / 1024)
+}
+
+/// A book's resync p99 in ms, or "-" before its first resync.
+fn resync_p99(c: &pipeline::book::BookCounterSnapshot) -> String {
+    if c.resyncs_done == 0 { "-".to_owned() } else { format!("{:.0}", c.resync_p99_ns as f64 / 1e6) }
 }
 
 fn draw_operations(f: &mut Frame, s: &pipeline::stats::TradingSnapshot, area: Rect) {

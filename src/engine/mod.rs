@@ -46,9 +46,9 @@ use rustls::ClientConfig;
 
 pub use log_out::LogOut;
 pub use monitor::{BUCKETS_NS, Buckets, ForeignView, MonitorView, OUTCOMES_KEPT};
-pub use report::{LatencyEntry, Report, write_histograms};
+pub use report::{BookResyncs, LatencyEntry, Report, write_histograms};
 pub use sinks::EngineSink;
-pub use sync::SyncProgress;
+pub use sync::{SyncProgress, resync_summary, resync_text};
 
 use crate::config::Config;
 
@@ -192,6 +192,9 @@ impl std::fmt::Debug for Session {
     }
 }
 
+/// The hub series of every book's resync times (gap to synced again), ns.
+pub const RESYNC_SERIES: &str = "book.resync";
+
 /// Ids of injected opportunities: high bit set, apart from detection's own numbering.
 const MANUAL_ID_BASE: u64 = 1 << 63;
 
@@ -250,6 +253,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     let (breakers_tx, breakers_rx) = ring(&mut hub, &mclock, "risk->breakers", 16, Drop);
     let tick_to_trade = hub.recorder("tick_to_trade", SeriesKind::Path);
     let first_leg = hub.recorder("tick_to_trade.first_leg", SeriesKind::Path);
+    let resync_rec = hub.recorder(RESYNC_SERIES, SeriesKind::Resync);
     let (md_log_tx, md_log) = ring(&mut hub, &mclock, "md->log", r.alerts, Drop);
 
     // The journal: resume where the last run stopped.
@@ -369,7 +373,10 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     {
         let (c, bc, bcfg) = (clock.clone(), book_counters.clone(), cfg.book);
         let ticks: Vec<pipeline::types::Price> = instruments.iter().map(|i| i.tick).collect();
-        runner.stage("book", move || BookBuilder::new(&ticks, bcfg, md_rx, book_outputs, resync_tx, c, bc));
+        runner.stage("book", move || {
+            BookBuilder::new(&ticks, bcfg, md_rx, book_outputs, resync_tx, c, bc)
+                .with_resync_recorder(resync_rec)
+        });
     }
     let mut detector = Detector::new(
         &cfg.detect,

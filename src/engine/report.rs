@@ -40,6 +40,19 @@ impl From<&Summary> for LatencyEntry {
     }
 }
 
+/// One book's resyncs in the report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BookResyncs {
+    pub resyncs: u64,
+    pub p50_ns: u64,
+    pub p99_ns: u64,
+    pub gaps: u64,
+}
+
+fn ms(ns: u64) -> f64 {
+    (ns as f64 / 1e3).round() / 1e3
+}
+
 /// The final report of a run.
 #[derive(Clone, Debug)]
 pub struct Report {
@@ -73,6 +86,12 @@ pub struct Report {
     pub time_to_all_synced_ms: Option<u64>,
     /// Memory the books hold, in place and heap.
     pub book_bytes: u64,
+    /// Resync times (gap to synced again) of every book together, if any completed.
+    pub resync: Option<LatencyEntry>,
+    /// The share of the time every book was synced at once, since they all first were.
+    pub all_books_synced_share: Option<f64>,
+    /// Per book (`venue:market:SYMBOL`) that resynced: resyncs, p50 and p99 (ns), gaps.
+    pub resync_by_book: BTreeMap<String, BookResyncs>,
     /// Executions per instrument traded (`venue:market:SYMBOL`), those that traded.
     pub executed_by_instrument: BTreeMap<String, u64>,
     pub decode_refused: u64,
@@ -94,6 +113,23 @@ impl Report {
             .map(|sum| (sum.name.clone(), (sum.kind, LatencyEntry::from(&sum))))
             .collect();
         let progress = s.sync_progress();
+        let resync_by_book = s
+            .instruments
+            .iter()
+            .map(|i| (i, s.books.get(i.id)))
+            .filter(|(_, c)| c.resyncs_done > 0 || c.gaps > 0)
+            .map(|(i, c)| {
+                (
+                    format!("{}:{}:{}", i.venue.name(), i.market.name(), i.symbol),
+                    BookResyncs {
+                        resyncs: c.resyncs_done,
+                        p50_ns: c.resync_p50_ns,
+                        p99_ns: c.resync_p99_ns,
+                        gaps: c.gaps,
+                    },
+                )
+            })
+            .collect();
         let executed_by_instrument = s
             .instruments
             .iter()
@@ -126,12 +162,23 @@ impl Report {
             books: progress.books_total,
             time_to_all_synced_ms: progress.time_to_all_synced_ms,
             book_bytes: progress.book_bytes,
+            resync: None,
+            all_books_synced_share: progress.all_synced_share,
+            resync_by_book,
             executed_by_instrument,
             decode_refused: s.decode.total_refused(),
             frames: s.decode.frames(),
             latency,
             trading: snap.to_string(),
         }
+        .with_resync()
+    }
+
+    /// Takes the resync entry from the latency series.
+    fn with_resync(mut self) -> Self {
+        self.resync =
+            self.latency.get(super::RESYNC_SERIES).filter(|(_, e)| e.count > 0).map(|(_, e)| e.clone());
+        self
     }
 
     fn entry(&self, name: &str) -> Value {
@@ -196,6 +243,17 @@ impl Report {
             "books_total": self.books,
             "time_to_all_synced_ms": self.time_to_all_synced_ms,
             "book_bytes": self.book_bytes,
+            "resyncs": self.resync.as_ref().map_or(0, |e| e.count),
+            "resync_p50_ms": self.resync.as_ref().map(|e| ms(e.p50)),
+            "resync_p99_ms": self.resync.as_ref().map(|e| ms(e.p99)),
+            "resync_max_ms": self.resync.as_ref().map(|e| ms(e.max)),
+            "all_books_synced_share": self.all_books_synced_share.map(|s| (s * 1e4).round() / 1e4),
+            "resync_by_book": self.resync_by_book.iter().map(|(k, b)| (k.clone(), json!({
+                "resyncs": b.resyncs,
+                "gaps": b.gaps,
+                "p50_ms": (b.resyncs > 0).then(|| ms(b.p50_ns)),
+                "p99_ms": (b.resyncs > 0).then(|| ms(b.p99_ns)),
+            }))).collect::<serde_json::Map<String, Value>>(),
             "executed_by_instrument": self.executed_by_instrument,
             "frames": self.frames,
             "decode_refused": self.decode_refused,
@@ -242,6 +300,27 @@ impl Report {
             "client order ids: prefix {:?}; foreign activity on the account (never adopted): {} fills, {} orders",
             self.client_order_id_prefix, self.foreign_fill_count, self.foreign["orders"]
         );
+        match (&self.resync, self.all_books_synced_share) {
+            (None, None) => {}
+            (r, share) => {
+                let r = r.as_ref().map_or_else(
+                    || "no resyncs".to_owned(),
+                    |e| {
+                        format!(
+                            "{} resyncs, p50 {} ms, p99 {} ms, max {} ms",
+                            e.count,
+                            ms(e.p50),
+                            ms(e.p99),
+                            ms(e.max)
+                        )
+                    },
+                );
+                let share = share.map_or_else(String::new, |s| {
+                    format!("; every book synced {:.1}% of the time", s * 100.0)
+                });
+                let _ = writeln!(o, "books: {r}{share}");
+            }
+        }
         if !self.executed_by_instrument.is_empty() {
             let mut top: Vec<(&String, &u64)> = self.executed_by_instrument.iter().collect();
             top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));

@@ -21,6 +21,7 @@ mod book;
 mod config;
 mod ladder;
 mod stats;
+mod sync_time;
 
 #[cfg(test)]
 mod tests;
@@ -32,7 +33,9 @@ pub use book::{BookEffect, L2Book};
 pub use config::BookConfig;
 pub use ladder::{Ladder, LadderFull, MAX_LEVELS, WINDOW_TICKS};
 pub use stats::{BookCounterSnapshot, BookCounters, BookStats};
+pub use sync_time::{AllSynced, ResyncPercentiles, SyncTimes, share as all_synced_share};
 
+use crate::metrics::Recorder;
 use crate::msg::{BookTop, MdEvent, Resync};
 use crate::runtime::{Held, Rx, Stage, Tx};
 use crate::types::{InstrumentId, Instruments, Price};
@@ -123,6 +126,7 @@ fn publish(counters: &BookCounters, b: &L2Book) {
         updates: s.updates + s.snapshots,
         first_synced_ns: s.first_synced_ns,
         bytes: (std::mem::size_of::<L2Book>() + b.heap_bytes()) as u64,
+        ..BookCounterSnapshot::default()
     };
     counters.publish(b.inst(), c, b.bids().best().unwrap_or_default(), b.asks().best().unwrap_or_default());
 }
@@ -147,6 +151,10 @@ pub struct BookBuilder {
     top: BookTop,
     batch: usize,
     polls: u32,
+    /// Resync times and the all-synced time.
+    times: SyncTimes,
+    /// Every resync time, for the metrics hub (`book.resync`); none in tests and tools.
+    resync_rec: Option<Recorder>,
 }
 
 impl fmt::Debug for BookBuilder {
@@ -185,7 +193,48 @@ impl BookBuilder {
             top: BookTop::unsynced(InstrumentId(0), 0),
             batch: 256,
             polls: 0,
+            times: SyncTimes::new(instruments),
+            resync_rec: None,
         }
+    }
+
+    /// Records every resync time into `rec` as well (the hub's `book.resync` series).
+    pub fn with_resync_recorder(mut self, rec: Recorder) -> Self {
+        self.resync_rec = Some(rec);
+        self
+    }
+
+    /// Resync times and the all-synced time so far.
+    pub fn sync_times(&self) -> &SyncTimes {
+        &self.times
+    }
+
+    /// Notes book `i`'s sync state after it may have changed.
+    #[inline]
+    fn note_sync(times: &mut SyncTimes, rec: &mut Option<Recorder>, b: &L2Book, now_ns: u64) {
+        if let Some(ns) = times.note(b.inst().index(), b.is_synced(), now_ns) {
+            if let Some(r) = rec {
+                r.record(ns);
+            }
+        }
+    }
+
+    /// Notes every book's sync state (after a pass that may have changed many).
+    fn note_all(&mut self, now_ns: u64) {
+        for b in self.books.iter() {
+            Self::note_sync(&mut self.times, &mut self.resync_rec, b, now_ns);
+        }
+    }
+
+    /// Publishes every book's counters, resync percentiles and the all-synced totals.
+    fn publish_counters(&mut self, now_ns: u64) {
+        for b in self.books.iter() {
+            publish(&self.counters, b);
+            if let Some(p) = self.times.percentiles_if_changed(b.inst().index()) {
+                self.counters.publish_resyncs(b.inst(), p);
+            }
+        }
+        self.counters.publish_all_synced(self.times.all().totals(now_ns));
     }
 
     pub fn books(&self) -> &Books {
@@ -241,25 +290,38 @@ impl Stage for BookBuilder {
     fn poll(&mut self) -> usize {
         let now = crate::clock::now_ns(&self.clock);
         let (books, outputs, resync) = (&mut self.books, &mut self.outputs, &mut self.resync_held);
+        let (times, rec) = (&mut self.times, &mut self.resync_rec);
         let mut fx = |e| Self::effect(outputs, resync, e);
-        if self.rx.take_overflow() {
+        let overflow = self.rx.take_overflow();
+        if overflow {
             self.counters.note_md_overflow();
             books.lose_all(now, &mut fx);
         }
-        let n = self.rx.drain(self.batch, |ev| books.apply(&ev, now, &mut fx));
+        let n = self.rx.drain(self.batch, |ev| {
+            books.apply(&ev, now, &mut fx);
+            if let Some(b) = books.get(ev.inst) {
+                Self::note_sync(times, rec, b, now);
+            }
+        });
         self.polls = self.polls.wrapping_add(1);
-        if self.polls % POLLS_PER_MAINTENANCE == 0 {
+        let maintain = self.polls % POLLS_PER_MAINTENANCE == 0;
+        if maintain {
             books.maintain(now, &mut fx);
-            for b in books.iter() {
-                publish(&self.counters, b);
+        }
+        if overflow || maintain {
+            self.note_all(now);
+        }
+        if maintain {
+            self.publish_counters(now);
+            if let Some(r) = &mut self.resync_rec {
+                r.maybe_flush(self.clock.raw());
             }
         }
         n + self.publish()
     }
 
     fn stop(&mut self) {
-        for b in self.books.iter() {
-            publish(&self.counters, b);
-        }
+        let now = crate::clock::now_ns(&self.clock);
+        self.publish_counters(now);
     }
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+use super::sync_time::ResyncPercentiles;
 use crate::msg::Level;
 use crate::types::{InstrumentId, Price, Qty};
 
@@ -35,6 +36,14 @@ pub struct BookCounters {
     updates: Vec<AtomicU64>,
     first_synced_ns: Vec<AtomicU64>,
     bytes: Vec<AtomicU64>,
+    /// Resyncs completed and their p50 and p99 (ns), per book.
+    resyncs_done: Vec<AtomicU64>,
+    resync_p50_ns: Vec<AtomicU64>,
+    resync_p99_ns: Vec<AtomicU64>,
+    /// Time every book was synced at once, and the time observed since they all first
+    /// were (ns; see [`super::AllSynced`]).
+    all_synced_ns: AtomicU64,
+    all_observed_ns: AtomicU64,
     /// Best bid and ask price and quantity mantissas (0 when absent).
     top: Vec<[AtomicI64; 4]>,
     md_dropped: AtomicU64,
@@ -52,6 +61,11 @@ pub struct BookCounterSnapshot {
     pub first_synced_ns: u64,
     /// Memory the book holds: its size in place plus its heap.
     pub bytes: u64,
+    /// Resyncs completed (a book that had synced, lost sync, and synced again).
+    pub resyncs_done: u64,
+    /// Median and 99th percentile of the book's resync times, ns (0 before the first).
+    pub resync_p50_ns: u64,
+    pub resync_p99_ns: u64,
 }
 
 impl BookCounters {
@@ -65,6 +79,11 @@ impl BookCounters {
             updates: v(),
             first_synced_ns: v(),
             bytes: v(),
+            resyncs_done: v(),
+            resync_p50_ns: v(),
+            resync_p99_ns: v(),
+            all_synced_ns: AtomicU64::new(0),
+            all_observed_ns: AtomicU64::new(0),
             top: (0..count).map(|_| std::array::from_fn(|_| AtomicI64::new(0))).collect(),
             md_dropped: AtomicU64::new(0),
         })
@@ -93,6 +112,30 @@ impl BookCounters {
         }
     }
 
+    /// Publishes one book's resync count and percentiles (the stage, when they change).
+    pub(super) fn publish_resyncs(&self, inst: InstrumentId, p: ResyncPercentiles) {
+        let i = inst.index();
+        for (v, x) in
+            [(&self.resyncs_done, p.count), (&self.resync_p50_ns, p.p50_ns), (&self.resync_p99_ns, p.p99_ns)]
+        {
+            if let Some(a) = v.get(i) {
+                a.store(x, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Publishes the all-synced totals (the stage, once per maintenance pass).
+    pub(super) fn publish_all_synced(&self, (all_ns, observed_ns): (u64, u64)) {
+        self.all_synced_ns.store(all_ns, Ordering::Relaxed);
+        self.all_observed_ns.store(observed_ns, Ordering::Relaxed);
+    }
+
+    /// `(all-synced ns, observed ns)` at the last maintenance pass: the time every book
+    /// was synced at once since they all first were, and that time span.
+    pub fn all_synced(&self) -> (u64, u64) {
+        (self.all_synced_ns.load(Ordering::Relaxed), self.all_observed_ns.load(Ordering::Relaxed))
+    }
+
     /// Counts one overflow of the md ring (the stage).
     pub(super) fn note_md_overflow(&self) {
         self.md_dropped.fetch_add(1, Ordering::Relaxed);
@@ -117,6 +160,9 @@ impl BookCounters {
             updates: get(&self.updates),
             first_synced_ns: get(&self.first_synced_ns),
             bytes: get(&self.bytes),
+            resyncs_done: get(&self.resyncs_done),
+            resync_p50_ns: get(&self.resync_p50_ns),
+            resync_p99_ns: get(&self.resync_p99_ns),
         }
     }
 

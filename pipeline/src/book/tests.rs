@@ -115,3 +115,26 @@ fn an_overflow_of_the_md_ring_resyncs_every_book() {
     r.stage.stop();
     assert!(!r.counters.get(InstrumentId(0)).synced);
 }
+
+#[test]
+fn a_resync_is_timed_and_published_with_the_all_synced_time() {
+    let mut r = Rig::new(2, 64, 16, 8);
+    r.update(0, MdBody::Snapshot { id: 1, partial: false }, 9, 14);
+    r.update(1, MdBody::Snapshot { id: 1, partial: false }, 9, 14);
+    r.poll();
+    // A gap on book 0, then a snapshot that the buffered delta bridges.
+    r.update(0, MdBody::Delta { first: 5, last: 5 }, 10, 14);
+    r.poll();
+    assert_eq!(r.resynced(), [0]);
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    r.update(0, MdBody::Snapshot { id: 4, partial: false }, 9, 14);
+    r.poll();
+    r.stage.stop();
+    let c = r.counters.get(InstrumentId(0));
+    assert_eq!(c.resyncs_done, 1, "{c:?}");
+    // Timed on the stage's clock across the 2 ms sleep, within the histogram's 1/16.
+    assert!(c.resync_p50_ns >= 1_800_000 && c.resync_p50_ns == c.resync_p99_ns, "{c:?}");
+    assert_eq!(r.counters.get(InstrumentId(1)).resyncs_done, 0, "the first sync is no resync");
+    let (all, observed) = r.counters.all_synced();
+    assert!(observed >= 2_000_000 && all < observed, "book 0 was out for 2 ms: {all} of {observed}");
+}

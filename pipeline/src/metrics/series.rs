@@ -32,4 +32,6 @@ pub enum SeriesKind {
     Stage,
     /// A path across several stages, such as tick-to-trade.
     Path,
+    /// A book's time from losing sync (gap, crossed, stale, feed lost) to synced again.
+    Resync,
 }
