@@ -13,12 +13,16 @@
 //! ([`VenueMarket::connection_stagger`]) so their subscriptions stay within the venue's
 //! message rate.
 //!
-//! Resync: a REST snapshot for snapshot-synced markets (at most one request per
-//! instrument per `snapshot_interval`, queued and sent within the endpoint's rate limit
-//! by [`SnapshotQueue`], so that the hundreds of snapshots a large universe asks for at
-//! start are staggered), else the venue's resubscribe messages. A lost or reopened
-//! connection marks every book it fed as lost, so the book stage invalidates them
-//! before anything derived from the old session is traded on.
+//! Resync: a REST snapshot for snapshot-synced markets (queued and sent within the
+//! endpoint's rate limit by [`SnapshotQueue`], so that the hundreds of snapshots a large
+//! universe asks for at start are staggered), else the venue's resubscribe messages. At
+//! most one request per instrument per `snapshot_interval` (a snapshot) or
+//! `resubscribe_interval` (after the last subscription, which brought a full book
+//! already): one asked for sooner waits until it is due and is never dropped. A
+//! lost or reopened connection marks every book it fed as lost, so the book stage
+//! invalidates them before anything derived from the old session is traded on; a
+//! snapshot requested before that is discarded when it arrives (the updates between it
+//! and the new session are lost, so it could only sync the book on stale levels).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -53,8 +57,12 @@ pub struct LiveFeedConfig {
     pub stale_after: Duration,
     /// Levels asked of REST snapshots.
     pub snapshot_limit: u32,
-    /// Least time between two snapshot requests for one instrument.
+    /// Least time between two snapshot requests for one instrument (a request asked
+    /// for sooner is deferred until then, not dropped).
     pub snapshot_interval: Duration,
+    /// Least time between two resubscriptions of one instrument (a fresh subscription
+    /// already brings a full book).
+    pub resubscribe_interval: Duration,
 }
 
 impl Default for LiveFeedConfig {
@@ -64,7 +72,8 @@ impl Default for LiveFeedConfig {
             options: FeedOptions::default(),
             stale_after: Duration::from_secs(30),
             snapshot_limit: 100,
-            snapshot_interval: Duration::from_secs(1),
+            snapshot_interval: Duration::from_millis(250),
+            resubscribe_interval: Duration::from_millis(250),
         }
     }
 }
@@ -153,7 +162,12 @@ struct InstState {
     /// Synced by REST snapshot (else by resubscribing).
     rest_synced: bool,
     last_request_ns: Option<u64>,
+    /// A resync was asked for before its interval had passed: sent when due.
+    deferred: bool,
     subscribed_ns: u64,
+    /// When the instrument's connection last lost or opened a session: a snapshot
+    /// requested before it is stale on arrival.
+    session_ns: u64,
     snapshot_path: String,
 }
 
@@ -172,6 +186,9 @@ pub struct LiveCounters {
     pub venue_errors: std::sync::atomic::AtomicU64,
     /// Snapshot requests waiting for their endpoint's rate limit, now.
     pub snapshots_waiting: std::sync::atomic::AtomicU64,
+    /// Snapshots that arrived after their connection lost or reopened its session, and
+    /// were discarded.
+    pub snapshots_discarded: std::sync::atomic::AtomicU64,
 }
 
 /// Market data from live venue connections.
@@ -251,7 +268,9 @@ impl LiveFeed {
                         conn: conn_index,
                         rest_synced,
                         last_request_ns: None,
+                        deferred: false,
                         subscribed_ns: 0,
+                        session_ns: 0,
                         snapshot_path: vm.snapshot_path(&i.symbol, cfg.snapshot_limit),
                     });
                 }
@@ -342,21 +361,58 @@ impl LiveFeed {
         }
     }
 
-    /// Queues a snapshot of `inst` (once: asking again while it waits changes nothing).
+    /// Queues a snapshot of `inst` (once: asking again while it waits changes nothing);
+    /// within `snapshot_interval` of the last request, defers it until then.
     fn request_snapshot(&mut self, inst: InstrumentId, now_ns: u64) {
-        let Some(st) = self.insts.get(inst.index()).and_then(Option::as_ref) else { return };
-        let interval = self.cfg.snapshot_interval.as_nanos() as u64;
-        if st.last_request_ns.is_some_and(|t| now_ns.saturating_sub(t) < interval) {
+        if !self.is_due(inst, now_ns) {
+            self.defer(inst);
             return;
         }
+        let Some(st) = self.insts.get(inst.index()).and_then(Option::as_ref) else { return };
         let Some(ri) = self.rest.iter().position(|r| r.vm == st.vm) else {
             return;
         };
         self.snapshots.ask(ri, inst);
     }
 
-    /// Sends the queued snapshot requests each endpoint's rate limit allows now.
+    /// Whether a resync of `inst` may go now: its last snapshot request (or its last
+    /// subscription, for markets synced by resubscribing) is older than the interval.
+    fn is_due(&self, inst: InstrumentId, now_ns: u64) -> bool {
+        let Some(st) = self.insts.get(inst.index()).and_then(Option::as_ref) else { return true };
+        if st.rest_synced {
+            let interval = self.cfg.snapshot_interval.as_nanos() as u64;
+            st.last_request_ns.is_none_or(|t| now_ns.saturating_sub(t) >= interval)
+        } else {
+            now_ns.saturating_sub(st.subscribed_ns) >= self.cfg.resubscribe_interval.as_nanos() as u64
+        }
+    }
+
+    /// Holds a resync of `inst` until it is due (once: a second ask changes nothing).
+    fn defer(&mut self, inst: InstrumentId) {
+        if let Some(st) = self.insts.get_mut(inst.index()).and_then(Option::as_mut) {
+            if !st.deferred {
+                st.deferred = true;
+                self.snapshots.held.push(inst);
+            }
+        }
+    }
+
+    /// Sends the deferred resyncs that are due, then the queued snapshot requests each
+    /// endpoint's rate limit allows now.
     fn send_snapshots(&mut self, now_ns: u64) {
+        let mut k = 0;
+        while k < self.snapshots.held.len() {
+            let inst = self.snapshots.held[k];
+            if self.is_due(inst, now_ns) {
+                self.snapshots.held.swap_remove(k);
+                if let Some(st) = self.insts.get_mut(inst.index()).and_then(Option::as_mut) {
+                    st.deferred = false;
+                }
+                self.resync(inst, now_ns);
+            } else {
+                k += 1;
+            }
+        }
         for ri in 0..self.rest.len() {
             while let Some(inst) = self.snapshots.next(ri, now_ns) {
                 let Some(st) = self.insts.get_mut(inst.index()).and_then(Option::as_mut) else { continue };
@@ -379,11 +435,12 @@ impl LiveFeed {
 
     fn resubscribe(&mut self, inst: InstrumentId, now_ns: u64) {
         let unix_s = self.unix(now_ns) / 1_000_000_000;
-        let Some(st) = self.insts.get_mut(inst.index()).and_then(Option::as_mut) else { return };
-        // A fresh subscription already brings a full book.
-        if now_ns.saturating_sub(st.subscribed_ns) < self.cfg.snapshot_interval.as_nanos() as u64 {
+        // A fresh subscription already brings a full book: ask again only when due.
+        if !self.is_due(inst, now_ns) {
+            self.defer(inst);
             return;
         }
+        let Some(st) = self.insts.get_mut(inst.index()).and_then(Option::as_mut) else { return };
         let Some(messages) = st.vm.resubscribe(&st.symbol, unix_s) else { return };
         st.subscribed_ns = now_ns;
         let conn = &mut self.conns[st.conn];
@@ -521,11 +578,14 @@ impl LiveFeed {
                 ));
             }
         }
-        if opened {
+        if opened || lost {
             let now_ns = pipeline::clock::now_ns(&self.clock);
             for &inst in &self.conns[ci].insts {
                 if let Some(st) = self.insts[inst.index()].as_mut() {
-                    st.subscribed_ns = now_ns;
+                    if opened {
+                        st.subscribed_ns = now_ns;
+                    }
+                    st.session_ns = now_ns;
                 }
             }
         }
@@ -541,6 +601,13 @@ impl LiveFeed {
             let Some(inst) = pending.remove(&(ri, c.id)) else { return };
             snapshots.done(inst);
             let Some(st) = insts.get(inst.index()).and_then(Option::as_ref) else { return };
+            if st.last_request_ns.is_some_and(|t| t < st.session_ns) {
+                // Requested before the session that feeds the book now: the updates
+                // between it and this session are lost. The book asks again once the
+                // new session's first update is buffered.
+                counters.snapshots_discarded.fetch_add(1, Relaxed);
+                return;
+            }
             let body = match &c.outcome {
                 Outcome::Ok(r) if r.status == 200 => r.body,
                 _ => {

@@ -57,6 +57,9 @@ enum Waiting {
 /// The snapshot queues of every REST endpoint.
 #[derive(Debug)]
 pub struct SnapshotQueue {
+    /// Resyncs asked for before their instrument's interval had passed (snapshots, and
+    /// resubscriptions of markets synced that way), held by the live feed until due.
+    pub held: Vec<InstrumentId>,
     limits: Vec<RateLimit>,
     queues: Vec<VecDeque<InstrumentId>>,
     state: Vec<Waiting>,
@@ -66,6 +69,7 @@ impl SnapshotQueue {
     /// Queues for endpoints with these limits, over instruments `0..instruments`.
     pub fn new(limits: Vec<RateLimit>, instruments: usize) -> Self {
         Self {
+            held: Vec::with_capacity(instruments),
             queues: limits.iter().map(|_| VecDeque::with_capacity(instruments)).collect(),
             limits,
             state: vec![Waiting::No; instruments],

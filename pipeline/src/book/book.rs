@@ -72,6 +72,9 @@ pub struct L2Book {
     exch_ms: u64,
     /// When the outstanding resync was requested; `None` if none is.
     resync_at: Option<u64>,
+    /// When the feed was lost, while the book waits for the new session's first delta
+    /// before asking for a snapshot; `None` otherwise.
+    feed_lost_at: Option<u64>,
     stats: BookStats,
 }
 
@@ -94,6 +97,7 @@ impl L2Book {
             recv_ns: 0,
             exch_ms: 0,
             resync_at: None,
+            feed_lost_at: None,
             stats: BookStats::default(),
         }
     }
@@ -176,11 +180,16 @@ impl L2Book {
                 self.bbo_update(seq, bid, bid_qty, ask, ask_qty, ev.recv_ns, fx);
             }
             MdBody::Trade { .. } => {}
-            MdBody::FeedLost { .. } => {
+            MdBody::FeedLost { reason } => {
                 self.header = None;
                 self.stats.feed_losses += 1;
                 self.pending.clear();
-                self.unsync(now_ns, fx);
+                if reason == crate::msg::FeedLoss::Disconnected {
+                    self.lose_session(now_ns, fx);
+                } else {
+                    // The session goes on: a snapshot now is bridged by what follows.
+                    self.unsync(now_ns, fx);
+                }
             }
         }
     }
@@ -239,6 +248,7 @@ impl L2Book {
             self.pending.shrink_to(PENDING_KEPT);
         }
         self.resync_at = None;
+        self.feed_lost_at = None;
         self.after_change(now_ns, fx);
         if self.synced && self.stats.first_synced_ns == 0 {
             self.stats.first_synced_ns = now_ns.max(1);
@@ -426,7 +436,25 @@ impl L2Book {
         self.request_resync(now_ns, fx);
     }
 
+    /// The connection was dropped or reopened: the book unsyncs but asks for nothing
+    /// yet. A snapshot fetched now would predate the new session's first delta and could
+    /// never be bridged (the updates in between are lost), so the first delta buffered
+    /// asks for it instead, exactly as at start; a feed that stays silent asks after
+    /// `resync_retry_ms`.
+    fn lose_session(&mut self, now_ns: u64, fx: &mut impl FnMut(BookEffect)) {
+        let was = self.synced;
+        self.synced = false;
+        self.sides.iter_mut().for_each(Ladder::clear);
+        self.bbo = None;
+        if was {
+            fx(BookEffect::Changed(self.inst));
+        }
+        self.resync_at = None;
+        self.feed_lost_at = Some(now_ns);
+    }
+
     fn request_resync(&mut self, now_ns: u64, fx: &mut impl FnMut(BookEffect)) {
+        self.feed_lost_at = None;
         self.stats.resyncs += 1;
         self.resync_at = Some(now_ns);
         fx(BookEffect::Resync(self.inst));
@@ -443,7 +471,7 @@ impl L2Book {
                 self.stats.stale += 1;
                 self.unsync(now_ns, fx);
             }
-        } else if let Some(at) = self.resync_at {
+        } else if let Some(at) = self.resync_at.or(self.feed_lost_at) {
             if now_ns.saturating_sub(at) > self.cfg.resync_retry_ms * MS {
                 self.request_resync(now_ns, fx);
             }
@@ -660,6 +688,48 @@ mod tests {
         t.book.maintain(now + 35_000_000_000, &mut |e| fx.push(e));
         t.fx.append(&mut fx);
         assert_eq!(t.fx.iter().filter(|e| matches!(e, BookEffect::Resync(_))).count(), before + 1);
+    }
+
+    #[test]
+    fn after_a_disconnect_the_first_delta_of_the_new_session_asks_for_the_snapshot() {
+        let mut t = T::new();
+        t.snapshot(1, &[(B, 9, 1), (S, 14, 1)]);
+        t.ev(MdBody::FeedLost { reason: FeedLoss::Disconnected });
+        assert!(!t.book.is_synced());
+        assert_eq!(t.resyncs(), 0, "a snapshot now could not be bridged by the next session");
+        // The new session starts past what was lost; its first delta asks, once.
+        t.delta(40, 41, &[(B, 10, 1)]);
+        t.delta(42, 42, &[(S, 13, 1)]);
+        assert_eq!(t.resyncs(), 1);
+        // The snapshot, taken after that delta was sent, is bridged by it: one request.
+        t.snapshot(40, &[(B, 9, 1), (S, 14, 1)]);
+        assert!(t.book.is_synced());
+        assert_eq!(t.book.last_id(), 42);
+        assert_eq!(t.resyncs(), 1);
+    }
+
+    #[test]
+    fn a_silent_session_after_a_disconnect_asks_after_the_retry_time() {
+        let mut t = T::new();
+        t.snapshot(1, &[(B, 9, 1), (S, 14, 1)]);
+        t.ev(MdBody::FeedLost { reason: FeedLoss::Disconnected });
+        let (now, retry) = (t.now, BookConfig::default().resync_retry_ms * 1_000_000);
+        let mut fx = Vec::new();
+        t.book.maintain(now + retry - 1, &mut |e| fx.push(e));
+        assert!(fx.is_empty(), "{fx:?}");
+        t.book.maintain(now + retry + 1, &mut |e| fx.push(e));
+        assert_eq!(fx, [BookEffect::Resync(I)]);
+    }
+
+    #[test]
+    fn other_feed_losses_ask_at_once() {
+        for reason in [FeedLoss::BadUpdate, FeedLoss::Overflow, FeedLoss::SubscriptionFailed] {
+            let mut t = T::new();
+            t.snapshot(1, &[(B, 9, 1), (S, 14, 1)]);
+            t.ev(MdBody::FeedLost { reason });
+            assert!(!t.book.is_synced());
+            assert_eq!(t.resyncs(), 1, "{reason:?}");
+        }
     }
 
     #[test]
