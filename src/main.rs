@@ -223,6 +223,14 @@ enum Command {
         #[arg(long)]
         duration: Option<u64>,
     },
+    /// Plots a CSV of numbers over time (first column) as an SVG, one panel per column
+    /// (scripts/soak.sh draws its samples with it).
+    ///
+    /// Examples:
+    ///   arb plot soak.csv --out soak.svg
+    ///   arb plot soak.csv --out rss.svg --columns rss_kb --title "resident memory"
+    #[command(verbatim_doc_comment)]
+    Plot(cmd::plot::PlotArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -413,6 +421,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Keys(args) => cmd::keys::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
+        Command::Plot(args) => cmd::plot::run(&args),
         Command::Bench(BenchCommand::E2e {
             layout,
             frames,

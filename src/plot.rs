@@ -223,6 +223,98 @@ pub fn percentile_svg(title: &str, series: &[PlotSeries<'_>]) -> String {
     svg
 }
 
+/// One panel of a time-series plot: its name and its `(x, y)` points.
+pub type TimeSeries = (String, Vec<(f64, f64)>);
+
+/// Height of one time-series panel, and the gap above each.
+const PANEL_H: f64 = 150.0;
+const PANEL_GAP: f64 = 34.0;
+
+/// Time series as an SVG document: one panel per series, stacked, sharing the x axis
+/// (`x_label`, such as seconds), each with its own linear y axis from zero (or its
+/// minimum, if negative) to its maximum, so a flat memory line looks flat and a drift
+/// shows at its true size. Each path carries
+/// `data-series`, `data-first`, `data-last`, `data-min` and `data-max`.
+pub fn time_series_svg(title: &str, x_label: &str, series: &[TimeSeries]) -> String {
+    let xs = series.iter().flat_map(|(_, p)| p.iter().map(|p| p.0));
+    let (x_lo, x_hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| (lo.min(x), hi.max(x)));
+    let (x_lo, x_hi) = if x_lo.is_finite() && x_hi > x_lo { (x_lo, x_hi) } else { (0.0, 1.0) };
+    let plot_w = WIDTH - LEFT - 40.0;
+    let height = TOP + series.len() as f64 * (PANEL_H + PANEL_GAP) + BOTTOM;
+    let x = |v: f64| LEFT + (v - x_lo) / (x_hi - x_lo) * plot_w;
+    let mut svg = String::with_capacity(4096 + series.len() * 8192);
+    let _ = write!(
+        svg,
+        r##"<?xml version="1.0" encoding="UTF-8"?>
+<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">
+<title>{t}</title>
+<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>
+<text x="{cx:.1}" y="24" text-anchor="middle" font-size="16">{t}</text>
+"##,
+        t = escape(title),
+        cx = LEFT + plot_w / 2.0,
+    );
+    for (i, (name, pts)) in series.iter().enumerate() {
+        let top = TOP + PANEL_GAP + i as f64 * (PANEL_H + PANEL_GAP);
+        let ys = pts.iter().map(|p| p.1).filter(|y| y.is_finite());
+        let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), y| (lo.min(y), hi.max(y)));
+        let (y_lo, y_hi) = if lo.is_finite() { (lo.min(0.0), hi.max(0.0)) } else { (0.0, 1.0) };
+        let y_hi = if y_hi > y_lo { y_hi } else { y_lo + 1.0 };
+        let y = |v: f64| top + (y_hi - v) / (y_hi - y_lo) * PANEL_H;
+        let _ = writeln!(
+            svg,
+            r##"<rect x="{LEFT}" y="{top:.1}" width="{plot_w:.1}" height="{PANEL_H}" fill="none" stroke="#333333"/>
+<text x="{LEFT}" y="{:.1}" font-weight="bold">{}</text>
+<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>
+<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+            top - 8.0,
+            escape(name),
+            LEFT - 6.0,
+            top + 10.0,
+            short_number(y_hi),
+            LEFT - 6.0,
+            top + PANEL_H,
+            short_number(y_lo),
+        );
+        let mut d = String::with_capacity(pts.len() * 16);
+        for (j, p) in pts.iter().filter(|p| p.1.is_finite()).enumerate() {
+            let _ = write!(d, "{}{:.1},{:.1}", if j == 0 { "M" } else { " L" }, x(p.0), y(p.1));
+        }
+        let first = pts.first().map_or(f64::NAN, |p| p.1);
+        let last = pts.last().map_or(f64::NAN, |p| p.1);
+        let _ = writeln!(
+            svg,
+            r#"<path d="{d}" fill="none" stroke="{}" stroke-width="1.8" data-series="{n}" data-first="{first}" data-last="{last}" data-min="{lo}" data-max="{hi}"><title>{n}</title></path>"#,
+            COLORS[i % COLORS.len()],
+            n = escape(name),
+        );
+    }
+    let axis_y = height - BOTTOM + 18.0;
+    for k in 0..=4 {
+        let v = x_lo + (x_hi - x_lo) * f64::from(k) / 4.0;
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{axis_y:.1}" text-anchor="middle">{}</text>"#,
+            x(v),
+            short_number(v)
+        );
+    }
+    let _ = writeln!(
+        svg,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+        LEFT + plot_w / 2.0,
+        axis_y + 20.0,
+        escape(x_label)
+    );
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// A number short enough for an axis: `1.5e6` as `1500000`, `0.25` as `0.25`.
+fn short_number(v: f64) -> String {
+    if v.fract().abs() < 1e-9 || v.abs() >= 1000.0 { format!("{v:.0}") } else { format!("{v:.3}") }
+}
+
 /// `0%`, `90%`, `99%`, `99.9%`, ... for 0, 1, 2, 3 nines.
 fn percentile_label(nines: u32) -> String {
     match nines {
@@ -266,6 +358,33 @@ fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_series_panel_per_column_with_its_own_range() {
+        let rss = (0..10).map(|i| (f64::from(i) * 10.0, 50_000.0 + f64::from(i % 2))).collect();
+        let books = vec![(0.0, 10.0), (10.0, 7.0), (20.0, 10.0)];
+        let svg =
+            time_series_svg("soak", "seconds", &[("rss_kb".into(), rss), ("books <synced>".into(), books)]);
+        assert!(svg.starts_with("<?xml") && svg.ends_with("</svg>\n"));
+        assert_eq!(svg.matches("<path ").count(), 2);
+        assert!(svg.contains(
+            r#"data-series="rss_kb" data-first="50000" data-last="50001" data-min="50000" data-max="50001""#
+        ));
+        assert!(svg.contains("books &lt;synced&gt;"), "names are escaped");
+        // Each panel runs from zero to its own maximum: the 1 KiB wiggle on 50 MB stays
+        // flat, at the top of its panel.
+        let path = svg.split(r#"data-series="rss_kb""#).next().unwrap().rsplit("<path d=\"").next().unwrap();
+        let ys: Vec<f64> = path
+            .split(['M', 'L', '"'])
+            .filter_map(|p| p.trim().split_once(',').and_then(|(_, y)| y.parse().ok()))
+            .collect();
+        let (lo, hi) = ys.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &y| (lo.min(y), hi.max(y)));
+        assert!(hi - lo < 0.5, "{lo} {hi}");
+        assert!(
+            svg.contains(r#"text-anchor="end">50001</text>"#)
+                && svg.contains(r#"text-anchor="end">0</text>"#)
+        );
+    }
 
     fn synthetic(base: u64, tail: u64, n: u64) -> Histogram<u64> {
         let mut h = Histogram::<u64>::new_with_bounds(1, 1 << 40, 3).unwrap();

@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod journal;
 pub mod keys;
 pub mod live;
+pub mod plot;
 pub mod record;
 pub mod replay;
 pub mod run;
