@@ -518,3 +518,48 @@ fn mexc_futures_trading_disabled_is_reported_and_then_refused_locally() {
     let req = h.request(&spot, Side::Buy, price, small(&spot), TimeInForce::Ioc);
     assert_eq!(h.run(req).done, Some(small(&spot)));
 }
+
+/// The power-loss restart's defect: a restarted instance listed the venues' orders while
+/// a request of the dead one was still in flight, missed that order and used its client
+/// id again. Discovery now lists only from `not_before`, when every such request has
+/// reached the venue or expired there.
+#[test]
+fn a_restart_lists_the_venues_orders_only_once_the_requests_in_flight_have_landed() {
+    // Acks take 2 s: a request is in flight that long after it left.
+    let settle = |c: &mut adapters::orders::OrderEntryConfig| {
+        c.request_timeout_ms = 300;
+        c.restart_settle_ms = 2_500;
+    };
+    let mut h = Harness::start(quiet("delay_ms=2000"), settle);
+    let inst = h.inst(Venue::GateIo, Market::Spot, "BTC_USDT").clone();
+    let price = h.through(&inst, Side::Buy, 20);
+    let req = h.request(&inst, Side::Buy, price, small(&inst), TimeInForce::Ioc);
+    let client = req.client;
+    let sent = std::time::Instant::now();
+    h.submit(req).unwrap();
+    h.pump_until(Duration::from_millis(50), |_| false);
+
+    // The sender dies here; another instance connects while its request is in flight.
+    let mut cfg = orders_support::config_for(&h.sim);
+    settle(&mut cfg);
+    let mut restarted = adapters::orders::VenueSink::new(
+        &cfg,
+        orders_support::creds_for(&h.sim),
+        h.instruments.clone(),
+        None,
+        h.clock.clone(),
+    )
+    .unwrap();
+    restarted.wait_ready(Duration::from_secs(10)).unwrap();
+    let ours = |found: &[adapters::orders::DiscoveredOrder]| found.iter().any(|o| o.client == client);
+    if sent.elapsed() < Duration::from_millis(1_500) {
+        let early = restarted.discover(Duration::from_secs(10), std::time::Instant::now()).unwrap();
+        assert!(!ours(&early), "listed at once, the order in flight is not there yet: {early:?}");
+    }
+    let found = restarted
+        .discover(Duration::from_secs(10), sent + Duration::from_millis(cfg.restart_settle_ms))
+        .unwrap();
+    assert!(ours(&found), "listed after the settle, the order that was in flight is found: {found:?}");
+    let o = found.iter().find(|o| o.client == client).unwrap();
+    assert_eq!((o.inst, o.side, o.qty, o.open), (inst.id, Side::Buy, small(&inst), false));
+}

@@ -12,6 +12,7 @@
 //! stage resumes where the last run stopped, starts the runner and a cold monitor
 //! thread, and returns a [`Session`]. The session stops the engine when dropped.
 
+mod clean_stop;
 mod log_out;
 mod monitor;
 mod reconcile;
@@ -268,6 +269,11 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     let mut replay = journal::replay(&dir).map_err(|e| anyhow!("journal {}: {e}", dir.display()))?;
     // A journal that existed before this start may have lost its unsynced tail.
     let resumed = dir.join(JournalKind::Dispatch.file_name()).exists();
+    // Whether the last run stopped in order (nothing in flight); this run, until it
+    // stops in order itself, leaves no such mark.
+    let stopped_in_order = clean_stop::take(&dir)
+        .with_context(|| format!("journal {}: the orderly-stop mark", dir.display()))?;
+    let start_instant = Instant::now();
     let (mut dispatch_journal, _) = JournalWriter::open(&dir, JournalKind::Dispatch)
         .map_err(|e| anyhow!("journal {}: {e}", dir.display()))?;
     let identity = identity_of(&replay, &mut dispatch_journal)
@@ -327,7 +333,18 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     // Before trading: the orders the venues have that the journal lost (a host crash
     // between a write and its sync) are written back, and the replay sees them.
     if let (EngineSink::Venue(venue), true) = (&mut sink, resumed) {
-        let found = venue.discover(DISCOVERY_TIMEOUT)?;
+        // After a run that died, a request it had in flight may still land: list the
+        // venues' orders only once every such request has been placed or has expired.
+        let not_before = if stopped_in_order {
+            start_instant
+        } else {
+            let settle = Duration::from_millis(cfg.orders.restart_settle_ms);
+            eprintln!(
+                "journal: the last run did not stop in order; listing the venues' orders after {settle:?}, when any request it had in flight has reached its venue or expired (orders.restart_settle_ms)"
+            );
+            start_instant + settle
+        };
+        let found = venue.discover(DISCOVERY_TIMEOUT, not_before)?;
         let now = pipeline::clock::now_ns(&clock);
         let r = reconcile::adopt_lost_orders(
             &found,
@@ -779,6 +796,12 @@ impl Session {
         }
     }
 
+    /// No operation executing or recovering, none in the risk gate.
+    fn quiet(&self) -> bool {
+        let s = self.stats.state.snapshot();
+        s.open[0] + s.open[1] + self.stats.risk.snapshot().in_flight.max(0) == 0
+    }
+
     /// Stops every stage, joins the threads and returns the final report with the
     /// latency histograms. Unless the engine is stopping already, it drains first
     /// (up to [`DRAIN_TIMEOUT`]), so a planned stop leaves no operation half done.
@@ -797,6 +820,16 @@ impl Session {
         // The stages have stopped writing: a last sync of whatever is pending.
         if let Some(sync) = self.journal_sync.take() {
             sync.stop();
+        }
+        // Nothing in flight after an orderly stop with no operation open: the next
+        // start need not wait for this run's requests to land.
+        if matches!(run, Some(Ok(_))) && self.quiet() {
+            if let Err(e) = clean_stop::mark(&self.journal_dir) {
+                eprintln!(
+                    "warning: journal {}: cannot mark the orderly stop: {e}",
+                    self.journal_dir.display()
+                );
+            }
         }
         let hub = self.monitor.take().map(|m| m.finish());
         let report = Report::build(self, hub.as_ref());

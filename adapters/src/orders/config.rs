@@ -24,6 +24,9 @@ fn d_grace() -> u64 {
 fn d_settle() -> u64 {
     1_000
 }
+fn d_restart_settle() -> u64 {
+    6_000
+}
 fn d_not_found() -> u64 {
     10_000
 }
@@ -67,6 +70,13 @@ pub struct OrderEntryConfig {
     /// held back (the order may still arrive) and asked again then.
     #[serde(default = "d_not_found")]
     pub not_found_grace_ms: u64,
+    /// After a run that did not stop in order, the restart lists the venues' orders (to
+    /// find what the journal's lost tail sent) only this long after it started: by then
+    /// every order request the stopped run had in flight has reached its venue or
+    /// expired there (Gate's `X-Gate-Exptime` is `request_timeout_ms` after sending, MEXC
+    /// refuses a request older than `recv_window_ms`). At least both of those.
+    #[serde(default = "d_restart_settle")]
+    pub restart_settle_ms: u64,
     /// Idle keep-alive connections are refreshed this often.
     #[serde(default = "d_keepalive")]
     pub rest_keepalive_ms: u64,
@@ -92,6 +102,7 @@ impl Default for OrderEntryConfig {
             stream_grace_ms: d_grace(),
             settle_query_ms: d_settle(),
             not_found_grace_ms: d_not_found(),
+            restart_settle_ms: d_restart_settle(),
             rest_keepalive_ms: d_keepalive(),
             rate_limit_backoff_ms: d_backoff(),
             trading_disabled_retry_ms: d_disabled(),
@@ -114,6 +125,16 @@ impl OrderEntryConfig {
         c.at_least("max_connections", self.max_connections as u64, 1);
         c.at_least("settle_query_ms", self.settle_query_ms, 1);
         c.at_least("rest_keepalive_ms", self.rest_keepalive_ms, 1);
+        // A restart must not list the venues' orders while a request of the stopped run
+        // can still be accepted: it would miss that order and reuse its client id.
+        let expiry = self.request_timeout_ms.max(self.mexc.as_ref().map_or(0, |m| m.recv_window_ms));
+        if self.restart_settle_ms < expiry {
+            c.fail(
+                "restart_settle_ms",
+                self.restart_settle_ms,
+                format!("must be at least the longest order request expiry, {expiry} ms (request_timeout_ms, mexc.recv_window_ms)"),
+            );
+        }
         c.at_least("rate_limit_backoff_ms", self.rate_limit_backoff_ms, 1);
         c.at_least("trading_disabled_retry_ms", self.trading_disabled_retry_ms, 1);
     }
@@ -175,5 +196,28 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn the_restart_settle_covers_the_longest_request_expiry() {
+        let problems = |c: &OrderEntryConfig| {
+            let mut checks = Checks::new();
+            c.validate(&mut checks);
+            checks
+                .problems()
+                .iter()
+                .map(|p| p.key.clone())
+                .filter(|k| k.contains("restart"))
+                .collect::<Vec<_>>()
+        };
+        let mut c =
+            OrderEntryConfig { mexc: Some(MexcEntryConfig::default()), ..OrderEntryConfig::default() };
+        assert!(problems(&c).is_empty(), "the defaults pass: {:?}", problems(&c));
+        c.restart_settle_ms = 4_000;
+        assert_eq!(problems(&c), ["restart_settle_ms"], "under MEXC's 5 s recvWindow");
+        c.mexc = None;
+        assert!(problems(&c).is_empty(), "Gate alone: 3 s");
+        c.request_timeout_ms = 4_500;
+        assert_eq!(problems(&c), ["restart_settle_ms"], "under Gate's exptime");
     }
 }

@@ -166,7 +166,20 @@ impl VenueSink {
     /// drives the connections until every list answered or `timeout` passes. A list
     /// that could not be read is an error naming it: the journal cannot be trusted to
     /// be complete without it.
-    pub fn discover(&mut self, timeout: Duration) -> Result<Vec<DiscoveredOrder>, OrderEntryError> {
+    ///
+    /// The lists are asked for no earlier than `not_before` (the connections are driven
+    /// until then): after a run that did not stop in order, a request it still had in
+    /// flight can reach its venue after the restart started, and an order listed too
+    /// early would be missed and its client id used again.
+    pub fn discover(
+        &mut self,
+        timeout: Duration,
+        not_before: std::time::Instant,
+    ) -> Result<Vec<DiscoveredOrder>, OrderEntryError> {
+        while std::time::Instant::now() < not_before {
+            self.drive();
+            std::thread::sleep(Duration::from_millis(1));
+        }
         self.core.discovery = Discovery::default();
         for c in &mut self.clients {
             c.discover(&mut self.core);
