@@ -96,6 +96,16 @@ fn bench_e2e_json_reports_signed_orders_drained_and_consistent_figures() {
     }
     // Every operation sent at least two legs.
     assert!(u("orders") >= 2 * u("executed"), "{j}");
+    // The compact layout: the whole chain on one thread, no hop on the path.
+    assert_eq!(u("cross_thread_hops"), 0, "{j}");
+    let threads = j["threads"].as_object().expect("per-thread counters");
+    assert_eq!(threads.keys().collect::<Vec<_>>(), ["state", "trade"], "{j}");
+    for t in threads.values() {
+        assert!(
+            t["passes"].as_u64().unwrap() > 0
+                && t["wakes"].as_u64().unwrap() <= t["passes"].as_u64().unwrap()
+        );
+    }
 
     // Stages and hops of the real path, and every floor.
     for s in ["stage.md", "stage.book", "stage.detect", "stage.risk", "stage.dispatch", "stage.state"] {

@@ -255,3 +255,40 @@ fn stage_service_time_is_recorded_in_nanoseconds() {
     assert!(s.max_ns >= 20_000_000, "{s:?}");
     assert!(s.max_ns <= wall_ns + wall_ns / 1000, "{s:?}, wall {wall_ns} ns");
 }
+
+#[test]
+fn a_push_wakes_a_parked_consumer_instead_of_waiting_out_its_park() {
+    // Every thread parks at once when idle, for up to 200 ms. One probe at a time
+    // crosses three threads and back: waiting out the parks, 200 probes would take
+    // minutes; woken by each push they take a moment.
+    let limit = 200;
+    let Chain { runner, mut hub, progress } = chain(Emit::Paced, 1, limit, 16);
+    let park = |name: &str, stages: &[&str]| ThreadSpec {
+        park_us: 200_000,
+        idle_spins: 0,
+        idle_yields: 0,
+        ..ThreadSpec::new(name, stages).idle(IdleKind::Park)
+    };
+    let layout = Layout::new(vec![
+        park("t-ends", &["source", "sink"]),
+        park("t-relay1", &["relay1"]),
+        park("t-relay2", &["relay2"]),
+    ]);
+    let running = runner.start(&layout, &mut hub, Control::new()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while progress.received() < limit {
+        assert!(Instant::now() < deadline, "only {} of {limit} arrived", progress.received());
+        std::thread::sleep(Duration::from_millis(2));
+        hub.collect();
+    }
+    let report = running.join().unwrap();
+    hub.collect();
+    assert_eq!(progress.disorder(), 0);
+    let wakes: u64 = report.threads.iter().map(|t| t.wakes).sum();
+    let parks: u64 = report.threads.iter().map(|t| t.parks).sum();
+    assert!(wakes > 0 && parks > 0, "{:?}", report.threads);
+    for s in hub.summaries().into_iter().filter(|s| s.name.starts_with("hop")) {
+        assert_eq!(s.count, limit, "{s:?}");
+        assert!(s.p50_ns < 20_000_000, "a hop does not wait out the 200 ms park: {s:?}");
+    }
+}

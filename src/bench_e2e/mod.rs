@@ -62,11 +62,12 @@ impl Default for E2eArgs {
     }
 }
 
-/// The compact layout for a 2-core machine: market data on one thread, trading on the
-/// other, both parking when idle.
+/// The compact layout for a 2-core machine: the whole tick-to-trade chain (md, book,
+/// detect, risk, dispatch) on one thread, so a frame becomes orders in one pass with no
+/// thread hop; the state stage on the other; both parking when idle, woken by a push.
 pub fn compact_layout() -> Layout {
     let park = |name: &str, stages: &[&str]| ThreadSpec::new(name, stages).idle(IdleKind::Park);
-    Layout::new(vec![park("md", &["md", "book"]), park("trade", &["detect", "risk", "dispatch", "state"])])
+    Layout::new(vec![park("trade", &["md", "book", "detect", "risk", "dispatch"]), park("state", &["state"])])
 }
 
 fn layout_from(path: &std::path::Path) -> Result<Layout> {
@@ -104,6 +105,8 @@ pub struct E2eBench {
     pub samples: Vec<(String, String)>,
     pub journal_bytes: u64,
     pub wall: Duration,
+    /// Per stage thread: (name, passes, parks, wake-ups by a push).
+    pub threads: Vec<(String, u64, u64, u64)>,
 }
 
 fn thread_of(layout: &Layout, stage: &str) -> Option<usize> {
@@ -194,6 +197,7 @@ pub fn run(args: &E2eArgs) -> Result<E2eBench> {
     if !stopped.faults.is_empty() {
         bail!("the engine halted: {}", stopped.faults.join("; "));
     }
+    let threads = stopped.threads.iter().map(|t| (t.name.clone(), t.passes, t.parks, t.wakes)).collect();
     let hub = stopped.hub.context("the engine kept no histograms")?;
     let report = &stopped.report;
 
@@ -262,6 +266,7 @@ pub fn run(args: &E2eArgs) -> Result<E2eBench> {
         samples,
         journal_bytes,
         wall,
+        threads,
     })
 }
 
@@ -333,6 +338,7 @@ impl E2eBench {
                 "tls_record": stat_json(&f.tls_record),
                 "socket_write": stat_json(&f.socket_write),
             },
+            "threads": self.threads.iter().map(|(n, passes, parks, wakes)| (n.clone(), json!({"passes": passes, "parks": parks, "wakes": wakes}))).collect::<serde_json::Map<_, _>>(),
             "journal_bytes": self.journal_bytes,
             "samples": self.samples.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
             "wall_ms": self.wall.as_millis() as u64,
@@ -400,6 +406,12 @@ impl E2eBench {
             ratio(self.first_leg.p50_ns, floor),
             ratio(self.t2t.p50_ns, floor)
         );
+        for (name, passes, parks, wakes) in &self.threads {
+            let _ = writeln!(
+                o,
+                "thread {name}: {passes} passes, {parks} parks, {wakes} woken by a push (futex wakes)"
+            );
+        }
         o
     }
 }

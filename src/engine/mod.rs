@@ -610,6 +610,8 @@ pub struct Stopped {
     /// its cause, the engine's own kill switch), most specific first; empty when it was
     /// not, or only by an operator. `arb run` and `arb demo` exit non-zero on any.
     pub faults: Vec<String>,
+    /// What each stage thread did (passes, parks, wake-ups by a push).
+    pub threads: Vec<pipeline::runtime::ThreadReport>,
 }
 
 /// The result of a manual operation.
@@ -835,7 +837,8 @@ impl Session {
         let report = Report::build(self, hub.as_ref());
         match run {
             Some(Err(e)) => Err(anyhow!(e).context(report.to_text())),
-            _ => Ok(Stopped { report, hub, faults: self.view().faults }),
+            Some(Ok(r)) => Ok(Stopped { report, hub, faults: self.view().faults, threads: r.threads }),
+            None => Ok(Stopped { report, hub, faults: self.view().faults, threads: Vec::new() }),
         }
     }
 

@@ -67,6 +67,17 @@ impl Idler {
         IO_DUE.with(|c| c.set(true));
     }
 
+    /// Whether the next idle pass parks (the spinning and yielding are over).
+    #[inline]
+    pub fn parks_next(&self) -> bool {
+        match self.policy {
+            IdlePolicy::Park { spins, yields, .. } => {
+                u64::from(self.idle_passes) + 1 > u64::from(spins) + u64::from(yields)
+            }
+            _ => false,
+        }
+    }
+
     /// Consecutive idle passes so far.
     pub fn idle_passes(&self) -> u32 {
         self.idle_passes

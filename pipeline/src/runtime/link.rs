@@ -14,15 +14,21 @@
 //!
 //! Shutdown is seen through abandonment: when one side is dropped the other side's
 //! `is_abandoned` turns true.
+//!
+//! A push wakes a parked consumer: the consumer end binds the link to the
+//! [`ThreadWaker`] of the runner thread it is polled on, and the producer end notifies
+//! it after each push (a fence and a flag load; an unpark only when the consumer parked).
 
+use std::cell::Cell;
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use crossbeam_utils::CachePadded;
 use quanta::Clock;
 use rtrb::{PushError, RingBuffer};
 
+use super::wake::ThreadWaker;
 use crate::metrics::Recorder;
 
 /// An event with the raw clock value at which it was pushed.
@@ -51,6 +57,8 @@ struct Shared {
     capacity: usize,
     dropped: CachePadded<AtomicU64>,
     overflow: CachePadded<AtomicBool>,
+    /// The waker of the runner thread the consumer end is polled on.
+    consumer: OnceLock<Arc<ThreadWaker>>,
 }
 
 /// Counters of a link, readable from any thread.
@@ -85,10 +93,11 @@ pub fn link<T: Copy + Send>(
         capacity,
         dropped: CachePadded::new(AtomicU64::new(0)),
         overflow: CachePadded::new(AtomicBool::new(false)),
+        consumer: OnceLock::new(),
     });
     (
-        Tx { ring: producer, clock: clock.clone(), backpressure, shared: shared.clone() },
-        Rx { ring: consumer, clock, hop, shared, empty_polls: 0 },
+        Tx { ring: producer, clock: clock.clone(), backpressure, shared: shared.clone(), waker: None },
+        Rx { ring: consumer, clock, hop, shared, empty_polls: 0, bound: Cell::new(false) },
     )
 }
 
@@ -98,6 +107,8 @@ pub struct Tx<T> {
     clock: Clock,
     backpressure: Backpressure,
     shared: Arc<Shared>,
+    /// The consumer's waker, once its end is bound.
+    waker: Option<Arc<ThreadWaker>>,
 }
 
 impl<T> fmt::Debug for Tx<T> {
@@ -113,7 +124,10 @@ impl<T: Copy> Tx<T> {
     pub fn push(&mut self, event: T) -> Result<(), Full<T>> {
         let stamp = self.clock.raw();
         match self.ring.push(Stamped { stamp, event }) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.notify();
+                Ok(())
+            }
             Err(PushError::Full(s)) => match self.backpressure {
                 Backpressure::Retry => Err(Full(s.event)),
                 Backpressure::DropAndCount => {
@@ -139,7 +153,21 @@ impl<T: Copy> Tx<T> {
         if n < events.len() && self.backpressure == Backpressure::DropAndCount {
             self.note_dropped((events.len() - n) as u64);
         }
+        if n > 0 {
+            self.notify();
+        }
         n
+    }
+
+    /// Wakes the consumer's thread if it parked (see [`ThreadWaker`]).
+    #[inline]
+    fn notify(&mut self) {
+        if self.waker.is_none() {
+            self.waker = self.shared.consumer.get().cloned();
+        }
+        if let Some(w) = &self.waker {
+            w.notify();
+        }
     }
 
     /// Free slots the producer can see now.
@@ -171,6 +199,8 @@ pub struct Rx<T> {
     hop: Recorder,
     shared: Arc<Shared>,
     empty_polls: u32,
+    /// Whether this end has looked for its thread's waker yet.
+    bound: Cell<bool>,
 }
 
 impl<T> fmt::Debug for Rx<T> {
@@ -245,11 +275,13 @@ impl<T: Copy> Rx<T> {
     /// Events waiting in the ring.
     #[inline]
     pub fn len(&self) -> usize {
+        self.bind();
         self.ring.slots()
     }
 
     #[inline]
     pub fn is_empty(&self) -> bool {
+        self.bind();
         self.ring.is_empty()
     }
 
@@ -267,8 +299,26 @@ impl<T: Copy> Rx<T> {
         self.hop.maybe_flush(self.clock.raw());
     }
 
+    /// Binds the link to the waker of the runner thread polling this end, on the first
+    /// poll (cold: once per link).
+    #[inline]
+    fn bind(&self) {
+        if !self.bound.get() {
+            self.bind_slow();
+        }
+    }
+
+    #[cold]
+    fn bind_slow(&self) {
+        self.bound.set(true);
+        if let Some(w) = ThreadWaker::current() {
+            let _ = self.shared.consumer.set(w);
+        }
+    }
+
     #[inline]
     fn note_empty(&mut self) {
+        self.bind();
         self.empty_polls = self.empty_polls.wrapping_add(1);
         if self.empty_polls % EMPTY_POLLS_PER_FLUSH_CHECK == 0 {
             self.hop.maybe_flush(self.clock.raw());

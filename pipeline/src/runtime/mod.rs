@@ -13,6 +13,7 @@ mod layout;
 mod link;
 mod runner;
 mod stage;
+mod wake;
 
 pub use held::Held;
 pub use idle::{IO_EVERY_SPINS, IdlePolicy, Idler, io_due};
@@ -22,3 +23,4 @@ pub use runner::{
     Control, RunError, RunReport, Runner, Running, StageFactory, StagePanic, StartError, ThreadReport,
 };
 pub use stage::Stage;
+pub use wake::ThreadWaker;

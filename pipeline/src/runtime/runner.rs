@@ -3,7 +3,9 @@
 //!
 //! A thread's loop reads the clock once per stage poll and records the poll's service
 //! time, in nanoseconds, when it did work. After a pass with no work the thread's [`Idler`] decides
-//! whether to spin, yield or park.
+//! whether to spin, yield or park. Before it parks, the thread raises its
+//! [`ThreadWaker`]'s flag and makes one more pass: a push to any of its links after that
+//! unparks it, so an event never waits out a park (see [`super::wake`]).
 //!
 //! A panic in any stage halts trading: the thread catches it, records which stage
 //! panicked and why in the shared [`Control`], raises the halt flag and asks every
@@ -22,7 +24,7 @@ use crossbeam_utils::CachePadded;
 use quanta::Clock;
 
 use super::cores::{CpuView, format_cpu_list, pin_current, set_housekeeping};
-use super::{Idler, Layout, LayoutError, Stage, ThreadSpec};
+use super::{Idler, Layout, LayoutError, Stage, ThreadSpec, ThreadWaker};
 use crate::metrics::{MetricsHub, Recorder, SeriesKind};
 
 /// Builds a stage on the thread that will run it, so its memory is first touched there.
@@ -110,6 +112,10 @@ pub struct ThreadReport {
     pub passes: u64,
     /// Passes in which some stage did work.
     pub busy_passes: u64,
+    /// Times a producer unparked this thread (each a `futex` wake system call at most).
+    pub wakes: u64,
+    /// Times this thread parked.
+    pub parks: u64,
     pub panic: Option<StagePanic>,
 }
 
@@ -288,8 +294,12 @@ fn run_thread(
         pinned,
         passes: 0,
         busy_passes: 0,
+        wakes: 0,
+        parks: 0,
         panic: None,
     };
+    // Installed before the stages are built and polled: their links bind to it.
+    let waker = ThreadWaker::install();
     let mut current = String::new();
     let mut slots: Vec<Slot> = Vec::with_capacity(factories.len());
     let built = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -306,8 +316,11 @@ fn run_thread(
     let mut at = 0usize;
     let mut passes = 0u64;
     let mut busy = 0u64;
+    let mut parks = 0u64;
     let ran = panic::catch_unwind(AssertUnwindSafe(|| {
         let mut t = clock.raw();
+        // The waker's flag is up: this pass is the last before a park.
+        let mut armed = false;
         while !control.is_stop_requested() {
             let mut work = 0usize;
             for (i, slot) in slots.iter_mut().enumerate() {
@@ -323,9 +336,23 @@ fn run_thread(
             passes += 1;
             if work > 0 {
                 busy += 1;
+                if armed {
+                    waker.awake();
+                    armed = false;
+                }
                 idler.reset();
+            } else if !armed && idler.parks_next() {
+                // One more pass with the flag up, so no push can slip between this
+                // thread's last look at its links and its park.
+                waker.prepare_park();
+                armed = true;
             } else {
+                parks += u64::from(armed);
                 idler.idle();
+                if armed {
+                    waker.awake();
+                    armed = false;
+                }
                 t = clock.raw();
             }
         }
@@ -336,6 +363,8 @@ fn run_thread(
     }));
     report.passes = passes;
     report.busy_passes = busy;
+    report.parks = parks;
+    report.wakes = waker.wakes();
     if let Err(payload) = ran {
         let stage = slots.get(at).map(|s| s.name.clone()).unwrap_or_default();
         return fail(&control, report, &stage, &*payload);
