@@ -233,7 +233,8 @@ fn handle(request: Request, controls: &Controls, t: &Telemetry) -> Result<Value>
             controls.request_shutdown();
             Ok(json!("stopping: no new operations; open ones finish, then the engine reports and exits"))
         }
-        Request::ResumeTrading => sent(controls.risk(RiskControl::Resume)),
+        Request::ResumeTrading => sent(controls.resume_trading())
+            .map(|_| json!("kill switch lifted (journaled): trading resumes unless a fault halted it")),
         Request::ResetBreakers => sent(controls.risk(RiskControl::ResetBreakers)),
         Request::Recoveries => {
             let alerts = t.view.lock().map(|v| v.alerts.clone()).unwrap_or_default();

@@ -574,6 +574,8 @@ pub enum StateControl {
     Abandon { op: u64 },
     /// Cancel every open order and refuse to recover further (kill switch).
     KillSwitch,
+    /// An operator lifts the kill switch (journaled; it survives restarts until then).
+    Resume,
 }
 
 /// How an operation ended, from the state stage to the cold side (reports, the
@@ -603,7 +605,8 @@ pub enum AlertKind {
     BreakerTripped,
     /// A circuit breaker closed again.
     BreakerReset,
-    /// The kill switch is on.
+    /// The kill switch is on. `value`: 0 thrown in this run; [`HALT_RESTORED_OPERATOR`]
+    /// or [`HALT_RESTORED_FAULT`] when a restart found it journaled on.
     Halted,
     /// The kill switch was lifted.
     Resumed,
@@ -618,6 +621,12 @@ pub enum AlertKind {
     /// An instrument was halted (`value` is its id).
     InstrumentHalted,
 }
+
+/// [`AlertKind::Halted`]'s value: an operator's kill switch, journaled before a restart.
+pub const HALT_RESTORED_OPERATOR: i64 = 1;
+/// [`AlertKind::Halted`]'s value: the engine's own kill switch (a fault), journaled before
+/// a restart.
+pub const HALT_RESTORED_FAULT: i64 = 2;
 
 /// A small alert for a cold thread (log, page, dashboard).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

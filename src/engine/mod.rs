@@ -428,7 +428,11 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         last_op_id,
         stats.risk.clone(),
     )
-    .map(|g| g.with_breakers(replay.breakers.as_ref()).with_breaker_log(breakers_tx))
+    .map(|g| {
+        g.with_breakers(replay.breakers.as_ref())
+            .with_kill_switch(replay.kill_switch.is_some())
+            .with_breaker_log(breakers_tx)
+    })
     .map_err(|e| anyhow!("[risk]: {e}"))?;
     runner.stage("risk", move || risk);
     let dispatcher = Dispatcher::new(
@@ -486,6 +490,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         state: Mutex::new(state_ctl),
         shutdown: AtomicBool::new(false),
         operator_kill: AtomicBool::new(false),
+        runtime: control.clone(),
     });
     let monitor = monitor::Monitor::start(
         hub,
@@ -549,6 +554,9 @@ fn identity_of(
     Ok(prefix)
 }
 
+/// How every kill-switch halt reason begins: the ones an operator's resume lifts.
+pub const KILL_SWITCH_CAUSE: &str = "kill switch";
+
 /// The cold side's ends of the control rings. Each ring has one producer, so each sits
 /// behind a mutex that only cold threads take.
 #[derive(Debug)]
@@ -562,6 +570,9 @@ pub struct Controls {
     /// An operator threw the kill switch (`arb ctl kill`, the dashboard's `k`): a halt
     /// that follows is asked for, not a fault.
     operator_kill: AtomicBool,
+    /// The runtime's halt, which an operator's kill switch raises and an operator's
+    /// resume lifts (a fault's halt stays).
+    runtime: Arc<Control>,
 }
 
 impl Controls {
@@ -583,6 +594,16 @@ impl Controls {
         self.operator_kill.store(true, Ordering::Release);
         self.risk(RiskControl::Halt);
         self.state(StateControl::KillSwitch);
+    }
+
+    /// An operator lifts the kill switch (`arb ctl resume-trading`), thrown in this run
+    /// or journaled before a restart: the state stage journals the lift, then the risk
+    /// gate trades again. A halt from a fault (a panic, a journal failure) stays.
+    /// Returns whether both stages were told.
+    pub fn resume_trading(&self) -> bool {
+        self.operator_kill.store(false, Ordering::Release);
+        self.runtime.lift(|reason| reason.starts_with(KILL_SWITCH_CAUSE));
+        self.state(StateControl::Resume) & self.risk(RiskControl::Resume)
     }
 
     /// An operator threw the kill switch.

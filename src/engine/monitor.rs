@@ -259,6 +259,19 @@ fn halt_cause(a: &Alert, rings: &ColdRings, faults: &mut Vec<String>) -> Option<
             }
             Some(cause)
         }
+        AlertKind::Halted if a.value == pipeline::msg::HALT_RESTORED_OPERATOR => Some(
+            "kill switch (operator, journaled before the restart; `arb ctl resume-trading` lifts it)"
+                .to_owned(),
+        ),
+        AlertKind::Halted if a.value == pipeline::msg::HALT_RESTORED_FAULT => {
+            let cause = "kill switch thrown by the engine before the restart (journaled; `arb ctl \
+                         resume-trading` lifts it)"
+                .to_owned();
+            if !faults.contains(&cause) {
+                faults.push(cause.clone());
+            }
+            Some(cause)
+        }
         AlertKind::Halted if rings.controls.operator_killed() => Some("kill switch (operator)".to_owned()),
         // The engine threw the kill switch itself: for the fault already known, if any.
         AlertKind::Halted => Some(faults.first().cloned().unwrap_or_else(|| {

@@ -46,6 +46,8 @@
 //!  28 Breakers      tripped_ms u64 x5, daily_base i128, wall_ms u64: the risk gate's
 //!                   circuit breakers after a change (the wall-clock time each open one
 //!                   tripped, 0 for closed; the day's P&L an operator's reset accepted)
+//!  29 KillSwitch    on u8, operator u8, wall_ms u64: the kill switch thrown (by an
+//!                   operator, or by the engine on a fault) or lifted by an operator
 //! ```
 //!
 //! Amounts are [`Amount`] mantissas (10^-18), prices and quantities their instrument's
@@ -261,10 +263,11 @@ pub enum RecordKind {
     InstrumentHalt = 21,
     Identity = 7,
     Breakers = 28,
+    KillSwitch = 29,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 14] = [
+    pub const ALL: [RecordKind; 15] = [
         RecordKind::OpIntent,
         RecordKind::OrderIntent,
         RecordKind::CancelIntent,
@@ -279,6 +282,7 @@ impl RecordKind {
         RecordKind::InstrumentHalt,
         RecordKind::Identity,
         RecordKind::Breakers,
+        RecordKind::KillSwitch,
     ];
 
     pub fn from_u8(v: u8) -> Option<Self> {
@@ -301,6 +305,7 @@ impl RecordKind {
             RecordKind::InstrumentHalt => "instrument_halt",
             RecordKind::Identity => "identity",
             RecordKind::Breakers => "breakers",
+            RecordKind::KillSwitch => "kill_switch",
         }
     }
 
@@ -384,6 +389,14 @@ pub enum Record {
     },
     /// The risk gate's circuit breakers after a change.
     Breakers(BreakerRecord),
+    /// The kill switch thrown (`on`) or lifted by an operator: a restart finds it as it
+    /// was, and only an operator lifts it.
+    KillSwitch {
+        on: bool,
+        /// Thrown by an operator (`arb ctl kill`) rather than by the engine on a fault.
+        operator: bool,
+        wall_ms: u64,
+    },
 }
 
 /// How many circuit breakers a [`Record::Breakers`] holds.
@@ -423,6 +436,7 @@ impl Record {
             Record::InstrumentHalt { .. } => RecordKind::InstrumentHalt,
             Record::Identity { .. } => RecordKind::Identity,
             Record::Breakers(_) => RecordKind::Breakers,
+            Record::KillSwitch { .. } => RecordKind::KillSwitch,
         }
     }
 
@@ -442,7 +456,8 @@ impl Record {
             | Record::BalanceQuery { .. }
             | Record::InstrumentHalt { .. }
             | Record::Identity { .. }
-            | Record::Breakers(_) => None,
+            | Record::Breakers(_)
+            | Record::KillSwitch { .. } => None,
         }
     }
 
@@ -567,6 +582,11 @@ impl Record {
                 }
                 w.i128(b.daily_base.0);
                 w.u64(b.wall_ms);
+            }
+            Record::KillSwitch { on, operator, wall_ms } => {
+                w.u8(on as u8);
+                w.u8(operator as u8);
+                w.u64(wall_ms);
             }
         }
         if w.ok { Some(w.pos) } else { None }
@@ -699,6 +719,9 @@ impl Record {
                     daily_base: Amount(r.i128()?),
                     wall_ms: r.u64()?,
                 })
+            }
+            RecordKind::KillSwitch => {
+                Record::KillSwitch { on: r.bool()?, operator: r.bool()?, wall_ms: r.u64()? }
             }
         };
         if r.pos != payload.len() {
@@ -938,6 +961,7 @@ pub(crate) mod tests {
                 daily_base: Amount(-25),
                 wall_ms: 26,
             }),
+            Record::KillSwitch { on: true, operator: false, wall_ms: 27 },
         ]
     }
 

@@ -46,7 +46,7 @@ pub use history::{Day, FillSource, History, HistoryFill, HistoryOp, Outcome, dai
 pub use identity::{ClientPrefix, PREFIX_LEN};
 pub use inspect::{FileSummary, Inspection, Issue, Problem, Verdict, inspect};
 pub use reader::{Damage, Entry, Finding, JournalFile, Tail, read_file, verify};
-pub use replay::{Replay, ReplayOp, ReplayOrder, ReplayPosition, replay};
+pub use replay::{KillSwitch, Replay, ReplayOp, ReplayOrder, ReplayPosition, replay};
 pub use sync::FsyncPolicy;
 pub use sync::{JournalSync, SYNCED_FILE, SyncHandle, SyncStats, read_synced};
 pub use writer::{JournalWriter, Opened};

@@ -85,6 +85,18 @@ pub struct Replay {
     /// Realized P&L of the operations that finished on each UTC day (day number since
     /// the epoch, by the wall clock of their finish).
     pub realized_by_day: BTreeMap<u64, Amount>,
+    /// The kill switch as last journaled: `Some` while it is on (with whether an operator
+    /// threw it), `None` when it was never thrown or an operator lifted it.
+    pub kill_switch: Option<KillSwitch>,
+}
+
+/// A kill switch the journal shows on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KillSwitch {
+    /// Thrown by an operator rather than by the engine on a fault.
+    pub operator: bool,
+    /// When it was thrown (ms since the epoch).
+    pub wall_ms: u64,
 }
 
 impl Replay {
@@ -154,6 +166,7 @@ struct Builder {
     identity: Option<ClientPrefix>,
     breakers: Option<BreakerRecord>,
     realized_by_day: BTreeMap<u64, Amount>,
+    kill_switch: Option<KillSwitch>,
 }
 
 impl Builder {
@@ -264,6 +277,9 @@ impl Builder {
                 self.identity.get_or_insert(prefix);
             }
             Record::Breakers(b) => self.breakers = Some(b),
+            Record::KillSwitch { on, operator, wall_ms } => {
+                self.kill_switch = on.then_some(KillSwitch { operator, wall_ms });
+            }
         }
     }
 }
@@ -290,5 +306,6 @@ pub fn rebuild(dispatch: Option<&JournalFile>, state: Option<&JournalFile>) -> R
         identity: b.identity,
         breakers: b.breakers,
         realized_by_day: b.realized_by_day,
+        kill_switch: b.kill_switch,
     }
 }

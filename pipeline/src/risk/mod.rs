@@ -227,6 +227,17 @@ impl RiskGate {
         self
     }
 
+    /// Starts with the kill switch on when the journal shows it on (replay's
+    /// `kill_switch`): nothing is approved until an operator resumes. No alert: the
+    /// state stage, which journaled it, reports it.
+    pub fn with_kill_switch(mut self, on: bool) -> Self {
+        if on {
+            self.halted = true;
+            self.stats.halted.set(1);
+        }
+        self
+    }
+
     /// Whether `b` is open.
     pub fn breaker_open(&self, b: Breaker) -> bool {
         self.breakers.open_flags()[b.index()]

@@ -78,6 +78,17 @@ impl Control {
         self.halted.store(true, Ordering::Release);
     }
 
+    /// Lifts the halts whose reason `liftable` accepts (an operator's kill switch, which
+    /// an operator may lift); the halt stays while any other reason (a panic, a journal
+    /// failure) remains. Returns whether trading is still halted.
+    pub fn lift(&self, liftable: impl Fn(&str) -> bool) -> bool {
+        if let Ok(mut r) = self.reasons.lock() {
+            r.retain(|reason| !liftable(reason));
+            self.halted.store(!r.is_empty(), Ordering::Release);
+        }
+        self.is_halted()
+    }
+
     #[inline]
     pub fn is_halted(&self) -> bool {
         self.halted.load(Ordering::Relaxed)

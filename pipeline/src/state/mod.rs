@@ -124,6 +124,8 @@ pub struct StateKeeper {
     commands: Held<Command>,
     risk: Held<RiskUpdate>,
     killed: bool,
+    /// The kill switch the journal showed on at start, reported once trading starts.
+    restored_kill: Option<crate::journal::KillSwitch>,
     journal_broken: bool,
     journal_dirty: bool,
     pending_reconcile: u32,
@@ -192,6 +194,7 @@ impl StateKeeper {
             commands: Held::new(OUTBOX),
             risk: Held::new(OUTBOX),
             killed: false,
+            restored_kill: None,
             journal_broken: false,
             journal_dirty: false,
             pending_reconcile: 0,
@@ -214,6 +217,12 @@ impl StateKeeper {
             s.daily = r.realized_by_day.get(&s.day).copied().unwrap_or(Amount::ZERO);
             s.stats.daily_pnl.set(s.daily);
             s.stats.op_table_full.add(back.lost);
+            // A kill switch stays on across restarts until an operator lifts it.
+            if let Some(k) = r.kill_switch {
+                s.killed = true;
+                s.restored_kill = Some(k);
+                s.stats.killed.set(1);
+            }
         }
         Ok(s)
     }
@@ -317,7 +326,7 @@ impl StateKeeper {
         self.journal_broken = true;
         self.stats.journal_failures.inc();
         self.alert(AlertKind::JournalFailed, 0, 0);
-        self.kill();
+        self.kill(false);
     }
 
     fn send(&mut self, c: Command) {
@@ -331,16 +340,31 @@ impl StateKeeper {
         self.risk.hold(u);
     }
 
-    /// Kill switch: cancel everything, stop trading, recover no further.
-    fn kill(&mut self) {
+    /// Kill switch: cancel everything, stop trading, recover no further. Journaled, so a
+    /// restart finds it on; only an operator lifts it ([`StateControl::Resume`]).
+    fn kill(&mut self, operator: bool) {
         if self.killed {
             return;
         }
         self.killed = true;
         self.stats.killed.set(1);
+        self.journal(Record::KillSwitch { on: true, operator, wall_ms: (self.wall_ms)() });
         self.send(Command::CancelAll);
         self.tell_risk(RiskUpdate::Halt);
         self.alert(AlertKind::Halted, 0, 0);
+    }
+
+    /// An operator lifts the kill switch: journaled, recovery may send orders again. A
+    /// broken journal keeps it on (nothing could be journaled), and so does a runtime
+    /// halt that remains (the next tick throws it again).
+    fn resume(&mut self) {
+        if !self.killed || self.journal_broken {
+            return;
+        }
+        self.killed = false;
+        self.restored_kill = None;
+        self.stats.killed.set(0);
+        self.journal(Record::KillSwitch { on: false, operator: true, wall_ms: (self.wall_ms)() });
     }
 
     fn find_op(&self, op: u64) -> Option<usize> {
@@ -389,7 +413,7 @@ impl StateKeeper {
         let Some(k) = operations::free_slot(&self.ops) else {
             // Untracked orders are a risk nobody watches: stop trading.
             self.stats.op_table_full.inc();
-            self.kill();
+            self.kill(false);
             return;
         };
         self.journal(Record::OpStarted(e));
@@ -457,7 +481,8 @@ impl StateKeeper {
 
     fn on_control(&mut self, c: StateControl, now: u64) {
         match c {
-            StateControl::KillSwitch => self.kill(),
+            StateControl::KillSwitch => self.kill(true),
+            StateControl::Resume => self.resume(),
             StateControl::Retry { op } => {
                 if let Some(k) = self.find_op(op) {
                     if !self.ops[k].closed && self.ops[k].phase == OpPhase::AwaitingOperator {
@@ -714,7 +739,7 @@ impl StateKeeper {
 
     fn tick(&mut self, now: u64) {
         if self.runtime.is_halted() && !self.killed {
-            self.kill();
+            self.kill(false);
         }
         let wall = (self.wall_ms)();
         self.roll_day(wall);
@@ -770,6 +795,14 @@ impl StateKeeper {
 
     fn start(&mut self, now: u64) {
         self.started = true;
+        if let Some(k) = self.restored_kill {
+            // Still on from before the restart: nothing trades, nothing is left open.
+            self.send(Command::CancelAll);
+            self.tell_risk(RiskUpdate::Halt);
+            let why =
+                if k.operator { crate::msg::HALT_RESTORED_OPERATOR } else { crate::msg::HALT_RESTORED_FAULT };
+            self.alert(AlertKind::Halted, 0, why);
+        }
         if !self.daily.is_zero() {
             self.tell_risk(RiskUpdate::DailyPnl { realized: self.daily });
         }

@@ -586,6 +586,83 @@ fn the_kill_switch_cancels_everything_and_stops_recovery() {
 }
 
 #[test]
+fn the_kill_switch_is_journaled_survives_a_restart_and_only_an_operator_lifts_it() {
+    let dir = scratch("state-kill");
+    let g;
+    {
+        let mut r = Rig::open(dir.clone(), None);
+        r.books("49990", "50000");
+        g = r.u.gate_btc;
+        // An operation with a naked leg is open when the operator throws the switch.
+        r.start(3);
+        let f = r.fill(g, "50000", "0.01", "0.01");
+        r.order(3, 0, 0, f);
+        r.control.push(StateControl::KillSwitch).unwrap();
+        r.run();
+        assert!(r.journal().contains(&Record::KillSwitch { on: true, operator: true, wall_ms: wall() }));
+        r.keep = true;
+        // A crash: no orderly stop.
+    }
+    let rep = replay(&dir).unwrap();
+    assert_eq!(rep.kill_switch, Some(crate::journal::KillSwitch { operator: true, wall_ms: wall() }));
+    let mut r = Rig::open(dir.clone(), Some(&rep));
+    r.keep = true;
+    assert!(r.s.stats().snapshot().killed, "still killed after the restart");
+    assert!(r.sent.contains(&Command::CancelAll));
+    assert!(r.updates.contains(&RiskUpdate::Halt));
+    let alerts = testkit::drain(&mut r.alerts);
+    assert!(
+        alerts.iter().any(|a| a.kind == AlertKind::Halted && a.value == crate::msg::HALT_RESTORED_OPERATOR),
+        "{alerts:?}"
+    );
+    // The open operation's naked leg waits for an operator instead of being traded.
+    r.books("49990", "50000");
+    r.order(3, 0, 0, OrderUpdate::Done { filled: qty(&r.inst(g), "0.01") });
+    r.order(3, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
+    r.advance(5);
+    assert!(r.recovery_orders().is_empty(), "no order under a restored kill switch: {:?}", r.sent);
+    assert_eq!(r.s.phase(3), Some(OpPhase::AwaitingOperator));
+
+    // The operator lifts it: journaled, and a restart then finds it off.
+    r.control.push(StateControl::Resume).unwrap();
+    r.run();
+    assert!(!r.s.stats().snapshot().killed);
+    assert!(r.journal().contains(&Record::KillSwitch { on: false, operator: true, wall_ms: wall() }));
+    drop(r);
+    let rep = replay(&dir).unwrap();
+    assert_eq!(rep.kill_switch, None);
+    let mut r = Rig::open(dir, Some(&rep));
+    assert!(!r.s.stats().snapshot().killed);
+    assert!(!r.updates.contains(&RiskUpdate::Halt));
+    // Retried, the operation recovers again.
+    r.books("49990", "50000");
+    r.control.push(StateControl::Retry { op: 3 }).unwrap();
+    r.advance(5);
+    assert_eq!(r.recovery_orders().len(), 1, "recovery trades again after the resume");
+}
+
+#[test]
+fn the_engines_own_kill_switch_is_journaled_as_a_fault() {
+    let dir = scratch("state-kill-fault");
+    {
+        let mut r = Rig::open(dir.clone(), None);
+        r.runtime.halt("test");
+        r.advance(2);
+        assert!(r.journal().contains(&Record::KillSwitch { on: true, operator: false, wall_ms: wall() }));
+        // Lifting it while the runtime's fault remains: it is thrown again at once.
+        r.control.push(StateControl::Resume).unwrap();
+        r.advance(2);
+        assert!(r.s.stats().snapshot().killed);
+        r.keep = true;
+    }
+    let rep = replay(&dir).unwrap();
+    assert_eq!(rep.kill_switch.map(|k| k.operator), Some(false));
+    let mut r = Rig::open(dir, Some(&rep));
+    let alerts = testkit::drain(&mut r.alerts);
+    assert!(alerts.iter().any(|a| a.kind == AlertKind::Halted && a.value == crate::msg::HALT_RESTORED_FAULT));
+}
+
+#[test]
 fn exhausted_recovery_halts_the_instruments_until_an_operator_acts() {
     let mut r = Rig::new();
     r.books("49990", "50000");
