@@ -222,6 +222,10 @@ enum Command {
         /// Seconds to run (default: until Ctrl-C).
         #[arg(long)]
         duration: Option<u64>,
+        /// How often the perpetuals settle funding, in milliseconds (default: 8 hours, as
+        /// the real venues; 0 turns funding off).
+        #[arg(long, default_value_t = sim::FUNDING_INTERVAL_MS)]
+        funding_interval_ms: u64,
     },
     /// Plots a CSV of numbers over time (first column) as an SVG, one panel per column
     /// (scripts/soak.sh draws its samples with it).
@@ -408,13 +412,16 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Journal(args) => cmd::journal::main(&args),
-        Command::Sim { plain, seed, faults, write_config, duration } => cmd::sim::run(cmd::sim::SimArgs {
-            plain,
-            seed,
-            faults,
-            write_config,
-            duration: duration.map(std::time::Duration::from_secs),
-        }),
+        Command::Sim { plain, seed, faults, write_config, duration, funding_interval_ms } => {
+            cmd::sim::run(cmd::sim::SimArgs {
+                plain,
+                seed,
+                faults,
+                write_config,
+                duration: duration.map(std::time::Duration::from_secs),
+                funding_interval_ms,
+            })
+        }
         Command::Book { files, depth, json, instruments } => {
             print!("{}", cmd::book::run(cmd::book::BookArgs { files, depth, json, instruments })?);
             Ok(())

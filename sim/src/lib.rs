@@ -95,7 +95,13 @@ pub struct SimConfig {
     /// USDT pairs listed on each venue ([`catalog::DEFAULT_PAIRS`] to
     /// [`catalog::MAX_PAIRS`]).
     pub pairs: usize,
+    /// How often the perpetuals settle funding, in milliseconds (the real venues: 8 h;
+    /// 0 turns funding off).
+    pub funding_interval_ms: u64,
 }
+
+/// The real venues' funding interval: 8 hours.
+pub const FUNDING_INTERVAL_MS: u64 = 8 * 3_600_000;
 
 impl Default for SimConfig {
     fn default() -> Self {
@@ -114,6 +120,7 @@ impl Default for SimConfig {
             futures_usdt: "100000".into(),
             ca_dir: None,
             pairs: catalog::DEFAULT_PAIRS,
+            funding_interval_ms: FUNDING_INTERVAL_MS,
         }
     }
 }
@@ -219,6 +226,10 @@ pub struct AccountSnapshot {
     /// Keyed by the venue's futures symbol.
     pub positions: BTreeMap<String, FuturesPosition>,
     pub open_orders: usize,
+    /// The funding the account received (positive) or paid, in total.
+    pub funding: Amount,
+    /// Funding rounds that paid or charged the account.
+    pub funding_payments: usize,
 }
 
 /// One order of the sim's account as the venue keeps it: `filled` in the instrument's
@@ -381,6 +392,8 @@ impl Sim {
             futures_balance: a.futures.balance,
             positions,
             open_orders: x.orders_of(USER, None, true).len(),
+            funding: x.funding_book().iter().map(|e| e.amount).sum(),
+            funding_payments: x.funding_book().len(),
         }
     }
 
@@ -444,6 +457,11 @@ impl Sim {
     pub fn dislocate(&self, kind: DislocationKind, venue: Venue, asset: catalog::Asset, extra_bps: f64) {
         let mut m = self.model.lock().unwrap_or_else(|p| p.into_inner());
         m.dislocate(kind, venue, asset, extra_bps * 1e-4);
+    }
+
+    /// Settles one funding round on `venue`'s perpetuals now (tests, demos).
+    pub fn settle_funding(&self, venue: Venue) -> Vec<engine::FundingEntry> {
+        self.ctx(venue).lock().settle_funding()
     }
 
     /// Scripts the outcome of the account's next order on `symbol` (the venue's symbol

@@ -75,6 +75,7 @@ pub(crate) fn open_venue(
         }
     }
     x.deposit_futures(USER, parse(&cfg.futures_usdt)?);
+    x.set_funding_interval(cfg.funding_interval_ms);
     for account in [MAKER, NOISE] {
         x.deposit_spot(account, "USDT", Amount::from_int(10_000_000_000));
         for a in &catalog.assets {
@@ -203,6 +204,9 @@ pub(crate) fn spawn_model(
             requote(&mut m, &venues, &route);
             drop(m);
             noise_trades(&mut noise_rng, noise_p, &venues);
+            for ctx in &venues {
+                ctx.lock().settle_funding_if_due();
+            }
         }
     })
 }

@@ -28,6 +28,10 @@ pub struct DemoArgs {
     pub live: LiveOptions,
 }
 
+/// How often the demo's simulated perpetuals settle funding: short, so that a demo of a
+/// minute sees several settlements (the real venues settle every 8 hours).
+pub const DEMO_FUNDING_INTERVAL_MS: u64 = 20_000;
+
 /// The simulated accounts' keys, for real signed orders.
 pub fn sim_credentials(sim: &Sim) -> adapters::orders::OrderEntryCredentials {
     let c = |v: Venue| {
@@ -109,8 +113,13 @@ pub fn trade_everything(sim: &Sim, mut cfg: Config) -> Config {
 
 pub fn run(args: DemoArgs) -> Result<()> {
     let cfg = Config::load_with_env(args.config.as_deref())?;
-    let mut sim_cfg =
-        SimConfig { seed: args.seed, plain: args.plain, faults: args.faults, ..SimConfig::default() };
+    let mut sim_cfg = SimConfig {
+        seed: args.seed,
+        plain: args.plain,
+        faults: args.faults,
+        funding_interval_ms: DEMO_FUNDING_INTERVAL_MS,
+        ..SimConfig::default()
+    };
     if let Some(n) = args.pairs {
         sim_cfg = sim_cfg.with_pairs(n);
     }

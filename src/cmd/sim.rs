@@ -15,6 +15,8 @@ pub struct SimArgs {
     pub faults: Faults,
     pub write_config: Option<PathBuf>,
     pub duration: Option<std::time::Duration>,
+    /// How often the perpetuals settle funding (0: never).
+    pub funding_interval_ms: u64,
 }
 
 /// The simulated accounts' keys as shell `export` lines, under the variable names the
@@ -73,6 +75,7 @@ pub fn run(args: SimArgs) -> Result<()> {
         seed: args.seed,
         plain: args.plain,
         faults: args.faults,
+        funding_interval_ms: args.funding_interval_ms,
         ..SimConfig::default()
     })
     .context("starting the simulated venues")?;

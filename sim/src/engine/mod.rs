@@ -28,6 +28,7 @@
 mod accounts;
 mod books;
 mod events;
+mod funding;
 mod matching;
 mod orders;
 mod settlement;
@@ -46,6 +47,7 @@ pub use accounts::{
 };
 pub use books::{LevelView, Snapshot};
 pub use events::{Event, FillView, OrderEvent};
+pub use funding::{FUNDING_PLACES, FundingEntry, MAX_RATE};
 pub use orders::{Finish, Order, OrderKind, OrderRequest, Reject, Scripted, Tif, take_answer_hold};
 
 use super::catalog::Listing;
@@ -106,6 +108,11 @@ pub struct Exchange {
     accounts: Vec<Account>,
     /// Fees collected, per asset.
     pub fee_pool: BTreeMap<String, Amount>,
+    /// The trading account's funding payments (its account book's `fund` entries).
+    funding_book: Vec<FundingEntry>,
+    next_funding_id: u64,
+    funding_interval_ms: u64,
+    next_funding_ms: u64,
     next_order_id: u64,
     next_trade_id: u64,
     subscribers: Vec<Sender<Arc<Event>>>,
@@ -159,6 +166,10 @@ impl Exchange {
             orders: HashMap::new(),
             accounts: vec![Account::default(); accounts.max(2)],
             fee_pool: BTreeMap::new(),
+            funding_book: Vec::new(),
+            next_funding_id: id_base,
+            funding_interval_ms: 0,
+            next_funding_ms: u64::MAX,
             next_order_id: id_base,
             next_trade_id: 9_000_000_000 + salt * 1_000_000,
             subscribers: Vec::new(),

@@ -4,7 +4,7 @@
 use pipeline::types::Market;
 use serde_json::{Value, json};
 
-use super::json::{futures_account_json, position_json};
+use super::json::{funding_book_json, futures_account_json, position_json};
 use super::rest::{Call, err, ok};
 use crate::engine::{SimInstrument, USER};
 use crate::server::Response;
@@ -73,4 +73,28 @@ pub(super) fn futures_fee(c: &Call) -> Response {
         );
     }
     ok(Value::Object(m))
+}
+
+/// The futures account book, newest first: the funding entries (`type=fund`), the only
+/// kind the sim keeps; `contract`, `from`/`to` (Unix seconds) and `limit` filter.
+pub(super) fn account_book(c: &Call) -> Response {
+    let x = c.ctx.lock();
+    let kind = c.q("type");
+    if kind.as_deref().is_some_and(|k| k != "fund") {
+        return ok(Value::Array(Vec::new()));
+    }
+    let contract = c.q("contract");
+    let from = c.q("from").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let to = c.q("to").and_then(|v| v.parse::<u64>().ok()).unwrap_or(u64::MAX);
+    let limit = c.q("limit").and_then(|v| v.parse::<usize>().ok()).unwrap_or(100).clamp(1, 1000);
+    let v: Vec<Value> = x
+        .funding_book()
+        .iter()
+        .rev()
+        .filter(|e| contract.as_deref().is_none_or(|w| w == x.instruments[e.inst].listing.symbol))
+        .filter(|e| e.time_ms / 1000 >= from && e.time_ms / 1000 <= to)
+        .take(limit)
+        .map(|e| funding_book_json(&x, e))
+        .collect();
+    ok(Value::Array(v))
 }

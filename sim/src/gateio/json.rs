@@ -213,6 +213,27 @@ pub(super) fn mark_price(x: &Exchange, inst: usize) -> Price {
     }
 }
 
+/// The funding interval in whole seconds, at least 1 (Gate's `funding_interval`).
+pub(super) fn funding_interval_s(x: &Exchange) -> u64 {
+    (x.funding_interval_ms() / 1000).max(1)
+}
+
+/// When funding next settles, in Unix seconds (0 when funding is off).
+pub(super) fn funding_next_apply_s(x: &Exchange) -> u64 {
+    match x.next_funding_ms() {
+        u64::MAX => 0,
+        ms => ms.div_ceil(1000),
+    }
+}
+
+/// One funding entry of the futures account book (`GET /futures/usdt/account_book`).
+pub(super) fn funding_book_json(x: &Exchange, e: &crate::engine::FundingEntry) -> Value {
+    let symbol = x.instruments[e.inst].listing.symbol;
+    json!({"time": e.time_ms as f64 / 1000.0, "change": amt(e.amount), "balance": amt(e.balance),
+           "type": "fund", "text": format!("{symbol}:funding"), "contract": symbol, "trade_id": "",
+           "id": e.id.to_string()})
+}
+
 pub(super) fn contract_json(x: &Exchange, inst: usize) -> Value {
     let si = &x.instruments[inst];
     let l = &si.listing;
@@ -228,7 +249,7 @@ pub(super) fn contract_json(x: &Exchange, inst: usize) -> Value {
         "last_price": mark,
         "mark_price": mark,
         "index_price": mark,
-        "funding_rate_indicative": "0.0001",
+        "funding_rate_indicative": x.funding_rate(inst).to_string(),
         "mark_price_round": si.listing.tick(),
         "funding_offset": 0,
         "in_delisting": false,
@@ -237,7 +258,7 @@ pub(super) fn contract_json(x: &Exchange, inst: usize) -> Value {
         "order_price_round": si.listing.tick(),
         "order_size_min": l.min_qty.parse::<i64>().unwrap_or(1),
         "ref_rebate_rate": "0.2",
-        "funding_interval": 28800,
+        "funding_interval": funding_interval_s(x),
         "risk_limit_step": "1000000",
         "leverage_min": "1",
         "leverage_max": "100",
@@ -246,9 +267,9 @@ pub(super) fn contract_json(x: &Exchange, inst: usize) -> Value {
         "taker_fee_rate": l.taker_fee,
     });
     let more = json!({
-        "funding_rate": "0.0001",
+        "funding_rate": x.funding_rate(inst).to_string(),
         "order_size_max": l.max_qty.parse::<i64>().unwrap_or(1_000_000),
-        "funding_next_apply": (now_ms() / 1000 / 28800 + 1) * 28800,
+        "funding_next_apply": funding_next_apply_s(x),
         "short_users": 0,
         "config_change_time": 1_609_899_548,
         "trade_size": 0,

@@ -77,7 +77,8 @@ pub(super) fn tickers(c: &Call) -> Response {
                 json!({"contract": si.listing.symbol, "last": last, "lowest_ask": ap, "highest_bid": bp,
                        "change_percentage": "0", "total_size": "0", "volume_24h": "0", "volume_24h_base": "0",
                        "volume_24h_quote": "0", "volume_24h_settle": "0", "mark_price": last,
-                       "funding_rate": "0.0001", "funding_rate_indicative": "0.0001", "index_price": last,
+                       "funding_rate": x.funding_rate(i).to_string(),
+                       "funding_rate_indicative": x.funding_rate(i).to_string(), "index_price": last,
                        "low_24h": last, "high_24h": last, "quanto_multiplier": si.listing.contract_size})
             } else {
                 json!({"currency_pair": si.listing.symbol, "last": last, "lowest_ask": ap, "highest_bid": bp,

@@ -148,6 +148,7 @@ fn private_route(method: &str, parts: &[&str]) -> Option<Route> {
         ("GET", ["futures", "usdt", "positions", _])
         | ("POST", ["futures", "usdt", "positions", _, "leverage"]) => account::position,
         ("GET", ["futures", "usdt", "fee"]) => account::futures_fee,
+        ("GET", ["futures", "usdt", "account_book"]) => account::account_book,
         _ => return None,
     };
     Some(route)

@@ -93,3 +93,28 @@ pub(super) fn open_positions(c: &Call) -> Response {
     let want = c.get("symbol").and_then(|s| x.find(Market::Futures, &s));
     fut_ok(positions_json(&x, want))
 }
+
+/// `GET /api/v1/private/position/funding_records`: the account's funding payments,
+/// newest first, paged (`page_num` from 1, `page_size` up to 100), `symbol` filtering.
+pub(super) fn funding_records(c: &Call) -> Response {
+    let x = c.ctx.lock();
+    let want = c.get("symbol");
+    let page = c.get("page_num").and_then(|v| v.parse::<usize>().ok()).unwrap_or(1).max(1);
+    let size = c.get("page_size").and_then(|v| v.parse::<usize>().ok()).unwrap_or(20).clamp(1, 100);
+    let all: Vec<Value> = x
+        .funding_book()
+        .iter()
+        .rev()
+        .filter(|e| want.as_deref().is_none_or(|w| w == x.instruments[e.inst].listing.symbol))
+        .map(|e| {
+            json!({"id": e.id, "symbol": x.instruments[e.inst].listing.symbol,
+                   "positionType": if e.contracts >= 0 { 1 } else { 2 },
+                   "positionValue": num(&amt(e.notional)), "funding": num(&amt(e.amount)),
+                   "rate": num(&e.rate.to_string()), "settleTime": e.time_ms})
+        })
+        .collect();
+    let total = all.len();
+    let list: Vec<Value> = all.into_iter().skip((page - 1) * size).take(size).collect();
+    fut_ok(json!({"pageSize": size, "totalCount": total, "totalPage": total.div_ceil(size),
+                  "currentPage": page, "resultList": list}))
+}

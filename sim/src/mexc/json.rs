@@ -278,6 +278,6 @@ pub(super) fn ticker_json(x: &Exchange, i: usize) -> Value {
     let m = num(&si.price_text(mid));
     json!({"symbol": si.listing.symbol, "lastPrice": m, "bid1": p(b), "ask1": p(a), "volume24": 0, "amount24": 0,
            "holdVol": 0, "lower24Price": m, "high24Price": m, "riseFallRate": 0, "riseFallValue": 0,
-           "indexPrice": m, "fairPrice": m, "fundingRate": 0.0001, "maxBidPrice": m, "minAskPrice": m,
+           "indexPrice": m, "fairPrice": m, "fundingRate": num(&x.funding_rate(i).to_string()), "maxBidPrice": m, "minAskPrice": m,
            "timestamp": now_ms()})
 }

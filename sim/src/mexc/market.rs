@@ -8,7 +8,7 @@ use super::json::{contract_json, fut_levels, spot_symbol_json, ticker_json};
 use super::rest::{Call, fut_err, fut_ok, ok, spot_err};
 use crate::engine::{LevelView, now_ms};
 use crate::server::Response;
-use crate::venue::text_levels;
+use crate::venue::{num, text_levels};
 
 pub(super) fn ping(_: &Call) -> Response {
     ok(json!({}))
@@ -142,4 +142,22 @@ pub(super) fn futures_tickers(c: &Call) -> Response {
         (Some(_), _) => fut_ok(v.swap_remove(0)),
         _ => fut_ok(Value::Array(v)),
     }
+}
+
+/// `GET /api/v1/contract/funding_rate/{symbol}`: the rate the next settlement would apply.
+pub(super) fn funding_rate(c: &Call) -> Response {
+    let x = c.ctx.lock();
+    let Some(i) = x.find(Market::Futures, c.part(3)) else {
+        return fut_err(1001, "Contract does not exist");
+    };
+    let cycle_h = x.funding_interval_ms() as f64 / 3_600_000.0;
+    let next = match x.next_funding_ms() {
+        u64::MAX => 0,
+        ms => ms,
+    };
+    fut_ok(
+        json!({"symbol": x.instruments[i].listing.symbol, "fundingRate": num(&x.funding_rate(i).to_string()),
+                  "maxFundingRate": 0.003, "minFundingRate": -0.003, "collectCycle": cycle_h,
+                  "nextSettleTime": next, "timestamp": now_ms()}),
+    )
 }

@@ -148,6 +148,7 @@ fn futures_public(method: &str, parts: &[&str]) -> Option<Route> {
         ("GET", ["contract", "detail"]) => market::contract_detail,
         ("GET", ["contract", "depth", _]) => market::futures_depth,
         ("GET", ["contract", "ticker"]) => market::futures_tickers,
+        ("GET", ["contract", "funding_rate", _]) => market::funding_rate,
         _ => return None,
     };
     Some(route)
@@ -159,6 +160,7 @@ fn futures_private(method: &str, parts: &[&str]) -> Option<Route> {
         ("GET", ["account", "assets"]) => account::assets,
         ("GET", ["account", "asset", _]) => account::asset,
         ("GET", ["position", "open_positions"]) => account::open_positions,
+        ("GET", ["position", "funding_records"]) => account::funding_records,
         ("POST", ["order", "submit" | "create"]) => trading::futures_place,
         ("POST", ["order", "cancel"]) => trading::futures_cancel,
         ("POST", ["order", "cancel_all"]) => trading::futures_cancel_all,
