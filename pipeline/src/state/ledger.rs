@@ -18,6 +18,8 @@ pub struct Applied {
     pub filled: Qty,
     pub value: Amount,
     pub fee: Amount,
+    /// The fee in the asset charged.
+    pub fee_native: Amount,
 }
 
 /// The new part of an order update, ready to apply.
@@ -28,6 +30,9 @@ pub struct Delta {
     pub fee: Amount,
     /// The fee was charged in an asset that cannot be valued here.
     pub unvalued_fee: bool,
+    /// The fee in the asset charged, and that asset.
+    pub fee_native: Amount,
+    pub fee_asset: AssetId,
 }
 
 /// The fee `fee` in `asset` of a fill at `price`, valued in the instrument's quote.
@@ -58,10 +63,10 @@ pub fn delta(inst: &Instrument, applied: &Applied, update: &OrderUpdate) -> Opti
                 return None;
             }
             let value = inst.notional(price, Qty(new), Rounding::Floor)?;
-            let fee =
+            let fee_native =
                 if new == qty.0 { fee } else { Amount(fee.0.saturating_mul(new as i128) / qty.0 as i128) };
-            let (fee, unvalued_fee) = fee_in_quote(inst, price, fee, fee_asset);
-            Some(Delta { qty: Qty(new), value, fee, unvalued_fee })
+            let (fee, unvalued_fee) = fee_in_quote(inst, price, fee_native, fee_asset);
+            Some(Delta { qty: Qty(new), value, fee, unvalued_fee, fee_native, fee_asset })
         }
         OrderUpdate::Status { filled, value, fee, fee_asset, .. } => {
             let new = filled.0.saturating_sub(applied.filled.0);
@@ -77,8 +82,9 @@ pub fn delta(inst: &Instrument, applied: &Applied, update: &OrderUpdate) -> Opti
                 Rounding::Floor,
             );
             let (fee_total, unvalued_fee) = fee_in_quote(inst, avg.unwrap_or(Price::ZERO), fee, fee_asset);
+            let fee_native = fee.saturating_sub(applied.fee_native).max(Amount::ZERO);
             let fee = fee_total.saturating_sub(applied.fee).max(Amount::ZERO);
-            Some(Delta { qty: Qty(new), value, fee, unvalued_fee })
+            Some(Delta { qty: Qty(new), value, fee, unvalued_fee, fee_native, fee_asset })
         }
         _ => None,
     }
@@ -150,7 +156,9 @@ mod tests {
                 qty: qty(g, "0.01"),
                 value: Amount::from_int(500),
                 fee: Amount::parse("0.5").unwrap(),
-                unvalued_fee: false
+                unvalued_fee: false,
+                fee_native: Amount::parse("0.5").unwrap(),
+                fee_asset: usdt,
             }
         );
         a.filled = d.qty;

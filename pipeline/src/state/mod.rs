@@ -42,6 +42,7 @@
 //! journal puts back on restart, and [`ledger`] the exact bookkeeping of fills. This
 //! module is the stage itself: it owns the tables, and journals, publishes and counts
 //! every transition.
+mod accounting;
 mod config;
 mod foreign;
 mod ledger;
@@ -61,6 +62,7 @@ use std::sync::Arc;
 use quanta::Clock;
 
 pub use crate::journal::{OpPhase, OrderState};
+pub use accounting::{Accounting, Lot, MoneyBoard};
 pub use config::{StateConfig, StateConfigError};
 pub use foreign::{ForeignSnapshot, ForeignStats};
 pub use ledger::{Applied, Delta, Positions};
@@ -113,6 +115,9 @@ pub struct StateKeeper {
     planner: Planner,
     /// The books and USD rates positions and plans are valued at.
     val: Valuation,
+    /// Wallets, lots, realized P&L, fees and funding since the start.
+    acct: accounting::Accounting,
+    money: Option<Arc<MoneyBoard>>,
     ops: Vec<Op>,
     positions: Positions,
     halt_refs: Vec<u16>,
@@ -172,12 +177,16 @@ impl StateKeeper {
         let n = instruments.len();
         let assets = instruments.asset_count();
         let wall_ms: fn() -> u64 = system_wall_ms;
+        let val = Valuation::new(instruments.clone(), &config.usd_assets, config.max_data_age_ms);
+        let acct = accounting::Accounting::new(&instruments, val.usd_flags());
         let mut s = Self {
             rings,
             journal,
             runtime,
             wall_ms,
-            val: Valuation::new(instruments.clone(), &config.usd_assets, config.max_data_age_ms),
+            val,
+            acct,
+            money: None,
             instruments,
             cfg: config.clone(),
             planner: Planner {
@@ -254,6 +263,17 @@ impl StateKeeper {
         }
         self.board = Some(board);
         self
+    }
+
+    /// Publishes the money figures (wallet changes, fees, P&L, funding) on `board`.
+    pub fn with_money(mut self, board: Arc<MoneyBoard>) -> Self {
+        self.money = Some(board);
+        self
+    }
+
+    /// Wallets, lots, realized P&L, fees and funding since the start.
+    pub fn accounting(&self) -> &accounting::Accounting {
+        &self.acct
     }
 
     /// Replaces the wall clock used for the day boundary of the daily P&L (tests).
@@ -434,7 +454,7 @@ impl StateKeeper {
             // its fills still move positions, the venue being the truth.
             self.stats.orphan_events.inc();
             if let Some(d) = ledger::delta(inst, &Applied::default(), &e.update) {
-                self.apply_fill(e.client, inst, e.side, &d, e.ts_ns);
+                self.apply_fill(None, e.client, inst, e.side, &d, e.ts_ns);
             }
             return;
         };
@@ -449,10 +469,11 @@ impl StateKeeper {
         let mut applied = slot.applied;
         match ledger::delta(inst, &applied, &e.update) {
             Some(d) => {
-                self.apply_fill(e.client, inst, slot.side, &d, e.ts_ns);
+                self.apply_fill(Some(k), e.client, inst, slot.side, &d, e.ts_ns);
                 applied.filled = Qty(applied.filled.0.saturating_add(d.qty.0));
                 applied.value = applied.value.saturating_add(d.value);
                 applied.fee = applied.fee.saturating_add(d.fee);
+                applied.fee_native = applied.fee_native.saturating_add(d.fee_native);
                 if self.ops[k].closed {
                     self.stats.late_fills.inc();
                 }
@@ -469,9 +490,35 @@ impl StateKeeper {
         }
     }
 
-    fn apply_fill(&mut self, client: ClientOrderId, inst: &Instrument, side: Side, d: &Delta, ts_ns: u64) {
+    fn apply_fill(
+        &mut self,
+        k: Option<usize>,
+        client: ClientOrderId,
+        inst: &Instrument,
+        side: Side,
+        d: &Delta,
+        ts_ns: u64,
+    ) {
         self.journal(Record::FillApplied(ledger::record(client, inst.id, side, d, ts_ns)));
         self.positions.apply(inst.id, side, d.qty, d.value, d.fee);
+        let op = k.map(|k| &self.ops[k]);
+        let fill = accounting::FillInput {
+            side,
+            qty: d.qty,
+            value: d.value,
+            fee: d.fee_native,
+            fee_asset: d.fee_asset,
+            quote_usd: self.val.usd_rate_for(op, inst.quote).unwrap_or(Amount::ZERO),
+            other_fee_usd: self.val.usd_rate_for(op, d.fee_asset).unwrap_or(Amount::ZERO),
+        };
+        let m = self.acct.apply(inst, &fill);
+        if let Some(k) = k {
+            self.ops[k].realized = self.ops[k].realized.saturating_add(m.realized);
+            self.ops[k].fees = self.ops[k].fees.saturating_add(m.fees);
+        }
+        if let Some(b) = &self.money {
+            b.publish_fill(&self.acct, inst, d.fee_asset);
+        }
         self.stats.fills_applied.inc();
         if d.unvalued_fee {
             self.stats.unvalued_fees.inc();
@@ -561,7 +608,9 @@ impl StateKeeper {
         let op = self.ops[k];
         let kind = op.exec.opp().kind.index();
         let outcome = op.outcome(balanced);
-        let pnl = self.val.op_pnl(&op);
+        // Closed quantity only, fees deducted: an entry whose legs stay open (a basis
+        // position) books its fees and nothing else.
+        let pnl = op.realized.saturating_sub(op.fees);
         let phase = if outcome.completed { OpPhase::Completed } else { OpPhase::Failed };
         self.set_phase(k, phase, now);
         let wall = (self.wall_ms)();
@@ -784,13 +833,27 @@ impl StateKeeper {
 
     /// Marks every position to its book: exposure to risk, unrealized P&L to the stats.
     fn mark(&mut self) {
-        let mtm = self.val.mark_to_market(&self.positions);
         for k in 0..self.instruments.len() {
             if !self.positions.qty[k].is_zero() && self.risk.room() > ROOM {
                 self.publish_position(InstrumentId(k as u16));
             }
         }
-        self.stats.unrealized_pnl.set(mtm.saturating_sub(self.realized));
+        let unrealized = self.unrealized();
+        self.stats.unrealized_pnl.set(unrealized);
+        if let Some(b) = &self.money {
+            b.publish_marks(&self.acct, unrealized);
+        }
+    }
+
+    /// Every open lot at its executable price (bid for longs, ask for shorts), less its
+    /// cost.
+    fn unrealized(&self) -> Amount {
+        let val = &self.val;
+        self.acct.unrealized(
+            &self.instruments,
+            |a, long| val.exec_usd(a, long),
+            |i, long| val.exec_price(i, long),
+        )
     }
 
     fn start(&mut self, now: u64) {

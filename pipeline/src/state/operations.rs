@@ -52,7 +52,12 @@ impl OrderSlot {
         side: Side::Buy,
         qty: Qty::ZERO,
         state: OrderState::Sent,
-        applied: Applied { filled: Qty::ZERO, value: Amount::ZERO, fee: Amount::ZERO },
+        applied: Applied {
+            filled: Qty::ZERO,
+            value: Amount::ZERO,
+            fee: Amount::ZERO,
+            fee_native: Amount::ZERO,
+        },
         reported: Qty::ZERO,
         sent_ns: 0,
         last_query_ns: 0,
@@ -137,6 +142,9 @@ pub(super) struct Op {
     /// Started by an earlier run of the engine (restored from the journal); unlike
     /// `restored`, never cleared.
     pub(super) resumed: bool,
+    /// What its fills realized (closed quantity only) and the fees they paid, in USD.
+    pub(super) realized: Amount,
+    pub(super) fees: Amount,
 }
 
 impl Op {
@@ -161,6 +169,8 @@ impl Op {
             restored: false,
             needed_recovery: false,
             resumed: false,
+            realized: Amount::ZERO,
+            fees: Amount::ZERO,
         }
     }
 
@@ -182,6 +192,8 @@ impl Op {
         self.restored = false;
         self.needed_recovery = false;
         self.resumed = false;
+        self.realized = Amount::ZERO;
+        self.fees = Amount::ZERO;
         self.n_orders = 0;
         for (i, leg) in e.legs().iter().enumerate() {
             self.orders[i] = OrderSlot {

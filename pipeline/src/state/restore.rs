@@ -87,7 +87,7 @@ pub(super) fn restore(
                 side: o.side,
                 qty: o.qty,
                 state,
-                applied: Applied { filled: o.filled, value: o.value, fee: o.fee },
+                applied: Applied { filled: o.filled, value: o.value, fee: o.fee, fee_native: o.fee },
                 reported: o.filled,
                 purpose,
                 ..OrderSlot::EMPTY

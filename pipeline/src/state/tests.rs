@@ -1148,3 +1148,77 @@ proptest! {
         r.advance(10_000);
     }
 }
+
+/// A spot-futures basis entry: long 0.01 BTC spot on Gate at 50000, short 100 contracts
+/// (0.01 BTC) of Gate's perpetual at 50100; both legs fill and stay open.
+#[test]
+fn a_basis_entry_books_its_fees_not_its_spread_and_marks_at_executable_prices() {
+    let mut r = Rig::new();
+    let board = MoneyBoard::new(&r.u.instruments);
+    r.s.money = Some(board.clone());
+    let (g, p) = (r.inst(r.u.gate_btc), r.inst(r.u.gate_btc_perp));
+    let mut opp = NO_OPPORTUNITY;
+    opp.kind = crate::msg::OppKind::Basis;
+    opp.n_legs = 2;
+    opp.legs[0] = Leg { inst: g.id, side: Side::Buy, price: px(&g, "50000"), qty: qty(&g, "0.01") };
+    opp.legs[1] = Leg { inst: p.id, side: Side::Sell, price: px(&p, "50100"), qty: qty(&p, "100") };
+    opp.notional = Amount::from_int(500);
+    let e = Execution::new(7, opp, r.now(), r.now() + 2_000 * MS);
+    r.push(StateInput::Executing(e));
+    let ev = |leg: u8, inst: &Instrument, side, update| {
+        StateInput::Order(OrderEvent {
+            client: ClientOrderId { op: 7, leg, attempt: 0 },
+            inst: inst.id,
+            side,
+            update,
+            venue_order: VenueOrderId::new("v1").unwrap(),
+            ts_ns: 0,
+        })
+    };
+    // Spot: 0.1% fee in BTC; perpetual: 0.05% in USDT.
+    let spot_fill = OrderUpdate::Fill {
+        price: px(&g, "50000"),
+        qty: qty(&g, "0.01"),
+        cum_qty: qty(&g, "0.01"),
+        fee: Amount::parse("0.00001").unwrap(),
+        fee_asset: g.base,
+        trade_id: 1,
+    };
+    let perp_fill = OrderUpdate::Fill {
+        price: px(&p, "50100"),
+        qty: qty(&p, "100"),
+        cum_qty: qty(&p, "100"),
+        fee: Amount::parse("0.2505").unwrap(),
+        fee_asset: p.quote,
+        trade_id: 2,
+    };
+    r.push(ev(0, &g, Side::Buy, spot_fill));
+    r.push(ev(0, &g, Side::Buy, OrderUpdate::Done { filled: qty(&g, "0.01") }));
+    r.push(ev(1, &p, Side::Sell, perp_fill));
+    r.push(ev(1, &p, Side::Sell, OrderUpdate::Done { filled: qty(&p, "100") }));
+    r.run();
+    assert_eq!(r.s.phase(7), Some(OpPhase::Completed));
+    // Fees 0.5 (0.00001 BTC at 50000) + 0.2505; the 1 USD entry spread is not profit.
+    let fees = Amount::parse("0.7505").unwrap();
+    assert_eq!(r.s.realized_pnl(), -fees);
+    assert!(r.updates.contains(&RiskUpdate::DailyPnl { realized: -fees }));
+    let acc = r.s.accounting();
+    assert_eq!(acc.realized_usd, Amount::ZERO);
+    assert_eq!(acc.fees_usd, fees);
+    assert_eq!(board.fees(g.base), Amount::parse("0.00001").unwrap());
+    assert_eq!(board.fees(p.quote), Amount::parse("0.2505").unwrap());
+    assert_eq!(board.wallet(Venue::GateIo, g.base), Amount::parse("0.00999").unwrap());
+    assert_eq!(board.wallet(Venue::GateIo, g.quote), Amount::from_int(-500));
+    assert_eq!(board.futures_cash(Venue::GateIo), -Amount::parse("0.2505").unwrap());
+    assert_eq!(board.contracts(&p), Qty(-qty(&p, "100").0));
+    // Marked: spot bid 49900 (long), perpetual ask 50000 (short).
+    let now = r.now();
+    r.books.push(top(&g, now, &[("49900", "1")], &[("49910", "1")])).unwrap();
+    r.books.push(top(&p, now, &[("49990", "1")], &[("50000", "1")])).unwrap();
+    r.advance(2_000);
+    // Spot 0.00999 * 49900 - 499.5 = -0.999; perpetual 501 - 500 = 1.
+    let unrealized = Amount::parse("0.001").unwrap();
+    assert_eq!(board.unrealized_usd.get(), unrealized);
+    assert_eq!(r.s.stats().snapshot().unrealized_pnl, unrealized);
+    assert_eq!(board.equity_change_usd.get(), unrealized - fees);
+}

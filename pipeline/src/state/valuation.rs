@@ -1,12 +1,12 @@
-//! What the state stage's positions and operations are worth: the books it marks them
-//! at, USD rates, exposure, unrealized P&L, and the realized P&L of an operation.
+//! What the state stage's positions and plans are worth: the books it marks them at,
+//! USD rates, exposure, the executable prices open lots are marked at, and the value of
+//! a recovery plan's asset flows.
 //!
-//! A position is marked at the mid of its instrument's last synced top, however old (a
-//! position does not stop being worth something while its feed resyncs); recovery is
-//! priced only from fresh books (`max_data_age_ms`). An operation's realized P&L is its
-//! net flow of every asset over all its fills, fees deducted, with non-USD assets valued
-//! at the operation's own planned price for that asset, so replay rebuilds it exactly
-//! from the journal.
+//! Exposure is marked at the mid of an instrument's last synced top, however old (a
+//! position does not stop being worth something while its feed resyncs); unrealized
+//! P&L ([`super::accounting`]) at the last synced best bid (longs) or ask (shorts);
+//! recovery is priced only from fresh books (`max_data_age_ms`). Non-USD assets of an
+//! operation are valued at the operation's own planned price for them.
 
 use std::sync::Arc;
 
@@ -36,6 +36,10 @@ struct BookSlot {
     /// The mid of the last synced top: what positions are marked at while the book
     /// resyncs (a position does not stop being worth something when its feed drops).
     mark: Price,
+    /// The best bid and ask of the last synced top (zero when it had none): the
+    /// executable prices open positions are marked at.
+    bid: Price,
+    ask: Price,
 }
 
 /// The quote value of taking `qty` from `levels` (best first) no further than `limit`;
@@ -136,7 +140,13 @@ impl Valuation {
         }
         let books = instruments
             .iter()
-            .map(|i| BookSlot { top: BookTop::unsynced(i.id, 0), valid: false, mark: Price(0) })
+            .map(|i| BookSlot {
+                top: BookTop::unsynced(i.id, 0),
+                valid: false,
+                mark: Price(0),
+                bid: Price(0),
+                ask: Price(0),
+            })
             .collect();
         Self { instruments, usd, usd_inst, books, max_age_ns: ms_to_ns(max_data_age_ms) }
     }
@@ -147,6 +157,14 @@ impl Valuation {
         if let Some(b) = self.books.get_mut(top.inst.index()) {
             if let Some(m) = mid(top).filter(|_| top.synced) {
                 b.mark = m;
+            }
+            if top.synced {
+                if let Some(l) = top.best_bid() {
+                    b.bid = l.price;
+                }
+                if let Some(l) = top.best_ask() {
+                    b.ask = l.price;
+                }
             }
             b.top = *top;
             b.valid = top.synced;
@@ -176,17 +194,52 @@ impl Valuation {
         self.books.get(inst.index()).map(|b| b.mark).filter(|p| p.is_positive())
     }
 
+    /// The executable price of `inst` for a position: its last synced best bid for a
+    /// long (what selling it gets), its best ask for a short; in quote per base unit.
+    pub(super) fn exec_price(&self, inst: &Instrument, long: bool) -> Option<Amount> {
+        let b = self.books.get(inst.id.index())?;
+        let p = if long { b.bid } else { b.ask };
+        p.is_positive().then(|| inst.price_amount(p))
+    }
+
+    /// USD per unit of `asset` at its executable price (1 for USD assets): the bid (for
+    /// a long) or ask of its USD pair.
+    pub(super) fn exec_usd(&self, asset: AssetId, long: bool) -> Option<Amount> {
+        if self.is_usd(asset) {
+            return Some(Amount::ONE);
+        }
+        let inst = (*self.usd_inst.get(asset.index())?)?;
+        self.exec_price(self.instruments.get(inst), long)
+    }
+
+    /// The usd flags per asset.
+    pub(super) fn usd_flags(&self) -> &[bool] {
+        &self.usd
+    }
+
+    /// USD per unit of `asset` at the operation's planned price for it (a leg trading
+    /// it against a USD asset), else at its mark.
+    pub(super) fn usd_rate_for(&self, op: Option<&Op>, asset: AssetId) -> Option<Amount> {
+        if self.is_usd(asset) {
+            return Some(Amount::ONE);
+        }
+        let planned = op.and_then(|op| {
+            op.legs().iter().find_map(|l| {
+                let i = self.instruments.try_get(l.inst)?;
+                (i.base == asset && i.market == crate::types::Market::Spot && self.is_usd(i.quote))
+                    .then(|| i.price_amount(l.price))
+            })
+        });
+        planned.or_else(|| self.usd_rate(asset))
+    }
+
     /// USD per unit of `asset` (1 for USD assets, else the mark of its USD pair).
-    fn usd_rate(&self, asset: AssetId) -> Option<Amount> {
+    pub(super) fn usd_rate(&self, asset: AssetId) -> Option<Amount> {
         if self.is_usd(asset) {
             return Some(Amount::ONE);
         }
         let inst = (*self.usd_inst.get(asset.index())?)?;
         Some(self.instruments.get(inst).price_amount(self.mark_price(inst)?))
-    }
-
-    fn to_usd(&self, amount: Amount, quote: AssetId) -> Option<Amount> {
-        amount.mul(self.usd_rate(quote)?, Rounding::Floor)
     }
 
     /// The signed USD value of `inst`'s position: its base units at the asset's one USD
@@ -212,35 +265,6 @@ impl Valuation {
         }
         let flow = Amount::ZERO.saturating_sub(positions.cost[k].saturating_add(positions.fees[k]));
         self.usd_rate(inst.quote).and_then(|rate| flow.mul(rate, Rounding::Floor)).unwrap_or(Amount::ZERO)
-    }
-
-    /// Every position marked to its book, less what it cost: the mark-to-market of the
-    /// books, realized P&L included.
-    pub(super) fn mark_to_market(&self, positions: &Positions) -> Amount {
-        let mut mtm = Amount::ZERO;
-        for k in 0..self.instruments.len() {
-            let q = positions.qty[k];
-            let inst = self.instruments.get(InstrumentId(k as u16));
-            let cost = self.to_usd(positions.cost[k].saturating_add(positions.fees[k]), inst.quote);
-            if q.is_zero() && positions.cost[k].is_zero() {
-                continue;
-            }
-            mtm = mtm
-                .saturating_add(self.exposure(inst, positions))
-                .saturating_sub(cost.unwrap_or(Amount::ZERO));
-        }
-        mtm
-    }
-
-    /// Realized P&L of an operation: the net flow of every asset, valued in USD.
-    pub(super) fn op_pnl(&self, op: &Op) -> Amount {
-        let mut flows = Flows::default();
-        for o in op.orders() {
-            if let Some(inst) = self.instruments.try_get(o.inst) {
-                flows.trade(inst, o.side, o.applied.filled, o.applied.value, o.applied.fee);
-            }
-        }
-        self.value_flows(op, &flows)
     }
 
     /// Asset flows valued in USD: USD assets at par, any other asset at the operation's
