@@ -31,6 +31,8 @@ pub struct Telemetry {
     pub instruments: Arc<Instruments>,
     pub connections: Vec<(Venue, Market, WsStats)>,
     pub positions: Arc<pipeline::cells::PositionBoard>,
+    /// Fees, funding, P&L and wallets as the state stage books them.
+    pub money: Arc<pipeline::state::MoneyBoard>,
     pub started: Instant,
     /// The start on the engine's clock (ns).
     pub started_ns: u64,
@@ -79,6 +81,7 @@ impl Telemetry {
             instruments: session.instruments().clone(),
             connections: session.connections().to_vec(),
             positions: session.positions().clone(),
+            money: session.money().clone(),
             started: session.started(),
             started_ns: session.started_ns(),
             dry_run: session.is_dry_run(),
@@ -222,14 +225,34 @@ impl Telemetry {
                 u8::from(snap.risk.breaker_open[b as usize]),
             );
         }
+        let m = &self.money;
         for (name, help, v) in [
-            ("arb_realized_pnl_usd", "realized P&L", snap.state.realized_pnl),
-            ("arb_daily_pnl_usd", "realized P&L today (UTC)", snap.state.daily_pnl),
-            ("arb_unrealized_pnl_usd", "open positions marked to the books", snap.state.unrealized_pnl),
+            (
+                "arb_realized_pnl_usd",
+                "realized P&L on closed quantity, fees not deducted",
+                m.realized_usd.get(),
+            ),
+            ("arb_daily_pnl_usd", "realized P&L less fees plus funding, today (UTC)", snap.state.daily_pnl),
+            (
+                "arb_unrealized_pnl_usd",
+                "open positions at executable prices (bid for longs, ask for shorts) less cost",
+                m.unrealized_usd.get(),
+            ),
+            ("arb_fees_usd", "fees charged, valued at each fill's price", m.fees_usd.get()),
+            ("arb_funding_usd", "funding the venues booked (positive received)", m.funding_usd.get()),
+            ("arb_equity_change_usd", "realized + unrealized - fees + funding", m.equity_change_usd.get()),
             ("arb_open_exposure_usd", "net USD exposure summed over assets", snap.risk.exposure),
         ] {
             o.help(name, "gauge", help);
             o.line(name, &[], v);
+        }
+        o.help("arb_fees", "gauge", "fees charged per asset, in the asset");
+        for a in 0..self.instruments.asset_count() {
+            let a = pipeline::types::AssetId(a as u16);
+            let fee = m.fees(a);
+            if !fee.is_zero() {
+                o.line("arb_fees", &[("asset", self.instruments.asset_name(a))], fee);
+            }
         }
         let progress = self.sync_progress();
         o.help("arb_books_total", "gauge", "books the engine keeps");

@@ -453,6 +453,17 @@ pub struct BalanceEvent {
     pub ts_ns: u64,
 }
 
+/// A venue's futures wallet: its cash balance (without unrealized P&L, not reduced by
+/// margin in use), and the funding the venue booked on it with this report (positive
+/// received; zero when the report is not a funding entry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FuturesWalletEvent {
+    pub venue: Venue,
+    pub balance: Amount,
+    pub funding: Amount,
+    pub ts_ns: u64,
+}
+
 /// An order or a fill on the account that this engine instance did not send (its client
 /// order id does not carry the instance's prefix: another engine, another client of the
 /// account, a person). Never adopted: the state stage counts and reports it, and takes
@@ -487,6 +498,8 @@ pub enum StateInput {
     Balance(BalanceEvent),
     /// Activity on the account this instance did not create.
     Foreign(Foreign),
+    /// The futures wallet's cash balance, and funding as the venue booked it.
+    FuturesWallet(FuturesWalletEvent),
 }
 
 const _: () = assert!(std::mem::size_of::<StateInput>() <= 4 * 64);

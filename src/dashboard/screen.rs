@@ -88,11 +88,14 @@ fn draw(f: &mut Frame, t: &Telemetry) {
     let head = Line::from(vec![
         status,
         Span::raw(format!(
-            "  {} | books {synced}/{total} in sync | up {:.0}s | realized {} USD | unrealized {} USD | exposure {} USD | in flight {} | q quit, k kill switch",
+            "  {} | books {synced}/{total} in sync | up {:.0}s | realized {} USD | unrealized {} USD | fees {} USD | funding {} USD | equity {} USD | exposure {} USD | in flight {} | q quit, k kill switch",
             if t.dry_run { "paper" } else { "live" },
             t.started.elapsed().as_secs_f64(),
-            usd(snap.state.realized_pnl),
-            usd(snap.state.unrealized_pnl),
+            usd(t.money.realized_usd.get()),
+            usd(t.money.unrealized_usd.get()),
+            usd(t.money.fees_usd.get()),
+            usd(t.money.funding_usd.get()),
+            usd(t.money.equity_change_usd.get()),
             usd(snap.risk.exposure),
             snap.risk.in_flight
         )),

@@ -163,6 +163,8 @@ pub struct Session {
     decode: Arc<DecodeStats>,
     instruments: Arc<Instruments>,
     positions: Arc<pipeline::cells::PositionBoard>,
+    /// Wallet changes, fees, P&L and funding as the state stage books them.
+    money: Arc<pipeline::state::MoneyBoard>,
     controls: Arc<Controls>,
     started: Instant,
     /// The start on the engine's clock (ns), for the books' time to sync.
@@ -381,6 +383,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
 
     let book_counters = BookCounters::new(n);
     let positions = pipeline::cells::PositionBoard::new(n);
+    let money = pipeline::state::MoneyBoard::new(&instruments);
     let executed = pipeline::cells::InstrumentCounters::new(n);
     let mut runner = Runner::new(mclock.clone());
     {
@@ -469,7 +472,8 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     .with_outcomes(outcomes_tx)
     .with_foreign(foreign_tx)
     .with_breaker_log(breakers_rx)
-    .with_positions(positions.clone());
+    .with_positions(positions.clone())
+    .with_money(money.clone());
     runner.stage("state", move || state);
 
     let running = runner.start(&cfg.layout, &mut hub, control.clone())?;
@@ -519,6 +523,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         decode,
         instruments,
         positions,
+        money,
         controls,
         started: Instant::now(),
         started_ns,
@@ -866,6 +871,11 @@ impl Session {
     /// Each instrument's position, as the state stage last published it.
     pub fn positions(&self) -> &Arc<pipeline::cells::PositionBoard> {
         &self.positions
+    }
+
+    /// Wallet changes, fees, P&L and funding as the state stage books them.
+    pub fn money(&self) -> &Arc<pipeline::state::MoneyBoard> {
+        &self.money
     }
 
     /// The cold side's view, shared (latency windows, recent operations, alerts).

@@ -53,6 +53,75 @@ fn ms(ns: u64) -> f64 {
     (ns as f64 / 1e3).round() / 1e3
 }
 
+/// One wallet line of the report: a spot asset, the futures cash (`USDT`) or a
+/// perpetual's contracts (`"<SYMBOL> contracts"`, negative for shorts), as the engine
+/// believes it; `None` where no report from the venue told the engine the start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BalanceLine {
+    pub venue: &'static str,
+    pub account: &'static str,
+    pub asset: String,
+    pub start: Option<String>,
+    pub end: Option<String>,
+}
+
+impl BalanceLine {
+    fn to_json(&self) -> Value {
+        json!({"venue": self.venue, "account": self.account, "asset": self.asset,
+               "start": self.start, "end": self.end})
+    }
+}
+
+/// The wallets of every venue traded, as the state stage booked them.
+fn balances(s: &Session) -> Vec<BalanceLine> {
+    use pipeline::types::{Market, Venue};
+    let m = &s.money;
+    let mut out = Vec::new();
+    for v in Venue::ALL {
+        let mut assets: Vec<pipeline::types::AssetId> = s
+            .instruments
+            .iter()
+            .filter(|i| i.venue == v && i.market == Market::Spot)
+            .flat_map(|i| [i.base, i.quote])
+            .collect();
+        assets.sort_by_key(|a| a.0);
+        assets.dedup();
+        for a in assets {
+            let start = m.spot_start(v, a);
+            out.push(BalanceLine {
+                venue: v.name(),
+                account: "spot",
+                asset: s.instruments.asset_name(a).to_owned(),
+                start: start.map(|x| x.to_string()),
+                end: start.map(|x| (x + m.wallet(v, a)).to_string()),
+            });
+        }
+        let perps: Vec<&pipeline::types::Instrument> =
+            s.instruments.iter().filter(|i| i.venue == v && i.market == Market::Futures).collect();
+        if perps.is_empty() {
+            continue;
+        }
+        let start = m.futures_start(v);
+        out.push(BalanceLine {
+            venue: v.name(),
+            account: "futures",
+            asset: "USDT".to_owned(),
+            start: start.map(|x| x.to_string()),
+            end: start.map(|x| (x + m.futures_cash(v)).to_string()),
+        });
+        for i in perps {
+            out.push(BalanceLine {
+                venue: v.name(),
+                account: "futures",
+                asset: format!("{} contracts", i.symbol),
+                start: Some("0".to_owned()),
+                end: Some(m.contracts(i).display(i.qty_scale).to_string()),
+            });
+        }
+    }
+    out
+}
+
 /// The final report of a run.
 #[derive(Clone, Debug)]
 pub struct Report {
@@ -74,8 +143,19 @@ pub struct Report {
     pub foreign: Value,
     pub foreign_fill_count: u64,
     pub rejected_by_reason: BTreeMap<&'static str, u64>,
+    /// Realized P&L on closed quantity only, fees not deducted.
     pub realized_pnl_usd: Amount,
+    /// Open lots at their executable prices (bid for longs, ask for shorts) less cost.
     pub unrealized_pnl_usd: Amount,
+    /// Fees per asset, in the asset charged.
+    pub fees: BTreeMap<String, Amount>,
+    pub fees_usd: Amount,
+    /// Funding the venues booked (positive received).
+    pub funding_usd: Amount,
+    /// realized + unrealized - fees + funding.
+    pub equity_change_usd: Amount,
+    /// Every wallet as the engine believes it, start and end.
+    pub balances: Vec<BalanceLine>,
     pub open_exposure_usd: Amount,
     pub open_operations: i64,
     pub halted: bool,
@@ -152,8 +232,17 @@ impl Report {
             foreign: foreign_json(s, &snap.state.foreign),
             foreign_fill_count: snap.state.foreign.total_fills(),
             rejected_by_reason: snap.risk.rejected_by_reason().into_iter().filter(|(_, n)| *n > 0).collect(),
-            realized_pnl_usd: snap.state.realized_pnl,
-            unrealized_pnl_usd: snap.state.unrealized_pnl,
+            realized_pnl_usd: s.money.realized_usd.get(),
+            unrealized_pnl_usd: s.money.unrealized_usd.get(),
+            fees: (0..s.instruments.asset_count())
+                .map(|a| pipeline::types::AssetId(a as u16))
+                .filter(|&a| !s.money.fees(a).is_zero())
+                .map(|a| (s.instruments.asset_name(a).to_owned(), s.money.fees(a)))
+                .collect(),
+            fees_usd: s.money.fees_usd.get(),
+            funding_usd: s.money.funding_usd.get(),
+            equity_change_usd: s.money.equity_change_usd.get(),
+            balances: balances(s),
             open_exposure_usd: snap.risk.exposure,
             open_operations: snap.state.open.iter().sum(),
             halted: s.control.is_halted(),
@@ -234,6 +323,11 @@ impl Report {
             "rejected_by_reason": self.rejected_by_reason,
             "realized_pnl_usd": self.realized_pnl_usd.to_string(),
             "unrealized_pnl_usd": self.unrealized_pnl_usd.to_string(),
+            "fees": self.fees.iter().map(|(k, v)| (k.clone(), v.to_string())).collect::<BTreeMap<_, _>>(),
+            "fees_usd": self.fees_usd.to_string(),
+            "funding_usd": self.funding_usd.to_string(),
+            "equity_change_usd": self.equity_change_usd.to_string(),
+            "balances": self.balances.iter().map(BalanceLine::to_json).collect::<Vec<_>>(),
             "open_exposure_usd": self.open_exposure_usd.to_string(),
             "open_operations": self.open_operations,
             "halted": self.halted,
@@ -293,6 +387,15 @@ impl Report {
             o,
             "P&L: realized {} USD, unrealized {} USD; open exposure {} USD; open operations {}",
             self.realized_pnl_usd, self.unrealized_pnl_usd, self.open_exposure_usd, self.open_operations
+        );
+        let fees: Vec<String> = self.fees.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        let _ = writeln!(
+            o,
+            "money: fees {} USD ({}); funding {} USD; equity change {} USD (realized + unrealized - fees + funding)",
+            self.fees_usd,
+            if fees.is_empty() { "none".to_owned() } else { fees.join(", ") },
+            self.funding_usd,
+            self.equity_change_usd
         );
         let _ = writeln!(o, "{}", self.quality);
         let _ = writeln!(

@@ -230,7 +230,27 @@ impl Core {
         if let Some(t) = total {
             let prev = self.futures_balances[venue.index()].and_then(|b| b.1);
             self.futures_balances[venue.index()] = Some((t, available.or(prev)));
+            self.futures_wallet(venue, t, Amount::ZERO);
         }
+    }
+
+    /// A funding payment the venue booked on the futures wallet (positive received),
+    /// with the balance after it.
+    pub fn funding(&mut self, venue: Venue, change: Option<Amount>, balance: Option<Amount>) {
+        let (Some(change), Some(balance)) = (change, balance) else { return };
+        let prev = self.futures_balances[venue.index()].and_then(|b| b.1);
+        self.futures_balances[venue.index()] = Some((balance, prev));
+        self.futures_wallet(venue, balance, change);
+    }
+
+    fn futures_wallet(&mut self, venue: Venue, balance: Amount, funding: Amount) {
+        let ts_ns = self.now_ns();
+        self.tracker.out.push_back(StateInput::FuturesWallet(pipeline::msg::FuturesWalletEvent {
+            venue,
+            balance,
+            funding,
+            ts_ns,
+        }));
     }
 
     pub fn futures_position(&mut self, inst: InstrumentId, qty: Qty) {

@@ -25,6 +25,7 @@
 //! no allocation when a fill is applied.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::cells::AmountCell;
 use crate::types::{Amount, AssetId, Instrument, Instruments, Market, Qty, Rounding, Side, Venue};
@@ -42,6 +43,11 @@ pub struct MoneyBoard {
     contracts: Vec<AmountCell>,
     /// Per asset: fees charged in it.
     fees: Vec<AmountCell>,
+    /// Per (venue, asset), then per venue for the futures cash: the balance at the start
+    /// as the engine first learned it (the first report, less what the engine's own fills
+    /// had changed by then), and whether it is known yet.
+    spot_start: Vec<(AmountCell, AtomicBool)>,
+    futures_start: Vec<(AmountCell, AtomicBool)>,
     pub realized_usd: AmountCell,
     pub unrealized_usd: AmountCell,
     pub fees_usd: AmountCell,
@@ -59,6 +65,10 @@ impl MoneyBoard {
             futures_cash: cells(Venue::COUNT),
             contracts: cells(instruments.len()),
             fees: cells(assets),
+            spot_start: (0..Venue::COUNT * assets)
+                .map(|_| (AmountCell::new(), AtomicBool::new(false)))
+                .collect(),
+            futures_start: (0..Venue::COUNT).map(|_| (AmountCell::new(), AtomicBool::new(false))).collect(),
             realized_usd: AmountCell::new(),
             unrealized_usd: AmountCell::new(),
             fees_usd: AmountCell::new(),
@@ -85,6 +95,39 @@ impl MoneyBoard {
     /// Fees charged in `asset`.
     pub fn fees(&self, asset: AssetId) -> Amount {
         self.fees.get(asset.index()).map_or(Amount::ZERO, AmountCell::get)
+    }
+
+    /// The spot balance at the start, once a report made it known.
+    pub fn spot_start(&self, venue: Venue, asset: AssetId) -> Option<Amount> {
+        let (c, seen) = self.spot_start.get(venue.index() * self.assets + asset.index())?;
+        seen.load(Ordering::Acquire).then(|| c.get())
+    }
+
+    /// The futures wallet's cash at the start, once a report made it known.
+    pub fn futures_start(&self, venue: Venue) -> Option<Amount> {
+        let (c, seen) = self.futures_start.get(venue.index())?;
+        seen.load(Ordering::Acquire).then(|| c.get())
+    }
+
+    /// Takes a spot balance report (`total` = available + locked): the first one fixes
+    /// the start.
+    pub(super) fn report_spot(&self, acc: &Accounting, venue: Venue, asset: AssetId, total: Amount) {
+        if let Some((c, seen)) = self.spot_start.get(venue.index() * self.assets + asset.index()) {
+            if !seen.load(Ordering::Relaxed) {
+                c.set(total.saturating_sub(acc.wallet(venue, asset)));
+                seen.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    /// Takes a futures cash report: the first one fixes the start.
+    pub(super) fn report_futures(&self, acc: &Accounting, venue: Venue, balance: Amount) {
+        if let Some((c, seen)) = self.futures_start.get(venue.index()) {
+            if !seen.load(Ordering::Relaxed) {
+                c.set(balance.saturating_sub(acc.futures_cash(venue)));
+                seen.store(true, Ordering::Release);
+            }
+        }
     }
 
     /// Publishes the books of `acc` touched by a fill of `inst` (and the totals).

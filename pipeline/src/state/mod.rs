@@ -412,7 +412,11 @@ impl StateKeeper {
             StateInput::Executing(e) => self.on_executing(e, now),
             StateInput::Order(e) => self.on_order(e),
             StateInput::Foreign(f) => self.on_foreign(f),
+            StateInput::FuturesWallet(w) => self.on_futures_wallet(w),
             StateInput::Balance(b) => {
+                if let Some(m) = &self.money {
+                    m.report_spot(&self.acct, b.venue, b.asset, b.available.saturating_add(b.locked));
+                }
                 let assets = self.instruments.asset_count();
                 if b.asset.index() < assets {
                     self.balances[b.venue.index() * assets + b.asset.index()] = b.available;
@@ -423,6 +427,23 @@ impl StateKeeper {
                     });
                 }
             }
+        }
+    }
+
+    /// A futures wallet report: funding the venue booked counts as money earned or paid
+    /// (the daily-loss total reads it) the moment the venue books it.
+    fn on_futures_wallet(&mut self, w: crate::msg::FuturesWalletEvent) {
+        if !w.funding.is_zero() {
+            self.acct.apply_funding(w.venue, w.funding);
+            self.stats.funding_payments.inc();
+            self.roll_day((self.wall_ms)());
+            self.daily = self.daily.saturating_add(w.funding);
+            self.stats.daily_pnl.set(self.daily);
+            self.tell_risk(RiskUpdate::DailyPnl { realized: self.daily });
+        }
+        if let Some(m) = &self.money {
+            m.report_futures(&self.acct, w.venue, w.balance);
+            m.publish_totals(&self.acct, w.venue);
         }
     }
 

@@ -31,6 +31,8 @@ pub struct StateStats {
     pub late_fills: Counter,
     pub orphan_events: Counter,
     pub unvalued_fees: Counter,
+    /// Funding payments the venues booked on the futures wallets.
+    pub funding_payments: Counter,
     pub journal_failures: Counter,
     pub alerts_dropped: Counter,
     pub op_table_full: Counter,

@@ -374,8 +374,13 @@ pub(super) fn on_push(core: &mut Core, market: Market, text: &[u8], acked: &mut 
             Ok(())
         }),
         b"futures.balances" => for_items(&mut p, |p| {
-            let [balance] = fields(p, [b"balance"])?;
-            core.futures_balance(Venue::GateIo, parse_amount(balance), None);
+            let [balance, kind, change] = fields(p, [b"balance", b"type", b"change"])?;
+            if kind == b"fund" {
+                // Funding, as Gate books it on the futures account.
+                core.funding(Venue::GateIo, parse_amount(change), parse_amount(balance));
+            } else {
+                core.futures_balance(Venue::GateIo, parse_amount(balance), None);
+            }
             Ok(())
         }),
         b"futures.positions" => for_items(&mut p, |p| {
