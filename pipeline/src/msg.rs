@@ -459,7 +459,8 @@ pub struct BalanceEvent {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FuturesWalletEvent {
     pub venue: Venue,
-    pub balance: Amount,
+    /// The cash balance, when the report carries one (a funding record may not).
+    pub balance: Option<Amount>,
     pub funding: Amount,
     pub ts_ns: u64,
 }

@@ -96,6 +96,10 @@ pub(crate) struct Core {
     blocked_until: [[u64; 2]; Venue::COUNT],
     disabled_until: [[u64; 2]; Venue::COUNT],
     futures_balances: [Option<(Amount, Option<Amount>)>; Venue::COUNT],
+    /// Per venue: the newest funding record id already reported, and when this engine
+    /// started (Unix ms): records settled before it are not this run's.
+    funding_seen: [u64; Venue::COUNT],
+    pub started_unix_ms: u64,
     positions: Vec<Option<Qty>>,
     /// This instance's client id prefix (empty until the engine sets it).
     pub prefix: ClientPrefix,
@@ -148,6 +152,8 @@ impl Core {
             blocked_until: [[0; 2]; Venue::COUNT],
             disabled_until: [[0; 2]; Venue::COUNT],
             futures_balances: [None; Venue::COUNT],
+            funding_seen: [0; Venue::COUNT],
+            started_unix_ms: crate::orders::wire::wall_ms(),
             positions: vec![None; instruments.len()],
             prefix: ClientPrefix::LEGACY,
             foreign_seen: [0; FOREIGN_SEEN],
@@ -230,20 +236,46 @@ impl Core {
         if let Some(t) = total {
             let prev = self.futures_balances[venue.index()].and_then(|b| b.1);
             self.futures_balances[venue.index()] = Some((t, available.or(prev)));
-            self.futures_wallet(venue, t, Amount::ZERO);
+            self.futures_wallet(venue, Some(t), Amount::ZERO);
         }
     }
 
     /// A funding payment the venue booked on the futures wallet (positive received),
     /// with the balance after it.
     pub fn funding(&mut self, venue: Venue, change: Option<Amount>, balance: Option<Amount>) {
-        let (Some(change), Some(balance)) = (change, balance) else { return };
-        let prev = self.futures_balances[venue.index()].and_then(|b| b.1);
-        self.futures_balances[venue.index()] = Some((balance, prev));
+        let Some(change) = change else { return };
+        if let Some(b) = balance {
+            let prev = self.futures_balances[venue.index()].and_then(|b| b.1);
+            self.futures_balances[venue.index()] = Some((b, prev));
+        }
         self.futures_wallet(venue, balance, change);
     }
 
-    fn futures_wallet(&mut self, venue: Venue, balance: Amount, funding: Amount) {
+    /// A funding record from a venue's funding history (`id` increasing): reported once,
+    /// and only if it settled after this engine started. Returns the newest id seen
+    /// before this answer, for the caller to pass to every record of one answer.
+    pub fn funding_record(
+        &mut self,
+        venue: Venue,
+        seen_before: u64,
+        id: u64,
+        settled_ms: u64,
+        change: Option<Amount>,
+    ) {
+        if id <= seen_before || settled_ms < self.started_unix_ms {
+            self.funding_seen[venue.index()] = self.funding_seen[venue.index()].max(id);
+            return;
+        }
+        self.funding_seen[venue.index()] = self.funding_seen[venue.index()].max(id);
+        self.funding(venue, change, None);
+    }
+
+    /// The newest funding record id reported on `venue`.
+    pub fn funding_seen(&self, venue: Venue) -> u64 {
+        self.funding_seen[venue.index()]
+    }
+
+    fn futures_wallet(&mut self, venue: Venue, balance: Option<Amount>, funding: Amount) {
         let ts_ns = self.now_ns();
         self.tracker.out.push_back(StateInput::FuturesWallet(pipeline::msg::FuturesWalletEvent {
             venue,

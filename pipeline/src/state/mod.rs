@@ -442,7 +442,9 @@ impl StateKeeper {
             self.tell_risk(RiskUpdate::DailyPnl { realized: self.daily });
         }
         if let Some(m) = &self.money {
-            m.report_futures(&self.acct, w.venue, w.balance);
+            if let Some(b) = w.balance {
+                m.report_futures(&self.acct, w.venue, b);
+            }
             m.publish_totals(&self.acct, w.venue);
         }
     }

@@ -50,8 +50,8 @@ use crate::orders::core::{Core, OrderEntryError};
 use crate::orders::discover::DiscoveredOrder;
 use crate::orders::pending::{Pending, PendingTable, RestTarget};
 use crate::orders::wire::{
-    contracts_qty, for_fields, for_items, parse_client_id, parse_price, push_client_id, push_contracts,
-    scalar, wall_ms,
+    contracts_qty, fields, for_fields, for_items, parse_amount, parse_client_id, parse_price, push_client_id,
+    push_contracts, scalar, wall_ms,
 };
 use crate::venues::mexc::private::futures::{
     FutOrder, MexcFuturesHooks, Stream, apply_order, asset, envelope, on_push, parse_order, position,
@@ -69,6 +69,8 @@ pub(crate) enum Kind {
     CancelAll,
     Assets,
     Positions,
+    /// The account's funding history (newest first).
+    Funding,
     /// A restart's discovery: one contract's order history.
     Discover,
 }
@@ -88,7 +90,12 @@ pub(crate) struct MexcFuturesEntry {
     warmed: bool,
     max_connections: usize,
     last_keepalive_ns: u64,
+    last_funding_poll_ns: u64,
 }
+
+/// How often the funding history is read: MEXC pushes no funding entry on the private
+/// stream, so funding reaches the books within this long of its settlement.
+const FUNDING_POLL_NS: u64 = 5_000_000_000;
 
 impl std::fmt::Debug for MexcFuturesEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -185,6 +192,7 @@ impl MexcFuturesEntry {
             warmed: false,
             max_connections,
             last_keepalive_ns: 0,
+            last_funding_poll_ns: 0,
         };
         let now = core.clock.now();
         for _ in 0..max_connections {
@@ -318,6 +326,13 @@ impl MexcFuturesEntry {
                     self.public_get(now);
                 }
             }
+        }
+        if self.warmed && now_ns.saturating_sub(self.last_funding_poll_ns) >= FUNDING_POLL_NS {
+            self.last_funding_poll_ns = now_ns;
+            self.target.set("", "/api/v1/private/position/funding_records", "");
+            self.target.query_start();
+            let _ = write!(self.target.buf_mut(), "page_num=1&page_size=100");
+            let _ = self.send(Method::Get, Kind::Funding, Pending::none(), now);
         }
         let stream_up = self.stream.up;
         {
@@ -490,6 +505,27 @@ pub(crate) fn on_completion(
             if let Some(e) = ok_body.filter(|e| e.success) {
                 let mut p = Parser::new(e.data);
                 let _ = for_items(&mut p, |p| asset(core, p));
+            }
+        }
+        Kind::Funding => {
+            if let Some(e) = ok_body.filter(|e| e.success) {
+                let seen = core.funding_seen(Venue::Mexc);
+                let mut p = Parser::new(e.data);
+                let _ = for_fields(&mut p, |k, p| {
+                    if k != b"resultList" {
+                        return Ok(false);
+                    }
+                    for_items(p, |p| {
+                        let [id, funding, settle] = fields(p, [b"id", b"funding", b"settleTime"])?;
+                        let parse_u64 =
+                            |b: &[u8]| std::str::from_utf8(b).ok().and_then(|s| s.parse::<u64>().ok());
+                        if let (Some(id), Some(at)) = (parse_u64(id), parse_u64(settle)) {
+                            core.funding_record(Venue::Mexc, seen, id, at, parse_amount(funding));
+                        }
+                        Ok(())
+                    })?;
+                    Ok(true)
+                });
             }
         }
         Kind::Positions => {
