@@ -258,6 +258,8 @@ pub struct Sim {
     catalog: Catalog,
     venues: Vec<Arc<VenueCtx>>,
     stop: Arc<AtomicBool>,
+    /// The model skips its steps while set ([`Sim::freeze`]).
+    frozen: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     model: Arc<std::sync::Mutex<MarketModel>>,
 }
@@ -313,10 +315,12 @@ impl Sim {
         }
         let mexc = eps.pop().ok_or_else(|| SimError::Tls("no venues".into()))?;
         let gateio = eps.pop().ok_or_else(|| SimError::Tls("no venues".into()))?;
+        let frozen = Arc::new(AtomicBool::new(false));
         threads.push(wiring::spawn_model(
             model.clone(),
             venues.clone(),
             stop.clone(),
+            frozen.clone(),
             route,
             cfg.model,
             cfg.seed,
@@ -333,6 +337,7 @@ impl Sim {
             catalog,
             venues,
             stop,
+            frozen,
             threads,
             model,
         })
@@ -457,6 +462,25 @@ impl Sim {
     pub fn dislocate(&self, kind: DislocationKind, venue: Venue, asset: catalog::Asset, extra_bps: f64) {
         let mut m = self.model.lock().unwrap_or_else(|p| p.into_inner());
         m.dislocate(kind, venue, asset, extra_bps * 1e-4);
+    }
+
+    /// Sets how often `venue`'s perpetuals settle funding from now on (0: never).
+    pub fn set_funding_interval(&self, venue: Venue, interval_ms: u64) {
+        self.ctx(venue).lock().set_funding_interval(interval_ms);
+    }
+
+    /// Freezes (or thaws) the market: the model stops stepping, so the market maker's
+    /// quotes stay where they are and the noise traders stop; order entry carries on.
+    pub fn freeze(&self, frozen: bool) {
+        self.frozen.store(frozen, Ordering::Relaxed);
+    }
+
+    /// The best bid and ask of an instrument, as prices of its listing.
+    pub fn top(&self, venue: Venue, market: Market, symbol: &str) -> Option<(Price, Price)> {
+        let x = self.ctx(venue).lock();
+        let i = x.find(market, symbol)?;
+        let (b, a) = x.best(i);
+        Some((b?.price, a?.price))
     }
 
     /// Settles one funding round on `venue`'s perpetuals now (tests, demos).

@@ -180,6 +180,7 @@ pub(crate) fn spawn_model(
     model: Arc<Mutex<MarketModel>>,
     venues: Vec<Arc<VenueCtx>>,
     stop: Arc<AtomicBool>,
+    frozen: Arc<AtomicBool>,
     route: Vec<Route>,
     cfg: ModelConfig,
     seed: u64,
@@ -199,14 +200,17 @@ pub(crate) fn spawn_model(
             if next < now {
                 next = now + tick;
             }
+            for ctx in &venues {
+                ctx.lock().settle_funding_if_due();
+            }
+            if frozen.load(Ordering::Relaxed) {
+                continue;
+            }
             let mut m = model.lock().unwrap_or_else(|p| p.into_inner());
             m.step();
             requote(&mut m, &venues, &route);
             drop(m);
             noise_trades(&mut noise_rng, noise_p, &venues);
-            for ctx in &venues {
-                ctx.lock().settle_funding_if_due();
-            }
         }
     })
 }
