@@ -30,7 +30,9 @@ fn the_engines_books_equal_the_venues_accounts() {
     let before: Vec<AccountSnapshot> = Venue::ALL.iter().map(|&v| sim.account(v)).collect();
     let journal = std::env::temp_dir().join(format!("arb-money-truth-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&journal);
-    let cfg = demo::config_for(&sim, Config::load(None).unwrap(), journal.clone());
+    let mut cfg = demo::config_for(&sim, Config::load(None).unwrap(), journal.clone());
+    // Basis positions are closed after 2 s, so the run sees exits as well as entries.
+    cfg.state.basis.max_hold_ms = 2_000;
     let session = demo::start_on(&sim, cfg, false).expect("engine starts on the sim with real orders");
     let instruments = session.instruments().clone();
     // Until every kind traded and funding settled on both venues (at most 40 s).
@@ -38,7 +40,8 @@ fn the_engines_books_equal_the_venues_accounts() {
     loop {
         let approved = session.stats().snapshot().risk.approved;
         let funded = Venue::ALL.iter().all(|&v| sim.account(v).funding_payments > 0);
-        if approved.iter().all(|&n| n > 0) && funded {
+        let exits = session.stats().state.basis_exits.get();
+        if approved.iter().all(|&n| n > 0) && funded && exits > 0 {
             break;
         }
         assert!(Instant::now() < deadline, "not every kind traded with funding in 40 s: {approved:?}");

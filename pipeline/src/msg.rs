@@ -539,6 +539,11 @@ pub enum RiskUpdate {
     Balance { venue: Venue, asset: AssetId, available: Amount },
     /// Realized P&L of the day so far, in USD.
     DailyPnl { realized: Amount },
+    /// Close a basis position: both exit legs (spot first), to pass the same checks as
+    /// an entry except the profit margin (an exit reduces the position it closes);
+    /// `slot` names the position ([`crate::state::EXIT_ID`] + slot becomes the
+    /// opportunity id).
+    BasisExit { legs: [Leg; 2], slot: u16 },
     /// Trading must stop (kill switch, an operation that could not be recovered).
     Halt,
     /// An instrument stops (or resumes) trading: recovery gave up on an operation on it

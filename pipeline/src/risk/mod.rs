@@ -95,6 +95,8 @@ pub struct RiskGate {
     clock: Clock,
     instruments: Arc<Instruments>,
     stats: Arc<RiskStats>,
+    /// Deciding a basis exit (no profit margin, no position or exposure limit).
+    exiting: bool,
     // Limits.
     max_position: Amount,
     max_exposure: Amount,
@@ -170,6 +172,7 @@ impl RiskGate {
         Ok(Self {
             limiter: Limiter::new(&instruments, &config.rate_limits, config.entry_share_pct, now),
             breakers: Breakers::new(config.breakers),
+            exiting: false,
             max_position: config.max_position_size_usd.amount(),
             max_exposure: config.max_total_exposure_usd.amount(),
             max_daily_loss: config.max_daily_loss_usd.amount(),
@@ -328,6 +331,7 @@ impl RiskGate {
                     self.balance[i] = available;
                 }
             }
+            RiskUpdate::BasisExit { legs, slot } => self.on_exit(legs, slot, now),
             RiskUpdate::DailyPnl { realized } => {
                 self.stats.daily_pnl.set(realized);
                 self.breakers.on_daily_pnl(realized, self.max_daily_loss, now);
@@ -428,7 +432,7 @@ impl RiskGate {
             return Err(Veto::StaleData);
         }
         self.breakers.on_fresh();
-        if o.edge < self.min_margin || o.expected_profit.0 <= 0 {
+        if !self.exiting && (o.edge < self.min_margin || o.expected_profit.0 <= 0) {
             return Err(Veto::MinProfitMargin);
         }
         if o.slippage > self.max_slippage {
@@ -453,12 +457,12 @@ impl RiskGate {
             let value = self.leg_usd(inst, leg.price, leg.qty, o).ok_or(Veto::Invalid)?;
             let signed = if leg.side == Side::Buy { value } else { -value };
             let after = self.position[leg.inst.index()].1.saturating_add(signed);
-            if after.abs() > self.max_position {
+            if !self.exiting && after.abs() > self.max_position {
                 return Err(Veto::PositionLimit);
             }
         }
         let exposure = self.exposure_total.saturating_add(self.in_flight_notional).saturating_add(o.notional);
-        if exposure > self.max_exposure {
+        if !self.exiting && exposure > self.max_exposure {
             return Err(Veto::ExposureLimit);
         }
         // Balances needed per (venue, asset), summed over legs.
@@ -501,6 +505,37 @@ impl RiskGate {
             return Err(Veto::RateLimited);
         }
         Ok(need)
+    }
+
+    /// A basis position's exit from the state stage: checked like an entry except for
+    /// the profit margin and the position and exposure limits (it reduces the position
+    /// it closes), then executed as an operation of its own.
+    fn on_exit(&mut self, legs: [crate::msg::Leg; 2], slot: u16, now: u64) {
+        let mut o = Opportunity {
+            id: crate::state::EXIT_ID + u64::from(slot),
+            kind: crate::msg::OppKind::Basis,
+            n_legs: 2,
+            legs: [legs[0], legs[1], crate::msg::Leg::default()],
+            expected_profit: Amount::ZERO,
+            edge: crate::types::Rate::ZERO,
+            notional: Amount::ZERO,
+            slippage: crate::types::Rate::ZERO,
+            trigger_ns: now,
+            oldest_ns: now,
+            detected_ns: now,
+        };
+        for leg in &legs {
+            if let Some(i) = self.instruments.try_get(leg.inst) {
+                let v = self.leg_usd(i, leg.price, leg.qty, &o).unwrap_or(Amount::ZERO);
+                o.notional = o.notional.max(v);
+            }
+        }
+        self.exiting = true;
+        let e = self.decide(&o);
+        self.exiting = false;
+        if let Some(e) = e {
+            self.held.push(&mut self.rings.executions, e);
+        }
     }
 
     fn decide(&mut self, o: &Opportunity) -> Option<Execution> {

@@ -39,6 +39,8 @@ pub struct StateConfig {
     pub max_ops: usize,
     /// Assets worth one US dollar.
     pub usd_assets: Vec<String>,
+    /// When spot-futures basis positions are closed (`[state.basis]`).
+    pub basis: super::basis::BasisExitConfig,
 }
 
 impl Default for StateConfig {
@@ -56,6 +58,7 @@ impl Default for StateConfig {
             max_unpriced_wait_ms: 30_000,
             max_ops: 256,
             usd_assets: vec!["USDT".to_owned()],
+            basis: super::basis::BasisExitConfig::default(),
         }
     }
 }
@@ -84,5 +87,6 @@ impl StateConfig {
         c.at_least("max_data_age_ms", self.max_data_age_ms, 1);
         c.between("max_ops", self.max_ops as u64, 1, 65_536);
         c.not_empty("usd_assets", &self.usd_assets, "asset");
+        self.basis.validate(c);
     }
 }

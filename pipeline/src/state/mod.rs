@@ -43,6 +43,7 @@
 //! module is the stage itself: it owns the tables, and journals, publishes and counts
 //! every transition.
 mod accounting;
+mod basis;
 mod config;
 mod foreign;
 mod ledger;
@@ -63,6 +64,7 @@ use quanta::Clock;
 
 pub use crate::journal::{OpPhase, OrderState};
 pub use accounting::{Accounting, Lot, MoneyBoard};
+pub use basis::{BasisExitConfig, BasisPosition, EXIT_ID, ExitTrigger, MAX_BASIS};
 pub use config::{StateConfig, StateConfigError};
 pub use foreign::{ForeignSnapshot, ForeignStats};
 pub use ledger::{Applied, Delta, Positions};
@@ -118,6 +120,11 @@ pub struct StateKeeper {
     /// Wallets, lots, realized P&L, fees and funding since the start.
     acct: accounting::Accounting,
     money: Option<Arc<MoneyBoard>>,
+    /// Open basis positions and when each exit was sent.
+    basis: [basis::BasisPosition; basis::MAX_BASIS],
+    exit_sent_ns: [u64; basis::MAX_BASIS],
+    /// Per venue: since when funding has been paid rather than received (0: it is not).
+    adverse_since_ns: [u64; Venue::COUNT],
     ops: Vec<Op>,
     positions: Positions,
     halt_refs: Vec<u16>,
@@ -187,6 +194,9 @@ impl StateKeeper {
             val,
             acct,
             money: None,
+            basis: [basis::BasisPosition::default(); basis::MAX_BASIS],
+            exit_sent_ns: [0; basis::MAX_BASIS],
+            adverse_since_ns: [0; Venue::COUNT],
             instruments,
             cfg: config.clone(),
             planner: Planner {
@@ -434,6 +444,14 @@ impl StateKeeper {
     /// (the daily-loss total reads it) the moment the venue books it.
     fn on_futures_wallet(&mut self, w: crate::msg::FuturesWalletEvent) {
         if !w.funding.is_zero() {
+            let since = &mut self.adverse_since_ns[w.venue.index()];
+            if w.funding.0 < 0 {
+                if *since == 0 {
+                    *since = now_ns(&self.clock).max(1);
+                }
+            } else {
+                *since = 0;
+            }
             self.acct.apply_funding(w.venue, w.funding);
             self.stats.funding_payments.inc();
             self.roll_day((self.wall_ms)());
@@ -627,6 +645,133 @@ impl StateKeeper {
         }
     }
 
+    /// The basis positions open now.
+    pub fn basis_positions(&self) -> impl Iterator<Item = &basis::BasisPosition> {
+        self.basis.iter().filter(|p| p.used)
+    }
+
+    /// Keeps the position a completed basis entry left open, or releases the one an exit
+    /// closed.
+    fn basis_closed(&mut self, op: &Op, completed: bool, now: u64) {
+        let id = op.exec.opp().id;
+        if id >= basis::EXIT_ID {
+            let slot = (id - basis::EXIT_ID) as usize;
+            if let Some(p) = self.basis.get_mut(slot) {
+                if completed {
+                    *p = basis::BasisPosition::default();
+                    self.stats.basis_exits.inc();
+                } else {
+                    p.exiting = false;
+                }
+            }
+            return;
+        }
+        if !completed || op.exec.opp().kind != crate::msg::OppKind::Basis {
+            return;
+        }
+        let legs = op.legs();
+        let (Some(spot), Some(perp)) = (
+            legs.iter().find(|l| self.instruments.get(l.inst).market == crate::types::Market::Spot),
+            legs.iter().find(|l| self.instruments.get(l.inst).market == crate::types::Market::Futures),
+        ) else {
+            return;
+        };
+        let (mut sq, mut pq) = (0i64, 0i64);
+        let si = self.instruments.get(spot.inst);
+        for o in op.orders() {
+            let q = o.side.sign().saturating_mul(o.applied.filled.0);
+            if o.inst == spot.inst {
+                sq = sq.saturating_add(q);
+            } else if o.inst == perp.inst {
+                pq = pq.saturating_add(q);
+            }
+        }
+        // What the spot leg holds: a fee in the base asset is not there to sell.
+        let fees: i64 = op
+            .orders()
+            .iter()
+            .filter(|o| o.inst == spot.inst && o.side == Side::Buy)
+            .map(|o| si.qty_for_base(o.applied.fee_native, crate::types::Rounding::Ceil).map_or(0, |q| q.0))
+            .sum();
+        let spot_qty = si.round_qty(Qty(sq.saturating_sub(fees.min(sq.abs()) * sq.signum()).abs()));
+        let spot_qty = Qty(spot_qty.0 * sq.signum());
+        if spot_qty.is_zero() || pq == 0 {
+            return;
+        }
+        if let Some(slot) = self.basis.iter_mut().find(|p| !p.used) {
+            *slot = basis::BasisPosition {
+                used: true,
+                spot: spot.inst,
+                perp: perp.inst,
+                spot_qty,
+                perp_qty: Qty(pq),
+                opened_ns: now,
+                exiting: false,
+            };
+        }
+    }
+
+    /// Sends an exit for every basis position whose exit rule fires.
+    fn check_basis_exits(&mut self, now: u64) {
+        for k in 0..self.basis.len() {
+            let p = self.basis[k];
+            if !p.used {
+                continue;
+            }
+            if p.exiting {
+                // Refused or lost on its way: try again later.
+                if now.saturating_sub(self.exit_sent_ns[k]) > ms_to_ns(10_000)
+                    && !self
+                        .ops
+                        .iter()
+                        .any(|o| o.used && !o.closed && o.exec.opp().id == basis::EXIT_ID + k as u64)
+                {
+                    self.basis[k].exiting = false;
+                }
+                continue;
+            }
+            let (si, pi) = (self.instruments.get(p.spot), self.instruments.get(p.perp));
+            let (Some(st), Some(pt)) = (self.val.fresh_book(p.spot, now), self.val.fresh_book(p.perp, now))
+            else {
+                continue;
+            };
+            let px = |t: &BookTop, side: Side| match side {
+                Side::Sell => t.best_bid().map(|l| l.price),
+                Side::Buy => t.best_ask().map(|l| l.price),
+            };
+            let (ss, ps) =
+                (basis::BasisPosition::exit_side(p.spot_qty), basis::BasisPosition::exit_side(p.perp_qty));
+            let (Some(sp), Some(pp)) = (px(st, ss), px(pt, ps)) else { continue };
+            let (sa, pa) = (si.price_amount(sp), pi.price_amount(pp));
+            let b =
+                if ss == Side::Sell { basis::exit_basis_bps(pa, sa) } else { basis::exit_basis_bps(sa, pa) };
+            let adverse = self.adverse_since_ns[pi.venue.index()];
+            let Some(_why) = basis::exit_due(&self.cfg.basis, &p, b, adverse, now) else { continue };
+            // Limits: the best price moved by the unwind slippage, on the tick.
+            let slip = self.cfg.unwind_slippage_bps.rate();
+            let limit = |i: &Instrument, price: crate::types::Price, side: Side| {
+                let d = Amount(i128::from(price.0))
+                    .mul_rate(slip, crate::types::Rounding::Floor)
+                    .map_or(0, |a| a.0);
+                let d = i64::try_from(d).unwrap_or(0);
+                match side {
+                    Side::Sell => i.round_price(
+                        crate::types::Price(price.0.saturating_sub(d)),
+                        crate::types::Rounding::Ceil,
+                    ),
+                    Side::Buy => i.round_price(
+                        crate::types::Price(price.0.saturating_add(d)),
+                        crate::types::Rounding::Floor,
+                    ),
+                }
+            };
+            let legs = basis::exit_legs(&p, limit(si, sp, ss), limit(pi, pp, ps));
+            self.basis[k].exiting = true;
+            self.exit_sent_ns[k] = now;
+            self.tell_risk(RiskUpdate::BasisExit { legs, slot: k as u16 });
+        }
+    }
+
     fn close(&mut self, k: usize, balanced: bool, now: u64) {
         let op = self.ops[k];
         let kind = op.exec.opp().kind.index();
@@ -635,6 +780,7 @@ impl StateKeeper {
         // position) books its fees and nothing else.
         let pnl = op.realized.saturating_sub(op.fees);
         let phase = if outcome.completed { OpPhase::Completed } else { OpPhase::Failed };
+        self.basis_closed(&op, outcome.completed, now);
         self.set_phase(k, phase, now);
         let wall = (self.wall_ms)();
         self.journal(Record::OpFinished {
@@ -843,6 +989,9 @@ impl StateKeeper {
         if now >= self.next_mark_ns {
             self.next_mark_ns = now.saturating_add(ms_to_ns(self.cfg.mark_interval_ms));
             self.mark();
+            if !self.killed {
+                self.check_basis_exits(now);
+            }
         }
         if now >= self.next_reconcile_ns {
             self.next_reconcile_ns = now.saturating_add(ms_to_ns(self.cfg.reconcile_interval_ms));

@@ -33,6 +33,8 @@ pub struct StateStats {
     pub unvalued_fees: Counter,
     /// Funding payments the venues booked on the futures wallets.
     pub funding_payments: Counter,
+    /// Basis positions closed by their exit rule.
+    pub basis_exits: Counter,
     pub journal_failures: Counter,
     pub alerts_dropped: Counter,
     pub op_table_full: Counter,
