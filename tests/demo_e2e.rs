@@ -71,10 +71,11 @@ fn the_demo_trades_every_kind_and_ends_hedged() {
         assert!(json.get(key).is_some(), "report key {key}");
     }
     assert!(json["realized_pnl_usd"].as_str().unwrap().parse::<f64>().is_ok());
-    // The journal replays to the engine's realized P&L.
+    // The journal replays to the engine's realized P&L: each operation journals what it
+    // realized on closed quantity less its fees.
     let ins = inspect(&journal).unwrap();
     assert_eq!(ins.verdict, Verdict::Intact);
-    assert_eq!(ins.replay.realized_pnl, r.realized_pnl_usd);
+    assert_eq!(ins.replay.realized_pnl, r.realized_pnl_usd - r.fees_usd);
     let _ = std::fs::remove_dir_all(&journal);
 }
 
