@@ -31,7 +31,9 @@ pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MarketConfig {
-    /// Spot pairs as `BASE/QUOTE`, traded on every venue in `venues`.
+    /// Spot pairs as `BASE/QUOTE`, traded on every venue in `venues` (with `rules`,
+    /// traded as well as the pairs the rules select).
+    #[serde(default)]
     pub pairs: Vec<String>,
     /// USDT perpetuals as `BASE/QUOTE`.
     #[serde(default)]
@@ -46,6 +48,10 @@ pub struct MarketConfig {
     /// cannot be reached at start.
     #[serde(default)]
     pub metadata_cache: Option<PathBuf>,
+    /// The universe by rules, resolved at start from the venues' metadata
+    /// ([`crate::universe`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<crate::universe::UniverseRules>,
 }
 
 fn all_venues() -> Vec<Venue> {
@@ -376,8 +382,14 @@ impl MarketConfig {
     /// pairs among the loaded ones, and endpoints for every venue when [[venues]] is
     /// given (the demo fills them in itself).
     fn validate(&self, c: &mut Checks, endpoints: &[Endpoints]) {
-        if self.pairs.is_empty() && self.futures.is_empty() {
-            c.fail("pairs", "[]", "nothing to trade: name pairs or futures");
+        if self.pairs.is_empty() && self.futures.is_empty() && self.rules.is_none() {
+            c.fail("pairs", "[]", "nothing to trade: name pairs or futures, or give [market.rules]");
+        }
+        if let Some(r) = &self.rules {
+            c.table("rules", |c| r.validate(c));
+            if !self.standby.is_empty() {
+                c.fail("standby", format!("{:?}", self.standby), "cannot be used with [market.rules]");
+            }
         }
         for (key, list) in [("pairs", &self.pairs), ("futures", &self.futures)] {
             for p in list {

@@ -33,8 +33,8 @@ pub fn wanted(cfg: &Config) -> Vec<(Venue, Market, String)> {
 
 /// Why a metadata fetch failed, and whether trying again can help.
 #[derive(Debug)]
-struct FetchError {
-    text: String,
+pub(crate) struct FetchError {
+    pub(crate) text: String,
     /// The network or the venue may come back (no answer, a 5xx, 408 or 429); a refusal
     /// (another 4xx) or an answer that cannot be read will not change by waiting.
     transient: bool,
@@ -50,7 +50,8 @@ impl FetchError {
     }
 }
 
-fn fetch(http: &mut BlockingHttp, target: &str) -> Result<String, FetchError> {
+/// The body of a 200 answer to `GET target`.
+pub(crate) fn fetch(http: &mut BlockingHttp, target: &str) -> Result<String, FetchError> {
     let r = http.get(target).map_err(|e| FetchError::transient(format!("GET {target}: {e}")))?;
     if r.status != 200 {
         let text = format!(

@@ -11,7 +11,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use pipeline::types::{InstrumentSpec, Instruments};
+use pipeline::types::{InstrumentSpec, Instruments, Market};
 
 /// The file beside the journals.
 pub const FILE: &str = "instruments.json";
@@ -68,6 +68,37 @@ pub fn read(dir: &Path) -> Result<Vec<InstrumentSpec>> {
     serde_json::from_str(&text).with_context(|| format!("{}: not an instrument list", path.display()))
 }
 
+/// The pairs (`BASE/QUOTE`) the journal in `dir` has instruments of, with their market;
+/// none without a journal.
+pub fn pairs(dir: &Path) -> Vec<(Market, String)> {
+    let mut out: Vec<(Market, String)> = Vec::new();
+    for s in read(dir).unwrap_or_default() {
+        let p = (s.market, format!("{}/{}", s.base.to_ascii_uppercase(), s.quote.to_ascii_uppercase()));
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// `specs` with the instruments the journal in `dir` knows first, in the order of their
+/// ids, then the others in their own order: a start whose universe grew (rules that
+/// select more, a pair added to the lists) appends the new instruments after every id
+/// the journal wrote, which [`bind`] accepts.
+pub fn in_journal_order(dir: &Path, mut specs: Vec<InstrumentSpec>) -> Vec<InstrumentSpec> {
+    let saved = read(dir).unwrap_or_default();
+    let mut out = Vec::with_capacity(specs.len());
+    for s in &saved {
+        if let Some(i) =
+            specs.iter().position(|n| (n.venue, n.market, &n.symbol) == (s.venue, s.market, &s.symbol))
+        {
+            out.push(specs.remove(i));
+        }
+    }
+    out.extend(specs);
+    out
+}
+
 /// The instrument table saved in `dir`, if any.
 pub fn table(dir: &Path) -> Option<Instruments> {
     read(dir).ok().and_then(|s| Instruments::from_specs(&s).ok())
@@ -76,7 +107,7 @@ pub fn table(dir: &Path) -> Option<Instruments> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pipeline::types::{Market, Venue};
+    use pipeline::types::Venue;
 
     fn spec(symbol: &str) -> InstrumentSpec {
         InstrumentSpec {
@@ -112,6 +143,13 @@ mod tests {
         assert!(bind(&dir, &[spec("A_USDT")]).unwrap_err().to_string().contains("no longer configured"));
         bind(&dir, &[spec("A_USDT"), spec("B_USDT"), spec("C_USDT")]).unwrap();
         assert_eq!(read(&dir).unwrap().len(), 3);
+        // A universe that grew in the middle of its lists is put in the journal's order.
+        let grown = vec![spec("A_USDT"), spec("N_USDT"), spec("C_USDT"), spec("B_USDT")];
+        let ordered = in_journal_order(&dir, grown);
+        let names: Vec<&str> = ordered.iter().map(|s| s.symbol.as_str()).collect();
+        assert_eq!(names, ["A_USDT", "B_USDT", "C_USDT", "N_USDT"]);
+        bind(&dir, &ordered).unwrap();
+        assert_eq!(pairs(&dir), [(Market::Spot, "X/USDT".to_owned())]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

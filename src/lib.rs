@@ -17,3 +17,4 @@ mod request_server;
 pub mod secrets;
 pub mod signals;
 pub mod telemetry;
+pub mod universe;

@@ -38,6 +38,8 @@ pub struct Telemetry {
     pub started_ns: u64,
     pub dry_run: bool,
     pub clock: quanta::Clock,
+    /// The universe traded, in one line.
+    pub universe: String,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -86,6 +88,7 @@ impl Telemetry {
             started_ns: session.started_ns(),
             dry_run: session.is_dry_run(),
             clock: session.clock().clone(),
+            universe: session.universe().to_owned(),
         }
     }
 

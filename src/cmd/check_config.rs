@@ -41,6 +41,7 @@ pub fn check(path: &Path, host_cores: bool, env: impl Fn(&str) -> Option<OsStrin
         let _ = writeln!(out, "  off: {key} ({var}=false)");
     }
     let _ = writeln!(out, "  journal: {} ({})", cfg.journal.dir.display(), durability(cfg.journal.fsync));
+    universe(&cfg, &mut out);
     let _ = writeln!(out, "\n# The effective configuration: the file, the defaults and the environment.");
     out.push_str(&effective_toml(&cfg)?);
     Ok(out)
@@ -71,6 +72,43 @@ pub fn effective_toml(cfg: &Config) -> Result<String> {
         }
     }
     Ok(out)
+}
+
+/// The universe: the pairs named, or the rules and what they select from the venues now
+/// (which needs their metadata over the network; without it the rules are shown and
+/// resolved at start).
+fn universe(cfg: &Config, out: &mut String) {
+    let list = |l: &[String]| if l.is_empty() { "none".to_owned() } else { l.join(" ") };
+    let Some(rules) = &cfg.market.rules else {
+        let _ = writeln!(
+            out,
+            "  universe: {} spot pairs ({}), {} perpetuals ({}), on {}",
+            cfg.market.pairs.len(),
+            list(&cfg.market.pairs),
+            cfg.market.futures.len(),
+            list(&cfg.market.futures),
+            cfg.market.venues.iter().map(|v| v.name()).collect::<Vec<_>>().join(" and ")
+        );
+        return;
+    };
+    let _ = writeln!(out, "  universe rules: {}", rules.summary());
+    let resolved = super::live::tls_for(cfg, cfg.tls.webpki_roots)
+        .and_then(|tls| crate::universe::resolve_config(cfg, tls));
+    match resolved {
+        Ok(Some(r)) => {
+            let _ = writeln!(out, "  universe resolved now from the venues' metadata: {}", r.summary());
+            let _ = writeln!(out, "    spot pairs: {}", list(&r.pairs));
+            let _ = writeln!(out, "    perpetuals: {}", list(&r.futures));
+        }
+        Ok(None) => {}
+        Err(e) => {
+            let _ = writeln!(
+                out,
+                "  universe not resolved now ({e:#}): the rules need the venues' metadata over the \
+                 network; `arb run` resolves them at start"
+            );
+        }
+    }
 }
 
 /// Who makes the journal durable, and when.

@@ -92,10 +92,17 @@ pub fn start_waiting(
     status: &crate::instruments::MetadataStatus,
     stop: &dyn Fn() -> bool,
 ) -> Result<Option<Session>> {
+    let mut cfg = cfg;
     let tls = tls_for(&cfg, cfg.tls.webpki_roots)?;
+    let journal_pairs = crate::journal_meta::pairs(&cfg.journal.dir);
+    if !crate::universe::apply_waiting(&mut cfg, tls.clone(), &journal_pairs, stop)? {
+        return Ok(None);
+    }
     let Some(specs) = crate::instruments::load_waiting(&cfg, tls.clone(), status, stop)? else {
         return Ok(None);
     };
+    // The journal's instruments keep their ids when the universe grew.
+    let specs = crate::journal_meta::in_journal_order(&cfg.journal.dir, specs);
     let sink = match sink {
         Some(s) => Some(s),
         None if !cfg.dry_run => {

@@ -30,9 +30,13 @@ pub struct RecordArgs {
 }
 
 pub fn run(args: RecordArgs) -> Result<()> {
-    let cfg = Config::load_with_env(Some(&args.config))?;
+    let mut cfg = Config::load_with_env(Some(&args.config))?;
     let tls = super::live::tls_for(&cfg, cfg.tls.webpki_roots)?;
     let signals = crate::signals::signals();
+    if !crate::universe::apply_waiting(&mut cfg, tls.clone(), &[], &|| signals.received() > 0)? {
+        eprintln!("stopped before recording started: the universe rules were not resolved yet");
+        return Ok(());
+    }
     let status = crate::instruments::MetadataStatus::default();
     let Some(specs) =
         crate::instruments::load_waiting(&cfg, tls.clone(), &status, &|| signals.received() > 0)?

@@ -30,6 +30,7 @@ pub fn run(session: &Session, duration: Option<Duration>) -> Result<()> {
 
 /// One status line per second on stderr.
 pub fn status_lines(session: &Session, duration: Option<Duration>) {
+    eprintln!("universe: {}", session.universe());
     let mut last = std::time::Instant::now();
     session.run_for(duration, |s| {
         if last.elapsed() >= Duration::from_secs(1) {

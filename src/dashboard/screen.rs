@@ -72,7 +72,7 @@ fn draw(f: &mut Frame, t: &Telemetry) {
     let snap = t.stats.snapshot();
     let view = t.view.lock().map(|v| v.clone()).unwrap_or_default();
     let [header, middle, bottom] =
-        Layout::vertical([Constraint::Length(3), Constraint::Min(12), Constraint::Length(12)])
+        Layout::vertical([Constraint::Length(4), Constraint::Min(12), Constraint::Length(12)])
             .areas(f.area());
 
     let (synced, total) = t.books_synced();
@@ -100,7 +100,8 @@ fn draw(f: &mut Frame, t: &Telemetry) {
             snap.risk.in_flight
         )),
     ]);
-    f.render_widget(Paragraph::new(head).block(block("arb")), header);
+    let universe = Line::from(format!("universe: {}", t.universe));
+    f.render_widget(Paragraph::new(vec![head, universe]).block(block("arb")), header);
 
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(middle);

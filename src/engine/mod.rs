@@ -181,6 +181,8 @@ pub struct Session {
     clock: Clock,
     /// Where cold-side log lines go.
     log: Arc<LogOut>,
+    /// The universe traded, in one line ([`crate::universe::describe`]).
+    universe: String,
 }
 
 /// How long a restart waits for the venues to list our orders.
@@ -531,6 +533,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         feed_counters,
         connections,
         journal_dir: dir,
+        universe: crate::universe::describe(&cfg.market),
         identity,
         dry_run: cfg.dry_run,
         next_manual_id: std::sync::atomic::AtomicU64::new(MANUAL_ID_BASE),
@@ -891,6 +894,11 @@ impl Session {
     /// The engine's clock.
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// The universe traded, in one line: how it was chosen and its size.
+    pub fn universe(&self) -> &str {
+        &self.universe
     }
 
     /// The journal directory.

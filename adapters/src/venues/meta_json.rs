@@ -72,6 +72,33 @@ pub(crate) fn items(v: &Value) -> Vec<&Value> {
     }
 }
 
+/// One market's 24 h traded value from a venue's ticker list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Volume24h {
+    /// The venue's symbol.
+    pub symbol: String,
+    /// Traded value over 24 h in the quote currency (USDT for perpetuals), exact decimal text.
+    pub quote: String,
+}
+
+/// The volumes of a ticker list: `symbol_key` names each item's symbol and `volume_key`
+/// its quote volume; items without either are left out (a venue lists some markets
+/// with no trades as `null`).
+pub(crate) fn volumes(
+    source_name: &'static str,
+    list: &Value,
+    symbol_key: &str,
+    volume_key: &str,
+) -> Result<Vec<Volume24h>, MetaError> {
+    if !list.is_array() {
+        return Err(err(source_name, "not a list of tickers"));
+    }
+    Ok(items(list)
+        .into_iter()
+        .filter_map(|t| Some(Volume24h { symbol: text(t, symbol_key)?, quote: dec(t, volume_key)? }))
+        .collect())
+}
+
 /// Keeps only the specs whose symbol is in `wanted` (all when `wanted` is empty).
 pub fn select(specs: Vec<InstrumentSpec>, wanted: &[&str]) -> Vec<InstrumentSpec> {
     if wanted.is_empty() {

@@ -24,5 +24,5 @@ pub mod venue_market;
 pub use decoder::MdDecoder;
 pub use endpoints::Endpoints;
 pub use gateio::feed::GateDepth;
-pub use meta_json::MetaError;
+pub use meta_json::{MetaError, Volume24h};
 pub use venue_market::{FeedOptions, VenueMarket};

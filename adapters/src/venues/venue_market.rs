@@ -8,7 +8,7 @@ use std::time::Duration;
 use pipeline::types::{InstrumentId, InstrumentSpec, Market, Venue};
 
 use super::gateio::feed::GateDepth;
-use super::meta_json::MetaError;
+use super::meta_json::{MetaError, Volume24h};
 use super::{gateio, mexc};
 use crate::feed::topic::Subscription;
 use crate::net::ws::AppPing;
@@ -95,6 +95,22 @@ impl VenueMarket {
         match self.venue() {
             Venue::GateIo => gateio::meta::instruments(self.market(), body),
             Venue::Mexc => mexc::meta::instruments(self.market(), body),
+        }
+    }
+
+    /// The 24 h ticker list's request path, after [`Endpoints::rest_origin`].
+    pub fn ticker_route(self) -> &'static str {
+        match self.venue() {
+            Venue::GateIo => gateio::meta::ticker_route(self.market()),
+            Venue::Mexc => mexc::meta::ticker_route(self.market()),
+        }
+    }
+
+    /// Every market's 24 h quote volume in a ticker list response.
+    pub fn parse_volumes(self, body: &str) -> Result<Vec<Volume24h>, MetaError> {
+        match self.venue() {
+            Venue::GateIo => gateio::meta::ticker_volumes(self.market(), body),
+            Venue::Mexc => mexc::meta::ticker_volumes(self.market(), body),
         }
     }
 

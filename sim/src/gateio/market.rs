@@ -73,16 +73,17 @@ pub(super) fn tickers(c: &Call) -> Response {
             let bp = b.map(|l| si.price_text(l.price)).unwrap_or_default();
             let ap = a.map(|l| si.price_text(l.price)).unwrap_or_default();
             let last = si.price_text(mark_price(&x, i));
+            let volume = si.listing.volume_24h_quote();
             if futures {
                 json!({"contract": si.listing.symbol, "last": last, "lowest_ask": ap, "highest_bid": bp,
                        "change_percentage": "0", "total_size": "0", "volume_24h": "0", "volume_24h_base": "0",
-                       "volume_24h_quote": "0", "volume_24h_settle": "0", "mark_price": last,
+                       "volume_24h_quote": volume, "volume_24h_settle": volume, "mark_price": last,
                        "funding_rate": x.funding_rate(i).to_string(),
                        "funding_rate_indicative": x.funding_rate(i).to_string(), "index_price": last,
                        "low_24h": last, "high_24h": last, "quanto_multiplier": si.listing.contract_size})
             } else {
                 json!({"currency_pair": si.listing.symbol, "last": last, "lowest_ask": ap, "highest_bid": bp,
-                       "change_percentage": "0", "base_volume": "0", "quote_volume": "0",
+                       "change_percentage": "0", "base_volume": "0", "quote_volume": volume,
                        "high_24h": last, "low_24h": last})
             }
         })

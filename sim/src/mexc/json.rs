@@ -276,7 +276,8 @@ pub(super) fn ticker_json(x: &Exchange, i: usize) -> Value {
         _ => Price::ZERO,
     };
     let m = num(&si.price_text(mid));
-    json!({"symbol": si.listing.symbol, "lastPrice": m, "bid1": p(b), "ask1": p(a), "volume24": 0, "amount24": 0,
+    json!({"symbol": si.listing.symbol, "lastPrice": m, "bid1": p(b), "ask1": p(a), "volume24": 0,
+           "amount24": num(&si.listing.volume_24h_quote()),
            "holdVol": 0, "lower24Price": m, "high24Price": m, "riseFallRate": 0, "riseFallValue": 0,
            "indexPrice": m, "fairPrice": m, "fundingRate": num(&x.funding_rate(i).to_string()), "maxBidPrice": m, "minAskPrice": m,
            "timestamp": now_ms()})

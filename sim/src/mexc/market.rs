@@ -81,7 +81,7 @@ pub(super) fn tickers(c: &Call) -> Response {
             _ => json!({"symbol": si.listing.symbol, "priceChange": "0", "priceChangePercent": "0",
                         "prevClosePrice": last, "lastPrice": last, "bidPrice": p(b), "bidQty": q(b),
                         "askPrice": p(a), "askQty": q(a), "openPrice": last, "highPrice": last,
-                        "lowPrice": last, "volume": "0", "quoteVolume": "0", "openTime": now_ms() - 86_400_000,
+                        "lowPrice": last, "volume": "0", "quoteVolume": si.listing.volume_24h_quote(), "openTime": now_ms() - 86_400_000,
                         "closeTime": now_ms(), "count": null}),
         });
     }

@@ -1,13 +1,18 @@
 //! Gate.io instrument metadata: `GET /api/v4/spot/currency_pairs` and
-//! `GET /api/v4/futures/usdt/contracts`.
+//! `GET /api/v4/futures/usdt/contracts`; 24 h volumes from `GET /api/v4/spot/tickers`
+//! and `GET /api/v4/futures/usdt/tickers`.
 
 use pipeline::types::{InstrumentSpec, Market, Venue};
 use serde_json::Value;
 
-use crate::venues::meta_json::{MetaError, dec, err, int, items, parse, percent_to_rate, pow10_neg, text};
+use crate::venues::meta_json::{
+    MetaError, Volume24h, dec, err, int, items, parse, percent_to_rate, pow10_neg, text, volumes,
+};
 
 const SPOT: &str = "gateio /spot/currency_pairs";
 const FUTURES: &str = "gateio /futures/usdt/contracts";
+const SPOT_TICKERS: &str = "gateio /spot/tickers";
+const FUTURES_TICKERS: &str = "gateio /futures/usdt/tickers";
 
 /// The metadata request of a market (path after the REST origin; MEXC futures are served
 /// from the futures origin).
@@ -15,6 +20,25 @@ pub fn route(market: Market) -> &'static str {
     match market {
         Market::Spot => "/api/v4/spot/currency_pairs",
         Market::Futures => "/api/v4/futures/usdt/contracts",
+    }
+}
+
+/// The 24 h ticker list of a market.
+pub fn ticker_route(market: Market) -> &'static str {
+    match market {
+        Market::Spot => "/api/v4/spot/tickers",
+        Market::Futures => "/api/v4/futures/usdt/tickers",
+    }
+}
+
+/// The 24 h volume of every market in a ticker list: spot `quote_volume`, futures
+/// `volume_24h_quote` (USDT).
+pub fn ticker_volumes(market: Market, body: &str) -> Result<Vec<Volume24h>, MetaError> {
+    match market {
+        Market::Spot => volumes(SPOT_TICKERS, &parse(SPOT_TICKERS, body)?, "currency_pair", "quote_volume"),
+        Market::Futures => {
+            volumes(FUTURES_TICKERS, &parse(FUTURES_TICKERS, body)?, "contract", "volume_24h_quote")
+        }
     }
 }
 
@@ -112,6 +136,19 @@ mod tests {
         assert_eq!(f.maker_fee.as_deref(), Some("-0.0001"));
         let t = Instruments::from_specs(spot.iter().chain(fut.iter())).unwrap();
         assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn ticker_lists_give_each_markets_quote_volume() {
+        let body = include_str!("../../../test_data/gateio/futures_rest_tickers.jsonl");
+        let v = ticker_volumes(Market::Futures, body.trim()).unwrap();
+        assert_eq!(v, [Volume24h { symbol: "BTC_USDT".into(), quote: "4017682988".into() }]);
+        // The documented spot shape; a pair with no volume is left out.
+        let spot = r#"[{"currency_pair":"BTC_USDT","last":"48600","base_volume":"7.2","quote_volume":"350000.5"},
+                       {"currency_pair":"NEW_USDT","last":"1"}]"#;
+        let v = ticker_volumes(Market::Spot, spot).unwrap();
+        assert_eq!(v, [Volume24h { symbol: "BTC_USDT".into(), quote: "350000.5".into() }]);
+        assert!(ticker_volumes(Market::Spot, r#"{"label":"INVALID"}"#).is_err());
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! MEXC instrument metadata: spot `GET /api/v3/exchangeInfo` and futures
-//! `GET /api/v1/contract/detail`.
+//! `GET /api/v1/contract/detail`; 24 h volumes from spot `GET /api/v3/ticker/24hr` and
+//! futures `GET /api/v1/contract/ticker`.
 
 use pipeline::types::{InstrumentSpec, Market, Venue};
 use serde_json::Value;
 
-use crate::venues::meta_json::{MetaError, dec, err, int, items, parse, pow10_neg, text};
+use crate::venues::meta_json::{MetaError, Volume24h, dec, err, int, items, parse, pow10_neg, text, volumes};
 
 const SPOT: &str = "mexc /api/v3/exchangeInfo";
 const FUTURES: &str = "mexc /api/v1/contract/detail";
+const SPOT_TICKERS: &str = "mexc /api/v3/ticker/24hr";
+const FUTURES_TICKERS: &str = "mexc /api/v1/contract/ticker";
 
 /// The metadata request of a market (path after the REST origin; MEXC futures are served
 /// from the futures origin).
@@ -15,6 +18,27 @@ pub fn route(market: Market) -> &'static str {
     match market {
         Market::Spot => "/api/v3/exchangeInfo",
         Market::Futures => "/api/v1/contract/detail",
+    }
+}
+
+/// The 24 h ticker list of a market.
+pub fn ticker_route(market: Market) -> &'static str {
+    match market {
+        Market::Spot => "/api/v3/ticker/24hr",
+        Market::Futures => "/api/v1/contract/ticker",
+    }
+}
+
+/// The 24 h volume of every market in a ticker list: spot `quoteVolume`, futures
+/// `amount24` (USDT) under `data`.
+pub fn ticker_volumes(market: Market, body: &str) -> Result<Vec<Volume24h>, MetaError> {
+    match market {
+        Market::Spot => volumes(SPOT_TICKERS, &parse(SPOT_TICKERS, body)?, "symbol", "quoteVolume"),
+        Market::Futures => {
+            let v = parse(FUTURES_TICKERS, body)?;
+            let data = v.get("data").ok_or_else(|| err(FUTURES_TICKERS, "no `data`"))?;
+            volumes(FUTURES_TICKERS, data, "symbol", "amount24")
+        }
     }
 }
 
@@ -119,5 +143,19 @@ mod tests {
             let c = futures_instruments(line).unwrap();
             assert_eq!(c[0].contract_size, "0.01");
         }
+    }
+
+    #[test]
+    fn ticker_lists_give_each_markets_quote_volume() {
+        // The documented shapes: spot volumes as strings, futures as JSON numbers.
+        let spot = r#"[{"symbol":"BTCUSDT","lastPrice":"46263.71","volume":"1.5","quoteVolume":"69395.565"},
+                       {"symbol":"NEWUSDT","lastPrice":"1","quoteVolume":null}]"#;
+        let v = ticker_volumes(Market::Spot, spot).unwrap();
+        assert_eq!(v, [Volume24h { symbol: "BTCUSDT".into(), quote: "69395.565".into() }]);
+        let fut = r#"{"success":true,"code":0,"data":[{"symbol":"BTC_USDT","lastPrice":46000.5,
+                      "volume24":2841090,"amount24":130734102.2831}]}"#;
+        let v = ticker_volumes(Market::Futures, fut).unwrap();
+        assert_eq!(v, [Volume24h { symbol: "BTC_USDT".into(), quote: "130734102.2831".into() }]);
+        assert!(ticker_volumes(Market::Futures, r#"{"success":false,"code":1001}"#).is_err());
     }
 }
