@@ -309,6 +309,7 @@ enum BenchCommand {
     /// Examples:
     ///   arb bench e2e
     ///   arb bench e2e --layout config/default.toml --crossings 5000 --json
+    ///   arb bench e2e --instruments 10,100,1000 --json
     #[command(verbatim_doc_comment)]
     E2e {
         /// A configuration file whose [layout] to use (default: two threads, md+book and
@@ -327,6 +328,12 @@ enum BenchCommand {
         /// Iterations of each floor measurement.
         #[arg(long, default_value_t = 20_000)]
         floor_iterations: u64,
+        /// Pairs per venue market, one run each in this order (e.g. 10,100,1000): BTC/USDT,
+        /// whose books cross, and the rest moving without crossing. With it, --json adds
+        /// `scaling` (each run's instruments, t2t p50/p99 and book bytes) to the last run's
+        /// result.
+        #[arg(long, value_delimiter = ',')]
+        instruments: Vec<usize>,
         /// Print one JSON object instead of tables.
         #[arg(long)]
         json: bool,
@@ -435,6 +442,7 @@ fn run(cli: Cli) -> Result<()> {
             crossings,
             interval_us,
             floor_iterations,
+            instruments,
             json,
         }) => {
             let args = arb::bench_e2e::E2eArgs {
@@ -443,12 +451,25 @@ fn run(cli: Cli) -> Result<()> {
                 crossings,
                 interval: std::time::Duration::from_micros(interval_us),
                 floor_iterations,
+                instruments: 1,
             };
-            let result = arb::bench_e2e::run(&args)?;
+            if instruments.is_empty() {
+                let result = arb::bench_e2e::run(&args)?;
+                if json {
+                    println!("{}", result.to_json());
+                } else {
+                    print!("{}", result.to_text());
+                }
+                return Ok(());
+            }
+            let (last, points) = arb::bench_e2e::run_scaling(&args, &instruments)?;
             if json {
-                println!("{}", result.to_json());
+                let mut j = last.to_json();
+                j["scaling"] = points.iter().map(|p| p.to_json()).collect();
+                println!("{j}");
             } else {
-                print!("{}", result.to_text());
+                print!("{}", last.to_text());
+                print!("{}", arb::bench_e2e::scaling_text(&points));
             }
             Ok(())
         }

@@ -177,3 +177,44 @@ fn bench_e2e_json_reports_signed_orders_drained_and_consistent_figures() {
         }
     }
 }
+
+#[test]
+fn bench_e2e_over_several_universe_sizes_reports_each_in_scaling() {
+    let out = Command::new(env!("CARGO_BIN_EXE_arb"))
+        .args([
+            "bench",
+            "e2e",
+            "--json",
+            "--instruments",
+            "1,3",
+            "--crossings",
+            "16",
+            "--interval-us",
+            "300",
+            "--floor-iterations",
+            "200",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let j: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let scaling = j["scaling"].as_array().unwrap_or_else(|| panic!("no scaling: {j}"));
+    assert_eq!(scaling.len(), 2, "{j}");
+    for (p, n) in scaling.iter().zip([1, 3]) {
+        let keys: Vec<&str> = p.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), 4, "{p}");
+        for k in ["instruments", "t2t_p50_ns", "t2t_p99_ns", "book_bytes"] {
+            assert!(p[k].is_u64(), "{k}: {p}");
+        }
+        assert_eq!(p["instruments"], n);
+        assert!(p["t2t_p50_ns"].as_u64().unwrap() > 0, "operations were timed: {p}");
+        assert!(p["t2t_p50_ns"].as_u64() <= p["t2t_p99_ns"].as_u64(), "{p}");
+    }
+    // Three pairs per venue market hold more books than one; the top level is the last run.
+    let bytes = |i: usize| scaling[i]["book_bytes"].as_u64().unwrap();
+    assert!(bytes(1) > bytes(0), "{j}");
+    assert_eq!(j["instruments"], 3);
+    assert_eq!(j["book_bytes"].as_u64(), Some(bytes(1)));
+    assert!(j["books"].as_u64().unwrap() >= 12, "3 pairs on 4 venue markets: {j}");
+}

@@ -3,6 +3,11 @@
 //! then generated full-book frames for BTC/USDT on all four venue markets that cross
 //! one market against the others every other frame, so detection fires and orders leave.
 //!
+//! With more instruments (`arb bench e2e --instruments N`), N - 1 more pairs per venue
+//! market (`X0001/USDT`, ...) get a full book each in the warm-up and one book update
+//! between crossings in the timed part, in turn, so the book and detect stages work over
+//! N books per venue market while the crossings and their orders stay the same.
+//!
 //! Generated books are the venues' own full-book messages (Gate `order_book_update` with
 //! `full`, MEXC spot `limit.depth` protobuf, MEXC futures `push.depth.full`), so every
 //! frame resynchronises its book and no sequence can break; recorded trade frames are
@@ -34,12 +39,20 @@ pub struct Frames {
     pub samples: Vec<Record>,
 }
 
-fn spec(venue: Venue, market: Market, symbol: &str, tick: &str, lot: &str, contract: &str) -> InstrumentSpec {
+fn spec_of(
+    base: &str,
+    venue: Venue,
+    market: Market,
+    symbol: &str,
+    tick: &str,
+    lot: &str,
+    contract: &str,
+) -> InstrumentSpec {
     InstrumentSpec {
         venue,
         market,
         symbol: symbol.into(),
-        base: "BTC".into(),
+        base: base.into(),
         quote: "USDT".into(),
         tick: tick.into(),
         lot: lot.into(),
@@ -55,12 +68,22 @@ fn spec(venue: Venue, market: Market, symbol: &str, tick: &str, lot: &str, contr
 
 /// BTC/USDT on Gate.io and MEXC, spot and USDT perpetual.
 pub fn btc_specs() -> Vec<InstrumentSpec> {
+    pair_specs("BTC")
+}
+
+/// `base`/USDT on Gate.io and MEXC, spot and USDT perpetual, with BTC's metadata.
+fn pair_specs(base: &str) -> Vec<InstrumentSpec> {
     vec![
-        spec(Venue::GateIo, Market::Spot, "BTC_USDT", "0.1", "0.0001", "1"),
-        spec(Venue::GateIo, Market::Futures, "BTC_USDT", "0.1", "1", "0.0001"),
-        spec(Venue::Mexc, Market::Spot, "BTCUSDT", "0.01", "0.000001", "1"),
-        spec(Venue::Mexc, Market::Futures, "BTC_USDT", "0.1", "1", "0.0001"),
+        spec_of(base, Venue::GateIo, Market::Spot, &format!("{base}_USDT"), "0.1", "0.0001", "1"),
+        spec_of(base, Venue::GateIo, Market::Futures, &format!("{base}_USDT"), "0.1", "1", "0.0001"),
+        spec_of(base, Venue::Mexc, Market::Spot, &format!("{base}USDT"), "0.01", "0.000001", "1"),
+        spec_of(base, Venue::Mexc, Market::Futures, &format!("{base}_USDT"), "0.1", "1", "0.0001"),
     ]
+}
+
+/// The base asset of the `k`th added pair (from 1).
+fn filler(k: usize) -> String {
+    format!("X{k:04}")
 }
 
 fn ws(venue: Venue, market: Market, payload: Vec<u8>, binary: bool) -> Record {
@@ -120,14 +143,14 @@ fn side(best: i64, step: i64) -> Vec<String> {
     (0..LEVELS).map(|i| format!("{}", best + i * step)).collect()
 }
 
-fn gate_book(market: Market, seq: u64, ms: u64, bids: &[String], asks: &[String]) -> Vec<u8> {
+fn gate_book(base: &str, market: Market, seq: u64, ms: u64, bids: &[String], asks: &[String]) -> Vec<u8> {
     let (chan, lv): (&str, fn(&str) -> String) = match market {
         Market::Spot => ("spot.order_book_update", |p| format!(r#"["{p}","0.5"]"#)),
         Market::Futures => ("futures.order_book_update", |p| format!(r#"{{"p":"{p}","s":5000}}"#)),
     };
     let join = |l: &[String]| l.iter().map(|p| lv(p)).collect::<Vec<_>>().join(",");
     format!(
-        r#"{{"time":{},"time_ms":{ms},"channel":"{chan}","event":"update","result":{{"t":{ms},"full":true,"s":"BTC_USDT","U":{seq},"u":{seq},"b":[{}],"a":[{}],"l":"5"}}}}"#,
+        r#"{{"time":{},"time_ms":{ms},"channel":"{chan}","event":"update","result":{{"t":{ms},"full":true,"s":"{base}_USDT","U":{seq},"u":{seq},"b":[{}],"a":[{}],"l":"5"}}}}"#,
         ms / 1000,
         join(bids),
         join(asks)
@@ -135,10 +158,10 @@ fn gate_book(market: Market, seq: u64, ms: u64, bids: &[String], asks: &[String]
     .into_bytes()
 }
 
-fn mexc_futures_book(seq: u64, ms: u64, bids: &[String], asks: &[String]) -> Vec<u8> {
+fn mexc_futures_book(base: &str, seq: u64, ms: u64, bids: &[String], asks: &[String]) -> Vec<u8> {
     let join = |l: &[String]| l.iter().map(|p| format!("[{p},5000,1]")).collect::<Vec<_>>().join(",");
     format!(
-        r#"{{"symbol":"BTC_USDT","data":{{"asks":[{}],"bids":[{}],"version":{seq}}},"channel":"push.depth.full","ts":{ms}}}"#,
+        r#"{{"symbol":"{base}_USDT","data":{{"asks":[{}],"bids":[{}],"version":{seq}}},"channel":"push.depth.full","ts":{ms}}}"#,
         join(asks),
         join(bids)
     )
@@ -160,7 +183,7 @@ fn pb_bytes(out: &mut Vec<u8>, field: u64, b: &[u8]) {
 }
 
 /// A MEXC spot `limit.depth` frame (wrapper field 303), as the recorded one is laid out.
-fn mexc_spot_book(seq: u64, ms: u64, bids: &[String], asks: &[String]) -> Vec<u8> {
+fn mexc_spot_book(base: &str, seq: u64, ms: u64, bids: &[String], asks: &[String]) -> Vec<u8> {
     let mut body = Vec::new();
     for (field, side) in [(1, asks), (2, bids)] {
         for p in side {
@@ -173,30 +196,40 @@ fn mexc_spot_book(seq: u64, ms: u64, bids: &[String], asks: &[String]) -> Vec<u8
     pb_bytes(&mut body, 3, b"spot@public.limit.depth.v3.api.pb");
     pb_bytes(&mut body, 4, seq.to_string().as_bytes());
     let mut w = Vec::new();
-    pb_bytes(&mut w, 1, b"spot@public.limit.depth.v3.api.pb@BTCUSDT@5");
-    pb_bytes(&mut w, 3, b"BTCUSDT");
+    pb_bytes(&mut w, 1, format!("spot@public.limit.depth.v3.api.pb@{base}USDT@5").as_bytes());
+    pb_bytes(&mut w, 3, format!("{base}USDT").as_bytes());
     pb_varint(&mut w, 6 << 3);
     pb_varint(&mut w, ms);
     pb_bytes(&mut w, 303, &body);
     w
 }
 
-/// One venue market's full book around `mid` (in USD).
+/// One venue market's BTC/USDT full book around `mid` (in USD).
 fn book(venue: Venue, market: Market, seq: u64, ms: u64, mid: i64) -> Record {
+    book_of("BTC", venue, market, seq, ms, mid)
+}
+
+/// One venue market's `base`/USDT full book around `mid` (in USD).
+fn book_of(base: &str, venue: Venue, market: Market, seq: u64, ms: u64, mid: i64) -> Record {
     let bids = side(mid - 1, -1);
     let asks = side(mid + 1, 1);
     let (payload, binary) = match (venue, market) {
-        (Venue::GateIo, m) => (gate_book(m, seq, ms, &bids, &asks), false),
-        (Venue::Mexc, Market::Spot) => (mexc_spot_book(seq, ms, &bids, &asks), true),
-        (Venue::Mexc, Market::Futures) => (mexc_futures_book(seq, ms, &bids, &asks), false),
+        (Venue::GateIo, m) => (gate_book(base, m, seq, ms, &bids, &asks), false),
+        (Venue::Mexc, Market::Spot) => (mexc_spot_book(base, seq, ms, &bids, &asks), true),
+        (Venue::Mexc, Market::Futures) => (mexc_futures_book(base, seq, ms, &bids, &asks), false),
     };
     ws(venue, market, payload, binary)
 }
 
-/// The frames of a run with `cycles` crossings (at least one per venue market).
-pub fn frames(cycles: usize) -> Result<Frames> {
+/// The frames of a run with `cycles` crossings (at least one per venue market) over
+/// `instruments` pairs per venue market (BTC/USDT and `instruments - 1` added ones).
+pub fn frames(cycles: usize, instruments: usize) -> Result<Frames> {
     let (warm_depth, trades, corpus_specs) = recorded()?;
     let mut specs = btc_specs();
+    let added = instruments.saturating_sub(1);
+    for k in 1..=added {
+        specs.extend(pair_specs(&filler(k)));
+    }
     specs.extend(corpus_specs);
     let markets = [
         (Venue::GateIo, Market::Spot, -SHIFT),
@@ -213,6 +246,10 @@ pub fn frames(cycles: usize) -> Result<Frames> {
     for &(v, m, _) in &markets {
         seq += 1;
         warmup.push(book(v, m, seq, ms, MID));
+        for k in 1..=added {
+            seq += 1;
+            warmup.push(book_of(&filler(k), v, m, seq, ms, MID));
+        }
     }
     let mut timed = Vec::new();
     let mut samples = Vec::new();
@@ -228,6 +265,11 @@ pub fn frames(cycles: usize) -> Result<Frames> {
         timed.push(trades[c % trades.len()].clone());
         seq += 1;
         timed.push(book(v, m, seq, ms, MID));
+        // An added pair's book moves, without crossing, in turn over all of them.
+        if added > 0 {
+            seq += 1;
+            timed.push(book_of(&filler(1 + c % added), v, m, seq, ms, MID + 1 + (c % 3) as i64));
+        }
     }
     Ok(Frames { specs, warmup, timed, crossing: cycles, samples })
 }

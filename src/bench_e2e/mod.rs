@@ -48,6 +48,9 @@ pub struct E2eArgs {
     pub interval: Duration,
     /// Iterations of each floor measurement.
     pub floor_iterations: u64,
+    /// Pairs per venue market: BTC/USDT, whose books cross, and `instruments - 1` more
+    /// whose books move without crossing ([`frames`]).
+    pub instruments: usize,
 }
 
 impl Default for E2eArgs {
@@ -58,6 +61,7 @@ impl Default for E2eArgs {
             crossings: 2_000,
             interval: Duration::from_micros(200),
             floor_iterations: 20_000,
+            instruments: 1,
         }
     }
 }
@@ -105,8 +109,77 @@ pub struct E2eBench {
     pub samples: Vec<(String, String)>,
     pub journal_bytes: u64,
     pub wall: Duration,
+    /// Pairs per venue market the run had.
+    pub instruments: usize,
+    /// Books the engine kept, and their memory (in place and heap) at the end.
+    pub books: usize,
+    pub book_bytes: u64,
     /// Per stage thread: (name, passes, parks, wake-ups by a push).
     pub threads: Vec<(String, u64, u64, u64)>,
+}
+
+/// One run of [`run_scaling`]: the universe's size and what it cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScalePoint {
+    /// Pairs per venue market.
+    pub instruments: usize,
+    pub t2t_p50_ns: u64,
+    pub t2t_p99_ns: u64,
+    pub book_bytes: u64,
+}
+
+impl ScalePoint {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "instruments": self.instruments,
+            "t2t_p50_ns": self.t2t_p50_ns,
+            "t2t_p99_ns": self.t2t_p99_ns,
+            "book_bytes": self.book_bytes,
+        })
+    }
+}
+
+/// The bench once per size in `sizes` (pairs per venue market), in that order, in one
+/// process: the last run's full result and every run's point.
+pub fn run_scaling(args: &E2eArgs, sizes: &[usize]) -> Result<(E2eBench, Vec<ScalePoint>)> {
+    let mut points = Vec::new();
+    let mut last = None;
+    for &n in sizes {
+        let b = run(&E2eArgs { instruments: n.max(1), ..args.clone() })?;
+        points.push(ScalePoint {
+            instruments: b.instruments,
+            t2t_p50_ns: b.t2t.p50_ns,
+            t2t_p99_ns: b.t2t.p99_ns,
+            book_bytes: b.book_bytes,
+        });
+        last = Some(b);
+    }
+    let last = last.context("no instrument count given")?;
+    Ok((last, points))
+}
+
+/// The scaling table, one row per run.
+pub fn scaling_text(points: &[ScalePoint]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "
+{:>12} {:>12} {:>12} {:>14} {:>16}",
+        "instruments", "t2t p50 ns", "t2t p99 ns", "book bytes", "p50 / first p50"
+    );
+    let first = points.first().map_or(0, |p| p.t2t_p50_ns);
+    for p in points {
+        let _ = writeln!(
+            o,
+            "{:>12} {:>12} {:>12} {:>14} {:>15.2}x",
+            p.instruments,
+            p.t2t_p50_ns,
+            p.t2t_p99_ns,
+            p.book_bytes,
+            ratio(p.t2t_p50_ns, first)
+        );
+    }
+    o
 }
 
 fn thread_of(layout: &Layout, stage: &str) -> Option<usize> {
@@ -142,7 +215,7 @@ pub fn run(args: &E2eArgs) -> Result<E2eBench> {
         Some(p) => layout_from(p)?,
         None => compact_layout(),
     };
-    let mut f = frames::frames(args.crossings)?;
+    let mut f = frames::frames(args.crossings, args.instruments.max(1))?;
     if let Some(path) = &args.frames {
         let extra = adapters::capture::read_file(path)?;
         f.specs.extend(adapters::feed::metadata_specs(&extra));
@@ -267,6 +340,9 @@ pub fn run(args: &E2eArgs) -> Result<E2eBench> {
         journal_bytes,
         wall,
         threads,
+        instruments: args.instruments.max(1),
+        books: report.books,
+        book_bytes: report.book_bytes,
     })
 }
 
@@ -340,6 +416,9 @@ impl E2eBench {
             },
             "threads": self.threads.iter().map(|(n, passes, parks, wakes)| (n.clone(), json!({"passes": passes, "parks": parks, "wakes": wakes}))).collect::<serde_json::Map<_, _>>(),
             "journal_bytes": self.journal_bytes,
+            "instruments": self.instruments,
+            "books": self.books,
+            "book_bytes": self.book_bytes,
             "samples": self.samples.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
             "wall_ms": self.wall.as_millis() as u64,
         })
