@@ -294,7 +294,7 @@ impl Report {
             .collect();
         latency.insert("hops".into(), Value::Object(hops));
         let q = &self.quality;
-        json!({
+        let mut out = json!({
             "duration_s": self.duration.as_secs_f64(),
             "dry_run": self.dry_run,
             "opportunities_detected": self.opportunities_detected,
@@ -337,22 +337,32 @@ impl Report {
             "books_total": self.books,
             "time_to_all_synced_ms": self.time_to_all_synced_ms,
             "book_bytes": self.book_bytes,
-            "resyncs": self.resync.as_ref().map_or(0, |e| e.count),
-            "resync_p50_ms": self.resync.as_ref().map(|e| ms(e.p50)),
-            "resync_p99_ms": self.resync.as_ref().map(|e| ms(e.p99)),
-            "resync_max_ms": self.resync.as_ref().map(|e| ms(e.max)),
-            "all_books_synced_share": self.all_books_synced_share.map(|s| (s * 1e4).round() / 1e4),
-            "resync_by_book": self.resync_by_book.iter().map(|(k, b)| (k.clone(), json!({
-                "resyncs": b.resyncs,
-                "gaps": b.gaps,
-                "p50_ms": (b.resyncs > 0).then(|| ms(b.p50_ns)),
-                "p99_ms": (b.resyncs > 0).then(|| ms(b.p99_ns)),
-            }))).collect::<serde_json::Map<String, Value>>(),
             "executed_by_instrument": self.executed_by_instrument,
             "frames": self.frames,
             "decode_refused": self.decode_refused,
             "latency": latency,
-        })
+        });
+        if let (Value::Object(out), Value::Object(resync)) = (&mut out, self.resync_json()) {
+            out.extend(resync);
+        }
+        out
+    }
+
+    /// Resync times, overall and per book (`venue:market:SYMBOL`).
+    fn resync_json(&self) -> Value {
+        json!({
+        "resyncs": self.resync.as_ref().map_or(0, |e| e.count),
+        "resync_p50_ms": self.resync.as_ref().map(|e| ms(e.p50)),
+        "resync_p99_ms": self.resync.as_ref().map(|e| ms(e.p99)),
+        "resync_max_ms": self.resync.as_ref().map(|e| ms(e.max)),
+        "all_books_synced_share": self.all_books_synced_share.map(|s| (s * 1e4).round() / 1e4),
+        "resync_by_book": self.resync_by_book.iter().map(|(k, b)| (k.clone(), json!({
+            "resyncs": b.resyncs,
+            "gaps": b.gaps,
+            "p50_ms": (b.resyncs > 0).then(|| ms(b.p50_ns)),
+            "p99_ms": (b.resyncs > 0).then(|| ms(b.p99_ns)),
+        }))).collect::<serde_json::Map<String, Value>>()
+            })
     }
 
     /// The report as text.
