@@ -512,6 +512,14 @@ mod tests {
             core.futures_balance_of(Venue::GateIo).map(|b| b.0),
             Amount::parse("989.374310681771").ok()
         );
+        // ... and reaches the state stage as the futures wallet's cash, no funding in it.
+        match events(&mut core).as_slice() {
+            [StateInput::FuturesWallet(w)] => {
+                assert_eq!(w.balance, Amount::parse("989.374310681771").ok());
+                assert_eq!(w.funding, Amount::ZERO);
+            }
+            other => panic!("{other:?}"),
+        }
         let line =
             include_str!("../../../test_data/gateio/futures_ws_positions.jsonl").lines().nth(1).unwrap();
         on_push(&mut core, Market::Futures, line.as_bytes(), &mut acked, false);
