@@ -150,17 +150,21 @@ pub enum OppKind {
     Basis = 1,
     /// A cycle of three spot pairs inside one venue.
     Triangular = 2,
+    /// One order from the state stage that takes what fees and lot dust left in an
+    /// asset back to flat (never detected, never a profit: see `state::flatten`).
+    Flatten = 3,
 }
 
 impl OppKind {
-    pub const ALL: [OppKind; 3] = [OppKind::SpotSpot, OppKind::Basis, OppKind::Triangular];
-    pub const COUNT: usize = 3;
+    pub const ALL: [OppKind; 4] = [OppKind::SpotSpot, OppKind::Basis, OppKind::Triangular, OppKind::Flatten];
+    pub const COUNT: usize = 4;
 
     pub const fn name(self) -> &'static str {
         match self {
             OppKind::SpotSpot => "spot_spot",
             OppKind::Basis => "basis",
             OppKind::Triangular => "triangular",
+            OppKind::Flatten => "flatten",
         }
     }
 
@@ -174,6 +178,7 @@ impl OppKind {
             0 => Some(OppKind::SpotSpot),
             1 => Some(OppKind::Basis),
             2 => Some(OppKind::Triangular),
+            3 => Some(OppKind::Flatten),
             _ => None,
         }
     }
@@ -544,6 +549,10 @@ pub enum RiskUpdate {
     /// `slot` names the position ([`crate::state::EXIT_ID`] + slot becomes the
     /// opportunity id).
     BasisExit { legs: [Leg; 2], slot: u16 },
+    /// Take an asset's leftover (base-asset fees, lot dust) back to flat with one order,
+    /// checked like an exit (no profit margin, no position or exposure limit: it only
+    /// reduces what is held).
+    Flatten { leg: Leg },
     /// Trading must stop (kill switch, an operation that could not be recovered).
     Halt,
     /// An instrument stops (or resumes) trading: recovery gave up on an operation on it

@@ -183,13 +183,12 @@ pub struct Session {
     log: Arc<LogOut>,
     /// The universe traded, in one line ([`crate::universe::describe`]).
     universe: String,
+    /// How long an orderly stop waits for open operations (`state.drain_timeout_ms`).
+    drain_timeout: Duration,
 }
 
 /// How long a restart waits for the venues to list our orders.
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// How long an orderly stop waits for open operations to finish.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -534,6 +533,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         connections,
         journal_dir: dir,
         universe: crate::universe::describe(&cfg.market),
+        drain_timeout: Duration::from_millis(cfg.state.drain_timeout_ms),
         identity,
         dry_run: cfg.dry_run,
         next_manual_id: std::sync::atomic::AtomicU64::new(MANUAL_ID_BASE),
@@ -807,7 +807,8 @@ impl Session {
     }
 
     /// Stops opening operations and waits up to `timeout` for the open ones to finish
-    /// (recovery included); true when none is left executing or recovering. Operations
+    /// (recovery included) and for what they left in any asset to be flattened; true
+    /// when none is left executing, recovering or waiting to be flattened. Operations
     /// waiting for an operator stay as they are: the journal keeps them for the next start.
     pub fn drain(&self, timeout: Duration) -> bool {
         for i in self.instruments.iter() {
@@ -816,7 +817,8 @@ impl Session {
         let deadline = Instant::now() + timeout;
         loop {
             let s = self.stats.state.snapshot();
-            let busy = s.open[0] + s.open[1] + self.stats.risk.snapshot().in_flight.max(0);
+            let busy =
+                s.open[0] + s.open[1] + s.flatten_pending + self.stats.risk.snapshot().in_flight.max(0);
             if busy == 0 {
                 return true;
             }
@@ -835,15 +837,17 @@ impl Session {
 
     /// Stops every stage, joins the threads and returns the final report with the
     /// latency histograms. Unless the engine is stopping already, it drains first
-    /// (up to [`DRAIN_TIMEOUT`]), so a planned stop leaves no operation half done.
+    /// (up to `state.drain_timeout_ms`), so a planned stop leaves no operation half done.
     pub fn stop(mut self) -> Result<Stopped> {
         self.finish()
     }
 
     fn finish(&mut self) -> Result<Stopped> {
-        if !self.control.is_stop_requested() && self.running.is_some() && !self.drain(DRAIN_TIMEOUT) {
+        if !self.control.is_stop_requested() && self.running.is_some() && !self.drain(self.drain_timeout) {
             eprintln!(
-                "warning: operations still open after {DRAIN_TIMEOUT:?}; the journal keeps them for the next start"
+                "warning: operations still open or leftovers not flattened after {:?}; the journal keeps \
+                 them for the next start",
+                self.drain_timeout
             );
         }
         self.control.request_stop();

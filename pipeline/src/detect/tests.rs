@@ -78,7 +78,7 @@ fn candidates_cover_each_kind_in_the_universe() {
     // Spot-spot: BTC and ETH across the two venues, both directions.
     // Basis: BTC spot x2 venues x perp x2 venues (cross venue allowed), forward only.
     // Triangles: Gate BTC/ETH both directions.
-    assert_eq!(rig.det.candidate_counts(), [4, 4, 2]);
+    assert_eq!(rig.det.candidate_counts(), [4, 4, 2, 0]);
 }
 
 #[test]

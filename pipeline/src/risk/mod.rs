@@ -332,6 +332,7 @@ impl RiskGate {
                 }
             }
             RiskUpdate::BasisExit { legs, slot } => self.on_exit(legs, slot, now),
+            RiskUpdate::Flatten { leg } => self.on_flatten(leg, now),
             RiskUpdate::DailyPnl { realized } => {
                 self.stats.daily_pnl.set(realized);
                 self.breakers.on_daily_pnl(realized, self.max_daily_loss, now);
@@ -422,7 +423,8 @@ impl RiskGate {
         if self.reconciling > 0 {
             return Err(Veto::Reconciling);
         }
-        if let Some(b) = self.breakers.first_open() {
+        // A breaker stops new positions; an order that only reduces one still goes.
+        if let Some(b) = self.breakers.first_open().filter(|_| !self.exiting) {
             return Err(Veto::breaker(b));
         }
         if now.saturating_sub(o.oldest_ns) > self.max_age_ns {
@@ -511,11 +513,33 @@ impl RiskGate {
     /// the profit margin and the position and exposure limits (it reduces the position
     /// it closes), then executed as an operation of its own.
     fn on_exit(&mut self, legs: [crate::msg::Leg; 2], slot: u16, now: u64) {
+        let o =
+            self.reducing(crate::state::EXIT_ID + u64::from(slot), crate::msg::OppKind::Basis, &legs, now);
+        self.approve_reducing(&o);
+    }
+
+    fn on_flatten(&mut self, leg: crate::msg::Leg, now: u64) {
+        let id = crate::state::FLATTEN_ID + u64::from(leg.inst.0);
+        let o = self.reducing(id, crate::msg::OppKind::Flatten, &[leg], now);
+        self.approve_reducing(&o);
+    }
+
+    /// An operation the state stage asks for to reduce what is held: its notional is its
+    /// largest leg's.
+    fn reducing(
+        &self,
+        id: u64,
+        kind: crate::msg::OppKind,
+        legs: &[crate::msg::Leg],
+        now: u64,
+    ) -> Opportunity {
+        let mut all = [crate::msg::Leg::default(); MAX_LEGS];
+        all[..legs.len()].copy_from_slice(legs);
         let mut o = Opportunity {
-            id: crate::state::EXIT_ID + u64::from(slot),
-            kind: crate::msg::OppKind::Basis,
-            n_legs: 2,
-            legs: [legs[0], legs[1], crate::msg::Leg::default()],
+            id,
+            kind,
+            n_legs: legs.len() as u8,
+            legs: all,
             expected_profit: Amount::ZERO,
             edge: crate::types::Rate::ZERO,
             notional: Amount::ZERO,
@@ -524,14 +548,21 @@ impl RiskGate {
             oldest_ns: now,
             detected_ns: now,
         };
-        for leg in &legs {
+        for leg in legs {
             if let Some(i) = self.instruments.try_get(leg.inst) {
                 let v = self.leg_usd(i, leg.price, leg.qty, &o).unwrap_or(Amount::ZERO);
                 o.notional = o.notional.max(v);
             }
         }
+        o
+    }
+
+    /// Checks a reducing operation like an entry except the profit margin, the position
+    /// and exposure limits and the circuit breakers (which stop new positions, not the
+    /// closing of one), and sends it on when it passes.
+    fn approve_reducing(&mut self, o: &Opportunity) {
         self.exiting = true;
-        let e = self.decide(&o);
+        let e = self.decide(o);
         self.exiting = false;
         if let Some(e) = e {
             self.held.push(&mut self.rings.executions, e);

@@ -156,7 +156,7 @@ fn op_ids_continue_from_the_journal_and_never_repeat() {
     let e = rig.offer(&[rig.spot_spot()]);
     assert_eq!(e[0].op(), 43);
     assert_eq!(rig.snapshot().last_op_id, 43);
-    assert_eq!(rig.snapshot().approved, [2, 0, 0]);
+    assert_eq!(rig.snapshot().approved, [2, 0, 0, 0]);
 }
 
 #[test]
@@ -323,6 +323,45 @@ fn rate_limits_keep_headroom_and_refill() {
 }
 
 #[test]
+fn a_flatten_or_a_basis_exit_is_checked_like_an_entry_but_for_margin_limits_and_breakers() {
+    // Limits a reducing order would break: every position and all exposure at 1 USD.
+    let config = RiskConfig {
+        max_position_size_usd: Usd::new(1),
+        max_total_exposure_usd: Usd::new(1),
+        ..RiskConfig::default()
+    };
+    let mut rig = Rig::new(config);
+    let (g, m) =
+        (rig.u.instruments.get(rig.u.gate_btc).clone(), rig.u.instruments.get(rig.u.mexc_btc).clone());
+    let leg = Leg { inst: m.id, side: Side::Buy, price: px(&m, "50000"), qty: qty(&m, "0.0002") };
+    rig.update(RiskUpdate::Flatten { leg });
+    let e = testkit::drain(&mut rig.out);
+    assert_eq!(e.len(), 1, "no profit, over the limits, and approved");
+    assert_eq!((e[0].opp().kind, e[0].opp().legs()), (OppKind::Flatten, &[leg][..]));
+    assert_eq!(e[0].opp().id, crate::state::FLATTEN_ID + u64::from(m.id.0));
+    // Its instrument is busy until it is done, as an entry's would be.
+    assert_eq!(rig.refusal(rig.spot_spot()), Some(Veto::InstrumentBusy));
+    rig.done(e[0].op(), true);
+    // A basis exit: both legs, the same checks.
+    let perp = rig.u.instruments.get(rig.u.gate_btc_perp).clone();
+    let legs = [
+        Leg { inst: g.id, side: Side::Sell, price: px(&g, "49990"), qty: qty(&g, "0.01") },
+        Leg { inst: perp.id, side: Side::Buy, price: px(&perp, "50010"), qty: qty(&perp, "100") },
+    ];
+    rig.update(RiskUpdate::BasisExit { legs, slot: 3 });
+    let e = testkit::drain(&mut rig.out);
+    assert_eq!(e.len(), 1);
+    assert_eq!((e[0].opp().kind, e[0].opp().id), (OppKind::Basis, crate::state::EXIT_ID + 3));
+    rig.done(e[0].op(), true);
+    // The kill switch stops both.
+    rig.update(RiskUpdate::Halt);
+    rig.update(RiskUpdate::Flatten { leg });
+    rig.update(RiskUpdate::BasisExit { legs, slot: 3 });
+    assert!(testkit::drain(&mut rig.out).is_empty());
+    assert_eq!(rig.snapshot().rejected[Veto::KillSwitch as usize], 2);
+}
+
+#[test]
 fn the_kill_switch_refuses_everything_from_each_source() {
     let mut rig = Rig::new(RiskConfig::default());
     rig.update(RiskUpdate::Halt);
@@ -360,6 +399,13 @@ fn breakers_trip_refuse_and_are_visible() {
     assert_eq!(s.breaker_trips[Breaker::ConsecutiveFailures.index()], 1);
     assert!(s.to_string().contains("consecutive_failures   OPEN"), "{s}");
     assert_eq!(rig.refusal(rig.spot_spot()), Some(Veto::BreakerConsecutiveFailures));
+    // An order that only reduces a position still goes.
+    let m = rig.u.instruments.get(rig.u.mexc_btc).clone();
+    let leg = Leg { inst: m.id, side: Side::Buy, price: px(&m, "50000"), qty: qty(&m, "0.0002") };
+    rig.update(RiskUpdate::Flatten { leg });
+    let e = testkit::drain(&mut rig.out);
+    assert_eq!(e.len(), 1, "a flatten passes an open breaker");
+    rig.done(e[0].op(), true);
     let alerts = testkit::drain(&mut rig.alerts);
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].kind, AlertKind::BreakerTripped);

@@ -259,6 +259,11 @@ pub struct Accounting {
     futures_cash: [Amount; Venue::COUNT],
     /// Per asset: fees charged in it.
     fees: Vec<Amount>,
+    /// Per instrument: fees charged in its base asset (base units), which the position
+    /// in the venue's wallet lacks.
+    base_fees: Vec<Amount>,
+    /// Per instrument: fees charged in its quote asset (quote units).
+    quote_fees: Vec<Amount>,
     pub realized_usd: Amount,
     pub fees_usd: Amount,
     pub funding_usd: Amount,
@@ -275,6 +280,8 @@ impl Accounting {
             wallet: vec![Amount::ZERO; Venue::COUNT * assets],
             futures_cash: [Amount::ZERO; Venue::COUNT],
             fees: vec![Amount::ZERO; assets],
+            base_fees: vec![Amount::ZERO; instruments.len()],
+            quote_fees: vec![Amount::ZERO; instruments.len()],
             realized_usd: Amount::ZERO,
             fees_usd: Amount::ZERO,
             funding_usd: Amount::ZERO,
@@ -315,6 +322,16 @@ impl Accounting {
             f.fee.mul(f.other_fee_usd, Rounding::Floor).unwrap_or(Amount::ZERO)
         };
         if let Some(x) = self.fees.get_mut(f.fee_asset.index()) {
+            *x = x.saturating_add(f.fee);
+        }
+        let by_inst = if f.fee_asset == inst.base {
+            self.base_fees.get_mut(inst.id.index())
+        } else if f.fee_asset == inst.quote {
+            self.quote_fees.get_mut(inst.id.index())
+        } else {
+            None
+        };
+        if let Some(x) = by_inst {
             *x = x.saturating_add(f.fee);
         }
         let mut realized = Amount::ZERO;
@@ -414,6 +431,17 @@ impl Accounting {
     /// Contracts of a perpetual held (signed, in its quantity unit).
     pub fn contracts(&self, inst: &Instrument) -> Qty {
         self.futures.get(inst.id.index()).map_or(Qty::ZERO, |l| Qty(l.qty as i64))
+    }
+
+    /// Fees `inst`'s fills paid in its base asset (base units): its position less
+    /// this is what the venue's wallet holds from it.
+    pub fn base_fees(&self, inst: &Instrument) -> Amount {
+        self.base_fees.get(inst.id.index()).copied().unwrap_or(Amount::ZERO)
+    }
+
+    /// Fees `inst`'s fills paid in its quote asset (quote units).
+    pub fn quote_fees(&self, inst: &Instrument) -> Amount {
+        self.quote_fees.get(inst.id.index()).copied().unwrap_or(Amount::ZERO)
     }
 
     /// Fees charged in `asset`.

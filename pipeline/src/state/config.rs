@@ -12,8 +12,9 @@ pub struct StateConfig {
     pub max_slippage_bps: Bps,
     /// An unwind's limit is the current best price moved this far (to get done).
     pub unwind_slippage_bps: Bps,
-    /// Recovery rounds before an operation waits for an operator (0: none, a naked leg
-    /// waits for an operator at once).
+    /// Futile recovery rounds (nothing filled, not refused in passing) before an
+    /// operation waits for an operator (0: none, a naked leg waits for an operator at
+    /// once). A round that filled part of the gap does not count.
     pub max_recovery_attempts: u8,
     /// After a round in which an order was refused before reaching the venue (rate
     /// limited, order connection down), the next round waits this long, doubled for each
@@ -41,6 +42,12 @@ pub struct StateConfig {
     pub usd_assets: Vec<String>,
     /// When spot-futures basis positions are closed (`[state.basis]`).
     pub basis: super::basis::BasisExitConfig,
+    /// Trade what fees in the base asset and lot dust leave in an asset back to flat,
+    /// once it clears a venue's minimum order (`state::flatten`).
+    pub flatten: bool,
+    /// How long an orderly stop waits for open operations to finish (recovery
+    /// included) and leftovers to be flattened before it stops anyway.
+    pub drain_timeout_ms: u64,
 }
 
 impl Default for StateConfig {
@@ -59,6 +66,8 @@ impl Default for StateConfig {
             max_ops: 256,
             usd_assets: vec!["USDT".to_owned()],
             basis: super::basis::BasisExitConfig::default(),
+            flatten: true,
+            drain_timeout_ms: 30_000,
         }
     }
 }
@@ -84,6 +93,7 @@ impl StateConfig {
         c.at_least("query_interval_ms", self.query_interval_ms, 1);
         c.at_least("reconcile_interval_ms", self.reconcile_interval_ms, 1);
         c.at_least("mark_interval_ms", self.mark_interval_ms, 1);
+        c.at_least("drain_timeout_ms", self.drain_timeout_ms, 1);
         c.at_least("max_data_age_ms", self.max_data_age_ms, 1);
         c.between("max_ops", self.max_ops as u64, 1, 65_536);
         c.not_empty("usd_assets", &self.usd_assets, "asset");

@@ -45,6 +45,7 @@
 mod accounting;
 mod basis;
 mod config;
+mod flatten;
 mod foreign;
 mod ledger;
 mod operations;
@@ -66,6 +67,7 @@ pub use crate::journal::{OpPhase, OrderState};
 pub use accounting::{Accounting, Lot, MoneyBoard};
 pub use basis::{BasisExitConfig, BasisPosition, EXIT_ID, ExitTrigger, MAX_BASIS};
 pub use config::{StateConfig, StateConfigError};
+pub use flatten::FLATTEN_ID;
 pub use foreign::{ForeignSnapshot, ForeignStats};
 pub use ledger::{Applied, Delta, Positions};
 pub use quality::{QualitySnapshot, QualityStats};
@@ -125,6 +127,8 @@ pub struct StateKeeper {
     exit_sent_ns: [u64; basis::MAX_BASIS],
     /// Per venue: since when funding has been paid rather than received (0: it is not).
     adverse_since_ns: [u64; Venue::COUNT],
+    /// Per asset: when a flatten was last asked for (0: none pending).
+    flatten_sent_ns: Vec<u64>,
     ops: Vec<Op>,
     positions: Positions,
     halt_refs: Vec<u16>,
@@ -197,6 +201,7 @@ impl StateKeeper {
             basis: [basis::BasisPosition::default(); basis::MAX_BASIS],
             exit_sent_ns: [0; basis::MAX_BASIS],
             adverse_since_ns: [0; Venue::COUNT],
+            flatten_sent_ns: vec![0; assets],
             instruments,
             cfg: config.clone(),
             planner: Planner {
@@ -409,8 +414,8 @@ impl StateKeeper {
         let u = RiskUpdate::Position {
             inst,
             qty: self.positions.qty[inst.index()],
-            exposure: self.val.exposure(i, &self.positions),
-            quote_exposure: self.val.quote_exposure(i, &self.positions),
+            exposure: self.val.exposure(i, &self.positions, self.acct.base_fees(i)),
+            quote_exposure: self.val.quote_exposure(i, &self.positions, self.acct.quote_fees(i)),
         };
         self.tell_risk(u);
     }
@@ -749,27 +754,72 @@ impl StateKeeper {
             let Some(_why) = basis::exit_due(&self.cfg.basis, &p, b, adverse, now) else { continue };
             // Limits: the best price moved by the unwind slippage, on the tick.
             let slip = self.cfg.unwind_slippage_bps.rate();
-            let limit = |i: &Instrument, price: crate::types::Price, side: Side| {
-                let d = Amount(i128::from(price.0))
-                    .mul_rate(slip, crate::types::Rounding::Floor)
-                    .map_or(0, |a| a.0);
-                let d = i64::try_from(d).unwrap_or(0);
-                match side {
-                    Side::Sell => i.round_price(
-                        crate::types::Price(price.0.saturating_sub(d)),
-                        crate::types::Rounding::Ceil,
-                    ),
-                    Side::Buy => i.round_price(
-                        crate::types::Price(price.0.saturating_add(d)),
-                        crate::types::Rounding::Floor,
-                    ),
-                }
-            };
+            let limit = |i: &Instrument, price, side| flatten::through(i, price, side, slip);
             let legs = basis::exit_legs(&p, limit(si, sp, ss), limit(pi, pp, ps));
             self.basis[k].exiting = true;
             self.exit_sent_ns[k] = now;
             self.tell_risk(RiskUpdate::BasisExit { legs, slot: k as u16 });
         }
+    }
+
+    /// Asks the risk gate to take each asset's leftover back to flat (`flatten`): one
+    /// asset at a time, none while an operation or a basis exit trades the asset.
+    fn flatten(&mut self, now: u64) {
+        let mut pending = 0;
+        for a in 0..self.flatten_sent_ns.len() {
+            let asset = AssetId(a as u16);
+            if self.val.is_usd(asset) {
+                continue;
+            }
+            let trades =
+                |id: InstrumentId| self.instruments.try_get(id).is_some_and(|i| flatten::touches(i, asset));
+            let busy = |o: &Op| o.used && !o.closed && o.legs().iter().any(|l| trades(l.inst));
+            // An operation an operator must decide about holds the asset until then; one
+            // still trading counts as a flatten to come (a stop waits for both).
+            if self.ops.iter().any(|o| busy(o) && o.phase != OpPhase::AwaitingOperator)
+                || self.basis.iter().any(|p| p.used && p.exiting && trades(p.spot))
+            {
+                pending += 1;
+                continue;
+            }
+            if self.ops.iter().any(busy) {
+                continue;
+            }
+            // What the engine's trading left of the asset: every venue's spot wallet and
+            // every perpetual's contracts, in base units.
+            let acct = &self.acct;
+            let spot: Amount =
+                Venue::ALL.iter().map(|&v| acct.wallet(v, asset)).fold(Amount::ZERO, Amount::saturating_add);
+            let net = self
+                .instruments
+                .iter()
+                .filter(|i| i.base == asset && i.market == crate::types::Market::Futures)
+                .filter_map(|i| i.base_amount(acct.contracts(i)))
+                .fold(spot, Amount::saturating_add);
+            let val = &self.val;
+            let candidates =
+                self.instruments.iter().filter(|i| i.base == asset && val.is_usd(i.quote)).filter_map(|i| {
+                    let top = val.fresh_book(i.id, now)?;
+                    Some((
+                        i,
+                        acct.wallet(i.venue, asset),
+                        top.best_bid().map(|l| l.price),
+                        top.best_ask().map(|l| l.price),
+                    ))
+                });
+            let Some(leg) = flatten::order(net, candidates, self.cfg.unwind_slippage_bps.rate()) else {
+                continue;
+            };
+            pending += 1;
+            let sent = self.flatten_sent_ns[a];
+            if sent != 0 && now.saturating_sub(sent) < ms_to_ns(flatten::RETRY_MS) {
+                continue;
+            }
+            self.flatten_sent_ns[a] = now.max(1);
+            self.stats.flattens.inc();
+            self.tell_risk(RiskUpdate::Flatten { leg });
+        }
+        self.stats.flatten_pending.set(pending);
     }
 
     fn close(&mut self, k: usize, balanced: bool, now: u64) {
@@ -781,6 +831,12 @@ impl StateKeeper {
         let pnl = op.realized.saturating_sub(op.fees);
         let phase = if outcome.completed { OpPhase::Completed } else { OpPhase::Failed };
         self.basis_closed(&op, outcome.completed, now);
+        if op.exec.opp().kind == crate::msg::OppKind::Flatten
+            && let Some(i) = op.legs().first().and_then(|l| self.instruments.try_get(l.inst))
+            && let Some(t) = self.flatten_sent_ns.get_mut(i.base.index())
+        {
+            *t = 0;
+        }
         self.set_phase(k, phase, now);
         let wall = (self.wall_ms)();
         self.journal(Record::OpFinished {
@@ -992,6 +1048,11 @@ impl StateKeeper {
             if !self.killed {
                 self.check_basis_exits(now);
             }
+            if !self.killed && self.cfg.flatten {
+                self.flatten(now);
+            } else {
+                self.stats.flatten_pending.set(0);
+            }
         }
         if now >= self.next_reconcile_ns {
             self.next_reconcile_ns = now.saturating_add(ms_to_ns(self.cfg.reconcile_interval_ms));
@@ -1006,7 +1067,9 @@ impl StateKeeper {
     /// Marks every position to its book: exposure to risk, unrealized P&L to the stats.
     fn mark(&mut self) {
         for k in 0..self.instruments.len() {
-            if !self.positions.qty[k].is_zero() && self.risk.room() > ROOM {
+            let held = !self.positions.qty[k].is_zero()
+                || !self.acct.base_fees(self.instruments.get(InstrumentId(k as u16))).is_zero();
+            if held && self.risk.room() > ROOM {
                 self.publish_position(InstrumentId(k as u16));
             }
         }

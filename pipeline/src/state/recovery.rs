@@ -12,8 +12,9 @@
 //! `max_unpriced_wait_ms` for a fresh book to price it.
 //!
 //! Quantities below an instrument's minimum are dust and left alone. A round whose
-//! orders the venue never saw (rate limited, order connection down) is not counted
-//! against `max_recovery_attempts`, and the next round backs off exponentially from
+//! orders the venue never saw (rate limited, order connection down), or that filled
+//! part of the gap, is not counted against `max_recovery_attempts`: only futile rounds
+//! are. After a round the venue never saw, the next one backs off exponentially from
 //! `recovery_backoff_ms`: hammering a rate limiter only extends the block. Orders with no
 //! answer within `ack_timeout_ms` have an unknown outcome and are queried every
 //! `query_interval_ms`; past the deadline, orders still open are cancelled. When the
@@ -236,19 +237,23 @@ impl Op {
         (0..self.legs().len()).any(|i| self.net(i) != self.net(0)) || !settled
     }
 
-    /// Looks once at how the latest round's orders were refused: a round refused
-    /// entirely in passing (rate limited, connection down) never reached the venue and
-    /// is not counted; any refusal in passing backs the next round off.
+    /// Looks once at how the latest round went. Only a futile round counts against
+    /// `max_recovery_attempts`: one refused entirely in passing (rate limited,
+    /// connection down) never reached the venue, and one that filled anything closed
+    /// part of the gap (each such round closes at least a lot, so they cannot go on
+    /// for ever). Any refusal in passing backs the next round off.
     pub(super) fn judge_round(&mut self) {
         if self.round_judged {
             return;
         }
         self.round_judged = true;
         let round = &self.orders[self.round_start..self.n_orders];
+        let progressed = round.iter().any(|o| !o.applied.filled.is_zero());
+        let never_reached = round.iter().all(OrderSlot::refused_in_passing);
+        if self.rounds > 0 && (progressed || never_reached) {
+            self.rounds -= 1;
+        }
         if round.iter().any(OrderSlot::refused_in_passing) {
-            if self.rounds > 0 && round.iter().all(OrderSlot::refused_in_passing) {
-                self.rounds -= 1;
-            }
             self.backoff = self.backoff.saturating_add(1);
         } else {
             self.backoff = 0;

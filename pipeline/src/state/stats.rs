@@ -35,6 +35,8 @@ pub struct StateStats {
     pub funding_payments: Counter,
     /// Basis positions closed by their exit rule.
     pub basis_exits: Counter,
+    /// Flattens asked of the risk gate (`state::flatten`).
+    pub flattens: Counter,
     pub journal_failures: Counter,
     pub alerts_dropped: Counter,
     pub op_table_full: Counter,
@@ -43,6 +45,8 @@ pub struct StateStats {
     pub open_recovering: Gauge,
     pub open_awaiting_operator: Gauge,
     pub pending_reconcile: Gauge,
+    /// Assets whose leftover clears a venue's minimum order, waiting to be flattened.
+    pub flatten_pending: Gauge,
     pub killed: Gauge,
     pub realized_pnl: AmountCell,
     pub daily_pnl: AmountCell,
@@ -71,6 +75,7 @@ impl StateStats {
             duplicate_fills: self.duplicate_fills.get(),
             open: [self.open_executing.get(), self.open_recovering.get(), self.open_awaiting_operator.get()],
             pending_reconcile: self.pending_reconcile.get(),
+            flatten_pending: self.flatten_pending.get(),
             killed: self.killed.get() != 0,
             realized_pnl: self.realized_pnl.get(),
             daily_pnl: self.daily_pnl.get(),
@@ -100,6 +105,8 @@ pub struct StateSnapshot {
     /// Open operations: executing, recovering, awaiting an operator.
     pub open: [i64; 3],
     pub pending_reconcile: i64,
+    /// Assets waiting to be flattened.
+    pub flatten_pending: i64,
     pub killed: bool,
     pub realized_pnl: Amount,
     pub daily_pnl: Amount,

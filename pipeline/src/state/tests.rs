@@ -269,7 +269,7 @@ fn a_clean_two_leg_operation_completes() {
     // Both orders acknowledged: latency went to risk.
     assert_eq!(r.updates.iter().filter(|u| matches!(u, RiskUpdate::OrderLatency { .. })).count(), 2);
     let s = r.s.stats().snapshot();
-    assert_eq!(s.ops_completed, [1, 0, 0]);
+    assert_eq!(s.ops_completed, [1, 0, 0, 0]);
     assert_eq!(s.fills_applied, 3);
     let q = s.quality;
     assert_eq!((q.finished, q.as_planned, q.needed_recovery, q.profitable), (1, 1, 0, 1));
@@ -702,6 +702,125 @@ fn exhausted_recovery_halts_the_instruments_until_an_operator_acts() {
     assert_eq!(r.s.position(g), Qty::ZERO);
 }
 
+#[test]
+fn rounds_that_close_part_of_the_gap_do_not_use_up_recovery() {
+    let mut r = Rig::new();
+    r.books("49990", "50000");
+    let g = r.u.gate_btc;
+    r.start(12);
+    let f = r.fill(g, "50000", "0.01", "0.01");
+    r.order(12, 0, 0, f);
+    let d = r.done(g, "0.01");
+    r.order(12, 0, 0, d);
+    r.order(12, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
+    r.run();
+    // Five unwind rounds, two more than max_recovery_attempts, each filling a fifth of
+    // the 0.01 BTC to undo (a venue filling IOC orders in part).
+    let gi = r.inst(g);
+    for attempt in 1..=5u8 {
+        let rec = r.recovery_orders();
+        assert_eq!(rec.len(), attempt as usize, "round {attempt} goes out");
+        let (client, leg) = *rec.last().unwrap();
+        assert_eq!(
+            (client.leg, client.attempt, leg.side),
+            (0, attempt, Side::Sell),
+            "the Gate buy is unwound"
+        );
+        let left = if attempt == 1 { "0.01".to_owned() } else { format!("0.00{}", 10 - 2 * (attempt - 1)) };
+        assert_eq!(leg.qty, qty(&gi, &left), "round {attempt} sells what is left");
+        let f = r.fill(g, "49990", "0.002", "0.002");
+        r.order(12, 0, attempt, f);
+        let d = r.done(g, "0.002");
+        r.order(12, 0, attempt, d);
+        r.run();
+    }
+    assert_eq!(r.recovery_orders().len(), 5);
+    assert_eq!(r.s.phase(12), Some(OpPhase::Failed), "unwound in full, not handed to an operator");
+    assert_eq!(r.s.position(g), Qty::ZERO);
+}
+
+fn flattens(r: &Rig) -> Vec<Leg> {
+    r.updates
+        .iter()
+        .filter_map(|u| match u {
+            RiskUpdate::Flatten { leg } => Some(*leg),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A completed spot-spot operation whose Gate buy of 0.01 BTC paid its fee in BTC:
+/// 0.0002 leaves Gate's position, so it holds 0.0098 on Gate against 0.01 sold on MEXC.
+fn fee_in_the_base_asset(r: &mut Rig, op: u64) {
+    r.books("49990", "50000");
+    let (g, m) = (r.u.gate_btc, r.u.mexc_btc);
+    let gi = r.inst(g);
+    r.start(op);
+    let fill = OrderUpdate::Fill {
+        price: px(&gi, "50000"),
+        qty: qty(&gi, "0.01"),
+        cum_qty: qty(&gi, "0.01"),
+        fee: Amount::parse("0.0002").unwrap(),
+        fee_asset: gi.base,
+        trade_id: 1,
+    };
+    r.order(op, 0, 0, fill);
+    let d = r.done(g, "0.01");
+    r.order(op, 0, 0, d);
+    let f = r.fill(m, "50500", "0.01", "0.01");
+    r.order(op, 1, 0, f);
+    let d = r.done(m, "0.01");
+    r.order(op, 1, 0, d);
+    r.run();
+    assert_eq!(r.s.phase(op), Some(OpPhase::Completed));
+    r.advance(1_000);
+    r.books("49990", "50000");
+}
+
+#[test]
+fn a_fee_taken_in_the_base_asset_is_bought_back_where_least_is_held() {
+    let mut r = Rig::new();
+    fee_in_the_base_asset(&mut r, 13);
+    let mi = r.inst(r.u.mexc_btc);
+    // One buy of the 0.0002 BTC short, on MEXC (where the engine sold), at MEXC's ask
+    // 50510 moved by the unwind slippage (50 bps), on the tick.
+    assert_eq!(
+        flattens(&r),
+        vec![Leg { inst: mi.id, side: Side::Buy, price: px(&mi, "50762.55"), qty: qty(&mi, "0.0002") }]
+    );
+    // Asked once: until the risk gate's operation closes or the retry time passes.
+    r.advance(1_000);
+    r.books("49990", "50000");
+    assert_eq!(flattens(&r).len(), 1);
+    r.advance(1_000);
+    r.books("49990", "50000");
+    assert_eq!(flattens(&r).len(), 2, "asked again: the risk gate started nothing");
+}
+
+#[test]
+fn with_the_flattener_off_the_leftover_stays() {
+    let cfg = StateConfig { flatten: false, ..StateConfig::default() };
+    let mut r = Rig::open_with(scratch("state-flatten-off"), None, &cfg);
+    fee_in_the_base_asset(&mut r, 15);
+    r.advance(5_000);
+    assert!(flattens(&r).is_empty());
+}
+
+#[test]
+fn nothing_is_flattened_while_an_operation_trades_the_asset() {
+    let mut r = Rig::new();
+    r.books("49990", "50000");
+    let g = r.u.gate_btc;
+    r.start(14);
+    // Gate filled, MEXC has not answered: 0.01 BTC long, and the operation owns it.
+    let f = r.fill(g, "50000", "0.01", "0.01");
+    r.order(14, 0, 0, f);
+    r.advance(1_000);
+    r.books("49990", "50000");
+    assert_eq!(r.s.phase(14), Some(OpPhase::Executing));
+    assert!(flattens(&r).is_empty());
+}
+
 /// Gate filled the entry, MEXC's leg was refused by the rate limiter.
 fn naked_after_a_rate_limit(r: &mut Rig, op: u64) {
     r.books("49990", "50000");
@@ -800,7 +919,7 @@ fn an_operation_that_filled_nothing_is_missed_not_failed() {
     r.order(8, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
     r.run();
     assert_eq!(r.done_updates(), vec![(8, true, Amount::ZERO)]);
-    assert_eq!(r.s.stats().snapshot().ops_missed, [1, 0, 0]);
+    assert_eq!(r.s.stats().snapshot().ops_missed, [1, 0, 0, 0]);
     // Missed is a success but not an execution as planned.
     let q = r.s.stats().snapshot().quality;
     assert_eq!((q.finished, q.succeeded, q.as_planned, q.needed_recovery), (1, 1, 0, 0));

@@ -245,25 +245,34 @@ impl Valuation {
     /// The signed USD value of `inst`'s position: its base units at the asset's one USD
     /// mark. One price per asset, whatever the venue: BTC held on one venue and owed on
     /// another net to nothing, as they do in the risk gate's exposure.
-    pub(super) fn exposure(&self, inst: &Instrument, positions: &Positions) -> Amount {
+    ///
+    /// `base_fees` are fees the position's fills paid in the base asset: they left the
+    /// wallet, so they leave the exposure.
+    pub(super) fn exposure(&self, inst: &Instrument, positions: &Positions, base_fees: Amount) -> Amount {
         let q = positions.qty[inst.id.index()];
-        if q.is_zero() {
+        if q.is_zero() && base_fees.is_zero() {
             return Amount::ZERO;
         }
         inst.base_amount(q)
+            .map(|b| b.saturating_sub(base_fees))
             .zip(self.usd_rate(inst.base))
             .and_then(|(b, rate)| b.mul(rate, Rounding::Floor))
             .unwrap_or(Amount::ZERO)
     }
 
     /// The USD value of the quote asset the position moved (spent on buys, received on
-    /// sells, fees included), when the quote is not a USD asset.
-    pub(super) fn quote_exposure(&self, inst: &Instrument, positions: &Positions) -> Amount {
+    /// sells, `quote_fees` paid in it included), when the quote is not a USD asset.
+    pub(super) fn quote_exposure(
+        &self,
+        inst: &Instrument,
+        positions: &Positions,
+        quote_fees: Amount,
+    ) -> Amount {
         let k = inst.id.index();
         if self.usd.get(inst.quote.index()).copied().unwrap_or(true) {
             return Amount::ZERO;
         }
-        let flow = Amount::ZERO.saturating_sub(positions.cost[k].saturating_add(positions.fees[k]));
+        let flow = Amount::ZERO.saturating_sub(positions.cost[k].saturating_add(quote_fees));
         self.usd_rate(inst.quote).and_then(|rate| flow.mul(rate, Rounding::Floor)).unwrap_or(Amount::ZERO)
     }
 
