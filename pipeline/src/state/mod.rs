@@ -45,6 +45,7 @@
 mod accounting;
 mod basis;
 mod config;
+mod drift;
 mod foreign;
 mod ledger;
 mod operations;
@@ -66,6 +67,7 @@ pub use crate::journal::{OpPhase, OrderState};
 pub use accounting::{Accounting, Lot, MoneyBoard};
 pub use basis::{BasisExitConfig, BasisPosition, EXIT_ID, ExitTrigger, MAX_BASIS};
 pub use config::{StateConfig, StateConfigError};
+pub use drift::{Account, DriftBoard, DriftLine};
 pub use foreign::{ForeignSnapshot, ForeignStats};
 pub use ledger::{Applied, Delta, Positions};
 pub use quality::{QualitySnapshot, QualityStats};
@@ -125,6 +127,8 @@ pub struct StateKeeper {
     exit_sent_ns: [u64; basis::MAX_BASIS],
     /// Per venue: since when funding has been paid rather than received (0: it is not).
     adverse_since_ns: [u64; Venue::COUNT],
+    /// Every wallet's balance at its venue against the engine's books.
+    drift: drift::Reconciler,
     ops: Vec<Op>,
     positions: Positions,
     halt_refs: Vec<u16>,
@@ -186,6 +190,7 @@ impl StateKeeper {
         let wall_ms: fn() -> u64 = system_wall_ms;
         let val = Valuation::new(instruments.clone(), &config.usd_assets, config.max_data_age_ms);
         let acct = accounting::Accounting::new(&instruments, val.usd_flags());
+        let drift = drift::Reconciler::new(&instruments);
         let mut s = Self {
             rings,
             journal,
@@ -197,6 +202,7 @@ impl StateKeeper {
             basis: [basis::BasisPosition::default(); basis::MAX_BASIS],
             exit_sent_ns: [0; basis::MAX_BASIS],
             adverse_since_ns: [0; Venue::COUNT],
+            drift,
             instruments,
             cfg: config.clone(),
             planner: Planner {
@@ -236,6 +242,9 @@ impl StateKeeper {
             s.daily = r.realized_by_day.get(&s.day).copied().unwrap_or(Amount::ZERO);
             s.stats.daily_pnl.set(s.daily);
             s.stats.op_table_full.add(back.lost);
+            // A drift halt stays on until an operator acknowledges it.
+            s.drift.halted = r.drift_halted;
+            s.stats.drift_halted.set(r.drift_halted.iter().filter(|h| **h).count() as i64);
             // A kill switch stays on across restarts until an operator lifts it.
             if let Some(k) = r.kill_switch {
                 s.killed = true;
@@ -427,6 +436,7 @@ impl StateKeeper {
                 if let Some(m) = &self.money {
                     m.report_spot(&self.acct, b.venue, b.asset, b.available.saturating_add(b.locked));
                 }
+                self.drift_spot_report(b.venue, b.asset, b.available.saturating_add(b.locked));
                 let assets = self.instruments.asset_count();
                 if b.asset.index() < assets {
                     self.balances[b.venue.index() * assets + b.asset.index()] = b.available;
@@ -458,6 +468,9 @@ impl StateKeeper {
             self.daily = self.daily.saturating_add(w.funding);
             self.stats.daily_pnl.set(self.daily);
             self.tell_risk(RiskUpdate::DailyPnl { realized: self.daily });
+        }
+        if let Some(b) = w.balance {
+            self.drift_futures_report(w.venue, b);
         }
         if let Some(m) = &self.money {
             if let Some(b) = w.balance {
@@ -571,6 +584,7 @@ impl StateKeeper {
         match c {
             StateControl::KillSwitch => self.kill(true),
             StateControl::Resume => self.resume(),
+            StateControl::AckDrift { venue } => self.ack_drift(venue),
             StateControl::Retry { op } => {
                 if let Some(k) = self.find_op(op) {
                     if !self.ops[k].closed && self.ops[k].phase == OpPhase::AwaitingOperator {
@@ -620,7 +634,10 @@ impl StateKeeper {
             *h = h.saturating_add(1);
             if *h == 1 {
                 self.journal(Record::InstrumentHalt { inst: leg.inst, halted: true, ts_ns: now });
-                self.tell_risk(RiskUpdate::InstrumentHalt { inst: leg.inst, halted: true });
+                // A venue halted for a drift has told the gate already.
+                if !self.drift.halted[self.instruments.get(leg.inst).venue.index()] {
+                    self.tell_risk(RiskUpdate::InstrumentHalt { inst: leg.inst, halted: true });
+                }
                 self.alert(AlertKind::InstrumentHalted, self.ops[k].exec.op(), i64::from(leg.inst.0));
             }
         }
@@ -639,7 +656,10 @@ impl StateKeeper {
                 *h -= 1;
                 if *h == 0 {
                     self.journal(Record::InstrumentHalt { inst: leg.inst, halted: false, ts_ns: now });
-                    self.tell_risk(RiskUpdate::InstrumentHalt { inst: leg.inst, halted: false });
+                    // A venue halted for a drift stays halted until acknowledged.
+                    if !self.drift.halted[self.instruments.get(leg.inst).venue.index()] {
+                        self.tell_risk(RiskUpdate::InstrumentHalt { inst: leg.inst, halted: false });
+                    }
                 }
             }
         }
@@ -803,6 +823,17 @@ impl StateKeeper {
             self.stats.ops_failed[kind].inc();
         }
         self.stats.quality.record(&self.ops[k], balanced, outcome.success, pnl, now);
+        if op.needed_recovery && self.drift.enabled {
+            // What recovery did is compared with the venues at once, not at the next
+            // interval: the balances are asked for now.
+            let mut asked = [false; Venue::COUNT];
+            for leg in op.legs() {
+                let v = self.instruments.get(leg.inst).venue;
+                if !std::mem::replace(&mut asked[v.index()], true) {
+                    self.send(Command::QueryBalances { venue: v });
+                }
+            }
+        }
         self.realized = self.realized.saturating_add(pnl);
         self.roll_day(wall);
         self.daily = self.daily.saturating_add(pnl);
@@ -995,6 +1026,9 @@ impl StateKeeper {
         }
         if now >= self.next_reconcile_ns {
             self.next_reconcile_ns = now.saturating_add(ms_to_ns(self.cfg.reconcile_interval_ms));
+            // The balances reported since the last check, against the books; then fresh
+            // reports for the next.
+            self.check_drift();
             for v in Venue::ALL {
                 if self.instruments.iter().any(|i| i.venue == v) {
                     self.send(Command::QueryBalances { venue: v });
@@ -1048,6 +1082,13 @@ impl StateKeeper {
             }
             if self.halt_refs[k] > 0 {
                 self.tell_risk(RiskUpdate::InstrumentHalt { inst: id, halted: true });
+            }
+        }
+        // A drift halt journaled before the restart: its venue stays out of new entries.
+        for v in Venue::ALL {
+            if self.drift.halted[v.index()] {
+                self.tell_venue_halt(v, true);
+                self.alert(AlertKind::DriftHalted, 0, -1 - v.index() as i64);
             }
         }
         // Operations restored open keep their instruments out of new operations until
