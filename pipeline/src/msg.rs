@@ -652,6 +652,10 @@ pub enum AlertKind {
     DriftHalted,
     /// An operator acknowledged a venue's drift (`value`: the venue's index).
     DriftAcknowledged,
+    /// A recovery order of operation `op` was clamped to the operation's own quantities,
+    /// or refused beyond the notional limit (`value`: the leg; journaled as
+    /// `RecoveryRefused`).
+    RecoveryBounded,
 }
 
 /// [`AlertKind::Halted`]'s value: an operator's kill switch, journaled before a restart.

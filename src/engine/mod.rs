@@ -482,7 +482,8 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     .with_breaker_log(breakers_rx)
     .with_positions(positions.clone())
     .with_money(money.clone())
-    .with_drift_board(drift.clone());
+    .with_drift_board(drift.clone())
+    .with_recovery_notional_limit(cfg.detect.max_notional_usd.amount());
     let state = if paper { state.without_drift_check() } else { state };
     runner.stage("state", move || state);
 

@@ -208,6 +208,7 @@ impl StateKeeper {
             planner: Planner {
                 max_slippage: config.max_slippage_bps.rate(),
                 unwind_slippage: config.unwind_slippage_bps.rate(),
+                max_notional: Amount(i128::MAX),
             },
             ops: vec![Op::blank(); config.max_ops],
             positions: Positions::new(n),
@@ -293,6 +294,13 @@ impl StateKeeper {
     /// Wallets, lots, realized P&L, fees and funding since the start.
     pub fn accounting(&self) -> &accounting::Accounting {
         &self.acct
+    }
+
+    /// Bounds every recovery order's USD notional at its limit by the entries' limit
+    /// (`detect.max_notional_usd`).
+    pub fn with_recovery_notional_limit(mut self, max_usd: Amount) -> Self {
+        self.planner.max_notional = max_usd;
+        self
     }
 
     /// Replaces the wall clock used for the day boundary of the daily P&L (tests).
@@ -909,6 +917,25 @@ impl StateKeeper {
         true
     }
 
+    /// Journals and alerts every order of `plan` its operation's bounds clamped.
+    fn journal_clamps(&mut self, k: usize, plan: &Plan, now: u64) {
+        for &(leg, wanted, allowed) in &plan.clamped[..plan.n_clamped] {
+            let op = self.ops[k].exec.op();
+            let inst = self.ops[k].legs()[leg as usize].inst;
+            self.journal(Record::RecoveryRefused {
+                op,
+                leg,
+                inst,
+                wanted,
+                allowed,
+                why: recovery::BEYOND_OPERATION,
+                ts_ns: now,
+            });
+            self.stats.recovery_clamped.inc();
+            self.alert(AlertKind::RecoveryBounded, op, i64::from(leg));
+        }
+    }
+
     /// Timeouts, queries, the deadline, and the recovery decision for one operation.
     fn evaluate(&mut self, k: usize, now: u64) {
         let op = self.ops[k].exec;
@@ -970,9 +997,33 @@ impl StateKeeper {
         match recovery::choose(&complete, &unwind, past_deadline) {
             Some(u) => {
                 let plan = if u { unwind } else { complete };
+                self.journal_clamps(k, &plan, now);
                 if !self.execute_plan(k, &plan, u, now) {
                     self.give_up(k, now);
                 }
+            }
+            None if (complete.over_limit.is_some() || unwind.over_limit.is_some())
+                && !complete.unpriced
+                && !unwind.unpriced =>
+            {
+                // Every plan left is beyond the notional limit: refused, for an operator.
+                for p in [&complete, &unwind] {
+                    if let Some((leg, q)) = p.over_limit {
+                        let inst = self.ops[k].legs()[leg as usize].inst;
+                        self.journal(Record::RecoveryRefused {
+                            op: self.ops[k].exec.op(),
+                            leg,
+                            inst,
+                            wanted: q,
+                            allowed: Qty::ZERO,
+                            why: recovery::OVER_NOTIONAL,
+                            ts_ns: now,
+                        });
+                        self.stats.recovery_refused.inc();
+                        self.alert(AlertKind::RecoveryBounded, self.ops[k].exec.op(), i64::from(leg));
+                    }
+                }
+                self.give_up(k, now);
             }
             None if past_deadline
                 && !(unwind.unpriced && now < self.ops[k].unpriced_until(self.cfg.max_unpriced_wait_ms)) =>

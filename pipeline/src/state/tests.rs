@@ -1222,3 +1222,95 @@ fn a_basis_entry_books_its_fees_not_its_spread_and_marks_at_executable_prices() 
     assert_eq!(r.s.stats().snapshot().unrealized_pnl, unrealized);
     assert_eq!(board.equity_change_usd.get(), unrealized - fees);
 }
+
+#[test]
+fn recovery_never_exceeds_the_operations_own_quantities() {
+    let mut r = Rig::new();
+    r.books("49900", "50480");
+    let (g, m) = (r.u.gate_btc, r.u.mexc_btc);
+    let (gi, mi) = (r.inst(g), r.inst(m));
+    r.start(4);
+    // The Gate leg is credited 0.05 BTC, five times its own 0.01 (fills that were not
+    // its own), and the MEXC leg filled nothing: completing would sell 0.05 on MEXC,
+    // unwinding 0.05 on Gate.
+    let f = r.fill(g, "50000", "0.05", "0.05");
+    r.order(4, 0, 0, f);
+    let d = r.done(g, "0.05");
+    r.order(4, 0, 0, d);
+    let d = r.done(m, "0");
+    r.order(4, 1, 0, d);
+    r.run();
+    let orders = r.recovery_orders();
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    let (client, leg) = orders[0];
+    let (own, credited) = if leg.inst == g {
+        (qty(&gi, "0.01"), qty(&gi, "0.05"))
+    } else {
+        (qty(&mi, "0.01"), qty(&mi, "0.05"))
+    };
+    assert_eq!(leg.qty, own, "bounded by the leg's own quantity, not what it was credited");
+    let j = r.journal();
+    assert!(
+        j.contains(&Record::RecoveryRefused {
+            op: 4,
+            leg: client.leg,
+            inst: leg.inst,
+            wanted: credited,
+            allowed: own,
+            why: recovery::BEYOND_OPERATION,
+            ts_ns: r.now(),
+        }),
+        "{j:?}"
+    );
+    let alerts = testkit::drain(&mut r.alerts);
+    assert!(alerts.iter().any(|a| a.kind == AlertKind::RecoveryBounded && a.op == 4), "{alerts:?}");
+    assert_eq!(r.s.stats().recovery_clamped.get(), 1);
+}
+
+#[test]
+fn a_recovery_order_beyond_the_notional_limit_is_refused_for_an_operator() {
+    let mut r = Rig::new();
+    // Entries are limited to 100 USD: the 0.006 BTC either plan needs (about 300 USD)
+    // is beyond it.
+    r.s.planner.max_notional = Amount::from_int(100);
+    r.books("49900", "50480");
+    let (g, m) = (r.u.gate_btc, r.u.mexc_btc);
+    r.start(3);
+    let f = r.fill(g, "50000", "0.01", "0.01");
+    r.order(3, 0, 0, f);
+    let d = r.done(g, "0.01");
+    r.order(3, 0, 0, d);
+    let f = r.fill(m, "50500", "0.004", "0.004");
+    r.order(3, 1, 0, f);
+    let d = r.done(m, "0.004");
+    r.order(3, 1, 0, d);
+    r.run();
+    assert!(r.recovery_orders().is_empty(), "nothing beyond the limit goes out: {:?}", r.recovery_orders());
+    assert_eq!(r.s.phase(3), Some(OpPhase::AwaitingOperator));
+    let j = r.journal();
+    let refused: Vec<_> =
+        j.iter().filter(|rec| matches!(rec, Record::RecoveryRefused { op: 3, why: 1, .. })).collect();
+    assert_eq!(refused.len(), 2, "both plans refused: {refused:?}");
+    assert!(
+        r.updates.iter().any(|u| matches!(u, RiskUpdate::InstrumentHalt { halted: true, .. })),
+        "its instruments wait for an operator"
+    );
+    let alerts = testkit::drain(&mut r.alerts);
+    assert!(alerts.iter().any(|a| a.kind == AlertKind::RecoveryBounded && a.op == 3), "{alerts:?}");
+    assert!(alerts.iter().any(|a| a.kind == AlertKind::RecoveryExhausted && a.op == 3), "{alerts:?}");
+    // Within the limit, the same operation recovers.
+    let mut r = Rig::new();
+    r.s.planner.max_notional = Amount::from_int(1_000);
+    r.books("49900", "50480");
+    r.start(3);
+    let f = r.fill(g, "50000", "0.01", "0.01");
+    r.order(3, 0, 0, f);
+    let d = r.done(g, "0.01");
+    r.order(3, 0, 0, d);
+    let f = r.fill(m, "50500", "0.004", "0.004");
+    r.order(3, 1, 0, f);
+    let d = r.done(m, "0.004");
+    r.order(3, 1, 0, d);
+    r.run();
+    assert_eq!(r.recovery_orders().len(), 1);
+}
