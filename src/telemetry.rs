@@ -238,7 +238,11 @@ impl Telemetry {
                 "realized P&L on closed quantity, fees not deducted",
                 m.realized_usd.get(),
             ),
-            ("arb_daily_pnl_usd", "realized P&L less fees plus funding, today (UTC)", snap.state.daily_pnl),
+            (
+                "arb_daily_pnl_usd",
+                "realized P&L less fees plus funding since the day rolled (risk.day_roll_utc_hour)",
+                snap.state.daily_pnl,
+            ),
             (
                 "arb_unrealized_pnl_usd",
                 "open positions at executable prices (bid for longs, ask for shorts) less cost",

@@ -483,7 +483,8 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     .with_positions(positions.clone())
     .with_money(money.clone())
     .with_drift_board(drift.clone())
-    .with_recovery_notional_limit(cfg.detect.max_notional_usd.amount());
+    .with_recovery_notional_limit(cfg.detect.max_notional_usd.amount())
+    .with_day_roll_hour(cfg.risk.day_roll_utc_hour);
     let state = if paper { state.without_drift_check() } else { state };
     runner.stage("state", move || state);
 

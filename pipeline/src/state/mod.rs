@@ -80,7 +80,7 @@ use crate::msg::{
 };
 use crate::runtime::{Control, Held, Rx, Stage, Tx};
 use crate::types::{Amount, AssetId, Instrument, InstrumentId, Instruments, Qty, Side, Venue};
-use crate::units::{ms_to_ns, now_ns};
+use crate::units::{DAY_MS, ms_to_ns, now_ns, trading_day};
 use operations::{Op, Purpose};
 use recovery::{Plan, Planner};
 use valuation::Valuation;
@@ -100,7 +100,6 @@ const OUTBOX: usize = 4096;
 /// Outbox room kept before new inputs are taken.
 const ROOM: usize = 256;
 const BATCH: usize = 64;
-const DAY_MS: u64 = 86_400_000;
 
 fn system_wall_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
@@ -134,8 +133,15 @@ pub struct StateKeeper {
     halt_refs: Vec<u16>,
     balances: Vec<Amount>,
     realized: Amount,
+    /// The day's total (realized less fees plus funding) the daily-loss limit reads, the
+    /// trading day it counts (rolling at `roll_hour` UTC), and what the journal showed at
+    /// start: the last total journaled with its wall time, and (older journals) the
+    /// realized P&L per UTC day.
     daily: Amount,
     day: u64,
+    roll_hour: u8,
+    journaled_daily: Option<(Amount, u64)>,
+    journaled_by_day: std::collections::BTreeMap<u64, Amount>,
     /// Commands and risk updates their rings refused: retried, never dropped.
     commands: Held<Command>,
     risk: Held<RiskUpdate>,
@@ -216,7 +222,10 @@ impl StateKeeper {
             balances: vec![Amount::ZERO; Venue::COUNT * assets],
             realized: Amount::ZERO,
             daily: Amount::ZERO,
-            day: wall_ms() / DAY_MS,
+            day: trading_day(wall_ms(), 0),
+            roll_hour: 0,
+            journaled_daily: None,
+            journaled_by_day: std::collections::BTreeMap::new(),
             commands: Held::new(OUTBOX),
             risk: Held::new(OUTBOX),
             killed: false,
@@ -240,8 +249,9 @@ impl StateKeeper {
             s.realized = back.realized;
             s.stats.realized_pnl.set(s.realized);
             // The day's loss so far counts on: a restart (a crash loop) gets no fresh budget.
-            s.daily = r.realized_by_day.get(&s.day).copied().unwrap_or(Amount::ZERO);
-            s.stats.daily_pnl.set(s.daily);
+            s.journaled_daily = r.daily_total;
+            s.journaled_by_day.clone_from(&r.realized_by_day);
+            s.restore_daily();
             s.stats.op_table_full.add(back.lost);
             // A drift halt stays on until an operator acknowledges it.
             s.drift.halted = r.drift_halted;
@@ -306,8 +316,34 @@ impl StateKeeper {
     /// Replaces the wall clock used for the day boundary of the daily P&L (tests).
     pub fn with_wall_clock(mut self, wall_ms: fn() -> u64) -> Self {
         self.wall_ms = wall_ms;
-        self.day = wall_ms() / DAY_MS;
+        self.restore_daily();
         self
+    }
+
+    /// Rolls the daily-loss day at `hour` o'clock UTC (`risk.day_roll_utc_hour`).
+    pub fn with_day_roll_hour(mut self, hour: u8) -> Self {
+        self.roll_hour = hour.min(23);
+        self.restore_daily();
+        self
+    }
+
+    /// The day's total as the journal left it, if it is still that trading day: a
+    /// restart within the day goes on from it. A journal from before the total was
+    /// journaled gives the realized P&L of the operations that finished this UTC day.
+    fn restore_daily(&mut self) {
+        let wall = (self.wall_ms)();
+        self.day = trading_day(wall, self.roll_hour);
+        self.daily = match self.journaled_daily {
+            Some((total, at)) if trading_day(at, self.roll_hour) == self.day => total,
+            Some(_) => Amount::ZERO,
+            None => self.journaled_by_day.get(&(wall / DAY_MS)).copied().unwrap_or(Amount::ZERO),
+        };
+        self.stats.daily_pnl.set(self.daily);
+    }
+
+    /// The day's total: realized less fees plus funding since the day rolled.
+    pub fn daily_pnl(&self) -> Amount {
+        self.daily
     }
 
     pub fn stats(&self) -> &Arc<StateStats> {
@@ -472,8 +508,10 @@ impl StateKeeper {
             }
             self.acct.apply_funding(w.venue, w.funding);
             self.stats.funding_payments.inc();
-            self.roll_day((self.wall_ms)());
+            let wall = (self.wall_ms)();
+            self.roll_day(wall);
             self.daily = self.daily.saturating_add(w.funding);
+            self.journal(Record::DailyTotal { total: self.daily, wall_ms: wall });
             self.stats.daily_pnl.set(self.daily);
             self.tell_risk(RiskUpdate::DailyPnl { realized: self.daily });
         }
@@ -845,6 +883,7 @@ impl StateKeeper {
         self.realized = self.realized.saturating_add(pnl);
         self.roll_day(wall);
         self.daily = self.daily.saturating_add(pnl);
+        self.journal(Record::DailyTotal { total: self.daily, wall_ms: wall });
         self.stats.realized_pnl.set(self.realized);
         self.stats.daily_pnl.set(self.daily);
         self.tell_risk(RiskUpdate::OperationDone {
@@ -869,7 +908,7 @@ impl StateKeeper {
     }
 
     fn roll_day(&mut self, wall_ms: u64) {
-        let day = wall_ms / DAY_MS;
+        let day = trading_day(wall_ms, self.roll_hour);
         if day != self.day {
             self.day = day;
             self.daily = Amount::ZERO;

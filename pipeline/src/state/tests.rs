@@ -49,6 +49,17 @@ impl Rig {
     }
 
     fn open_with(dir: PathBuf, replay: Option<&Replay>, cfg: &StateConfig) -> Self {
+        Self::open_full(dir, replay, cfg, wall, 0)
+    }
+
+    /// A rig whose wall clock is `wall_ms` and whose trading day rolls at `roll_hour` UTC.
+    fn open_full(
+        dir: PathBuf,
+        replay: Option<&Replay>,
+        cfg: &StateConfig,
+        wall_ms: fn() -> u64,
+        roll_hour: u8,
+    ) -> Self {
         let u = testkit::universe();
         let (clock, mock) = Clock::mock();
         mock.increment(10_000 * MS);
@@ -79,7 +90,8 @@ impl Rig {
             Arc::default(),
         )
         .unwrap()
-        .with_wall_clock(wall);
+        .with_wall_clock(wall_ms)
+        .with_day_roll_hour(roll_hour);
         let mut rig = Self {
             s,
             inputs,
@@ -1313,4 +1325,82 @@ fn a_recovery_order_beyond_the_notional_limit_is_refused_for_an_operator() {
     r.order(3, 1, 0, d);
     r.run();
     assert_eq!(r.recovery_orders().len(), 1);
+}
+
+static DAY_CLOCK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn day_clock() -> u64 {
+    DAY_CLOCK.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn set_day_clock(ms: u64) {
+    DAY_CLOCK.store(ms, std::sync::atomic::Ordering::Relaxed);
+}
+
+#[test]
+fn the_daily_total_rolls_at_the_configured_hour_and_survives_a_restart_within_the_day() {
+    const HOUR: u64 = 3_600_000;
+    let day = 20_000 * DAY_MS;
+    let funding = |r: &mut Rig, usd: i64| {
+        let ts_ns = r.now();
+        r.push(StateInput::FuturesWallet(crate::msg::FuturesWalletEvent {
+            venue: Venue::GateIo,
+            balance: None,
+            funding: Amount::from_int(usd),
+            ts_ns,
+        }));
+        r.run();
+    };
+    let dir = scratch("state-day-roll");
+    // Days roll at 08:00 UTC. At 23:30 the day began at 08:00: 40 USD of funding paid.
+    set_day_clock(day + 23 * HOUR + 30 * 60_000);
+    {
+        let mut r = Rig::open_full(dir.clone(), None, &StateConfig::default(), day_clock, 8);
+        r.keep = true;
+        funding(&mut r, -40);
+        assert_eq!(r.s.daily_pnl(), Amount::from_int(-40));
+        assert!(r.updates.contains(&RiskUpdate::DailyPnl { realized: Amount::from_int(-40) }));
+        // Past midnight UTC it is still the same trading day: 10 more.
+        set_day_clock(day + DAY_MS + 30 * 60_000);
+        r.advance(1);
+        funding(&mut r, -10);
+        assert_eq!(r.s.daily_pnl(), Amount::from_int(-50), "midnight UTC is not the roll");
+        // A crash.
+    }
+    // Restarted at 07:59 the next morning: the same trading day, the total goes on.
+    set_day_clock(day + DAY_MS + 8 * HOUR - 60_000);
+    let rep = replay(&dir).unwrap();
+    assert_eq!(rep.daily_total, Some((Amount::from_int(-50), day + DAY_MS + 30 * 60_000)));
+    {
+        let mut r = Rig::open_full(dir.clone(), Some(&rep), &StateConfig::default(), day_clock, 8);
+        r.keep = true;
+        assert_eq!(r.s.daily_pnl(), Amount::from_int(-50), "a restart gets no fresh loss budget");
+        assert!(
+            r.updates.contains(&RiskUpdate::DailyPnl { realized: Amount::from_int(-50) }),
+            "the risk gate hears the day's total at start"
+        );
+        // 08:00: the day rolls, the total starts from zero, and the risk gate hears it.
+        set_day_clock(day + DAY_MS + 8 * HOUR);
+        r.updates.clear();
+        r.advance(1);
+        assert_eq!(r.s.daily_pnl(), Amount::ZERO);
+        assert!(r.updates.contains(&RiskUpdate::DailyPnl { realized: Amount::ZERO }), "{:?}", r.updates);
+    }
+    // Restarted after the roll: yesterday's total is not today's.
+    set_day_clock(day + DAY_MS + 9 * HOUR);
+    let rep = replay(&dir).unwrap();
+    let r = Rig::open_full(dir, Some(&rep), &StateConfig::default(), day_clock, 8);
+    assert_eq!(r.s.daily_pnl(), Amount::ZERO);
+}
+
+#[test]
+fn trading_days_roll_at_the_configured_utc_hour() {
+    use crate::units::trading_day;
+    const HOUR: u64 = 3_600_000;
+    let day = 20_000 * DAY_MS;
+    assert_eq!(trading_day(day, 0), 20_000);
+    assert_eq!(trading_day(day - 1, 0), 19_999);
+    assert_eq!(trading_day(day + 8 * HOUR - 1, 8), 19_999);
+    assert_eq!(trading_day(day + 8 * HOUR, 8), 20_000);
+    assert_eq!(trading_day(day + DAY_MS + 7 * HOUR, 8), 20_000);
 }
