@@ -1404,3 +1404,88 @@ fn trading_days_roll_at_the_configured_utc_hour() {
     assert_eq!(trading_day(day + 8 * HOUR, 8), 20_000);
     assert_eq!(trading_day(day + DAY_MS + 7 * HOUR, 8), 20_000);
 }
+
+#[test]
+fn a_persistent_drift_halts_its_venue_over_a_restart_until_acknowledged() {
+    let dir = scratch("state-drift");
+    let usdt;
+    let gate: Vec<InstrumentId>;
+    {
+        let mut r = Rig::open(dir.clone(), None);
+        r.keep = true;
+        usdt = r.u.instruments.find_asset("USDT").unwrap();
+        gate = r.u.instruments.iter().filter(|i| i.venue == Venue::GateIo).map(|i| i.id).collect();
+        let report = |r: &mut Rig, usd: i64| {
+            let b = BalanceEvent {
+                venue: Venue::GateIo,
+                asset: usdt,
+                available: Amount::from_int(usd),
+                locked: Amount::ZERO,
+                ts_ns: 0,
+            };
+            r.push(StateInput::Balance(b));
+            r.run();
+        };
+        // The start: 1000 USDT; the next report agrees.
+        report(&mut r, 1000);
+        r.advance(60_001);
+        report(&mut r, 1000);
+        r.advance(60_001);
+        // 100 USDT more while an order of ours on Gate is in flight: not judged.
+        r.books("49990", "50500");
+        r.start(5);
+        report(&mut r, 1100);
+        r.advance(60_001);
+        report(&mut r, 1100);
+        r.advance(60_001);
+        assert_eq!(r.s.stats().drift_mismatches.get(), 0, "a fill may be on its way");
+        let d = r.done(r.u.gate_btc, "0");
+        r.order(5, 0, 0, d);
+        let d = r.done(r.u.mexc_btc, "0");
+        r.order(5, 1, 0, d);
+        r.run();
+        // Calm now: one check is not yet a mismatch, two are, three halt Gate.io.
+        report(&mut r, 1100);
+        r.advance(60_001);
+        assert_eq!(r.s.stats().drift_mismatches.get(), 0);
+        report(&mut r, 1100);
+        r.advance(60_001);
+        assert_eq!(r.s.stats().drift_mismatches.get(), 1);
+        assert!(!r.s.is_drift_halted(Venue::GateIo));
+        let alerts = testkit::drain(&mut r.alerts);
+        assert!(alerts.iter().any(|a| a.kind == AlertKind::BalanceDrift), "{alerts:?}");
+        report(&mut r, 1100);
+        r.advance(60_001);
+        assert!(r.s.is_drift_halted(Venue::GateIo));
+        assert!(!r.s.is_drift_halted(Venue::Mexc));
+        for &i in &gate {
+            assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: i, halted: true }), "{i:?}");
+        }
+        assert!(r.journal().iter().any(|rec| matches!(rec, Record::DriftHalt { venue: Venue::GateIo, account: 0, asset, expected, actual, .. }
+            if *asset == usdt && *expected == Amount::from_int(1000) && *actual == Amount::from_int(1100))));
+        // A crash.
+    }
+    let rep = replay(&dir).unwrap();
+    assert!(rep.drift_halted[Venue::GateIo.index()]);
+    let mut r = Rig::open(dir.clone(), Some(&rep));
+    r.keep = true;
+    assert!(r.s.is_drift_halted(Venue::GateIo), "the halt survives the restart");
+    for &i in &gate {
+        assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: i, halted: true }), "{i:?}");
+    }
+    let alerts = testkit::drain(&mut r.alerts);
+    assert!(alerts.iter().any(|a| a.kind == AlertKind::DriftHalted && a.value == -1), "{alerts:?}");
+    // The operator acknowledges: journaled, the gate hears the instruments are free.
+    r.updates.clear();
+    r.control.push(StateControl::AckDrift { venue: Some(Venue::GateIo) }).unwrap();
+    r.run();
+    assert!(!r.s.is_drift_halted(Venue::GateIo));
+    for &i in &gate {
+        assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: i, halted: false }), "{i:?}");
+    }
+    assert!(r.journal().iter().any(|rec| matches!(rec, Record::DriftAck { venue: Venue::GateIo, .. })));
+    drop(r);
+    let rep = replay(&dir).unwrap();
+    assert!(!rep.drift_halted[Venue::GateIo.index()]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
