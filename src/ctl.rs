@@ -12,7 +12,7 @@
 //!
 //! Requests: `status`, `pause INSTRUMENT`, `resume INSTRUMENT`, `add-symbol INSTRUMENT`,
 //! `kill`, `resume-trading`, `reset-breakers`, `recoveries`, `approve OP`, `retry OP`,
-//! `abandon OP`, `stop`. An INSTRUMENT is `venue:market:SYMBOL` (`gateio:spot:BTC_USDT`) or a
+//! `abandon OP`, `ack-drift [VENUE]`, `stop`. An INSTRUMENT is `venue:market:SYMBOL` (`gateio:spot:BTC_USDT`) or a
 //! pair `BASE/QUOTE`, meaning every instrument of it.
 //!
 //! Instruments are loaded at start (their ids are journaled), so `add-symbol` starts
@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use pipeline::msg::{AlertKind, DetectControl, RiskControl, StateControl};
-use pipeline::types::{InstrumentId, Instruments};
+use pipeline::types::{InstrumentId, Instruments, Venue};
 use serde_json::{Value, json};
 
 use crate::engine::Controls;
@@ -143,6 +143,8 @@ pub enum Request {
     Approve(u64),
     Retry(u64),
     Abandon(u64),
+    /// Acknowledge a venue's balance drift (every venue's without one).
+    AckDrift(Option<Venue>),
 }
 
 impl Request {
@@ -192,10 +194,13 @@ fn parse_line(line: &str, instruments: &Instruments) -> Result<Request> {
         "approve" => Request::Approve(op_arg(arg)?),
         "retry" => Request::Retry(op_arg(arg)?),
         "abandon" => Request::Abandon(op_arg(arg)?),
+        "ack-drift" => {
+            Request::AckDrift(arg.map(|v| v.parse::<Venue>().map_err(|e| anyhow!("{e}"))).transpose()?)
+        }
         "" => bail!("empty request"),
         other => bail!(
             "unknown request `{other}` (status, pause, resume, add-symbol, kill, resume-trading, \
-             reset-breakers, recoveries, approve, retry, abandon, stop)"
+             reset-breakers, recoveries, approve, retry, abandon, ack-drift, stop)"
         ),
     })
 }
@@ -248,6 +253,23 @@ fn handle(request: Request, controls: &Controls, t: &Telemetry) -> Result<Value>
         Request::Approve(op) => sent(controls.state(StateControl::Approve { op })),
         Request::Retry(op) => sent(controls.state(StateControl::Retry { op })),
         Request::Abandon(op) => sent(controls.state(StateControl::Abandon { op })),
+        Request::AckDrift(venue) => {
+            let drifting: Vec<Value> = t
+                .drift
+                .lines()
+                .into_iter()
+                .filter(|l| venue.is_none_or(|v| v == l.venue) && !l.drift.is_zero())
+                .map(|l| {
+                    json!({"venue": l.venue.name(), "account": l.account.name(), "asset": l.asset,
+                           "expected": l.expected.to_string(), "actual": l.actual.to_string()})
+                })
+                .collect();
+            sent(controls.state(StateControl::AckDrift { venue })).map(|_| {
+                json!({"acknowledged": venue.map_or("every venue", |v| v.name()),
+                       "accepted": drifting,
+                       "effect": "the venues' balances are taken as they are; a drift halt is lifted (journaled)"})
+            })
+        }
     }
 }
 
@@ -325,7 +347,7 @@ mod tests {
 
     #[test]
     fn request_lines_are_read_or_refused_with_the_reason() {
-        use pipeline::types::{InstrumentSpec, Market, Venue};
+        use pipeline::types::{InstrumentSpec, Market};
         let spec = InstrumentSpec {
             venue: Venue::GateIo,
             market: Market::Spot,
@@ -351,6 +373,8 @@ mod tests {
         assert_eq!(read(" pause  gateio:spot:BTC_USDT \nkill\n", false), Some(Ok(Request::Pause(vec![id]))));
         assert_eq!(read("resume BTC/USDT\n", false), Some(Ok(Request::Resume(vec![id]))));
         assert_eq!(read("approve 17\n", false), Some(Ok(Request::Approve(17))));
+        assert_eq!(read("ack-drift gateio\n", false), Some(Ok(Request::AckDrift(Some(Venue::GateIo)))));
+        assert_eq!(read("ack-drift\n", false), Some(Ok(Request::AckDrift(None))));
         let refused = |line: &str| read(line, true).unwrap().unwrap_err();
         assert_eq!(refused("approve -1"), "an operation id is a number: invalid digit found in string");
         assert_eq!(refused("pause"), "an instrument is required");

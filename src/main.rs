@@ -143,7 +143,8 @@ enum Command {
     /// Requests: status; pause INSTRUMENT; resume INSTRUMENT; add-symbol INSTRUMENT
     /// (start trading an instrument on standby or paused); kill (the kill switch: cancel all, halt);
     /// resume-trading; reset-breakers; recoveries (operations awaiting an operator);
-    /// approve OP; retry OP; abandon OP; stop (orderly: open operations finish, then
+    /// approve OP; retry OP; abandon OP; ack-drift [VENUE] (take the venue's balances as
+    /// they are and lift its drift halt); stop (orderly: open operations finish, then
     /// the engine reports and exits). INSTRUMENT is venue:market:SYMBOL or BASE/QUOTE.
     ///
     /// Examples:

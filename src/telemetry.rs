@@ -33,6 +33,8 @@ pub struct Telemetry {
     pub positions: Arc<pipeline::cells::PositionBoard>,
     /// Fees, funding, P&L and wallets as the state stage books them.
     pub money: Arc<pipeline::state::MoneyBoard>,
+    /// Every wallet against its venue's balance, while running.
+    pub drift: Arc<pipeline::state::DriftBoard>,
     pub started: Instant,
     /// The start on the engine's clock (ns).
     pub started_ns: u64,
@@ -84,6 +86,7 @@ impl Telemetry {
             connections: session.connections().to_vec(),
             positions: session.positions().clone(),
             money: session.money().clone(),
+            drift: session.drift().clone(),
             started: session.started(),
             started_ns: session.started_ns(),
             dry_run: session.is_dry_run(),
@@ -235,7 +238,11 @@ impl Telemetry {
                 "realized P&L on closed quantity, fees not deducted",
                 m.realized_usd.get(),
             ),
-            ("arb_daily_pnl_usd", "realized P&L less fees plus funding, today (UTC)", snap.state.daily_pnl),
+            (
+                "arb_daily_pnl_usd",
+                "realized P&L less fees plus funding since the day rolled (risk.day_roll_utc_hour)",
+                snap.state.daily_pnl,
+            ),
             (
                 "arb_unrealized_pnl_usd",
                 "open positions at executable prices (bid for longs, ask for shorts) less cost",
@@ -248,6 +255,34 @@ impl Telemetry {
         ] {
             o.help(name, "gauge", help);
             o.line(name, &[], v);
+        }
+        o.help(
+            "arb_balance_drift",
+            "gauge",
+            "a wallet's balance at its venue less the balance the engine's books expect, in the asset",
+        );
+        for l in self.drift.lines() {
+            o.line(
+                "arb_balance_drift",
+                &[("venue", l.venue.name()), ("account", l.account.name()), ("asset", &l.asset)],
+                l.drift,
+            );
+        }
+        o.help(
+            "arb_reconcile_mismatches_total",
+            "counter",
+            "balance checks that found a wallet drifted beyond state.reconcile_tolerance_usd",
+        );
+        for v in Venue::ALL {
+            o.line("arb_reconcile_mismatches_total", &[("venue", v.name())], self.drift.mismatches(v));
+        }
+        o.help(
+            "arb_drift_halted",
+            "gauge",
+            "1 while new entries on the venue are halted for a persistent balance drift",
+        );
+        for v in Venue::ALL {
+            o.line("arb_drift_halted", &[("venue", v.name())], u8::from(self.drift.is_halted(v)));
         }
         o.help("arb_fees", "gauge", "fees charged per asset, in the asset");
         for a in 0..self.instruments.asset_count() {
@@ -437,7 +472,24 @@ impl Telemetry {
         let breakers: Vec<_> =
             Breaker::ALL.iter().filter(|b| snap.risk.breaker_open[**b as usize]).map(|b| b.name()).collect();
         let waiting = waiting_for_data((synced, books.len()));
-        let ok = !halted && !waiting && !self.control.is_stop_requested() && open == self.connections.len();
+        let drift_halted: Vec<&str> =
+            Venue::ALL.iter().filter(|v| self.drift.is_halted(**v)).map(|v| v.name()).collect();
+        let drifting: Vec<_> = self
+            .drift
+            .lines()
+            .into_iter()
+            .filter(|l| l.streak > 0)
+            .map(|l| {
+                json!({"venue": l.venue.name(), "account": l.account.name(), "asset": l.asset,
+                       "expected": l.expected.to_string(), "actual": l.actual.to_string(),
+                       "drift": l.drift.to_string(), "checks": l.streak})
+            })
+            .collect();
+        let ok = drift_halted.is_empty()
+            && !halted
+            && !waiting
+            && !self.control.is_stop_requested()
+            && open == self.connections.len();
         let status = if halted {
             "halted"
         } else if waiting {
@@ -460,6 +512,7 @@ impl Telemetry {
             "risk": {"breakers_open": breakers, "in_flight": snap.risk.in_flight, "reconciling": snap.risk.reconciling},
             "state": {"open_operations": snap.state.open, "pending_reconcile": snap.state.pending_reconcile},
             "foreign": {"fills": snap.state.foreign.total_fills(), "orders": snap.state.foreign.total_orders()},
+            "reconcile": {"drift_halted": drift_halted, "drifting": drifting},
         });
         (ok, body)
     }

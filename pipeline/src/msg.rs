@@ -604,6 +604,10 @@ pub enum StateControl {
     KillSwitch,
     /// An operator lifts the kill switch (journaled; it survives restarts until then).
     Resume,
+    /// An operator acknowledges the balance drift on `venue` (every venue when `None`):
+    /// the venue's balances are taken as they are, and its drift halt is lifted
+    /// (journaled).
+    AckDrift { venue: Option<Venue> },
 }
 
 /// How an operation ended, from the state stage to the cold side (reports, the
@@ -648,6 +652,19 @@ pub enum AlertKind {
     JournalFailed,
     /// An instrument was halted (`value` is its id).
     InstrumentHalted,
+    /// A wallet's balance at its venue drifted from what the engine booked, beyond the
+    /// tolerance (`value`: the wallet's slot on [`crate::state::DriftBoard`], which holds
+    /// the venue, account, asset, expected and actual balances).
+    BalanceDrift,
+    /// New entries on a venue halted after a drift persisted (`value`: the wallet's slot,
+    /// or `-1 - venue index` when a restart found the halt journaled).
+    DriftHalted,
+    /// An operator acknowledged a venue's drift (`value`: the venue's index).
+    DriftAcknowledged,
+    /// A recovery order of operation `op` was clamped to the operation's own quantities,
+    /// or refused beyond the notional limit (`value`: the leg; journaled as
+    /// `RecoveryRefused`).
+    RecoveryBounded,
 }
 
 /// [`AlertKind::Halted`]'s value: an operator's kill switch, journaled before a restart.

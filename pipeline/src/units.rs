@@ -22,6 +22,17 @@ pub const fn ms_to_ns(ms: u64) -> u64 {
     ms.saturating_mul(1_000_000)
 }
 
+/// A day in milliseconds.
+pub const DAY_MS: u64 = 86_400_000;
+
+/// The trading day (days since the epoch) that `wall_ms` (ms since the epoch, UTC) falls
+/// in, when days roll at `roll_utc_hour` o'clock UTC (`risk.day_roll_utc_hour`): the
+/// daily-loss total counts one such day.
+#[inline]
+pub const fn trading_day(wall_ms: u64, roll_utc_hour: u8) -> u64 {
+    wall_ms.saturating_sub(roll_utc_hour as u64 * 3_600_000) / DAY_MS
+}
+
 struct DecimalText;
 
 impl Visitor<'_> for DecimalText {

@@ -464,6 +464,13 @@ impl Sim {
         m.dislocate(kind, venue, asset, extra_bps * 1e-4);
     }
 
+    /// Moves `amount` into (or, negative, out of) the account's spot `asset` on `venue`
+    /// behind every client's back (a deposit, a withdrawal, a correction by the venue):
+    /// the balance push and the REST balances show it; no order or fill explains it.
+    pub fn adjust_spot(&self, venue: Venue, asset: &str, amount: Amount) {
+        self.ctx(venue).lock().adjust_spot(USER, asset, amount);
+    }
+
     /// Sets how often `venue`'s perpetuals settle funding from now on (0: never).
     pub fn set_funding_interval(&self, venue: Venue, interval_ms: u64) {
         self.ctx(venue).lock().set_funding_interval(interval_ms);

@@ -40,6 +40,43 @@ pub fn status_lines(session: &Session, duration: Option<Duration>) {
     });
 }
 
+/// Reconciliation with the venues' balances in one line, and whether it is an alarm: the
+/// venues halted for a drift (with the command that lifts it), else the wallets drifting
+/// beyond the tolerance now, else the wallets that agree.
+pub fn drift_text(board: &pipeline::state::DriftBoard) -> (String, bool) {
+    let lines = board.lines();
+    let halted: Vec<_> = pipeline::types::Venue::ALL.iter().filter(|v| board.is_halted(**v)).collect();
+    let drifting: Vec<String> = lines
+        .iter()
+        .filter(|l| l.streak > 0)
+        .map(|l| {
+            format!(
+                "{} {} {}: expected {}, venue {}",
+                l.venue,
+                l.account.name(),
+                l.asset,
+                l.expected,
+                l.actual
+            )
+        })
+        .collect();
+    if !halted.is_empty() {
+        let names: Vec<String> = halted.iter().map(|v| v.to_string()).collect();
+        return (
+            format!(
+                "DRIFT HALT {} ({}); `arb ctl ack-drift VENUE` after checking",
+                names.join(", "),
+                if drifting.is_empty() { "journaled".to_owned() } else { drifting.join("; ") }
+            ),
+            true,
+        );
+    }
+    if !drifting.is_empty() {
+        return (format!("balance drift: {}", drifting.join("; ")), true);
+    }
+    (format!("balances: {} wallets agree with the venues", lines.len()), false)
+}
+
 /// One status line: the header state ([`Header`]), books, opportunities, operations, P&L, latency.
 pub fn status_line(s: &Session) -> String {
     let snap = s.stats().snapshot();
@@ -56,7 +93,7 @@ pub fn status_line(s: &Session) -> String {
         .map(|w| format!("t2t p50 {}us p99 {}us", w.p50_ns / 1000, w.p99_ns / 1000))
         .unwrap_or_else(|| "t2t -".into());
     format!(
-        "[{:>5.1}s] {} | books {}/{}{} | detected {} executed {} | completed {} failed {} missed {} recoveries {} as planned {} | P&L {} USD | exposure {} USD | {}",
+        "[{:>5.1}s] {} | books {}/{}{} | detected {} executed {} | completed {} failed {} missed {} recoveries {} as planned {} | P&L {} USD | exposure {} USD | {}{}",
         s.uptime().as_secs_f64(),
         Header::from(&crate::telemetry::Telemetry::of(s)).label(),
         books.books_synced,
@@ -75,5 +112,9 @@ pub fn status_line(s: &Session) -> String {
         snap.state.realized_pnl,
         snap.risk.exposure,
         t2t,
+        match drift_text(s.drift()) {
+            (text, true) => format!(" | {text}"),
+            (_, false) => String::new(),
+        },
     )
 }

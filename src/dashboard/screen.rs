@@ -110,7 +110,7 @@ fn draw(f: &mut Frame, t: &Telemetry) {
     draw_feeds(f, t, feeds);
     draw_books(f, t, books);
     let [ops, risk, positions] =
-        Layout::vertical([Constraint::Length(7), Constraint::Length(9), Constraint::Min(4)]).areas(right);
+        Layout::vertical([Constraint::Length(7), Constraint::Length(10), Constraint::Min(4)]).areas(right);
     draw_operations(f, &snap, ops);
     draw_risk(f, t, &snap, &view, risk);
     draw_positions(f, t, positions);
@@ -314,6 +314,12 @@ fn draw_risk(
         if top.is_empty() { "none".into() } else { top.join(", ") }
     )));
     lines.push(foreign_line(t, s, v));
+    let (text, alarm) = super::drift_text(&t.drift);
+    lines.push(if alarm {
+        Line::from(Span::styled(text, Style::default().fg(Color::Red)))
+    } else {
+        Line::from(text)
+    });
     f.render_widget(Paragraph::new(lines).block(block("risk and breakers")), area);
 }
 

@@ -148,6 +148,8 @@ pub(crate) struct ColdRings {
     pub journal_causes: Vec<Arc<std::sync::OnceLock<std::io::Error>>>,
     /// The control rings' cold ends: whether an operator threw the kill switch.
     pub controls: Arc<Controls>,
+    /// Reconciliation of the venues' balances: the details of a drift alert.
+    pub drift: Arc<pipeline::state::DriftBoard>,
 }
 
 /// A running engine. Dropping it stops the engine.
@@ -165,6 +167,7 @@ pub struct Session {
     positions: Arc<pipeline::cells::PositionBoard>,
     /// Wallet changes, fees, P&L and funding as the state stage books them.
     money: Arc<pipeline::state::MoneyBoard>,
+    drift: Arc<pipeline::state::DriftBoard>,
     controls: Arc<Controls>,
     started: Instant,
     /// The start on the engine's clock (ns), for the books' time to sync.
@@ -385,6 +388,9 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     let book_counters = BookCounters::new(n);
     let positions = pipeline::cells::PositionBoard::new(n);
     let money = pipeline::state::MoneyBoard::new(&instruments);
+    let drift = pipeline::state::DriftBoard::new(&instruments);
+    // Behind the paper venue there are no venue accounts to compare with.
+    let paper = matches!(sink, EngineSink::Paper(_));
     let executed = pipeline::cells::InstrumentCounters::new(n);
     let mut runner = Runner::new(mclock.clone());
     {
@@ -474,7 +480,11 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     .with_foreign(foreign_tx)
     .with_breaker_log(breakers_rx)
     .with_positions(positions.clone())
-    .with_money(money.clone());
+    .with_money(money.clone())
+    .with_drift_board(drift.clone())
+    .with_recovery_notional_limit(cfg.detect.max_notional_usd.amount())
+    .with_day_roll_hour(cfg.risk.day_roll_utc_hour);
+    let state = if paper { state.without_drift_check() } else { state };
     runner.stage("state", move || state);
 
     let running = runner.start(&cfg.layout, &mut hub, control.clone())?;
@@ -509,6 +519,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
             log: log.clone(),
             journal_causes,
             controls: controls.clone(),
+            drift: drift.clone(),
         },
         control.clone(),
         view.clone(),
@@ -525,6 +536,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         instruments,
         positions,
         money,
+        drift,
         controls,
         started: Instant::now(),
         started_ns,
@@ -883,6 +895,11 @@ impl Session {
     /// Wallet changes, fees, P&L and funding as the state stage books them.
     pub fn money(&self) -> &Arc<pipeline::state::MoneyBoard> {
         &self.money
+    }
+
+    /// Reconciliation of every wallet with its venue while running.
+    pub fn drift(&self) -> &Arc<pipeline::state::DriftBoard> {
+        &self.drift
     }
 
     /// The cold side's view, shared (latency windows, recent operations, alerts).

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use pipeline::metrics::{MetricsHub, Summary};
 use pipeline::msg::{Alert, AlertKind, Foreign, OpOutcome};
 use pipeline::runtime::Control;
-use pipeline::types::{InstrumentId, Qty, Side};
+use pipeline::types::{InstrumentId, Qty, Side, Venue};
 
 use super::ColdRings;
 
@@ -175,8 +175,9 @@ fn run(
                 Some(c) => ("warn", format!(r#","cause":{}"#, json_str(c))),
                 None => ("warn", String::new()),
             };
+            let detail = drift_detail(a, &rings.drift);
             rings.log.line(&format!(
-                r#"{{"ts_ns":{},"level":"{level}","source":"alerts","event":"{:?}","op":{},"value":{}{cause}}}"#,
+                r#"{{"ts_ns":{},"level":"{level}","source":"alerts","event":"{:?}","op":{},"value":{}{cause}{detail}}}"#,
                 wall(a.ts_ns),
                 a.kind,
                 a.op,
@@ -280,6 +281,46 @@ fn halt_cause(a: &Alert, rings: &ColdRings, faults: &mut Vec<String>) -> Option<
             cause
         })),
         _ => None,
+    }
+}
+
+/// A drift alert's wallet, in the words an operator needs: venue, account, asset, the
+/// balance the engine's books expect and the venue's (empty for other alerts).
+fn drift_detail(a: &Alert, board: &pipeline::state::DriftBoard) -> String {
+    match a.kind {
+        AlertKind::BalanceDrift | AlertKind::DriftHalted if a.value >= 0 => {
+            board.line(a.value as usize).map_or_else(String::new, |l| {
+                format!(
+                    r#","venue":"{}","account":"{}","asset":{},"expected":"{}","actual":"{}","drift":"{}"{}"#,
+                    l.venue,
+                    l.account.name(),
+                    json_str(&l.asset),
+                    l.expected,
+                    l.actual,
+                    l.drift,
+                    if a.kind == AlertKind::DriftHalted {
+                        format!(
+                            r#","action":"new entries on {} halted; `arb ctl ack-drift {}` after checking the account""#,
+                            l.venue, l.venue
+                        )
+                    } else {
+                        String::new()
+                    }
+                )
+            })
+        }
+        AlertKind::DriftHalted => {
+            let v = Venue::ALL.get((-1 - a.value) as usize).copied();
+            v.map_or_else(String::new, |v| {
+                format!(
+                    r#","venue":"{v}","action":"drift halt journaled before the restart; `arb ctl ack-drift {v}` lifts it""#
+                )
+            })
+        }
+        AlertKind::DriftAcknowledged => {
+            Venue::ALL.get(a.value as usize).map_or_else(String::new, |v| format!(r#","venue":"{v}""#))
+        }
+        _ => String::new(),
     }
 }
 

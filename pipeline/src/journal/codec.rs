@@ -43,6 +43,16 @@
 //!  19 OpPhase       op u64, phase u8, ts_ns u64
 //!  20 OpFinished    op u64, success u8, realized_pnl i128, wall_ms u64, ts_ns u64
 //!  21 InstHalt      inst u16, halted u8, ts_ns u64
+//!  22 DriftHalt    venue u8, account u8, asset u16, expected i128, actual i128,
+//!                   wall_ms u64: new entries on the venue halted because a wallet's balance
+//!                   drifted from what the engine booked (expected and actual balances)
+//!  23 DriftAck      venue u8, wall_ms u64: an operator acknowledged the venue's drift
+//!  24 RecoveryRefused op u64, leg u8, inst u16, wanted i64, allowed i64, why u8,
+//!                   ts_ns u64: a recovery order clamped to (or refused beyond) the bounds
+//!                   of its operation (why: 0 its own quantities, 1 the notional limit)
+//!  25 DailyTotal    total i128, wall_ms u64: the day's P&L total (realized less fees plus
+//!                   funding) after a change; a restart on the same trading day goes on
+//!                   from it
 //!  28 Breakers      tripped_ms u64 x5, daily_base i128, wall_ms u64: the risk gate's
 //!                   circuit breakers after a change (the wall-clock time each open one
 //!                   tripped, 0 for closed; the day's P&L an operator's reset accepted)
@@ -262,12 +272,16 @@ pub enum RecordKind {
     OpFinished = 20,
     InstrumentHalt = 21,
     Identity = 7,
+    DriftHalt = 22,
+    DriftAck = 23,
+    RecoveryRefused = 24,
+    DailyTotal = 25,
     Breakers = 28,
     KillSwitch = 29,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 15] = [
+    pub const ALL: [RecordKind; 19] = [
         RecordKind::OpIntent,
         RecordKind::OrderIntent,
         RecordKind::CancelIntent,
@@ -281,6 +295,10 @@ impl RecordKind {
         RecordKind::OpFinished,
         RecordKind::InstrumentHalt,
         RecordKind::Identity,
+        RecordKind::DriftHalt,
+        RecordKind::DriftAck,
+        RecordKind::RecoveryRefused,
+        RecordKind::DailyTotal,
         RecordKind::Breakers,
         RecordKind::KillSwitch,
     ];
@@ -304,6 +322,10 @@ impl RecordKind {
             RecordKind::OpFinished => "op_finished",
             RecordKind::InstrumentHalt => "instrument_halt",
             RecordKind::Identity => "identity",
+            RecordKind::DriftHalt => "drift_halt",
+            RecordKind::DriftAck => "drift_ack",
+            RecordKind::RecoveryRefused => "recovery_refused",
+            RecordKind::DailyTotal => "daily_total",
             RecordKind::Breakers => "breakers",
             RecordKind::KillSwitch => "kill_switch",
         }
@@ -397,6 +419,39 @@ pub enum Record {
         operator: bool,
         wall_ms: u64,
     },
+    /// New entries on `venue` halted: the wallet's balance at the venue drifted from the
+    /// balance the engine's books expect, beyond the tolerance, check after check.
+    DriftHalt {
+        venue: Venue,
+        /// 0 spot, 1 futures.
+        account: u8,
+        asset: AssetId,
+        expected: Amount,
+        actual: Amount,
+        wall_ms: u64,
+    },
+    /// An operator acknowledged `venue`'s drift: its halt is lifted.
+    DriftAck {
+        venue: Venue,
+        wall_ms: u64,
+    },
+    /// A recovery order beyond its operation's bounds: clamped to `allowed` (or refused
+    /// when `allowed` is zero).
+    RecoveryRefused {
+        op: u64,
+        leg: u8,
+        inst: InstrumentId,
+        wanted: Qty,
+        allowed: Qty,
+        /// 0: more than the operation's own quantities; 1: beyond the notional limit.
+        why: u8,
+        ts_ns: u64,
+    },
+    /// The day's P&L total after a change.
+    DailyTotal {
+        total: Amount,
+        wall_ms: u64,
+    },
 }
 
 /// How many circuit breakers a [`Record::Breakers`] holds.
@@ -437,15 +492,20 @@ impl Record {
             Record::Identity { .. } => RecordKind::Identity,
             Record::Breakers(_) => RecordKind::Breakers,
             Record::KillSwitch { .. } => RecordKind::KillSwitch,
+            Record::DriftHalt { .. } => RecordKind::DriftHalt,
+            Record::DriftAck { .. } => RecordKind::DriftAck,
+            Record::RecoveryRefused { .. } => RecordKind::RecoveryRefused,
+            Record::DailyTotal { .. } => RecordKind::DailyTotal,
         }
     }
 
     /// The highest operation id this record names, if any.
     pub fn op(&self) -> Option<u64> {
         match self {
-            Record::OpIntent { op, .. } | Record::OpPhase { op, .. } | Record::OpFinished { op, .. } => {
-                Some(*op)
-            }
+            Record::OpIntent { op, .. }
+            | Record::OpPhase { op, .. }
+            | Record::OpFinished { op, .. }
+            | Record::RecoveryRefused { op, .. } => Some(*op),
             Record::OrderIntent { client, .. }
             | Record::CancelIntent { client, .. }
             | Record::QueryIntent { client, .. } => Some(client.op),
@@ -457,7 +517,10 @@ impl Record {
             | Record::InstrumentHalt { .. }
             | Record::Identity { .. }
             | Record::Breakers(_)
-            | Record::KillSwitch { .. } => None,
+            | Record::KillSwitch { .. }
+            | Record::DriftHalt { .. }
+            | Record::DriftAck { .. }
+            | Record::DailyTotal { .. } => None,
         }
     }
 
@@ -586,6 +649,31 @@ impl Record {
             Record::KillSwitch { on, operator, wall_ms } => {
                 w.u8(on as u8);
                 w.u8(operator as u8);
+                w.u64(wall_ms);
+            }
+            Record::DriftHalt { venue, account, asset, expected, actual, wall_ms } => {
+                w.u8(venue as u8);
+                w.u8(account);
+                w.u16(asset.0);
+                w.i128(expected.0);
+                w.i128(actual.0);
+                w.u64(wall_ms);
+            }
+            Record::DriftAck { venue, wall_ms } => {
+                w.u8(venue as u8);
+                w.u64(wall_ms);
+            }
+            Record::RecoveryRefused { op, leg, inst, wanted, allowed, why, ts_ns } => {
+                w.u64(op);
+                w.u8(leg);
+                w.u16(inst.0);
+                w.i64(wanted.0);
+                w.i64(allowed.0);
+                w.u8(why);
+                w.u64(ts_ns);
+            }
+            Record::DailyTotal { total, wall_ms } => {
+                w.i128(total.0);
                 w.u64(wall_ms);
             }
         }
@@ -723,6 +811,25 @@ impl Record {
             RecordKind::KillSwitch => {
                 Record::KillSwitch { on: r.bool()?, operator: r.bool()?, wall_ms: r.u64()? }
             }
+            RecordKind::DriftHalt => Record::DriftHalt {
+                venue: r.venue()?,
+                account: r.u8()?,
+                asset: AssetId(r.u16()?),
+                expected: Amount(r.i128()?),
+                actual: Amount(r.i128()?),
+                wall_ms: r.u64()?,
+            },
+            RecordKind::DriftAck => Record::DriftAck { venue: r.venue()?, wall_ms: r.u64()? },
+            RecordKind::RecoveryRefused => Record::RecoveryRefused {
+                op: r.u64()?,
+                leg: r.u8()?,
+                inst: InstrumentId(r.u16()?),
+                wanted: Qty(r.i64()?),
+                allowed: Qty(r.i64()?),
+                why: r.u8()?,
+                ts_ns: r.u64()?,
+            },
+            RecordKind::DailyTotal => Record::DailyTotal { total: Amount(r.i128()?), wall_ms: r.u64()? },
         };
         if r.pos != payload.len() {
             return None;
@@ -962,6 +1069,25 @@ pub(crate) mod tests {
                 wall_ms: 26,
             }),
             Record::KillSwitch { on: true, operator: false, wall_ms: 27 },
+            Record::DriftHalt {
+                venue: Venue::GateIo,
+                account: 1,
+                asset: AssetId(2),
+                expected: Amount(28),
+                actual: Amount(-29),
+                wall_ms: 30,
+            },
+            Record::DriftAck { venue: Venue::Mexc, wall_ms: 31 },
+            Record::RecoveryRefused {
+                op: 32,
+                leg: 1,
+                inst: InstrumentId(3),
+                wanted: Qty(33),
+                allowed: Qty(0),
+                why: 1,
+                ts_ns: 34,
+            },
+            Record::DailyTotal { total: Amount(-35), wall_ms: 36 },
         ]
     }
 

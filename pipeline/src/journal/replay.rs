@@ -16,7 +16,7 @@ use super::error::JournalError;
 use super::identity::ClientPrefix;
 use super::reader::{JournalFile, Tail, read_file};
 use crate::msg::{ClientOrderId, Execution, OppKind, OrderUpdate};
-use crate::types::{Amount, InstrumentId, Price, Qty, Side};
+use crate::types::{Amount, InstrumentId, Price, Qty, Side, Venue};
 
 /// An order as the journals leave it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +88,12 @@ pub struct Replay {
     /// The kill switch as last journaled: `Some` while it is on (with whether an operator
     /// threw it), `None` when it was never thrown or an operator lifted it.
     pub kill_switch: Option<KillSwitch>,
+    /// Per venue ([`Venue::index`]): new entries halted for a balance drift that no
+    /// operator has acknowledged yet.
+    pub drift_halted: [bool; Venue::COUNT],
+    /// The day's P&L total as last journaled, with when (ms since the epoch): a restart
+    /// on the same trading day goes on from it.
+    pub daily_total: Option<(Amount, u64)>,
 }
 
 /// A kill switch the journal shows on.
@@ -167,6 +173,8 @@ struct Builder {
     breakers: Option<BreakerRecord>,
     realized_by_day: BTreeMap<u64, Amount>,
     kill_switch: Option<KillSwitch>,
+    drift_halted: [bool; Venue::COUNT],
+    daily_total: Option<(Amount, u64)>,
 }
 
 impl Builder {
@@ -280,6 +288,10 @@ impl Builder {
             Record::KillSwitch { on, operator, wall_ms } => {
                 self.kill_switch = on.then_some(KillSwitch { operator, wall_ms });
             }
+            Record::DriftHalt { venue, .. } => self.drift_halted[venue.index()] = true,
+            Record::DriftAck { venue, .. } => self.drift_halted[venue.index()] = false,
+            Record::RecoveryRefused { .. } => {}
+            Record::DailyTotal { total, wall_ms } => self.daily_total = Some((total, wall_ms)),
         }
     }
 }
@@ -307,5 +319,7 @@ pub fn rebuild(dispatch: Option<&JournalFile>, state: Option<&JournalFile>) -> R
         breakers: b.breakers,
         realized_by_day: b.realized_by_day,
         kill_switch: b.kill_switch,
+        drift_halted: b.drift_halted,
+        daily_total: b.daily_total,
     }
 }

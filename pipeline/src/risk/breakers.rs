@@ -18,8 +18,8 @@
 //! the gate starts from the last one: a crash or a restart finds every breaker as it
 //! was, so a crash loop never gets a fresh loss budget. A breaker that closes by itself
 //! keeps its time: one tripped before the restart closes `reset_after_ms` after it
-//! tripped, by the wall clock. A new UTC day closes the daily-loss breaker as it would
-//! while running.
+//! tripped, by the wall clock. A new trading day (rolling at `risk.day_roll_utc_hour`)
+//! closes the daily-loss breaker as it would while running.
 
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +29,7 @@ use crate::units::ms_to_ns;
 
 const _: () = assert!(Breaker::COUNT == BREAKER_SLOTS, "a breaker record holds every breaker");
 
-const DAY_MS: u64 = 86_400_000;
+use crate::units::trading_day;
 
 /// The circuit breakers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -123,6 +123,8 @@ pub(crate) struct Breakers {
     /// operator's reset).
     daily_base: Amount,
     last_daily: Amount,
+    /// The hour (UTC) the trading day rolls at (`risk.day_roll_utc_hour`).
+    roll_hour: u8,
 }
 
 impl Breakers {
@@ -138,7 +140,14 @@ impl Breakers {
             consecutive_stale: 0,
             daily_base: Amount::ZERO,
             last_daily: Amount::ZERO,
+            roll_hour: 0,
         }
+    }
+
+    /// Days roll at `hour` o'clock UTC.
+    pub(crate) fn rolling_at(mut self, hour: u8) -> Self {
+        self.roll_hour = hour.min(23);
+        self
     }
 
     #[cfg(test)]
@@ -255,7 +264,7 @@ impl Breakers {
     /// What the day's accepted loss and the daily-loss breaker were count only on the day
     /// they were journaled.
     pub(crate) fn restore(&mut self, r: &BreakerRecord, now_ns: u64, wall_ms: u64) {
-        let same_day = r.wall_ms / DAY_MS == wall_ms / DAY_MS;
+        let same_day = trading_day(r.wall_ms, self.roll_hour) == trading_day(wall_ms, self.roll_hour);
         for b in Breaker::ALL {
             let t = r.tripped_ms[b.index()];
             if t == 0 || (b == Breaker::DailyLoss && !same_day) {
@@ -277,13 +286,19 @@ impl Breakers {
     /// An operator closes every breaker.
     pub(crate) fn reset_all(&mut self) {
         let base = self.last_daily.min(Amount::ZERO);
-        *self = Self { daily_base: base, last_daily: self.last_daily, ..Self::new(self.cfg) };
+        *self = Self {
+            daily_base: base,
+            last_daily: self.last_daily,
+            roll_hour: self.roll_hour,
+            ..Self::new(self.cfg)
+        };
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::units::DAY_MS;
 
     const MS: u64 = 1_000_000;
 
@@ -324,6 +339,30 @@ mod tests {
         next_day.restore(&rec, 0, day + DAY_MS + 1);
         assert!(!next_day.is_open(Breaker::DailyLoss));
         assert!(next_day.is_open(Breaker::ConsecutiveFailures), "latched until an operator resets it");
+    }
+
+    #[test]
+    fn a_tripped_daily_loss_breaker_stays_open_until_the_configured_roll_hour() {
+        const HOUR: u64 = 3_600_000;
+        let day = 20_000 * DAY_MS;
+        let mut b = Breakers::new(BreakerConfig::default()).rolling_at(8);
+        b.on_daily_pnl(Amount::from_int(-600), Amount::from_int(500), MS);
+        // Journaled at 01:00 UTC: still the trading day that began at 08:00 yesterday.
+        let rec = b.record(MS, day + HOUR);
+        let mut back = Breakers::new(BreakerConfig::default()).rolling_at(8);
+        back.restore(&rec, 0, day + 7 * HOUR + 59 * 60_000);
+        assert!(back.is_open(Breaker::DailyLoss), "restarted at 07:59: the same trading day");
+        let mut back = Breakers::new(BreakerConfig::default()).rolling_at(8);
+        back.restore(&rec, 0, day + 8 * HOUR);
+        assert!(!back.is_open(Breaker::DailyLoss), "restarted at 08:00: a new day");
+        // Rolling at midnight, 01:00 and 07:59 are the same day too, and 00:00 the next
+        // is not.
+        let mut b = Breakers::new(BreakerConfig::default());
+        b.on_daily_pnl(Amount::from_int(-600), Amount::from_int(500), MS);
+        let rec = b.record(MS, day + HOUR);
+        let mut back = Breakers::new(BreakerConfig::default());
+        back.restore(&rec, 0, day + DAY_MS);
+        assert!(!back.is_open(Breaker::DailyLoss));
     }
 
     #[test]

@@ -14,6 +14,10 @@ pub struct RiskConfig {
     pub max_position_size_usd: Usd,
     pub max_total_exposure_usd: Usd,
     pub max_daily_loss_usd: Usd,
+    /// The hour (UTC, 0 to 23) at which the day of the daily-loss total rolls: its total
+    /// starts again from zero then, and only then (a restart within the day goes on from
+    /// the journaled total).
+    pub day_roll_utc_hour: u8,
     pub min_profit_margin_bps: Bps,
     pub max_execution_time_ms: u64,
     pub max_slippage_bps: Bps,
@@ -38,6 +42,7 @@ impl Default for RiskConfig {
             max_position_size_usd: Usd::new(5_000),
             max_total_exposure_usd: Usd::new(20_000),
             max_daily_loss_usd: Usd::new(500),
+            day_roll_utc_hour: 0,
             min_profit_margin_bps: Bps::new(5),
             max_execution_time_ms: 2_000,
             max_slippage_bps: Bps::new(20),
@@ -68,6 +73,7 @@ impl RiskConfig {
         c.positive_usd("max_position_size_usd", self.max_position_size_usd);
         c.positive_usd("max_total_exposure_usd", self.max_total_exposure_usd);
         c.positive_usd("max_daily_loss_usd", self.max_daily_loss_usd);
+        c.between("day_roll_utc_hour", u64::from(self.day_roll_utc_hour), 0, 23);
         c.positive_bps("min_profit_margin_bps", self.min_profit_margin_bps);
         c.at_least("max_execution_time_ms", self.max_execution_time_ms, 1);
         c.bps_up_to("max_slippage_bps", self.max_slippage_bps, MAX_BPS);

@@ -171,7 +171,7 @@ impl RiskGate {
         stats.last_op_id.set(last_op_id as i64);
         Ok(Self {
             limiter: Limiter::new(&instruments, &config.rate_limits, config.entry_share_pct, now),
-            breakers: Breakers::new(config.breakers),
+            breakers: Breakers::new(config.breakers).rolling_at(config.day_roll_utc_hour),
             exiting: false,
             max_position: config.max_position_size_usd.amount(),
             max_exposure: config.max_total_exposure_usd.amount(),

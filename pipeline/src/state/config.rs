@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::units::Bps;
+use crate::units::{Bps, Usd};
 
 /// State stage configuration (`[state]`).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -25,8 +25,18 @@ pub struct StateConfig {
     pub ack_timeout_ms: u64,
     /// How often an order with an unknown outcome is queried again.
     pub query_interval_ms: u64,
-    /// How often balances are queried from every venue.
+    /// How often balances are queried from every venue, and how often each wallet's
+    /// change at the venue is compared with the change the engine booked (a *check*).
     pub reconcile_interval_ms: u64,
+    /// A wallet's drift (the venue's balance change since the start less the change the
+    /// engine booked) worth more than this, valued at the executable price, is a
+    /// mismatch: counted, alerted and shown. Below it is rounding dust.
+    pub reconcile_tolerance_usd: Usd,
+    /// A drift beyond the tolerance at this many checks in a row (each on a fresh balance
+    /// report) halts new entries on the wallet's venue until an operator acknowledges it
+    /// (`arb ctl ack-drift VENUE`): fills in flight cause drift that the next report
+    /// clears, only a persistent drift halts.
+    pub reconcile_halt_after_checks: u32,
     /// How often positions are marked to the books (exposure, unrealized P&L).
     pub mark_interval_ms: u64,
     /// Books older than this are not used to price recovery.
@@ -60,6 +70,8 @@ impl Default for StateConfig {
             ack_timeout_ms: 2_000,
             query_interval_ms: 1_000,
             reconcile_interval_ms: 60_000,
+            reconcile_tolerance_usd: Usd::new(1),
+            reconcile_halt_after_checks: 3,
             mark_interval_ms: 1_000,
             max_data_age_ms: 1_000,
             max_unpriced_wait_ms: 30_000,
@@ -92,6 +104,8 @@ impl StateConfig {
         c.at_least("ack_timeout_ms", self.ack_timeout_ms, 1);
         c.at_least("query_interval_ms", self.query_interval_ms, 1);
         c.at_least("reconcile_interval_ms", self.reconcile_interval_ms, 1);
+        c.positive_usd("reconcile_tolerance_usd", self.reconcile_tolerance_usd);
+        c.at_least("reconcile_halt_after_checks", u64::from(self.reconcile_halt_after_checks), 1);
         c.at_least("mark_interval_ms", self.mark_interval_ms, 1);
         c.at_least("drain_timeout_ms", self.drain_timeout_ms, 1);
         c.at_least("max_data_age_ms", self.max_data_age_ms, 1);

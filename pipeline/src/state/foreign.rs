@@ -47,6 +47,7 @@ impl StateKeeper {
     pub(super) fn on_foreign(&mut self, f: Foreign) {
         let counters = if f.fill { &self.stats.foreign.fills } else { &self.stats.foreign.orders };
         counters[f.venue.index()].inc();
+        self.drift_foreign(&f);
         if let Some(tx) = self.foreign_out.as_mut() {
             let _ = tx.push(f);
         }

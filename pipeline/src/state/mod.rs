@@ -45,6 +45,7 @@
 mod accounting;
 mod basis;
 mod config;
+mod drift;
 mod flatten;
 mod foreign;
 mod ledger;
@@ -67,6 +68,7 @@ pub use crate::journal::{OpPhase, OrderState};
 pub use accounting::{Accounting, Lot, MoneyBoard};
 pub use basis::{BasisExitConfig, BasisPosition, EXIT_ID, ExitTrigger, MAX_BASIS};
 pub use config::{StateConfig, StateConfigError};
+pub use drift::{Account, DriftBoard, DriftLine};
 pub use flatten::FLATTEN_ID;
 pub use foreign::{ForeignSnapshot, ForeignStats};
 pub use ledger::{Applied, Delta, Positions};
@@ -80,7 +82,7 @@ use crate::msg::{
 };
 use crate::runtime::{Control, Held, Rx, Stage, Tx};
 use crate::types::{Amount, AssetId, Instrument, InstrumentId, Instruments, Qty, Side, Venue};
-use crate::units::{ms_to_ns, now_ns};
+use crate::units::{DAY_MS, ms_to_ns, now_ns, trading_day};
 use operations::{Op, Purpose};
 use recovery::{Plan, Planner};
 use valuation::Valuation;
@@ -100,7 +102,6 @@ const OUTBOX: usize = 4096;
 /// Outbox room kept before new inputs are taken.
 const ROOM: usize = 256;
 const BATCH: usize = 64;
-const DAY_MS: u64 = 86_400_000;
 
 fn system_wall_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
@@ -129,13 +130,22 @@ pub struct StateKeeper {
     adverse_since_ns: [u64; Venue::COUNT],
     /// Per asset: when a flatten was last asked for (0: none pending).
     flatten_sent_ns: Vec<u64>,
+    /// Every wallet's balance at its venue against the engine's books.
+    drift: drift::Reconciler,
     ops: Vec<Op>,
     positions: Positions,
     halt_refs: Vec<u16>,
     balances: Vec<Amount>,
     realized: Amount,
+    /// The day's total (realized less fees plus funding) the daily-loss limit reads, the
+    /// trading day it counts (rolling at `roll_hour` UTC), and what the journal showed at
+    /// start: the last total journaled with its wall time, and (older journals) the
+    /// realized P&L per UTC day.
     daily: Amount,
     day: u64,
+    roll_hour: u8,
+    journaled_daily: Option<(Amount, u64)>,
+    journaled_by_day: std::collections::BTreeMap<u64, Amount>,
     /// Commands and risk updates their rings refused: retried, never dropped.
     commands: Held<Command>,
     risk: Held<RiskUpdate>,
@@ -190,6 +200,7 @@ impl StateKeeper {
         let wall_ms: fn() -> u64 = system_wall_ms;
         let val = Valuation::new(instruments.clone(), &config.usd_assets, config.max_data_age_ms);
         let acct = accounting::Accounting::new(&instruments, val.usd_flags());
+        let drift = drift::Reconciler::new(&instruments);
         let mut s = Self {
             rings,
             journal,
@@ -202,11 +213,13 @@ impl StateKeeper {
             exit_sent_ns: [0; basis::MAX_BASIS],
             adverse_since_ns: [0; Venue::COUNT],
             flatten_sent_ns: vec![0; assets],
+            drift,
             instruments,
             cfg: config.clone(),
             planner: Planner {
                 max_slippage: config.max_slippage_bps.rate(),
                 unwind_slippage: config.unwind_slippage_bps.rate(),
+                max_notional: Amount(i128::MAX),
             },
             ops: vec![Op::blank(); config.max_ops],
             positions: Positions::new(n),
@@ -214,7 +227,10 @@ impl StateKeeper {
             balances: vec![Amount::ZERO; Venue::COUNT * assets],
             realized: Amount::ZERO,
             daily: Amount::ZERO,
-            day: wall_ms() / DAY_MS,
+            day: trading_day(wall_ms(), 0),
+            roll_hour: 0,
+            journaled_daily: None,
+            journaled_by_day: std::collections::BTreeMap::new(),
             commands: Held::new(OUTBOX),
             risk: Held::new(OUTBOX),
             killed: false,
@@ -238,9 +254,13 @@ impl StateKeeper {
             s.realized = back.realized;
             s.stats.realized_pnl.set(s.realized);
             // The day's loss so far counts on: a restart (a crash loop) gets no fresh budget.
-            s.daily = r.realized_by_day.get(&s.day).copied().unwrap_or(Amount::ZERO);
-            s.stats.daily_pnl.set(s.daily);
+            s.journaled_daily = r.daily_total;
+            s.journaled_by_day.clone_from(&r.realized_by_day);
+            s.restore_daily();
             s.stats.op_table_full.add(back.lost);
+            // A drift halt stays on until an operator acknowledges it.
+            s.drift.halted = r.drift_halted;
+            s.stats.drift_halted.set(r.drift_halted.iter().filter(|h| **h).count() as i64);
             // A kill switch stays on across restarts until an operator lifts it.
             if let Some(k) = r.kill_switch {
                 s.killed = true;
@@ -291,11 +311,44 @@ impl StateKeeper {
         &self.acct
     }
 
+    /// Bounds every recovery order's USD notional at its limit by the entries' limit
+    /// (`detect.max_notional_usd`).
+    pub fn with_recovery_notional_limit(mut self, max_usd: Amount) -> Self {
+        self.planner.max_notional = max_usd;
+        self
+    }
+
     /// Replaces the wall clock used for the day boundary of the daily P&L (tests).
     pub fn with_wall_clock(mut self, wall_ms: fn() -> u64) -> Self {
         self.wall_ms = wall_ms;
-        self.day = wall_ms() / DAY_MS;
+        self.restore_daily();
         self
+    }
+
+    /// Rolls the daily-loss day at `hour` o'clock UTC (`risk.day_roll_utc_hour`).
+    pub fn with_day_roll_hour(mut self, hour: u8) -> Self {
+        self.roll_hour = hour.min(23);
+        self.restore_daily();
+        self
+    }
+
+    /// The day's total as the journal left it, if it is still that trading day: a
+    /// restart within the day goes on from it. A journal from before the total was
+    /// journaled gives the realized P&L of the operations that finished this UTC day.
+    fn restore_daily(&mut self) {
+        let wall = (self.wall_ms)();
+        self.day = trading_day(wall, self.roll_hour);
+        self.daily = match self.journaled_daily {
+            Some((total, at)) if trading_day(at, self.roll_hour) == self.day => total,
+            Some(_) => Amount::ZERO,
+            None => self.journaled_by_day.get(&(wall / DAY_MS)).copied().unwrap_or(Amount::ZERO),
+        };
+        self.stats.daily_pnl.set(self.daily);
+    }
+
+    /// The day's total: realized less fees plus funding since the day rolled.
+    pub fn daily_pnl(&self) -> Amount {
+        self.daily
     }
 
     pub fn stats(&self) -> &Arc<StateStats> {
@@ -432,6 +485,7 @@ impl StateKeeper {
                 if let Some(m) = &self.money {
                     m.report_spot(&self.acct, b.venue, b.asset, b.available.saturating_add(b.locked));
                 }
+                self.drift_spot_report(b.venue, b.asset, b.available.saturating_add(b.locked));
                 let assets = self.instruments.asset_count();
                 if b.asset.index() < assets {
                     self.balances[b.venue.index() * assets + b.asset.index()] = b.available;
@@ -459,10 +513,15 @@ impl StateKeeper {
             }
             self.acct.apply_funding(w.venue, w.funding);
             self.stats.funding_payments.inc();
-            self.roll_day((self.wall_ms)());
+            let wall = (self.wall_ms)();
+            self.roll_day(wall);
             self.daily = self.daily.saturating_add(w.funding);
+            self.journal(Record::DailyTotal { total: self.daily, wall_ms: wall });
             self.stats.daily_pnl.set(self.daily);
             self.tell_risk(RiskUpdate::DailyPnl { realized: self.daily });
+        }
+        if let Some(b) = w.balance {
+            self.drift_futures_report(w.venue, b);
         }
         if let Some(m) = &self.money {
             if let Some(b) = w.balance {
@@ -576,6 +635,7 @@ impl StateKeeper {
         match c {
             StateControl::KillSwitch => self.kill(true),
             StateControl::Resume => self.resume(),
+            StateControl::AckDrift { venue } => self.ack_drift(venue),
             StateControl::Retry { op } => {
                 if let Some(k) = self.find_op(op) {
                     if !self.ops[k].closed && self.ops[k].phase == OpPhase::AwaitingOperator {
@@ -625,7 +685,10 @@ impl StateKeeper {
             *h = h.saturating_add(1);
             if *h == 1 {
                 self.journal(Record::InstrumentHalt { inst: leg.inst, halted: true, ts_ns: now });
-                self.tell_risk(RiskUpdate::InstrumentHalt { inst: leg.inst, halted: true });
+                // A venue halted for a drift has told the gate already.
+                if !self.drift.halted[self.instruments.get(leg.inst).venue.index()] {
+                    self.tell_risk(RiskUpdate::InstrumentHalt { inst: leg.inst, halted: true });
+                }
                 self.alert(AlertKind::InstrumentHalted, self.ops[k].exec.op(), i64::from(leg.inst.0));
             }
         }
@@ -644,7 +707,10 @@ impl StateKeeper {
                 *h -= 1;
                 if *h == 0 {
                     self.journal(Record::InstrumentHalt { inst: leg.inst, halted: false, ts_ns: now });
-                    self.tell_risk(RiskUpdate::InstrumentHalt { inst: leg.inst, halted: false });
+                    // A venue halted for a drift stays halted until acknowledged.
+                    if !self.drift.halted[self.instruments.get(leg.inst).venue.index()] {
+                        self.tell_risk(RiskUpdate::InstrumentHalt { inst: leg.inst, halted: false });
+                    }
                 }
             }
         }
@@ -859,9 +925,21 @@ impl StateKeeper {
             self.stats.ops_failed[kind].inc();
         }
         self.stats.quality.record(&self.ops[k], balanced, outcome.success, pnl, now);
+        if op.needed_recovery && self.drift.enabled {
+            // What recovery did is compared with the venues at once, not at the next
+            // interval: the balances are asked for now.
+            let mut asked = [false; Venue::COUNT];
+            for leg in op.legs() {
+                let v = self.instruments.get(leg.inst).venue;
+                if !std::mem::replace(&mut asked[v.index()], true) {
+                    self.send(Command::QueryBalances { venue: v });
+                }
+            }
+        }
         self.realized = self.realized.saturating_add(pnl);
         self.roll_day(wall);
         self.daily = self.daily.saturating_add(pnl);
+        self.journal(Record::DailyTotal { total: self.daily, wall_ms: wall });
         self.stats.realized_pnl.set(self.realized);
         self.stats.daily_pnl.set(self.daily);
         self.tell_risk(RiskUpdate::OperationDone {
@@ -886,7 +964,7 @@ impl StateKeeper {
     }
 
     fn roll_day(&mut self, wall_ms: u64) {
-        let day = wall_ms / DAY_MS;
+        let day = trading_day(wall_ms, self.roll_hour);
         if day != self.day {
             self.day = day;
             self.daily = Amount::ZERO;
@@ -932,6 +1010,25 @@ impl StateKeeper {
             self.send(Command::Send { client, leg });
         }
         true
+    }
+
+    /// Journals and alerts every order of `plan` its operation's bounds clamped.
+    fn journal_clamps(&mut self, k: usize, plan: &Plan, now: u64) {
+        for &(leg, wanted, allowed) in &plan.clamped[..plan.n_clamped] {
+            let op = self.ops[k].exec.op();
+            let inst = self.ops[k].legs()[leg as usize].inst;
+            self.journal(Record::RecoveryRefused {
+                op,
+                leg,
+                inst,
+                wanted,
+                allowed,
+                why: recovery::BEYOND_OPERATION,
+                ts_ns: now,
+            });
+            self.stats.recovery_clamped.inc();
+            self.alert(AlertKind::RecoveryBounded, op, i64::from(leg));
+        }
     }
 
     /// Timeouts, queries, the deadline, and the recovery decision for one operation.
@@ -995,9 +1092,33 @@ impl StateKeeper {
         match recovery::choose(&complete, &unwind, past_deadline) {
             Some(u) => {
                 let plan = if u { unwind } else { complete };
+                self.journal_clamps(k, &plan, now);
                 if !self.execute_plan(k, &plan, u, now) {
                     self.give_up(k, now);
                 }
+            }
+            None if (complete.over_limit.is_some() || unwind.over_limit.is_some())
+                && !complete.unpriced
+                && !unwind.unpriced =>
+            {
+                // Every plan left is beyond the notional limit: refused, for an operator.
+                for p in [&complete, &unwind] {
+                    if let Some((leg, q)) = p.over_limit {
+                        let inst = self.ops[k].legs()[leg as usize].inst;
+                        self.journal(Record::RecoveryRefused {
+                            op: self.ops[k].exec.op(),
+                            leg,
+                            inst,
+                            wanted: q,
+                            allowed: Qty::ZERO,
+                            why: recovery::OVER_NOTIONAL,
+                            ts_ns: now,
+                        });
+                        self.stats.recovery_refused.inc();
+                        self.alert(AlertKind::RecoveryBounded, self.ops[k].exec.op(), i64::from(leg));
+                    }
+                }
+                self.give_up(k, now);
             }
             None if past_deadline
                 && !(unwind.unpriced && now < self.ops[k].unpriced_until(self.cfg.max_unpriced_wait_ms)) =>
@@ -1056,6 +1177,9 @@ impl StateKeeper {
         }
         if now >= self.next_reconcile_ns {
             self.next_reconcile_ns = now.saturating_add(ms_to_ns(self.cfg.reconcile_interval_ms));
+            // The balances reported since the last check, against the books; then fresh
+            // reports for the next.
+            self.check_drift();
             for v in Venue::ALL {
                 if self.instruments.iter().any(|i| i.venue == v) {
                     self.send(Command::QueryBalances { venue: v });
@@ -1111,6 +1235,13 @@ impl StateKeeper {
             }
             if self.halt_refs[k] > 0 {
                 self.tell_risk(RiskUpdate::InstrumentHalt { inst: id, halted: true });
+            }
+        }
+        // A drift halt journaled before the restart: its venue stays out of new entries.
+        for v in Venue::ALL {
+            if self.drift.halted[v.index()] {
+                self.tell_venue_halt(v, true);
+                self.alert(AlertKind::DriftHalted, 0, -1 - v.index() as i64);
             }
         }
         // Operations restored open keep their instruments out of new operations until

@@ -19,6 +19,15 @@
 //! answer within `ack_timeout_ms` have an unknown outcome and are queried every
 //! `query_interval_ms`; past the deadline, orders still open are cancelled. When the
 //! attempts run out the stage halts the operation's instruments for an operator.
+//!
+//! Recovery is bounded like any order: a recovery order only reduces the exposure its own
+//! operation created. A hedge never takes a leg past the leg's own quantity, an unwind
+//! never past flat nor beyond the leg's quantity; a plan asking for more (an operation
+//! credited with fills that were not its own) is clamped to the bound, and the stage
+//! journals and alerts it. Every recovery order's USD notional (the book walked up to
+//! its limit, as an entry is sized) must be
+//! within the entries' limit (`detect.max_notional_usd`): a plan beyond it is refused,
+//! and when no plan is left the operation waits for an operator (journaled, alerted).
 
 use super::operations::{Op, OrderSlot};
 use super::valuation::{Flows, Valuation, walk_value};
@@ -26,6 +35,12 @@ use crate::journal::OrderState;
 use crate::msg::{Leg, MAX_LEGS};
 use crate::types::{Amount, Instruments, Price, Qty, Rate, Rounding, Side, div_round};
 use crate::units::ms_to_ns;
+
+/// [`crate::journal::Record::RecoveryRefused`]'s `why`: more than the operation's own
+/// quantities (clamped).
+pub(super) const BEYOND_OPERATION: u8 = 0;
+/// ... beyond the notional limit (refused).
+pub(super) const OVER_NOTIONAL: u8 = 1;
 
 /// A recovery plan: the orders it sends and what it is expected to cost, in USD (the
 /// negative of the value it adds to the operation's P&L).
@@ -39,6 +54,11 @@ pub(super) struct Plan {
     pub(super) feasible: bool,
     /// A leg that needs an order has no fresh book to price it.
     pub(super) unpriced: bool,
+    /// Legs whose order the bounds clamped: (leg, what the plan wanted, what it sends).
+    pub(super) clamped: [(u8, Qty, Qty); MAX_LEGS],
+    pub(super) n_clamped: usize,
+    /// A leg whose order would be beyond the notional limit: (leg, its quantity).
+    pub(super) over_limit: Option<(u8, Qty)>,
 }
 
 impl Plan {
@@ -50,6 +70,9 @@ impl Plan {
             cost: Amount::ZERO,
             feasible: true,
             unpriced: false,
+            clamped: [(0, Qty::ZERO, Qty::ZERO); MAX_LEGS],
+            n_clamped: 0,
+            over_limit: None,
         }
     }
 }
@@ -61,6 +84,9 @@ pub(super) struct Planner {
     pub(super) max_slippage: Rate,
     /// An unwind's limit is the current best price moved this far.
     pub(super) unwind_slippage: Rate,
+    /// The most one recovery order may be worth at its limit, in USD (the entries'
+    /// limit).
+    pub(super) max_notional: Amount,
 }
 
 impl Planner {
@@ -111,7 +137,16 @@ impl Planner {
                 plan.feasible = false;
                 return plan;
             };
-            let q = inst.round_qty(Qty(amount.max(0)));
+            let mut q = inst.round_qty(Qty(amount.max(0)));
+            // Only what this operation created: a hedge up to the leg's own quantity, an
+            // unwind down to flat and never more than the leg's quantity.
+            let bound = if unwind { net.min(target) } else { target - net };
+            let bound = inst.round_qty(Qty(i64::try_from(bound.max(0)).unwrap_or(0)));
+            if q > bound {
+                plan.clamped[plan.n_clamped] = (i as u8, q, bound);
+                plan.n_clamped += 1;
+                q = bound;
+            }
             if !q.is_positive() || q < inst.min_qty {
                 continue;
             }
@@ -181,6 +216,22 @@ impl Planner {
                 plan.feasible = false;
                 continue;
             };
+            // The same notional limit as an entry, on what the order is expected to trade.
+            let usd = val.usd_rate(inst.quote).and_then(|rate| value.mul(rate, Rounding::Ceil));
+            match usd {
+                None => {
+                    // Its quote has no USD price yet: it waits for one, like a book.
+                    plan.feasible = false;
+                    plan.unpriced = true;
+                    continue;
+                }
+                Some(v) if v > self.max_notional => {
+                    plan.feasible = false;
+                    plan.over_limit = Some((i as u8, q));
+                    continue;
+                }
+                Some(_) => {}
+            }
             let fee = value.mul_rate(inst.taker_fee, Rounding::Ceil).unwrap_or(Amount::ZERO);
             flows.trade(inst, side, q, value, fee);
             plan.legs[plan.n] = (i, Leg { inst: leg.inst, side, price: limit, qty: q });

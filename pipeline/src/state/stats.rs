@@ -40,6 +40,14 @@ pub struct StateStats {
     pub journal_failures: Counter,
     pub alerts_dropped: Counter,
     pub op_table_full: Counter,
+    /// Recovery orders clamped to their operation's own quantities.
+    pub recovery_clamped: Counter,
+    /// Recovery plans refused beyond the notional limit.
+    pub recovery_refused: Counter,
+    /// Checks that found a wallet's balance drifted beyond the tolerance.
+    pub drift_mismatches: Counter,
+    /// Venues whose new entries are halted for a drift.
+    pub drift_halted: Gauge,
     /// Open operations by phase (executing, recovering, awaiting operator).
     pub open_executing: Gauge,
     pub open_recovering: Gauge,

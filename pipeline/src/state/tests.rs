@@ -49,6 +49,17 @@ impl Rig {
     }
 
     fn open_with(dir: PathBuf, replay: Option<&Replay>, cfg: &StateConfig) -> Self {
+        Self::open_full(dir, replay, cfg, wall, 0)
+    }
+
+    /// A rig whose wall clock is `wall_ms` and whose trading day rolls at `roll_hour` UTC.
+    fn open_full(
+        dir: PathBuf,
+        replay: Option<&Replay>,
+        cfg: &StateConfig,
+        wall_ms: fn() -> u64,
+        roll_hour: u8,
+    ) -> Self {
         let u = testkit::universe();
         let (clock, mock) = Clock::mock();
         mock.increment(10_000 * MS);
@@ -79,7 +90,8 @@ impl Rig {
             Arc::default(),
         )
         .unwrap()
-        .with_wall_clock(wall);
+        .with_wall_clock(wall_ms)
+        .with_day_roll_hour(roll_hour);
         let mut rig = Self {
             s,
             inputs,
@@ -1340,4 +1352,259 @@ fn a_basis_entry_books_its_fees_not_its_spread_and_marks_at_executable_prices() 
     assert_eq!(board.unrealized_usd.get(), unrealized);
     assert_eq!(r.s.stats().snapshot().unrealized_pnl, unrealized);
     assert_eq!(board.equity_change_usd.get(), unrealized - fees);
+}
+
+#[test]
+fn recovery_never_exceeds_the_operations_own_quantities() {
+    let mut r = Rig::new();
+    r.books("49900", "50480");
+    let (g, m) = (r.u.gate_btc, r.u.mexc_btc);
+    let (gi, mi) = (r.inst(g), r.inst(m));
+    r.start(4);
+    // The Gate leg is credited 0.05 BTC, five times its own 0.01 (fills that were not
+    // its own), and the MEXC leg filled nothing: completing would sell 0.05 on MEXC,
+    // unwinding 0.05 on Gate.
+    let f = r.fill(g, "50000", "0.05", "0.05");
+    r.order(4, 0, 0, f);
+    let d = r.done(g, "0.05");
+    r.order(4, 0, 0, d);
+    let d = r.done(m, "0");
+    r.order(4, 1, 0, d);
+    r.run();
+    let orders = r.recovery_orders();
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    let (client, leg) = orders[0];
+    let (own, credited) = if leg.inst == g {
+        (qty(&gi, "0.01"), qty(&gi, "0.05"))
+    } else {
+        (qty(&mi, "0.01"), qty(&mi, "0.05"))
+    };
+    assert_eq!(leg.qty, own, "bounded by the leg's own quantity, not what it was credited");
+    let j = r.journal();
+    assert!(
+        j.contains(&Record::RecoveryRefused {
+            op: 4,
+            leg: client.leg,
+            inst: leg.inst,
+            wanted: credited,
+            allowed: own,
+            why: recovery::BEYOND_OPERATION,
+            ts_ns: r.now(),
+        }),
+        "{j:?}"
+    );
+    let alerts = testkit::drain(&mut r.alerts);
+    assert!(alerts.iter().any(|a| a.kind == AlertKind::RecoveryBounded && a.op == 4), "{alerts:?}");
+    assert_eq!(r.s.stats().recovery_clamped.get(), 1);
+}
+
+#[test]
+fn a_recovery_order_beyond_the_notional_limit_is_refused_for_an_operator() {
+    let mut r = Rig::new();
+    // Entries are limited to 100 USD: the 0.006 BTC either plan needs (about 300 USD)
+    // is beyond it.
+    r.s.planner.max_notional = Amount::from_int(100);
+    r.books("49900", "50480");
+    let (g, m) = (r.u.gate_btc, r.u.mexc_btc);
+    r.start(3);
+    let f = r.fill(g, "50000", "0.01", "0.01");
+    r.order(3, 0, 0, f);
+    let d = r.done(g, "0.01");
+    r.order(3, 0, 0, d);
+    let f = r.fill(m, "50500", "0.004", "0.004");
+    r.order(3, 1, 0, f);
+    let d = r.done(m, "0.004");
+    r.order(3, 1, 0, d);
+    r.run();
+    assert!(r.recovery_orders().is_empty(), "nothing beyond the limit goes out: {:?}", r.recovery_orders());
+    assert_eq!(r.s.phase(3), Some(OpPhase::AwaitingOperator));
+    let j = r.journal();
+    let refused: Vec<_> =
+        j.iter().filter(|rec| matches!(rec, Record::RecoveryRefused { op: 3, why: 1, .. })).collect();
+    assert_eq!(refused.len(), 2, "both plans refused: {refused:?}");
+    assert!(
+        r.updates.iter().any(|u| matches!(u, RiskUpdate::InstrumentHalt { halted: true, .. })),
+        "its instruments wait for an operator"
+    );
+    let alerts = testkit::drain(&mut r.alerts);
+    assert!(alerts.iter().any(|a| a.kind == AlertKind::RecoveryBounded && a.op == 3), "{alerts:?}");
+    assert!(alerts.iter().any(|a| a.kind == AlertKind::RecoveryExhausted && a.op == 3), "{alerts:?}");
+    // Within the limit, the same operation recovers.
+    let mut r = Rig::new();
+    r.s.planner.max_notional = Amount::from_int(1_000);
+    r.books("49900", "50480");
+    r.start(3);
+    let f = r.fill(g, "50000", "0.01", "0.01");
+    r.order(3, 0, 0, f);
+    let d = r.done(g, "0.01");
+    r.order(3, 0, 0, d);
+    let f = r.fill(m, "50500", "0.004", "0.004");
+    r.order(3, 1, 0, f);
+    let d = r.done(m, "0.004");
+    r.order(3, 1, 0, d);
+    r.run();
+    assert_eq!(r.recovery_orders().len(), 1);
+}
+
+static DAY_CLOCK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn day_clock() -> u64 {
+    DAY_CLOCK.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn set_day_clock(ms: u64) {
+    DAY_CLOCK.store(ms, std::sync::atomic::Ordering::Relaxed);
+}
+
+#[test]
+fn the_daily_total_rolls_at_the_configured_hour_and_survives_a_restart_within_the_day() {
+    const HOUR: u64 = 3_600_000;
+    let day = 20_000 * DAY_MS;
+    let funding = |r: &mut Rig, usd: i64| {
+        let ts_ns = r.now();
+        r.push(StateInput::FuturesWallet(crate::msg::FuturesWalletEvent {
+            venue: Venue::GateIo,
+            balance: None,
+            funding: Amount::from_int(usd),
+            ts_ns,
+        }));
+        r.run();
+    };
+    let dir = scratch("state-day-roll");
+    // Days roll at 08:00 UTC. At 23:30 the day began at 08:00: 40 USD of funding paid.
+    set_day_clock(day + 23 * HOUR + 30 * 60_000);
+    {
+        let mut r = Rig::open_full(dir.clone(), None, &StateConfig::default(), day_clock, 8);
+        r.keep = true;
+        funding(&mut r, -40);
+        assert_eq!(r.s.daily_pnl(), Amount::from_int(-40));
+        assert!(r.updates.contains(&RiskUpdate::DailyPnl { realized: Amount::from_int(-40) }));
+        // Past midnight UTC it is still the same trading day: 10 more.
+        set_day_clock(day + DAY_MS + 30 * 60_000);
+        r.advance(1);
+        funding(&mut r, -10);
+        assert_eq!(r.s.daily_pnl(), Amount::from_int(-50), "midnight UTC is not the roll");
+        // A crash.
+    }
+    // Restarted at 07:59 the next morning: the same trading day, the total goes on.
+    set_day_clock(day + DAY_MS + 8 * HOUR - 60_000);
+    let rep = replay(&dir).unwrap();
+    assert_eq!(rep.daily_total, Some((Amount::from_int(-50), day + DAY_MS + 30 * 60_000)));
+    {
+        let mut r = Rig::open_full(dir.clone(), Some(&rep), &StateConfig::default(), day_clock, 8);
+        r.keep = true;
+        assert_eq!(r.s.daily_pnl(), Amount::from_int(-50), "a restart gets no fresh loss budget");
+        assert!(
+            r.updates.contains(&RiskUpdate::DailyPnl { realized: Amount::from_int(-50) }),
+            "the risk gate hears the day's total at start"
+        );
+        // 08:00: the day rolls, the total starts from zero, and the risk gate hears it.
+        set_day_clock(day + DAY_MS + 8 * HOUR);
+        r.updates.clear();
+        r.advance(1);
+        assert_eq!(r.s.daily_pnl(), Amount::ZERO);
+        assert!(r.updates.contains(&RiskUpdate::DailyPnl { realized: Amount::ZERO }), "{:?}", r.updates);
+    }
+    // Restarted after the roll: yesterday's total is not today's.
+    set_day_clock(day + DAY_MS + 9 * HOUR);
+    let rep = replay(&dir).unwrap();
+    let r = Rig::open_full(dir, Some(&rep), &StateConfig::default(), day_clock, 8);
+    assert_eq!(r.s.daily_pnl(), Amount::ZERO);
+}
+
+#[test]
+fn trading_days_roll_at_the_configured_utc_hour() {
+    use crate::units::trading_day;
+    const HOUR: u64 = 3_600_000;
+    let day = 20_000 * DAY_MS;
+    assert_eq!(trading_day(day, 0), 20_000);
+    assert_eq!(trading_day(day - 1, 0), 19_999);
+    assert_eq!(trading_day(day + 8 * HOUR - 1, 8), 19_999);
+    assert_eq!(trading_day(day + 8 * HOUR, 8), 20_000);
+    assert_eq!(trading_day(day + DAY_MS + 7 * HOUR, 8), 20_000);
+}
+
+#[test]
+fn a_persistent_drift_halts_its_venue_over_a_restart_until_acknowledged() {
+    let dir = scratch("state-drift");
+    let usdt;
+    let gate: Vec<InstrumentId>;
+    {
+        let mut r = Rig::open(dir.clone(), None);
+        r.keep = true;
+        usdt = r.u.instruments.find_asset("USDT").unwrap();
+        gate = r.u.instruments.iter().filter(|i| i.venue == Venue::GateIo).map(|i| i.id).collect();
+        let report = |r: &mut Rig, usd: i64| {
+            let b = BalanceEvent {
+                venue: Venue::GateIo,
+                asset: usdt,
+                available: Amount::from_int(usd),
+                locked: Amount::ZERO,
+                ts_ns: 0,
+            };
+            r.push(StateInput::Balance(b));
+            r.run();
+        };
+        // The start: 1000 USDT; the next report agrees.
+        report(&mut r, 1000);
+        r.advance(60_001);
+        report(&mut r, 1000);
+        r.advance(60_001);
+        // 100 USDT more while an order of ours on Gate is in flight: not judged.
+        r.books("49990", "50500");
+        r.start(5);
+        report(&mut r, 1100);
+        r.advance(60_001);
+        report(&mut r, 1100);
+        r.advance(60_001);
+        assert_eq!(r.s.stats().drift_mismatches.get(), 0, "a fill may be on its way");
+        let d = r.done(r.u.gate_btc, "0");
+        r.order(5, 0, 0, d);
+        let d = r.done(r.u.mexc_btc, "0");
+        r.order(5, 1, 0, d);
+        r.run();
+        // Calm now: one check is not yet a mismatch, two are, three halt Gate.io.
+        report(&mut r, 1100);
+        r.advance(60_001);
+        assert_eq!(r.s.stats().drift_mismatches.get(), 0);
+        report(&mut r, 1100);
+        r.advance(60_001);
+        assert_eq!(r.s.stats().drift_mismatches.get(), 1);
+        assert!(!r.s.is_drift_halted(Venue::GateIo));
+        let alerts = testkit::drain(&mut r.alerts);
+        assert!(alerts.iter().any(|a| a.kind == AlertKind::BalanceDrift), "{alerts:?}");
+        report(&mut r, 1100);
+        r.advance(60_001);
+        assert!(r.s.is_drift_halted(Venue::GateIo));
+        assert!(!r.s.is_drift_halted(Venue::Mexc));
+        for &i in &gate {
+            assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: i, halted: true }), "{i:?}");
+        }
+        assert!(r.journal().iter().any(|rec| matches!(rec, Record::DriftHalt { venue: Venue::GateIo, account: 0, asset, expected, actual, .. }
+            if *asset == usdt && *expected == Amount::from_int(1000) && *actual == Amount::from_int(1100))));
+        // A crash.
+    }
+    let rep = replay(&dir).unwrap();
+    assert!(rep.drift_halted[Venue::GateIo.index()]);
+    let mut r = Rig::open(dir.clone(), Some(&rep));
+    r.keep = true;
+    assert!(r.s.is_drift_halted(Venue::GateIo), "the halt survives the restart");
+    for &i in &gate {
+        assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: i, halted: true }), "{i:?}");
+    }
+    let alerts = testkit::drain(&mut r.alerts);
+    assert!(alerts.iter().any(|a| a.kind == AlertKind::DriftHalted && a.value == -1), "{alerts:?}");
+    // The operator acknowledges: journaled, the gate hears the instruments are free.
+    r.updates.clear();
+    r.control.push(StateControl::AckDrift { venue: Some(Venue::GateIo) }).unwrap();
+    r.run();
+    assert!(!r.s.is_drift_halted(Venue::GateIo));
+    for &i in &gate {
+        assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: i, halted: false }), "{i:?}");
+    }
+    assert!(r.journal().iter().any(|rec| matches!(rec, Record::DriftAck { venue: Venue::GateIo, .. })));
+    drop(r);
+    let rep = replay(&dir).unwrap();
+    assert!(!rep.drift_halted[Venue::GateIo.index()]);
+    let _ = std::fs::remove_dir_all(&dir);
 }

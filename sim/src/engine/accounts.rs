@@ -135,6 +135,15 @@ impl Exchange {
         }
     }
 
+    /// Credits (or, negative, debits) a spot balance's available part while running, as
+    /// a transfer no client of the account sent would: pushed like any balance change.
+    pub fn adjust_spot(&mut self, account: AccountId, asset: &str, amount: Amount) {
+        if (account as usize) < self.accounts.len() {
+            let b = self.spot_balance(account, asset);
+            b.available += amount;
+        }
+    }
+
     /// Credits the futures USDT balance (deposits at start-up).
     pub fn deposit_futures(&mut self, account: AccountId, amount: Amount) {
         if let Some(a) = self.accounts.get_mut(account as usize) {

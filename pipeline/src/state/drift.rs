@@ -1,0 +1,452 @@
+//! Reconciliation while running: every wallet's balance at its venue against the balance
+//! the engine's books expect, so that money moving behind the engine's back (a transfer,
+//! a fill it never saw, a fee it booked wrong) is seen while trading, not in a report.
+//!
+//! A *wallet* is one (venue, account, asset): a spot balance per asset, and per venue the
+//! futures account's cash (in the quote of its perpetuals). On each balance report the
+//! wallet's **drift** is taken: the venue's balance change since the start less the
+//! change the engine booked (its own fills and funding, and the foreign spot fills it was
+//! told of). The start is the first report less what the engine had booked by then.
+//!
+//! Every `reconcile_interval_ms` is a *check* of the wallets reported since the previous
+//! one. A report that came while an order of the engine's on that venue was in flight
+//! (a fill may be on its way) is shown but not judged. A drift worth more than
+//! `reconcile_tolerance_usd` (at the executable price) is published on the
+//! [`DriftBoard`] (metrics, dashboard) at once; found at two checks in a row it is a
+//! mismatch: counted per venue and alerted (once per episode). One check alone is a
+//! fill the engine or the report had not seen yet, which the next report clears. A drift
+//! in `reconcile_halt_after_checks` checks in a row, each on a fresh report, halts new entries on the venue (its instruments, through the risk
+//! gate's instrument halts; recovery still runs) until an operator acknowledges it
+//! (`arb ctl ack-drift VENUE`), which takes the venue's balances as they are. The halt
+//! and the acknowledgement are journaled; a restart finds the halt on.
+//!
+//! Not compared: a wallet whose asset has no USD price yet (waits for one), futures cash
+//! after a foreign futures fill (another client's position shares the venue's
+//! arithmetic, so the change it causes is not the engine's to know), contracts held (no
+//! position report reaches the state stage), and nothing at all behind the paper venue,
+//! whose single wallet per venue is not the venues' separate accounts.
+
+use std::sync::Arc;
+
+use crate::cells::{AmountCell, Counter, Gauge};
+use crate::journal::Record;
+use crate::msg::{AlertKind, Foreign, RiskUpdate};
+use crate::types::{Amount, AssetId, InstrumentId, Instruments, Market, Rounding, Venue};
+
+use super::StateKeeper;
+
+/// The account a wallet belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Account {
+    Spot = 0,
+    Futures = 1,
+}
+
+impl Account {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Account::Spot => "spot",
+            Account::Futures => "futures",
+        }
+    }
+}
+
+/// One wallet as the cold side reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DriftLine {
+    pub slot: usize,
+    pub venue: Venue,
+    pub account: Account,
+    pub asset: String,
+    /// The balance the engine's books expect, and the venue's.
+    pub expected: Amount,
+    pub actual: Amount,
+    /// `actual - expected`.
+    pub drift: Amount,
+    /// Checks in a row that found it beyond the tolerance.
+    pub streak: i64,
+}
+
+/// What reconciliation found, for the cold side: written by the state stage only.
+#[derive(Debug)]
+pub struct DriftBoard {
+    assets: usize,
+    names: Vec<String>,
+    futures_asset: [Option<AssetId>; Venue::COUNT],
+    known: Vec<Gauge>,
+    expected: Vec<AmountCell>,
+    actual: Vec<AmountCell>,
+    streak: Vec<Gauge>,
+    /// Per venue: 1 while new entries are halted for a drift.
+    pub halted: [Gauge; Venue::COUNT],
+    /// Per venue: checks that found a wallet beyond the tolerance.
+    pub mismatches: [Counter; Venue::COUNT],
+}
+
+impl DriftBoard {
+    pub fn new(instruments: &Instruments) -> Arc<Self> {
+        let assets = instruments.asset_count();
+        let n = Venue::COUNT * assets + Venue::COUNT;
+        Arc::new(Self {
+            assets,
+            names: (0..assets).map(|a| instruments.asset_name(AssetId(a as u16)).to_owned()).collect(),
+            futures_asset: futures_assets(instruments),
+            known: (0..n).map(|_| Gauge::default()).collect(),
+            expected: (0..n).map(|_| AmountCell::new()).collect(),
+            actual: (0..n).map(|_| AmountCell::new()).collect(),
+            streak: (0..n).map(|_| Gauge::default()).collect(),
+            halted: Default::default(),
+            mismatches: Default::default(),
+        })
+    }
+
+    fn describe(&self, slot: usize) -> Option<(Venue, Account, AssetId)> {
+        let spot = Venue::COUNT * self.assets;
+        if slot < spot {
+            let v = Venue::ALL[slot / self.assets.max(1)];
+            Some((v, Account::Spot, AssetId((slot % self.assets) as u16)))
+        } else {
+            let v = *Venue::ALL.get(slot - spot)?;
+            Some((v, Account::Futures, self.futures_asset[v.index()]?))
+        }
+    }
+
+    /// The wallet in `slot`, once its venue reported it.
+    pub fn line(&self, slot: usize) -> Option<DriftLine> {
+        if self.known.get(slot)?.get() == 0 {
+            return None;
+        }
+        let (venue, account, asset) = self.describe(slot)?;
+        let (expected, actual) = (self.expected[slot].get(), self.actual[slot].get());
+        Some(DriftLine {
+            slot,
+            venue,
+            account,
+            asset: self.names.get(asset.index()).cloned().unwrap_or_default(),
+            expected,
+            actual,
+            drift: actual.saturating_sub(expected),
+            streak: self.streak[slot].get(),
+        })
+    }
+
+    /// Every wallet the venues reported.
+    pub fn lines(&self) -> Vec<DriftLine> {
+        (0..self.known.len()).filter_map(|k| self.line(k)).collect()
+    }
+
+    pub fn is_halted(&self, venue: Venue) -> bool {
+        self.halted[venue.index()].get() != 0
+    }
+
+    pub fn mismatches(&self, venue: Venue) -> u64 {
+        self.mismatches[venue.index()].get()
+    }
+}
+
+/// Per venue: the asset its futures cash is in (the quote of its first perpetual).
+fn futures_assets(instruments: &Instruments) -> [Option<AssetId>; Venue::COUNT] {
+    let mut out = [None; Venue::COUNT];
+    for v in Venue::ALL {
+        out[v.index()] =
+            instruments.iter().find(|i| i.venue == v && i.market == Market::Futures).map(|i| i.quote);
+    }
+    out
+}
+
+/// One wallet's reconciliation state.
+#[derive(Clone, Copy, Debug, Default)]
+struct Wallet {
+    /// The venue's balance at the start, once reported.
+    start: Option<Amount>,
+    /// Changes the engine was told of but did not book (foreign spot fills).
+    foreign: Amount,
+    expected: Amount,
+    actual: Amount,
+    /// A report came since the last check.
+    fresh: bool,
+    streak: u32,
+    /// Not comparable any more (futures cash after a foreign futures fill).
+    opaque: bool,
+}
+
+/// The state stage's reconciliation: wallets, venue halts, the board it publishes.
+#[derive(Debug)]
+pub(super) struct Reconciler {
+    assets: usize,
+    wallets: Vec<Wallet>,
+    futures_asset: [Option<AssetId>; Venue::COUNT],
+    /// Per venue: new entries halted until an operator acknowledges.
+    pub(super) halted: [bool; Venue::COUNT],
+    /// Whether balances are compared at all (not behind the paper venue).
+    pub(super) enabled: bool,
+    board: Option<Arc<DriftBoard>>,
+}
+
+impl Reconciler {
+    pub(super) fn new(instruments: &Instruments) -> Self {
+        let assets = instruments.asset_count();
+        Self {
+            assets,
+            wallets: vec![Wallet::default(); Venue::COUNT * assets + Venue::COUNT],
+            futures_asset: futures_assets(instruments),
+            halted: [false; Venue::COUNT],
+            enabled: true,
+            board: None,
+        }
+    }
+
+    pub(super) fn set_board(&mut self, board: Arc<DriftBoard>) {
+        for v in Venue::ALL {
+            board.halted[v.index()].set(i64::from(self.halted[v.index()]));
+        }
+        self.board = Some(board);
+    }
+
+    fn spot_slot(&self, venue: Venue, asset: AssetId) -> Option<usize> {
+        (asset.index() < self.assets).then(|| venue.index() * self.assets + asset.index())
+    }
+
+    fn futures_slot(&self, venue: Venue) -> usize {
+        Venue::COUNT * self.assets + venue.index()
+    }
+
+    fn venue_of(&self, slot: usize) -> Venue {
+        let spot = Venue::COUNT * self.assets;
+        if slot < spot { Venue::ALL[slot / self.assets.max(1)] } else { Venue::ALL[slot - spot] }
+    }
+
+    /// The asset a wallet is counted in.
+    fn asset_of(&self, slot: usize) -> Option<AssetId> {
+        let spot = Venue::COUNT * self.assets;
+        if slot < spot { Some(AssetId((slot % self.assets) as u16)) } else { self.futures_asset[slot - spot] }
+    }
+
+    /// A report of a wallet's balance `actual`, while the engine has booked `booked`
+    /// since the start; `calm` when no order of the engine's on the venue was in flight
+    /// (otherwise the report is shown, not judged: a fill may be on its way).
+    fn report(&mut self, slot: usize, actual: Amount, booked: Amount, calm: bool) {
+        let Some(w) = self.wallets.get_mut(slot) else { return };
+        let booked = booked.saturating_add(w.foreign);
+        let start = *w.start.get_or_insert(actual.saturating_sub(booked));
+        w.expected = start.saturating_add(booked);
+        w.actual = actual;
+        w.fresh = calm;
+        if let Some(b) = &self.board {
+            b.expected[slot].set(w.expected);
+            b.actual[slot].set(w.actual);
+            b.known[slot].set(i64::from(!w.opaque));
+        }
+    }
+
+    fn publish_streak(&self, slot: usize) {
+        if let Some(b) = &self.board {
+            b.streak[slot].set(i64::from(self.wallets[slot].streak));
+        }
+    }
+}
+
+impl StateKeeper {
+    /// Publishes reconciliation on `board` (metrics, dashboard, alert details).
+    pub fn with_drift_board(mut self, board: Arc<DriftBoard>) -> Self {
+        self.drift.set_board(board);
+        self
+    }
+
+    /// Turns the comparison of balances off (behind the paper venue, whose wallets are
+    /// not the venues' separate accounts).
+    pub fn without_drift_check(mut self) -> Self {
+        self.drift.enabled = false;
+        self
+    }
+
+    /// Whether new entries on `venue` are halted for a drift.
+    pub fn is_drift_halted(&self, venue: Venue) -> bool {
+        self.drift.halted[venue.index()]
+    }
+
+    /// A spot balance report (`total` = available + locked).
+    pub(super) fn drift_spot_report(&mut self, venue: Venue, asset: AssetId, total: Amount) {
+        if !self.drift.enabled {
+            return;
+        }
+        if let Some(slot) = self.drift.spot_slot(venue, asset) {
+            let booked = self.acct.wallet(venue, asset);
+            let calm = self.is_calm(venue);
+            self.drift.report(slot, total, booked, calm);
+        }
+    }
+
+    /// A futures cash report.
+    pub(super) fn drift_futures_report(&mut self, venue: Venue, balance: Amount) {
+        if !self.drift.enabled || self.drift.futures_asset[venue.index()].is_none() {
+            return;
+        }
+        let slot = self.drift.futures_slot(venue);
+        let booked = self.acct.futures_cash(venue);
+        let calm = self.is_calm(venue);
+        self.drift.report(slot, balance, booked, calm);
+    }
+
+    /// No order of the engine's on `venue` has an outcome or a fill still to come.
+    fn is_calm(&self, venue: Venue) -> bool {
+        !self.ops.iter().any(|o| {
+            o.is_open()
+                && o.orders().iter().any(|x| !x.is_settled() && self.instruments.get(x.inst).venue == venue)
+        })
+    }
+
+    /// A foreign fill moved the venue's balances without the engine booking it: a spot
+    /// fill is added to what the wallets expect; a futures fill makes the venue's futures
+    /// cash incomparable for the rest of the run.
+    pub(super) fn drift_foreign(&mut self, f: &Foreign) {
+        if !f.fill || !self.drift.enabled {
+            return;
+        }
+        let Some(inst) = self.instruments.try_get(f.inst) else { return };
+        let d = &mut self.drift;
+        if inst.market == Market::Futures {
+            let slot = d.futures_slot(f.venue);
+            d.wallets[slot].opaque = true;
+            if let Some(b) = &d.board {
+                b.known[slot].set(0);
+            }
+            return;
+        }
+        let base = inst.base_amount(f.qty).unwrap_or(Amount::ZERO);
+        let value = inst.notional(f.price, f.qty, Rounding::Floor).unwrap_or(Amount::ZERO);
+        let sign = i128::from(f.side.sign());
+        let moves = [
+            (inst.base, Amount(base.0.saturating_mul(sign))),
+            (inst.quote, Amount(value.0.saturating_mul(-sign))),
+            (f.fee_asset, Amount::ZERO.saturating_sub(f.fee)),
+        ];
+        for (asset, x) in moves {
+            if let Some(slot) = d.spot_slot(f.venue, asset) {
+                let w = &mut d.wallets[slot];
+                w.foreign = w.foreign.saturating_add(x);
+            }
+        }
+    }
+
+    /// One check of every wallet reported since the last one; halts a venue whose drift
+    /// persisted.
+    pub(super) fn check_drift(&mut self) {
+        if !self.drift.enabled {
+            return;
+        }
+        let tolerance = self.cfg.reconcile_tolerance_usd.amount();
+        let after = self.cfg.reconcile_halt_after_checks.max(1);
+        for slot in 0..self.drift.wallets.len() {
+            let w = self.drift.wallets[slot];
+            if !w.fresh || w.opaque || w.start.is_none() {
+                continue;
+            }
+            let Some(asset) = self.drift.asset_of(slot) else { continue };
+            let drift = w.actual.saturating_sub(w.expected);
+            // Valued at the price it would trade at: a surplus sells at the bid.
+            let Some(rate) = self.val.exec_usd(asset, drift.0 > 0) else { continue };
+            self.drift.wallets[slot].fresh = false;
+            let usd = drift.abs().mul(rate, Rounding::Ceil).unwrap_or(Amount(i128::MAX));
+            let venue = self.drift.venue_of(slot);
+            if usd <= tolerance {
+                if w.streak != 0 {
+                    self.drift.wallets[slot].streak = 0;
+                    self.drift.publish_streak(slot);
+                }
+                continue;
+            }
+            let streak = w.streak.saturating_add(1);
+            self.drift.wallets[slot].streak = streak;
+            self.drift.publish_streak(slot);
+            // One check is a fill the engine or the report had not seen yet; two in a
+            // row is a mismatch (one is enough when one check halts).
+            let confirm = 2.min(after);
+            if streak < confirm {
+                continue;
+            }
+            self.stats.drift_mismatches.inc();
+            if let Some(b) = &self.drift.board {
+                b.mismatches[venue.index()].inc();
+            }
+            if streak == confirm {
+                self.alert(AlertKind::BalanceDrift, 0, slot as i64);
+            }
+            if streak >= after && !self.drift.halted[venue.index()] {
+                let account =
+                    if slot < Venue::COUNT * self.drift.assets { Account::Spot } else { Account::Futures };
+                self.journal(Record::DriftHalt {
+                    venue,
+                    account: account as u8,
+                    asset,
+                    expected: w.expected,
+                    actual: w.actual,
+                    wall_ms: (self.wall_ms)(),
+                });
+                self.drift_halt(venue);
+                self.alert(AlertKind::DriftHalted, 0, slot as i64);
+            }
+        }
+    }
+
+    /// Halts new entries on `venue`'s instruments (those no operation holds already).
+    pub(super) fn drift_halt(&mut self, venue: Venue) {
+        if self.drift.halted[venue.index()] {
+            return;
+        }
+        self.drift.halted[venue.index()] = true;
+        self.stats.drift_halted.set(self.drift.halted.iter().filter(|h| **h).count() as i64);
+        if let Some(b) = &self.drift.board {
+            b.halted[venue.index()].set(1);
+        }
+        self.tell_venue_halt(venue, true);
+    }
+
+    /// Tells the risk gate about every instrument of `venue` that no operation halts.
+    pub(super) fn tell_venue_halt(&mut self, venue: Venue, halted: bool) {
+        for k in 0..self.instruments.len() {
+            let inst = self.instruments.get(InstrumentId(k as u16));
+            if inst.venue == venue && self.halt_refs[k] == 0 {
+                self.tell_risk(RiskUpdate::InstrumentHalt { inst: inst.id, halted });
+            }
+        }
+    }
+
+    /// An operator acknowledges `venue`'s drift (every venue's when `None`): the venue's
+    /// balances are taken as they are (the drift becomes part of the start), and a drift
+    /// halt is lifted and journaled.
+    pub(super) fn ack_drift(&mut self, venue: Option<Venue>) {
+        for v in Venue::ALL {
+            if venue.is_some_and(|x| x != v) {
+                continue;
+            }
+            for slot in 0..self.drift.wallets.len() {
+                if self.drift.venue_of(slot) != v {
+                    continue;
+                }
+                let w = &mut self.drift.wallets[slot];
+                let drift = w.actual.saturating_sub(w.expected);
+                if let Some(s) = w.start.as_mut() {
+                    *s = s.saturating_add(drift);
+                }
+                w.expected = w.actual;
+                w.streak = 0;
+                if let Some(b) = &self.drift.board {
+                    b.expected[slot].set(w.expected);
+                    b.streak[slot].set(0);
+                }
+            }
+            if self.drift.halted[v.index()] {
+                self.drift.halted[v.index()] = false;
+                self.stats.drift_halted.set(self.drift.halted.iter().filter(|h| **h).count() as i64);
+                if let Some(b) = &self.drift.board {
+                    b.halted[v.index()].set(0);
+                }
+                self.journal(Record::DriftAck { venue: v, wall_ms: (self.wall_ms)() });
+                self.tell_venue_halt(v, false);
+                self.alert(AlertKind::DriftAcknowledged, 0, v.index() as i64);
+            }
+        }
+    }
+}
