@@ -43,6 +43,9 @@
 //!  19 OpPhase       op u64, phase u8, ts_ns u64
 //!  20 OpFinished    op u64, success u8, realized_pnl i128, wall_ms u64, ts_ns u64
 //!  21 InstHalt      inst u16, halted u8, ts_ns u64
+//!  22 InstListed    inst u16, added u8, wall_ms u64: an instrument added to the table
+//!                   (or traded again) while running, or removed (`arb ctl add-symbol`,
+//!                   `remove-symbol`); its specification is in `instruments.json`
 //!  28 Breakers      tripped_ms u64 x5, daily_base i128, wall_ms u64: the risk gate's
 //!                   circuit breakers after a change (the wall-clock time each open one
 //!                   tripped, 0 for closed; the day's P&L an operator's reset accepted)
@@ -261,13 +264,14 @@ pub enum RecordKind {
     OpPhase = 19,
     OpFinished = 20,
     InstrumentHalt = 21,
+    InstrumentListed = 22,
     Identity = 7,
     Breakers = 28,
     KillSwitch = 29,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 15] = [
+    pub const ALL: [RecordKind; 16] = [
         RecordKind::OpIntent,
         RecordKind::OrderIntent,
         RecordKind::CancelIntent,
@@ -280,6 +284,7 @@ impl RecordKind {
         RecordKind::OpPhase,
         RecordKind::OpFinished,
         RecordKind::InstrumentHalt,
+        RecordKind::InstrumentListed,
         RecordKind::Identity,
         RecordKind::Breakers,
         RecordKind::KillSwitch,
@@ -303,6 +308,7 @@ impl RecordKind {
             RecordKind::OpPhase => "op_phase",
             RecordKind::OpFinished => "op_finished",
             RecordKind::InstrumentHalt => "instrument_halt",
+            RecordKind::InstrumentListed => "instrument_listed",
             RecordKind::Identity => "identity",
             RecordKind::Breakers => "breakers",
             RecordKind::KillSwitch => "kill_switch",
@@ -389,6 +395,13 @@ pub enum Record {
     },
     /// The risk gate's circuit breakers after a change.
     Breakers(BreakerRecord),
+    /// An instrument added to the table (or traded again) while running (`added`), or
+    /// removed: a restart keeps its id and knows whether to trade it.
+    InstrumentListed {
+        inst: InstrumentId,
+        added: bool,
+        wall_ms: u64,
+    },
     /// The kill switch thrown (`on`) or lifted by an operator: a restart finds it as it
     /// was, and only an operator lifts it.
     KillSwitch {
@@ -434,6 +447,7 @@ impl Record {
             Record::OpPhase { .. } => RecordKind::OpPhase,
             Record::OpFinished { .. } => RecordKind::OpFinished,
             Record::InstrumentHalt { .. } => RecordKind::InstrumentHalt,
+            Record::InstrumentListed { .. } => RecordKind::InstrumentListed,
             Record::Identity { .. } => RecordKind::Identity,
             Record::Breakers(_) => RecordKind::Breakers,
             Record::KillSwitch { .. } => RecordKind::KillSwitch,
@@ -455,6 +469,7 @@ impl Record {
             Record::CancelAll { .. }
             | Record::BalanceQuery { .. }
             | Record::InstrumentHalt { .. }
+            | Record::InstrumentListed { .. }
             | Record::Identity { .. }
             | Record::Breakers(_)
             | Record::KillSwitch { .. } => None,
@@ -582,6 +597,11 @@ impl Record {
                 }
                 w.i128(b.daily_base.0);
                 w.u64(b.wall_ms);
+            }
+            Record::InstrumentListed { inst, added, wall_ms } => {
+                w.u16(inst.0);
+                w.u8(added as u8);
+                w.u64(wall_ms);
             }
             Record::KillSwitch { on, operator, wall_ms } => {
                 w.u8(on as u8);
@@ -719,6 +739,9 @@ impl Record {
                     daily_base: Amount(r.i128()?),
                     wall_ms: r.u64()?,
                 })
+            }
+            RecordKind::InstrumentListed => {
+                Record::InstrumentListed { inst: InstrumentId(r.u16()?), added: r.bool()?, wall_ms: r.u64()? }
             }
             RecordKind::KillSwitch => {
                 Record::KillSwitch { on: r.bool()?, operator: r.bool()?, wall_ms: r.u64()? }
@@ -962,6 +985,7 @@ pub(crate) mod tests {
                 wall_ms: 26,
             }),
             Record::KillSwitch { on: true, operator: false, wall_ms: 27 },
+            Record::InstrumentListed { inst: InstrumentId(40), added: true, wall_ms: 28 },
         ]
     }
 

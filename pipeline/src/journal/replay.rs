@@ -88,6 +88,10 @@ pub struct Replay {
     /// The kill switch as last journaled: `Some` while it is on (with whether an operator
     /// threw it), `None` when it was never thrown or an operator lifted it.
     pub kill_switch: Option<KillSwitch>,
+    /// Instruments added while running (`arb ctl add-symbol`), in the order of their
+    /// last listing, and whether that left them added (`true`) or removed: a restart
+    /// keeps their ids and does not trade the removed ones.
+    pub listed: Vec<(InstrumentId, bool)>,
 }
 
 /// A kill switch the journal shows on.
@@ -103,6 +107,12 @@ impl Replay {
     /// Orders whose outcome is not known: reconcile each with its venue before trading.
     pub fn unresolved(&self) -> impl Iterator<Item = &ReplayOrder> {
         self.orders.iter().filter(|o| !o.state.is_terminal())
+    }
+
+    /// Instruments removed while running and not added again: loaded under their ids
+    /// on a restart, neither subscribed nor traded.
+    pub fn removed_instruments(&self) -> impl Iterator<Item = InstrumentId> + '_ {
+        self.listed.iter().filter(|(_, added)| !added).map(|(i, _)| *i)
     }
 
     /// Operations that have not finished.
@@ -167,6 +177,7 @@ struct Builder {
     breakers: Option<BreakerRecord>,
     realized_by_day: BTreeMap<u64, Amount>,
     kill_switch: Option<KillSwitch>,
+    listed: Vec<(InstrumentId, bool)>,
 }
 
 impl Builder {
@@ -277,6 +288,10 @@ impl Builder {
                 self.identity.get_or_insert(prefix);
             }
             Record::Breakers(b) => self.breakers = Some(b),
+            Record::InstrumentListed { inst, added, .. } => {
+                self.listed.retain(|(i, _)| *i != inst);
+                self.listed.push((inst, added));
+            }
             Record::KillSwitch { on, operator, wall_ms } => {
                 self.kill_switch = on.then_some(KillSwitch { operator, wall_ms });
             }
@@ -307,5 +322,6 @@ pub fn rebuild(dispatch: Option<&JournalFile>, state: Option<&JournalFile>) -> R
         breakers: b.breakers,
         realized_by_day: b.realized_by_day,
         kill_switch: b.kill_switch,
+        listed: b.listed,
     }
 }

@@ -63,7 +63,7 @@ impl MoneyBoard {
             assets,
             wallet: cells(Venue::COUNT * assets),
             futures_cash: cells(Venue::COUNT),
-            contracts: cells(instruments.len()),
+            contracts: cells(instruments.capacity()),
             fees: cells(assets),
             spot_start: (0..Venue::COUNT * assets)
                 .map(|_| (AmountCell::new(), AtomicBool::new(false)))
@@ -271,7 +271,7 @@ impl Accounting {
             assets,
             usd: (0..assets).map(|a| usd.get(a).copied().unwrap_or(false)).collect(),
             spot: vec![Lot::default(); assets],
-            futures: vec![Lot::default(); instruments.len()],
+            futures: vec![Lot::default(); instruments.capacity()],
             wallet: vec![Amount::ZERO; Venue::COUNT * assets],
             futures_cash: [Amount::ZERO; Venue::COUNT],
             fees: vec![Amount::ZERO; assets],
