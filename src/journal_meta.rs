@@ -61,6 +61,29 @@ pub fn bind(dir: &Path, specs: &[InstrumentSpec]) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Appends `spec` to the table saved in `dir` (an instrument added while running: the
+/// next id), before any stage knows it, so that a restart loads it under the same id.
+/// Written to a temporary file and renamed, so a crash leaves the old table or the new.
+pub fn append(dir: &Path, spec: &InstrumentSpec) -> Result<()> {
+    let path = dir.join(FILE);
+    let mut specs = if path.exists() { read(dir)? } else { Vec::new() };
+    if specs.iter().any(|s| (s.venue, s.market, &s.symbol) == (spec.venue, spec.market, &spec.symbol)) {
+        return Ok(());
+    }
+    specs.push(spec.clone());
+    let text = serde_json::to_string_pretty(&specs)?;
+    let fresh = dir.join(format!(".{FILE}.new"));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&fresh)
+        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&fresh, &path))
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
 /// The instrument specs saved in `dir`.
 pub fn read(dir: &Path) -> Result<Vec<InstrumentSpec>> {
     let path = dir.join(FILE);
@@ -97,6 +120,22 @@ pub fn in_journal_order(dir: &Path, mut specs: Vec<InstrumentSpec>) -> Vec<Instr
     }
     out.extend(specs);
     out
+}
+
+/// `specs` with the instruments the journal in `dir` added while running (`arb ctl
+/// add-symbol`, removed since or not) that the configuration does not load, as their
+/// specifications were saved when they were added: a restart loads every journaled
+/// instrument under its id, whatever the configured lists say.
+pub fn with_listed(dir: &Path, mut specs: Vec<InstrumentSpec>) -> Vec<InstrumentSpec> {
+    let Ok(replay) = pipeline::journal::replay(dir) else { return specs };
+    let saved = read(dir).unwrap_or_default();
+    for (id, _) in &replay.listed {
+        let Some(s) = saved.get(id.index()) else { continue };
+        if !specs.iter().any(|n| (n.venue, n.market, &n.symbol) == (s.venue, s.market, &s.symbol)) {
+            specs.push(s.clone());
+        }
+    }
+    specs
 }
 
 /// The instrument table saved in `dir`, if any.
