@@ -191,4 +191,30 @@ mod tests {
         assert_eq!(pairs(&dir), [(Market::Spot, "X/USDT".to_owned())]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn instruments_added_while_running_are_saved_and_loaded_again_under_their_ids() {
+        use pipeline::journal::{JournalKind, JournalWriter, Record};
+        use pipeline::types::InstrumentId;
+        let dir = std::env::temp_dir().join(format!("arb-jmeta-listed-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        bind(&dir, &[spec("A_USDT"), spec("B_USDT")]).unwrap();
+        append(&dir, &spec("N_USDT")).unwrap();
+        append(&dir, &spec("N_USDT")).unwrap();
+        let saved: Vec<String> = read(&dir).unwrap().into_iter().map(|s| s.symbol).collect();
+        assert_eq!(saved, ["A_USDT", "B_USDT", "N_USDT"], "appended once");
+        // Without its listing in the journal, a configuration without N_USDT is refused.
+        assert_eq!(with_listed(&dir, vec![spec("A_USDT"), spec("B_USDT")]).len(), 2);
+        let (mut w, _) = JournalWriter::open(&dir, JournalKind::State).unwrap();
+        w.append(&Record::InstrumentListed { inst: InstrumentId(2), added: false, wall_ms: 1 }).unwrap();
+        w.commit().unwrap();
+        drop(w);
+        // With it (removed since or not), a restart loads it under its id.
+        let specs = in_journal_order(&dir, with_listed(&dir, vec![spec("B_USDT"), spec("A_USDT")]));
+        let names: Vec<&str> = specs.iter().map(|s| s.symbol.as_str()).collect();
+        assert_eq!(names, ["A_USDT", "B_USDT", "N_USDT"]);
+        bind(&dir, &specs).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

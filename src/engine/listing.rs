@@ -196,6 +196,14 @@ impl Listing {
             }
             specs.push(spec);
         }
+        // Every spec is tried on a copy of the table first, so that a bad field cannot
+        // leave a half-made addition.
+        if !specs.is_empty() {
+            let probe = Instruments::clone(t);
+            for spec in &specs {
+                probe.append(spec).map_err(anyhow::Error::new)?;
+            }
+        }
         let mut added = Vec::new();
         for spec in &specs {
             // Write-ahead: the journal's table knows the id before any stage does.
