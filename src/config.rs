@@ -52,6 +52,20 @@ pub struct MarketConfig {
     /// ([`crate::universe`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<crate::universe::UniverseRules>,
+    /// Instrument slots reserved at start (the ones loaded included): the most the
+    /// table can hold once `arb ctl add-symbol` adds instruments while running. The
+    /// stages size their per-instrument state by it, so nothing on the hot path grows
+    /// when an instrument is added.
+    #[serde(default = "default_max_instruments")]
+    pub max_instruments: usize,
+}
+
+/// Instrument slots reserved by default: room for the demo's universe and a few dozen
+/// more pairs.
+pub const DEFAULT_MAX_INSTRUMENTS: usize = 64;
+
+fn default_max_instruments() -> usize {
+    DEFAULT_MAX_INSTRUMENTS
 }
 
 fn all_venues() -> Vec<Venue> {
@@ -406,6 +420,9 @@ impl MarketConfig {
         }
         if self.venues.is_empty() {
             c.fail("venues", "[]", "must name at least one venue");
+        }
+        if self.max_instruments == 0 || self.max_instruments > usize::from(u16::MAX) {
+            c.fail("max_instruments", self.max_instruments.to_string(), "must be between 1 and 65535");
         }
         if !endpoints.is_empty() {
             for v in &self.venues {

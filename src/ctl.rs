@@ -10,13 +10,18 @@
 //! The socket is the operator's alone: it is created with mode 0600 (the journal
 //! directory it sits in is 0700 when the engine creates it).
 //!
-//! Requests: `status`, `pause INSTRUMENT`, `resume INSTRUMENT`, `add-symbol INSTRUMENT`,
-//! `kill`, `resume-trading`, `reset-breakers`, `recoveries`, `approve OP`, `retry OP`,
-//! `abandon OP`, `ack-drift [VENUE]`, `stop`. An INSTRUMENT is `venue:market:SYMBOL` (`gateio:spot:BTC_USDT`) or a
-//! pair `BASE/QUOTE`, meaning every instrument of it.
+//! Requests: `status`, `pause INSTRUMENT`, `resume INSTRUMENT`,
+//! `add-symbol PAIR [--venue V] [--market spot|futures]`, `remove-symbol PAIR [--venue V]
+//! [--market spot|futures]`, `kill`, `resume-trading`, `reset-breakers`, `recoveries`,
+//! `approve OP`, `retry OP`, `abandon OP`, `ack-drift [VENUE]`, `stop`. An INSTRUMENT is
+//! `venue:market:SYMBOL` (`gateio:spot:BTC_USDT`) or a pair `BASE/QUOTE`, meaning every
+//! instrument of it.
 //!
-//! Instruments are loaded at start (their ids are journaled), so `add-symbol` starts
-//! trading one that was loaded without being traded (`[market] standby`) or paused;
+//! `add-symbol` starts trading a pair: one loaded without being traded (`[market]
+//! standby`), paused or removed, or one not loaded at all, whose metadata is fetched,
+//! subscribed, synced and indexed for detection while everything else keeps trading
+//! ([`crate::engine::listing`]). `remove-symbol` stops opening operations on it, then
+//! unsubscribes it and frees its book once open operations finish; ids stay (journaled).
 //! `pause` removes one from trading while its book stays in sync.
 
 use std::io::{BufRead, BufReader, ErrorKind, Write};
@@ -32,6 +37,7 @@ use pipeline::types::{InstrumentId, Instruments, Venue};
 use serde_json::{Value, json};
 
 use crate::engine::Controls;
+use crate::engine::listing::SymbolArgs;
 use crate::instruments::resolve;
 use crate::request_server::{Limits, Listener, Protocol, RequestServer};
 use crate::telemetry::Telemetry;
@@ -134,7 +140,8 @@ pub enum Request {
     Status,
     Pause(Vec<InstrumentId>),
     Resume(Vec<InstrumentId>),
-    AddSymbol(Vec<InstrumentId>),
+    AddSymbol(SymbolArgs),
+    RemoveSymbol(SymbolArgs),
     Kill,
     Stop,
     ResumeTrading,
@@ -151,7 +158,7 @@ impl Request {
     /// The instruments it names.
     pub fn instruments(&self) -> &[InstrumentId] {
         match self {
-            Request::Pause(ids) | Request::Resume(ids) | Request::AddSymbol(ids) => ids,
+            Request::Pause(ids) | Request::Resume(ids) => ids,
             _ => &[],
         }
     }
@@ -185,7 +192,8 @@ fn parse_line(line: &str, instruments: &Instruments) -> Result<Request> {
         "status" => Request::Status,
         "pause" => Request::Pause(ids()?),
         "resume" => Request::Resume(ids()?),
-        "add-symbol" => Request::AddSymbol(ids()?),
+        "add-symbol" => Request::AddSymbol(symbol_args(line, instruments)?),
+        "remove-symbol" => Request::RemoveSymbol(symbol_args(line, instruments)?),
         "kill" => Request::Kill,
         "stop" => Request::Stop,
         "resume-trading" => Request::ResumeTrading,
@@ -199,13 +207,29 @@ fn parse_line(line: &str, instruments: &Instruments) -> Result<Request> {
         }
         "" => bail!("empty request"),
         other => bail!(
-            "unknown request `{other}` (status, pause, resume, add-symbol, kill, resume-trading, \
-             reset-breakers, recoveries, approve, retry, abandon, ack-drift, stop)"
+            "unknown request `{other}` (status, pause, resume, add-symbol, remove-symbol, kill, \
+             resume-trading, reset-breakers, recoveries, approve, retry, abandon, ack-drift, stop)"
         ),
     })
 }
 
-fn handle(request: Request, controls: &Controls, t: &Telemetry) -> Result<Value> {
+/// The arguments of `add-symbol` and `remove-symbol`: `PAIR [--venue V] [--market M]`,
+/// or one loaded instrument as `venue:market:SYMBOL`.
+fn symbol_args(line: &str, instruments: &Instruments) -> Result<SymbolArgs> {
+    let mut words = line.split_whitespace().skip(1).peekable();
+    if let Some(arg) = words.peek().filter(|a| a.contains(':')) {
+        let [id] = resolve(instruments, arg)?[..] else { bail!("`{arg}` names more than one instrument") };
+        let i = instruments.get(id);
+        return Ok(SymbolArgs {
+            pair: instruments.pair_name(id),
+            venue: Some(i.venue),
+            market: Some(i.market),
+        });
+    }
+    SymbolArgs::parse(words)
+}
+
+fn handle(request: Request, controls: &Arc<Controls>, t: &Telemetry) -> Result<Value> {
     let ins = &t.instruments;
     let sent = |ok: bool| if ok { Ok(json!("sent")) } else { bail!("the control ring is full; try again") };
     match request {
@@ -214,7 +238,9 @@ fn handle(request: Request, controls: &Controls, t: &Telemetry) -> Result<Value>
             let snap = t.stats.snapshot();
             Ok(json!({"health": health, "trading": snap.to_string()}))
         }
-        Request::Pause(ref ids) | Request::Resume(ref ids) | Request::AddSymbol(ref ids) => {
+        Request::AddSymbol(ref args) => controls.listing.add(controls, args),
+        Request::RemoveSymbol(ref args) => controls.listing.remove(controls, args),
+        Request::Pause(ref ids) | Request::Resume(ref ids) => {
             let pause = matches!(request, Request::Pause(_));
             let mut ok = true;
             for id in ids {

@@ -66,7 +66,7 @@ pub(crate) fn fetch(http: &mut BlockingHttp, target: &str) -> Result<String, Fet
 }
 
 /// Fetches one venue market's metadata from `origin`.
-fn fetch_market(
+pub(crate) fn fetch_market(
     origin: &str,
     vm: VenueMarket,
     tls: Option<Arc<ClientConfig>>,

@@ -61,6 +61,29 @@ pub fn bind(dir: &Path, specs: &[InstrumentSpec]) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Appends `spec` to the table saved in `dir` (an instrument added while running: the
+/// next id), before any stage knows it, so that a restart loads it under the same id.
+/// Written to a temporary file and renamed, so a crash leaves the old table or the new.
+pub fn append(dir: &Path, spec: &InstrumentSpec) -> Result<()> {
+    let path = dir.join(FILE);
+    let mut specs = if path.exists() { read(dir)? } else { Vec::new() };
+    if specs.iter().any(|s| (s.venue, s.market, &s.symbol) == (spec.venue, spec.market, &spec.symbol)) {
+        return Ok(());
+    }
+    specs.push(spec.clone());
+    let text = serde_json::to_string_pretty(&specs)?;
+    let fresh = dir.join(format!(".{FILE}.new"));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&fresh)
+        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&fresh, &path))
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
 /// The instrument specs saved in `dir`.
 pub fn read(dir: &Path) -> Result<Vec<InstrumentSpec>> {
     let path = dir.join(FILE);
@@ -97,6 +120,22 @@ pub fn in_journal_order(dir: &Path, mut specs: Vec<InstrumentSpec>) -> Vec<Instr
     }
     out.extend(specs);
     out
+}
+
+/// `specs` with the instruments the journal in `dir` added while running (`arb ctl
+/// add-symbol`, removed since or not) that the configuration does not load, as their
+/// specifications were saved when they were added: a restart loads every journaled
+/// instrument under its id, whatever the configured lists say.
+pub fn with_listed(dir: &Path, mut specs: Vec<InstrumentSpec>) -> Vec<InstrumentSpec> {
+    let Ok(replay) = pipeline::journal::replay(dir) else { return specs };
+    let saved = read(dir).unwrap_or_default();
+    for (id, _) in &replay.listed {
+        let Some(s) = saved.get(id.index()) else { continue };
+        if !specs.iter().any(|n| (n.venue, n.market, &n.symbol) == (s.venue, s.market, &s.symbol)) {
+            specs.push(s.clone());
+        }
+    }
+    specs
 }
 
 /// The instrument table saved in `dir`, if any.
@@ -150,6 +189,32 @@ mod tests {
         assert_eq!(names, ["A_USDT", "B_USDT", "C_USDT", "N_USDT"]);
         bind(&dir, &ordered).unwrap();
         assert_eq!(pairs(&dir), [(Market::Spot, "X/USDT".to_owned())]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn instruments_added_while_running_are_saved_and_loaded_again_under_their_ids() {
+        use pipeline::journal::{JournalKind, JournalWriter, Record};
+        use pipeline::types::InstrumentId;
+        let dir = std::env::temp_dir().join(format!("arb-jmeta-listed-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        bind(&dir, &[spec("A_USDT"), spec("B_USDT")]).unwrap();
+        append(&dir, &spec("N_USDT")).unwrap();
+        append(&dir, &spec("N_USDT")).unwrap();
+        let saved: Vec<String> = read(&dir).unwrap().into_iter().map(|s| s.symbol).collect();
+        assert_eq!(saved, ["A_USDT", "B_USDT", "N_USDT"], "appended once");
+        // Without its listing in the journal, a configuration without N_USDT is refused.
+        assert_eq!(with_listed(&dir, vec![spec("A_USDT"), spec("B_USDT")]).len(), 2);
+        let (mut w, _) = JournalWriter::open(&dir, JournalKind::State).unwrap();
+        w.append(&Record::InstrumentListed { inst: InstrumentId(2), added: false, wall_ms: 1 }).unwrap();
+        w.commit().unwrap();
+        drop(w);
+        // With it (removed since or not), a restart loads it under its id.
+        let specs = in_journal_order(&dir, with_listed(&dir, vec![spec("B_USDT"), spec("A_USDT")]));
+        let names: Vec<&str> = specs.iter().map(|s| s.symbol.as_str()).collect();
+        assert_eq!(names, ["A_USDT", "B_USDT", "N_USDT"]);
+        bind(&dir, &specs).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

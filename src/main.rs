@@ -140,8 +140,13 @@ enum Command {
 
     /// Talks to a running engine over its control socket (<journal dir>/arb.sock).
     ///
-    /// Requests: status; pause INSTRUMENT; resume INSTRUMENT; add-symbol INSTRUMENT
-    /// (start trading an instrument on standby or paused); kill (the kill switch: cancel all, halt);
+    /// Requests: status; pause INSTRUMENT; resume INSTRUMENT;
+    /// add-symbol BASE/QUOTE [--venue V] [--market spot|futures] (start trading a pair: one
+    /// on standby, paused or removed, or one not loaded, whose metadata is fetched and whose
+    /// book is subscribed and synced while the engine runs);
+    /// remove-symbol BASE/QUOTE [--venue V] [--market spot|futures] (no new operations on
+    /// it; unsubscribed, its book freed, once open ones finish; its id stays);
+    /// kill (the kill switch: cancel all, halt);
     /// resume-trading; reset-breakers; recoveries (operations awaiting an operator);
     /// approve OP; retry OP; abandon OP; ack-drift [VENUE] (take the venue's balances as
     /// they are and lift its drift halt); stop (orderly: open operations finish, then
@@ -153,12 +158,14 @@ enum Command {
     ///   arb ctl --socket /var/lib/arb/journal/arb.sock pause BTC/USDT
     ///   arb ctl kill
     ///   arb ctl approve 42
+    ///   arb ctl add-symbol ETH/BTC --venue gateio
+    ///   arb ctl remove-symbol ETH/BTC
     #[command(verbatim_doc_comment)]
     Ctl {
         /// The engine's control socket.
         #[arg(long, default_value = "journal/arb.sock")]
         socket: PathBuf,
-        #[arg(required = true)]
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         request: Vec<String>,
     },
 

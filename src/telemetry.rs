@@ -29,6 +29,8 @@ pub struct Telemetry {
     pub view: Arc<Mutex<MonitorView>>,
     pub control: Arc<Control>,
     pub instruments: Arc<Instruments>,
+    /// Instruments removed while running (no book).
+    pub removed: Arc<Mutex<std::collections::BTreeSet<pipeline::types::InstrumentId>>>,
     pub connections: Vec<(Venue, Market, WsStats)>,
     pub positions: Arc<pipeline::cells::PositionBoard>,
     /// Fees, funding, P&L and wallets as the state stage books them.
@@ -83,6 +85,7 @@ impl Telemetry {
             view: session.shared_view().clone(),
             control: session.control().clone(),
             instruments: session.instruments().clone(),
+            removed: session.controls().listing.removed_handle(),
             connections: session.connections().to_vec(),
             positions: session.positions().clone(),
             money: session.money().clone(),
@@ -97,7 +100,8 @@ impl Telemetry {
 
     /// The books' sync progress since start.
     pub fn sync_progress(&self) -> SyncProgress {
-        SyncProgress::read(&self.books, &self.instruments, self.started_ns)
+        let removed = self.removed.lock().map(|r| r.clone()).unwrap_or_default();
+        SyncProgress::read(&self.books, &self.instruments, &removed, self.started_ns)
     }
 
     /// Seconds since the newest frame of a connection, if any came.
@@ -433,10 +437,10 @@ impl Telemetry {
         o.0
     }
 
-    /// Books in sync, of all books.
+    /// Books in sync, of all books (instruments removed while running have none).
     pub fn books_synced(&self) -> (usize, usize) {
-        let synced = self.instruments.iter().filter(|i| self.books.get(i.id).synced).count();
-        (synced, self.instruments.len())
+        let p = self.sync_progress();
+        (p.books_synced, p.books_total)
     }
 
     /// No book is in sync: nothing can be traded until market data comes (at start, or

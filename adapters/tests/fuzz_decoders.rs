@@ -188,7 +188,7 @@ fn well_formed(events: &[MdEvent]) -> Result<(), String> {
                     return Err(format!("bad trade {:?}", e.body));
                 }
             }
-            MdBody::Bbo { .. } | MdBody::FeedLost { .. } => {}
+            MdBody::Bbo { .. } | MdBody::FeedLost { .. } | MdBody::Listed { .. } => {}
         }
     }
     if open { Err("update never closed".into()) } else { Ok(()) }

@@ -46,7 +46,7 @@ fn check(result: Result<(), DecodeError>, out: &[MdEvent]) -> String {
                 open = false;
             }
             MdBody::Trade { price, qty, .. } => assert!(price.0 > 0 && qty.0 >= 0, "{:?}", e.body),
-            MdBody::Bbo { .. } | MdBody::FeedLost { .. } => {}
+            MdBody::Bbo { .. } | MdBody::FeedLost { .. } | MdBody::Listed { .. } => {}
         }
     }
     assert!(!open, "an update never closed");

@@ -5,6 +5,7 @@
 //! book --Resync--> md          dispatch --StateInput--> state --Command--> dispatch
 //!                                            state --RiskUpdate--> risk
 //! cold --DetectControl--> detect   cold --RiskControl--> risk   cold --StateControl--> state
+//! cold --MdControl--> md
 //! risk, state --Alert--> cold
 //! ```
 //!
@@ -49,6 +50,20 @@ pub enum MdBody {
     /// The feed for this instrument cannot be trusted any more (disconnect, failed
     /// subscription, an undecodable level inside an update): the book must resync.
     FeedLost { reason: FeedLoss },
+    /// The instrument was added while running (`true`: the book stage allocates its
+    /// book) or removed (`false`: it frees it). Sent by the md stage only, before the
+    /// first update of a new subscription and after the last of an ended one.
+    Listed { added: bool },
+}
+
+/// Cold side to the md stage: an instrument added or removed while running (the
+/// instrument is in the shared table before `Add` is sent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MdControl {
+    /// Subscribe (and fetch a snapshot where the market syncs by REST).
+    Add(InstrumentId),
+    /// Unsubscribe; the book stage frees the book.
+    Remove(InstrumentId),
 }
 
 /// Why a feed stopped being trustworthy.
@@ -575,6 +590,12 @@ pub enum DetectControl {
     /// An opportunity priced by a caller (the library's `execute_opportunity`): passed to
     /// the risk gate as it is, which applies every limit to it as to any other.
     Inject(Opportunity),
+    /// Instruments were appended to the shared table while running: index every one not
+    /// taken yet (its spot-spot, basis and triangle candidates) and trade it.
+    Added,
+    /// An instrument was removed while running: never traded again in this run (its
+    /// candidates stay in the index, never evaluated).
+    Removed(InstrumentId),
 }
 
 /// Cold side to the risk gate.
@@ -587,6 +608,9 @@ pub enum RiskControl {
     Resume,
     /// Close every circuit breaker (an operator's decision after a trip).
     ResetBreakers,
+    /// Instruments were appended to the shared table while running: give each its
+    /// order-rate bucket.
+    Added,
 }
 
 /// Cold side (an operator) to the state stage, about an operation recovery gave up on.
@@ -608,6 +632,9 @@ pub enum StateControl {
     /// the venue's balances are taken as they are, and its drift halt is lifted
     /// (journaled).
     AckDrift { venue: Option<Venue> },
+    /// An instrument was added to the shared table (`true`) or removed (`false`) while
+    /// running: journaled, so that a restart knows it.
+    Listed { inst: InstrumentId, added: bool },
 }
 
 /// How an operation ended, from the state stage to the cold side (reports, the

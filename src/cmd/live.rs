@@ -101,7 +101,9 @@ pub fn start_waiting(
     let Some(specs) = crate::instruments::load_waiting(&cfg, tls.clone(), status, stop)? else {
         return Ok(None);
     };
-    // The journal's instruments keep their ids when the universe grew.
+    // The journal's instruments keep their ids when the universe grew, and those added
+    // while running are loaded again.
+    let specs = crate::journal_meta::with_listed(&cfg.journal.dir, specs);
     let specs = crate::journal_meta::in_journal_order(&cfg.journal.dir, specs);
     let sink = match sink {
         Some(s) => Some(s),

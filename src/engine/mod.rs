@@ -13,6 +13,7 @@
 //! thread, and returns a [`Session`]. The session stops the engine when dropped.
 
 mod clean_stop;
+pub mod listing;
 mod log_out;
 mod monitor;
 mod reconcile;
@@ -96,6 +97,20 @@ impl FeedSource for EngineFeed {
         match self {
             EngineFeed::Live(f) => f.stop(),
             EngineFeed::Replay(f) => f.stop(),
+        }
+    }
+
+    fn add(&mut self, inst: InstrumentId, table: &Instruments, now_ns: u64) -> bool {
+        match self {
+            EngineFeed::Live(f) => f.add(inst, table, now_ns),
+            EngineFeed::Replay(f) => f.add(inst, table, now_ns),
+        }
+    }
+
+    fn remove(&mut self, inst: InstrumentId, now_ns: u64) {
+        match self {
+            EngineFeed::Live(f) => f.remove(inst, now_ns),
+            EngineFeed::Replay(f) => f.remove(inst, now_ns),
         }
     }
 }
@@ -220,8 +235,13 @@ fn ring<T: Copy + Send>(
 pub fn start(spec: EngineSpec) -> Result<Session> {
     let EngineSpec { config: cfg, specs, feed, sink, clock, metrics_clock } = spec;
     let started_ns = pipeline::clock::now_ns(&clock);
-    let instruments = Arc::new(Instruments::from_specs(&specs)?);
-    let n = instruments.len();
+    let mut table = Instruments::from_specs(&specs)?;
+    // Slots for the instruments `arb ctl add-symbol` adds while running: every stage
+    // sizes its per-instrument state by the capacity, fixed here.
+    let assets = table.asset_count();
+    table.reserve(cfg.market.max_instruments.max(specs.len()), assets);
+    let instruments = Arc::new(table);
+    let n = instruments.capacity();
     let mclock = metrics_clock.unwrap_or_else(|| clock.clone());
     let mut hub = MetricsHub::new(mclock.clone());
     let control = Control::new();
@@ -250,6 +270,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     let (upd_tx, upd_rx) = ring(&mut hub, &mclock, "state->risk", r.risk_updates, Retry);
     // Cold side.
     let (detect_ctl, detect_ctl_rx) = ring(&mut hub, &mclock, "ctl->detect", r.control, Retry);
+    let (mut md_ctl, md_ctl_rx) = ring(&mut hub, &mclock, "ctl->md", r.control, Retry);
     let (risk_ctl, risk_ctl_rx) = ring(&mut hub, &mclock, "ctl->risk", r.control, Retry);
     let (state_ctl, state_ctl_rx) = ring(&mut hub, &mclock, "ctl->state", r.control, Retry);
     let (risk_alerts_tx, risk_alerts) = ring(&mut hub, &mclock, "risk->alerts", r.alerts, Drop);
@@ -299,8 +320,10 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     };
     let mut feed_counters = None;
     let mut connections = Vec::new();
+    let mut live_tls = None;
     let feed = match feed {
         FeedSpec::Live { tls } => {
+            live_tls = Some(tls.clone());
             let lc = LiveFeedConfig {
                 venues: cfg.venues.clone(),
                 options: cfg.feed.options(),
@@ -393,16 +416,26 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     let paper = matches!(sink, EngineSink::Paper(_));
     let executed = pipeline::cells::InstrumentCounters::new(n);
     let mut runner = Runner::new(mclock.clone());
-    {
-        let c = clock.clone();
-        runner.stage("md", move || MdStage::new(feed, md_tx, resync_rx, c));
+    // Instruments a previous run removed keep their ids, but are neither subscribed nor
+    // traded: the md stage drops them before its first poll (their books are freed).
+    let removed: std::collections::BTreeSet<InstrumentId> =
+        replay.removed_instruments().filter(|id| id.index() < instruments.len()).collect();
+    for &id in &removed {
+        md_ctl
+            .push(pipeline::msg::MdControl::Remove(id))
+            .map_err(|_| anyhow!("the md control ring is too small"))?;
     }
     {
-        let (c, bc, bcfg) = (clock.clone(), book_counters.clone(), cfg.book);
+        let (c, t) = (clock.clone(), instruments.clone());
+        runner.stage("md", move || MdStage::new(feed, md_tx, resync_rx, c).with_control(md_ctl_rx, t));
+    }
+    {
+        let (c, bc, bcfg, t) = (clock.clone(), book_counters.clone(), cfg.book, instruments.clone());
         let ticks: Vec<pipeline::types::Price> = instruments.iter().map(|i| i.tick).collect();
         runner.stage("book", move || {
             BookBuilder::new(&ticks, bcfg, md_rx, book_outputs, resync_tx, c, bc)
                 .with_resync_recorder(resync_rec)
+                .with_instruments(t)
         });
     }
     let mut detector = Detector::new(
@@ -421,6 +454,9 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         {
             detector.disable(id);
         }
+    }
+    for &id in &removed {
+        detector.disable(id);
     }
     runner.stage("detect", move || detector);
     let risk = RiskGate::new(
@@ -499,7 +535,21 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     };
     let view = Arc::new(Mutex::new(MonitorView::default()));
     let log = Arc::new(LogOut::default());
+    let listing = listing::Listing {
+        instruments: instruments.clone(),
+        endpoints: cfg.venues.clone(),
+        venues: cfg.market.venues.clone(),
+        tls: live_tls.clone().flatten(),
+        journal_dir: dir.clone(),
+        markets: connections.iter().map(|(v, m, _)| (*v, *m)).collect(),
+        live: live_tls.is_some(),
+        stats: stats.clone(),
+        removed: Arc::new(Mutex::new(removed)),
+        busy: Mutex::new(()),
+    };
     let controls = Arc::new(Controls {
+        md: Mutex::new(md_ctl),
+        listing,
         detect: Mutex::new(detect_ctl),
         risk: Mutex::new(risk_ctl),
         state: Mutex::new(state_ctl),
@@ -581,6 +631,9 @@ pub const KILL_SWITCH_CAUSE: &str = "kill switch";
 /// behind a mutex that only cold threads take.
 #[derive(Debug)]
 pub struct Controls {
+    md: Mutex<Tx<pipeline::msg::MdControl>>,
+    /// Instruments added and removed while running.
+    pub listing: listing::Listing,
     detect: Mutex<Tx<DetectControl>>,
     risk: Mutex<Tx<RiskControl>>,
     state: Mutex<Tx<StateControl>>,
@@ -596,6 +649,10 @@ pub struct Controls {
 }
 
 impl Controls {
+    pub fn md(&self, c: pipeline::msg::MdControl) -> bool {
+        self.md.lock().map(|mut tx| tx.push(c).is_ok()).unwrap_or(false)
+    }
+
     pub fn detect(&self, c: DetectControl) -> bool {
         self.detect.lock().map(|mut tx| tx.push(c).is_ok()).unwrap_or(false)
     }
@@ -690,7 +747,7 @@ impl Session {
 
     /// The books' sync progress since start.
     pub fn sync_progress(&self) -> SyncProgress {
-        SyncProgress::read(&self.books, &self.instruments, self.started_ns)
+        SyncProgress::read(&self.books, &self.instruments, &self.controls.listing.removed(), self.started_ns)
     }
 
     /// The start on the engine's clock, ns.

@@ -9,7 +9,9 @@
 use pipeline::metrics::Summary;
 
 use pipeline::book::BookCounters;
-use pipeline::types::Instruments;
+use std::collections::BTreeSet;
+
+use pipeline::types::{InstrumentId, Instruments};
 
 /// The books' sync progress.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -29,12 +31,19 @@ pub struct SyncProgress {
 }
 
 impl SyncProgress {
-    /// From the counters of `instruments`' books; `started_ns` is the engine's start on
-    /// the book stage's clock.
-    pub fn read(books: &BookCounters, instruments: &Instruments, started_ns: u64) -> Self {
-        let mut p = SyncProgress { books_total: instruments.len(), ..SyncProgress::default() };
+    /// From the counters of `instruments`' books, less the `removed` ones (removed
+    /// while running: no book); `started_ns` is the engine's start on the book stage's
+    /// clock.
+    pub fn read(
+        books: &BookCounters,
+        instruments: &Instruments,
+        removed: &BTreeSet<InstrumentId>,
+        started_ns: u64,
+    ) -> Self {
+        let mut p = SyncProgress::default();
         let mut last_first_sync = Some(0u64);
-        for i in instruments.iter() {
+        for i in instruments.iter().filter(|i| !removed.contains(&i.id)) {
+            p.books_total += 1;
             let c = books.get(i.id);
             p.books_synced += usize::from(c.synced);
             p.book_bytes += c.bytes;

@@ -232,7 +232,7 @@ impl LiveFeed {
     ) -> Result<Self, LiveFeedError> {
         let poll = Poll::new().map_err(LiveFeedError::Poll)?;
         let mut conns: Vec<Conn> = Vec::new();
-        let mut insts: Vec<Option<InstState>> = vec![None; instruments.len()];
+        let mut insts: Vec<Option<InstState>> = vec![None; instruments.capacity()];
         let ws_base_token = 0usize;
         for vm in VenueMarket::ALL {
             let members: Vec<_> =
@@ -415,7 +415,11 @@ impl LiveFeed {
         }
         for ri in 0..self.rest.len() {
             while let Some(inst) = self.snapshots.next(ri, now_ns) {
-                let Some(st) = self.insts.get_mut(inst.index()).and_then(Option::as_mut) else { continue };
+                let Some(st) = self.insts.get_mut(inst.index()).and_then(Option::as_mut) else {
+                    // Removed while it waited.
+                    self.snapshots.done(inst);
+                    continue;
+                };
                 st.last_request_ns = Some(now_ns);
                 let req = Request::get(&st.snapshot_path).timeout(Duration::from_secs(5));
                 match self.rest[ri].client.submit(req, self.clock.now()) {
@@ -679,5 +683,71 @@ impl FeedSource for LiveFeed {
         for c in &mut self.conns {
             c.client.close();
         }
+    }
+
+    /// Subscribes an instrument added while running on a connection of its venue market
+    /// that has room (its topics go out now when the session is open, and on every
+    /// session after), and lets its decoder know the symbol. Its book syncs as any other
+    /// book does: the book stage asks for a snapshot once the first update is buffered
+    /// (REST-synced markets), or the subscription brings a full book. False when the
+    /// market has no connection with room (or no REST client where one is needed):
+    /// connections are opened at start.
+    fn add(&mut self, inst: InstrumentId, table: &Instruments, now_ns: u64) -> bool {
+        let Some(i) = table.try_get(inst) else { return false };
+        if self.insts.get(inst.index()).is_none_or(Option::is_some) {
+            // Past the table's capacity, or subscribed already.
+            return self.insts.get(inst.index()).is_some_and(Option::is_some);
+        }
+        let vm = VenueMarket::new(i.venue, i.market);
+        let rest_synced = vm.is_snapshot_synced(&self.cfg.options);
+        if rest_synced && !self.rest.iter().any(|r| r.vm == vm) {
+            return false;
+        }
+        let per_connection = vm.instruments_per_connection();
+        let Some(ci) = self.conns.iter().position(|c| c.vm == vm && c.insts.len() < per_connection) else {
+            return false;
+        };
+        let subs = vm.subscriptions(&i.symbol, inst, &self.cfg.options);
+        let unix_s = (self.unix(now_ns) / 1_000_000_000).to_string();
+        let conn = &mut self.conns[ci];
+        conn.decoder = vm.decoder(table);
+        conn.insts.push(inst);
+        conn.topics.extend(subs.iter().cloned());
+        if conn.client.is_open() {
+            for s in &subs {
+                let _ = conn.client.send_text(&s.message.replace("{time}", &unix_s));
+            }
+        }
+        conn.client.hooks_mut().subscribe.extend(subs);
+        self.insts[inst.index()] = Some(InstState {
+            vm,
+            symbol: i.symbol.clone(),
+            conn: ci,
+            rest_synced,
+            last_request_ns: None,
+            deferred: false,
+            subscribed_ns: now_ns,
+            session_ns: now_ns,
+            snapshot_path: vm.snapshot_path(&i.symbol, self.cfg.snapshot_limit),
+        });
+        true
+    }
+
+    /// Unsubscribes an instrument removed while running: its topics are ended now and
+    /// left out of later sessions, and a snapshot of it still coming is dropped.
+    fn remove(&mut self, inst: InstrumentId, now_ns: u64) {
+        let Some(st) = self.insts.get_mut(inst.index()).and_then(Option::take) else { return };
+        let unix_s = (self.unix(now_ns) / 1_000_000_000).to_string();
+        let conn = &mut self.conns[st.conn];
+        let vm = conn.vm;
+        if conn.client.is_open() {
+            for s in conn.topics.iter().filter(|s| s.inst == inst) {
+                let _ = conn.client.send_text(&vm.unsubscribe(s).replace("{time}", &unix_s));
+            }
+        }
+        conn.topics.retain(|s| s.inst != inst);
+        conn.client.hooks_mut().subscribe.retain(|s| s.inst != inst);
+        conn.insts.retain(|&i| i != inst);
+        self.snapshots.held.retain(|&i| i != inst);
     }
 }

@@ -154,7 +154,7 @@ impl Core {
             futures_balances: [None; Venue::COUNT],
             funding_seen: [0; Venue::COUNT],
             started_unix_ms: crate::orders::wire::wall_ms(),
-            positions: vec![None; instruments.len()],
+            positions: vec![None; instruments.capacity()],
             prefix: ClientPrefix::LEGACY,
             foreign_seen: [0; FOREIGN_SEEN],
             foreign_next: 0,

@@ -122,6 +122,14 @@ impl VenueMarket {
         }
     }
 
+    /// The message that ends `sub` (an instrument removed while running).
+    pub fn unsubscribe(self, sub: &Subscription) -> String {
+        match self.venue() {
+            Venue::GateIo => gateio::feed::unsubscribe(&sub.message),
+            Venue::Mexc => mexc::feed::unsubscribe(self.market(), &sub.message),
+        }
+    }
+
     /// Instruments one public connection may carry (the venue's topic limit).
     pub fn instruments_per_connection(self) -> usize {
         match self {

@@ -179,7 +179,7 @@ impl L2Book {
             MdBody::Bbo { seq, bid, bid_qty, ask, ask_qty } => {
                 self.bbo_update(seq, bid, bid_qty, ask, ask_qty, ev.recv_ns, fx);
             }
-            MdBody::Trade { .. } => {}
+            MdBody::Trade { .. } | MdBody::Listed { .. } => {}
             MdBody::FeedLost { reason } => {
                 self.header = None;
                 self.stats.feed_losses += 1;

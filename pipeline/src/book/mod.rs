@@ -36,14 +36,16 @@ pub use stats::{BookCounterSnapshot, BookCounters, BookStats};
 pub use sync_time::{AllSynced, ResyncPercentiles, SyncTimes, share as all_synced_share};
 
 use crate::metrics::Recorder;
-use crate::msg::{BookTop, MdEvent, Resync};
+use crate::msg::{BookTop, Level, MdBody, MdEvent, Resync};
 use crate::runtime::{Held, Rx, Stage, Tx};
 use crate::types::{InstrumentId, Instruments, Price};
 
-/// Every instrument's book.
+/// Every instrument's book, by id; a slot is empty once its instrument was removed
+/// while running.
 #[derive(Clone, Debug)]
 pub struct Books {
-    books: Vec<L2Book>,
+    books: Vec<Option<L2Book>>,
+    cfg: BookConfig,
 }
 
 impl Books {
@@ -54,9 +56,35 @@ impl Books {
             books: ticks
                 .iter()
                 .enumerate()
-                .map(|(i, &tick)| L2Book::new(InstrumentId(i as u16), tick, cfg))
+                .map(|(i, &tick)| Some(L2Book::new(InstrumentId(i as u16), tick, cfg)))
                 .collect(),
+            cfg,
         }
+    }
+
+    /// Allocates the book of `inst` (an instrument added while running; cold: this
+    /// allocates), unless it has one.
+    pub fn add(&mut self, inst: InstrumentId, tick: Price) {
+        let i = inst.index();
+        if self.books.len() <= i {
+            self.books.resize_with(i + 1, || None);
+        }
+        if self.books[i].is_none() {
+            self.books[i] = Some(L2Book::new(inst, tick, self.cfg));
+        }
+    }
+
+    /// Frees the book of `inst` (removed while running): later events for it are
+    /// ignored.
+    pub fn remove(&mut self, inst: InstrumentId) {
+        if let Some(b) = self.books.get_mut(inst.index()) {
+            *b = None;
+        }
+    }
+
+    /// Whether `inst` has a slot, allocated or freed (an id past them is new).
+    pub fn knows(&self, inst: InstrumentId) -> bool {
+        inst.index() < self.books.len()
     }
 
     /// A book for every instrument of the table, on its tick.
@@ -68,14 +96,14 @@ impl Books {
     /// Applies one event; events for unknown instruments are ignored.
     #[inline]
     pub fn apply(&mut self, ev: &MdEvent, now_ns: u64, fx: &mut impl FnMut(BookEffect)) {
-        if let Some(b) = self.books.get_mut(ev.inst.index()) {
+        if let Some(Some(b)) = self.books.get_mut(ev.inst.index()) {
             b.apply(ev, now_ns, fx);
         }
     }
 
     /// Marks every book unsynced (the md ring overflowed: updates were lost).
     pub fn lose_all(&mut self, now_ns: u64, fx: &mut impl FnMut(BookEffect)) {
-        for b in &mut self.books {
+        for b in self.books.iter_mut().flatten() {
             let ev = MdEvent {
                 inst: b.inst(),
                 recv_ns: now_ns,
@@ -87,17 +115,18 @@ impl Books {
     }
 
     pub fn maintain(&mut self, now_ns: u64, fx: &mut impl FnMut(BookEffect)) {
-        for b in &mut self.books {
+        for b in self.books.iter_mut().flatten() {
             b.maintain(now_ns, fx);
         }
     }
 
     pub fn get(&self, inst: InstrumentId) -> Option<&L2Book> {
-        self.books.get(inst.index())
+        self.books.get(inst.index()).and_then(Option::as_ref)
     }
 
+    /// The allocated books, in id order.
     pub fn iter(&self) -> impl Iterator<Item = &L2Book> {
-        self.books.iter()
+        self.books.iter().flatten()
     }
 
     pub fn len(&self) -> usize {
@@ -106,8 +135,8 @@ impl Books {
 
     /// Memory the books hold: their size in place plus their heaps.
     pub fn memory_bytes(&self) -> usize {
-        self.books.capacity() * std::mem::size_of::<L2Book>()
-            + self.books.iter().map(L2Book::heap_bytes).sum::<usize>()
+        self.books.capacity() * std::mem::size_of::<Option<L2Book>>()
+            + self.iter().map(L2Book::heap_bytes).sum::<usize>()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -155,6 +184,8 @@ pub struct BookBuilder {
     times: SyncTimes,
     /// Every resync time, for the metrics hub (`book.resync`); none in tests and tools.
     resync_rec: Option<Recorder>,
+    /// The shared instrument table, for the tick of an instrument added while running.
+    table: Option<Arc<Instruments>>,
 }
 
 impl fmt::Debug for BookBuilder {
@@ -195,6 +226,7 @@ impl BookBuilder {
             polls: 0,
             times: SyncTimes::new(instruments),
             resync_rec: None,
+            table: None,
         }
     }
 
@@ -202,6 +234,55 @@ impl BookBuilder {
     pub fn with_resync_recorder(mut self, rec: Recorder) -> Self {
         self.resync_rec = Some(rec);
         self
+    }
+
+    /// Takes instruments added while running from `table` (the shared table the ids
+    /// index), sizing the per-instrument queues for its capacity now so that an addition
+    /// reallocates nothing but the new book and its timing.
+    pub fn with_instruments(mut self, table: Arc<Instruments>) -> Self {
+        let cap = table.capacity().max(self.books.len());
+        for o in &mut self.outputs {
+            o.dirty.resize(cap, false);
+            o.queue.reserve(cap.saturating_sub(o.queue.capacity()));
+        }
+        self.resync_held = Held::new(cap);
+        self.table = Some(table);
+        self
+    }
+
+    /// An instrument added (`added`) or removed while running: allocates or frees its
+    /// book (cold). An added one without a table, or past the table, is ignored.
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn on_listed(
+        books: &mut Books,
+        times: &mut SyncTimes,
+        counters: &BookCounters,
+        table: &Option<Arc<Instruments>>,
+        outputs: &mut [Output],
+        inst: InstrumentId,
+        added: bool,
+        now_ns: u64,
+    ) {
+        if added {
+            let Some(tick) = table.as_ref().and_then(|t| t.try_get(inst)).map(|i| i.tick) else { return };
+            if outputs.iter().any(|o| o.dirty.len() <= inst.index()) {
+                return;
+            }
+            books.add(inst, tick);
+            times.add(inst.index(), now_ns);
+        } else {
+            books.remove(inst);
+            times.remove(inst.index(), now_ns);
+            // The cold side sees it gone: not synced, no memory.
+            counters.publish(inst, BookCounterSnapshot::default(), Level::default(), Level::default());
+        }
+        // Detection and the state stage see an unsynced top for it either way.
+        let top = BookTop::unsynced(inst, now_ns);
+        for o in outputs.iter_mut() {
+            let _ = o.tx.push(top);
+        }
     }
 
     /// Resync times and the all-synced time so far.
@@ -291,18 +372,28 @@ impl Stage for BookBuilder {
         let now = crate::clock::now_ns(&self.clock);
         let (books, outputs, resync) = (&mut self.books, &mut self.outputs, &mut self.resync_held);
         let (times, rec) = (&mut self.times, &mut self.resync_rec);
-        let mut fx = |e| Self::effect(outputs, resync, e);
+        let (counters, table) = (&self.counters, &self.table);
         let overflow = self.rx.take_overflow();
         if overflow {
             self.counters.note_md_overflow();
-            books.lose_all(now, &mut fx);
+            books.lose_all(now, &mut |e| Self::effect(outputs, resync, e));
         }
         let n = self.rx.drain(self.batch, |ev| {
-            books.apply(&ev, now, &mut fx);
+            if let MdBody::Listed { added } = ev.body {
+                Self::on_listed(books, times, counters, table, outputs, ev.inst, added, now);
+                return;
+            }
+            if !books.knows(ev.inst) {
+                // Added while running, its listing lost to an overflow.
+                Self::on_listed(books, times, counters, table, outputs, ev.inst, true, now);
+            }
+            books.apply(&ev, now, &mut |e| Self::effect(outputs, resync, e));
             if let Some(b) = books.get(ev.inst) {
                 Self::note_sync(times, rec, b, now);
             }
         });
+        let mut fx = |e| Self::effect(&mut self.outputs, &mut self.resync_held, e);
+        let books = &mut self.books;
         self.polls = self.polls.wrapping_add(1);
         let maintain = self.polls % POLLS_PER_MAINTENANCE == 0;
         if maintain {

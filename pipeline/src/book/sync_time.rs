@@ -119,6 +119,36 @@ impl SyncTimes {
         }
     }
 
+    /// Makes room for book `i` (added while running), unsynced until it syncs: the
+    /// all-synced time waits for it. Cold: allocates its histogram.
+    pub fn add(&mut self, i: usize, now_ns: u64) {
+        while self.books.len() <= i {
+            self.books.push(BookTimes { lost_ns: None, synced: true, hist: Self::hist(), published: 0 });
+        }
+        if self.books[i].synced {
+            self.note_change(i, false, now_ns);
+            // Its first sync is start-up, not a resync.
+            self.books[i].lost_ns = None;
+        }
+    }
+
+    /// Book `i` was removed while running: it no longer holds back the all-synced time.
+    pub fn remove(&mut self, i: usize, now_ns: u64) {
+        if let Some(b) = self.books.get_mut(i).filter(|b| !b.synced) {
+            // Not a resync: it will not come back in sync.
+            b.lost_ns = None;
+            self.note_change(i, true, now_ns);
+        }
+    }
+
+    fn hist() -> Box<Histogram<u32>> {
+        // Constant bounds that hdrhistogram accepts.
+        Box::new(
+            Histogram::new_with_bounds(LOWEST_NS, HIGHEST_NS, SIGNIFICANT_DIGITS)
+                .expect("constant histogram bounds are valid"),
+        )
+    }
+
     /// Book `i` is (`synced`) or is not synced at `now_ns`; returns the resync time in
     /// ns when this ends a resync. Cheap when nothing changed (one compare).
     #[inline]
@@ -183,6 +213,25 @@ mod tests {
     use super::*;
 
     const MS: u64 = 1_000_000;
+
+    #[test]
+    fn a_book_added_while_running_holds_back_all_synced_until_it_syncs_and_a_removed_one_does_not() {
+        let mut t = SyncTimes::new(1);
+        t.note(0, true, MS);
+        assert_eq!(t.all().totals(2 * MS).0, MS, "all synced since 1 ms");
+        t.add(2, 3 * MS);
+        t.note(2, true, 4 * MS);
+        // Slot 1 (an id taken by another addition not seen yet) holds nothing back.
+        assert!(t.all().share(10 * MS).is_some());
+        let before = t.all().totals(5 * MS).0;
+        t.add(3, 5 * MS);
+        assert_eq!(t.all().totals(9 * MS).0, before, "book 3 is not synced yet");
+        assert_eq!(t.note(3, true, 9 * MS), None, "a first sync is no resync");
+        t.note(3, false, 10 * MS);
+        t.remove(3, 11 * MS);
+        let at = t.all().totals(11 * MS).0;
+        assert!(t.all().totals(20 * MS).0 > at, "a removed book holds nothing back");
+    }
 
     #[test]
     fn a_resync_is_timed_from_losing_sync_to_syncing_again() {

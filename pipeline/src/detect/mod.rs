@@ -127,11 +127,13 @@ impl Detector {
         }
         let index = CandidateIndex::new(config, &instruments)?;
         let n = instruments.len();
+        // Room for every slot of the table: an instrument added while running takes one.
+        let cap = instruments.capacity();
         let mut core = Core {
-            books: Vec::with_capacity(n),
-            enabled: Vec::with_capacity(n),
+            books: Vec::with_capacity(cap),
+            enabled: Vec::with_capacity(cap),
             cands: Vec::new(),
-            by_inst: Vec::with_capacity(n),
+            by_inst: Vec::with_capacity(cap),
             index,
             params: Params {
                 min_edge: config.min_profit_bps.rate(),
@@ -224,6 +226,20 @@ impl Core {
                     self.stats.dropped_full.inc();
                 }
                 return;
+            }
+            DetectControl::Added => {
+                // Cold: the index hashes and the new candidates allocate. Ids are dense
+                // and only grow, so the ones not taken yet are the new ones.
+                for k in self.books.len()..self.instruments.len() {
+                    self.add(InstrumentId(k as u16));
+                }
+                return;
+            }
+            DetectControl::Removed(id) => {
+                if let Some(b) = self.books.get_mut(id.index()) {
+                    b.valid = false;
+                }
+                (id, false)
             }
         };
         if let Some(e) = self.enabled.get_mut(id.index()) {

@@ -620,3 +620,48 @@ fn an_overflowing_book_ring_invalidates_every_book() {
     det.poll();
     assert!(testkit::drain(&mut out).is_empty());
 }
+
+#[test]
+fn instruments_added_while_running_bring_their_candidates_and_removed_ones_stop() {
+    use crate::types::Market::Spot;
+    use crate::types::Venue::{GateIo, Mexc};
+    let spec = testkit::spec;
+    let mut t = Instruments::from_specs(&[
+        spec(GateIo, Spot, "BTC_USDT", "BTC", "USDT", "0.1", "0.0001", "3", "1", "0.001"),
+        spec(Mexc, Spot, "BTCUSDT", "BTC", "USDT", "0.01", "0.000001", "1", "1", "0.001"),
+        spec(GateIo, Spot, "ETH_USDT", "ETH", "USDT", "0.01", "0.001", "3", "1", "0.001"),
+    ])
+    .unwrap();
+    t.reserve(8, t.asset_count());
+    let t = Arc::new(t);
+    let (_books, input) = testkit::ring(16);
+    let (mut control, control_rx) = testkit::ring(16);
+    let (tx, _out) = testkit::ring(16);
+    let mut det = Detector::new(
+        &DetectConfig::default(),
+        t.clone(),
+        input,
+        control_rx,
+        tx,
+        Clock::mock().0,
+        Arc::new(DetectStats::default()),
+    )
+    .unwrap();
+    assert_eq!(det.candidate_counts(), [2, 0, 0, 0], "BTC spot-spot both ways");
+    // ETH/BTC on Gate, appended to the shared table while running: two triangles.
+    let eth_btc = t
+        .append(&spec(GateIo, Spot, "ETH_BTC", "ETH", "BTC", "0.00001", "0.001", "0.0001", "1", "0.001"))
+        .unwrap();
+    control.push(DetectControl::Added).unwrap();
+    while det.poll() > 0 {}
+    assert_eq!(det.candidate_counts(), [2, 0, 2, 0]);
+    assert!(det.core.enabled[eth_btc.index()], "traded once added");
+    assert_eq!(det.core.by_inst[eth_btc.index()].len(), 2, "indexed by the new instrument");
+    // Told again: nothing taken twice.
+    control.push(DetectControl::Added).unwrap();
+    while det.poll() > 0 {}
+    assert_eq!(det.candidate_counts(), [2, 0, 2, 0]);
+    control.push(DetectControl::Removed(eth_btc)).unwrap();
+    while det.poll() > 0 {}
+    assert!(!det.core.enabled[eth_btc.index()], "never traded once removed");
+}

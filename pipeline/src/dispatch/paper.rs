@@ -171,7 +171,9 @@ impl PaperSink {
         }
         Ok(Self {
             books,
-            latest: instruments.iter().map(|i| BookTop::unsynced(i.id, 0)).collect(),
+            latest: (0..instruments.capacity())
+                .map(|k| BookTop::unsynced(InstrumentId(k as u16), 0))
+                .collect(),
             latency_ns: ms_to_ns(config.latency_ms),
             margin: config.futures_margin_bps.rate(),
             pending: VecDeque::with_capacity(PENDING),

@@ -58,6 +58,9 @@
 //!                   tripped, 0 for closed; the day's P&L an operator's reset accepted)
 //!  29 KillSwitch    on u8, operator u8, wall_ms u64: the kill switch thrown (by an
 //!                   operator, or by the engine on a fault) or lifted by an operator
+//!  40 InstListed    inst u16, added u8, wall_ms u64: an instrument added to the table
+//!                   (or traded again) while running, or removed (`arb ctl add-symbol`,
+//!                   `remove-symbol`); its specification is in `instruments.json`
 //! ```
 //!
 //! Amounts are [`Amount`] mantissas (10^-18), prices and quantities their instrument's
@@ -271,6 +274,7 @@ pub enum RecordKind {
     OpPhase = 19,
     OpFinished = 20,
     InstrumentHalt = 21,
+    InstrumentListed = 40,
     Identity = 7,
     DriftHalt = 22,
     DriftAck = 23,
@@ -281,7 +285,7 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 19] = [
+    pub const ALL: [RecordKind; 20] = [
         RecordKind::OpIntent,
         RecordKind::OrderIntent,
         RecordKind::CancelIntent,
@@ -294,6 +298,7 @@ impl RecordKind {
         RecordKind::OpPhase,
         RecordKind::OpFinished,
         RecordKind::InstrumentHalt,
+        RecordKind::InstrumentListed,
         RecordKind::Identity,
         RecordKind::DriftHalt,
         RecordKind::DriftAck,
@@ -321,6 +326,7 @@ impl RecordKind {
             RecordKind::OpPhase => "op_phase",
             RecordKind::OpFinished => "op_finished",
             RecordKind::InstrumentHalt => "instrument_halt",
+            RecordKind::InstrumentListed => "instrument_listed",
             RecordKind::Identity => "identity",
             RecordKind::DriftHalt => "drift_halt",
             RecordKind::DriftAck => "drift_ack",
@@ -411,6 +417,13 @@ pub enum Record {
     },
     /// The risk gate's circuit breakers after a change.
     Breakers(BreakerRecord),
+    /// An instrument added to the table (or traded again) while running (`added`), or
+    /// removed: a restart keeps its id and knows whether to trade it.
+    InstrumentListed {
+        inst: InstrumentId,
+        added: bool,
+        wall_ms: u64,
+    },
     /// The kill switch thrown (`on`) or lifted by an operator: a restart finds it as it
     /// was, and only an operator lifts it.
     KillSwitch {
@@ -489,6 +502,7 @@ impl Record {
             Record::OpPhase { .. } => RecordKind::OpPhase,
             Record::OpFinished { .. } => RecordKind::OpFinished,
             Record::InstrumentHalt { .. } => RecordKind::InstrumentHalt,
+            Record::InstrumentListed { .. } => RecordKind::InstrumentListed,
             Record::Identity { .. } => RecordKind::Identity,
             Record::Breakers(_) => RecordKind::Breakers,
             Record::KillSwitch { .. } => RecordKind::KillSwitch,
@@ -515,6 +529,7 @@ impl Record {
             Record::CancelAll { .. }
             | Record::BalanceQuery { .. }
             | Record::InstrumentHalt { .. }
+            | Record::InstrumentListed { .. }
             | Record::Identity { .. }
             | Record::Breakers(_)
             | Record::KillSwitch { .. }
@@ -645,6 +660,11 @@ impl Record {
                 }
                 w.i128(b.daily_base.0);
                 w.u64(b.wall_ms);
+            }
+            Record::InstrumentListed { inst, added, wall_ms } => {
+                w.u16(inst.0);
+                w.u8(added as u8);
+                w.u64(wall_ms);
             }
             Record::KillSwitch { on, operator, wall_ms } => {
                 w.u8(on as u8);
@@ -807,6 +827,9 @@ impl Record {
                     daily_base: Amount(r.i128()?),
                     wall_ms: r.u64()?,
                 })
+            }
+            RecordKind::InstrumentListed => {
+                Record::InstrumentListed { inst: InstrumentId(r.u16()?), added: r.bool()?, wall_ms: r.u64()? }
             }
             RecordKind::KillSwitch => {
                 Record::KillSwitch { on: r.bool()?, operator: r.bool()?, wall_ms: r.u64()? }
@@ -1088,6 +1111,7 @@ pub(crate) mod tests {
                 ts_ns: 34,
             },
             Record::DailyTotal { total: Amount(-35), wall_ms: 36 },
+            Record::InstrumentListed { inst: InstrumentId(40), added: true, wall_ms: 28 },
         ]
     }
 

@@ -94,6 +94,10 @@ pub struct Replay {
     /// The day's P&L total as last journaled, with when (ms since the epoch): a restart
     /// on the same trading day goes on from it.
     pub daily_total: Option<(Amount, u64)>,
+    /// Instruments added while running (`arb ctl add-symbol`), in the order of their
+    /// last listing, and whether that left them added (`true`) or removed: a restart
+    /// keeps their ids and does not trade the removed ones.
+    pub listed: Vec<(InstrumentId, bool)>,
 }
 
 /// A kill switch the journal shows on.
@@ -109,6 +113,12 @@ impl Replay {
     /// Orders whose outcome is not known: reconcile each with its venue before trading.
     pub fn unresolved(&self) -> impl Iterator<Item = &ReplayOrder> {
         self.orders.iter().filter(|o| !o.state.is_terminal())
+    }
+
+    /// Instruments removed while running and not added again: loaded under their ids
+    /// on a restart, neither subscribed nor traded.
+    pub fn removed_instruments(&self) -> impl Iterator<Item = InstrumentId> + '_ {
+        self.listed.iter().filter(|(_, added)| !added).map(|(i, _)| *i)
     }
 
     /// Operations that have not finished.
@@ -175,6 +185,7 @@ struct Builder {
     kill_switch: Option<KillSwitch>,
     drift_halted: [bool; Venue::COUNT],
     daily_total: Option<(Amount, u64)>,
+    listed: Vec<(InstrumentId, bool)>,
 }
 
 impl Builder {
@@ -285,6 +296,10 @@ impl Builder {
                 self.identity.get_or_insert(prefix);
             }
             Record::Breakers(b) => self.breakers = Some(b),
+            Record::InstrumentListed { inst, added, .. } => {
+                self.listed.retain(|(i, _)| *i != inst);
+                self.listed.push((inst, added));
+            }
             Record::KillSwitch { on, operator, wall_ms } => {
                 self.kill_switch = on.then_some(KillSwitch { operator, wall_ms });
             }
@@ -321,5 +336,6 @@ pub fn rebuild(dispatch: Option<&JournalFile>, state: Option<&JournalFile>) -> R
         kill_switch: b.kill_switch,
         drift_halted: b.drift_halted,
         daily_total: b.daily_total,
+        listed: b.listed,
     }
 }

@@ -663,3 +663,23 @@ fn the_history_dates_prices_and_sums_every_operation_and_fill() {
     assert_eq!(total, h.ops.iter().filter_map(|o| o.realized_pnl).sum());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn replay_keeps_each_listed_instruments_last_listing() {
+    let dir = scratch("listed");
+    let listed =
+        |inst: u16, added: bool| Record::InstrumentListed { inst: InstrumentId(inst), added, wall_ms: 1 };
+    let records = [
+        listed(5, true),
+        listed(6, true),
+        listed(5, false),
+        listed(6, false),
+        listed(6, true),
+        listed(7, true),
+    ];
+    write_all(&dir, JournalKind::State, &records);
+    let r = replay(&dir).unwrap();
+    assert_eq!(r.listed, [(InstrumentId(5), false), (InstrumentId(6), true), (InstrumentId(7), true)]);
+    assert_eq!(r.removed_instruments().collect::<Vec<_>>(), [InstrumentId(5)]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

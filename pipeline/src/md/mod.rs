@@ -4,6 +4,11 @@
 //! - **Input:** a [`FeedSource`] (live venue connections or a recorded capture,
 //!   implemented in `adapters`), polled for decoded events; `Rx<Resync>` from the book
 //!   stage, each request handed to the source, which fetches a snapshot or resubscribes.
+//! - **Control ring:** `Rx<MdControl>` from the cold side: an instrument added while
+//!   running is subscribed on the source's connections (a `Listed { added: true }`
+//!   event goes first, so the book stage allocates its book), one removed is
+//!   unsubscribed (`Listed { added: false }` after, so the book stage frees it). Cold
+//!   events: the source may allocate then.
 //! - **Output ring:** `Tx<MdEvent>` to the book stage, one batch per poll
 //!   (`DropAndCount`: if the book stage falls behind, events are dropped and counted, and
 //!   the book stage resyncs every book).
@@ -21,9 +26,11 @@ use std::fmt;
 
 use quanta::Clock;
 
-use crate::msg::{MdEvent, Resync};
+use std::sync::Arc;
+
+use crate::msg::{MdBody, MdControl, MdEvent, Resync};
 use crate::runtime::{Rx, Stage, Tx};
-use crate::types::InstrumentId;
+use crate::types::{InstrumentId, Instruments};
 
 /// Where market data comes from: venue connections, or a capture.
 pub trait FeedSource: Send {
@@ -36,6 +43,16 @@ pub trait FeedSource: Send {
 
     /// Closes connections; called once when the stage stops.
     fn stop(&mut self) {}
+
+    /// Subscribes instrument `inst` of `table`, added while running (cold: may
+    /// allocate); false when this source cannot carry it (a capture, a venue market with
+    /// no connection).
+    fn add(&mut self, _inst: InstrumentId, _table: &Instruments, _now_ns: u64) -> bool {
+        false
+    }
+
+    /// Unsubscribes instrument `inst`, removed while running.
+    fn remove(&mut self, _inst: InstrumentId, _now_ns: u64) {}
 }
 
 /// The md stage.
@@ -45,6 +62,8 @@ pub struct MdStage<F> {
     resync_rx: Rx<Resync>,
     buf: Vec<MdEvent>,
     clock: Clock,
+    /// Instruments added and removed while running, with the shared table they are in.
+    control: Option<(Rx<MdControl>, Arc<Instruments>)>,
 }
 
 impl<F> fmt::Debug for MdStage<F> {
@@ -55,7 +74,14 @@ impl<F> fmt::Debug for MdStage<F> {
 
 impl<F: FeedSource> MdStage<F> {
     pub fn new(feed: F, tx: Tx<MdEvent>, resync_rx: Rx<Resync>, clock: Clock) -> Self {
-        Self { feed, tx, resync_rx, buf: Vec::with_capacity(8192), clock }
+        Self { feed, tx, resync_rx, buf: Vec::with_capacity(8192), clock, control: None }
+    }
+
+    /// Takes instruments added and removed while running from `rx`; `table` is the shared
+    /// instrument table they are appended to.
+    pub fn with_control(mut self, rx: Rx<MdControl>, table: Arc<Instruments>) -> Self {
+        self.control = Some((rx, table));
+        self
     }
 
     pub fn feed(&self) -> &F {
@@ -69,6 +95,24 @@ impl<F: FeedSource> Stage for MdStage<F> {
         let feed = &mut self.feed;
         let mut work = self.resync_rx.drain(64, |r| feed.resync(r.inst, now));
         self.buf.clear();
+        if let Some((rx, table)) = &mut self.control {
+            let buf = &mut self.buf;
+            work += rx.drain(4, |c| {
+                let (inst, added) = match c {
+                    MdControl::Add(inst) => (inst, true),
+                    MdControl::Remove(inst) => (inst, false),
+                };
+                let listed = MdEvent { inst, recv_ns: now, exch_ms: 0, body: MdBody::Listed { added } };
+                if added {
+                    // The book first, then the subscription that feeds it.
+                    buf.push(listed);
+                    feed.add(inst, table, now);
+                } else {
+                    feed.remove(inst, now);
+                    buf.push(listed);
+                }
+            });
+        }
         work += self.feed.poll(now, &mut self.buf);
         if !self.buf.is_empty() {
             // DropAndCount: whatever does not fit is counted and the book stage resyncs.

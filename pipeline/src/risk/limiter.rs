@@ -122,32 +122,52 @@ pub struct Limiter {
     buckets: Vec<Bucket>,
     /// Bucket index per instrument id; `u32::MAX` when no limit applies.
     of_inst: Vec<u32>,
+    /// The limits, each with its shared bucket once one exists, for instruments added
+    /// while running.
+    limits: Vec<(RateLimit, Option<usize>)>,
+    share_pct: u8,
 }
 
 impl Limiter {
     /// Buckets for `limits`, each holding `share_pct` percent of its limit (at least one
     /// request).
     pub fn new(instruments: &Instruments, limits: &[RateLimit], share_pct: u8, now_ns: u64) -> Self {
-        let mut buckets = Vec::new();
-        let mut of_inst = vec![u32::MAX; instruments.len()];
-        for l in limits {
-            let capacity = (u64::from(l.requests) * u64::from(share_pct.min(100)) / 100).max(1);
-            let period = l.per_ms.saturating_mul(1_000_000);
-            let mut shared = None;
-            for i in instruments.iter().filter(|i| i.venue == l.venue && i.market == l.market) {
-                let b = if l.per_instrument {
-                    buckets.push(Bucket::new(capacity, period, now_ns));
-                    buckets.len() - 1
-                } else {
-                    *shared.get_or_insert_with(|| {
-                        buckets.push(Bucket::new(capacity, period, now_ns));
-                        buckets.len() - 1
-                    })
-                };
-                of_inst[i.id.index()] = b as u32;
-            }
+        let mut l = Self {
+            buckets: Vec::new(),
+            of_inst: vec![u32::MAX; instruments.capacity()],
+            limits: limits.iter().map(|&l| (l, None)).collect(),
+            share_pct,
+        };
+        for i in instruments.iter() {
+            l.add(i, now_ns);
         }
-        Self { buckets, of_inst }
+        l
+    }
+
+    /// Gives instrument `i` its bucket (one of its own, or its market's shared one).
+    /// Cold: an instrument added while running may allocate a bucket.
+    pub fn add(&mut self, i: &crate::types::Instrument, now_ns: u64) {
+        let Some(slot) = self.of_inst.get(i.id.index()).copied() else { return };
+        if slot != u32::MAX {
+            return;
+        }
+        for (l, shared) in &mut self.limits {
+            if l.venue != i.venue || l.market != i.market {
+                continue;
+            }
+            let capacity = (u64::from(l.requests) * u64::from(self.share_pct.min(100)) / 100).max(1);
+            let period = l.per_ms.saturating_mul(1_000_000);
+            let b = if l.per_instrument {
+                self.buckets.push(Bucket::new(capacity, period, now_ns));
+                self.buckets.len() - 1
+            } else {
+                *shared.get_or_insert_with(|| {
+                    self.buckets.push(Bucket::new(capacity, period, now_ns));
+                    self.buckets.len() - 1
+                })
+            };
+            self.of_inst[i.id.index()] = b as u32;
+        }
     }
 
     /// Takes one token per instrument in `insts` (an instrument listed twice takes two),

@@ -161,7 +161,8 @@ impl RiskGate {
         if config.entry_share_pct == 0 || config.entry_share_pct > 100 {
             return Err(RiskConfigError::Share);
         }
-        let n = instruments.len();
+        // Sized by the table's capacity: an instrument added while running has its slots.
+        let n = instruments.capacity();
         let assets = instruments.asset_count();
         let mut usd = vec![false; assets];
         for a in config.usd_assets.iter().filter_map(|a| instruments.find_asset(a)) {
@@ -298,6 +299,13 @@ impl RiskGate {
         match c {
             RiskControl::Halt => self.set_halted(true),
             RiskControl::Resume => self.set_halted(false),
+            RiskControl::Added => {
+                // Cold: a bucket of its own may be allocated.
+                let now = now_ns(&self.clock);
+                for i in self.instruments.iter() {
+                    self.limiter.add(i, now);
+                }
+            }
             RiskControl::ResetBreakers => {
                 let before = self.breakers.open_flags();
                 self.breakers.reset_all();

@@ -195,7 +195,8 @@ impl StateKeeper {
         if config.max_recovery_attempts > 7 {
             return Err(StateConfigError::Attempts);
         }
-        let n = instruments.len();
+        // Sized by the table's capacity: an instrument added while running has its slots.
+        let n = instruments.capacity();
         let assets = instruments.asset_count();
         let wall_ms: fn() -> u64 = system_wall_ms;
         let val = Valuation::new(instruments.clone(), &config.usd_assets, config.max_data_age_ms);
@@ -636,6 +637,11 @@ impl StateKeeper {
             StateControl::KillSwitch => self.kill(true),
             StateControl::Resume => self.resume(),
             StateControl::AckDrift { venue } => self.ack_drift(venue),
+            StateControl::Listed { inst, added } => {
+                // The table's slots were sized at start: nothing to grow here; the
+                // record lets a restart keep the id and know whether to trade it.
+                self.journal(Record::InstrumentListed { inst, added, wall_ms: (self.wall_ms)() });
+            }
             StateControl::Retry { op } => {
                 if let Some(k) = self.find_op(op) {
                     if !self.ops[k].closed && self.ops[k].phase == OpPhase::AwaitingOperator {

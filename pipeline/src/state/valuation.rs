@@ -138,10 +138,10 @@ impl Valuation {
                 usd_inst[i.base.index()] = Some(i.id);
             }
         }
-        let books = instruments
-            .iter()
-            .map(|i| BookSlot {
-                top: BookTop::unsynced(i.id, 0),
+        // Every slot of the table: an instrument added while running has its own.
+        let books = (0..instruments.capacity())
+            .map(|k| BookSlot {
+                top: BookTop::unsynced(InstrumentId(k as u16), 0),
                 valid: false,
                 mark: Price(0),
                 bid: Price(0),

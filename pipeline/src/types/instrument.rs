@@ -8,6 +8,8 @@
 //! because books carry levels from before a tick or lot change.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, RwLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -80,6 +82,15 @@ pub enum InstrumentsError {
     Duplicate { venue: Venue, market: Market, symbol: String },
     #[error("too many instruments or assets (at most 65535)")]
     TooMany,
+    #[error(
+        "the instrument table is full ({0} instruments reserved at start; raise [market] max_instruments)"
+    )]
+    Full(usize),
+    #[error(
+        "asset {0} is not traded by this run: a pair added while running trades assets already loaded \
+         (add a pair of it to [market] and restart)"
+    )]
+    NewAsset(String),
 }
 
 /// An instrument ready for the hot path.
@@ -208,16 +219,60 @@ const POW10_TABLE: [i128; 39] = {
 };
 
 /// Every instrument and asset the engine knows, interned to small ids.
-#[derive(Clone, Debug, Default)]
+///
+/// Design note: the table is built at start (`add` through `&mut`), then given a fixed
+/// capacity ([`Instruments::reserve`]) and shared by every stage behind one `Arc`. While
+/// running, the cold side appends instruments into the reserved slots
+/// ([`Instruments::append`], through `&self`): a slot is written once (`OnceLock`) and
+/// published by raising the count with release ordering, so a stage that meets a new id
+/// reads a complete instrument with no lock, and nothing a stage holds ever moves or
+/// reallocates. Ids only grow; a removed instrument keeps its slot and id. Stages size
+/// their per-instrument arrays by [`Instruments::capacity`] so that an id added later
+/// indexes them directly. Assets are fixed once shared: an append names assets already
+/// interned (per-asset state, such as balances and valuation, is derived at start).
+/// The symbol and asset-name maps sit behind a `RwLock`: lookups by name are cold-path
+/// (configuration, the control socket, private-stream symbols), and the only writer is
+/// an append. Worst case: `capacity` instruments, fixed at
+/// start; an append beyond it is refused.
+#[derive(Debug, Default)]
 pub struct Instruments {
-    list: Vec<Instrument>,
-    assets: Vec<String>,
+    list: Vec<OnceLock<Instrument>>,
+    /// Published instruments: slots `0..len` are set.
+    len: AtomicUsize,
+    assets: Vec<OnceLock<String>>,
+    asset_len: AtomicUsize,
+    names: RwLock<Names>,
+    /// Serializes appends (cold side only).
+    writer: Mutex<()>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Names {
     asset_ids: HashMap<String, AssetId>,
     by_symbol: [HashMap<String, InstrumentId>; 4],
 }
 
+impl Clone for Instruments {
+    /// A copy of the table as it stands, with the same capacity.
+    fn clone(&self) -> Self {
+        Self {
+            list: self.list.clone(),
+            len: AtomicUsize::new(self.len()),
+            assets: self.assets.clone(),
+            asset_len: AtomicUsize::new(self.asset_count()),
+            names: RwLock::new(self.names.read().map(|n| n.clone()).unwrap_or_default()),
+            writer: Mutex::new(()),
+        }
+    }
+}
+
 fn slot(venue: Venue, market: Market) -> usize {
     venue as usize * 2 + market as usize
+}
+
+/// Fresh empty slots.
+fn slots<T>(n: usize) -> impl Iterator<Item = OnceLock<T>> {
+    (0..n).map(|_| OnceLock::new())
 }
 
 impl Instruments {
@@ -236,20 +291,76 @@ impl Instruments {
         Ok(t)
     }
 
+    /// Reserves slots so that the table holds up to `instruments` instruments and
+    /// `assets` assets (never fewer than it holds now); [`Instruments::append`] fills the
+    /// instrument slots while running.
+    pub fn reserve(&mut self, instruments: usize, assets: usize) {
+        let (n, a) = (instruments.min(usize::from(u16::MAX)), assets.min(usize::from(u16::MAX)));
+        if self.list.len() < n {
+            let more = n - self.list.len();
+            self.list.extend(slots(more));
+        }
+        if self.assets.len() < a {
+            let more = a - self.assets.len();
+            self.assets.extend(slots(more));
+        }
+    }
+
     /// Interns an asset name (upper case) and returns its id.
     pub fn asset(&mut self, name: &str) -> Result<AssetId, InstrumentsError> {
+        let (n, a) = (self.len(), self.asset_count());
+        self.reserve(n, a + 1);
+        self.intern(name)
+    }
+
+    /// Interns an asset; the caller holds the writer lock (or `&mut self`).
+    fn intern(&self, name: &str) -> Result<AssetId, InstrumentsError> {
         let name = name.to_ascii_uppercase();
-        if let Some(&id) = self.asset_ids.get(&name) {
+        if let Some(id) = self.find_asset(&name) {
             return Ok(id);
         }
-        let id = AssetId(u16::try_from(self.assets.len()).map_err(|_| InstrumentsError::TooMany)?);
-        self.assets.push(name.clone());
-        self.asset_ids.insert(name, id);
+        let n = self.asset_count();
+        if n >= self.assets.len() {
+            return Err(InstrumentsError::TooMany);
+        }
+        let id = AssetId(u16::try_from(n).map_err(|_| InstrumentsError::TooMany)?);
+        let _ = self.assets[n].set(name.clone());
+        if let Ok(mut names) = self.names.write() {
+            names.asset_ids.insert(name, id);
+        }
+        self.asset_len.store(n + 1, Ordering::Release);
         Ok(id)
     }
 
-    /// Adds an instrument from its specification.
+    /// Adds an instrument from its specification (building the table at start: the
+    /// table grows as needed).
     pub fn add(&mut self, s: &InstrumentSpec) -> Result<InstrumentId, InstrumentsError> {
+        // Room for one more of each, beyond any reserve.
+        let (n, a) = (self.len(), self.asset_count());
+        self.reserve(n + 1, a + 2);
+        self.insert(s)
+    }
+
+    /// Appends an instrument while the table is shared (an instrument added while
+    /// running): into a reserved slot, refused with [`InstrumentsError::Full`] when every
+    /// slot (or asset slot) is taken. Cold path: hashes, allocates the instrument's
+    /// strings, takes the writer lock.
+    pub fn append(&self, s: &InstrumentSpec) -> Result<InstrumentId, InstrumentsError> {
+        let _w = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Per-asset state (balances, valuation) is sized and derived at start: a pair
+        // added while running trades assets the engine knows already.
+        if let Some(a) = [&s.base, &s.quote].into_iter().find(|a| self.find_asset(a).is_none()) {
+            return Err(InstrumentsError::NewAsset(a.to_ascii_uppercase()));
+        }
+        if self.len() >= self.capacity() {
+            return Err(InstrumentsError::Full(self.capacity()));
+        }
+        self.insert(s)
+    }
+
+    /// Checks, interns and publishes `s`; the caller holds the writer lock (or `&mut`)
+    /// and has made room.
+    fn insert(&self, s: &InstrumentSpec) -> Result<InstrumentId, InstrumentsError> {
         let bad = |field: &'static str, value: &str, reason: String| InstrumentsError::BadField {
             venue: s.venue,
             market: s.market,
@@ -300,10 +411,14 @@ impl Instruments {
         };
         let taker_fee = rate("taker_fee", &s.taker_fee)?;
         let maker_fee = rate("maker_fee", &s.maker_fee)?;
-        let base = self.asset(&s.base)?;
-        let quote = self.asset(&s.quote)?;
-        let id = InstrumentId(u16::try_from(self.list.len()).map_err(|_| InstrumentsError::TooMany)?);
-        self.list.push(Instrument {
+        let base = self.intern(&s.base)?;
+        let quote = self.intern(&s.quote)?;
+        let n = self.len();
+        if n >= self.list.len() {
+            return Err(InstrumentsError::TooMany);
+        }
+        let id = InstrumentId(u16::try_from(n).map_err(|_| InstrumentsError::TooMany)?);
+        let _ = self.list[n].set(Instrument {
             id,
             venue: s.venue,
             market: s.market,
@@ -322,46 +437,71 @@ impl Instruments {
             maker_fee,
             trading_enabled: s.trading_enabled,
         });
-        self.by_symbol[slot(s.venue, s.market)].insert(s.symbol.clone(), id);
+        if let Ok(mut names) = self.names.write() {
+            names.by_symbol[slot(s.venue, s.market)].insert(s.symbol.clone(), id);
+        }
+        self.len.store(n + 1, Ordering::Release);
         Ok(id)
     }
 
+    /// The instrument `id` (published: every id a stage is given is).
     #[inline]
     pub fn get(&self, id: InstrumentId) -> &Instrument {
-        &self.list[id.index()]
+        match self.try_get(id) {
+            Some(i) => i,
+            None => panic!("instrument {} is not in the table", id.0),
+        }
     }
 
-    pub fn try_get(&self, id: InstrumentId) -> Option<&Instrument> {
-        self.list.get(id.index())
-    }
-
-    /// The instrument a venue symbol names.
     #[inline]
+    pub fn try_get(&self, id: InstrumentId) -> Option<&Instrument> {
+        self.list.get(id.index()).and_then(OnceLock::get)
+    }
+
+    /// The instrument a venue symbol names (cold path: takes the names' read lock).
     pub fn find(&self, venue: Venue, market: Market, symbol: &str) -> Option<InstrumentId> {
-        self.by_symbol[slot(venue, market)].get(symbol).copied()
+        self.names.read().ok()?.by_symbol[slot(venue, market)].get(symbol).copied()
     }
 
     pub fn asset_name(&self, id: AssetId) -> &str {
-        self.assets.get(id.index()).map(String::as_str).unwrap_or("?")
+        self.assets.get(id.index()).and_then(OnceLock::get).map(String::as_str).unwrap_or("?")
     }
 
+    /// The asset of a name (cold path: takes the names' read lock).
     pub fn find_asset(&self, name: &str) -> Option<AssetId> {
-        self.asset_ids.get(&name.to_ascii_uppercase()).copied()
+        self.names.read().ok()?.asset_ids.get(&name.to_ascii_uppercase()).copied()
     }
 
+    /// The published instruments, in id order.
     pub fn iter(&self) -> impl Iterator<Item = &Instrument> {
-        self.list.iter()
+        self.list[..self.len()].iter().filter_map(OnceLock::get)
     }
 
+    /// Instruments published so far.
+    #[inline]
     pub fn len(&self) -> usize {
-        self.list.len()
+        self.len.load(Ordering::Acquire)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
+        self.len() == 0
     }
 
+    /// Instruments the table can ever hold: every id is below it.
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Assets interned so far.
+    #[inline]
     pub fn asset_count(&self) -> usize {
+        self.asset_len.load(Ordering::Acquire)
+    }
+
+    /// Assets the table can ever hold: every asset id is below it.
+    #[inline]
+    pub fn asset_capacity(&self) -> usize {
         self.assets.len()
     }
 
@@ -459,6 +599,72 @@ mod tests {
             t.add(&spec(Venue::GateIo, Market::Spot, "X_USDT", "0.01", "1", "1")),
             Err(InstrumentsError::Duplicate { .. })
         ));
+    }
+
+    #[test]
+    fn a_shared_table_takes_appends_into_its_reserved_slots_and_keeps_every_id() {
+        let mut t = Instruments::new();
+        let btc = t.add(&spec(Venue::GateIo, Market::Spot, "BTC_USDT", "0.01", "0.0001", "1")).unwrap();
+        let mut eth = spec(Venue::GateIo, Market::Spot, "ETH_USDT", "0.01", "0.001", "1");
+        eth.base = "ETH".into();
+        t.add(&eth).unwrap();
+        assert_eq!((t.len(), t.asset_count()), (2, 3));
+        t.reserve(4, t.asset_count());
+        assert_eq!(t.capacity(), 4);
+        let shared = std::sync::Arc::new(t);
+        let reader = shared.clone();
+        // Appended through `&self`, published to every holder of the table.
+        let mut cross = spec(Venue::Mexc, Market::Spot, "ETHBTC", "0.000001", "0.0001", "1");
+        (cross.base, cross.quote) = ("ETH".into(), "BTC".into());
+        let id = shared.append(&cross).unwrap();
+        assert_eq!(id, InstrumentId(2), "the next id");
+        assert_eq!(reader.len(), 3);
+        assert_eq!(reader.get(id).symbol, "ETHBTC");
+        assert_eq!(reader.pair_name(id), "ETH/BTC");
+        assert_eq!(reader.find(Venue::Mexc, Market::Spot, "ETHBTC"), Some(id));
+        assert_eq!(reader.iter().map(|i| i.id.0).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(reader.get(btc).symbol, "BTC_USDT", "earlier ids unchanged");
+        // Refused: a listed twice, an asset the table does not know, past the capacity.
+        assert!(matches!(shared.append(&cross), Err(InstrumentsError::Duplicate { .. })));
+        let mut sol = spec(Venue::Mexc, Market::Spot, "SOLUSDT", "0.01", "0.01", "1");
+        sol.base = "sol".into();
+        assert_eq!(shared.append(&sol), Err(InstrumentsError::NewAsset("SOL".into())));
+        assert_eq!(shared.len(), 3, "a refusal publishes nothing");
+        shared.append(&spec(Venue::Mexc, Market::Spot, "BTCUSDT", "0.01", "0.0001", "1")).unwrap();
+        let e =
+            shared.append(&spec(Venue::Mexc, Market::Futures, "BTC_USDT", "0.1", "1", "0.0001")).unwrap_err();
+        assert_eq!(e, InstrumentsError::Full(4));
+        assert!(e.to_string().contains("raise [market] max_instruments"), "{e}");
+        assert!(shared.try_get(InstrumentId(3)).is_some() && shared.try_get(InstrumentId(4)).is_none());
+        // A copy is the table as it stands, with the same capacity.
+        let copy = (*shared).clone();
+        assert_eq!((copy.len(), copy.capacity()), (4, 4));
+    }
+
+    #[test]
+    fn appends_from_another_thread_are_seen_complete() {
+        let mut t = Instruments::new();
+        t.add(&spec(Venue::GateIo, Market::Spot, "BTC_USDT", "0.01", "0.0001", "1")).unwrap();
+        t.reserve(64, t.asset_count());
+        let shared = std::sync::Arc::new(t);
+        let writer = {
+            let s = shared.clone();
+            std::thread::spawn(move || {
+                for k in 1..64 {
+                    s.append(&spec(Venue::Mexc, Market::Spot, &format!("X{k}USDT"), "0.01", "0.0001", "1"))
+                        .unwrap();
+                }
+            })
+        };
+        // Every published id reads a complete instrument, whatever the interleaving.
+        while shared.len() < 64 {
+            let n = shared.len();
+            for k in 0..n {
+                assert_eq!(shared.get(InstrumentId(k as u16)).id.index(), k);
+            }
+        }
+        writer.join().unwrap();
+        assert_eq!(shared.iter().count(), 64);
     }
 
     #[test]

@@ -102,6 +102,11 @@ pub fn subscriptions(
     vec![depth, sub(&format!("{prefix}.book_ticker"), format!("\"{symbol}\""))]
 }
 
+/// The message that ends a subscription made with `message` (one of [`subscriptions`]).
+pub fn unsubscribe(message: &str) -> String {
+    message.replacen(r#""event":"subscribe""#, r#""event":"unsubscribe""#, 1)
+}
+
 /// The unsubscribe and subscribe messages that make Gate send a fresh full `obu` book.
 pub fn resubscribe(market: Market, symbol: &str, now_s: u64) -> [String; 2] {
     let channel = format!("{}.obu", channel_prefix(market));

@@ -514,6 +514,7 @@ impl GateEntry {
     /// Lists every instrument's open and finished orders for a restart's discovery; the
     /// answers land in `core.discovery`.
     pub(crate) fn discover(&mut self, core: &mut Core) {
+        self.take_new_instruments(core);
         let now = core.clock.now();
         for market in [Market::Spot, Market::Futures] {
             for j in 0..self.instruments[market as usize].len() {
@@ -535,7 +536,24 @@ impl GateEntry {
         }
     }
 
+    /// Takes the Gate instruments appended to the shared table while running (cold: the
+    /// lists may grow), so that cancelling every order covers them.
+    fn take_new_instruments(&mut self, core: &Core) {
+        let known = self.instruments.iter().map(Vec::len).sum::<usize>();
+        let gate = core.instruments.iter().filter(|i| i.venue == Venue::GateIo).count();
+        if gate == known {
+            return;
+        }
+        for l in &mut self.instruments {
+            l.clear();
+        }
+        for i in core.instruments.iter().filter(|i| i.venue == Venue::GateIo) {
+            self.instruments[i.market as usize].push(i.id);
+        }
+    }
+
     pub(crate) fn cancel_all(&mut self, core: &mut Core) -> bool {
+        self.take_new_instruments(core);
         let now = core.clock.now();
         let mut ok = true;
         for market in [Market::Spot, Market::Futures] {

@@ -72,6 +72,15 @@ pub fn subscriptions(market: Market, symbol: &str, inst: InstrumentId, interval:
     }
 }
 
+/// The message that ends a subscription made with `message` (one of [`subscriptions`]):
+/// `UNSUBSCRIPTION` on spot, `unsub.<channel>` on futures.
+pub fn unsubscribe(market: Market, message: &str) -> String {
+    match market {
+        Market::Spot => message.replacen(r#""SUBSCRIPTION""#, r#""UNSUBSCRIPTION""#, 1),
+        Market::Futures => message.replacen(r#""method":"sub."#, r#""method":"unsub."#, 1),
+    }
+}
+
 /// REST snapshots per second, and how many may go at once after a quiet spell.
 pub fn snapshot_rate(market: Market) -> (u32, u32) {
     match market {
