@@ -26,7 +26,11 @@ fn the_demo_trades_every_kind_and_ends_hedged() {
     loop {
         std::thread::sleep(Duration::from_millis(500));
         let s = session.stats().snapshot();
-        if s.state.ops_completed.iter().all(|&n| n > 0) && s.state.open.iter().sum::<i64>() == 0 {
+        let detected =
+            pipeline::msg::OppKind::ALL.into_iter().filter(|k| *k != pipeline::msg::OppKind::Flatten);
+        if detected.map(|k| s.state.ops_completed[k.index()]).all(|n| n > 0)
+            && s.state.open.iter().sum::<i64>() == 0
+        {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "not every kind completed in 90 s:\n{s}");

@@ -53,6 +53,9 @@ impl Rig {
         cfg.detect.limit_slippage_bps = pipeline::units::Bps::new(10);
         // Any realized loss trips the daily-loss breaker.
         cfg.risk.max_daily_loss_usd = Usd(Amount::parse("0.01").unwrap());
+        // Each scenario scripts the venue's answer to the next order: no flatten of an
+        // earlier scenario's leftover may take it.
+        cfg.state.flatten = false;
         let session = demo::start_on(&sim, cfg, false).expect("engine starts on the sim with real orders");
         let rig = Rig { sim, session, journal };
         rig.wait("every book in sync", 20, Rig::all_synced);
