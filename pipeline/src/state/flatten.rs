@@ -3,9 +3,10 @@
 //! Every operation is sized to end flat, yet two things stay behind: fees a venue takes
 //! in the base asset (MEXC charges a spot buy's fee in what was bought), and lot dust
 //! (a spot leg on a finer lot than the perpetual's contract). Each is tiny; summed over
-//! a day they are a position nobody chose. The state stage nets each asset over every
-//! instrument that holds it (spot quantities and perpetual contracts in base units, all
-//! venues) and, once the net clears a venue's minimum order and nothing else is trading
+//! a day they are a position nobody chose. The state stage nets each asset over what its
+//! own trading moved (every venue's spot wallet as the accounting books it, fees
+//! included, and every perpetual's contracts in base units) and, once the net clears a
+//! venue's minimum order and nothing else is trading
 //! the asset, asks the risk gate for one order that takes it back to zero
 //! ([`crate::msg::RiskUpdate::Flatten`]). The order is an operation of its own (kind
 //! `flatten`), journaled, checked and recovered like any other. What stays below every
