@@ -100,17 +100,7 @@ pub fn percentile_svg(title: &str, series: &[PlotSeries<'_>]) -> String {
     // The canvas grows downwards when the legend needs more room than the plot.
     let canvas_h = HEIGHT.max(TOP + 16.0 + series.len() as f64 * 34.0);
     let mut svg = String::with_capacity(4096 + series.len() * 2048);
-    let _ = write!(
-        svg,
-        r##"<?xml version="1.0" encoding="UTF-8"?>
-<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{canvas_h}" viewBox="0 0 {WIDTH} {canvas_h}" font-family="sans-serif" font-size="12">
-<title>{t}</title>
-<rect x="0" y="0" width="{WIDTH}" height="{canvas_h}" fill="#ffffff"/>
-<text x="{cx:.1}" y="24" text-anchor="middle" font-size="16">{t}</text>
-"##,
-        t = escape(title),
-        cx = LEFT + plot_w / 2.0,
-    );
+    open_svg(&mut svg, title, canvas_h, LEFT + plot_w / 2.0);
 
     // Grid and axes.
     svg.push_str("<g class=\"grid\" stroke=\"#dddddd\" stroke-width=\"1\">\n");
@@ -243,17 +233,7 @@ pub fn time_series_svg(title: &str, x_label: &str, series: &[TimeSeries]) -> Str
     let height = TOP + series.len() as f64 * (PANEL_H + PANEL_GAP) + BOTTOM;
     let x = |v: f64| LEFT + (v - x_lo) / (x_hi - x_lo) * plot_w;
     let mut svg = String::with_capacity(4096 + series.len() * 8192);
-    let _ = write!(
-        svg,
-        r##"<?xml version="1.0" encoding="UTF-8"?>
-<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">
-<title>{t}</title>
-<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>
-<text x="{cx:.1}" y="24" text-anchor="middle" font-size="16">{t}</text>
-"##,
-        t = escape(title),
-        cx = LEFT + plot_w / 2.0,
-    );
+    open_svg(&mut svg, title, height, LEFT + plot_w / 2.0);
     for (i, (name, pts)) in series.iter().enumerate() {
         let top = TOP + PANEL_GAP + i as f64 * (PANEL_H + PANEL_GAP);
         let ys = pts.iter().map(|p| p.1).filter(|y| y.is_finite());
@@ -311,6 +291,20 @@ pub fn time_series_svg(title: &str, x_label: &str, series: &[TimeSeries]) -> Str
 }
 
 /// A number short enough for an axis: `1.5e6` as `1500000`, `0.25` as `0.25`.
+/// The document's start: a white canvas `height` high and the title centred on `cx`.
+fn open_svg(svg: &mut String, title: &str, height: f64, cx: f64) {
+    let _ = write!(
+        svg,
+        r##"<?xml version="1.0" encoding="UTF-8"?>
+<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">
+<title>{t}</title>
+<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>
+<text x="{cx:.1}" y="24" text-anchor="middle" font-size="16">{t}</text>
+"##,
+        t = escape(title),
+    );
+}
+
 fn short_number(v: f64) -> String {
     if v.fract().abs() < 1e-9 || v.abs() >= 1000.0 { format!("{v:.0}") } else { format!("{v:.3}") }
 }

@@ -283,8 +283,7 @@ impl Listing {
                 // Open operations finish on their books first.
                 let deadline = Instant::now() + REMOVE_WAIT;
                 while Instant::now() < deadline {
-                    let s = stats.state.snapshot();
-                    if s.open[0] + s.open[1] + stats.risk.snapshot().in_flight.max(0) == 0 {
+                    if stats.operations_in_progress() == 0 {
                         break;
                     }
                     std::thread::sleep(Duration::from_millis(10));

@@ -885,9 +885,7 @@ impl Session {
         }
         let deadline = Instant::now() + timeout;
         loop {
-            let s = self.stats.state.snapshot();
-            let busy =
-                s.open[0] + s.open[1] + s.flatten_pending + self.stats.risk.snapshot().in_flight.max(0);
+            let busy = self.stats.operations_in_progress() + self.stats.state.snapshot().flatten_pending;
             if busy == 0 {
                 return true;
             }
@@ -900,8 +898,7 @@ impl Session {
 
     /// No operation executing or recovering, none in the risk gate.
     fn quiet(&self) -> bool {
-        let s = self.stats.state.snapshot();
-        s.open[0] + s.open[1] + self.stats.risk.snapshot().in_flight.max(0) == 0
+        self.stats.operations_in_progress() == 0
     }
 
     /// Stops every stage, joins the threads and returns the final report with the

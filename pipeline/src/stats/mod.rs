@@ -27,6 +27,13 @@ impl TradingStats {
         Self::default()
     }
 
+    /// Operations executing or recovering, and approvals on their way to dispatch: what
+    /// an orderly stop or a removal waits for.
+    pub fn operations_in_progress(&self) -> i64 {
+        let s = self.state.snapshot();
+        s.open[0] + s.open[1] + self.risk.snapshot().in_flight.max(0)
+    }
+
     /// A plain copy of every counter, for reports.
     pub fn snapshot(&self) -> TradingSnapshot {
         TradingSnapshot {
