@@ -25,9 +25,12 @@
 //! never past flat nor beyond the leg's quantity; a plan asking for more (an operation
 //! credited with fills that were not its own) is clamped to the bound, and the stage
 //! journals and alerts it. Every recovery order's USD notional (the book walked up to
-//! its limit, as an entry is sized) must be
-//! within the entries' limit (`detect.max_notional_usd`): a plan beyond it is refused,
-//! and when no plan is left the operation waits for an operator (journaled, alerted).
+//! its limit, as an entry is sized) must be within the entries' limit
+//! (`detect.max_notional_usd`) plus [`NOTIONAL_HEADROOM_PCT`]: an entry sized to the
+//! limit has legs above it by its edge (a triangle's last leg) and a recovery pays its
+//! slippage on top. A plan beyond that (an operation the engine did not size) is
+//! refused, and when no plan is left the operation waits for an operator (journaled,
+//! alerted).
 
 use super::operations::{Op, OrderSlot};
 use super::valuation::{Flows, Valuation, walk_value};
@@ -41,6 +44,9 @@ use crate::units::ms_to_ns;
 pub(super) const BEYOND_OPERATION: u8 = 0;
 /// ... beyond the notional limit (refused).
 pub(super) const OVER_NOTIONAL: u8 = 1;
+
+/// How far above the entries' notional limit a recovery order may go, in percent.
+pub(super) const NOTIONAL_HEADROOM_PCT: i128 = 5;
 
 /// A recovery plan: the orders it sends and what it is expected to cost, in USD (the
 /// negative of the value it adds to the operation's P&L).
@@ -225,7 +231,11 @@ impl Planner {
                     plan.unpriced = true;
                     continue;
                 }
-                Some(v) if v > self.max_notional => {
+                Some(v)
+                    if v > self
+                        .max_notional
+                        .saturating_add(Amount(self.max_notional.0 / 100 * NOTIONAL_HEADROOM_PCT)) =>
+                {
                     plan.feasible = false;
                     plan.over_limit = Some((i as u8, q));
                     continue;
