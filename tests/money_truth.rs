@@ -2,21 +2,26 @@
 //! the simulated venues with real signed orders (spot-spot, triangular and basis entries)
 //! while the perpetuals settle funding every few seconds; then the market is frozen and
 //! funding stopped, the engine stops, and its report is held against the venues' own
-//! accounts read before and after:
+//! accounts, read before and after through the venues' signed REST API as any client
+//! would read them (`support/venue_rest.rs`):
 //! - every wallet's change (spot per asset and venue, futures cash, contracts) in the
 //!   report's `balances` equals the venue's exactly;
 //! - `equity_change_usd` equals the venues' equity change valued at the same executable
 //!   prices (bid for longs, ask for shorts) within 0.01 USD;
 //! - `funding_usd` equals the funding the venues booked, exactly.
 
+#[path = "support/venue_rest.rs"]
+mod venue_rest;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use arb::cmd::demo;
 use arb::config::Config;
-use pipeline::types::{Amount, Market, Rounding, Venue};
+use pipeline::types::{Amount, Market, Qty, Rounding, Venue};
 use serde_json::Value;
-use sim::{AccountSnapshot, ModelConfig, Sim, SimConfig};
+use sim::{ModelConfig, Sim, SimConfig};
+use venue_rest::{Accounts, VenueRest};
 
 fn amount(v: &Value) -> Amount {
     Amount::parse(v.as_str().unwrap_or_else(|| panic!("a decimal string: {v}"))).unwrap()
@@ -27,7 +32,14 @@ fn the_engines_books_equal_the_venues_accounts() {
     let model = ModelConfig { dislocation_every_ms: 600, ..ModelConfig::default() };
     let sim = Sim::start(SimConfig { seed: 5, model, funding_interval_ms: 3_000, ..SimConfig::default() })
         .expect("sim starts");
-    let before: Vec<AccountSnapshot> = Venue::ALL.iter().map(|&v| sim.account(v)).collect();
+    let mut rest: Vec<VenueRest> = Venue::ALL
+        .iter()
+        .map(|&v| {
+            let e = sim.endpoints().get(v);
+            VenueRest::new(v, &e.rest, &e.api_key, e.api_secret.expose(), sim.ca_pem_path())
+        })
+        .collect();
+    let before: Vec<Accounts> = rest.iter_mut().map(VenueRest::accounts).collect();
     let journal = std::env::temp_dir().join(format!("arb-money-truth-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&journal);
     let mut cfg = demo::config_for(&sim, Config::load(None).unwrap(), journal.clone());
@@ -55,7 +67,7 @@ fn the_engines_books_equal_the_venues_accounts() {
     }
     std::thread::sleep(Duration::from_secs(7));
     let stopped = session.stop().expect("clean stop");
-    let after: Vec<AccountSnapshot> = Venue::ALL.iter().map(|&v| sim.account(v)).collect();
+    let after: Vec<Accounts> = rest.iter_mut().map(VenueRest::accounts).collect();
     let report = stopped.report.to_json();
     eprintln!("{}", stopped.report.to_text());
 
@@ -73,14 +85,13 @@ fn the_engines_books_equal_the_venues_accounts() {
         let engine = amount(&line["end"]) - amount(&line["start"]);
         let venue_change = match (line["account"].as_str().unwrap(), asset.strip_suffix(" contracts")) {
             ("spot", _) => {
-                let total = |s: &AccountSnapshot| s.spot.get(&asset).map(|x| x.total()).unwrap_or_default();
-                *pooled.entry(asset.clone()).or_default() += total(a) - total(b);
-                total(a) - total(b)
+                *pooled.entry(asset.clone()).or_default() += a.spot(&asset) - b.spot(&asset);
+                a.spot(&asset) - b.spot(&asset)
             }
-            ("futures", None) => a.futures_balance - b.futures_balance,
+            ("futures", None) => a.futures_cash - b.futures_cash,
             ("futures", Some(symbol)) => {
-                let c = a.positions.get(symbol).map_or(0, |p| p.contracts);
-                Amount::from_int(c)
+                let contracts = |x: &Accounts| x.positions.get(symbol).map_or(Amount::ZERO, |p| p.contracts);
+                contracts(a) - contracts(b)
             }
             other => panic!("account {other:?}"),
         };
@@ -98,13 +109,15 @@ fn the_engines_books_equal_the_venues_accounts() {
     // positions open and fees charged in the base assets (which move the positions).
     let lines = report["balances"].as_array().unwrap();
     assert!(lines.iter().filter(|l| l["account"] == "spot").count() >= 6, "{lines:?}");
-    assert!(after.iter().any(|a| a.positions.values().any(|p| p.contracts != 0)), "a basis position is open");
+    assert!(after.iter().any(|a| !a.positions.is_empty()), "a basis position is open");
     assert!(report["fees"]["BTC"].is_string() || report["fees"]["ETH"].is_string(), "{}", report["fees"]);
 
     // Funding, exactly.
     let funding: Amount =
         Venue::ALL.iter().map(|&v| after[v.index()].funding - before[v.index()].funding).sum();
-    assert!(after.iter().all(|a| a.funding_payments > 0));
+    assert!(
+        Venue::ALL.iter().all(|&v| after[v.index()].funding_payments > before[v.index()].funding_payments)
+    );
     assert_eq!(amount(&report["funding_usd"]), funding, "funding as the venues booked it");
 
     // Equity at the executable prices: spot assets pooled over venues at the bid (long)
@@ -131,19 +144,21 @@ fn the_engines_books_equal_the_venues_accounts() {
         let p = pair.price_amount(if d.0 > 0 { bid } else { ask });
         equity += d.mul(p, Rounding::Floor).unwrap();
     }
+    // Positions: the venue's contracts at their executable price less their entry cost
+    // (none was open before the run).
     for v in Venue::ALL {
         let (b, a) = (&before[v.index()], &after[v.index()]);
-        equity += a.futures_balance - b.futures_balance;
+        assert!(b.positions.is_empty(), "{v}: {:?}", b.positions);
+        equity += a.futures_cash - b.futures_cash;
         for (symbol, p) in &a.positions {
-            if p.qty.is_zero() {
-                continue;
-            }
             let inst = instruments.get(instruments.find(v, Market::Futures, symbol).expect("listed"));
             let (bid, ask) = sim.top(v, Market::Futures, symbol).expect("a two-sided book");
-            let base = inst.base_amount(pipeline::types::Qty(p.qty.0.abs())).unwrap();
-            let long = p.qty.is_positive();
+            let contracts = p.contracts.abs().to_scaled(inst.qty_scale, Rounding::Exact).expect("whole lots");
+            let base = inst.base_amount(Qty(contracts as i64)).unwrap();
+            let long = p.contracts > Amount::ZERO;
             let value = base.mul(inst.price_amount(if long { bid } else { ask }), Rounding::Floor).unwrap();
-            equity += if long { value - p.cost } else { -value - p.cost };
+            let cost = base.mul(p.entry_price, Rounding::Floor).unwrap();
+            equity += if long { value - cost } else { cost - value };
         }
     }
     let reported = amount(&report["equity_change_usd"]);
