@@ -184,6 +184,12 @@ impl Telemetry {
                 "operations closed with a positive realized P&L",
                 q.profitable,
             ),
+            ("arb_round_trips_total", "spot-spot and triangular operations finished", q.round_trips),
+            (
+                "arb_round_trips_flat_total",
+                "spot-spot and triangular operations that ended with their legs matched",
+                q.round_trips_flat,
+            ),
         ] {
             o.help(name, "counter", help);
             o.line(name, &[], v);

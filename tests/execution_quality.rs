@@ -34,6 +34,10 @@ fn with_no_faults_operations_fill_as_planned() {
         assert!(json[key].as_f64().is_some(), "{key} in {json}");
     }
     assert!(json.get("recovery_success").is_some());
+    // Spot-spot and triangular operations end flat, and the report says how many did.
+    let trips = &json["round_trips"];
+    assert!(trips["finished"].as_u64().is_some(), "{trips}");
+    assert_eq!(trips["ended_flat"], trips["finished"], "every round trip ends with its legs matched");
     assert!(q.avg_execution_ms().unwrap() > 0.0);
     let _ = std::fs::remove_dir_all(&journal);
 }

@@ -481,7 +481,19 @@ pub struct FuturesWalletEvent {
     pub venue: Venue,
     /// The cash balance, when the report carries one (a funding record may not).
     pub balance: Option<Amount>,
+    /// What new orders may use as margin, when this report carries it (never a value
+    /// remembered from an earlier report).
+    pub available: Option<Amount>,
     pub funding: Amount,
+    pub ts_ns: u64,
+}
+
+/// A perpetual's position at its venue: contracts held (signed, negative short, in the
+/// instrument's quantity unit), from a position query or push.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FuturesPositionEvent {
+    pub inst: InstrumentId,
+    pub contracts: Qty,
     pub ts_ns: u64,
 }
 
@@ -521,6 +533,8 @@ pub enum StateInput {
     Foreign(Foreign),
     /// The futures wallet's cash balance, and funding as the venue booked it.
     FuturesWallet(FuturesWalletEvent),
+    /// A perpetual's position as the venue reports it.
+    FuturesPosition(FuturesPositionEvent),
 }
 
 const _: () = assert!(std::mem::size_of::<StateInput>() <= 4 * 64);
@@ -555,8 +569,11 @@ pub enum RiskUpdate {
     /// when that asset is not a USD asset (ETH/BTC bought pays BTC): without it a
     /// triangle would look like an open BTC position.
     Position { inst: InstrumentId, qty: Qty, exposure: Amount, quote_exposure: Amount },
-    /// A venue balance of an asset, as the venue reports it.
+    /// A venue's spot balance of an asset, as the venue reports it.
     Balance { venue: Venue, asset: AssetId, available: Amount },
+    /// A venue's futures account: the margin new orders may use, as the venue reports it
+    /// (the futures wallet is separate from the spot wallet on both venues).
+    FuturesMargin { venue: Venue, available: Amount },
     /// Realized P&L of the day so far, in USD.
     DailyPnl { realized: Amount },
     /// Close a basis position: both exit legs (spot first), to pass the same checks as

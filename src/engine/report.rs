@@ -318,6 +318,11 @@ impl Report {
                 "recovered_balanced": q.recovered_balanced,
                 "profitable": q.profitable,
             },
+            "round_trips": {
+                "kinds": ["spot_spot", "triangular"],
+                "finished": q.round_trips,
+                "ended_flat": q.round_trips_flat,
+            },
             "client_order_id_prefix": self.client_order_id_prefix,
             "foreign_fills": self.foreign,
             "rejected_by_reason": self.rejected_by_reason,
@@ -408,6 +413,12 @@ impl Report {
             self.equity_change_usd
         );
         let _ = writeln!(o, "{}", self.quality);
+        let _ = writeln!(
+            o,
+            "spot-spot and triangular operations end flat: {} of {} ended with their legs matched (to within a lot); \
+             basis positions stay open until their exit rule closes them",
+            self.quality.round_trips_flat, self.quality.round_trips
+        );
         let _ = writeln!(
             o,
             "client order ids: prefix {:?}; foreign activity on the account (never adopted): {} fills, {} orders",

@@ -236,7 +236,7 @@ impl Core {
         if let Some(t) = total {
             let prev = self.futures_balances[venue.index()].and_then(|b| b.1);
             self.futures_balances[venue.index()] = Some((t, available.or(prev)));
-            self.futures_wallet(venue, Some(t), Amount::ZERO);
+            self.futures_wallet(venue, Some(t), available, Amount::ZERO);
         }
     }
 
@@ -248,7 +248,7 @@ impl Core {
             let prev = self.futures_balances[venue.index()].and_then(|b| b.1);
             self.futures_balances[venue.index()] = Some((b, prev));
         }
-        self.futures_wallet(venue, balance, change);
+        self.futures_wallet(venue, balance, None, change);
     }
 
     /// A funding record from a venue's funding history (`id` increasing): reported once,
@@ -275,19 +275,34 @@ impl Core {
         self.funding_seen[venue.index()]
     }
 
-    fn futures_wallet(&mut self, venue: Venue, balance: Option<Amount>, funding: Amount) {
+    fn futures_wallet(
+        &mut self,
+        venue: Venue,
+        balance: Option<Amount>,
+        available: Option<Amount>,
+        funding: Amount,
+    ) {
         let ts_ns = self.now_ns();
         self.tracker.out.push_back(StateInput::FuturesWallet(pipeline::msg::FuturesWalletEvent {
             venue,
             balance,
+            available,
             funding,
             ts_ns,
         }));
     }
 
+    /// A perpetual's position as the venue reported it (contracts, signed): kept, and
+    /// passed on for reconciliation.
     pub fn futures_position(&mut self, inst: InstrumentId, qty: Qty) {
         if let Some(p) = self.positions.get_mut(inst.index()) {
             *p = Some(qty);
+            let ts_ns = self.now_ns();
+            self.tracker.out.push_back(StateInput::FuturesPosition(pipeline::msg::FuturesPositionEvent {
+                inst,
+                contracts: qty,
+                ts_ns,
+            }));
         }
     }
 

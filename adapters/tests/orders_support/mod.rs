@@ -225,7 +225,10 @@ impl Harness {
                         entry.1.apply(&inst, o.update);
                     }
                     StateInput::Balance(b) => self.balances.push(b),
-                    StateInput::Executing(_) | StateInput::Foreign(_) | StateInput::FuturesWallet(_) => {}
+                    StateInput::Executing(_)
+                    | StateInput::Foreign(_)
+                    | StateInput::FuturesWallet(_)
+                    | StateInput::FuturesPosition(_) => {}
                 }
             }
             if done(self) {

@@ -16,6 +16,8 @@
 //!   so two orders cannot both take the same level;
 //! - updates balances (a spot buy pays quote and receives base; a futures fill pays its
 //!   fee; futures margin is checked, not locked) and reports the changed balances;
+//!   the paper venue keeps one wallet per venue, so the margin it reports for the
+//!   venue's futures account is its balance of the futures' quote asset;
 //! - answers queries from its order history (`Status`), or `Rejected(NotFound)`.
 //!
 //! Events are queued in pre-sized buffers; nothing allocates after construction.
@@ -30,7 +32,8 @@ use serde::{Deserialize, Serialize};
 use super::sink::{OrderRequest, OrderSink, SinkError};
 use crate::journal::TimeInForce;
 use crate::msg::{
-    BalanceEvent, BookTop, ClientOrderId, OrderEvent, OrderUpdate, RejectReason, StateInput, VenueOrderId,
+    BalanceEvent, BookTop, ClientOrderId, FuturesWalletEvent, OrderEvent, OrderUpdate, RejectReason,
+    StateInput, VenueOrderId,
 };
 use crate::runtime::Rx;
 use crate::types::{Amount, AssetId, InstrumentId, Instruments, Market, Qty, Rate, Rounding, Side, Venue};
@@ -239,6 +242,19 @@ impl PaperSink {
                 locked: Amount::ZERO,
                 ts_ns,
             }));
+            let margins_futures = self
+                .instruments
+                .iter()
+                .any(|f| f.venue == venue && f.market == Market::Futures && f.quote == asset);
+            if margins_futures {
+                self.push(StateInput::FuturesWallet(FuturesWalletEvent {
+                    venue,
+                    balance: None,
+                    available: Some(available),
+                    funding: Amount::ZERO,
+                    ts_ns,
+                }));
+            }
         }
     }
 

@@ -40,12 +40,17 @@
 //!                     4 Done filled i64 | 5 Unknown
 //!                     6 Status filled i64, value i128, fee i128, fee_asset u16, open u8
 //!  18 FillApplied   client, inst u16, side u8, qty i64, value i128, fee i128, ts_ns u64
+//!                   version 2 adds what the accounting valued it with, so a restart
+//!                   rebuilds the money figures exactly: fee_native i128 (in fee_asset),
+//!                   fee_asset u16, quote_usd i128, other_fee_usd i128
 //!  19 OpPhase       op u64, phase u8, ts_ns u64
 //!  20 OpFinished    op u64, success u8, realized_pnl i128, wall_ms u64, ts_ns u64
 //!  21 InstHalt      inst u16, halted u8, ts_ns u64
 //!  22 DriftHalt    venue u8, account u8, asset u16, expected i128, actual i128,
 //!                   wall_ms u64: new entries on the venue halted because a wallet's balance
-//!                   drifted from what the engine booked (expected and actual balances)
+//!                   drifted from what the engine booked (expected and actual balances;
+//!                   account 0 spot, 1 futures cash, 2 contracts: then `asset` is the
+//!                   perpetual's instrument id and the balances are contracts)
 //!  23 DriftAck      venue u8, wall_ms u64: an operator acknowledged the venue's drift
 //!  24 RecoveryRefused op u64, leg u8, inst u16, wanted i64, allowed i64, why u8,
 //!                   ts_ns u64: a recovery order clamped to (or refused beyond) the bounds
@@ -53,6 +58,8 @@
 //!  25 DailyTotal    total i128, wall_ms u64: the day's P&L total (realized less fees plus
 //!                   funding) after a change; a restart on the same trading day goes on
 //!                   from it
+//!  26 Funding       venue u8, amount i128, wall_ms u64: funding a venue booked on its
+//!                   futures wallet (positive received)
 //!  28 Breakers      tripped_ms u64 x5, daily_base i128, wall_ms u64: the risk gate's
 //!                   circuit breakers after a change (the wall-clock time each open one
 //!                   tripped, 0 for closed; the day's P&L an operator's reset accepted)
@@ -64,8 +71,8 @@
 //! ```
 //!
 //! Amounts are [`Amount`] mantissas (10^-18), prices and quantities their instrument's
-//! mantissas. A new layout of a record type gets a new version number; readers keep
-//! decoding every version they ever wrote.
+//! mantissas. A new layout of a record type gets a new version number ([`Record::version`]);
+//! readers keep decoding every version they ever wrote.
 
 use crate::msg::{
     ClientOrderId, Execution, Leg, MAX_LEGS, OppKind, Opportunity, OrderEvent, OrderUpdate, RejectReason,
@@ -280,12 +287,13 @@ pub enum RecordKind {
     DriftAck = 23,
     RecoveryRefused = 24,
     DailyTotal = 25,
+    Funding = 26,
     Breakers = 28,
     KillSwitch = 29,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 20] = [
+    pub const ALL: [RecordKind; 21] = [
         RecordKind::OpIntent,
         RecordKind::OrderIntent,
         RecordKind::CancelIntent,
@@ -304,6 +312,7 @@ impl RecordKind {
         RecordKind::DriftAck,
         RecordKind::RecoveryRefused,
         RecordKind::DailyTotal,
+        RecordKind::Funding,
         RecordKind::Breakers,
         RecordKind::KillSwitch,
     ];
@@ -332,6 +341,7 @@ impl RecordKind {
             RecordKind::DriftAck => "drift_ack",
             RecordKind::RecoveryRefused => "recovery_refused",
             RecordKind::DailyTotal => "daily_total",
+            RecordKind::Funding => "funding",
             RecordKind::Breakers => "breakers",
             RecordKind::KillSwitch => "kill_switch",
         }
@@ -355,6 +365,20 @@ pub struct FillApplied {
     pub value: Amount,
     pub fee: Amount,
     pub ts_ns: u64,
+    /// How the accounting valued it; `None` in records written before version 2.
+    pub valuation: Option<FillValuation>,
+}
+
+/// What the accounting needs of a fill beyond its quantity and value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FillValuation {
+    /// The fee in the asset charged.
+    pub fee_native: Amount,
+    pub fee_asset: AssetId,
+    /// USD per unit of the instrument's quote asset, and of the fee asset when it is
+    /// neither base nor quote, at the time of the fill.
+    pub quote_usd: Amount,
+    pub other_fee_usd: Amount,
 }
 
 /// One journal record.
@@ -465,6 +489,12 @@ pub enum Record {
         total: Amount,
         wall_ms: u64,
     },
+    /// Funding a venue booked on its futures wallet (positive received).
+    Funding {
+        venue: Venue,
+        amount: Amount,
+        wall_ms: u64,
+    },
 }
 
 /// How many circuit breakers a [`Record::Breakers`] holds.
@@ -484,10 +514,18 @@ pub struct BreakerRecord {
     pub wall_ms: u64,
 }
 
-/// The layout version every record is written with now.
+/// The layout version of every record type that has only ever had one.
 pub const RECORD_VERSION: u8 = 1;
 
 impl Record {
+    /// The layout version this record is written with.
+    pub fn version(&self) -> u8 {
+        match self {
+            Record::FillApplied(f) if f.valuation.is_some() => 2,
+            _ => RECORD_VERSION,
+        }
+    }
+
     pub fn kind(&self) -> RecordKind {
         match self {
             Record::OpIntent { .. } => RecordKind::OpIntent,
@@ -510,6 +548,7 @@ impl Record {
             Record::DriftAck { .. } => RecordKind::DriftAck,
             Record::RecoveryRefused { .. } => RecordKind::RecoveryRefused,
             Record::DailyTotal { .. } => RecordKind::DailyTotal,
+            Record::Funding { .. } => RecordKind::Funding,
         }
     }
 
@@ -535,7 +574,8 @@ impl Record {
             | Record::KillSwitch { .. }
             | Record::DriftHalt { .. }
             | Record::DriftAck { .. }
-            | Record::DailyTotal { .. } => None,
+            | Record::DailyTotal { .. }
+            | Record::Funding { .. } => None,
         }
     }
 
@@ -631,6 +671,12 @@ impl Record {
                 w.i128(f.value.0);
                 w.i128(f.fee.0);
                 w.u64(f.ts_ns);
+                if let Some(v) = f.valuation {
+                    w.i128(v.fee_native.0);
+                    w.u16(v.fee_asset.0);
+                    w.i128(v.quote_usd.0);
+                    w.i128(v.other_fee_usd.0);
+                }
             }
             Record::OpPhase { op, phase, ts_ns } => {
                 w.u64(op);
@@ -696,6 +742,11 @@ impl Record {
                 w.i128(total.0);
                 w.u64(wall_ms);
             }
+            Record::Funding { venue, amount, wall_ms } => {
+                w.u8(venue as u8);
+                w.i128(amount.0);
+                w.u64(wall_ms);
+            }
         }
         if w.ok { Some(w.pos) } else { None }
     }
@@ -703,11 +754,16 @@ impl Record {
     /// Decodes a payload of `kind` at `version`. `None` when the type or version is
     /// unknown, a field is out of range, or the payload is short or has bytes left over.
     pub fn decode(kind: u8, version: u8, payload: &[u8]) -> Option<Record> {
-        if version != RECORD_VERSION {
+        let kind = RecordKind::from_u8(kind)?;
+        let known = match kind {
+            RecordKind::FillApplied => version == 1 || version == 2,
+            _ => version == RECORD_VERSION,
+        };
+        if !known {
             return None;
         }
         let mut r = Reader { buf: payload, pos: 0 };
-        let rec = match RecordKind::from_u8(kind)? {
+        let rec = match kind {
             RecordKind::OpIntent => Record::OpIntent {
                 op: r.u64()?,
                 kind: OppKind::from_u8(r.u8()?)?,
@@ -798,6 +854,16 @@ impl Record {
                 value: Amount(r.i128()?),
                 fee: Amount(r.i128()?),
                 ts_ns: r.u64()?,
+                valuation: if version == 2 {
+                    Some(FillValuation {
+                        fee_native: Amount(r.i128()?),
+                        fee_asset: AssetId(r.u16()?),
+                        quote_usd: Amount(r.i128()?),
+                        other_fee_usd: Amount(r.i128()?),
+                    })
+                } else {
+                    None
+                },
             }),
             RecordKind::OpPhase => {
                 Record::OpPhase { op: r.u64()?, phase: OpPhase::from_u8(r.u8()?)?, ts_ns: r.u64()? }
@@ -853,6 +919,9 @@ impl Record {
                 ts_ns: r.u64()?,
             },
             RecordKind::DailyTotal => Record::DailyTotal { total: Amount(r.i128()?), wall_ms: r.u64()? },
+            RecordKind::Funding => {
+                Record::Funding { venue: r.venue()?, amount: Amount(r.i128()?), wall_ms: r.u64()? }
+            }
         };
         if r.pos != payload.len() {
             return None;
@@ -979,7 +1048,7 @@ pub fn encode_frame(seq: u64, rec: &Record, out: &mut [u8]) -> Option<usize> {
     let len = rec.encode(&mut body[..body_len])?;
     head[8..16].copy_from_slice(&seq.to_le_bytes());
     head[16] = rec.kind() as u8;
-    head[17] = RECORD_VERSION;
+    head[17] = rec.version();
     let mut h = crc32fast::Hasher::new();
     h.update(&head[8..FRAME_HEADER]);
     h.update(&body[..len]);
@@ -1081,6 +1150,23 @@ pub(crate) mod tests {
                 value: Amount(202),
                 fee: Amount(1),
                 ts_ns: 17,
+                valuation: Some(FillValuation {
+                    fee_native: Amount(-3),
+                    fee_asset: AssetId(2),
+                    quote_usd: Amount(4),
+                    other_fee_usd: Amount(5),
+                }),
+            }),
+            // As written before version 2.
+            Record::FillApplied(FillApplied {
+                client,
+                inst: InstrumentId(3),
+                side: Side::Sell,
+                qty: Qty(2),
+                value: Amount(202),
+                fee: Amount(1),
+                ts_ns: 17,
+                valuation: None,
             }),
             Record::OpPhase { op: 9, phase: OpPhase::AwaitingOperator, ts_ns: 18 },
             Record::OpFinished { op: 9, success: false, realized_pnl: Amount(-77), wall_ms: 19, ts_ns: 20 },
@@ -1111,6 +1197,7 @@ pub(crate) mod tests {
                 ts_ns: 34,
             },
             Record::DailyTotal { total: Amount(-35), wall_ms: 36 },
+            Record::Funding { venue: Venue::GateIo, amount: Amount(-37), wall_ms: 38 },
             Record::InstrumentListed { inst: InstrumentId(40), added: true, wall_ms: 28 },
         ]
     }
@@ -1123,11 +1210,12 @@ pub(crate) mod tests {
         assert_eq!(kinds.len(), RecordKind::ALL.len(), "the sample covers every record type");
         for rec in all {
             let n = rec.encode(&mut buf).unwrap();
-            assert_eq!(Record::decode(rec.kind() as u8, RECORD_VERSION, &buf[..n]), Some(rec), "{rec:?}");
+            let v = rec.version();
+            assert_eq!(Record::decode(rec.kind() as u8, v, &buf[..n]), Some(rec), "{rec:?}");
             // Short, long and wrong-version payloads are refused, never misread.
-            assert_eq!(Record::decode(rec.kind() as u8, RECORD_VERSION, &buf[..n - 1]), None);
-            assert_eq!(Record::decode(rec.kind() as u8, RECORD_VERSION, &buf[..n + 1]), None);
-            assert_eq!(Record::decode(rec.kind() as u8, 2, &buf[..n]), None);
+            assert_eq!(Record::decode(rec.kind() as u8, v, &buf[..n - 1]), None);
+            assert_eq!(Record::decode(rec.kind() as u8, v, &buf[..n + 1]), None);
+            assert_eq!(Record::decode(rec.kind() as u8, v + 1, &buf[..n]), None);
         }
     }
 

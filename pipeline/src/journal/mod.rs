@@ -38,8 +38,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use codec::{
-    BREAKER_SLOTS, BreakerRecord, FillApplied, JournalKind, OpPhase, OrderState, Record, RecordKind,
-    TimeInForce,
+    BREAKER_SLOTS, BreakerRecord, FillApplied, FillValuation, JournalKind, OpPhase, OrderState, Record,
+    RecordKind, TimeInForce,
 };
 pub use error::JournalError;
 pub use history::{Day, FillSource, History, HistoryFill, HistoryOp, Outcome, daily, history};

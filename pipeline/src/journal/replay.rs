@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::codec::{BreakerRecord, JournalKind, OpPhase, OrderState, Record};
+use super::codec::{BreakerRecord, FillApplied, JournalKind, OpPhase, OrderState, Record};
 use super::error::JournalError;
 use super::identity::ClientPrefix;
 use super::reader::{JournalFile, Tail, read_file};
@@ -98,6 +98,12 @@ pub struct Replay {
     /// last listing, and whether that left them added (`true`) or removed: a restart
     /// keeps their ids and does not trade the removed ones.
     pub listed: Vec<(InstrumentId, bool)>,
+    /// Every fill the accounting valued (records of version 2), in journal order: the
+    /// state stage replays them through its accounting, so lots, fees and wallets come
+    /// back exactly as they were.
+    pub fills: Vec<FillApplied>,
+    /// Funding each venue booked ([`Venue::index`]), summed over the journal.
+    pub funding: [Amount; Venue::COUNT],
 }
 
 /// A kill switch the journal shows on.
@@ -186,6 +192,8 @@ struct Builder {
     drift_halted: [bool; Venue::COUNT],
     daily_total: Option<(Amount, u64)>,
     listed: Vec<(InstrumentId, bool)>,
+    fills: Vec<FillApplied>,
+    funding: [Amount; Venue::COUNT],
 }
 
 impl Builder {
@@ -273,6 +281,9 @@ impl Builder {
                 p.qty = Qty(p.qty.0.saturating_add(sign.saturating_mul(f.qty.0)));
                 p.cost = p.cost.saturating_add(Amount(f.value.0.saturating_mul(sign as i128)));
                 p.fees = p.fees.saturating_add(f.fee);
+                if f.valuation.is_some() {
+                    self.fills.push(f);
+                }
             }
             Record::OpPhase { op, phase, .. } => {
                 self.op(op).phase = phase;
@@ -307,6 +318,10 @@ impl Builder {
             Record::DriftAck { venue, .. } => self.drift_halted[venue.index()] = false,
             Record::RecoveryRefused { .. } => {}
             Record::DailyTotal { total, wall_ms } => self.daily_total = Some((total, wall_ms)),
+            Record::Funding { venue, amount, .. } => {
+                let f = &mut self.funding[venue.index()];
+                *f = f.saturating_add(amount);
+            }
         }
     }
 }
@@ -337,5 +352,7 @@ pub fn rebuild(dispatch: Option<&JournalFile>, state: Option<&JournalFile>) -> R
         drift_halted: b.drift_halted,
         daily_total: b.daily_total,
         listed: b.listed,
+        fills: b.fills,
+        funding: b.funding,
     }
 }

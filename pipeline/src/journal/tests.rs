@@ -310,6 +310,7 @@ fn fill(op: u64, leg: u8, attempt: u8, inst: u16, side: Side, qty: i64, value: i
         value: Amount(value),
         fee: Amount(1),
         ts_ns: 0,
+        valuation: None,
     })
 }
 
@@ -548,6 +549,7 @@ fn the_history_dates_prices_and_sums_every_operation_and_fill() {
             value: amount(value),
             fee: amount(fee),
             ts_ns,
+            valuation: None,
         })
     };
     let fill = |price, q: Qty, fee: &str, fee_asset, trade_id| OrderUpdate::Fill {

@@ -31,11 +31,15 @@
 //! `max_slippage_bps` (how far detection's limits may sit from the best prices; state
 //! also bounds hedges by it), `max_data_age_ms` (age of the oldest book at approval).
 //!
-//! Balance reservation: a spot buy reserves its quote notional at the limit price plus
-//! the taker fee, a spot sell its base quantity, a futures order its notional times
-//! `futures_margin_bps` plus the fee, all in the venue's balance of that asset. Every
-//! leg of an operation goes out at once, so a triangle needs inventory of all three
-//! assets on its venue.
+//! Balance reservation: each leg is reserved against the account it draws on, and the
+//! spot and futures accounts are separate (as they are on both venues). A spot buy
+//! reserves its quote notional at the limit price plus the taker fee and a spot sell its
+//! base quantity, in the venue's spot balance of that asset; a futures order reserves
+//! its notional times `futures_margin_bps` plus the fee in the venue's futures account,
+//! against the margin the venue says new orders may use. A finished operation's futures
+//! margin stays counted as used until the venue next reports its futures account (the
+//! position it opened holds that margin at the venue). Every leg of an operation goes
+//! out at once, so a triangle needs inventory of all three assets on its venue.
 
 mod breakers;
 mod config;
@@ -80,7 +84,7 @@ pub struct RiskRings {
 struct Reservation {
     op: u64,
     used: bool,
-    /// (balance index, amount)
+    /// (balance index, amount); indices below `Venue::COUNT` are futures accounts.
     items: [(u32, Amount); MAX_LEGS],
     n_items: u8,
     insts: [InstrumentId; MAX_LEGS],
@@ -118,8 +122,12 @@ pub struct RiskGate {
     asset_net: Vec<Amount>,
     exposure_total: Amount,
     in_flight_notional: Amount,
+    /// Futures accounts first (one per venue), then spot balances per venue and asset.
     balance: Vec<Amount>,
     reserved: Vec<Amount>,
+    /// Per venue: futures margin of operations finished since the venue last reported
+    /// its futures account.
+    margin_unreported: [Amount; Venue::COUNT],
     reservations: Vec<Reservation>,
     limiter: Limiter,
     breakers: Breakers,
@@ -192,8 +200,9 @@ impl RiskGate {
             asset_net: vec![Amount::ZERO; assets],
             exposure_total: Amount::ZERO,
             in_flight_notional: Amount::ZERO,
-            balance: vec![Amount::ZERO; Venue::COUNT * assets],
-            reserved: vec![Amount::ZERO; Venue::COUNT * assets],
+            balance: vec![Amount::ZERO; Venue::COUNT * (assets + 1)],
+            reserved: vec![Amount::ZERO; Venue::COUNT * (assets + 1)],
+            margin_unreported: [Amount::ZERO; Venue::COUNT],
             reservations: vec![Reservation::default(); config.max_ops_in_flight],
             held: Held::new(1),
             breaker_log: None,
@@ -252,14 +261,25 @@ impl RiskGate {
         self.next_op
     }
 
-    /// The amount of `asset` on `venue` reserved by operations in flight.
+    /// The amount of `asset` on `venue`'s spot account reserved by operations in flight.
     pub fn reserved(&self, venue: Venue, asset: AssetId) -> Amount {
         self.balance_index(venue, asset).map_or(Amount::ZERO, |i| self.reserved[i])
     }
 
+    /// The margin of `venue`'s futures account counted as used: reserved by operations
+    /// in flight, plus that of operations finished since the venue last reported it.
+    pub fn futures_margin_used(&self, venue: Venue) -> Amount {
+        let i = Self::futures_index(venue);
+        self.reserved[i].saturating_add(self.margin_unreported[venue.index()])
+    }
+
     fn balance_index(&self, venue: Venue, asset: AssetId) -> Option<usize> {
         let assets = self.instruments.asset_count();
-        (asset.index() < assets).then(|| venue.index() * assets + asset.index())
+        (asset.index() < assets).then(|| Venue::COUNT + venue.index() * assets + asset.index())
+    }
+
+    fn futures_index(venue: Venue) -> usize {
+        venue.index()
     }
 
     fn alert(&mut self, kind: AlertKind, op: u64, value: i64) {
@@ -339,6 +359,10 @@ impl RiskGate {
                     self.balance[i] = available;
                 }
             }
+            RiskUpdate::FuturesMargin { venue, available } => {
+                self.balance[Self::futures_index(venue)] = available;
+                self.margin_unreported[venue.index()] = Amount::ZERO;
+            }
             RiskUpdate::BasisExit { legs, slot } => self.on_exit(legs, slot, now),
             RiskUpdate::Flatten { leg } => self.on_flatten(leg, now),
             RiskUpdate::DailyPnl { realized } => {
@@ -382,6 +406,9 @@ impl RiskGate {
         for &(i, amount) in &r.items[..r.n_items as usize] {
             let slot = &mut self.reserved[i as usize];
             *slot = slot.saturating_sub(amount).max(Amount::ZERO);
+            if let Some(held) = self.margin_unreported.get_mut(i as usize) {
+                *held = held.saturating_add(amount);
+            }
         }
         for id in &r.insts[..r.n_insts as usize] {
             let b = &mut self.inst_busy[id.index()];
@@ -482,18 +509,26 @@ impl RiskGate {
             let inst = self.instruments.get(leg.inst);
             let notional = inst.notional(leg.price, leg.qty, Rounding::Ceil).ok_or(Veto::Invalid)?;
             let fee = notional.mul_rate(inst.taker_fee, Rounding::Ceil).ok_or(Veto::Invalid)?;
-            let (asset, amount) = match (inst.market, leg.side) {
-                (Market::Spot, Side::Buy) => (inst.quote, notional.saturating_add(fee)),
-                (Market::Spot, Side::Sell) => (inst.base, inst.base_amount(leg.qty).ok_or(Veto::Invalid)?),
+            let (idx, amount) = match (inst.market, leg.side) {
+                (Market::Spot, Side::Buy) => {
+                    (self.balance_index(inst.venue, inst.quote), notional.saturating_add(fee))
+                }
+                (Market::Spot, Side::Sell) => (
+                    self.balance_index(inst.venue, inst.base),
+                    inst.base_amount(leg.qty).ok_or(Veto::Invalid)?,
+                ),
+                // Closing a position frees margin at the venue: a reducing order needs
+                // only its fee.
+                (Market::Futures, _) if self.exiting => (Some(Self::futures_index(inst.venue)), fee),
                 (Market::Futures, _) => (
-                    inst.quote,
+                    Some(Self::futures_index(inst.venue)),
                     notional
                         .mul_rate(self.futures_margin, Rounding::Ceil)
                         .ok_or(Veto::Invalid)?
                         .saturating_add(fee),
                 ),
             };
-            let idx = self.balance_index(inst.venue, asset).ok_or(Veto::Invalid)? as u32;
+            let idx = idx.ok_or(Veto::Invalid)? as u32;
             if let Some(e) = need[..k].iter_mut().find(|(i, _)| *i == idx) {
                 e.1 = e.1.saturating_add(amount);
             } else {
@@ -502,9 +537,15 @@ impl RiskGate {
             }
         }
         for &(idx, amount) in &need[..k] {
-            let free = self.balance[idx as usize].saturating_sub(self.reserved[idx as usize]);
+            let i = idx as usize;
+            let held = self.margin_unreported.get(i).copied().unwrap_or(Amount::ZERO);
+            let free = self.balance[i].saturating_sub(self.reserved[i]).saturating_sub(held);
             if free < amount {
-                return Err(Veto::InsufficientBalance);
+                return Err(if i < Venue::COUNT {
+                    Veto::InsufficientMargin
+                } else {
+                    Veto::InsufficientBalance
+                });
             }
         }
         let mut insts = [InstrumentId::default(); MAX_LEGS];

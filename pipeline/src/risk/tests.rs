@@ -77,6 +77,7 @@ impl Rig {
             for (asset, amount) in [(usdt, 100_000), (btc, 10), (eth, 100)] {
                 self.update(RiskUpdate::Balance { venue, asset, available: Amount::from_int(amount) });
             }
+            self.update(RiskUpdate::FuturesMargin { venue, available: Amount::from_int(100_000) });
         }
     }
 
@@ -123,6 +124,18 @@ impl Rig {
             oldest_ns: self.now(),
             detected_ns: self.now(),
         }
+    }
+
+    /// A basis entry on Gate: buy 0.01 BTC spot at 50000, sell 100 contracts (0.01 BTC)
+    /// of the perpetual at 50100.
+    fn basis(&self) -> Opportunity {
+        let mut o = self.spot_spot();
+        let (g, p) = (self.u.instruments.get(self.u.gate_btc), self.u.instruments.get(self.u.gate_btc_perp));
+        o.kind = OppKind::Basis;
+        o.legs[0] = Leg { inst: g.id, side: Side::Buy, price: px(g, "50000"), qty: qty(g, "0.01") };
+        o.legs[1] = Leg { inst: p.id, side: Side::Sell, price: px(p, "50100"), qty: qty(p, "100") };
+        o.notional = Amount::from_int(501);
+        o
     }
 
     fn eth_buy(&self) -> Opportunity {
@@ -179,6 +192,67 @@ fn every_leg_is_reserved_until_the_operation_is_done() {
     rig.update(RiskUpdate::Balance { venue: Venue::GateIo, asset: usdt, available: Amount::from_int(800) });
     assert_eq!(rig.offer(&[rig.spot_spot()]).len(), 1);
     assert_eq!(rig.refusal(rig.eth_buy()), Some(Veto::InsufficientBalance));
+}
+
+#[test]
+fn a_futures_leg_draws_on_the_futures_account_and_a_spot_leg_on_the_spot_account() {
+    let mut rig = Rig::new(RiskConfig::default());
+    let usdt = rig.u.instruments.find_asset("USDT").unwrap();
+    let margin = |available: &str| RiskUpdate::FuturesMargin {
+        venue: Venue::GateIo,
+        available: Amount::parse(available).unwrap(),
+    };
+    // Spot USDT is plenty (100,000); the futures account cannot carry 501 USDT of
+    // margin (1x) plus 0.2505 fee.
+    rig.update(margin("501.25"));
+    assert_eq!(rig.refusal(rig.basis()), Some(Veto::InsufficientMargin));
+    rig.update(margin("501.2505"));
+    let e = rig.offer(&[rig.basis()]);
+    assert_eq!(e.len(), 1);
+    assert_eq!(rig.gate.reserved(Venue::GateIo, usdt), Amount::parse("500.5").unwrap(), "the spot buy only");
+    assert_eq!(rig.gate.futures_margin_used(Venue::GateIo), Amount::parse("501.2505").unwrap());
+
+    // A futures account short of margin does not stop a spot-only operation.
+    rig.update(margin("0"));
+    assert_eq!(rig.refusal(rig.eth_buy()), None);
+
+    // Done: the position it opened holds its margin at the venue until the venue
+    // reports the account again.
+    rig.done(e[0].op(), true);
+    rig.update(RiskUpdate::Balance {
+        venue: Venue::GateIo,
+        asset: usdt,
+        available: Amount::from_int(100_000),
+    });
+    rig.done(43, true);
+    rig.update(RiskUpdate::FuturesMargin { venue: Venue::GateIo, available: Amount::from_int(1_000) });
+    assert_eq!(rig.gate.futures_margin_used(Venue::GateIo), Amount::ZERO, "the report counts it");
+    let e = rig.offer(&[rig.basis()]);
+    assert_eq!(e.len(), 1);
+    rig.done(e[0].op(), true);
+    assert_eq!(rig.gate.futures_margin_used(Venue::GateIo), Amount::parse("501.2505").unwrap());
+    assert_eq!(
+        rig.refusal(rig.basis()),
+        Some(Veto::InsufficientMargin),
+        "498.75 left until the venue reports"
+    );
+    rig.update(RiskUpdate::FuturesMargin { venue: Venue::GateIo, available: Amount::from_int(1_000) });
+    assert_eq!(rig.refusal(rig.basis()), None);
+}
+
+#[test]
+fn closing_a_futures_position_needs_only_its_fee_in_the_futures_account() {
+    let mut rig = Rig::new(RiskConfig::default());
+    rig.update(RiskUpdate::FuturesMargin { venue: Venue::GateIo, available: Amount::parse("0.26").unwrap() });
+    let (g, perp) =
+        (rig.u.instruments.get(rig.u.gate_btc).clone(), rig.u.instruments.get(rig.u.gate_btc_perp).clone());
+    let legs = [
+        Leg { inst: g.id, side: Side::Sell, price: px(&g, "49990"), qty: qty(&g, "0.01") },
+        Leg { inst: perp.id, side: Side::Buy, price: px(&perp, "50010"), qty: qty(&perp, "100") },
+    ];
+    rig.update(RiskUpdate::BasisExit { legs, slot: 1 });
+    assert_eq!(testkit::drain(&mut rig.out).len(), 1, "0.25005 USDT of fee fits in 0.26");
+    assert_eq!(rig.gate.futures_margin_used(Venue::GateIo), Amount::parse("0.25005").unwrap());
 }
 
 #[test]

@@ -30,12 +30,15 @@ pub enum Veto {
     PositionLimit = 14,
     ExposureLimit = 15,
     RateLimited = 16,
+    /// A spot balance cannot carry a leg.
     InsufficientBalance = 17,
+    /// A futures account's available margin cannot carry a leg.
+    InsufficientMargin = 18,
 }
 
 impl Veto {
-    pub const COUNT: usize = 18;
-    pub const ALL: [Veto; 18] = [
+    pub const COUNT: usize = 19;
+    pub const ALL: [Veto; 19] = [
         Veto::Invalid,
         Veto::KillSwitch,
         Veto::Reconciling,
@@ -54,6 +57,7 @@ impl Veto {
         Veto::ExposureLimit,
         Veto::RateLimited,
         Veto::InsufficientBalance,
+        Veto::InsufficientMargin,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -76,6 +80,7 @@ impl Veto {
             Veto::ExposureLimit => "max_total_exposure",
             Veto::RateLimited => "rate_limited",
             Veto::InsufficientBalance => "insufficient_balance",
+            Veto::InsufficientMargin => "insufficient_margin",
         }
     }
 

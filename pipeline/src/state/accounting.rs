@@ -4,7 +4,8 @@
 //! - **Wallets.** Every fill changes the spot wallet of its venue per asset (base, quote
 //!   and fee, each in the asset actually charged: a fee in the base asset changes the
 //!   position), or, for a perpetual, the contracts held and the venue's futures cash
-//!   (realized P&L less fees, plus funding). Changes are kept since the start, so a
+//!   (realized P&L less fees, plus funding). Changes are kept since the journal began
+//!   (a restart replays its valued fills and funding, [`Accounting::replay`]), so a
 //!   wallet's end is its start plus them.
 //! - **Lots.** Realized P&L comes only from closed quantity. Each non-USD asset (pooled
 //!   over venues: BTC bought on one venue and sold on another is closed) and each
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::cells::AmountCell;
+use crate::journal::FillApplied;
 use crate::types::{Amount, AssetId, Instrument, Instruments, Market, Qty, Rounding, Side, Venue};
 
 /// The money figures as the state stage last published them, for the cold side (the
@@ -147,6 +149,29 @@ impl MoneyBoard {
             c.set(acc.fees(fee_asset));
         }
         self.publish_totals(acc, inst.venue);
+    }
+
+    /// Publishes every book of `acc` (after a restart rebuilt them from the journal).
+    pub(super) fn publish_all(&self, acc: &Accounting, instruments: &Instruments) {
+        for venue in Venue::ALL {
+            for a in 0..self.assets {
+                let asset = AssetId(a as u16);
+                if let Some(c) = self.wallet.get(venue.index() * self.assets + a) {
+                    c.set(acc.wallet(venue, asset));
+                }
+            }
+            self.publish_totals(acc, venue);
+        }
+        for a in 0..self.assets {
+            if let Some(c) = self.fees.get(a) {
+                c.set(acc.fees(AssetId(a as u16)));
+            }
+        }
+        for inst in instruments.iter().filter(|i| i.market == Market::Futures) {
+            if let Some(c) = self.contracts.get(inst.id.index()) {
+                c.set(Amount(i128::from(acc.contracts(inst).0)));
+            }
+        }
     }
 
     /// Publishes the totals and one venue's futures cash.
@@ -372,6 +397,35 @@ impl Accounting {
             .saturating_add(unrealized)
             .saturating_sub(self.fees_usd)
             .saturating_add(self.funding_usd)
+    }
+
+    /// Rebuilds the books from the journal (a restart): every valued fill in journal
+    /// order, through the same arithmetic as when it happened, and each venue's funding.
+    /// Fills of instruments not in the table are skipped.
+    pub fn replay(
+        &mut self,
+        instruments: &Instruments,
+        fills: &[FillApplied],
+        funding: &[Amount; Venue::COUNT],
+    ) {
+        for f in fills {
+            let (Some(v), Some(inst)) = (f.valuation, instruments.try_get(f.inst)) else { continue };
+            let input = FillInput {
+                side: f.side,
+                qty: f.qty,
+                value: f.value,
+                fee: v.fee_native,
+                fee_asset: v.fee_asset,
+                quote_usd: v.quote_usd,
+                other_fee_usd: v.other_fee_usd,
+            };
+            self.apply(inst, &input);
+        }
+        for venue in Venue::ALL {
+            if !funding[venue.index()].is_zero() {
+                self.apply_funding(venue, funding[venue.index()]);
+            }
+        }
     }
 
     /// Funding a venue booked on its futures wallet (positive received), in USD.

@@ -2,8 +2,10 @@
 //! the engine's books expect, so that money moving behind the engine's back (a transfer,
 //! a fill it never saw, a fee it booked wrong) is seen while trading, not in a report.
 //!
-//! A *wallet* is one (venue, account, asset): a spot balance per asset, and per venue the
-//! futures account's cash (in the quote of its perpetuals). On each balance report the
+//! A *wallet* is one (venue, account, asset): a spot balance per asset, per venue the
+//! futures account's cash (in the quote of its perpetuals), and per perpetual the
+//! contracts held (the venue's position report against the engine's fills, valued in the
+//! base asset the contracts stand for). On each balance report the
 //! wallet's **drift** is taken: the venue's balance change since the start less the
 //! change the engine booked (its own fills and funding, and the foreign spot fills it was
 //! told of). The start is the first report less what the engine had booked by then.
@@ -21,17 +23,17 @@
 //! and the acknowledgement are journaled; a restart finds the halt on.
 //!
 //! Not compared: a wallet whose asset has no USD price yet (waits for one), futures cash
-//! after a foreign futures fill (another client's position shares the venue's
-//! arithmetic, so the change it causes is not the engine's to know), contracts held (no
-//! position report reaches the state stage), and nothing at all behind the paper venue,
-//! whose single wallet per venue is not the venues' separate accounts.
+//! and contracts after a foreign futures fill (another client's position shares the
+//! venue's arithmetic, so the change it causes is not the engine's to know), and nothing
+//! at all behind the paper venue, whose single wallet per venue is not the venues'
+//! separate accounts.
 
 use std::sync::Arc;
 
 use crate::cells::{AmountCell, Counter, Gauge};
 use crate::journal::Record;
 use crate::msg::{AlertKind, Foreign, RiskUpdate};
-use crate::types::{Amount, AssetId, InstrumentId, Instruments, Market, Rounding, Venue};
+use crate::types::{Amount, AssetId, Instrument, InstrumentId, Instruments, Market, Qty, Rounding, Venue};
 
 use super::StateKeeper;
 
@@ -40,16 +42,27 @@ use super::StateKeeper;
 #[repr(u8)]
 pub enum Account {
     Spot = 0,
+    /// The futures account's cash.
     Futures = 1,
+    /// The contracts of one perpetual held in the futures account.
+    Contracts = 2,
 }
 
 impl Account {
+    /// The account as the report and the metrics name it (contracts are in the futures
+    /// account).
     pub const fn name(self) -> &'static str {
         match self {
             Account::Spot => "spot",
-            Account::Futures => "futures",
+            Account::Futures | Account::Contracts => "futures",
         }
     }
+}
+
+/// A number of contracts as an exact amount (`Qty` mantissas are at the instrument's
+/// quantity scale).
+fn contracts_amount(inst: &Instrument, q: Qty) -> Amount {
+    Amount::from_scaled(i128::from(q.0), inst.qty_scale, Rounding::Exact).unwrap_or(Amount::ZERO)
 }
 
 /// One wallet as the cold side reads it.
@@ -73,6 +86,7 @@ pub struct DriftLine {
 pub struct DriftBoard {
     assets: usize,
     names: Vec<String>,
+    instruments: Arc<Instruments>,
     futures_asset: [Option<AssetId>; Venue::COUNT],
     known: Vec<Gauge>,
     expected: Vec<AmountCell>,
@@ -85,12 +99,13 @@ pub struct DriftBoard {
 }
 
 impl DriftBoard {
-    pub fn new(instruments: &Instruments) -> Arc<Self> {
+    pub fn new(instruments: &Arc<Instruments>) -> Arc<Self> {
         let assets = instruments.asset_count();
-        let n = Venue::COUNT * assets + Venue::COUNT;
+        let n = Venue::COUNT * assets + Venue::COUNT + instruments.capacity();
         Arc::new(Self {
             assets,
             names: (0..assets).map(|a| instruments.asset_name(AssetId(a as u16)).to_owned()).collect(),
+            instruments: Arc::clone(instruments),
             futures_asset: futures_assets(instruments),
             known: (0..n).map(|_| Gauge::default()).collect(),
             expected: (0..n).map(|_| AmountCell::new()).collect(),
@@ -101,14 +116,20 @@ impl DriftBoard {
         })
     }
 
-    fn describe(&self, slot: usize) -> Option<(Venue, Account, AssetId)> {
+    /// The wallet in `slot`: venue, account and what it holds.
+    fn describe(&self, slot: usize) -> Option<(Venue, Account, String)> {
         let spot = Venue::COUNT * self.assets;
+        let contracts = spot + Venue::COUNT;
+        let name = |a: AssetId| self.names.get(a.index()).cloned().unwrap_or_default();
         if slot < spot {
             let v = Venue::ALL[slot / self.assets.max(1)];
-            Some((v, Account::Spot, AssetId((slot % self.assets) as u16)))
-        } else {
+            Some((v, Account::Spot, name(AssetId((slot % self.assets) as u16))))
+        } else if slot < contracts {
             let v = *Venue::ALL.get(slot - spot)?;
-            Some((v, Account::Futures, self.futures_asset[v.index()]?))
+            Some((v, Account::Futures, name(self.futures_asset[v.index()]?)))
+        } else {
+            let inst = self.instruments.try_get(InstrumentId(u16::try_from(slot - contracts).ok()?))?;
+            Some((inst.venue, Account::Contracts, format!("{} contracts", inst.symbol)))
         }
     }
 
@@ -123,7 +144,7 @@ impl DriftBoard {
             slot,
             venue,
             account,
-            asset: self.names.get(asset.index()).cloned().unwrap_or_default(),
+            asset,
             expected,
             actual,
             drift: actual.saturating_sub(expected),
@@ -175,7 +196,10 @@ struct Wallet {
 #[derive(Debug)]
 pub(super) struct Reconciler {
     assets: usize,
+    /// Spot wallets per venue and asset, then the futures cash per venue, then the
+    /// contracts per instrument.
     wallets: Vec<Wallet>,
+    instruments: Arc<Instruments>,
     futures_asset: [Option<AssetId>; Venue::COUNT],
     /// Per venue: new entries halted until an operator acknowledges.
     pub(super) halted: [bool; Venue::COUNT],
@@ -185,11 +209,12 @@ pub(super) struct Reconciler {
 }
 
 impl Reconciler {
-    pub(super) fn new(instruments: &Instruments) -> Self {
+    pub(super) fn new(instruments: &Arc<Instruments>) -> Self {
         let assets = instruments.asset_count();
         Self {
             assets,
-            wallets: vec![Wallet::default(); Venue::COUNT * assets + Venue::COUNT],
+            wallets: vec![Wallet::default(); Venue::COUNT * assets + Venue::COUNT + instruments.capacity()],
+            instruments: Arc::clone(instruments),
             futures_asset: futures_assets(instruments),
             halted: [false; Venue::COUNT],
             enabled: true,
@@ -212,15 +237,57 @@ impl Reconciler {
         Venue::COUNT * self.assets + venue.index()
     }
 
-    fn venue_of(&self, slot: usize) -> Venue {
-        let spot = Venue::COUNT * self.assets;
-        if slot < spot { Venue::ALL[slot / self.assets.max(1)] } else { Venue::ALL[slot - spot] }
+    fn contracts_slot(&self, inst: InstrumentId) -> usize {
+        Venue::COUNT * self.assets + Venue::COUNT + inst.index()
     }
 
-    /// The asset a wallet is counted in.
-    fn asset_of(&self, slot: usize) -> Option<AssetId> {
+    /// The perpetual whose contracts a slot holds.
+    fn contracts_of(&self, slot: usize) -> Option<&Instrument> {
+        let first = Venue::COUNT * self.assets + Venue::COUNT;
+        let k = slot.checked_sub(first)?;
+        self.instruments.try_get(InstrumentId(u16::try_from(k).ok()?))
+    }
+
+    fn venue_of(&self, slot: usize) -> Venue {
         let spot = Venue::COUNT * self.assets;
-        if slot < spot { Some(AssetId((slot % self.assets) as u16)) } else { self.futures_asset[slot - spot] }
+        if slot < spot {
+            Venue::ALL[slot / self.assets.max(1)]
+        } else if let Some(inst) = self.contracts_of(slot) {
+            inst.venue
+        } else {
+            Venue::ALL[(slot - spot).min(Venue::COUNT - 1)]
+        }
+    }
+
+    fn account_of(&self, slot: usize) -> Account {
+        let spot = Venue::COUNT * self.assets;
+        if slot < spot {
+            Account::Spot
+        } else if slot < spot + Venue::COUNT {
+            Account::Futures
+        } else {
+            Account::Contracts
+        }
+    }
+
+    /// The asset a wallet is counted in (the base asset for contracts).
+    fn asset_of(&self, slot: usize) -> Option<AssetId> {
+        match self.account_of(slot) {
+            Account::Spot => Some(AssetId((slot % self.assets) as u16)),
+            Account::Futures => self.futures_asset[slot - Venue::COUNT * self.assets],
+            Account::Contracts => self.contracts_of(slot).map(|i| i.base),
+        }
+    }
+
+    /// A wallet's drift in units of [`Reconciler::asset_of`].
+    fn drift_units(&self, slot: usize, drift: Amount) -> Option<Amount> {
+        match self.contracts_of(slot) {
+            Some(inst) => {
+                let q = drift.to_scaled(inst.qty_scale, Rounding::Ceil)?;
+                inst.base_amount(Qty(i64::try_from(q).ok()?))
+            }
+            None => Some(drift),
+        }
     }
 
     /// A report of a wallet's balance `actual`, while the engine has booked `booked`
@@ -229,7 +296,10 @@ impl Reconciler {
     fn report(&mut self, slot: usize, actual: Amount, booked: Amount, calm: bool) {
         let Some(w) = self.wallets.get_mut(slot) else { return };
         let booked = booked.saturating_add(w.foreign);
-        let start = *w.start.get_or_insert(actual.saturating_sub(booked));
+        // The venue's balance at the start is only known from a calm report: one taken
+        // with a fill on its way would count that fill twice.
+        let Some(start) = w.start.or_else(|| calm.then(|| actual.saturating_sub(booked))) else { return };
+        w.start = Some(start);
         w.expected = start.saturating_add(booked);
         w.actual = actual;
         w.fresh = calm;
@@ -289,6 +359,19 @@ impl StateKeeper {
         self.drift.report(slot, balance, booked, calm);
     }
 
+    /// A perpetual's position report (contracts, signed).
+    pub(super) fn drift_contracts_report(&mut self, inst: InstrumentId, contracts: Qty) {
+        if !self.drift.enabled {
+            return;
+        }
+        let Some(i) = self.instruments.try_get(inst).filter(|i| i.market == Market::Futures) else { return };
+        let (venue, actual) = (i.venue, contracts_amount(i, contracts));
+        let booked = contracts_amount(i, self.acct.contracts(i));
+        let slot = self.drift.contracts_slot(inst);
+        let calm = self.is_calm(venue);
+        self.drift.report(slot, actual, booked, calm);
+    }
+
     /// No order of the engine's on `venue` has an outcome or a fill still to come.
     fn is_calm(&self, venue: Venue) -> bool {
         !self.ops.iter().any(|o| {
@@ -307,10 +390,15 @@ impl StateKeeper {
         let Some(inst) = self.instruments.try_get(f.inst) else { return };
         let d = &mut self.drift;
         if inst.market == Market::Futures {
-            let slot = d.futures_slot(f.venue);
-            d.wallets[slot].opaque = true;
-            if let Some(b) = &d.board {
-                b.known[slot].set(0);
+            for slot in [d.futures_slot(f.venue), d.contracts_slot(inst.id)] {
+                if let Some(w) = d.wallets.get_mut(slot) {
+                    w.opaque = true;
+                }
+                if let Some(b) = &d.board {
+                    if let Some(k) = b.known.get(slot) {
+                        k.set(0);
+                    }
+                }
             }
             return;
         }
@@ -348,7 +436,8 @@ impl StateKeeper {
             // Valued at the price it would trade at: a surplus sells at the bid.
             let Some(rate) = self.val.exec_usd(asset, drift.0 > 0) else { continue };
             self.drift.wallets[slot].fresh = false;
-            let usd = drift.abs().mul(rate, Rounding::Ceil).unwrap_or(Amount(i128::MAX));
+            let units = self.drift.drift_units(slot, drift.abs()).unwrap_or(Amount(i128::MAX));
+            let usd = units.mul(rate, Rounding::Ceil).unwrap_or(Amount(i128::MAX));
             let venue = self.drift.venue_of(slot);
             if usd <= tolerance {
                 if w.streak != 0 {
@@ -374,8 +463,12 @@ impl StateKeeper {
                 self.alert(AlertKind::BalanceDrift, 0, slot as i64);
             }
             if streak >= after && !self.drift.halted[venue.index()] {
-                let account =
-                    if slot < Venue::COUNT * self.drift.assets { Account::Spot } else { Account::Futures };
+                let account = self.drift.account_of(slot);
+                // For contracts, the record names the perpetual.
+                let asset = match self.drift.contracts_of(slot) {
+                    Some(inst) => AssetId(inst.id.0),
+                    None => asset,
+                };
                 self.journal(Record::DriftHalt {
                     venue,
                     account: account as u8,

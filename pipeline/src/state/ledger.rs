@@ -8,7 +8,7 @@
 //! valued at the fill price; a fee in a third asset (exchange points) is counted but not
 //! valued.
 
-use crate::journal::FillApplied;
+use crate::journal::{FillApplied, FillValuation};
 use crate::msg::{ClientOrderId, OrderUpdate};
 use crate::types::{Amount, AssetId, Instrument, InstrumentId, Price, Qty, Rounding, Side};
 
@@ -126,8 +126,30 @@ impl Positions {
 }
 
 /// The journal record of an applied delta.
-pub fn record(client: ClientOrderId, inst: InstrumentId, side: Side, d: &Delta, ts_ns: u64) -> FillApplied {
-    FillApplied { client, inst, side, qty: d.qty, value: d.value, fee: d.fee, ts_ns }
+pub fn record(
+    client: ClientOrderId,
+    inst: InstrumentId,
+    side: Side,
+    d: &Delta,
+    valued: &super::accounting::FillInput,
+    ts_ns: u64,
+) -> FillApplied {
+    let valuation = FillValuation {
+        fee_native: valued.fee,
+        fee_asset: valued.fee_asset,
+        quote_usd: valued.quote_usd,
+        other_fee_usd: valued.other_fee_usd,
+    };
+    FillApplied {
+        client,
+        inst,
+        side,
+        qty: d.qty,
+        value: d.value,
+        fee: d.fee,
+        ts_ns,
+        valuation: Some(valuation),
+    }
 }
 
 #[cfg(test)]

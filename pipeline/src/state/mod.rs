@@ -252,6 +252,7 @@ impl StateKeeper {
         };
         if let Some(r) = replay {
             let back = restore::restore(r, &mut s.positions, &mut s.halt_refs, &mut s.ops);
+            s.acct.replay(&s.instruments, &r.fills, &r.funding);
             s.realized = back.realized;
             s.stats.realized_pnl.set(s.realized);
             // The day's loss so far counts on: a restart (a crash loop) gets no fresh budget.
@@ -303,6 +304,7 @@ impl StateKeeper {
 
     /// Publishes the money figures (wallet changes, fees, P&L, funding) on `board`.
     pub fn with_money(mut self, board: Arc<MoneyBoard>) -> Self {
+        board.publish_all(&self.acct, &self.instruments);
         self.money = Some(board);
         self
     }
@@ -482,6 +484,7 @@ impl StateKeeper {
             StateInput::Order(e) => self.on_order(e),
             StateInput::Foreign(f) => self.on_foreign(f),
             StateInput::FuturesWallet(w) => self.on_futures_wallet(w),
+            StateInput::FuturesPosition(p) => self.drift_contracts_report(p.inst, p.contracts),
             StateInput::Balance(b) => {
                 if let Some(m) = &self.money {
                     m.report_spot(&self.acct, b.venue, b.asset, b.available.saturating_add(b.locked));
@@ -512,9 +515,10 @@ impl StateKeeper {
             } else {
                 *since = 0;
             }
+            let wall = (self.wall_ms)();
+            self.journal(Record::Funding { venue: w.venue, amount: w.funding, wall_ms: wall });
             self.acct.apply_funding(w.venue, w.funding);
             self.stats.funding_payments.inc();
-            let wall = (self.wall_ms)();
             self.roll_day(wall);
             self.daily = self.daily.saturating_add(w.funding);
             self.journal(Record::DailyTotal { total: self.daily, wall_ms: wall });
@@ -523,6 +527,9 @@ impl StateKeeper {
         }
         if let Some(b) = w.balance {
             self.drift_futures_report(w.venue, b);
+        }
+        if let Some(available) = w.available {
+            self.tell_risk(RiskUpdate::FuturesMargin { venue: w.venue, available });
         }
         if let Some(m) = &self.money {
             if let Some(b) = w.balance {
@@ -605,8 +612,6 @@ impl StateKeeper {
         d: &Delta,
         ts_ns: u64,
     ) {
-        self.journal(Record::FillApplied(ledger::record(client, inst.id, side, d, ts_ns)));
-        self.positions.apply(inst.id, side, d.qty, d.value, d.fee);
         let op = k.map(|k| &self.ops[k]);
         let fill = accounting::FillInput {
             side,
@@ -617,6 +622,8 @@ impl StateKeeper {
             quote_usd: self.val.usd_rate_for(op, inst.quote).unwrap_or(Amount::ZERO),
             other_fee_usd: self.val.usd_rate_for(op, d.fee_asset).unwrap_or(Amount::ZERO),
         };
+        self.journal(Record::FillApplied(ledger::record(client, inst.id, side, d, &fill, ts_ns)));
+        self.positions.apply(inst.id, side, d.qty, d.value, d.fee);
         let m = self.acct.apply(inst, &fill);
         if let Some(k) = k {
             self.ops[k].realized = self.ops[k].realized.saturating_add(m.realized);

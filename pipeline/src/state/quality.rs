@@ -12,12 +12,16 @@
 //! - *profitable share*: operations that closed with a positive realized P&L over every
 //!   finished operation;
 //! - *average execution time*: approval to close, over the operations this process
-//!   approved (one restored from the journal started in another process).
+//!   approved (one restored from the journal started in another process);
+//! - *round trips ended flat*: spot-spot and triangular operations buy and sell the same
+//!   quantity, so each must end with its legs matched (to within a lot); counted apart,
+//!   because a basis entry ends holding both legs until its exit rule closes them.
 //!
 //! Counters only, written by the state stage and read by the cold side; the ratios are
 //! computed on the snapshot.
 
 use crate::cells::Counter;
+use crate::msg::OppKind;
 use crate::types::Amount;
 
 use super::operations::{Op, Purpose};
@@ -31,6 +35,9 @@ pub struct QualityStats {
     pub needed_recovery: Counter,
     pub recovered_balanced: Counter,
     pub profitable: Counter,
+    /// Spot-spot and triangular operations finished, and those that ended balanced.
+    pub round_trips: Counter,
+    pub round_trips_flat: Counter,
     /// Operations timed from approval to close, and the sum of their times.
     pub timed: Counter,
     pub execution_ns: Counter,
@@ -56,6 +63,12 @@ impl QualityStats {
         if pnl > Amount::ZERO {
             self.profitable.inc();
         }
+        if matches!(op.exec.opp().kind, OppKind::SpotSpot | OppKind::Triangular) {
+            self.round_trips.inc();
+            if balanced {
+                self.round_trips_flat.inc();
+            }
+        }
         let approved = op.exec.approved_ns();
         if !op.resumed && approved > 0 && now >= approved {
             self.timed.inc();
@@ -71,6 +84,8 @@ impl QualityStats {
             needed_recovery: self.needed_recovery.get(),
             recovered_balanced: self.recovered_balanced.get(),
             profitable: self.profitable.get(),
+            round_trips: self.round_trips.get(),
+            round_trips_flat: self.round_trips_flat.get(),
             timed: self.timed.get(),
             execution_ns: self.execution_ns.get(),
         }
@@ -93,6 +108,8 @@ pub struct QualitySnapshot {
     pub needed_recovery: u64,
     pub recovered_balanced: u64,
     pub profitable: u64,
+    pub round_trips: u64,
+    pub round_trips_flat: u64,
     pub timed: u64,
     pub execution_ns: u64,
 }
@@ -166,6 +183,8 @@ mod tests {
             profitable: 17,
             timed: 4,
             execution_ns: 40_000_000,
+            round_trips: 6,
+            round_trips_flat: 6,
         };
         assert_eq!(s.execution_success(), Some(0.9));
         assert_eq!(s.recovery_success(), Some(0.5));

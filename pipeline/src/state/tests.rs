@@ -287,6 +287,7 @@ fn a_clean_two_leg_operation_completes() {
     assert_eq!((q.finished, q.as_planned, q.needed_recovery, q.profitable), (1, 1, 0, 1));
     assert_eq!((q.execution_success(), q.recovery_success()), (Some(1.0), None));
     assert_eq!(q.timed, 1, "approval to close is timed");
+    assert_eq!((q.round_trips, q.round_trips_flat), (1, 1), "a spot-spot round trip ends flat");
     let kinds: Vec<_> = r.journal().iter().map(|x| x.kind()).collect();
     use crate::journal::RecordKind as K;
     assert_eq!(kinds.iter().filter(|k| **k == K::FillApplied).count(), 3);
@@ -333,6 +334,7 @@ fn a_rejected_leg_is_unwound_when_the_hedge_is_beyond_the_slippage_bound() {
     let q = s.quality;
     assert_eq!((q.finished, q.as_planned, q.needed_recovery, q.recovered_balanced), (1, 0, 1, 1));
     assert_eq!((q.succeeded, q.profitable), (0, 0));
+    assert_eq!((q.round_trips, q.round_trips_flat), (1, 1), "unwound: flat");
 }
 
 #[test]
@@ -956,6 +958,24 @@ fn balances_reach_risk_and_are_reconciled_periodically() {
         asset: usdt,
         available: Amount::from_int(77)
     }));
+    // The futures account is its own: its available margin reaches the gate as such,
+    // and a report without one (a funding push) tells the gate nothing.
+    let wallet = |available| crate::msg::FuturesWalletEvent {
+        venue: Venue::GateIo,
+        balance: Some(Amount::from_int(500)),
+        available,
+        funding: Amount::ZERO,
+        ts_ns: 0,
+    };
+    r.push(StateInput::FuturesWallet(wallet(Some(Amount::from_int(420)))));
+    r.push(StateInput::FuturesWallet(wallet(None)));
+    r.run();
+    let margins: Vec<_> =
+        r.updates.iter().filter(|u| matches!(u, RiskUpdate::FuturesMargin { .. })).collect();
+    assert_eq!(
+        margins,
+        [&RiskUpdate::FuturesMargin { venue: Venue::GateIo, available: Amount::from_int(420) }]
+    );
     r.advance(60_001);
     let q: Vec<_> = r.sent.iter().filter(|c| matches!(c, Command::QueryBalances { .. })).collect();
     assert_eq!(q.len(), 2, "both venues");
@@ -1027,6 +1047,7 @@ fn replay_after_a_restart_restores_positions_and_reconciles_unknown_orders() {
     let (g, m);
     let positions;
     let realized;
+    let acct;
     {
         let mut r = Rig::open(dir.clone(), None);
         r.books("49990", "50500");
@@ -1042,9 +1063,18 @@ fn replay_after_a_restart_restores_positions_and_reconciles_unknown_orders() {
         r.start(2);
         let f = r.fill(g, "50000", "0.01", "0.01");
         r.order(2, 0, 0, f);
+        let ts_ns = r.now();
+        r.push(StateInput::FuturesWallet(crate::msg::FuturesWalletEvent {
+            venue: Venue::Mexc,
+            balance: None,
+            available: None,
+            funding: Amount::parse("-1.25").unwrap(),
+            ts_ns,
+        }));
         r.run();
         positions = r.s.positions().clone();
         realized = r.s.realized_pnl();
+        acct = r.s.accounting().clone();
         r.s.stop();
         r.keep = true;
     }
@@ -1076,6 +1106,23 @@ fn replay_after_a_restart_restores_positions_and_reconciles_unknown_orders() {
     let mut r = Rig::open(dir.clone(), Some(&rep));
     assert_eq!(r.s.positions(), &positions);
     assert_eq!(r.s.realized_pnl(), realized);
+    // The money books come back as they were: lots, wallets, fees and funding.
+    let back = r.s.accounting();
+    assert_eq!(
+        (back.realized_usd, back.fees_usd, back.funding_usd),
+        (acct.realized_usd, acct.fees_usd, acct.funding_usd)
+    );
+    assert_eq!(back.funding_usd, Amount::parse("-1.25").unwrap());
+    assert!(acct.fees_usd > Amount::ZERO);
+    let btc = r.inst(g).base;
+    assert_eq!(back.spot_lot(btc), acct.spot_lot(btc));
+    assert!(back.spot_lot(btc).qty > 0, "op 2's BTC is still held, at its cost");
+    for venue in Venue::ALL {
+        assert_eq!(back.futures_cash(venue), acct.futures_cash(venue));
+        for asset in [btc, r.inst(g).quote] {
+            assert_eq!(back.wallet(venue, asset), acct.wallet(venue, asset), "{venue:?}");
+        }
+    }
     // On start: both unresolved orders are queried and risk waits for them.
     let queries: Vec<_> = r.sent.iter().filter(|c| matches!(c, Command::Query { .. })).copied().collect();
     assert_eq!(queries, vec![Command::Query { client: cid(2, 1, 0), inst: m }]);
@@ -1465,6 +1512,7 @@ fn the_daily_total_rolls_at_the_configured_hour_and_survives_a_restart_within_th
         r.push(StateInput::FuturesWallet(crate::msg::FuturesWalletEvent {
             venue: Venue::GateIo,
             balance: None,
+            available: None,
             funding: Amount::from_int(usd),
             ts_ns,
         }));
@@ -1522,6 +1570,86 @@ fn trading_days_roll_at_the_configured_utc_hour() {
     assert_eq!(trading_day(day + 8 * HOUR - 1, 8), 19_999);
     assert_eq!(trading_day(day + 8 * HOUR, 8), 20_000);
     assert_eq!(trading_day(day + DAY_MS + 7 * HOUR, 8), 20_000);
+}
+
+#[test]
+fn contracts_held_are_reconciled_with_the_venues_position_report() {
+    let mut r = Rig::new();
+    r.books("49990", "50500");
+    let perp = r.u.gate_btc_perp;
+    let report = |r: &mut Rig, contracts: &str| {
+        let contracts = qty(&r.inst(perp), contracts);
+        let p = crate::msg::FuturesPositionEvent { inst: perp, contracts, ts_ns: 0 };
+        r.push(StateInput::FuturesPosition(p));
+        r.run();
+        r.advance(60_001);
+    };
+    // Flat, as booked.
+    report(&mut r, "0");
+    report(&mut r, "0");
+    assert_eq!(r.s.stats().drift_mismatches.get(), 0);
+    // A short of 100 contracts (0.01 BTC, about 500 USD) the engine never filled: one
+    // check may be a fill on its way, two are a mismatch.
+    report(&mut r, "-100");
+    assert_eq!(r.s.stats().drift_mismatches.get(), 0);
+    report(&mut r, "-100");
+    assert_eq!(r.s.stats().drift_mismatches.get(), 1);
+    let alerts = testkit::drain(&mut r.alerts);
+    assert!(alerts.iter().any(|a| a.kind == AlertKind::BalanceDrift), "{alerts:?}");
+    // Back to what the engine booked: the streak ends, nothing more is counted.
+    report(&mut r, "0");
+    report(&mut r, "0");
+    assert_eq!(r.s.stats().drift_mismatches.get(), 1);
+}
+
+/// The venue's position push can come before the fill that made it: a first report taken
+/// while the engine's order is in flight is not where the comparison starts.
+#[test]
+fn a_position_reported_before_its_fill_is_booked_is_not_counted_twice() {
+    let mut r = Rig::new();
+    r.books("49990", "50500");
+    let p = r.inst(r.u.gate_btc_perp);
+    let mut opp = NO_OPPORTUNITY;
+    opp.kind = crate::msg::OppKind::Basis;
+    opp.n_legs = 1;
+    opp.legs[0] = Leg { inst: p.id, side: Side::Sell, price: px(&p, "50100"), qty: qty(&p, "100") };
+    opp.notional = Amount::from_int(500);
+    r.push(StateInput::Executing(Execution::new(7, opp, r.now(), r.now() + 2_000 * MS)));
+    let ev = |update| {
+        StateInput::Order(OrderEvent {
+            client: ClientOrderId { op: 7, leg: 0, attempt: 0 },
+            inst: p.id,
+            side: Side::Sell,
+            update,
+            venue_order: VenueOrderId::new("v1").unwrap(),
+            ts_ns: 0,
+        })
+    };
+    r.push(ev(OrderUpdate::Sent));
+    let position = |r: &mut Rig| {
+        let p = crate::msg::FuturesPositionEvent { inst: p.id, contracts: Qty(-qty(&p, "100").0), ts_ns: 0 };
+        r.push(StateInput::FuturesPosition(p));
+        r.run();
+    };
+    // The venue already holds the short; the engine has not seen the fill yet.
+    position(&mut r);
+    let fill = OrderUpdate::Fill {
+        price: px(&p, "50100"),
+        qty: qty(&p, "100"),
+        cum_qty: qty(&p, "100"),
+        fee: Amount::parse("0.2505").unwrap(),
+        fee_asset: p.quote,
+        trade_id: 2,
+    };
+    r.push(ev(fill));
+    r.push(ev(OrderUpdate::Done { filled: qty(&p, "100") }));
+    r.run();
+    for _ in 0..3 {
+        r.advance(60_001);
+        position(&mut r);
+    }
+    r.advance(60_001);
+    assert_eq!(r.s.stats().drift_mismatches.get(), 0, "the short is the engine's own");
 }
 
 #[test]
