@@ -524,6 +524,13 @@ mod tests {
             include_str!("../../../test_data/gateio/futures_ws_positions.jsonl").lines().nth(1).unwrap();
         on_push(&mut core, Market::Futures, line.as_bytes(), &mut acked, false);
         assert_eq!(core.futures_position_of(perp), Qty::parse("-22", inst.qty_scale).ok());
+        // ... and reaches the state stage, which reconciles it with the contracts it booked.
+        match events(&mut core).as_slice() {
+            [StateInput::FuturesPosition(p)] => {
+                assert_eq!((p.inst, Some(p.contracts)), (perp, Qty::parse("-22", inst.qty_scale).ok()));
+            }
+            other => panic!("{other:?}"),
+        }
         // spot.balances with 20 decimal places: rounded down to 18.
         let result = include_str!("../../../test_data/gateio/spot_ws_balances_result_only.jsonl")
             .lines()
