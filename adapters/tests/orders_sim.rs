@@ -594,8 +594,9 @@ fn gate_funding_settled_while_the_stream_is_down_is_booked_once_from_the_account
     // Two reads of the account book (every 5 s) after it.
     h.pump_until(Duration::from_secs(11), |_| false);
     assert_eq!(h.funding_booked(Venue::GateIo), missed + pushed, "each entry booked once");
-    let pushes = h.wallets.iter().filter(|w| !w.funding.is_zero() && w.balance.is_some()).count();
-    assert!(pushes >= 1, "the push booked the second one: {:?}", h.wallets);
+    // Whichever came first booked it; the push's balance after it is reported either way.
+    let venue_balance = h.sim.account(Venue::GateIo).futures_balance;
+    assert!(h.wallets.iter().any(|w| w.balance == Some(venue_balance)), "{:?}", h.wallets);
     let venue_total = h.sim.account(Venue::GateIo).funding;
     assert_eq!(venue_total, missed + pushed);
 }
