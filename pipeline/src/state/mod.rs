@@ -845,6 +845,7 @@ impl StateKeeper {
     /// asset at a time, none while an operation or a basis exit trades the asset.
     fn flatten(&mut self, now: u64) {
         let mut pending = 0;
+        let mut dust = Amount::ZERO;
         for a in 0..self.flatten_sent_ns.len() {
             let asset = AssetId(a as u16);
             if self.val.is_usd(asset) {
@@ -876,7 +877,7 @@ impl StateKeeper {
                 .filter_map(|i| i.base_amount(acct.contracts(i)))
                 .fold(spot, Amount::saturating_add);
             let val = &self.val;
-            let candidates =
+            let candidates = || {
                 self.instruments.iter().filter(|i| i.base == asset && val.is_usd(i.quote)).filter_map(|i| {
                     let top = val.fresh_book(i.id, now)?;
                     Some((
@@ -885,8 +886,17 @@ impl StateKeeper {
                         top.best_bid().map(|l| l.price),
                         top.best_ask().map(|l| l.price),
                     ))
-                });
-            let Some(leg) = flatten::order(net, candidates, self.cfg.unwind_slippage_bps.rate()) else {
+                })
+            };
+            let slip = self.cfg.unwind_slippage_bps.rate();
+            let Some(leg) = flatten::order(net, candidates(), slip) else {
+                // Below every venue's minimum order: left open, counted apart.
+                if flatten::is_dust(net, candidates(), slip)
+                    && let Some(v) =
+                        val.usd_rate(asset).and_then(|r| net.abs().mul(r, crate::types::Rounding::Floor))
+                {
+                    dust = dust.saturating_add(v);
+                }
                 continue;
             };
             pending += 1;
@@ -899,6 +909,7 @@ impl StateKeeper {
             self.tell_risk(RiskUpdate::Flatten { leg });
         }
         self.stats.flatten_pending.set(pending);
+        self.stats.dust_usd.set(dust);
     }
 
     fn close(&mut self, k: usize, balanced: bool, now: u64) {
