@@ -71,9 +71,11 @@ pub struct DriftLine {
 /// What reconciliation found, for the cold side: written by the state stage only.
 #[derive(Debug)]
 pub struct DriftBoard {
+    /// The table's asset capacity: the stride of the per-(venue, asset) slots.
     assets: usize,
-    names: Vec<String>,
-    futures_asset: [Option<AssetId>; Venue::COUNT],
+    /// Asset names and futures cash assets are read from the table when a line is
+    /// described (an asset or perpetual added while running included).
+    instruments: Arc<Instruments>,
     known: Vec<Gauge>,
     expected: Vec<AmountCell>,
     actual: Vec<AmountCell>,
@@ -85,13 +87,12 @@ pub struct DriftBoard {
 }
 
 impl DriftBoard {
-    pub fn new(instruments: &Instruments) -> Arc<Self> {
-        let assets = instruments.asset_count();
+    pub fn new(instruments: &Arc<Instruments>) -> Arc<Self> {
+        let assets = instruments.asset_capacity();
         let n = Venue::COUNT * assets + Venue::COUNT;
         Arc::new(Self {
             assets,
-            names: (0..assets).map(|a| instruments.asset_name(AssetId(a as u16)).to_owned()).collect(),
-            futures_asset: futures_assets(instruments),
+            instruments: instruments.clone(),
             known: (0..n).map(|_| Gauge::default()).collect(),
             expected: (0..n).map(|_| AmountCell::new()).collect(),
             actual: (0..n).map(|_| AmountCell::new()).collect(),
@@ -108,7 +109,7 @@ impl DriftBoard {
             Some((v, Account::Spot, AssetId((slot % self.assets) as u16)))
         } else {
             let v = *Venue::ALL.get(slot - spot)?;
-            Some((v, Account::Futures, self.futures_asset[v.index()]?))
+            Some((v, Account::Futures, futures_assets(&self.instruments)[v.index()]?))
         }
     }
 
@@ -123,7 +124,7 @@ impl DriftBoard {
             slot,
             venue,
             account,
-            asset: self.names.get(asset.index()).cloned().unwrap_or_default(),
+            asset: self.instruments.asset_name(asset).to_owned(),
             expected,
             actual,
             drift: actual.saturating_sub(expected),
@@ -186,7 +187,8 @@ pub(super) struct Reconciler {
 
 impl Reconciler {
     pub(super) fn new(instruments: &Instruments) -> Self {
-        let assets = instruments.asset_count();
+        // Strided by the asset capacity: an asset added while running has its wallets.
+        let assets = instruments.asset_capacity();
         Self {
             assets,
             wallets: vec![Wallet::default(); Venue::COUNT * assets + Venue::COUNT],
@@ -194,6 +196,17 @@ impl Reconciler {
             halted: [false; Venue::COUNT],
             enabled: true,
             board: None,
+        }
+    }
+
+    /// Takes an instrument added while running: a venue's first perpetual names the
+    /// asset its futures cash is in (cold).
+    pub(super) fn on_listed(&mut self, instruments: &Instruments) {
+        let now = futures_assets(instruments);
+        for (mine, found) in self.futures_asset.iter_mut().zip(now) {
+            if mine.is_none() {
+                *mine = found;
+            }
         }
     }
 
