@@ -208,11 +208,8 @@ pub struct LiveFeed {
     counters: Arc<LiveCounters>,
     tap: Option<Tap>,
     log: Option<pipeline::log::LogTx>,
-    ws_base_token: usize,
     /// For connections opened while running.
     tls: Option<Arc<ClientConfig>>,
-    /// The first token of the next REST client's range.
-    next_rest_token: usize,
 }
 
 impl std::fmt::Debug for LiveFeed {
@@ -226,6 +223,8 @@ const REST_CONNECTIONS: usize = 4;
 /// The first REST token: WebSocket connections take the tokens below it, so that a
 /// connection opened while running never takes a REST client's token.
 const REST_BASE_TOKEN: usize = 1 << 24;
+/// The first WebSocket token.
+const WS_BASE_TOKEN: usize = 0;
 
 impl LiveFeed {
     /// Connects (lazily, on the first polls) to every venue market that `instruments`
@@ -255,9 +254,7 @@ impl LiveFeed {
             counters: Arc::new(LiveCounters::default()),
             tap: None,
             log: None,
-            ws_base_token: 0,
             tls,
-            next_rest_token: REST_BASE_TOKEN,
         };
         for vm in VenueMarket::ALL {
             let members: Vec<InstrumentId> = instruments
@@ -308,7 +305,7 @@ impl LiveFeed {
         wc.stale_after = self.cfg.stale_after;
         wc.keepalive_every = Duration::from_secs(15);
         wc.max_session = vm.max_session();
-        let token = Token(self.ws_base_token + self.conns.len());
+        let token = Token(WS_BASE_TOKEN + self.conns.len());
         let client =
             WsClient::new(wc, hooks, self.tls.clone(), self.poll.registry(), token, self.clock.clone())
                 .map_err(|source| LiveFeedError::Ws { venue: vm.venue(), market: vm.market(), source })?
@@ -360,11 +357,10 @@ impl LiveFeed {
             hc,
             self.tls.clone(),
             self.poll.registry(),
-            Token(self.next_rest_token),
+            Token(REST_BASE_TOKEN + self.rest.len() * REST_CONNECTIONS),
             self.clock.clone(),
         )
         .map_err(|source| LiveFeedError::Http { venue: vm.venue(), source })?;
-        self.next_rest_token += REST_CONNECTIONS;
         let (per_s, burst) = vm.snapshot_rate();
         let endpoint = self.snapshots.add_endpoint(RateLimit::new(per_s, burst));
         debug_assert_eq!(endpoint, self.rest.len());
@@ -691,7 +687,7 @@ impl FeedSource for LiveFeed {
         if pipeline::runtime::io_due() && self.poll.poll(&mut self.events, Some(Duration::ZERO)).is_ok() {
             for ev in self.events.iter() {
                 let t = ev.token().0;
-                if let Some(c) = t.checked_sub(self.ws_base_token).and_then(|i| self.conns.get_mut(i)) {
+                if let Some(c) = t.checked_sub(WS_BASE_TOKEN).and_then(|i| self.conns.get_mut(i)) {
                     c.client.on_event(ev);
                 } else {
                     for r in &mut self.rest {
