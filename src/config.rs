@@ -58,6 +58,20 @@ pub struct MarketConfig {
     /// when an instrument is added.
     #[serde(default = "default_max_instruments")]
     pub max_instruments: usize,
+    /// Asset slots reserved at start (the loaded assets included, never fewer): the
+    /// most assets the table can hold once `arb ctl add-symbol` adds pairs of assets
+    /// not loaded at start. The stages size their per-asset state (wallets, balances,
+    /// exposure, reconciliation) by it, so nothing on the hot path grows when an asset
+    /// is added.
+    #[serde(default = "default_max_assets")]
+    pub max_assets: usize,
+}
+
+/// Asset slots reserved by default: room for every base asset of a few hundred pairs.
+pub const DEFAULT_MAX_ASSETS: usize = 256;
+
+fn default_max_assets() -> usize {
+    DEFAULT_MAX_ASSETS
 }
 
 /// Instrument slots reserved by default: room for the demo's universe and a few dozen
@@ -423,6 +437,9 @@ impl MarketConfig {
         }
         if self.max_instruments == 0 || self.max_instruments > usize::from(u16::MAX) {
             c.fail("max_instruments", self.max_instruments.to_string(), "must be between 1 and 65535");
+        }
+        if self.max_assets == 0 || self.max_assets > usize::from(u16::MAX) {
+            c.fail("max_assets", self.max_assets.to_string(), "must be between 1 and 65535");
         }
         if !endpoints.is_empty() {
             for v in &self.venues {

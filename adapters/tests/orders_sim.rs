@@ -563,3 +563,40 @@ fn a_restart_lists_the_venues_orders_only_once_the_requests_in_flight_have_lande
     let o = found.iter().find(|o| o.client == client).unwrap();
     assert_eq!((o.inst, o.side, o.qty, o.open), (inst.id, Side::Buy, small(&inst), false));
 }
+
+/// Gate.io funding reaches the books once each, whether the `futures.balances` push
+/// brought it, the account book read over REST brought it (the push went to nobody: the
+/// stream was down), or both did.
+#[test]
+fn gate_funding_settled_while_the_stream_is_down_is_booked_once_from_the_account_book() {
+    let mut h = Harness::start(quiet(""), |_| {});
+    let inst = h.inst(Venue::GateIo, Market::Futures, "BTC_USDT").clone();
+    let price = h.through(&inst, Side::Buy, 20);
+    let req = h.request(&inst, Side::Buy, price, small(&inst), TimeInForce::Ioc);
+    assert_eq!(h.run(req).filled, small(&inst));
+
+    // A restart: the new sink's futures stream is not subscribed yet when funding
+    // settles, so no push carries it.
+    h.restart_sink();
+    let settle = |h: &Harness| -> Amount {
+        let e = h.sim.settle_funding(Venue::GateIo);
+        assert!(!e.is_empty(), "the quiet market has a basis, so funding is paid");
+        e.iter().map(|e| e.amount).sum()
+    };
+    let missed = settle(&h);
+    assert!(!missed.is_zero());
+    h.pump_until(Duration::from_secs(8), |h| h.funding_booked(Venue::GateIo) == missed);
+    assert_eq!(h.funding_booked(Venue::GateIo), missed, "the account book brings what no push did");
+    assert!(h.sink.wait_ready(Duration::from_secs(5)).is_ok());
+
+    // With the stream up, the push and the account book both carry the next one.
+    let pushed = settle(&h);
+    // Two reads of the account book (every 5 s) after it.
+    h.pump_until(Duration::from_secs(11), |_| false);
+    assert_eq!(h.funding_booked(Venue::GateIo), missed + pushed, "each entry booked once");
+    // Whichever came first booked it; the push's balance after it is reported either way.
+    let venue_balance = h.sim.account(Venue::GateIo).futures_balance;
+    assert!(h.wallets.iter().any(|w| w.balance == Some(venue_balance)), "{:?}", h.wallets);
+    let venue_total = h.sim.account(Venue::GateIo).funding;
+    assert_eq!(venue_total, missed + pushed);
+}

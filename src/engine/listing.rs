@@ -7,13 +7,20 @@
 //! 2. its specification is appended to the journal's `instruments.json` before anything
 //!    else sees it (write-ahead: a restart loads it under the same id);
 //! 3. it is appended to the shared instrument table ([`Instruments::append`]), into a
-//!    slot reserved at start (`[market] max_instruments`), which publishes its id;
+//!    slot reserved at start (`[market] max_instruments`), which publishes its id; a
+//!    base or quote asset the run did not load takes the next asset id, in an asset
+//!    slot reserved at start (`[market] max_assets`);
 //! 4. the stages are told through their control rings, in this order: the state stage
-//!    journals the addition (`InstrumentListed`), the risk gate gives it an order-rate
-//!    bucket, the md stage subscribes it on a connection of its market (the book stage
+//!    journals the addition (`InstrumentListed`), derives again what it keeps per asset
+//!    (USD flags, the book that values an asset, a venue's futures cash asset) and asks
+//!    the venue for its balances, which now name a new asset; the risk gate gives it an
+//!    order-rate bucket and derives its per-asset flags; the md stage subscribes it on
+//!    a connection of its market with room, or opens a new connection for it (a venue
+//!    market with no connection yet, or whose connections are full; the same code path
+//!    as the connections opened at start, on the md thread's poll); the book stage
 //!    allocates its book when the md stage's `Listed` event reaches it, and syncs it as
-//!    any other), and detection indexes it last, taking every spot-spot, basis and
-//!    triangle candidate it completes. No stage pauses; instruments already trading are
+//!    any other; detection indexes it last, taking every spot-spot, basis and triangle
+//!    candidate it completes. No stage pauses; instruments already trading are
 //!    untouched.
 //!
 //! Removing stops new operations on it at once (detection drops it), then, once no
@@ -22,12 +29,16 @@
 //! `instruments.json`, and a restart loads it without subscribing or trading it.
 //!
 //! Allocation: the hot path allocates nothing after warm-up except at these cold events
-//! (the new book, the detection candidates, the feed's subscription strings, a rate
-//! bucket); per-instrument arrays were sized for the table's capacity at start.
+//! (the new book, the detection candidates, the feed's subscription strings and any new
+//! connection, a rate bucket); per-instrument arrays were sized for the table's
+//! instrument capacity at start and per-asset arrays for its asset capacity (each
+//! per-(venue, asset) array strided by it), so a new id indexes them directly.
 //!
-//! Limits: a pair added while running trades assets already loaded (per-asset state is
-//! sized and derived at start), on venue markets that had a market-data connection at
-//! start; the table holds at most `max_instruments`.
+//! Limits: the table holds at most `max_instruments` instruments and `max_assets`
+//! assets. Paper trading (`dry_run`, the demo) trades any venue market; with real
+//! order entry, a venue market needs an order-entry client, and those are opened at
+//! start for the markets loaded then, so an addition on another market is refused
+//! (see [`Listing::order_markets`]).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -88,8 +99,9 @@ pub struct Listing {
     pub(super) venues: Vec<Venue>,
     pub(super) tls: Option<Arc<ClientConfig>>,
     pub(super) journal_dir: PathBuf,
-    /// Venue markets with market-data connections: an added instrument needs one.
-    pub(super) markets: Vec<(Venue, Market)>,
+    /// Venue markets with real order entry (clients opened at start), `None` when
+    /// orders are paper-filled: with real order entry, an added instrument needs one.
+    pub(super) order_markets: Option<Vec<(Venue, Market)>>,
     /// Whether metadata can be fetched (a live feed; a replay cannot add).
     pub(super) live: bool,
     pub(super) stats: TradingStats,
@@ -155,13 +167,13 @@ impl Listing {
             if !self.live {
                 bail!("instruments are added from the venues' metadata: not while replaying a capture");
             }
-            for a in [&base, &quote] {
-                if t.find_asset(a).is_none() {
-                    bail!(
-                        "asset {a} is not traded by this run: a pair added while running trades assets \
-                         already loaded (add a pair of {a} to [market] and restart)"
-                    );
-                }
+            let new_assets = [&base, &quote].iter().filter(|a| t.find_asset(a).is_none()).count();
+            if t.asset_count() + new_assets > t.asset_capacity() {
+                bail!(
+                    "the asset table is full ({} of {} slots; raise [market] max_assets and restart)",
+                    t.asset_count(),
+                    t.asset_capacity()
+                );
             }
             if t.len() + wanted.len() > t.capacity() {
                 bail!(
@@ -170,12 +182,15 @@ impl Listing {
                     t.capacity()
                 );
             }
-            for (venue, market, _) in &wanted {
-                if !self.markets.contains(&(*venue, *market)) {
-                    bail!(
-                        "{venue} {market} has no market-data connection in this run (connections are \
-                         opened at start for the markets loaded then)"
-                    );
+            if let Some(markets) = &self.order_markets {
+                for (venue, market, _) in &wanted {
+                    if !markets.contains(&(*venue, *market)) {
+                        bail!(
+                            "{venue} {market} has no order-entry client in this run (order entry and \
+                             private streams are opened at start for the markets loaded then): add a \
+                             pair of it to [market] and restart"
+                        );
+                    }
                 }
             }
         }

@@ -236,9 +236,10 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     let EngineSpec { config: cfg, specs, feed, sink, clock, metrics_clock } = spec;
     let started_ns = pipeline::clock::now_ns(&clock);
     let mut table = Instruments::from_specs(&specs)?;
-    // Slots for the instruments `arb ctl add-symbol` adds while running: every stage
-    // sizes its per-instrument state by the capacity, fixed here.
-    let assets = table.asset_count();
+    // Slots for the instruments and assets `arb ctl add-symbol` adds while running:
+    // every stage sizes its per-instrument and per-asset state by the capacities, fixed
+    // here.
+    let assets = cfg.market.max_assets.max(table.asset_count());
     table.reserve(cfg.market.max_instruments.max(specs.len()), assets);
     let instruments = Arc::new(table);
     let n = instruments.capacity();
@@ -414,6 +415,18 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     let drift = pipeline::state::DriftBoard::new(&instruments);
     // Behind the paper venue there are no venue accounts to compare with.
     let paper = matches!(sink, EngineSink::Paper(_));
+    // With real order entry, the venue markets that have an order-entry client: an
+    // instrument added while running needs one.
+    let order_markets = match &sink {
+        EngineSink::Venue(v) => Some(
+            adapters::venues::VenueMarket::ALL
+                .iter()
+                .filter(|vm| v.readiness(**vm).is_some())
+                .map(|vm| (vm.venue(), vm.market()))
+                .collect::<Vec<_>>(),
+        ),
+        _ => None,
+    };
     let executed = pipeline::cells::InstrumentCounters::new(n);
     let mut runner = Runner::new(mclock.clone());
     // Instruments a previous run removed keep their ids, but are neither subscribed nor
@@ -541,7 +554,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         venues: cfg.market.venues.clone(),
         tls: live_tls.clone().flatten(),
         journal_dir: dir.clone(),
-        markets: connections.iter().map(|(v, m, _)| (*v, *m)).collect(),
+        order_markets,
         live: live_tls.is_some(),
         stats: stats.clone(),
         removed: Arc::new(Mutex::new(removed)),

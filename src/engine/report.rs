@@ -157,6 +157,11 @@ pub struct Report {
     /// Every wallet as the engine believes it, start and end.
     pub balances: Vec<BalanceLine>,
     pub open_exposure_usd: Amount,
+    /// The part of the open exposure below every venue's minimum order (the flattener
+    /// cannot trade it).
+    pub dust_usd: Amount,
+    /// The open exposure less the dust: exposure that could be hedged and is not.
+    pub unhedged_exposure_usd: Amount,
     pub open_operations: i64,
     pub halted: bool,
     pub halt_reasons: Vec<String>,
@@ -244,6 +249,8 @@ impl Report {
             equity_change_usd: s.money.equity_change_usd.get(),
             balances: balances(s),
             open_exposure_usd: snap.risk.exposure,
+            dust_usd: snap.state.dust_usd,
+            unhedged_exposure_usd: snap.risk.exposure.saturating_sub(snap.state.dust_usd).max(Amount::ZERO),
             open_operations: snap.state.open.iter().sum(),
             halted: s.control.is_halted(),
             halt_reasons: s.control.halt_reasons(),
@@ -334,6 +341,8 @@ impl Report {
             "equity_change_usd": self.equity_change_usd.to_string(),
             "balances": self.balances.iter().map(BalanceLine::to_json).collect::<Vec<_>>(),
             "open_exposure_usd": self.open_exposure_usd.to_string(),
+            "dust_usd": self.dust_usd.to_string(),
+            "unhedged_exposure_usd": self.unhedged_exposure_usd.to_string(),
             "open_operations": self.open_operations,
             "halted": self.halted,
             "halt_reasons": self.halt_reasons,

@@ -208,7 +208,8 @@ pub struct LiveFeed {
     counters: Arc<LiveCounters>,
     tap: Option<Tap>,
     log: Option<pipeline::log::LogTx>,
-    ws_base_token: usize,
+    /// For connections opened while running.
+    tls: Option<Arc<ClientConfig>>,
 }
 
 impl std::fmt::Debug for LiveFeed {
@@ -219,6 +220,11 @@ impl std::fmt::Debug for LiveFeed {
 
 /// Tokens per REST origin (its connection pool).
 const REST_CONNECTIONS: usize = 4;
+/// The first REST token: WebSocket connections take the tokens below it, so that a
+/// connection opened while running never takes a REST client's token.
+const REST_BASE_TOKEN: usize = 1 << 24;
+/// The first WebSocket token.
+const WS_BASE_TOKEN: usize = 0;
 
 impl LiveFeed {
     /// Connects (lazily, on the first polls) to every venue market that `instruments`
@@ -231,102 +237,135 @@ impl LiveFeed {
         stats: Arc<DecodeStats>,
     ) -> Result<Self, LiveFeedError> {
         let poll = Poll::new().map_err(LiveFeedError::Poll)?;
-        let mut conns: Vec<Conn> = Vec::new();
-        let mut insts: Vec<Option<InstState>> = vec![None; instruments.capacity()];
-        let ws_base_token = 0usize;
-        for vm in VenueMarket::ALL {
-            let members: Vec<_> =
-                instruments.iter().filter(|i| VenueMarket::new(i.venue, i.market) == vm).collect();
-            if members.is_empty() {
-                continue;
-            }
-            let ep = cfg
-                .venues
-                .iter()
-                .find(|e| e.venue == vm.venue())
-                .ok_or(LiveFeedError::NoEndpoints(vm.venue()))?;
-            let rest_synced = vm.is_snapshot_synced(&cfg.options);
-            let per_connection = vm.instruments_per_connection().min(members.len());
-            for (k, chunk) in members.chunks(per_connection).enumerate() {
-                let subscribe: Vec<Subscription> =
-                    chunk.iter().flat_map(|i| vm.subscriptions(&i.symbol, i.id, &cfg.options)).collect();
-                let topics = subscribe.clone();
-                let hooks = FeedHooks { vm, subscribe, ping: vm.ping() };
-                let mut wc = WsConfig::new(ep.ws_url(vm.market()));
-                wc.stale_after = cfg.stale_after;
-                wc.keepalive_every = Duration::from_secs(15);
-                wc.max_session = vm.max_session();
-                let token = Token(ws_base_token + conns.len());
-                let client = WsClient::new(wc, hooks, tls.clone(), poll.registry(), token, clock.clone())
-                    .map_err(|source| LiveFeedError::Ws { venue: vm.venue(), market: vm.market(), source })?
-                    .start_after(vm.connection_stagger() * k as u32);
-                let conn_index = conns.len();
-                for i in chunk {
-                    insts[i.id.index()] = Some(InstState {
-                        vm,
-                        symbol: i.symbol.clone(),
-                        conn: conn_index,
-                        rest_synced,
-                        last_request_ns: None,
-                        deferred: false,
-                        subscribed_ns: 0,
-                        session_ns: 0,
-                        snapshot_path: vm.snapshot_path(&i.symbol, cfg.snapshot_limit),
-                    });
-                }
-                conns.push(Conn {
-                    vm,
-                    client,
-                    decoder: vm.decoder(instruments),
-                    insts: chunk.iter().map(|i| i.id).collect(),
-                    topics,
-                    loss_logged: None,
-                });
-            }
-        }
-        let mut rest = Vec::new();
-        let mut next_token = ws_base_token + conns.len();
-        for ep in &cfg.venues {
-            for vm in VenueMarket::of_venue(ep.venue) {
-                if !insts.iter().flatten().any(|s| s.vm == vm && s.rest_synced) {
-                    continue;
-                }
-                let mut hc = HttpConfig::new(ep.rest_origin(vm.market()));
-                hc.max_connections = REST_CONNECTIONS;
-                hc.default_headers = vec![("Accept".into(), "application/json".into())];
-                let client =
-                    HttpClient::new(hc, tls.clone(), poll.registry(), Token(next_token), clock.clone())
-                        .map_err(|source| LiveFeedError::Http { venue: ep.venue, source })?;
-                next_token += REST_CONNECTIONS;
-                rest.push(Rest { vm, client });
-            }
-        }
+        let n = instruments.capacity();
         let unix_offset_ns = pipeline::clock::unix_ns() as i128 - pipeline::clock::now_ns(&clock) as i128;
-        let limits = rest
-            .iter()
-            .map(|r| {
-                let (per_s, burst) = r.vm.snapshot_rate();
-                RateLimit::new(per_s, burst)
-            })
-            .collect();
-        let snapshots = Box::new(SnapshotQueue::new(limits, insts.len()));
-        Ok(Self {
+        let mut feed = Self {
             cfg,
             poll,
             events: Events::with_capacity(256),
-            conns,
-            rest,
-            insts,
+            conns: Vec::new(),
+            rest: Vec::new(),
+            insts: vec![None; n],
             pending: HashMap::new(),
-            snapshots,
+            snapshots: Box::new(SnapshotQueue::new(Vec::new(), n)),
             clock,
             unix_offset_ns,
             stats,
             counters: Arc::new(LiveCounters::default()),
             tap: None,
             log: None,
-            ws_base_token,
-        })
+            tls,
+        };
+        for vm in VenueMarket::ALL {
+            let members: Vec<InstrumentId> = instruments
+                .iter()
+                .filter(|i| VenueMarket::new(i.venue, i.market) == vm)
+                .map(|i| i.id)
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            let per_connection = vm.instruments_per_connection().min(members.len());
+            for (k, chunk) in members.chunks(per_connection).enumerate() {
+                feed.open_ws(vm, chunk, k, instruments, 0)?;
+            }
+            if vm.is_snapshot_synced(&feed.cfg.options) {
+                feed.open_rest(vm)?;
+            }
+        }
+        Ok(feed)
+    }
+
+    /// Opens a WebSocket connection of `vm` for `ids` (the `k`th of its market, started
+    /// after `k` staggers), the same way at start and for a market first met by an
+    /// instrument added while running (cold: allocates).
+    fn open_ws(
+        &mut self,
+        vm: VenueMarket,
+        ids: &[InstrumentId],
+        k: usize,
+        table: &Instruments,
+        now_ns: u64,
+    ) -> Result<(), LiveFeedError> {
+        let ep = self
+            .cfg
+            .venues
+            .iter()
+            .find(|e| e.venue == vm.venue())
+            .ok_or(LiveFeedError::NoEndpoints(vm.venue()))?;
+        let rest_synced = vm.is_snapshot_synced(&self.cfg.options);
+        let subscribe: Vec<Subscription> = ids
+            .iter()
+            .map(|&id| table.get(id))
+            .flat_map(|i| vm.subscriptions(&i.symbol, i.id, &self.cfg.options))
+            .collect();
+        let topics = subscribe.clone();
+        let hooks = FeedHooks { vm, subscribe, ping: vm.ping() };
+        let mut wc = WsConfig::new(ep.ws_url(vm.market()));
+        wc.stale_after = self.cfg.stale_after;
+        wc.keepalive_every = Duration::from_secs(15);
+        wc.max_session = vm.max_session();
+        let token = Token(WS_BASE_TOKEN + self.conns.len());
+        let client =
+            WsClient::new(wc, hooks, self.tls.clone(), self.poll.registry(), token, self.clock.clone())
+                .map_err(|source| LiveFeedError::Ws { venue: vm.venue(), market: vm.market(), source })?
+                .start_after(vm.connection_stagger() * k as u32);
+        let conn = self.conns.len();
+        for &id in ids {
+            let i = table.get(id);
+            if let Some(slot) = self.insts.get_mut(id.index()) {
+                *slot = Some(InstState {
+                    vm,
+                    symbol: i.symbol.clone(),
+                    conn,
+                    rest_synced,
+                    last_request_ns: None,
+                    deferred: false,
+                    subscribed_ns: now_ns,
+                    session_ns: now_ns,
+                    snapshot_path: vm.snapshot_path(&i.symbol, self.cfg.snapshot_limit),
+                });
+            }
+        }
+        self.conns.push(Conn {
+            vm,
+            client,
+            decoder: vm.decoder(table),
+            insts: ids.to_vec(),
+            topics,
+            loss_logged: None,
+        });
+        Ok(())
+    }
+
+    /// Opens the keep-alive REST client that fetches `vm`'s snapshots, with its rate
+    /// limit, unless it has one (cold: allocates).
+    fn open_rest(&mut self, vm: VenueMarket) -> Result<(), LiveFeedError> {
+        if self.rest.iter().any(|r| r.vm == vm) {
+            return Ok(());
+        }
+        let ep = self
+            .cfg
+            .venues
+            .iter()
+            .find(|e| e.venue == vm.venue())
+            .ok_or(LiveFeedError::NoEndpoints(vm.venue()))?;
+        let mut hc = HttpConfig::new(ep.rest_origin(vm.market()));
+        hc.max_connections = REST_CONNECTIONS;
+        hc.default_headers = vec![("Accept".into(), "application/json".into())];
+        let client = HttpClient::new(
+            hc,
+            self.tls.clone(),
+            self.poll.registry(),
+            Token(REST_BASE_TOKEN + self.rest.len() * REST_CONNECTIONS),
+            self.clock.clone(),
+        )
+        .map_err(|source| LiveFeedError::Http { venue: vm.venue(), source })?;
+        let (per_s, burst) = vm.snapshot_rate();
+        let endpoint = self.snapshots.add_endpoint(RateLimit::new(per_s, burst));
+        debug_assert_eq!(endpoint, self.rest.len());
+        self.rest.push(Rest { vm, client });
+        Ok(())
     }
 
     /// Sends every raw message to `tap` as well (recording).
@@ -648,7 +687,7 @@ impl FeedSource for LiveFeed {
         if pipeline::runtime::io_due() && self.poll.poll(&mut self.events, Some(Duration::ZERO)).is_ok() {
             for ev in self.events.iter() {
                 let t = ev.token().0;
-                if let Some(c) = t.checked_sub(self.ws_base_token).and_then(|i| self.conns.get_mut(i)) {
+                if let Some(c) = t.checked_sub(WS_BASE_TOKEN).and_then(|i| self.conns.get_mut(i)) {
                     c.client.on_event(ev);
                 } else {
                     for r in &mut self.rest {
@@ -689,9 +728,11 @@ impl FeedSource for LiveFeed {
     /// that has room (its topics go out now when the session is open, and on every
     /// session after), and lets its decoder know the symbol. Its book syncs as any other
     /// book does: the book stage asks for a snapshot once the first update is buffered
-    /// (REST-synced markets), or the subscription brings a full book. False when the
-    /// market has no connection with room (or no REST client where one is needed):
-    /// connections are opened at start.
+    /// (REST-synced markets), or the subscription brings a full book. A market with no
+    /// connection with room (one not loaded at start, or whose connections are full)
+    /// gets a new connection on this poll, opened as the ones at start are, and a REST
+    /// client where its books sync by snapshot. False when a connection cannot be made
+    /// (no endpoints for the venue).
     fn add(&mut self, inst: InstrumentId, table: &Instruments, now_ns: u64) -> bool {
         let Some(i) = table.try_get(inst) else { return false };
         if self.insts.get(inst.index()).is_none_or(Option::is_some) {
@@ -700,12 +741,13 @@ impl FeedSource for LiveFeed {
         }
         let vm = VenueMarket::new(i.venue, i.market);
         let rest_synced = vm.is_snapshot_synced(&self.cfg.options);
-        if rest_synced && !self.rest.iter().any(|r| r.vm == vm) {
+        if rest_synced && self.open_rest(vm).is_err() {
             return false;
         }
         let per_connection = vm.instruments_per_connection();
         let Some(ci) = self.conns.iter().position(|c| c.vm == vm && c.insts.len() < per_connection) else {
-            return false;
+            // A new connection carries it from its first session.
+            return self.open_ws(vm, &[inst], 0, table, now_ns).is_ok();
         };
         let subs = vm.subscriptions(&i.symbol, inst, &self.cfg.options);
         let unix_s = (self.unix(now_ns) / 1_000_000_000).to_string();

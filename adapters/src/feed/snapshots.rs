@@ -76,6 +76,14 @@ impl SnapshotQueue {
         }
     }
 
+    /// Adds an endpoint with its rate limit (a market whose first instrument was added
+    /// while running); returns its index.
+    pub fn add_endpoint(&mut self, limit: RateLimit) -> usize {
+        self.limits.push(limit);
+        self.queues.push(VecDeque::with_capacity(self.state.len()));
+        self.limits.len() - 1
+    }
+
     /// Asks for a snapshot of `inst` from endpoint `endpoint`; false when one is already
     /// queued or in flight (or the instrument or endpoint is unknown).
     pub fn ask(&mut self, endpoint: usize, inst: InstrumentId) -> bool {

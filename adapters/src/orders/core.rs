@@ -100,6 +100,10 @@ pub(crate) struct Core {
     /// started (Unix ms): records settled before it are not this run's.
     funding_seen: [u64; Venue::COUNT],
     pub started_unix_ms: u64,
+    /// Keys of the funding entries booked lately (a ring, every venue), for a venue that
+    /// reports one entry both as a push and in its history: booked once.
+    funding_keys: [u64; FUNDING_KEYS],
+    funding_keys_next: usize,
     positions: Vec<Option<Qty>>,
     /// This instance's client id prefix (empty until the engine sets it).
     pub prefix: ClientPrefix,
@@ -111,6 +115,58 @@ pub(crate) struct Core {
 
 /// Foreign orders and trades remembered for deduplication.
 const FOREIGN_SEEN: usize = 256;
+
+/// Funding entries remembered for deduplication: far more than settle between two reads
+/// of a venue's funding history (a few per contract and interval).
+const FUNDING_KEYS: usize = 64;
+
+/// One funding entry of a venue's account book as both its push and its history show it:
+/// when it settled, the amount, and the balance after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FundingEntry {
+    /// When it settled (Unix ms; the deduplication compares whole seconds, the precision
+    /// every report of it has).
+    pub time_ms: u64,
+    pub change: Amount,
+    pub balance: Amount,
+}
+
+impl FundingEntry {
+    /// Reads `time` (Unix seconds, whole or with a fraction: milliseconds are kept),
+    /// `change` and `balance` as the venue wrote them; `None` when one is missing or
+    /// malformed.
+    pub fn parse(time: &[u8], change: &[u8], balance: &[u8]) -> Option<Self> {
+        let mut parts = time.splitn(2, |&b| b == b'.');
+        let digits = |b: &[u8]| -> Option<u64> {
+            if b.is_empty() || b.len() > 12 || !b.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            std::str::from_utf8(b).ok()?.parse().ok()
+        };
+        let secs = digits(parts.next()?)?;
+        let ms = match parts.next() {
+            Some(f) if !f.is_empty() => {
+                let f = &f[..f.len().min(3)];
+                digits(f)? * 10u64.pow(3 - f.len() as u32)
+            }
+            _ => 0,
+        };
+        Some(FundingEntry {
+            time_ms: secs * 1000 + ms,
+            change: wire::parse_amount(change)?,
+            balance: wire::parse_amount(balance)?,
+        })
+    }
+
+    fn key(&self, venue: Venue) -> u64 {
+        key_of(&[
+            &[venue as u8],
+            &(self.time_ms / 1000).to_le_bytes(),
+            &self.change.0.to_le_bytes(),
+            &self.balance.0.to_le_bytes(),
+        ])
+    }
+}
 
 /// A foreign order or fill as a venue room reads it.
 #[derive(Clone, Copy, Debug)]
@@ -154,6 +210,8 @@ impl Core {
             futures_balances: [None; Venue::COUNT],
             funding_seen: [0; Venue::COUNT],
             started_unix_ms: crate::orders::wire::wall_ms(),
+            funding_keys: [0; FUNDING_KEYS],
+            funding_keys_next: 0,
             positions: vec![None; instruments.capacity()],
             prefix: ClientPrefix::LEGACY,
             foreign_seen: [0; FOREIGN_SEEN],
@@ -268,6 +326,43 @@ impl Core {
         }
         self.funding_seen[venue.index()] = self.funding_seen[venue.index()].max(id);
         self.funding(venue, change, None);
+    }
+
+    /// Remembers a funding entry; false when it was booked already.
+    fn funding_first_seen(&mut self, venue: Venue, e: &FundingEntry) -> bool {
+        let key = e.key(venue);
+        if self.funding_keys.contains(&key) {
+            return false;
+        }
+        self.funding_keys[self.funding_keys_next] = key;
+        self.funding_keys_next = (self.funding_keys_next + 1) % FUNDING_KEYS;
+        true
+    }
+
+    /// A funding entry pushed on a private stream (with the balance after it): booked
+    /// unless the venue's funding history already brought it, in which case only the
+    /// balance is reported.
+    pub fn funding_push(&mut self, venue: Venue, e: FundingEntry) {
+        if self.funding_first_seen(venue, &e) {
+            self.funding(venue, Some(e.change), Some(e.balance));
+        } else {
+            self.futures_balance(venue, Some(e.balance), None);
+        }
+    }
+
+    /// An entry of a venue's funding history that a push may also have brought: booked
+    /// once, and only if it settled after this engine started ([`Core::funding_record`]).
+    /// Its balance is history, not the wallet's balance now, so none is reported.
+    pub fn funding_history(&mut self, venue: Venue, seen_before: u64, id: u64, e: FundingEntry) {
+        let v = venue.index();
+        if id <= seen_before || e.time_ms < self.started_unix_ms {
+            self.funding_seen[v] = self.funding_seen[v].max(id);
+            return;
+        }
+        self.funding_seen[v] = self.funding_seen[v].max(id);
+        if self.funding_first_seen(venue, &e) {
+            self.funding(venue, Some(e.change), None);
+        }
     }
 
     /// The newest funding record id reported on `venue`.
@@ -489,5 +584,79 @@ mod tests {
         let n: Vec<String> = core.notices.iter().map(|n| format!("{n:?}")).collect();
         assert_eq!(n[0], "mexc futures trading_disabled (1002): Contract not allow place order!");
         assert_eq!(n[1], "gateio spot auth (401): INVALID_KEY: Invalid key provided");
+    }
+
+    fn wallets(core: &mut Core) -> Vec<(Option<Amount>, Amount)> {
+        core.tracker
+            .out
+            .drain(..)
+            .filter_map(|e| match e {
+                StateInput::FuturesWallet(w) => Some((w.balance, w.funding)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn funding_entries_parse_seconds_with_or_without_a_fraction() {
+        let e = FundingEntry::parse(b"1765036800.25", b"-0.5", b"1000.5").unwrap();
+        assert_eq!(e.time_ms, 1_765_036_800_250);
+        assert_eq!(e.change, Amount::parse("-0.5").unwrap());
+        assert_eq!(e.balance, Amount::parse("1000.5").unwrap());
+        assert_eq!(FundingEntry::parse(b"1765036800", b"1", b"2").unwrap().time_ms, 1_765_036_800_000);
+        assert_eq!(FundingEntry::parse(b"1765036800.1239", b"1", b"2").unwrap().time_ms, 1_765_036_800_123);
+        for bad in [&b""[..], b"-1", b"1e9", b"12.x", b"99999999999999999999"] {
+            assert!(FundingEntry::parse(bad, b"1", b"2").is_none(), "{bad:?}");
+        }
+        assert!(FundingEntry::parse(b"1", b"", b"2").is_none());
+        assert!(FundingEntry::parse(b"1", b"1", b"").is_none());
+    }
+
+    #[test]
+    fn a_funding_entry_pushed_and_read_from_the_history_is_booked_once() {
+        let u = pipeline::testkit::universe();
+        let mut core = test_core(u.instruments.clone());
+        core.started_unix_ms = 1_000_000;
+        let amt = |t: &str| Amount::parse(t).unwrap();
+        let entry = |secs: u64, change: &str, balance: &str| FundingEntry {
+            time_ms: secs * 1000,
+            change: amt(change),
+            balance: amt(balance),
+        };
+        let v = Venue::GateIo;
+
+        // Pushed first (the push's milliseconds), then listed: one booking.
+        let mut pushed = entry(2_000, "1.5", "101.5");
+        pushed.time_ms += 437;
+        core.funding_push(v, pushed);
+        assert_eq!(wallets(&mut core), [(Some(amt("101.5")), amt("1.5"))]);
+        let seen = core.funding_seen(v);
+        core.funding_history(v, seen, 7, entry(2_000, "1.5", "101.5"));
+        assert_eq!(wallets(&mut core), []);
+        assert_eq!(core.funding_seen(v), 7);
+
+        // Listed first (the push was late), then pushed: booked once, the push's balance
+        // still reported.
+        core.funding_history(v, 7, 8, entry(2_010, "-0.25", "101.25"));
+        assert_eq!(wallets(&mut core), [(None, amt("-0.25"))]);
+        core.funding_push(v, entry(2_010, "-0.25", "101.25"));
+        assert_eq!(wallets(&mut core), [(Some(amt("101.25")), Amount::ZERO)]);
+
+        // Listed only (pushed to nobody): booked; a second answer listing it again is not.
+        core.funding_history(v, 8, 9, entry(2_020, "0.75", "102"));
+        core.funding_history(v, 9, 9, entry(2_020, "0.75", "102"));
+        assert_eq!(wallets(&mut core), [(None, amt("0.75"))]);
+
+        // Settled before this engine started: already in the balance it read.
+        core.funding_history(v, 9, 10, entry(999, "5", "50"));
+        assert_eq!(wallets(&mut core), []);
+        assert_eq!(core.funding_seen(v), 10);
+
+        // The same amount and balance at another second is another entry.
+        core.funding_push(v, entry(2_030, "0.75", "102"));
+        assert_eq!(wallets(&mut core), [(Some(amt("102")), amt("0.75"))]);
+        // ... and another venue's entry with the same figures too.
+        core.funding_push(Venue::Mexc, entry(2_030, "0.75", "102"));
+        assert_eq!(wallets(&mut core), [(Some(amt("102")), amt("0.75"))]);
     }
 }

@@ -14,7 +14,7 @@ use adapters::venues::gateio::orders::GateEntryConfig;
 use adapters::venues::mexc::orders::MexcEntryConfig;
 use pipeline::dispatch::{OrderRequest, OrderSink};
 use pipeline::journal::TimeInForce;
-use pipeline::msg::{BalanceEvent, ClientOrderId, OrderUpdate, RejectReason, StateInput};
+use pipeline::msg::{BalanceEvent, ClientOrderId, FuturesWalletEvent, OrderUpdate, RejectReason, StateInput};
 use pipeline::types::{
     Amount, AssetId, Instrument, InstrumentId, Instruments, Market, Price, Qty, Rounding, Side, Venue,
 };
@@ -128,6 +128,8 @@ pub struct Harness {
     pub instruments: Arc<Instruments>,
     pub clock: Clock,
     pub balances: Vec<BalanceEvent>,
+    /// The futures wallet reports (balances and funding), in order.
+    pub wallets: Vec<FuturesWalletEvent>,
     orders: BTreeMap<ClientOrderId, (InstrumentId, Outcome, Instant)>,
     next_op: u64,
     http: BTreeMap<(Venue, bool), Http>,
@@ -154,6 +156,7 @@ impl Harness {
             instruments,
             clock,
             balances: Vec::new(),
+            wallets: Vec::new(),
             orders: BTreeMap::new(),
             next_op: 1,
             http: BTreeMap::new(),
@@ -225,10 +228,8 @@ impl Harness {
                         entry.1.apply(&inst, o.update);
                     }
                     StateInput::Balance(b) => self.balances.push(b),
-                    StateInput::Executing(_)
-                    | StateInput::Foreign(_)
-                    | StateInput::FuturesWallet(_)
-                    | StateInput::FuturesPosition(_) => {}
+                    StateInput::FuturesWallet(w) => self.wallets.push(w),
+                    StateInput::Executing(_) | StateInput::Foreign(_) | StateInput::FuturesPosition(_) => {}
                 }
             }
             if done(self) {
@@ -239,6 +240,20 @@ impl Harness {
             }
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    /// The funding booked on `venue` so far, from the wallet reports.
+    pub fn funding_booked(&self, venue: Venue) -> Amount {
+        self.wallets.iter().filter(|w| w.venue == venue).map(|w| w.funding).sum()
+    }
+
+    /// A fresh sink in place of this one (an engine's restart): the old one's
+    /// connections close.
+    pub fn restart_sink(&mut self) {
+        let cfg = config_for(&self.sim);
+        self.sink =
+            VenueSink::new(&cfg, creds_for(&self.sim), self.instruments.clone(), None, self.clock.clone())
+                .unwrap();
     }
 
     pub fn outcome(&self, client: ClientOrderId) -> Outcome {

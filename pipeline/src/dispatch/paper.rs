@@ -20,6 +20,12 @@
 //!   venue's futures account is its balance of the futures' quote asset;
 //! - answers queries from its order history (`Status`), or `Rejected(NotFound)`.
 //!
+//! Balances are kept per venue and per asset slot of the table (strided by
+//! [`Instruments::asset_capacity`]), so an asset added while running has its balance; a
+//! `paper.balances` entry naming an asset no instrument trades at start is credited the
+//! first time an order meets that asset in the table (an instrument of it added while
+//! running).
+//!
 //! Events are queued in pre-sized buffers; nothing allocates after construction.
 
 use std::collections::VecDeque;
@@ -87,9 +93,9 @@ pub struct PaperBalance {
     pub amount: Exact,
 }
 
-/// A paper configuration naming an asset no instrument trades.
+/// A paper configuration naming no asset (an empty name).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("paper.balances names asset `{0}`, which no instrument trades")]
+#[error("paper.balances names asset `{0}`, which is not an asset name")]
 pub struct PaperConfigError(pub String);
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -123,6 +129,11 @@ pub struct PaperSink {
     next_slot: usize,
     balance: Vec<Amount>,
     known: Vec<bool>,
+    /// `paper.balances` of assets no instrument traded at start, credited when the asset
+    /// is added to the table.
+    later: Vec<PaperBalance>,
+    /// Assets of the table whose configured balances are credited.
+    assets_seen: usize,
     events: VecDeque<StateInput>,
     next_trade: u64,
     next_order: u64,
@@ -163,15 +174,24 @@ impl PaperSink {
         books: Rx<BookTop>,
         clock: Clock,
     ) -> Result<Self, PaperConfigError> {
-        let assets = instruments.asset_count();
+        let assets = instruments.asset_capacity();
         let mut balance = vec![Amount::ZERO; Venue::COUNT * assets];
         let mut known = vec![false; Venue::COUNT * assets];
+        let mut later = Vec::new();
         for b in &config.balances {
-            let a = instruments.find_asset(&b.asset).ok_or_else(|| PaperConfigError(b.asset.clone()))?;
-            let i = b.venue.index() * assets + a.index();
-            balance[i] = b.amount.amount();
-            known[i] = true;
+            if b.asset.trim().is_empty() {
+                return Err(PaperConfigError(b.asset.clone()));
+            }
+            match instruments.find_asset(&b.asset) {
+                Some(a) => {
+                    let i = b.venue.index() * assets + a.index();
+                    balance[i] = b.amount.amount();
+                    known[i] = true;
+                }
+                None => later.push(b.clone()),
+            }
         }
+        let assets_seen = instruments.asset_count();
         Ok(Self {
             books,
             latest: (0..instruments.capacity())
@@ -184,6 +204,8 @@ impl PaperSink {
             next_slot: 0,
             balance,
             known,
+            later,
+            assets_seen,
             events: VecDeque::with_capacity(EVENTS),
             next_trade: 1,
             next_order: 1,
@@ -204,8 +226,31 @@ impl PaperSink {
     }
 
     fn index(&self, venue: Venue, asset: AssetId) -> Option<usize> {
-        let assets = self.instruments.asset_count();
+        let assets = self.instruments.asset_capacity();
         (asset.index() < assets).then(|| venue.index() * assets + asset.index())
+    }
+
+    /// Credits the configured balances of assets added to the table since the last
+    /// look (cold: only when the table has a new asset).
+    fn take_new_assets(&mut self) {
+        let count = self.instruments.asset_count();
+        if count == self.assets_seen {
+            return;
+        }
+        self.assets_seen = count;
+        let instruments = Arc::clone(&self.instruments);
+        let mut k = 0;
+        while k < self.later.len() {
+            let b = &self.later[k];
+            match instruments.find_asset(&b.asset).and_then(|a| self.index(b.venue, a)) {
+                Some(i) => {
+                    self.balance[i] = b.amount.amount();
+                    self.known[i] = true;
+                    self.later.swap_remove(k);
+                }
+                None => k += 1,
+            }
+        }
     }
 
     fn push(&mut self, e: StateInput) {
@@ -271,6 +316,7 @@ impl PaperSink {
 
     /// Matches one order that has reached the venue.
     fn execute(&mut self, req: OrderRequest, now: u64) {
+        self.take_new_assets();
         let venue_order = paper_id(self.next_order);
         self.next_order += 1;
         let reject = |s: &mut Self, r| s.order_event(&req, OrderUpdate::Rejected(r), venue_order, now);
@@ -480,6 +526,7 @@ impl OrderSink for PaperSink {
     }
 
     fn query_balances(&mut self, venue: Venue) -> Result<(), SinkError> {
+        self.take_new_assets();
         let now = now_ns(&self.clock);
         for a in 0..self.instruments.asset_count() {
             let asset = AssetId(a as u16);

@@ -554,3 +554,70 @@ fn the_paper_dispatcher_runs_an_operation_end_to_end() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_paper_venue_credits_a_configured_asset_once_an_added_instrument_brings_it() {
+    use crate::types::{AssetId, Instruments, Market};
+    let mut t = Instruments::from_specs(&[testkit::spec(
+        Venue::GateIo,
+        Market::Spot,
+        "BTC_USDT",
+        "BTC",
+        "USDT",
+        "0.1",
+        "0.0001",
+        "3",
+        "1",
+        "0.001",
+    )])
+    .unwrap();
+    t.reserve(4, 4);
+    let t = Arc::new(t);
+    let (clock, _mock) = Clock::mock();
+    let (_books, rx) = testkit::ring(8);
+    let balance = |asset: &str, amount: i64| PaperBalance {
+        venue: Venue::GateIo,
+        asset: asset.into(),
+        amount: crate::units::Exact(Amount::from_int(amount)),
+    };
+    // SOL is traded by no instrument at start: held, not refused.
+    let config =
+        PaperConfig { balances: vec![balance("USDT", 10_000), balance("SOL", 200)], ..Default::default() };
+    let mut sink = PaperSink::new(&config, t.clone(), rx, clock).unwrap();
+    let balances = |sink: &mut PaperSink| {
+        sink.query_balances(Venue::GateIo).unwrap();
+        let mut v = Vec::new();
+        sink.poll(usize::MAX, &mut |e| v.push(e));
+        v.into_iter()
+            .filter_map(|e| match e {
+                StateInput::Balance(b) => Some((b.asset, b.available)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    // The first poll announces every venue's balances: taken first.
+    sink.poll(usize::MAX, &mut |_| {});
+    let usdt = t.find_asset("USDT").unwrap();
+    assert_eq!(balances(&mut sink), [(usdt, Amount::from_int(10_000))]);
+    // SOL/USDT added while running: SOL takes the next asset slot and its balance.
+    t.append(&testkit::spec(
+        Venue::GateIo,
+        Market::Spot,
+        "SOL_USDT",
+        "SOL",
+        "USDT",
+        "0.01",
+        "0.001",
+        "3",
+        "1",
+        "0.001",
+    ))
+    .unwrap();
+    let sol = t.find_asset("SOL").unwrap();
+    assert_eq!(sol, AssetId(2));
+    let mut seen = balances(&mut sink);
+    seen.sort_by_key(|(a, _)| a.0);
+    assert_eq!(seen, [(usdt, Amount::from_int(10_000)), (sol, Amount::from_int(200))]);
+    assert_eq!(sink.balance(Venue::GateIo, sol), Amount::from_int(200));
+    assert_eq!(sink.balance(Venue::Mexc, sol), Amount::ZERO, "per venue");
+}

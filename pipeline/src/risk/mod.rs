@@ -111,6 +111,8 @@ pub struct RiskGate {
     exec_time_ns: u64,
     futures_margin: Rate,
     usd: Vec<bool>,
+    /// `usd_assets`: the flags are derived again when an added instrument brings an asset.
+    usd_names: Vec<String>,
     // State.
     next_op: u64,
     halted: bool,
@@ -171,11 +173,11 @@ impl RiskGate {
         }
         // Sized by the table's capacity: an instrument added while running has its slots.
         let n = instruments.capacity();
-        let assets = instruments.asset_count();
+        // Per-asset state by the table's asset capacity, and per (venue, asset) strided by
+        // it: an asset added while running has its slots too.
+        let assets = instruments.asset_capacity();
         let mut usd = vec![false; assets];
-        for a in config.usd_assets.iter().filter_map(|a| instruments.find_asset(a)) {
-            usd[a.index()] = true;
-        }
+        instruments.flag_assets(&config.usd_assets, &mut usd);
         let now = now_ns(&clock);
         stats.last_op_id.set(last_op_id as i64);
         Ok(Self {
@@ -191,6 +193,7 @@ impl RiskGate {
             exec_time_ns: ms_to_ns(config.max_execution_time_ms),
             futures_margin: config.futures_margin_bps.rate(),
             usd,
+            usd_names: config.usd_assets.clone(),
             next_op: last_op_id.saturating_add(1),
             halted: false,
             reconciling: 0,
@@ -274,7 +277,7 @@ impl RiskGate {
     }
 
     fn balance_index(&self, venue: Venue, asset: AssetId) -> Option<usize> {
-        let assets = self.instruments.asset_count();
+        let assets = self.instruments.asset_capacity();
         (asset.index() < assets).then(|| Venue::COUNT + venue.index() * assets + asset.index())
     }
 
@@ -325,6 +328,8 @@ impl RiskGate {
                 for i in self.instruments.iter() {
                     self.limiter.add(i, now);
                 }
+                // A new asset's flags (its balance, reserved and net slots are sized).
+                self.instruments.flag_assets(&self.usd_names, &mut self.usd);
             }
             RiskControl::ResetBreakers => {
                 let before = self.breakers.open_flags();

@@ -59,7 +59,8 @@ pub struct MoneyBoard {
 
 impl MoneyBoard {
     pub fn new(instruments: &Instruments) -> Arc<Self> {
-        let assets = instruments.asset_count();
+        // By the asset capacity: an asset added while running has its cells.
+        let assets = instruments.asset_capacity();
         let cells = |n: usize| (0..n).map(|_| AmountCell::new()).collect::<Vec<_>>();
         Arc::new(Self {
             assets,
@@ -296,7 +297,8 @@ pub struct Accounting {
 
 impl Accounting {
     pub fn new(instruments: &Instruments, usd: &[bool]) -> Self {
-        let assets = instruments.asset_count();
+        // By the asset capacity: an asset added while running has its wallet and lot.
+        let assets = instruments.asset_capacity();
         Self {
             assets,
             usd: (0..assets).map(|a| usd.get(a).copied().unwrap_or(false)).collect(),
@@ -310,6 +312,13 @@ impl Accounting {
             realized_usd: Amount::ZERO,
             fees_usd: Amount::ZERO,
             funding_usd: Amount::ZERO,
+        }
+    }
+
+    /// Takes the USD flags again (an asset added while running; cold).
+    pub fn set_usd(&mut self, usd: &[bool]) {
+        for (mine, &u) in self.usd.iter_mut().zip(usd) {
+            *mine = u;
         }
     }
 

@@ -84,10 +84,11 @@ pub struct DriftLine {
 /// What reconciliation found, for the cold side: written by the state stage only.
 #[derive(Debug)]
 pub struct DriftBoard {
+    /// The table's asset capacity: the stride of the per-(venue, asset) slots.
     assets: usize,
-    names: Vec<String>,
+    /// Asset names and futures cash assets are read from the table when a line is
+    /// described (an asset or perpetual added while running included).
     instruments: Arc<Instruments>,
-    futures_asset: [Option<AssetId>; Venue::COUNT],
     known: Vec<Gauge>,
     expected: Vec<AmountCell>,
     actual: Vec<AmountCell>,
@@ -100,13 +101,11 @@ pub struct DriftBoard {
 
 impl DriftBoard {
     pub fn new(instruments: &Arc<Instruments>) -> Arc<Self> {
-        let assets = instruments.asset_count();
+        let assets = instruments.asset_capacity();
         let n = Venue::COUNT * assets + Venue::COUNT + instruments.capacity();
         Arc::new(Self {
             assets,
-            names: (0..assets).map(|a| instruments.asset_name(AssetId(a as u16)).to_owned()).collect(),
             instruments: Arc::clone(instruments),
-            futures_asset: futures_assets(instruments),
             known: (0..n).map(|_| Gauge::default()).collect(),
             expected: (0..n).map(|_| AmountCell::new()).collect(),
             actual: (0..n).map(|_| AmountCell::new()).collect(),
@@ -120,13 +119,13 @@ impl DriftBoard {
     fn describe(&self, slot: usize) -> Option<(Venue, Account, String)> {
         let spot = Venue::COUNT * self.assets;
         let contracts = spot + Venue::COUNT;
-        let name = |a: AssetId| self.names.get(a.index()).cloned().unwrap_or_default();
+        let name = |a: AssetId| self.instruments.asset_name(a).to_owned();
         if slot < spot {
             let v = Venue::ALL[slot / self.assets.max(1)];
             Some((v, Account::Spot, name(AssetId((slot % self.assets) as u16))))
         } else if slot < contracts {
             let v = *Venue::ALL.get(slot - spot)?;
-            Some((v, Account::Futures, name(self.futures_asset[v.index()]?)))
+            Some((v, Account::Futures, name(futures_assets(&self.instruments)[v.index()]?)))
         } else {
             let inst = self.instruments.try_get(InstrumentId(u16::try_from(slot - contracts).ok()?))?;
             Some((inst.venue, Account::Contracts, format!("{} contracts", inst.symbol)))
@@ -210,7 +209,8 @@ pub(super) struct Reconciler {
 
 impl Reconciler {
     pub(super) fn new(instruments: &Arc<Instruments>) -> Self {
-        let assets = instruments.asset_count();
+        // Strided by the asset capacity: an asset added while running has its wallets.
+        let assets = instruments.asset_capacity();
         Self {
             assets,
             wallets: vec![Wallet::default(); Venue::COUNT * assets + Venue::COUNT + instruments.capacity()],
@@ -219,6 +219,17 @@ impl Reconciler {
             halted: [false; Venue::COUNT],
             enabled: true,
             board: None,
+        }
+    }
+
+    /// Takes an instrument added while running: a venue's first perpetual names the
+    /// asset its futures cash is in (cold).
+    pub(super) fn on_listed(&mut self, instruments: &Instruments) {
+        let now = futures_assets(instruments);
+        for (mine, found) in self.futures_asset.iter_mut().zip(now) {
+            if mine.is_none() {
+                *mine = found;
+            }
         }
     }
 

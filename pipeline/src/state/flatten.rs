@@ -10,7 +10,9 @@
 //! the asset, asks the risk gate for one order that takes it back to zero
 //! ([`crate::msg::RiskUpdate::Flatten`]). The order is an operation of its own (kind
 //! `flatten`), journaled, checked and recovered like any other. What stays below every
-//! venue's minimum order cannot be traded and is reported as open exposure.
+//! venue's minimum order cannot be traded: it is open exposure, and also counted apart as
+//! dust ([`is_dust`], the report's `dust_usd`), so that a reader can tell it from exposure
+//! left unhedged.
 
 use crate::msg::Leg;
 use crate::types::{Amount, AssetId, Instrument, Market, Price, Rate, Rounding, Side};
@@ -44,18 +46,55 @@ pub(super) fn order<'a>(
         .filter(|(i, ..)| i.market == Market::Spot && i.trading_enabled)
         .filter_map(|(inst, held, bid, ask)| {
             let touch = if side == Side::Sell { bid } else { ask }?;
-            let qty = inst.round_qty(inst.qty_for_base(Amount(net.0.abs()), Rounding::Floor)?);
-            let price = through(inst, touch, side, slip);
-            let notional = inst.notional(price, qty, Rounding::Floor)?;
-            if !qty.is_positive() || qty < inst.min_qty || notional < inst.min_notional {
-                return None;
-            }
+            let (price, qty) = sized(inst, net, touch, side, slip)?;
             // What is held there, counted the way this order reduces it.
             let held = held.0.saturating_mul(i128::from(side.opposite().sign()));
             Some((held, std::cmp::Reverse(inst.id.0), Leg { inst: inst.id, side, price, qty }))
         })
         .max_by_key(|&(held, id, _)| (held, id))
         .map(|(.., leg)| leg)
+}
+
+/// The limit and quantity of an order taking `net` back toward zero on `inst` from its
+/// `touch`, if it clears the venue's lot, minimum quantity and minimum notional.
+fn sized(
+    inst: &Instrument,
+    net: Amount,
+    touch: Price,
+    side: Side,
+    slip: Rate,
+) -> Option<(Price, crate::types::Qty)> {
+    let qty = inst.round_qty(inst.qty_for_base(Amount(net.0.abs()), Rounding::Floor)?);
+    let price = through(inst, touch, side, slip);
+    let notional = inst.notional(price, qty, Rounding::Floor)?;
+    if !qty.is_positive() || qty < inst.min_qty || notional < inst.min_notional {
+        return None;
+    }
+    Some((price, qty))
+}
+
+/// Whether `net` is dust: not zero, quoted on at least one of `candidates` (as for
+/// [`order`]), and below the minimum order of every one that quotes it, so that no
+/// flatten can trade it. A net no venue quotes now is not called dust: it may clear a
+/// minimum once a book is back.
+pub(super) fn is_dust<'a>(
+    net: Amount,
+    candidates: impl Iterator<Item = (&'a Instrument, Amount, Option<Price>, Option<Price>)>,
+    slip: Rate,
+) -> bool {
+    if net.is_zero() {
+        return false;
+    }
+    let side = if net.0 > 0 { Side::Sell } else { Side::Buy };
+    let mut quoted = false;
+    for (inst, _, bid, ask) in candidates.filter(|(i, ..)| i.market == Market::Spot && i.trading_enabled) {
+        let Some(touch) = (if side == Side::Sell { bid } else { ask }) else { continue };
+        quoted = true;
+        if sized(inst, net, touch, side, slip).is_some() {
+            return false;
+        }
+    }
+    quoted
 }
 
 /// `price` moved `slip` against us (up for a buy, down for a sell), on the tick.
@@ -148,5 +187,23 @@ mod tests {
         );
         assert_eq!(order(Amount::ZERO, [book(g)].into_iter(), Rate::ZERO), None);
         assert_eq!(order(amount("0.01"), [book(perp)].into_iter(), Rate::ZERO), None, "spot only");
+    }
+
+    #[test]
+    fn dust_is_a_quoted_net_below_every_venues_minimum() {
+        let u = universe();
+        let (g, m) = (u.instruments.get(u.gate_btc), u.instruments.get(u.mexc_btc));
+        let book = |i| (i, Amount::ZERO, Some(px(i, "49990")), Some(px(i, "50000")));
+        // 0.00001 BTC (0.5 USDT): below Gate's lot and MEXC's 1 USDT minimum, either way.
+        for net in ["0.00001", "-0.00001"] {
+            assert!(is_dust(amount(net), [book(g), book(m)].into_iter(), Rate::ZERO), "{net}");
+            assert_eq!(order(amount(net), [book(g), book(m)].into_iter(), Rate::ZERO), None);
+        }
+        // 0.00004 BTC clears MEXC's minimum: a flatten, not dust.
+        assert!(!is_dust(amount("0.00004"), [book(g), book(m)].into_iter(), Rate::ZERO));
+        // Nothing, or nothing quoted: not dust.
+        assert!(!is_dust(Amount::ZERO, [book(g)].into_iter(), Rate::ZERO));
+        assert!(!is_dust(amount("0.00001"), [(g, Amount::ZERO, None, None)].into_iter(), Rate::ZERO));
+        assert!(!is_dust(amount("0.00001"), std::iter::empty(), Rate::ZERO));
     }
 }

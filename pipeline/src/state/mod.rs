@@ -197,7 +197,9 @@ impl StateKeeper {
         }
         // Sized by the table's capacity: an instrument added while running has its slots.
         let n = instruments.capacity();
-        let assets = instruments.asset_count();
+        // Per asset by the asset capacity, per (venue, asset) strided by it: an asset
+        // added while running has its slots.
+        let assets = instruments.asset_capacity();
         let wall_ms: fn() -> u64 = system_wall_ms;
         let val = Valuation::new(instruments.clone(), &config.usd_assets, config.max_data_age_ms);
         let acct = accounting::Accounting::new(&instruments, val.usd_flags());
@@ -374,7 +376,7 @@ impl StateKeeper {
 
     /// The last balance `venue` reported for `asset`.
     pub fn balance(&self, venue: Venue, asset: AssetId) -> Amount {
-        let assets = self.instruments.asset_count();
+        let assets = self.instruments.asset_capacity();
         if asset.index() >= assets {
             return Amount::ZERO;
         }
@@ -490,7 +492,7 @@ impl StateKeeper {
                     m.report_spot(&self.acct, b.venue, b.asset, b.available.saturating_add(b.locked));
                 }
                 self.drift_spot_report(b.venue, b.asset, b.available.saturating_add(b.locked));
-                let assets = self.instruments.asset_count();
+                let assets = self.instruments.asset_capacity();
                 if b.asset.index() < assets {
                     self.balances[b.venue.index() * assets + b.asset.index()] = b.available;
                     self.tell_risk(RiskUpdate::Balance {
@@ -645,9 +647,20 @@ impl StateKeeper {
             StateControl::Resume => self.resume(),
             StateControl::AckDrift { venue } => self.ack_drift(venue),
             StateControl::Listed { inst, added } => {
-                // The table's slots were sized at start: nothing to grow here; the
+                // The table's slots (instruments and assets) were sized at start: what is
+                // derived per asset is derived again for a new asset or pair (USD flags,
+                // the book that marks an asset, a venue's futures cash asset), and the
+                // venue is asked for its balances, which now name the new asset. The
                 // record lets a restart keep the id and know whether to trade it.
                 self.journal(Record::InstrumentListed { inst, added, wall_ms: (self.wall_ms)() });
+                if added {
+                    self.val.on_listed();
+                    self.acct.set_usd(self.val.usd_flags());
+                    self.drift.on_listed(&self.instruments);
+                    if let Some(i) = self.instruments.try_get(inst) {
+                        self.send(Command::QueryBalances { venue: i.venue });
+                    }
+                }
             }
             StateControl::Retry { op } => {
                 if let Some(k) = self.find_op(op) {
@@ -845,7 +858,9 @@ impl StateKeeper {
     /// asset at a time, none while an operation or a basis exit trades the asset.
     fn flatten(&mut self, now: u64) {
         let mut pending = 0;
-        for a in 0..self.flatten_sent_ns.len() {
+        let mut dust = Amount::ZERO;
+        // The assets interned so far (the slots beyond are for assets added later).
+        for a in 0..self.instruments.asset_count().min(self.flatten_sent_ns.len()) {
             let asset = AssetId(a as u16);
             if self.val.is_usd(asset) {
                 continue;
@@ -876,7 +891,7 @@ impl StateKeeper {
                 .filter_map(|i| i.base_amount(acct.contracts(i)))
                 .fold(spot, Amount::saturating_add);
             let val = &self.val;
-            let candidates =
+            let candidates = || {
                 self.instruments.iter().filter(|i| i.base == asset && val.is_usd(i.quote)).filter_map(|i| {
                     let top = val.fresh_book(i.id, now)?;
                     Some((
@@ -885,8 +900,17 @@ impl StateKeeper {
                         top.best_bid().map(|l| l.price),
                         top.best_ask().map(|l| l.price),
                     ))
-                });
-            let Some(leg) = flatten::order(net, candidates, self.cfg.unwind_slippage_bps.rate()) else {
+                })
+            };
+            let slip = self.cfg.unwind_slippage_bps.rate();
+            let Some(leg) = flatten::order(net, candidates(), slip) else {
+                // Below every venue's minimum order: left open, counted apart.
+                if flatten::is_dust(net, candidates(), slip)
+                    && let Some(v) =
+                        val.usd_rate(asset).and_then(|r| net.abs().mul(r, crate::types::Rounding::Floor))
+                {
+                    dust = dust.saturating_add(v);
+                }
                 continue;
             };
             pending += 1;
@@ -899,6 +923,7 @@ impl StateKeeper {
             self.tell_risk(RiskUpdate::Flatten { leg });
         }
         self.stats.flatten_pending.set(pending);
+        self.stats.dust_usd.set(dust);
     }
 
     fn close(&mut self, k: usize, balanced: bool, now: u64) {

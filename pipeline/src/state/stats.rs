@@ -55,6 +55,9 @@ pub struct StateStats {
     pub pending_reconcile: Gauge,
     /// Assets whose leftover clears a venue's minimum order, waiting to be flattened.
     pub flatten_pending: Gauge,
+    /// What the engine's trading left below every venue's minimum order, in USD (the
+    /// flattener cannot trade it; it is part of the open exposure).
+    pub dust_usd: AmountCell,
     pub killed: Gauge,
     pub realized_pnl: AmountCell,
     pub daily_pnl: AmountCell,
@@ -84,6 +87,7 @@ impl StateStats {
             open: [self.open_executing.get(), self.open_recovering.get(), self.open_awaiting_operator.get()],
             pending_reconcile: self.pending_reconcile.get(),
             flatten_pending: self.flatten_pending.get(),
+            dust_usd: self.dust_usd.get(),
             killed: self.killed.get() != 0,
             realized_pnl: self.realized_pnl.get(),
             daily_pnl: self.daily_pnl.get(),
@@ -115,6 +119,8 @@ pub struct StateSnapshot {
     pub pending_reconcile: i64,
     /// Assets waiting to be flattened.
     pub flatten_pending: i64,
+    /// Leftovers below every venue's minimum order, in USD.
+    pub dust_usd: Amount,
     pub killed: bool,
     pub realized_pnl: Amount,
     pub daily_pnl: Amount,

@@ -766,6 +766,11 @@ fn flattens(r: &Rig) -> Vec<Leg> {
 /// A completed spot-spot operation whose Gate buy of 0.01 BTC paid its fee in BTC:
 /// 0.0002 leaves Gate's position, so it holds 0.0098 on Gate against 0.01 sold on MEXC.
 fn fee_in_the_base_asset(r: &mut Rig, op: u64) {
+    fee_of_in_the_base_asset(r, op, "0.0002");
+}
+
+/// The same with a fee of `fee` BTC.
+fn fee_of_in_the_base_asset(r: &mut Rig, op: u64, fee: &str) {
     r.books("49990", "50000");
     let (g, m) = (r.u.gate_btc, r.u.mexc_btc);
     let gi = r.inst(g);
@@ -774,7 +779,7 @@ fn fee_in_the_base_asset(r: &mut Rig, op: u64) {
         price: px(&gi, "50000"),
         qty: qty(&gi, "0.01"),
         cum_qty: qty(&gi, "0.01"),
-        fee: Amount::parse("0.0002").unwrap(),
+        fee: Amount::parse(fee).unwrap(),
         fee_asset: gi.base,
         trade_id: 1,
     };
@@ -809,6 +814,24 @@ fn a_fee_taken_in_the_base_asset_is_bought_back_where_least_is_held() {
     r.advance(1_000);
     r.books("49990", "50000");
     assert_eq!(flattens(&r).len(), 2, "asked again: the risk gate started nothing");
+}
+
+#[test]
+fn a_leftover_below_every_venues_minimum_is_counted_as_dust_not_flattened() {
+    let mut r = Rig::new();
+    // 0.00001 BTC (about 0.5 USD): below Gate's lot and MEXC's 1 USDT minimum.
+    fee_of_in_the_base_asset(&mut r, 16, "0.00001");
+    r.advance(1_000);
+    r.books("49990", "50000");
+    assert!(flattens(&r).is_empty());
+    let dust = r.s.stats().snapshot().dust_usd;
+    assert!(dust > Amount::parse("0.4").unwrap() && dust < Amount::parse("0.6").unwrap(), "{dust}");
+
+    // A leftover a venue can trade is flattened, not dust.
+    let mut r = Rig::new();
+    fee_in_the_base_asset(&mut r, 13);
+    assert_eq!(flattens(&r).len(), 1);
+    assert_eq!(r.s.stats().snapshot().dust_usd, Amount::ZERO);
 }
 
 #[test]

@@ -113,6 +113,8 @@ impl Flows {
 pub(super) struct Valuation {
     instruments: Arc<Instruments>,
     usd: Vec<bool>,
+    /// `usd_assets`: the flags are derived again when an instrument is added.
+    usd_names: Vec<String>,
     /// For each asset, the spot instrument that marks it in USD (the first in the table
     /// quoted in a USD asset).
     usd_inst: Vec<Option<InstrumentId>>,
@@ -124,20 +126,8 @@ impl Valuation {
     /// `usd_assets` are worth one US dollar each; books older than `max_data_age_ms` do
     /// not price recovery.
     pub(super) fn new(instruments: Arc<Instruments>, usd_assets: &[String], max_data_age_ms: u64) -> Self {
-        let assets = instruments.asset_count();
-        let mut usd = vec![false; assets];
-        for a in usd_assets.iter().filter_map(|a| instruments.find_asset(a)) {
-            usd[a.index()] = true;
-        }
-        let mut usd_inst = vec![None; assets];
-        for i in instruments.iter() {
-            if i.market == crate::types::Market::Spot
-                && usd[i.quote.index()]
-                && usd_inst[i.base.index()].is_none()
-            {
-                usd_inst[i.base.index()] = Some(i.id);
-            }
-        }
+        // By the asset capacity: an asset added while running has its slots.
+        let assets = instruments.asset_capacity();
         // Every slot of the table: an instrument added while running has its own.
         let books = (0..instruments.capacity())
             .map(|k| BookSlot {
@@ -148,7 +138,31 @@ impl Valuation {
                 ask: Price(0),
             })
             .collect();
-        Self { instruments, usd, usd_inst, books, max_age_ns: ms_to_ns(max_data_age_ms) }
+        let mut v = Self {
+            instruments,
+            usd: vec![false; assets],
+            usd_names: usd_assets.to_vec(),
+            usd_inst: vec![None; assets],
+            books,
+            max_age_ns: ms_to_ns(max_data_age_ms),
+        };
+        v.on_listed();
+        v
+    }
+
+    /// Derives the USD flags and the instruments that mark each asset in USD, for the
+    /// table as it stands: at start, and again when an instrument is added while running
+    /// (a new asset, or a new USD-quoted spot pair of one). Cold; allocates nothing.
+    pub(super) fn on_listed(&mut self) {
+        self.instruments.flag_assets(&self.usd_names, &mut self.usd);
+        for i in self.instruments.iter() {
+            if i.market == crate::types::Market::Spot
+                && self.usd.get(i.quote.index()).copied().unwrap_or(false)
+                && self.usd_inst.get(i.base.index()).is_some_and(Option::is_none)
+            {
+                self.usd_inst[i.base.index()] = Some(i.id);
+            }
+        }
     }
 
     /// Takes a top from the book stage.

@@ -86,11 +86,8 @@ pub enum InstrumentsError {
         "the instrument table is full ({0} instruments reserved at start; raise [market] max_instruments)"
     )]
     Full(usize),
-    #[error(
-        "asset {0} is not traded by this run: a pair added while running trades assets already loaded \
-         (add a pair of it to [market] and restart)"
-    )]
-    NewAsset(String),
+    #[error("no asset slot is left for {0} ({1} assets reserved at start; raise [market] max_assets)")]
+    AssetsFull(String, usize),
 }
 
 /// An instrument ready for the hot path.
@@ -228,9 +225,12 @@ const POW10_TABLE: [i128; 39] = {
 /// reads a complete instrument with no lock, and nothing a stage holds ever moves or
 /// reallocates. Ids only grow; a removed instrument keeps its slot and id. Stages size
 /// their per-instrument arrays by [`Instruments::capacity`] so that an id added later
-/// indexes them directly. Assets are fixed once shared: an append names assets already
-/// interned (per-asset state, such as balances and valuation, is derived at start).
-/// The symbol and asset-name maps sit behind a `RwLock`: lookups by name are cold-path
+/// indexes them directly. Assets grow the same way: an append interns a new asset into
+/// a reserved asset slot ([`Instruments::asset_capacity`], `[market] max_assets`), and
+/// stages size their per-asset arrays by that capacity (a per-venue array of assets is
+/// strided by it), so a new asset id indexes them directly too; what a stage derives per
+/// asset (whether it is a USD asset, the book that values it) it derives again when told
+/// of an added instrument. The symbol and asset-name maps sit behind a `RwLock`: lookups by name are cold-path
 /// (configuration, the control socket, private-stream symbols), and the only writer is
 /// an append. Worst case: `capacity` instruments, fixed at
 /// start; an append beyond it is refused.
@@ -342,19 +342,28 @@ impl Instruments {
     }
 
     /// Appends an instrument while the table is shared (an instrument added while
-    /// running): into a reserved slot, refused with [`InstrumentsError::Full`] when every
-    /// slot (or asset slot) is taken. Cold path: hashes, allocates the instrument's
-    /// strings, takes the writer lock.
+    /// running): into a reserved slot, interning an asset the table does not know yet
+    /// into a reserved asset slot; refused with [`InstrumentsError::Full`] when every
+    /// instrument slot is taken and [`InstrumentsError::AssetsFull`] when a new asset has
+    /// no slot (nothing is published then). Cold path: hashes, allocates the
+    /// instrument's strings, takes the writer lock.
     pub fn append(&self, s: &InstrumentSpec) -> Result<InstrumentId, InstrumentsError> {
         let _w = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Per-asset state (balances, valuation) is sized and derived at start: a pair
-        // added while running trades assets the engine knows already.
-        if let Some(a) = [&s.base, &s.quote].into_iter().find(|a| self.find_asset(a).is_none()) {
-            return Err(InstrumentsError::NewAsset(a.to_ascii_uppercase()));
-        }
         if self.len() >= self.capacity() {
             return Err(InstrumentsError::Full(self.capacity()));
         }
+        let mut new = Vec::new();
+        for a in [&s.base, &s.quote] {
+            let a = a.to_ascii_uppercase();
+            if self.find_asset(&a).is_none() && !new.contains(&a) {
+                new.push(a);
+            }
+        }
+        if let Some(a) = new.last().filter(|_| self.asset_count() + new.len() > self.asset_capacity()) {
+            return Err(InstrumentsError::AssetsFull(a.clone(), self.asset_capacity()));
+        }
+        // `insert` interns the assets only once every field is known good: a refusal
+        // publishes nothing.
         self.insert(s)
     }
 
@@ -505,6 +514,17 @@ impl Instruments {
         self.assets.len()
     }
 
+    /// Flags, for each asset interned so far, whether `names` names it (case
+    /// insensitive): the per-asset flags a stage derives from configuration (USD assets),
+    /// derived again when an added instrument brings a new asset. `flags` is sized by
+    /// [`Instruments::asset_capacity`]; an asset past its end is left out. Cold path.
+    pub fn flag_assets(&self, names: &[String], flags: &mut [bool]) {
+        for (a, f) in flags.iter_mut().enumerate().take(self.asset_count()) {
+            let name = self.asset_name(AssetId(a as u16));
+            *f = names.iter().any(|n| n.eq_ignore_ascii_case(name));
+        }
+    }
+
     /// `BASE/QUOTE`, the canonical name shared by an asset pair across venues.
     pub fn pair_name(&self, id: InstrumentId) -> String {
         let i = self.get(id);
@@ -624,11 +644,8 @@ mod tests {
         assert_eq!(reader.find(Venue::Mexc, Market::Spot, "ETHBTC"), Some(id));
         assert_eq!(reader.iter().map(|i| i.id.0).collect::<Vec<_>>(), [0, 1, 2]);
         assert_eq!(reader.get(btc).symbol, "BTC_USDT", "earlier ids unchanged");
-        // Refused: a listed twice, an asset the table does not know, past the capacity.
+        // Refused: a listed twice, past the capacity.
         assert!(matches!(shared.append(&cross), Err(InstrumentsError::Duplicate { .. })));
-        let mut sol = spec(Venue::Mexc, Market::Spot, "SOLUSDT", "0.01", "0.01", "1");
-        sol.base = "sol".into();
-        assert_eq!(shared.append(&sol), Err(InstrumentsError::NewAsset("SOL".into())));
         assert_eq!(shared.len(), 3, "a refusal publishes nothing");
         shared.append(&spec(Venue::Mexc, Market::Spot, "BTCUSDT", "0.01", "0.0001", "1")).unwrap();
         let e =
@@ -639,6 +656,43 @@ mod tests {
         // A copy is the table as it stands, with the same capacity.
         let copy = (*shared).clone();
         assert_eq!((copy.len(), copy.capacity()), (4, 4));
+    }
+
+    fn e_text(r: &Result<InstrumentId, InstrumentsError>) -> String {
+        r.as_ref().map_or_else(ToString::to_string, |id| format!("appended {id:?}"))
+    }
+
+    #[test]
+    fn a_shared_table_interns_new_assets_into_reserved_asset_slots() {
+        let mut t = Instruments::new();
+        t.add(&spec(Venue::GateIo, Market::Spot, "BTC_USDT", "0.01", "0.0001", "1")).unwrap();
+        t.reserve(8, 4);
+        assert_eq!((t.asset_count(), t.asset_capacity()), (2, 4));
+        let shared = std::sync::Arc::new(t);
+        // SOL/USDT: one new asset, the next asset id, seen by every holder.
+        let mut sol = spec(Venue::Mexc, Market::Spot, "SOLUSDT", "0.01", "0.01", "1");
+        sol.base = "sol".into();
+        let id = shared.append(&sol).unwrap();
+        let a = shared.get(id).base;
+        assert_eq!((a, shared.find_asset("SOL")), (AssetId(2), Some(AssetId(2))));
+        assert_eq!((shared.asset_name(a), shared.asset_count()), ("SOL", 3));
+        assert_eq!(shared.pair_name(id), "SOL/USDT");
+        // Two new assets with one slot left: refused whole, nothing interned.
+        let mut pair = spec(Venue::Mexc, Market::Spot, "DOGEXRP", "0.01", "0.01", "1");
+        (pair.base, pair.quote) = ("DOGE".into(), "XRP".into());
+        assert_eq!(shared.append(&pair), Err(InstrumentsError::AssetsFull("XRP".into(), 4)));
+        assert!(e_text(&shared.append(&pair)).contains("raise [market] max_assets"));
+        assert_eq!((shared.len(), shared.asset_count(), shared.find_asset("DOGE")), (2, 3, None));
+        // A bad field interns nothing either.
+        let mut bad = spec(Venue::Mexc, Market::Spot, "DOGEUSDT", "0", "0.01", "1");
+        bad.base = "DOGE".into();
+        assert!(matches!(shared.append(&bad), Err(InstrumentsError::BadField { .. })));
+        assert_eq!(shared.find_asset("DOGE"), None);
+        // One new asset fits the last slot.
+        bad.tick = "0.0001".into();
+        let doge = shared.append(&bad).unwrap();
+        assert_eq!(shared.get(doge).base, AssetId(3));
+        assert_eq!((shared.asset_count(), shared.asset_capacity()), (4, 4));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use pipeline::types::{Amount, Price, Qty, Rounding, Side};
 use rand::Rng;
 
 use super::Exchange;
-use super::accounts::{AccountId, LEVERAGE, MAKER, USER};
+use super::accounts::{AccountId, LEVERAGE, MAKER, NOISE, USER};
 use super::events::OrderEvent;
 use super::orders::{Finish, Order, OrderKind, OrderRequest, Reject, Scripted, Tif, hold_answer};
 
@@ -327,8 +327,10 @@ impl Exchange {
             o.update_id += 1;
         }
         self.emit_order(id, OrderEvent::Finish);
-        if account == MAKER {
-            // Finished maker orders are forgotten at the next flush.
+        if account == MAKER || account == NOISE {
+            // Finished maker and noise-trader orders are forgotten at the next flush: no
+            // client ever asks about them, and a long run would otherwise keep every one
+            // (the noise traders alone send one a second per instrument).
             self.finished_makers.push(id);
         }
     }
@@ -378,6 +380,24 @@ mod tests {
     use super::*;
     use crate::engine::Event;
     use crate::engine::testkit::{bal, limit, px, qty, venue};
+
+    #[test]
+    fn finished_noise_orders_are_forgotten_the_traders_are_kept() {
+        let mut x = venue(Venue::GateIo);
+        let i = x.find(Market::Spot, "BTC_USDT").unwrap();
+        x.place(MAKER, limit(i, Side::Sell, Tif::Gtc, px(&x, i, "50000"), qty(&x, i, "10"))).unwrap();
+        for _ in 0..100 {
+            let o = x
+                .place(crate::engine::NOISE, OrderRequest::new_market(i, Side::Buy, qty(&x, i, "0.01")))
+                .unwrap();
+            assert_eq!(o.finish, Finish::Filled);
+        }
+        let u = x.place(USER, OrderRequest::new_market(i, Side::Buy, qty(&x, i, "0.01"))).unwrap();
+        x.flush();
+        assert!(x.orders_of(crate::engine::NOISE, None, false).is_empty(), "a long run keeps none of them");
+        assert_eq!(x.orders_of(USER, None, false).len(), 1, "the trading account's history stays");
+        assert_eq!(x.orders_of(USER, None, false)[0].id, u.id);
+    }
 
     #[test]
     fn price_time_priority_and_exact_fees() {

@@ -16,7 +16,7 @@ use crate::orders::core::{Core, fuzz_core};
 use crate::orders::pending::Pending;
 
 /// Every REST request the order entry makes, as [`Reports::feed`] numbers them from 2.
-const KINDS: [Kind; 16] = [
+const KINDS: [Kind; 17] = [
     Kind::Warm,
     Kind::Uid,
     Kind::Create,
@@ -33,6 +33,7 @@ const KINDS: [Kind; 16] = [
     Kind::SpotAccounts,
     Kind::FuturesAccount,
     Kind::Positions,
+    Kind::Funding,
 ];
 
 /// The order tracker and account view that Gate's readers write into.

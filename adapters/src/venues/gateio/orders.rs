@@ -37,7 +37,7 @@ use crate::auth::{Credentials, push_json_str};
 use crate::json::{Parser, contains};
 use crate::net::http::{Completion, HttpClient, HttpConfig, Method, Outcome, Request};
 use crate::net::ws::{Payload, WsClient, WsConfig, WsEvent};
-use crate::orders::core::{Core, OrderEntryError};
+use crate::orders::core::{Core, FundingEntry, OrderEntryError};
 use crate::orders::pending::{Pending, PendingTable, RestTarget};
 use crate::orders::wire::{
     fields, for_fields, for_items, parse_amount, parse_client_id, push_client_id, push_contracts, scalar,
@@ -116,6 +116,8 @@ pub(crate) enum Kind {
     SpotAccounts,
     FuturesAccount,
     Positions,
+    /// The futures account book's funding entries (`type=fund`, newest first).
+    Funding,
     /// A restart's discovery: the open (`open`) or finished order list of one instrument.
     Discover {
         open: bool,
@@ -144,7 +146,16 @@ pub(crate) struct GateEntry {
     instruments: [Vec<InstrumentId>; 2],
     max_connections: usize,
     last_keepalive_ns: u64,
+    last_funding_poll_ns: u64,
+    /// The funding history is read at the next poll (set when the futures stream is up
+    /// again: what settled while it was down was pushed to nobody).
+    funding_due: bool,
 }
+
+/// How often the futures account book's funding entries are read. The `futures.balances`
+/// push brings funding as it settles, but not while that stream is down; the account
+/// book brings what it missed within this long (or at once after a reconnect).
+const FUNDING_POLL_NS: u64 = 5_000_000_000;
 
 impl std::fmt::Debug for GateEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -330,6 +341,8 @@ impl GateEntry {
             instruments,
             max_connections,
             last_keepalive_ns: 0,
+            last_funding_poll_ns: 0,
+            funding_due: false,
         };
         e.start(core)?;
         Ok(e)
@@ -600,9 +613,25 @@ impl GateEntry {
         ok
     }
 
+    /// Asks for the futures account book's funding entries that settled since this
+    /// engine started.
+    fn read_funding(&mut self, now: Instant, core: &Core) -> bool {
+        self.target.set(&self.prefix, "/futures/usdt/account_book", "");
+        self.target.query_start();
+        let _ = write!(self.target.buf_mut(), "type=fund&limit=100&from={}", core.started_unix_ms / 1000);
+        self.send(Method::Get, Kind::Funding, Pending::none(), now, core)
+    }
+
     /// Drives the pool and the streams; handles every answer and push.
     pub(crate) fn poll(&mut self, now: Instant, core: &mut Core) {
         let now_ns = core.now_ns();
+        if self.warmed
+            && self.futures.is_some()
+            && (self.funding_due || now_ns.saturating_sub(self.last_funding_poll_ns) >= FUNDING_POLL_NS)
+        {
+            self.last_funding_poll_ns = now_ns;
+            self.funding_due = !self.read_funding(now, core);
+        }
         // Keep the pool's connections warm between orders.
         if self.warmed && now_ns.saturating_sub(self.last_keepalive_ns) >= core.timing.keepalive_ns {
             self.last_keepalive_ns = now_ns;
@@ -663,6 +692,7 @@ impl GateEntry {
             let Some(s) = stream else { continue };
             let n_channels = s.ws.hooks().channels().len();
             let (ws, acked, up) = (&mut s.ws, &mut s.acked, &mut s.up);
+            let was_up = *up;
             ws.poll(now, &mut |ev| match ev {
                 WsEvent::Opened => {
                     *acked = 0;
@@ -681,6 +711,9 @@ impl GateEntry {
                     }
                 }
             });
+            if market == Market::Futures && !was_up && *up {
+                self.funding_due = true;
+            }
         }
     }
 
@@ -909,6 +942,25 @@ pub(super) fn on_completion(
                     let _ = for_items(&mut p, |p| {
                         let [c, size] = fields(p, [b"contract", b"size"])?;
                         position(core, c, size);
+                        Ok(())
+                    });
+                }
+            }
+            None
+        }
+        Kind::Funding => {
+            if let Outcome::Ok(r) = outcome {
+                if r.status < 300 {
+                    let seen = core.funding_seen(Venue::GateIo);
+                    let mut p = Parser::new(r.body);
+                    let _ = for_items(&mut p, |p| {
+                        let [id, kind, time, change, balance] =
+                            fields(p, [b"id", b"type", b"time", b"change", b"balance"])?;
+                        let id = std::str::from_utf8(id).ok().and_then(|t| t.parse::<u64>().ok());
+                        let entry = FundingEntry::parse(time, change, balance);
+                        if let (b"fund", Some(id), Some(e)) = (kind, id, entry) {
+                            core.funding_history(Venue::GateIo, seen, id, e);
+                        }
                         Ok(())
                     });
                 }

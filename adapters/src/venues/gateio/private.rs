@@ -18,7 +18,7 @@ use super::sign::push_ws_channel_auth;
 use crate::auth::Credentials;
 use crate::json::{JsonError, Parser, contains};
 use crate::net::ws::{WsClient, WsHooks};
-use crate::orders::core::{Core, ForeignReport};
+use crate::orders::core::{Core, ForeignReport, FundingEntry};
 use crate::orders::discover::DiscoveredOrder;
 use crate::orders::track::{Cumulative, Trade};
 use crate::orders::wire::{
@@ -374,10 +374,23 @@ pub(super) fn on_push(core: &mut Core, market: Market, text: &[u8], acked: &mut 
             Ok(())
         }),
         b"futures.balances" => for_items(&mut p, |p| {
-            let [balance, kind, change] = fields(p, [b"balance", b"type", b"change"])?;
+            let [balance, kind, change, time, time_ms] =
+                fields(p, [b"balance", b"type", b"change", b"time", b"time_ms"])?;
             if kind == b"fund" {
-                // Funding, as Gate books it on the futures account.
-                core.funding(Venue::GateIo, parse_amount(change), parse_amount(balance));
+                // Funding, as Gate books it on the futures account; the account book read
+                // over REST brings the same entry (and those pushed while this stream was
+                // down), so it is booked by its key once.
+                match FundingEntry::parse(time, change, balance) {
+                    Some(mut e) => {
+                        if let Some(ms) =
+                            std::str::from_utf8(time_ms).ok().and_then(|t| t.parse::<u64>().ok())
+                        {
+                            e.time_ms = ms;
+                        }
+                        core.funding_push(Venue::GateIo, e);
+                    }
+                    None => core.funding(Venue::GateIo, parse_amount(change), parse_amount(balance)),
+                }
             } else {
                 core.futures_balance(Venue::GateIo, parse_amount(balance), None);
             }
