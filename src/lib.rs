@@ -1,6 +1,8 @@
 //! The `arb` binary's library: configuration, wiring of the engine's stages, and the
 //! subcommands.
 #![forbid(unsafe_code)]
+// The report is one `json!` object of many keys (the macro recurses once per token).
+#![recursion_limit = "256"]
 
 pub mod bench_e2e;
 pub mod cmd;
