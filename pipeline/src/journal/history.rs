@@ -224,7 +224,10 @@ pub fn history(
                         let fee = if f.qty == qty || !qty.is_positive() {
                             fee
                         } else {
-                            Amount(fee.0.saturating_mul(i128::from(f.qty.0)) / i128::from(qty.0))
+                            Amount(
+                                crate::types::mul_div(fee.0, i128::from(f.qty.0), i128::from(qty.0))
+                                    .unwrap_or(fee.0),
+                            )
                         };
                         (price, fee, fee_asset, FillSource::Trade { trade_id })
                     }

@@ -192,17 +192,11 @@ impl MoneyBoard {
     }
 }
 
-/// `a * b / c` truncated toward zero for `0 <= b <= c`, `c > 0`, without overflow for
-/// the magnitudes of money (the share `b/c` of `a`); the venues' arithmetic.
+/// `a * b / c` truncated toward zero for `0 <= b <= c`, `c > 0` (the share `b/c` of
+/// `a`), exact for any magnitudes: the product is formed in 256 bits.
 fn share(a: i128, b: i128, c: i128) -> i128 {
-    if c == 0 {
-        return 0;
-    }
-    match a.checked_mul(b) {
-        Some(p) => p / c,
-        // b <= c, so a / c * b and (a % c) * b / c fit when a * b does not.
-        None => (a / c).saturating_mul(b).saturating_add((a % c).saturating_mul(b) / c),
-    }
+    // b <= c: the quotient is never larger than `a`, only the product needs the width.
+    crate::types::mul_div(a, b, c).unwrap_or(0)
 }
 
 /// An average-cost lot: a signed quantity (in some exact unit) and its signed cost
@@ -618,5 +612,23 @@ mod tests {
         assert_eq!(l.apply(1, a("10")), a("2"));
         assert_eq!(l, Lot { qty: -1, cost: a("-12") });
         assert_eq!(share(i128::MAX / 2, 3, 4), (i128::MAX / 2 / 4) * 3 + ((i128::MAX / 2) % 4) * 3 / 4);
+    }
+
+    /// Thousands of units (at scale 18) times a cost of thousands of USD is past `i128`
+    /// before the division: a 300-pair demo once booked -1,718 USD on a profitable
+    /// triangle (buy 9,518 MIB for USDT, sell them for ETH, sell the ETH) this way.
+    /// Expected values from arbitrary-precision integers.
+    #[test]
+    fn shares_of_large_lots_are_exact() {
+        let mut l = Lot::default();
+        let units = |s: &str| a(s).0;
+        assert_eq!(l.apply(units("9513.241"), a("1718.843489451421408667")), Amount::ZERO);
+        // Sell 4,490.2 for 812.39 USD: releases 1718.84... * 4490.2 / 9513.241 of the cost.
+        assert_eq!(l.apply(-units("4490.2"), a("812.39")), a("812.39") - a("811.285137876226662311"));
+        assert_eq!(l, Lot { qty: units("5023.041"), cost: a("907.558351575194746356") });
+        // Sell 5,100 for 928.2: closes the 5,023.041 left (914.193462 of the value) and
+        // opens a short of 76.959 with the rest.
+        assert_eq!(l.apply(-units("5100"), a("928.2")), a("6.635110424805253644"));
+        assert_eq!(l, Lot { qty: -units("76.959"), cost: -a("14.006538") });
     }
 }

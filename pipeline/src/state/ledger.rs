@@ -10,7 +10,7 @@
 
 use crate::journal::{FillApplied, FillValuation};
 use crate::msg::{ClientOrderId, OrderUpdate};
-use crate::types::{Amount, AssetId, Instrument, InstrumentId, Price, Qty, Rounding, Side};
+use crate::types::{Amount, AssetId, Instrument, InstrumentId, Price, Qty, Rounding, Side, mul_div};
 
 /// What one order has had applied so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -63,8 +63,11 @@ pub fn delta(inst: &Instrument, applied: &Applied, update: &OrderUpdate) -> Opti
                 return None;
             }
             let value = inst.notional(price, Qty(new), Rounding::Floor)?;
-            let fee_native =
-                if new == qty.0 { fee } else { Amount(fee.0.saturating_mul(new as i128) / qty.0 as i128) };
+            let fee_native = if new == qty.0 {
+                fee
+            } else {
+                Amount(mul_div(fee.0, i128::from(new), i128::from(qty.0)).unwrap_or(fee.0))
+            };
             let (fee, unvalued_fee) = fee_in_quote(inst, price, fee_native, fee_asset);
             Some(Delta { qty: Qty(new), value, fee, unvalued_fee, fee_native, fee_asset })
         }
