@@ -14,7 +14,7 @@ use pipeline::msg::OppKind;
 use pipeline::risk::{Breaker, Veto};
 use pipeline::runtime::Control;
 use pipeline::stats::TradingStats;
-use pipeline::types::{Instruments, Market, Venue};
+use pipeline::types::{Instruments, Venue};
 use serde_json::json;
 
 use crate::engine::{BUCKETS_NS, MonitorView, Session, SyncProgress};
@@ -31,7 +31,7 @@ pub struct Telemetry {
     pub instruments: Arc<Instruments>,
     /// Instruments removed while running (no book).
     pub removed: Arc<Mutex<std::collections::BTreeSet<pipeline::types::InstrumentId>>>,
-    pub connections: Vec<(Venue, Market, WsStats)>,
+    pub connections: adapters::feed::live::ConnectionList,
     pub positions: Arc<pipeline::cells::PositionBoard>,
     /// Fees, funding, P&L and wallets as the state stage books them.
     pub money: Arc<pipeline::state::MoneyBoard>,
@@ -86,7 +86,7 @@ impl Telemetry {
             control: session.control().clone(),
             instruments: session.instruments().clone(),
             removed: session.controls().listing.removed_handle(),
-            connections: session.connections().to_vec(),
+            connections: session.connections().clone(),
             positions: session.positions().clone(),
             money: session.money().clone(),
             drift: session.drift().clone(),
@@ -378,7 +378,7 @@ impl Telemetry {
             "counter",
             "market-data connection attempts after the first, failed ones included",
         );
-        for (v, m, s) in &self.connections {
+        for (v, m, s) in &self.connections.list() {
             o.line(
                 "arb_ws_reconnects_total",
                 &[("venue", v.name()), ("market", m.name())],
@@ -390,7 +390,7 @@ impl Telemetry {
             "counter",
             "market-data connection attempts that failed before a session opened",
         );
-        for (v, m, s) in &self.connections {
+        for (v, m, s) in &self.connections.list() {
             o.line(
                 "arb_ws_connect_failures_total",
                 &[("venue", v.name()), ("market", m.name())],
@@ -398,7 +398,7 @@ impl Telemetry {
             );
         }
         o.help("arb_ws_last_message_age_seconds", "gauge", "age of the newest frame");
-        for (v, m, s) in &self.connections {
+        for (v, m, s) in &self.connections.list() {
             if let Some(age) = self.data_age_s(s) {
                 o.line(
                     "arb_ws_last_message_age_seconds",
@@ -468,8 +468,8 @@ impl Telemetry {
             })
             .collect();
         let synced = books.iter().filter(|b| b["synced"] == true).count();
-        let conns: Vec<_> = self
-            .connections
+        let connections = self.connections.list();
+        let conns: Vec<_> = connections
             .iter()
             .map(|(v, m, s)| {
                 let snap = s.snapshot();
@@ -478,7 +478,7 @@ impl Telemetry {
                        "data_age_s": self.data_age_s(s)})
             })
             .collect();
-        let open = self.connections.iter().filter(|(_, _, s)| s.snapshot().state == LinkState::Open).count();
+        let open = connections.iter().filter(|(_, _, s)| s.snapshot().state == LinkState::Open).count();
         let breakers: Vec<_> =
             Breaker::ALL.iter().filter(|b| snap.risk.breaker_open[**b as usize]).map(|b| b.name()).collect();
         let waiting = waiting_for_data((synced, books.len()));
@@ -499,7 +499,7 @@ impl Telemetry {
             && !halted
             && !waiting
             && !self.control.is_stop_requested()
-            && open == self.connections.len();
+            && open == connections.len();
         let status = if halted {
             "halted"
         } else if waiting {

@@ -119,6 +119,15 @@ fn a_pair_of_a_new_asset_on_a_market_without_a_connection_is_added_synced_traded
     for &id in &added {
         assert!(first.book_counters().get(id).bytes > 0, "the book of {id:?} is allocated");
     }
+    // The new connection is watched like those of the start: metrics, health, dashboard.
+    let links = first.connections().list();
+    assert!(links.iter().any(|(v, m, _)| (*v, *m) == (Venue::GateIo, Market::Futures)), "{links:?}");
+    let telemetry = arb::telemetry::Telemetry::of(&first);
+    let metrics = telemetry.prometheus();
+    assert!(metrics.contains(r#"arb_ws_reconnects_total{venue="gateio",market="futures"}"#), "{metrics}");
+    let (_, health) = telemetry.health();
+    let feed = &health["feed"];
+    assert_eq!(feed["connections"].as_array().map(Vec::len), Some(links.len()), "{health}");
 
     // Traded: Gate's SOL perpetual above its spot is a basis entry.
     let executed = first.executed_by_instrument().clone();

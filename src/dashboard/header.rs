@@ -38,7 +38,8 @@ impl Header {
     /// The header of the engine `t` reports.
     pub fn from(t: &Telemetry) -> Header {
         let halted = t.control.is_halted() || t.stats.snapshot().risk.halted;
-        let open = t.connections.iter().filter(|(_, _, s)| s.snapshot().state == LinkState::Open).count();
+        let open =
+            t.connections.list().iter().filter(|(_, _, s)| s.snapshot().state == LinkState::Open).count();
         let (synced, books) = t.books_synced();
         Header::of(halted, open, synced, books)
     }

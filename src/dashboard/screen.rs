@@ -124,14 +124,18 @@ fn draw(f: &mut Frame, t: &Telemetry) {
 /// One row per venue market: its connections (open of all when it has several), the
 /// age of its newest frame, frames and reconnects over its connections.
 fn feed_rows(t: &Telemetry) -> Vec<Row<'static>> {
-    let mut markets: Vec<(pipeline::types::Venue, pipeline::types::Market)> =
-        t.connections.iter().map(|(v, m, _)| (*v, *m)).collect();
-    markets.dedup();
+    let connections = t.connections.list();
+    let mut markets: Vec<(pipeline::types::Venue, pipeline::types::Market)> = Vec::new();
+    for (v, m, _) in &connections {
+        if !markets.contains(&(*v, *m)) {
+            markets.push((*v, *m));
+        }
+    }
     markets
         .into_iter()
         .map(|(v, m)| {
             let conns: Vec<_> =
-                t.connections.iter().filter(|c| (c.0, c.1) == (v, m)).map(|c| c.2.snapshot()).collect();
+                connections.iter().filter(|c| (c.0, c.1) == (v, m)).map(|c| c.2.snapshot()).collect();
             let newest = conns.iter().map(|s| s.last_data_raw).max().unwrap_or(0);
             let age = (newest != 0)
                 .then(|| t.clock.delta_as_nanos(newest, t.clock.raw()) as f64 / 1e6)

@@ -37,8 +37,8 @@
 //! Limits: the table holds at most `max_instruments` instruments and `max_assets`
 //! assets. Paper trading (`dry_run`, the demo) trades any venue market; with real
 //! order entry, a venue market needs an order-entry client, and those are opened at
-//! start for the markets loaded then, so an addition on another market is refused
-//! (see [`Listing::order_markets`]).
+//! start for the markets loaded then and those named in `[orders] open_markets`, so an
+//! addition on another market is refused (see [`Listing::order_markets`]).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -187,8 +187,9 @@ impl Listing {
                     if !markets.contains(&(*venue, *market)) {
                         bail!(
                             "{venue} {market} has no order-entry client in this run (order entry and \
-                             private streams are opened at start for the markets loaded then): add a \
-                             pair of it to [market] and restart"
+                             private streams are opened at start, for the markets loaded then and \
+                             those in [orders] open_markets): name it in open_markets, or add a pair \
+                             of it to [market], and restart"
                         );
                     }
                 }

@@ -190,7 +190,7 @@ pub struct Session {
     /// Executions per instrument traded.
     executed: Arc<pipeline::cells::InstrumentCounters>,
     feed_counters: Option<Arc<adapters::feed::live::LiveCounters>>,
-    connections: Vec<(pipeline::types::Venue, pipeline::types::Market, adapters::net::ws::WsStats)>,
+    connections: adapters::feed::live::ConnectionList,
     journal_dir: PathBuf,
     /// The client order id prefix of this instance (its journal's identity).
     identity: pipeline::journal::ClientPrefix,
@@ -320,7 +320,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         FeedSpec::Live { .. } => DecodeStats::new(),
     };
     let mut feed_counters = None;
-    let mut connections = Vec::new();
+    let mut connections = adapters::feed::live::ConnectionList::default();
     let mut live_tls = None;
     let feed = match feed {
         FeedSpec::Live { tls } => {
@@ -782,10 +782,8 @@ impl Session {
         self.view.lock().map(|v| v.clone()).unwrap_or_default()
     }
 
-    /// Each market-data connection with its counters.
-    pub fn connections(
-        &self,
-    ) -> &[(pipeline::types::Venue, pipeline::types::Market, adapters::net::ws::WsStats)] {
+    /// Each market-data connection with its counters (those opened while running join).
+    pub fn connections(&self) -> &adapters::feed::live::ConnectionList {
         &self.connections
     }
 

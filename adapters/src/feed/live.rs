@@ -25,8 +25,8 @@
 //! and the new session are lost, so it could only sync the book on stale levels).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mio::{Events, Poll, Token};
@@ -189,6 +189,8 @@ pub struct LiveCounters {
     /// Snapshots that arrived after their connection lost or reopened its session, and
     /// were discarded.
     pub snapshots_discarded: std::sync::atomic::AtomicU64,
+    /// Every connection's counters, those opened while running included.
+    pub connections: ConnectionList,
 }
 
 /// Market data from live venue connections.
@@ -210,6 +212,23 @@ pub struct LiveFeed {
     log: Option<pipeline::log::LogTx>,
     /// For connections opened while running.
     tls: Option<Arc<ClientConfig>>,
+}
+
+/// The market-data connections' venue, market and counters, shared with the cold readers
+/// (metrics, `/health`, the dashboard). A connection opened while running (an instrument
+/// added on a venue market with none, or past a connection's stream limit) joins it.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectionList(Arc<Mutex<Vec<(Venue, Market, WsStats)>>>);
+
+impl ConnectionList {
+    /// The connections now (cold: clones the list).
+    pub fn list(&self) -> Vec<(Venue, Market, WsStats)> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    fn push(&self, venue: Venue, market: Market, stats: WsStats) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((venue, market, stats));
+    }
 }
 
 impl std::fmt::Debug for LiveFeed {
@@ -327,6 +346,7 @@ impl LiveFeed {
                 });
             }
         }
+        self.counters.connections.push(vm.venue(), vm.market(), client.stats().clone());
         self.conns.push(Conn {
             vm,
             client,
@@ -385,9 +405,9 @@ impl LiveFeed {
         self.counters.clone()
     }
 
-    /// Each connection's venue, market and counters.
-    pub fn connections(&self) -> Vec<(Venue, Market, WsStats)> {
-        self.conns.iter().map(|c| (c.vm.venue(), c.vm.market(), c.client.stats().clone())).collect()
+    /// Each connection's venue, market and counters, those opened later included.
+    pub fn connections(&self) -> ConnectionList {
+        self.counters.connections.clone()
     }
 
     fn unix(&self, local_ns: u64) -> u64 {

@@ -89,6 +89,18 @@ pub struct OrderEntryConfig {
     /// Refuse orders off the tick or lot or under the minimums before sending them.
     #[serde(default = "yes")]
     pub validate_locally: bool,
+    /// Venue markets given order entry (client and private stream) at start although no
+    /// pair of them is loaded then, so that one added while running can be traded.
+    #[serde(default)]
+    pub open_markets: Vec<OpenMarket>,
+}
+
+/// A venue market named in `orders.open_markets`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenMarket {
+    pub venue: pipeline::types::Venue,
+    pub market: pipeline::types::Market,
 }
 
 impl Default for OrderEntryConfig {
@@ -107,6 +119,7 @@ impl Default for OrderEntryConfig {
             rate_limit_backoff_ms: d_backoff(),
             trading_disabled_retry_ms: d_disabled(),
             validate_locally: true,
+            open_markets: Vec::new(),
         }
     }
 }

@@ -57,7 +57,7 @@ pub mod sink;
 pub mod track;
 pub mod wire;
 
-pub use config::{OrderEntryConfig, OrderEntryCredentials};
+pub use config::{OpenMarket, OrderEntryConfig, OrderEntryCredentials};
 pub use core::{OrderEntryError, VenueNotice};
 pub use discover::DiscoveredOrder;
 pub use sink::VenueSink;

@@ -46,7 +46,8 @@ impl std::fmt::Debug for VenueSink {
 }
 
 impl VenueSink {
-    /// Builds the clients of every configured venue that has instruments, opens the
+    /// Builds the clients of every configured venue market that has instruments or is
+    /// named in `open_markets`, opens the
     /// keep-alive pools (warm-up requests) and starts the private streams. Nothing waits
     /// here; [`wait_ready`](Self::wait_ready) does.
     pub fn new(
@@ -78,8 +79,16 @@ impl VenueSink {
         http.default_headers = vec![("Accept".into(), "application/json".into())];
         let mut clients: Vec<OrderClient> = Vec::new();
         let mut route = [None; VenueMarket::COUNT];
+        // A market is opened if a pair of it is loaded or the configuration names it.
+        let mut wanted = [false; VenueMarket::COUNT];
+        for i in core.instruments.iter() {
+            wanted[VenueMarket::new(i.venue, i.market).index()] = true;
+        }
+        for m in &config.open_markets {
+            wanted[VenueMarket::new(m.venue, m.market).index()] = true;
+        }
         for vm in VenueMarket::ALL {
-            if !core.instruments.iter().any(|i| VenueMarket::new(i.venue, i.market) == vm) {
+            if !wanted[vm.index()] {
                 continue;
             }
             if let Some(c) = clients.iter().position(|c| c.serves(vm)) {
@@ -95,6 +104,7 @@ impl VenueSink {
                 registry: poll.registry(),
                 first_token: clients.len() * TOKENS_PER_CLIENT,
                 max_connections: conns,
+                wanted,
             };
             if let Some(client) = vm.order_client(setup)? {
                 route[vm.index()] = Some(clients.len());

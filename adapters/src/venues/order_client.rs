@@ -47,6 +47,9 @@ pub(crate) struct ClientSetup<'a> {
     /// The first `mio` token of the client's range.
     pub first_token: usize,
     pub max_connections: usize,
+    /// Per [`VenueMarket`]: whether its order entry is opened (a pair of it loaded, or
+    /// named in `orders.open_markets`).
+    pub wanted: [bool; VenueMarket::COUNT],
 }
 
 impl VenueMarket {
@@ -70,6 +73,7 @@ impl VenueMarket {
                     s.registry,
                     first,
                     conns,
+                    [s.wanted[VenueMarket::GateSpot.index()], s.wanted[VenueMarket::GateFutures.index()]],
                 )?)
             }
             VenueMarket::MexcSpot => {

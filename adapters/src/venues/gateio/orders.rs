@@ -285,6 +285,8 @@ impl GateEntry {
         registry: &Registry,
         first_token: usize,
         max_connections: usize,
+        // Whether spot and futures order entry are opened (their private streams).
+        [open_spot, open_futures]: [bool; 2],
     ) -> Result<Self, OrderEntryError> {
         let endpoint = crate::net::endpoint::Endpoint::parse(&cfg.rest_url)
             .map_err(|e| OrderEntryError::Config(format!("gateio.rest_url: {e}")))?;
@@ -306,7 +308,7 @@ impl GateEntry {
             c.keepalive_every = std::time::Duration::from_secs(15);
             c
         };
-        let spot = if instruments[Market::Spot as usize].is_empty() {
+        let spot = if !open_spot {
             None
         } else {
             let hooks = GateHooks::new(creds.clone(), Market::Spot, 0);
@@ -320,8 +322,8 @@ impl GateEntry {
             )?;
             Some(Stream { ws, acked: 0, up: false })
         };
-        let futures_ws = (!instruments[Market::Futures as usize].is_empty())
-            .then(|| (ws_cfg(&cfg.ws_futures_url), Token(first_token + max_connections + 1)));
+        let futures_ws =
+            open_futures.then(|| (ws_cfg(&cfg.ws_futures_url), Token(first_token + max_connections + 1)));
         let mut e = GateEntry {
             creds,
             http,
@@ -590,7 +592,8 @@ impl GateEntry {
         let now = core.clock.now();
         let mut ok =
             self.signed(Method::Get, "/spot/accounts", "", Kind::SpotAccounts, Pending::none(), now, core);
-        if !self.instruments[Market::Futures as usize].is_empty() {
+        // Futures order entry is open (its stream started, or waiting for the user id).
+        if self.futures.is_some() || self.futures_ws.is_some() {
             ok &= self.signed(
                 Method::Get,
                 "/futures/usdt/accounts",
