@@ -11,46 +11,17 @@
 //! instrument and SOL under the same ids, and SOL's books sync again when it is added
 //! again.
 
+#[path = "support/listing.rs"]
+mod listing;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use arb::config::Config;
+use listing::{ctl, ids, start, table, wait};
 use pipeline::journal::inspect;
 use pipeline::types::{AssetId, InstrumentId, Market, Venue};
 use sim::catalog::Asset;
 use sim::{DislocationKind, ModelConfig, Sim, SimConfig};
-
-/// (venue, market, symbol) of each instrument, in id order.
-type Table = Vec<(Venue, Market, String)>;
-
-fn table(s: &arb::engine::Session) -> Table {
-    s.instruments().iter().map(|i| (i.venue, i.market, i.symbol.clone())).collect()
-}
-
-/// Polls `done` until it holds; generous limits: the machine may be loaded.
-fn wait(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}: not within {secs} s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn start(config: &Path, journal: &Path) -> arb::engine::Session {
-    let mut cfg = Config::load(Some(config)).unwrap();
-    cfg.journal.dir = journal.to_owned();
-    arb::cmd::live::start(cfg, None).unwrap()
-}
-
-fn ctl(server: &arb::ctl::CtlServer, line: &str) -> serde_json::Value {
-    let answer = arb::ctl::request(server.path(), line).expect("the engine answers");
-    assert_eq!(answer["ok"], true, "{line}: {answer}");
-    answer["result"].clone()
-}
-
-fn ids(answer: &serde_json::Value, key: &str) -> Vec<InstrumentId> {
-    answer[key].as_array().unwrap().iter().map(|a| InstrumentId(a["id"].as_u64().unwrap() as u16)).collect()
-}
 
 fn synced(s: &arb::engine::Session, n: usize) -> bool {
     let p = s.sync_progress();

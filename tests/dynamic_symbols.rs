@@ -7,41 +7,16 @@
 //! unsubscribes and frees its books. A restart on the same journal loads every
 //! instrument under the same id, ETH/BTC included, and trades ETH/BTC no more.
 
-use std::path::Path;
+#[path = "support/listing.rs"]
+mod listing;
+
 use std::time::{Duration, Instant};
 
-use arb::config::Config;
+use listing::{ctl, start, table, wait};
 use pipeline::journal::inspect;
 use pipeline::types::{InstrumentId, Market, Venue};
 use sim::catalog::Asset;
 use sim::{DislocationKind, ModelConfig, Sim, SimConfig};
-
-/// (venue, market, symbol) of each instrument, in id order.
-type Table = Vec<(Venue, Market, String)>;
-
-fn table(s: &arb::engine::Session) -> Table {
-    s.instruments().iter().map(|i| (i.venue, i.market, i.symbol.clone())).collect()
-}
-
-fn wait(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}: not within {secs} s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn start(config: &Path, journal: &Path) -> arb::engine::Session {
-    let mut cfg = Config::load(Some(config)).unwrap();
-    cfg.journal.dir = journal.to_owned();
-    arb::cmd::live::start(cfg, None).unwrap()
-}
-
-fn ctl(server: &arb::ctl::CtlServer, line: &str) -> serde_json::Value {
-    let answer = arb::ctl::request(server.path(), line).expect("the engine answers");
-    assert_eq!(answer["ok"], true, "{line}: {answer}");
-    answer["result"].clone()
-}
 
 #[test]
 fn a_symbol_added_while_running_is_synced_traded_removed_and_keeps_its_id() {

@@ -47,9 +47,8 @@ impl std::fmt::Debug for VenueSink {
 
 impl VenueSink {
     /// Builds the clients of every configured venue market that has instruments or is
-    /// named in `open_markets`, opens the
-    /// keep-alive pools (warm-up requests) and starts the private streams. Nothing waits
-    /// here; [`wait_ready`](Self::wait_ready) does.
+    /// named in `open_markets`, opens the keep-alive pools (warm-up requests) and starts
+    /// the private streams. Nothing waits here; [`wait_ready`](Self::wait_ready) does.
     pub fn new(
         config: &OrderEntryConfig,
         creds: OrderEntryCredentials,
