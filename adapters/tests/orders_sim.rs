@@ -84,7 +84,6 @@ fn ioc_round_trips_on_every_market_match_the_venue_accounts() {
         assert_eq!(b.filled, small(&inst));
         assert_eq!(b.updates[0], OrderUpdate::Accepted, "{venue} {market}: {:?}", b.updates);
         latencies.push((venue, market, b.accepted_in.unwrap()));
-        eprintln!("DBG {venue} {market} buy {:?}", b.updates);
         if market == Market::Futures {
             let mid = h.sim.futures_position(venue, sym);
             assert_eq!(mid.qty, b.filled);
