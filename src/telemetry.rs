@@ -373,12 +373,13 @@ impl Telemetry {
         for r in BadInput::ALL {
             o.line("arb_decode_refused_total", &[("reason", r.name())], self.decode.refused(r));
         }
+        let connections = self.connections.list();
         o.help(
             "arb_ws_reconnects_total",
             "counter",
             "market-data connection attempts after the first, failed ones included",
         );
-        for (v, m, s) in &self.connections.list() {
+        for (v, m, s) in &connections {
             o.line(
                 "arb_ws_reconnects_total",
                 &[("venue", v.name()), ("market", m.name())],
@@ -390,7 +391,7 @@ impl Telemetry {
             "counter",
             "market-data connection attempts that failed before a session opened",
         );
-        for (v, m, s) in &self.connections.list() {
+        for (v, m, s) in &connections {
             o.line(
                 "arb_ws_connect_failures_total",
                 &[("venue", v.name()), ("market", m.name())],
@@ -398,7 +399,7 @@ impl Telemetry {
             );
         }
         o.help("arb_ws_last_message_age_seconds", "gauge", "age of the newest frame");
-        for (v, m, s) in &self.connections.list() {
+        for (v, m, s) in &connections {
             if let Some(age) = self.data_age_s(s) {
                 o.line(
                     "arb_ws_last_message_age_seconds",

@@ -310,8 +310,8 @@ impl Core {
     }
 
     /// A funding record from a venue's funding history (`id` increasing): reported once,
-    /// and only if it settled after this engine started. Returns the newest id seen
-    /// before this answer, for the caller to pass to every record of one answer.
+    /// and only if it settled after this engine started. `seen_before` is
+    /// [`Core::funding_seen`] read before the answer, the same for each of its records.
     pub fn funding_record(
         &mut self,
         venue: Venue,
@@ -320,12 +320,17 @@ impl Core {
         settled_ms: u64,
         change: Option<Amount>,
     ) {
-        if id <= seen_before || settled_ms < self.started_unix_ms {
-            self.funding_seen[venue.index()] = self.funding_seen[venue.index()].max(id);
-            return;
+        if self.funding_record_is_new(venue, seen_before, id, settled_ms) {
+            self.funding(venue, change, None);
         }
-        self.funding_seen[venue.index()] = self.funding_seen[venue.index()].max(id);
-        self.funding(venue, change, None);
+    }
+
+    /// Notes history record `id`; true when it is newer than `seen_before` and settled
+    /// after this engine started.
+    fn funding_record_is_new(&mut self, venue: Venue, seen_before: u64, id: u64, settled_ms: u64) -> bool {
+        let seen = &mut self.funding_seen[venue.index()];
+        *seen = (*seen).max(id);
+        id > seen_before && settled_ms >= self.started_unix_ms
     }
 
     /// Remembers a funding entry; false when it was booked already.
@@ -354,13 +359,8 @@ impl Core {
     /// once, and only if it settled after this engine started ([`Core::funding_record`]).
     /// Its balance is history, not the wallet's balance now, so none is reported.
     pub fn funding_history(&mut self, venue: Venue, seen_before: u64, id: u64, e: FundingEntry) {
-        let v = venue.index();
-        if id <= seen_before || e.time_ms < self.started_unix_ms {
-            self.funding_seen[v] = self.funding_seen[v].max(id);
-            return;
-        }
-        self.funding_seen[v] = self.funding_seen[v].max(id);
-        if self.funding_first_seen(venue, &e) {
+        if self.funding_record_is_new(venue, seen_before, id, e.time_ms) && self.funding_first_seen(venue, &e)
+        {
             self.funding(venue, Some(e.change), None);
         }
     }

@@ -361,15 +361,9 @@ impl StateKeeper {
 
     /// A futures cash report.
     pub(super) fn drift_futures_report(&mut self, venue: Venue, balance: Amount) {
-        if !self.drift.enabled {
+        // A venue's first perpetual added while running sets its asset (`on_listed`).
+        if !self.drift.enabled || self.drift.futures_asset[venue.index()].is_none() {
             return;
-        }
-        if self.drift.futures_asset[venue.index()].is_none() {
-            // The venue's first perpetual may have been added while running.
-            self.drift.futures_asset = futures_assets(&self.instruments);
-            if self.drift.futures_asset[venue.index()].is_none() {
-                return;
-            }
         }
         let slot = self.drift.futures_slot(venue);
         let booked = self.acct.futures_cash(venue);
