@@ -166,7 +166,7 @@ mod tests {
 
     #[test]
     fn client_ids_round_trip_and_fit_gate_text() {
-        let c = ClientOrderId { op: u64::MAX >> 8, leg: 2, attempt: 15 };
+        let c = ClientOrderId { op: u64::MAX >> 8, leg: 2, attempt: ClientOrderId::MAX_ATTEMPT };
         for prefix in [ClientPrefix::new("kqzvme").unwrap(), ClientPrefix::LEGACY] {
             let mut s = String::from("t-");
             push_client_id(&mut s, prefix, c);

@@ -89,7 +89,7 @@ impl Default for StateConfig {
 pub enum StateConfigError {
     #[error("state.max_ops must be between 1 and 65536")]
     Ops,
-    #[error("state.max_recovery_attempts must be at most 7 (two orders per leg per round, 15 attempts)")]
+    #[error("state.max_recovery_attempts must be at most 7")]
     Attempts,
 }
 

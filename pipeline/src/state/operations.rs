@@ -22,8 +22,12 @@ pub(super) enum Purpose {
     Unwind,
 }
 
-/// Orders one operation can hold: the entries plus two per leg per recovery round.
-pub(super) const MAX_OP_ORDERS: usize = 24;
+/// Orders one operation can hold: the entries plus every recovery order. A venue that
+/// rejects a third of the orders and fills half of the rest in part needs about three
+/// orders per leg to close a gap on average, and a tail of a dozen or more: 24 slots
+/// left three operations of a 30-minute soak to an operator; 64 make that improbable
+/// (below one in a million per recovery) for about 8 KiB per operation.
+pub(super) const MAX_OP_ORDERS: usize = 64;
 
 #[derive(Clone, Copy, Debug)]
 pub(super) struct OrderSlot {

@@ -753,6 +753,50 @@ fn rounds_that_close_part_of_the_gap_do_not_use_up_recovery() {
     assert_eq!(r.s.position(g), Qty::ZERO);
 }
 
+#[test]
+fn a_recovery_under_rejects_and_partial_fills_is_not_cut_short_by_its_order_slots() {
+    // The soak's fault mix on one leg: every other unwind is refused by the rate limiter,
+    // the others fill a twentieth of the 0.01 BTC to undo. Forty recovery orders on one
+    // leg: more than an operation once had slots (24) or attempt numbers (15) for.
+    let mut r = Rig::new();
+    r.books("49990", "50000");
+    let g = r.u.gate_btc;
+    r.start(17);
+    let f = r.fill(g, "50000", "0.01", "0.01");
+    r.order(17, 0, 0, f);
+    let d = r.done(g, "0.01");
+    r.order(17, 0, 0, d);
+    r.order(17, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
+    r.run();
+    let gi = r.inst(g);
+    for attempt in 1..=40u8 {
+        let rec = r.recovery_orders();
+        assert_eq!(rec.len(), attempt as usize, "order {attempt} goes out");
+        let (client, leg) = *rec.last().unwrap();
+        assert_eq!((client.leg, client.attempt, leg.side), (0, attempt, Side::Sell));
+        let done = u32::from(attempt - 1) / 2;
+        let left = format!("0.{:04}", 100 - 5 * done);
+        assert_eq!(leg.qty, qty(&gi, &left), "order {attempt} sells what is left");
+        if attempt % 2 == 1 {
+            r.order(17, 0, attempt, OrderUpdate::Rejected(RejectReason::RateLimited));
+            r.run();
+            r.advance(250);
+            r.books("49990", "50000");
+        } else {
+            let f = r.fill(g, "49990", "0.0005", "0.0005");
+            r.order(17, 0, attempt, f);
+            let d = r.done(g, "0.0005");
+            r.order(17, 0, attempt, d);
+            r.run();
+        }
+        assert_ne!(r.s.phase(17), Some(OpPhase::AwaitingOperator), "order {attempt}");
+    }
+    assert_eq!(r.recovery_orders().len(), 40);
+    assert_eq!(r.s.phase(17), Some(OpPhase::Failed), "unwound in full, not handed to an operator");
+    assert_eq!(r.s.position(g), Qty::ZERO);
+    assert!(!testkit::drain(&mut r.alerts).iter().any(|a| a.kind == AlertKind::RecoveryExhausted));
+}
+
 fn flattens(r: &Rig) -> Vec<Leg> {
     r.updates
         .iter()
