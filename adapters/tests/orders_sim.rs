@@ -599,3 +599,45 @@ fn gate_funding_settled_while_the_stream_is_down_is_booked_once_from_the_account
     let venue_total = h.sim.account(Venue::GateIo).funding;
     assert_eq!(venue_total, missed + pushed);
 }
+
+/// MEXC pushes the futures balance the moment funding settles but no funding entry: the
+/// engine books funding from the history it reads. A balance reported ahead of that read
+/// leads the books by the settlement, and with a funding interval dividing the reconcile
+/// interval every check finds it again (a 30-minute soak halted MEXC for it). The push
+/// now brings a read of the history and then of the balance, so no balance the engine
+/// is told of is ahead of the funding it booked.
+#[test]
+fn mexc_balances_never_lead_the_funding_booked() {
+    let mut h = Harness::start(quiet(""), |_| {});
+    let inst = h.inst(Venue::Mexc, Market::Futures, "BTC_USDT").clone();
+    let price = h.through(&inst, Side::Buy, 20);
+    let req = h.request(&inst, Side::Buy, price, small(&inst), TimeInForce::Ioc);
+    assert_eq!(h.run(req).filled, small(&inst));
+    // The fill's own balance push and the reads it brings settle first.
+    h.pump_until(Duration::from_secs(3), |_| false);
+    let before = h.sim.account(Venue::Mexc).futures_balance;
+    let from = h.wallets.len();
+    let booked_before = h.funding_booked(Venue::Mexc);
+
+    let settled: Amount = h.sim.settle_funding(Venue::Mexc).iter().map(|e| e.amount).sum();
+    assert!(!settled.is_zero(), "the quiet market has a basis, so funding is paid");
+    let after = h.sim.account(Venue::Mexc).futures_balance;
+    assert_eq!(after, before + settled);
+    // No balance query from the state stage: the push alone brings the reads.
+    let reported =
+        |h: &Harness| h.wallets[from..].iter().any(|w| w.venue == Venue::Mexc && w.balance == Some(after));
+    assert!(h.pump_until(Duration::from_secs(4), reported), "{:?}", &h.wallets[from..]);
+    assert_eq!(h.funding_booked(Venue::Mexc) - booked_before, settled);
+    let mut booked = Amount::ZERO;
+    for w in h.wallets[from..].iter().filter(|w| w.venue == Venue::Mexc) {
+        booked += w.funding;
+        if let Some(b) = w.balance {
+            assert_eq!(
+                b,
+                before + booked,
+                "a balance reported ahead of the funding booked: {:?}",
+                &h.wallets[from..]
+            );
+        }
+    }
+}

@@ -298,6 +298,17 @@ impl Core {
         }
     }
 
+    /// The futures account's available margin alone, from a report whose balance is not
+    /// to be compared with the books (see MEXC's balance push).
+    pub fn futures_margin(&mut self, venue: Venue, available: Option<Amount>) {
+        if let Some(a) = available {
+            if let Some(b) = self.futures_balances[venue.index()].as_mut() {
+                b.1 = Some(a);
+            }
+            self.futures_wallet(venue, None, Some(a), Amount::ZERO);
+        }
+    }
+
     /// A funding payment the venue booked on the futures wallet (positive received),
     /// with the balance after it.
     pub fn funding(&mut self, venue: Venue, change: Option<Amount>, balance: Option<Amount>) {

@@ -31,7 +31,7 @@ const SPOT_KINDS: [spot::Kind; 10] = [
 ];
 
 /// Every REST request of the futures order entry, numbered on from the spot ones.
-const FUTURES_KINDS: [futures::Kind; 8] = [
+const FUTURES_KINDS: [futures::Kind; 10] = [
     futures::Kind::Warm,
     futures::Kind::Create,
     futures::Kind::Cancel,
@@ -40,6 +40,8 @@ const FUTURES_KINDS: [futures::Kind; 8] = [
     futures::Kind::CancelAll,
     futures::Kind::Assets,
     futures::Kind::Positions,
+    futures::Kind::Funding { then_balances: false },
+    futures::Kind::Funding { then_balances: true },
 ];
 
 /// The order tracker and account view that MEXC's readers write into.
@@ -74,7 +76,9 @@ impl Reports {
                 let _ = private::spot::on_binary(core, payload, up);
             }
             1 => private::spot::on_text(core, payload, &mut self.topics),
-            2 => private::futures::on_push(core, payload, &mut self.futures_up),
+            2 => {
+                let _ = private::futures::on_push(core, payload, &mut self.futures_up);
+            }
             _ => {
                 let mut meta = Pending::none();
                 if let Some(&slot) = self.slots.get(usize::from(arg >> 2 & 3)) {

@@ -54,7 +54,7 @@ use crate::orders::wire::{
     push_contracts, scalar, wall_ms,
 };
 use crate::venues::mexc::private::futures::{
-    FutOrder, MexcFuturesHooks, Stream, apply_order, asset, envelope, on_push, parse_order, position,
+    FutOrder, MexcFuturesHooks, Pushed, Stream, apply_order, asset, envelope, on_push, parse_order, position,
 };
 use crate::venues::mexc::sign::futures_signature;
 
@@ -69,8 +69,11 @@ pub(crate) enum Kind {
     CancelAll,
     Assets,
     Positions,
-    /// The account's funding history (newest first).
-    Funding,
+    /// The account's funding history (newest first); with `then_balances`, the first
+    /// read of a balance query, after which the account and positions are read.
+    Funding {
+        then_balances: bool,
+    },
     /// A restart's discovery: one contract's order history.
     Discover,
 }
@@ -91,11 +94,24 @@ pub(crate) struct MexcFuturesEntry {
     max_connections: usize,
     last_keepalive_ns: u64,
     last_funding_poll_ns: u64,
+    /// A balance query is wanted: asked for by the state stage, or the venue pushed a
+    /// new balance (after a funding settlement, say).
+    balances_due: bool,
+    /// A balance query's funding read is in flight, and when the last one went out.
+    balances_in_flight: bool,
+    last_balances_ns: u64,
 }
 
 /// How often the funding history is read: MEXC pushes no funding entry on the private
 /// stream, so funding reaches the books within this long of its settlement.
 const FUNDING_POLL_NS: u64 = 5_000_000_000;
+
+/// The least time between two balance queries, so that a burst of balance pushes (one
+/// per fill) costs one query.
+const BALANCES_SPACING_NS: u64 = 1_000_000_000;
+
+/// A balance query's funding read unanswered this long is taken as lost.
+const BALANCES_LOST_NS: u64 = 30_000_000_000;
 
 impl std::fmt::Debug for MexcFuturesEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -193,6 +209,9 @@ impl MexcFuturesEntry {
             max_connections,
             last_keepalive_ns: 0,
             last_funding_poll_ns: 0,
+            balances_due: false,
+            balances_in_flight: false,
+            last_balances_ns: 0,
         };
         let now = core.clock.now();
         for _ in 0..max_connections {
@@ -309,12 +328,49 @@ impl MexcFuturesEntry {
         }
     }
 
+    /// Reads the futures account and positions, after the funding history. MEXC's
+    /// account balance includes every funding settled, but the engine books funding
+    /// only from the history: read in the other order (or on the balance push a
+    /// settlement sends), a balance would lead the books by the latest settlement, and
+    /// with funding intervals that divide the reconcile interval every check would find
+    /// that difference again and halt the venue for a drift that is not there.
     pub(crate) fn query_balances(&mut self, core: &mut Core) -> bool {
-        let now = core.clock.now();
+        self.balances_due = true;
+        self.start_balances(core.clock.now(), core.now_ns())
+    }
+
+    /// Sends a due balance query's funding read unless one is in flight or went out
+    /// within the last [`BALANCES_SPACING_NS`]; true when it is on its way (or was).
+    fn start_balances(&mut self, now: Instant, now_ns: u64) -> bool {
+        let since = now_ns.saturating_sub(self.last_balances_ns);
+        if !self.balances_due || (self.balances_in_flight && since < BALANCES_LOST_NS) {
+            return true;
+        }
+        if self.last_balances_ns != 0 && since < BALANCES_SPACING_NS {
+            return true;
+        }
+        self.funding_target();
+        let sent = self.send(Method::Get, Kind::Funding { then_balances: true }, Pending::none(), now);
+        if sent {
+            self.balances_due = false;
+            self.balances_in_flight = true;
+            self.last_balances_ns = now_ns.max(1);
+        }
+        sent
+    }
+
+    /// The balance query's second half: the account and the open positions.
+    fn read_balances(&mut self, now: Instant) -> bool {
         self.target.set("", "/api/v1/private/account/assets", "");
         let a = self.send(Method::Get, Kind::Assets, Pending::none(), now);
         self.target.set("", "/api/v1/private/position/open_positions", "");
         a && self.send(Method::Get, Kind::Positions, Pending::none(), now)
+    }
+
+    fn funding_target(&mut self) {
+        self.target.set("", "/api/v1/private/position/funding_records", "");
+        self.target.query_start();
+        let _ = write!(self.target.buf_mut(), "page_num=1&page_size=100");
     }
 
     pub(crate) fn poll(&mut self, now: Instant, core: &mut Core) {
@@ -329,25 +385,31 @@ impl MexcFuturesEntry {
         }
         if self.warmed && now_ns.saturating_sub(self.last_funding_poll_ns) >= FUNDING_POLL_NS {
             self.last_funding_poll_ns = now_ns;
-            self.target.set("", "/api/v1/private/position/funding_records", "");
-            self.target.query_start();
-            let _ = write!(self.target.buf_mut(), "page_num=1&page_size=100");
-            let _ = self.send(Method::Get, Kind::Funding, Pending::none(), now);
+            self.funding_target();
+            let _ = self.send(Method::Get, Kind::Funding { then_balances: false }, Pending::none(), now);
         }
         let stream_up = self.stream.up;
+        let mut funding_read = false;
         {
             let pending = &mut self.pending;
             let warm = &mut self.warm;
             self.http.poll(now, &mut |c: Completion<'_>| {
                 let Some((kind, meta)) = pending.take(c.id) else { return };
+                funding_read |= kind == Kind::Funding { then_balances: true };
                 on_completion(core, kind, meta, &c.outcome, stream_up, warm);
             });
+        }
+        if funding_read {
+            // Answered or failed: the account is read now either way.
+            self.balances_in_flight = false;
+            let _ = self.read_balances(now);
         }
         if !self.warmed && self.warm >= self.max_connections {
             self.warmed = true;
             self.last_keepalive_ns = now_ns;
         }
         let up = &mut self.stream.up;
+        let due = &mut self.balances_due;
         self.stream.ws.poll(now, &mut |ev| match ev {
             WsEvent::Opened => *up = false,
             WsEvent::Lost(e) => {
@@ -356,10 +418,11 @@ impl MexcFuturesEntry {
             }
             WsEvent::Frame(f) => {
                 if let Payload::Text(t) = f.payload {
-                    on_push(core, t.as_bytes(), up);
+                    *due |= on_push(core, t.as_bytes(), up) == Pushed::Balance;
                 }
             }
         });
+        let _ = self.start_balances(now, now_ns);
     }
 
     pub(crate) fn stop(&mut self) {
@@ -507,7 +570,7 @@ pub(crate) fn on_completion(
                 let _ = for_items(&mut p, |p| asset(core, p));
             }
         }
-        Kind::Funding => {
+        Kind::Funding { .. } => {
             if let Some(e) = ok_body.filter(|e| e.success) {
                 let seen = core.funding_seen(Venue::Mexc);
                 let mut p = Parser::new(e.data);

@@ -122,11 +122,24 @@ pub(crate) fn side_of(code: &[u8]) -> Side {
     if matches!(code, b"3" | b"4") { Side::Sell } else { Side::Buy }
 }
 
-/// `{"currency","availableBalance","cashBalance",…}`.
+/// `{"currency","availableBalance","cashBalance",…}`, read over REST: the balance is
+/// reported for reconciliation.
 pub(crate) fn asset<'a>(core: &mut Core, p: &mut Parser<'a>) -> Result<(), JsonError> {
     let [cur, avail, cash] = fields(p, [b"currency", b"availableBalance", b"cashBalance"])?;
     if cur == b"USDT" {
         core.futures_balance(Venue::Mexc, parse_amount(cash), parse_amount(avail));
+    }
+    Ok(())
+}
+
+/// The same pushed on the private stream: only the margin is taken. A push follows a
+/// funding settlement at once, while the engine books funding from the history it reads
+/// (MEXC pushes no funding entry), so its balance would lead the books by that
+/// settlement; the order entry reads the history and then the balance instead.
+fn pushed_asset<'a>(core: &mut Core, p: &mut Parser<'a>) -> Result<(), JsonError> {
+    let [cur, avail] = fields(p, [b"currency", b"availableBalance"])?;
+    if cur == b"USDT" {
+        core.futures_margin(Venue::Mexc, parse_amount(avail));
     }
     Ok(())
 }
@@ -281,7 +294,16 @@ pub(crate) fn apply_deal<'a>(core: &mut Core, p: &mut Parser<'a>) -> Result<(), 
     Ok(())
 }
 
-pub(crate) fn on_push(core: &mut Core, text: &[u8], up: &mut bool) {
+/// What a push was, as far as the order entry acts on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    /// The futures account's balance.
+    Balance,
+    Other,
+}
+
+/// Applies one frame of the private stream; says whether it was a balance push.
+pub(crate) fn on_push(core: &mut Core, text: &[u8], up: &mut bool) -> Pushed {
     let mut channel: &[u8] = b"";
     let mut data: &[u8] = b"";
     let mut p = Parser::new(text);
@@ -295,9 +317,10 @@ pub(crate) fn on_push(core: &mut Core, text: &[u8], up: &mut bool) {
     })
     .is_err()
     {
-        return;
+        return Pushed::Other;
     }
     let mut p = Parser::new(data);
+    let pushed = if channel == b"push.personal.asset" { Pushed::Balance } else { Pushed::Other };
     let _ = match channel {
         b"rs.login" => {
             *up = contains(data, b"success");
@@ -316,8 +339,9 @@ pub(crate) fn on_push(core: &mut Core, text: &[u8], up: &mut bool) {
                 Ok(())
             })
         }
-        b"push.personal.asset" => for_items(&mut p, |p| asset(core, p)),
+        b"push.personal.asset" => for_items(&mut p, |p| pushed_asset(core, p)),
         b"push.personal.position" => for_items(&mut p, |p| position(core, p)),
         _ => Ok(()),
     };
+    pushed
 }
