@@ -12,6 +12,7 @@ mod sim_client;
 
 use std::time::{Duration, Instant};
 
+use adapters::venues::gateio::ws_api::OrderEntry;
 use orders_support::{Harness, quiet};
 use pipeline::dispatch::OrderSink;
 use pipeline::journal::TimeInForce;
@@ -24,17 +25,28 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 
 #[test]
 fn submit_does_not_allocate_after_warm_up_and_acks_come_back_fast() {
-    let mut h = Harness::start(quiet(""), |_| {});
+    let mut rest = Harness::start(quiet(""), |_| {});
+    // Gate.io again with its orders over the WebSocket trading API.
+    let mut ws = Harness::start(quiet(""), |c| {
+        if let Some(g) = c.gateio.as_mut() {
+            g.order_entry = OrderEntry::Ws;
+        }
+    });
+    ws.pump_until(Duration::from_millis(500), |_| false);
     let markets = [
-        (Venue::GateIo, Market::Spot, "BTC_USDT", "0.001"),
-        (Venue::GateIo, Market::Futures, "BTC_USDT", "10"),
-        (Venue::Mexc, Market::Spot, "BTCUSDT", "0.001"),
-        (Venue::Mexc, Market::Futures, "BTC_USDT", "10"),
+        ("rest", Venue::GateIo, Market::Spot, "BTC_USDT", "0.001"),
+        ("rest", Venue::GateIo, Market::Futures, "BTC_USDT", "10"),
+        ("rest", Venue::Mexc, Market::Spot, "BTCUSDT", "0.001"),
+        ("rest", Venue::Mexc, Market::Futures, "BTC_USDT", "10"),
+        ("ws", Venue::GateIo, Market::Spot, "BTC_USDT", "0.001"),
+        ("ws", Venue::GateIo, Market::Futures, "BTC_USDT", "10"),
     ];
     const ROUNDS: usize = 24;
     const WARM: usize = 8;
     let mut report = Vec::new();
-    for (venue, market, sym, q) in markets {
+    for (entry, venue, market, sym, q) in markets {
+        let h = if entry == "ws" { &mut ws } else { &mut rest };
+        let over_ws = h.sink.orders_over_ws(venue, market);
         let inst = h.inst(venue, market, sym).clone();
         let qty = Qty::parse(q, inst.qty_scale).unwrap();
         let buy = h.through(&inst, Side::Buy, 30);
@@ -79,17 +91,25 @@ fn submit_does_not_allocate_after_warm_up_and_acks_come_back_fast() {
         acks.sort();
         let p = |q: f64| acks[((acks.len() - 1) as f64 * q) as usize];
         report.push(format!(
-            "{venue} {market}: submit-to-ack p50 {:?} p90 {:?} max {:?}; allocations per submit {:?}; \
-             while polling an order to its end {:?}",
+            "{venue} {market} over {entry}: submit-to-ack p50 {:?} p90 {:?} max {:?}; allocations per \
+             submit {:?}; while polling an order to its end {:?}",
             p(0.5),
             p(0.9),
             acks[acks.len() - 1],
             allocs,
             poll_allocs
         ));
-        assert!(allocs.iter().all(|&n| n == 0), "{venue} {market} submit allocates: {allocs:?}");
+        let sent_ws = h.sink.orders_over_ws(venue, market) - over_ws;
+        assert_eq!(sent_ws, if entry == "ws" { ROUNDS as u64 } else { 0 }, "{venue} {market} over {entry}");
+        assert!(
+            allocs.iter().all(|&n| n == 0),
+            "{venue} {market} over {entry}: submit allocates: {allocs:?}"
+        );
         // Plain TCP: the answer, the private pushes and the events allocate nothing either.
-        assert!(poll_allocs.iter().all(|&n| n == 0), "{venue} {market} poll allocates: {poll_allocs:?}");
+        assert!(
+            poll_allocs.iter().all(|&n| n == 0),
+            "{venue} {market} over {entry}: poll allocates: {poll_allocs:?}"
+        );
     }
     for line in report {
         eprintln!("{line}");

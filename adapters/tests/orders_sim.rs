@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use adapters::net::tls::TlsRoots;
 use adapters::venues::VenueMarket;
+use adapters::venues::gateio::ws_api::OrderEntry;
 use orders_support::{Harness, Outcome, quiet};
 use pipeline::dispatch::{OrderSink, SinkError};
 use pipeline::journal::TimeInForce;
@@ -104,9 +105,12 @@ fn ioc_round_trips_on_every_market_match_the_venue_accounts() {
     h.sink.query_balances(Venue::GateIo).unwrap();
     h.sink.query_balances(Venue::Mexc).unwrap();
     let assets = ["USDT", "BTC", "ETH", "SOL"].map(|a| h.instruments.find_asset(a).unwrap());
+    // MEXC's account is read after its funding history: it comes a round trip later.
     h.pump_until(Duration::from_secs(3), |h| {
-        Venue::ALL.iter().all(|&v| assets.iter().all(|&a| h.last_balance(v, a).is_some()))
-            && h.sink.futures_balance(Venue::Mexc).is_some()
+        Venue::ALL.iter().all(|&v| {
+            assets.iter().all(|&a| h.last_balance(v, a).is_some())
+                && h.sink.futures_balance(v).map(|b| b.0) == Some(h.sim.account(v).futures_balance)
+        })
     });
     for venue in Venue::ALL {
         let acct = h.sim.account(venue);
@@ -640,4 +644,79 @@ fn mexc_balances_never_lead_the_funding_booked() {
             );
         }
     }
+}
+
+/// Gate.io with `order_entry = "ws"`: orders go over the WebSocket trading API of the
+/// private streams (login once, then `*.order_place`), fill and settle against the
+/// venue's account exactly as over REST, and are refused with the same reasons; orders
+/// beyond what one session may have unanswered go over REST.
+#[test]
+fn gate_orders_go_over_the_websocket_trading_api_with_rest_as_the_fallback() {
+    let ws = |c: &mut adapters::orders::OrderEntryConfig| {
+        c.validate_locally = false;
+        if let Some(g) = c.gateio.as_mut() {
+            g.order_entry = OrderEntry::Ws;
+        }
+    };
+    // Answers held 300 ms, so that a burst finds every session slot taken.
+    let mut h = Harness::start(quiet("delay_ms=300"), ws);
+    // The login is answered shortly after the subscriptions the sink waited for.
+    h.pump_until(Duration::from_millis(500), |_| false);
+    for market in [Market::Spot, Market::Futures] {
+        let inst = h.inst(Venue::GateIo, market, "BTC_USDT").clone();
+        let sent = h.sink.orders_over_ws(Venue::GateIo, market);
+        let before = h.sim.account(Venue::GateIo);
+        let price = h.through(&inst, Side::Buy, 20);
+        let req = h.request(&inst, Side::Buy, price, small(&inst), TimeInForce::Ioc);
+        let b = h.run(req);
+        assert_eq!(b.filled, small(&inst), "{market}: {:?}", b.updates);
+        assert_eq!(b.updates[0], OrderUpdate::Accepted, "{market}: {:?}", b.updates);
+        let price = h.through(&inst, Side::Sell, 20);
+        let req = h.request(&inst, Side::Sell, price, b.filled, TimeInForce::Ioc);
+        let s = h.run(req);
+        assert_eq!(s.done, Some(b.filled), "{market}: {:?}", s.updates);
+        check_account(&h, &inst, &before, &b, &s);
+        assert_eq!(
+            h.sink.orders_over_ws(Venue::GateIo, market),
+            sent + 2,
+            "{market}: both over the trading API"
+        );
+        // Refused over the trading API with the reason REST gives.
+        let too_much = qty(&inst, if market == Market::Spot { "1.5" } else { "300000" });
+        let price = h.through(&inst, Side::Buy, 20);
+        let req = h.request(&inst, Side::Buy, price, too_much, TimeInForce::Ioc);
+        let o = h.run(req);
+        assert_eq!(o.rejected, Some(RejectReason::InsufficientBalance), "{market}: {:?}", o.updates);
+        assert_eq!(h.sink.orders_over_ws(Venue::GateIo, market), sent + 3, "{market}");
+    }
+    let mut notices = Vec::new();
+    h.sink.drain_notices(|n| notices.push(format!("{n:?}")));
+    assert!(notices.iter().any(|n| n.contains("BALANCE_NOT_ENOUGH")), "{notices:?}");
+
+    // A burst of 70 orders while answers take 300 ms: 64 go over the session, the rest
+    // over REST, and every one fills once.
+    let inst = h.inst(Venue::GateIo, Market::Spot, "BTC_USDT").clone();
+    let sent = h.sink.orders_over_ws(Venue::GateIo, Market::Spot);
+    let base = |h: &Harness| h.sim.spot_balance(Venue::GateIo, "BTC").total();
+    let held = base(&h);
+    let price = h.through(&inst, Side::Buy, 20);
+    let one = qty(&inst, "0.0005");
+    let clients: Vec<_> = (0..70)
+        .map(|_| {
+            let req = h.request(&inst, Side::Buy, price, one, TimeInForce::Ioc);
+            let c = req.client;
+            h.submit(req).unwrap();
+            c
+        })
+        .collect();
+    assert_eq!(h.sink.orders_over_ws(Venue::GateIo, Market::Spot), sent + 64);
+    assert!(h.pump_until(Duration::from_secs(10), |h| clients.iter().all(|&c| h.outcome(c).is_final())));
+    h.pump_until(Duration::from_millis(300), |_| false);
+    let mut bought = Amount::ZERO;
+    for &c in &clients {
+        let o = h.outcome(c);
+        assert_eq!(o.filled, one, "{c:?}: {:?}", o.updates);
+        bought += inst.base_amount(o.filled).unwrap() - o.fee(inst.base);
+    }
+    assert_eq!(base(&h) - held, bought, "the account holds what the 70 fills said, once each");
 }

@@ -111,6 +111,9 @@ pub(crate) struct Core {
     /// reported once.
     foreign_seen: [u64; FOREIGN_SEEN],
     foreign_next: usize,
+    /// Per venue and market: orders placed over a WebSocket trading API (the rest went
+    /// over REST).
+    pub sent_over_ws: [[u64; 2]; Venue::COUNT],
 }
 
 /// Foreign orders and trades remembered for deduplication.
@@ -216,6 +219,7 @@ impl Core {
             prefix: ClientPrefix::LEGACY,
             foreign_seen: [0; FOREIGN_SEEN],
             foreign_next: 0,
+            sent_over_ws: [[0; 2]; Venue::COUNT],
             instruments,
             clock,
         }

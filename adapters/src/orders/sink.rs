@@ -228,6 +228,12 @@ impl VenueSink {
         self.core.futures_position_of(inst)
     }
 
+    /// Orders placed on `venue`'s `market` over its WebSocket trading API so far (the
+    /// others went over REST).
+    pub fn orders_over_ws(&self, venue: Venue, market: pipeline::types::Market) -> u64 {
+        self.core.sent_over_ws[venue.index()][market as usize]
+    }
+
     /// Orders sent or heard of that have not finished yet.
     pub fn open_orders(&self) -> usize {
         self.core.tracker.open_count()

@@ -21,6 +21,7 @@ use tungstenite::handshake::client::ClientHandshake;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
+use super::outgoing::{self, Outgoing};
 use super::stats::{LinkState, WsStats};
 use super::{Payload, SendError, WsConfig, WsError, WsEvent, WsFrame, WsHooks};
 use crate::net::backoff::Backoff;
@@ -79,6 +80,8 @@ struct Session {
     /// The last flush hit `WouldBlock`: retry on the next writable event only.
     write_blocked: bool,
     wire_seen: (u64, u64),
+    /// Frames encoded here rather than by tungstenite (see [`outgoing`]).
+    out: Option<Outgoing>,
 }
 
 impl<H: WsHooks> std::fmt::Debug for WsClient<H> {
@@ -202,6 +205,26 @@ impl<H: WsHooks> WsClient<H> {
         let State::Open(s) = &mut self.state else { return Err(SendError::NotOpen) };
         if self.pending_loss.is_some() {
             return Err(SendError::Broken);
+        }
+        // Encoded here, without an allocation, unless tungstenite still holds frames of
+        // its own that must go first.
+        let queued = s.out.as_ref().map_or(0, Outgoing::len);
+        let own = s.out.is_some() && text.len() <= outgoing::MAX_PAYLOAD && (queued > 0 || !s.flush_pending);
+        if own {
+            if queued + text.len() > self.config.max_send_buffer_bytes {
+                return Err(SendError::BufferFull);
+            }
+            if let Some(out) = s.out.as_mut() {
+                out.push_text(text.as_bytes());
+            }
+            self.stats.frame_out();
+            if !s.write_blocked {
+                if let Err(e) = drain_own(s) {
+                    self.pending_loss = Some(classify(e.into(), &s.host, self.config.max_message_bytes));
+                    return Err(SendError::Broken);
+                }
+            }
+            return Ok(());
         }
         match s.ws.write(Message::text(text)) {
             Ok(()) => {}
@@ -385,6 +408,7 @@ impl<H: WsHooks> WsClient<H> {
             flush_pending: false,
             write_blocked: false,
             wire_seen: (0, 0),
+            out: Outgoing::new(),
         });
         self.stats.opened();
         self.stats.set_state(LinkState::Open);
@@ -413,8 +437,17 @@ impl<H: WsHooks> WsClient<H> {
     fn step_open(&mut self, now: Instant, on_event: &mut impl FnMut(WsEvent<'_>)) -> Result<usize, WsError> {
         let State::Open(s) = &mut self.state else { return Ok(0) };
         let limit = self.config.max_message_bytes;
+        if std::mem::take(&mut self.writable) {
+            s.write_blocked = false;
+        }
+        // Our own frames go out before tungstenite may write anything (a read flushes
+        // its queued pongs); while some are left, nothing is read.
+        if !s.write_blocked {
+            drain_own(s).map_err(|e| classify(e.into(), &s.host, limit))?;
+        }
+        let own_left = s.out.as_ref().is_some_and(|o| !o.is_empty());
         let mut handled = 0;
-        while self.readable && handled < self.config.max_frames_per_poll {
+        while self.readable && !own_left && handled < self.config.max_frames_per_poll {
             let msg = match s.ws.read() {
                 Ok(msg) => msg,
                 Err(e) if is_would_block(&e) => {
@@ -451,13 +484,10 @@ impl<H: WsHooks> WsClient<H> {
             on_event(WsEvent::Frame(WsFrame { payload, recv_raw }));
         }
 
-        if std::mem::take(&mut self.writable) {
-            s.write_blocked = false;
-        }
         if s.ws.get_ref().has_pending_output() {
             s.flush_pending = true;
         }
-        if s.flush_pending && !s.write_blocked {
+        if s.flush_pending && !s.write_blocked && !own_left {
             flush(s).map_err(|e| classify(e, &s.host, limit))?;
         }
 
@@ -547,6 +577,19 @@ fn flush(s: &mut Session) -> Result<(), tungstenite::Error> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// Writes the frames encoded by [`Outgoing`] that are waiting; marks the session
+/// blocked when the socket would block with some left.
+fn drain_own(s: &mut Session) -> io::Result<()> {
+    let Some(out) = s.out.as_mut() else { return Ok(()) };
+    if out.is_empty() {
+        return Ok(());
+    }
+    if !out.drain(s.ws.get_mut())? {
+        s.write_blocked = true;
+    }
+    Ok(())
 }
 
 fn sync_wire(stats: &WsStats, s: &mut Session) {

@@ -27,6 +27,7 @@
 
 mod client;
 mod keepalive;
+mod outgoing;
 mod stats;
 
 use std::io;

@@ -11,6 +11,7 @@ use pipeline::types::{Instruments, Market, Venue};
 
 use super::orders::{Kind, on_completion};
 use super::private::on_push;
+use super::ws_api::WsApi;
 use crate::net::http::Outcome;
 use crate::orders::core::{Core, fuzz_core};
 use crate::orders::pending::Pending;
@@ -45,6 +46,8 @@ pub struct Reports {
     acked: usize,
     warm: usize,
     uid: Option<u64>,
+    /// A trading API session with the open orders sent on it, so that answers reach them.
+    api: WsApi,
 }
 
 impl Reports {
@@ -52,7 +55,11 @@ impl Reports {
     /// `2-0-0` futures sell, `3-0-0` spot fill-or-kill buy, on the first instruments).
     pub fn new(instruments: Arc<Instruments>) -> Self {
         let (core, mock, slots) = fuzz_core(instruments, Venue::GateIo);
-        Reports { core, mock, slots, acked: 0, warm: 0, uid: None }
+        let mut api = WsApi::new(true);
+        for &k in &slots {
+            api.sent(k);
+        }
+        Reports { core, mock, slots, acked: 0, warm: 0, uid: None, api }
     }
 
     /// Hands one message to a reader. `kind` 0 is a spot private push, 1 a futures one;
@@ -64,7 +71,7 @@ impl Reports {
         let up = arg & 1 != 0;
         if kind < 2 {
             let market = if kind == 0 { Market::Spot } else { Market::Futures };
-            on_push(&mut self.core, market, payload, &mut self.acked, up);
+            on_push(&mut self.core, market, payload, &mut self.acked, up, &mut self.api);
             return;
         }
         let request = KINDS[usize::from(kind - 2) % KINDS.len()];

@@ -3,8 +3,9 @@
 //! The room holds everything Gate.io means, in the same files as every venue's room:
 //! [`md`] (public frames and snapshots), [`feed`] (subscriptions, snapshot routes, pings),
 //! [`meta`] (instrument metadata routes and parsing), [`symbols`] (how pairs are spelled),
-//! [`sign`] (request signing), [`orders`] (order entry), [`private`] (private streams and
-//! account state), and the default endpoints below.
+//! [`sign`] (request signing), [`orders`] (order entry over REST), [`ws_api`] (order entry
+//! over the WebSocket trading API), [`private`] (private streams and account state), and
+//! the default endpoints below.
 
 pub mod feed;
 #[cfg(feature = "fuzzing")]
@@ -15,6 +16,7 @@ pub mod orders;
 pub mod private;
 pub mod sign;
 pub mod symbols;
+pub mod ws_api;
 
 use pipeline::types::Venue;
 

@@ -33,10 +33,11 @@ use serde::{Deserialize, Serialize};
 
 use super::private::{GateHooks, Stream, Use, apply_order, discovered, on_push, parse_order, position};
 use super::sign::RestAuth;
+use super::ws_api::{OrderEntry, WsApi, order_message, refused};
 use crate::auth::{Credentials, push_json_str};
 use crate::json::{Parser, contains};
 use crate::net::http::{Completion, HttpClient, HttpConfig, Method, Outcome, Request};
-use crate::net::ws::{Payload, WsClient, WsConfig, WsEvent};
+use crate::net::ws::{Payload, SendError, WsClient, WsConfig, WsEvent};
 use crate::orders::core::{Core, FundingEntry, OrderEntryError};
 use crate::orders::pending::{Pending, PendingTable, RestTarget};
 use crate::orders::wire::{
@@ -69,6 +70,10 @@ pub struct GateEntryConfig {
     /// `GET /account/detail` when absent.
     #[serde(default)]
     pub user_id: Option<u64>,
+    /// How orders are placed: `"rest"`, or `"ws"` for the WebSocket trading API with REST
+    /// as the fallback (see [`super::ws_api`]). Cancels and queries go over REST either way.
+    #[serde(default)]
+    pub order_entry: OrderEntry,
 }
 
 impl Default for GateEntryConfig {
@@ -80,6 +85,7 @@ impl Default for GateEntryConfig {
             api_key_env: d_gate_key(),
             api_secret_env: d_gate_secret(),
             user_id: None,
+            order_entry: OrderEntry::default(),
         }
     }
 }
@@ -140,6 +146,10 @@ pub(crate) struct GateEntry {
     target: RestTarget,
     body: String,
     hdr: String,
+    /// A trading API request being built.
+    ws_msg: String,
+    /// Orders go over the trading API when a stream is ready.
+    ws_entry: bool,
     warm: usize,
     warmed: bool,
     /// Instruments of this venue, per market (cancel-all).
@@ -214,7 +224,7 @@ pub(crate) fn reason_of(label: &[u8]) -> RejectReason {
 }
 
 /// `{"label":…,"message":…}`.
-fn error_body(body: &[u8]) -> (&[u8], &[u8]) {
+pub(super) fn error_body(body: &[u8]) -> (&[u8], &[u8]) {
     let mut label: &[u8] = b"";
     let mut message: &[u8] = b"";
     let mut p = Parser::new(body);
@@ -302,6 +312,7 @@ impl GateEntry {
         for i in core.instruments.iter().filter(|i| i.venue == Venue::GateIo) {
             instruments[i.market as usize].push(i.id);
         }
+        let ws_entry = cfg.order_entry == OrderEntry::Ws;
         let ws_cfg = |url: &str| {
             let mut c = WsConfig::new(url);
             c.stale_after = std::time::Duration::from_secs(60);
@@ -311,7 +322,7 @@ impl GateEntry {
         let spot = if !open_spot {
             None
         } else {
-            let hooks = GateHooks::new(creds.clone(), Market::Spot, 0);
+            let hooks = GateHooks::new(creds.clone(), Market::Spot, 0, ws_entry);
             let ws = WsClient::new(
                 ws_cfg(&cfg.ws_spot_url),
                 hooks,
@@ -320,7 +331,7 @@ impl GateEntry {
                 Token(first_token + max_connections),
                 core.clock.clone(),
             )?;
-            Some(Stream { ws, acked: 0, up: false })
+            Some(Stream { ws, acked: 0, up: false, api: WsApi::new(ws_entry) })
         };
         let futures_ws =
             open_futures.then(|| (ws_cfg(&cfg.ws_futures_url), Token(first_token + max_connections + 1)));
@@ -338,6 +349,8 @@ impl GateEntry {
             target: RestTarget::new(),
             body: String::with_capacity(512),
             hdr: String::with_capacity(32),
+            ws_msg: String::with_capacity(768),
+            ws_entry,
             warm: 0,
             warmed: false,
             instruments,
@@ -369,9 +382,9 @@ impl GateEntry {
     fn open_futures_stream(&mut self, uid: u64, core: &Core) -> Result<(), OrderEntryError> {
         self.uid = Some(uid);
         if let Some((cfg, token)) = self.futures_ws.take() {
-            let hooks = GateHooks::new(self.creds.clone(), Market::Futures, uid);
+            let hooks = GateHooks::new(self.creds.clone(), Market::Futures, uid, self.ws_entry);
             let ws = WsClient::new(cfg, hooks, self.tls.clone(), &self.registry, token, core.clock.clone())?;
-            self.futures = Some(Stream { ws, acked: 0, up: false });
+            self.futures = Some(Stream { ws, acked: 0, up: false, api: WsApi::new(self.ws_entry) });
         }
         Ok(())
     }
@@ -442,6 +455,9 @@ impl GateEntry {
         req: &OrderRequest,
         core: &mut Core,
     ) -> Result<(), pipeline::dispatch::SinkError> {
+        if self.ws_entry && self.submit_ws(req, core) {
+            return Ok(());
+        }
         let inst = core.instruments.get(req.inst);
         let path = order_body(&mut self.body, req, inst, core.prefix);
         let now = core.clock.now();
@@ -453,6 +469,34 @@ impl GateEntry {
             return Err(pipeline::dispatch::SinkError::NotSent(RejectReason::RateLimited));
         }
         Ok(())
+    }
+
+    /// Places `req` over its market's trading API session if that session is ready;
+    /// false when the order is to go over REST instead (nothing was sent).
+    fn submit_ws(&mut self, req: &OrderRequest, core: &mut Core) -> bool {
+        let stream = match req.market {
+            Market::Spot => self.spot.as_mut(),
+            Market::Futures => self.futures.as_mut(),
+        };
+        let Some(s) = stream.filter(|s| s.up && s.api.ready() && s.ws.is_open()) else { return false };
+        let ts = wall_ms();
+        let inst = core.instruments.get(req.inst);
+        let exptime = ts + core.timing.request_timeout_ms;
+        order_message(&mut self.ws_msg, &mut self.body, req, inst, core.prefix, ts / 1000, exptime);
+        let k = core.tracker.open(req, core.now_ns());
+        core.sent_over_ws[Venue::GateIo.index()][req.market as usize] += 1;
+        match s.ws.send_text(&self.ws_msg) {
+            Ok(()) => s.api.sent(k),
+            // Nothing was queued: REST takes it.
+            Err(SendError::NotOpen | SendError::BufferFull) => {
+                core.sent_over_ws[Venue::GateIo.index()][req.market as usize] -= 1;
+                core.tracker.forget(k);
+                return false;
+            }
+            // Queued, then the connection broke: it may have reached Gate.
+            Err(SendError::Broken) => core.tracker.unknown(k, core.now_ns()),
+        }
+        true
     }
 
     /// The path of one order: by venue id when known, else by `t-` text.
@@ -694,20 +738,22 @@ impl GateEntry {
             };
             let Some(s) = stream else { continue };
             let n_channels = s.ws.hooks().channels().len();
-            let (ws, acked, up) = (&mut s.ws, &mut s.acked, &mut s.up);
+            let (ws, acked, up, api) = (&mut s.ws, &mut s.acked, &mut s.up, &mut s.api);
             let was_up = *up;
             ws.poll(now, &mut |ev| match ev {
                 WsEvent::Opened => {
                     *acked = 0;
                     *up = false;
+                    api.session_ended(core);
                 }
                 WsEvent::Lost(e) => {
                     *up = false;
+                    api.session_ended(core);
                     core.notice_text(Venue::GateIo, market, RejectReason::Disconnected, 0, &e.to_string());
                 }
                 WsEvent::Frame(f) => {
                     if let Payload::Text(t) = f.payload {
-                        on_push(core, market, t.as_bytes(), acked, *up);
+                        on_push(core, market, t.as_bytes(), acked, *up, api);
                         if *acked >= n_channels {
                             *up = true;
                         }
@@ -780,19 +826,8 @@ pub(super) fn on_completion(
                 }
                 Outcome::Ok(r) | Outcome::RateLimited(r) => {
                     let (label, message) = error_body(r.body);
-                    let reason = if matches!(outcome, Outcome::RateLimited(_)) {
-                        RejectReason::RateLimited
-                    } else {
-                        reason_of(label)
-                    };
-                    if reason == RejectReason::RateLimited {
-                        core.block(Venue::GateIo, market, r.retry_after);
-                    }
-                    if reason == RejectReason::TradingDisabled {
-                        core.disable(Venue::GateIo, market);
-                    }
-                    core.notice_parts(Venue::GateIo, market, reason, i64::from(r.status), label, message);
-                    core.tracker.rejected(k, reason, ts);
+                    let limited = matches!(outcome, Outcome::RateLimited(_));
+                    refused(core, market, k, r.status, label, message, limited, r.retry_after);
                 }
                 Outcome::ServerError(_) | Outcome::Unknown(_) => core.tracker.unknown(k, ts),
                 Outcome::NotSent(_) => core.tracker.rejected(k, RejectReason::Disconnected, ts),

@@ -14,7 +14,8 @@ use pipeline::msg::RejectReason;
 use pipeline::types::{Amount, Market, Price, Qty, Rate, Rounding, Side, Venue};
 
 use super::feed::ping;
-use super::sign::push_ws_channel_auth;
+use super::sign::{push_ws_channel_auth, ws_login_request};
+use super::ws_api::{Answer, LOGIN_ID, WsApi, on_answer};
 use crate::auth::Credentials;
 use crate::json::{JsonError, Parser, contains};
 use crate::net::ws::{WsClient, WsHooks};
@@ -32,11 +33,13 @@ pub(super) struct GateHooks {
     creds: Credentials,
     market: Market,
     uid: u64,
+    /// Log in to the trading API on every session (orders go over this stream).
+    login: bool,
 }
 
 impl GateHooks {
-    pub(super) fn new(creds: Credentials, market: Market, uid: u64) -> Self {
-        GateHooks { creds, market, uid }
+    pub(super) fn new(creds: Credentials, market: Market, uid: u64, login: bool) -> Self {
+        GateHooks { creds, market, uid, login }
     }
 
     pub(super) fn channels(&self) -> &'static [&'static str] {
@@ -70,6 +73,13 @@ impl WsHooks for GateHooks {
             m.push('}');
             out.push(m);
         }
+        if self.login {
+            let channel = match self.market {
+                Market::Spot => "spot.login",
+                Market::Futures => "futures.login",
+            };
+            out.push(ws_login_request(&self.creds, channel, LOGIN_ID, time));
+        }
     }
 
     fn keepalive(&mut self, now_unix_ms: u64) -> Option<String> {
@@ -77,12 +87,14 @@ impl WsHooks for GateHooks {
     }
 }
 
-/// One private stream and whether all its subscriptions were acknowledged.
+/// One private stream, whether all its subscriptions were acknowledged, and its
+/// trading API session.
 #[derive(Debug)]
 pub(super) struct Stream {
     pub ws: WsClient<GateHooks>,
     pub acked: usize,
     pub up: bool,
+    pub api: WsApi,
 }
 
 /// A Gate order as REST answers and the `*.orders` pushes show it, spot or futures.
@@ -322,11 +334,19 @@ pub(super) fn apply_order(
 }
 
 /// Handles one text frame of a private stream.
-pub(super) fn on_push(core: &mut Core, market: Market, text: &[u8], acked: &mut usize, stream_up: bool) {
+pub(super) fn on_push(
+    core: &mut Core,
+    market: Market,
+    text: &[u8],
+    acked: &mut usize,
+    stream_up: bool,
+    api: &mut WsApi,
+) {
     let mut channel: &[u8] = b"";
     let mut event: &[u8] = b"";
     let mut result: &[u8] = b"";
     let mut error: &[u8] = b"";
+    let mut answer = Answer { request_id: b"", ack: b"", header: b"", data: b"" };
     let mut p = Parser::new(text);
     if for_fields(&mut p, |k, p| {
         match k {
@@ -334,12 +354,20 @@ pub(super) fn on_push(core: &mut Core, market: Market, text: &[u8], acked: &mut 
             b"event" => event = scalar(p)?,
             b"result" => result = p.skip()?,
             b"error" => error = p.skip()?,
+            b"request_id" => answer.request_id = scalar(p)?,
+            b"ack" => answer.ack = scalar(p)?,
+            b"header" => answer.header = p.skip()?,
+            b"data" => answer.data = p.skip()?,
             _ => return Ok(false),
         }
         Ok(true)
     })
     .is_err()
     {
+        return;
+    }
+    if !answer.request_id.is_empty() {
+        on_answer(core, market, &answer, stream_up, api);
         return;
     }
     let ts = core.now_ns();
@@ -481,7 +509,7 @@ mod tests {
         // futures.orders (2024): numeric prices, an id above 2^53, kept as text.
         let line = include_str!("../../../test_data/gateio/futures_ws_orders.jsonl").lines().next().unwrap();
         let line = line.replace(r#""text":"api""#, r#""text":"t-5-0-0""#);
-        on_push(&mut core, Market::Futures, line.as_bytes(), &mut acked, false);
+        on_push(&mut core, Market::Futures, line.as_bytes(), &mut acked, false, &mut WsApi::default());
         let e = events(&mut core);
         match e.as_slice() {
             [StateInput::Order(o)] => {
@@ -495,7 +523,7 @@ mod tests {
         let line =
             include_str!("../../../test_data/gateio/futures_ws_usertrades.jsonl").lines().next().unwrap();
         let line = line.replace("t-WVG7TYUDYQ06X36ST644NPAG", "t-6-0-0");
-        on_push(&mut core, Market::Futures, line.as_bytes(), &mut acked, false);
+        on_push(&mut core, Market::Futures, line.as_bytes(), &mut acked, false, &mut WsApi::default());
         let e = events(&mut core);
         let fill = e.iter().find_map(|e| match e {
             StateInput::Order(o) => match o.update {
@@ -520,7 +548,7 @@ mod tests {
         // futures.balances and futures.positions carry floats: read exactly as text.
         let line =
             include_str!("../../../test_data/gateio/futures_ws_balances.jsonl").lines().next().unwrap();
-        on_push(&mut core, Market::Futures, line.as_bytes(), &mut acked, false);
+        on_push(&mut core, Market::Futures, line.as_bytes(), &mut acked, false, &mut WsApi::default());
         assert_eq!(
             core.futures_balance_of(Venue::GateIo).map(|b| b.0),
             Amount::parse("989.374310681771").ok()
@@ -535,7 +563,7 @@ mod tests {
         }
         let line =
             include_str!("../../../test_data/gateio/futures_ws_positions.jsonl").lines().nth(1).unwrap();
-        on_push(&mut core, Market::Futures, line.as_bytes(), &mut acked, false);
+        on_push(&mut core, Market::Futures, line.as_bytes(), &mut acked, false, &mut WsApi::default());
         assert_eq!(core.futures_position_of(perp), Qty::parse("-22", inst.qty_scale).ok());
         // ... and reaches the state stage, which reconciles it with the contracts it booked.
         match events(&mut core).as_slice() {
@@ -550,7 +578,7 @@ mod tests {
             .next()
             .unwrap();
         let line = format!(r#"{{"channel":"spot.balances","event":"update","result":{result}}}"#);
-        on_push(&mut core, Market::Spot, line.as_bytes(), &mut acked, false);
+        on_push(&mut core, Market::Spot, line.as_bytes(), &mut acked, false, &mut WsApi::default());
         match events(&mut core).as_slice() {
             [StateInput::Balance(b)] => {
                 assert_eq!(b.available, Amount::parse("3081.686422729910360621").unwrap());
@@ -560,7 +588,7 @@ mod tests {
         }
         // A subscription refused for a bad signature is kept as a notice.
         let refused = r#"{"time":1,"channel":"spot.orders","event":"subscribe","error":{"code":4,"message":"signature not valid"},"result":{"status":"fail"}}"#;
-        on_push(&mut core, Market::Spot, refused.as_bytes(), &mut acked, false);
+        on_push(&mut core, Market::Spot, refused.as_bytes(), &mut acked, false, &mut WsApi::default());
         assert_eq!(acked, 0);
         assert_eq!(core.notices().count(), 1);
     }
@@ -583,8 +611,8 @@ mod tests {
             let o = order.replace(r#""text":"api""#, &format!(r#""text":"{text}""#));
             let t = trade.replace("t-WVG7TYUDYQ06X36ST644NPAG", text);
             for _ in 0..2 {
-                on_push(&mut core, Market::Futures, o.as_bytes(), &mut acked, false);
-                on_push(&mut core, Market::Futures, t.as_bytes(), &mut acked, false);
+                on_push(&mut core, Market::Futures, o.as_bytes(), &mut acked, false, &mut WsApi::default());
+                on_push(&mut core, Market::Futures, t.as_bytes(), &mut acked, false, &mut WsApi::default());
             }
         }
         let e = events(&mut core);
@@ -603,7 +631,7 @@ mod tests {
         assert_eq!(fill.qty, Qty::parse("1", instruments.get(perp).qty_scale).unwrap());
         // This instance's own id is still its own.
         let t = trade.replace("t-WVG7TYUDYQ06X36ST644NPAG", "t-aaaaaa6-0-0");
-        on_push(&mut core, Market::Futures, t.as_bytes(), &mut acked, false);
+        on_push(&mut core, Market::Futures, t.as_bytes(), &mut acked, false, &mut WsApi::default());
         assert!(events(&mut core).iter().all(|e| matches!(e, StateInput::Order(o) if o.client.op == 6)));
     }
 }
