@@ -342,6 +342,10 @@ enum BenchCommand {
         /// result.
         #[arg(long, value_delimiter = ',')]
         instruments: Vec<usize>,
+        /// How Gate.io orders are written: "rest" (signed requests) or "ws" (trading API
+        /// frames on a logged-in session, `[orders.gateio] order_entry = "ws"`).
+        #[arg(long, default_value = "rest", value_parser = ["rest", "ws"])]
+        gate_entry: String,
         /// Print one JSON object instead of tables.
         #[arg(long)]
         json: bool,
@@ -451,6 +455,7 @@ fn run(cli: Cli) -> Result<()> {
             interval_us,
             floor_iterations,
             instruments,
+            gate_entry,
             json,
         }) => {
             let args = arb::bench_e2e::E2eArgs {
@@ -460,6 +465,7 @@ fn run(cli: Cli) -> Result<()> {
                 interval: std::time::Duration::from_micros(interval_us),
                 floor_iterations,
                 instruments: 1,
+                gate_ws: gate_entry == "ws",
             };
             if instruments.is_empty() {
                 let result = arb::bench_e2e::run(&args)?;

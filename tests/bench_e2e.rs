@@ -218,3 +218,55 @@ fn bench_e2e_over_several_universe_sizes_reports_each_in_scaling() {
     assert_eq!(j["book_bytes"].as_u64(), Some(bytes(1)));
     assert!(j["books"].as_u64().unwrap() >= 12, "3 pairs on 4 venue markets: {j}");
 }
+
+#[test]
+fn bench_e2e_with_gate_orders_over_the_trading_api_writes_order_place_frames() {
+    let out = Command::new(env!("CARGO_BIN_EXE_arb"))
+        .args([
+            "bench",
+            "e2e",
+            "--json",
+            "--gate-entry",
+            "ws",
+            "--crossings",
+            "60",
+            "--interval-us",
+            "300",
+            "--floor-iterations",
+            "500",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let j: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(j["gate_entry"], "ws");
+    assert!(j["executed"].as_u64().unwrap() > 0, "{j}");
+    // Gate.io's floor is the frame, not a signature; the other venues still sign.
+    let sign = j["floors"]["sign"].as_object().unwrap();
+    assert!(sign.contains_key("gateio (ws frame)") && !sign.contains_key("gateio"), "{sign:?}");
+    let markets = j["orders_by_market"].as_object().unwrap();
+    let mut gate = 0;
+    for (m, o) in markets {
+        assert_eq!(o["bytes_drained"], o["bytes_written"], "{m}");
+        if m.starts_with("gateio") {
+            gate += o["orders"].as_u64().unwrap();
+            // The first frame, unmasked: an order_place request wrapping the REST body,
+            // with no signature in it.
+            let text = j["samples"][m].as_str().unwrap();
+            let v: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{m}: {e}: {text}"));
+            let market = if m.contains("spot") { "spot" } else { "futures" };
+            assert_eq!(v["channel"], format!("{market}.order_place"), "{text}");
+            assert_eq!(v["event"], "api");
+            let p = &v["payload"];
+            assert!(p["req_param"]["text"].as_str().unwrap().starts_with("t-"), "{text}");
+            assert_eq!(
+                format!("t-{}", p["req_id"].as_str().unwrap()),
+                p["req_param"]["text"].as_str().unwrap()
+            );
+            assert!(p["req_header"]["x-gate-exptime"].as_str().unwrap().parse::<u64>().is_ok(), "{text}");
+            assert!(p.get("signature").is_none(), "{text}");
+        }
+    }
+    assert!(gate > 0, "{j}");
+}

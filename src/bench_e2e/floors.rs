@@ -11,10 +11,11 @@ use std::net::{TcpListener, TcpStream};
 use adapters::auth::{Secret, hmac_sha256_hex};
 use adapters::capture::Record;
 use adapters::feed::Decoders;
+use adapters::net::ws::Outgoing;
 use adapters::venues::VenueMarket;
 use adapters::venues::gateio::sign::rest_signature;
 use adapters::venues::mexc::sign::futures_signature;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use hdrhistogram::Histogram;
 use pipeline::journal::{JournalKind, JournalWriter, Record as JRecord, TimeInForce};
 use pipeline::msg::{ClientOrderId, Leg, OppKind};
@@ -97,6 +98,7 @@ pub fn measure(
     samples: &[Record],
     n: u64,
     journal_dir: &std::path::Path,
+    gate_ws: bool,
 ) -> Result<Floors> {
     let clock = Clock::new();
     let mut f = Floors::default();
@@ -144,19 +146,37 @@ pub fn measure(
     let gate_body = br#"{"text":"t-1-0-0","currency_pair":"BTC_USDT","type":"limit","account":"spot","side":"buy","amount":"0.0333","price":"59400","time_in_force":"ioc"}"#;
     let mexc_query = "symbol=BTCUSDT&side=BUY&type=IMMEDIATE_OR_CANCEL&quantity=0.0333&price=59400&newClientOrderId=1-0-0&recvWindow=5000&timestamp=1700000000000";
     let mexc_body = r#"{"symbol":"BTC_USDT","price":60600,"vol":333,"leverage":1,"side":3,"type":3,"openType":2,"positionMode":2,"externalOid":"1-1-0"}"#;
-    f.sign.push((
-        "gateio".into(),
-        time(&clock, n, || {
-            black_box(rest_signature(
-                &gate,
-                "POST",
-                "/api/v4/spot/orders",
-                "",
-                black_box(gate_body),
-                1_700_000_000,
-            ));
-        }),
-    ));
+    if gate_ws {
+        // No signature: a logged-in session's order is one masked frame.
+        let mut out = Outgoing::new().context("no random seed for WebSocket masking keys")?;
+        let msg = format!(
+            r#"{{"time":1700000000,"channel":"spot.order_place","event":"api","payload":{{"req_id":"1-0-0","req_header":{{"x-gate-exptime":"1700000005000"}},"req_param":{}}}}}"#,
+            std::str::from_utf8(gate_body).unwrap_or_default()
+        );
+        let mut wire = Vec::with_capacity(1024);
+        f.sign.push((
+            "gateio (ws frame)".into(),
+            time(&clock, n, || {
+                wire.clear();
+                out.encode_text(black_box(msg.as_bytes()), &mut wire);
+                black_box(&wire);
+            }),
+        ));
+    } else {
+        f.sign.push((
+            "gateio".into(),
+            time(&clock, n, || {
+                black_box(rest_signature(
+                    &gate,
+                    "POST",
+                    "/api/v4/spot/orders",
+                    "",
+                    black_box(gate_body),
+                    1_700_000_000,
+                ));
+            }),
+        ));
+    }
     f.sign.push((
         "mexc spot".into(),
         time(&clock, n, || {

@@ -51,6 +51,9 @@ pub struct E2eArgs {
     /// Pairs per venue market: BTC/USDT, whose books cross, and `instruments - 1` more
     /// whose books move without crossing ([`frames`]).
     pub instruments: usize,
+    /// Gate.io orders over the WebSocket trading API (`order_entry = "ws"`) instead of
+    /// signed REST requests.
+    pub gate_ws: bool,
 }
 
 impl Default for E2eArgs {
@@ -62,6 +65,7 @@ impl Default for E2eArgs {
             interval: Duration::from_micros(200),
             floor_iterations: 20_000,
             instruments: 1,
+            gate_ws: false,
         }
     }
 }
@@ -116,6 +120,8 @@ pub struct E2eBench {
     pub book_bytes: u64,
     /// Per stage thread: (name, passes, parks, wake-ups by a push).
     pub threads: Vec<(String, u64, u64, u64)>,
+    /// Gate.io's orders went as trading API frames.
+    pub gate_ws: bool,
 }
 
 /// One run of [`run_scaling`]: the universe's size and what it cost.
@@ -247,9 +253,10 @@ pub fn run(args: &E2eArgs) -> Result<E2eBench> {
     let done = source.done_flag();
     let drained = Arc::new(Drained::default());
     let written = Arc::new(Written::default());
-    let (d, w) = (drained.clone(), written.clone());
+    let (d, w, gate_ws) = (drained.clone(), written.clone(), args.gate_ws);
     let sink: Box<dyn FnOnce(engine::SinkContext) -> Result<EngineSink> + Send> = Box::new(move |ctx| {
-        Ok(EngineSink::Wire(Box::new(WireSink::new(ctx.instruments, ctx.client_prefix, ctx.clock, d, w)?)))
+        let sink = WireSink::new(ctx.instruments, ctx.client_prefix, ctx.clock, d, w, gate_ws)?;
+        Ok(EngineSink::Wire(Box::new(sink)))
     });
     let started = Instant::now();
     let session = engine::start(EngineSpec {
@@ -308,12 +315,15 @@ pub fn run(args: &E2eArgs) -> Result<E2eBench> {
             written.bytes[i].load(Ordering::Relaxed),
             drained.bytes[i].load(Ordering::Relaxed),
         ));
-        let first = drained.first[i].lock().map(|b| b.clone()).unwrap_or_default();
+        let mut first = drained.first[i].lock().map(|b| b.clone()).unwrap_or_default();
+        if args.gate_ws && vm.venue() == pipeline::types::Venue::GateIo {
+            first = unmask_first_frame(&first).unwrap_or_default();
+        }
         samples.push((vm.to_string(), String::from_utf8_lossy(&first).into_owned()));
     }
     let floor_dir = dir.join("floor");
     std::fs::create_dir_all(&floor_dir)?;
-    let floors = floors::measure(&instruments, &f.samples, args.floor_iterations, &floor_dir)?;
+    let floors = floors::measure(&instruments, &f.samples, args.floor_iterations, &floor_dir, args.gate_ws)?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(E2eBench {
         cross_thread_hops: path_hops(&layout),
@@ -343,7 +353,21 @@ pub fn run(args: &E2eArgs) -> Result<E2eBench> {
         instruments: args.instruments.max(1),
         books: report.books,
         book_bytes: report.book_bytes,
+        gate_ws: args.gate_ws,
     })
+}
+
+/// The text of the first client frame in `wire` (masked as clients send), for the report.
+fn unmask_first_frame(wire: &[u8]) -> Option<Vec<u8>> {
+    let (&b1, rest) = wire.get(1..)?.split_first()?;
+    let (len, rest) = match b1 & 0x7f {
+        126 => (usize::from(u16::from_be_bytes(rest.get(..2)?.try_into().ok()?)), &rest[2..]),
+        127 => (usize::try_from(u64::from_be_bytes(rest.get(..8)?.try_into().ok()?)).ok()?, &rest[8..]),
+        n => (usize::from(n), rest),
+    };
+    let key = rest.get(..4)?;
+    let body = rest.get(4..4 + len)?;
+    Some(body.iter().enumerate().map(|(i, b)| b ^ key[i & 3]).collect())
 }
 
 fn describe_layout(layout: &Layout) -> String {
@@ -381,6 +405,7 @@ impl E2eBench {
         let f = &self.floors;
         json!({
             "layout": describe_layout(&self.layout),
+            "gate_entry": if self.gate_ws { "ws" } else { "rest" },
             "cpu": crate::cmd::bench::cpu_model(),
             "frames": self.frames,
             "crossing_frames": self.crossing_frames,
@@ -427,6 +452,8 @@ impl E2eBench {
     pub fn to_text(&self) -> String {
         let mut o = String::new();
         let _ = writeln!(o, "e2e bench: layout {}", describe_layout(&self.layout));
+        let _ =
+            writeln!(o, "gate.io order entry: {}", if self.gate_ws { "ws (trading API)" } else { "rest" });
         let _ = writeln!(o, "cpu: {}", crate::cmd::bench::cpu_model());
         let _ = writeln!(
             o,

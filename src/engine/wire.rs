@@ -17,9 +17,11 @@ use std::thread::JoinHandle;
 
 use adapters::auth::{Credentials, Decimal, Secret, hmac_sha256_hex};
 use adapters::net::http::{HttpConfig, Method, Request, serialize};
+use adapters::net::ws::Outgoing;
 use adapters::venues::VenueMarket;
 use adapters::venues::gateio::orders::order_body as gate_order_body;
 use adapters::venues::gateio::sign::RestAuth;
+use adapters::venues::gateio::ws_api::order_message as gate_ws_order;
 use adapters::venues::mexc::orders::MexcOpenType;
 use adapters::venues::mexc::orders::futures::{
     ORDER_PATH as MEXC_FUTURES_PATH, order_body as mexc_futures_body,
@@ -161,6 +163,10 @@ pub struct WireSink {
     rich: Amount,
     /// This instance's client-id prefix, as in the venue clients' orders.
     prefix: ClientPrefix,
+    /// Gate.io orders as WebSocket trading API frames (`order_entry = "ws"`) instead of
+    /// signed REST requests.
+    gate_ws: Option<Outgoing>,
+    ws_msg: String,
 }
 
 impl std::fmt::Debug for WireSink {
@@ -178,14 +184,21 @@ fn wall() -> (u64, u64) {
 }
 
 impl WireSink {
-    /// Opens one loopback TLS connection per venue market that has instruments.
+    /// Opens one loopback TLS connection per venue market that has instruments; with
+    /// `gate_ws`, Gate.io's orders are written as trading API frames.
     pub fn new(
         instruments: Arc<Instruments>,
         prefix: ClientPrefix,
         clock: Clock,
         drained: Arc<Drained>,
         written: Arc<Written>,
+        gate_ws: bool,
     ) -> Result<WireSink> {
+        let gate_ws = if gate_ws {
+            Some(Outgoing::new().ok_or_else(|| anyhow!("no random seed for WebSocket masking keys"))?)
+        } else {
+            None
+        };
         let (server, client) = tls_pair()?;
         let mut conns = Vec::new();
         for vm in VenueMarket::ALL {
@@ -213,6 +226,8 @@ impl WireSink {
             clock,
             written,
             rich: Amount::parse("1000000000").expect("constant"),
+            gate_ws,
+            ws_msg: String::with_capacity(768),
         })
     }
 
@@ -224,6 +239,13 @@ impl WireSink {
         self.target.clear();
         let bad = |_| SinkError::NotSent(pipeline::msg::RejectReason::Other);
         match VenueMarket::new(req.venue, req.market) {
+            VenueMarket::GateSpot | VenueMarket::GateFutures if self.gate_ws.is_some() => {
+                gate_ws_order(&mut self.ws_msg, &mut self.body, req, inst, self.prefix, ts_s, ts_ms + 5_000);
+                if let Some(out) = self.gate_ws.as_mut() {
+                    out.encode_text(self.ws_msg.as_bytes(), &mut self.wire);
+                }
+                Ok(())
+            }
             VenueMarket::GateSpot | VenueMarket::GateFutures => {
                 let path = gate_order_body(&mut self.body, req, inst, self.prefix);
                 self.target.push_str("/api/v4");

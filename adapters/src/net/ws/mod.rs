@@ -35,6 +35,7 @@ use std::time::Duration;
 
 pub use client::WsClient;
 pub use keepalive::{AppPing, StaticHooks};
+pub use outgoing::Outgoing;
 pub use stats::{LinkState, WsStats, WsStatsSnapshot};
 
 use super::backoff::BackoffConfig;

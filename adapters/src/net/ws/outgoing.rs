@@ -20,7 +20,7 @@ use rand_chacha::ChaCha8Rng;
 pub(super) const MAX_PAYLOAD: usize = 16 << 10;
 
 /// The encoded frames of one session not yet written.
-pub(super) struct Outgoing {
+pub struct Outgoing {
     buf: Vec<u8>,
     sent: usize,
     keys: ChaCha8Rng,
@@ -35,7 +35,7 @@ impl std::fmt::Debug for Outgoing {
 impl Outgoing {
     /// A buffer for a new session; `None` when the system gave no random seed (the
     /// session then sends through tungstenite alone).
-    pub(super) fn new() -> Option<Self> {
+    pub fn new() -> Option<Self> {
         let mut seed = [0u8; 32];
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut seed).ok()?;
         Some(Outgoing { buf: Vec::with_capacity(4096), sent: 0, keys: ChaCha8Rng::from_seed(seed) })
@@ -56,24 +56,15 @@ impl Outgoing {
             self.buf.clear();
             self.sent = 0;
         }
-        let n = text.len();
-        self.buf.push(0x81);
-        if n < 126 {
-            self.buf.push(0x80 | n as u8);
-        } else if n <= usize::from(u16::MAX) {
-            self.buf.push(0x80 | 126);
-            self.buf.extend_from_slice(&(n as u16).to_be_bytes());
-        } else {
-            self.buf.push(0x80 | 127);
-            self.buf.extend_from_slice(&(n as u64).to_be_bytes());
-        }
         let key = self.keys.next_u32().to_ne_bytes();
-        self.buf.extend_from_slice(&key);
-        let start = self.buf.len();
-        self.buf.extend_from_slice(text);
-        for (i, b) in self.buf[start..].iter_mut().enumerate() {
-            *b ^= key[i & 3];
-        }
+        encode_text(&mut self.buf, text, key);
+    }
+
+    /// Appends `text` to `wire` as one masked, final text frame with the next key (for a
+    /// caller that writes the bytes itself, as `arb bench e2e` does).
+    pub fn encode_text(&mut self, text: &[u8], wire: &mut Vec<u8>) {
+        let key = self.keys.next_u32().to_ne_bytes();
+        encode_text(wire, text, key);
     }
 
     /// Writes what it can to `w`; `Ok(true)` once everything is written, `Ok(false)` when
@@ -93,6 +84,27 @@ impl Outgoing {
             Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
             _ => Ok(true),
         }
+    }
+}
+
+/// A client's text frame: FIN and opcode 1, the masked length, the key, the masked text.
+fn encode_text(out: &mut Vec<u8>, text: &[u8], key: [u8; 4]) {
+    let n = text.len();
+    out.push(0x81);
+    if n < 126 {
+        out.push(0x80 | n as u8);
+    } else if n <= usize::from(u16::MAX) {
+        out.push(0x80 | 126);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        out.push(0x80 | 127);
+        out.extend_from_slice(&(n as u64).to_be_bytes());
+    }
+    out.extend_from_slice(&key);
+    let start = out.len();
+    out.extend_from_slice(text);
+    for (i, b) in out[start..].iter_mut().enumerate() {
+        *b ^= key[i & 3];
     }
 }
 

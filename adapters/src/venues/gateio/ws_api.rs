@@ -100,7 +100,7 @@ impl WsApi {
 
 /// Writes the request placing `req` into `m` (cleared first), with the REST body built
 /// in `body` as its `req_param` and the client id as its `req_id`.
-pub(super) fn order_message(
+pub fn order_message(
     m: &mut String,
     body: &mut String,
     req: &OrderRequest,
