@@ -4,19 +4,30 @@
 //! bytes are zeroed on drop. Signing goes through `ring` (already compiled in for
 //! rustls' `ring` provider, so it costs no extra dependency) and writes lowercase hex into
 //! fixed-size stack buffers ([`Hex`]): signing an order allocates nothing.
+//!
+//! The HMAC key schedule (the hash states of the padded key, two compression rounds) is
+//! the same for every request of an account, so each secret prepares it once per
+//! algorithm, on first use, and every signature starts from it. Those states are as
+//! sensitive as the secret and, unlike its bytes, `ring` does not zero them on drop;
+//! they live in the secret itself, as long as it does.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use ring::{digest, hmac};
 use zeroize::Zeroizing;
 
 /// An API secret. Its value is only reachable by the signing functions in this crate.
 #[derive(Clone)]
-pub struct Secret(Zeroizing<Vec<u8>>);
+pub struct Secret {
+    bytes: Zeroizing<Vec<u8>>,
+    /// The prepared HMAC keys: SHA-256, SHA-512.
+    keys: [OnceLock<hmac::Key>; 2],
+}
 
 impl Secret {
     pub fn new(value: impl Into<Vec<u8>>) -> Self {
-        Secret(Zeroizing::new(value.into()))
+        Secret { bytes: Zeroizing::new(value.into()), keys: [OnceLock::new(), OnceLock::new()] }
     }
 
     /// Reads a secret from the environment variable `name` (secrets never come from
@@ -26,11 +37,13 @@ impl Secret {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.bytes.is_empty()
     }
 
-    fn key(&self, algorithm: hmac::Algorithm) -> hmac::Key {
-        hmac::Key::new(algorithm, &self.0)
+    /// The HMAC key for `algorithm` (SHA-256 or SHA-512), prepared on first use.
+    fn key(&self, algorithm: hmac::Algorithm) -> &hmac::Key {
+        let slot = usize::from(algorithm == hmac::HMAC_SHA512);
+        self.keys[slot].get_or_init(|| hmac::Key::new(algorithm, &self.bytes))
     }
 }
 
@@ -124,8 +137,8 @@ pub fn sha512_hex(data: &[u8]) -> Hex128 {
     Hex::encode(digest::digest(&digest::SHA512, data).as_ref())
 }
 
-fn hmac_parts(key: hmac::Key, parts: &[&[u8]]) -> hmac::Tag {
-    let mut ctx = hmac::Context::with_key(&key);
+fn hmac_parts(key: &hmac::Key, parts: &[&[u8]]) -> hmac::Tag {
+    let mut ctx = hmac::Context::with_key(key);
     for part in parts {
         ctx.update(part);
     }

@@ -215,14 +215,17 @@ pub(super) fn refused(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::orders::core::Timing;
+    use crate::venues::gateio::private::on_push;
     use pipeline::dispatch::OrderRequest;
     use pipeline::journal::TimeInForce;
-    use pipeline::msg::ClientOrderId;
+    use pipeline::msg::{ClientOrderId, OrderUpdate, StateInput};
     use pipeline::types::{InstrumentSpec, Instruments, Price, Qty, Side, Venue};
 
-    #[test]
-    fn an_order_place_request_wraps_the_rest_body() {
+    fn table() -> Instruments {
         let spec = InstrumentSpec {
             venue: Venue::GateIo,
             market: Market::Spot,
@@ -239,10 +242,12 @@ mod tests {
             maker_fee: None,
             trading_enabled: true,
         };
-        let t = Instruments::from_specs(&[spec]).unwrap();
-        let inst = t.get(pipeline::types::InstrumentId(0));
-        let req = OrderRequest {
-            client: ClientOrderId { op: 7, leg: 1, attempt: 2 },
+        Instruments::from_specs(&[spec]).unwrap()
+    }
+
+    fn request(inst: &Instrument, op: u64) -> OrderRequest {
+        OrderRequest {
+            client: ClientOrderId { op, leg: 1, attempt: 2 },
             venue: Venue::GateIo,
             market: Market::Spot,
             inst: inst.id,
@@ -251,7 +256,14 @@ mod tests {
             qty: Qty::parse("0.0012", inst.qty_scale).unwrap(),
             tif: TimeInForce::Ioc,
             ts_ns: 0,
-        };
+        }
+    }
+
+    #[test]
+    fn an_order_place_request_wraps_the_rest_body() {
+        let t = table();
+        let inst = t.get(pipeline::types::InstrumentId(0));
+        let req = request(inst, 7);
         let prefix = ClientPrefix::new("kqzvme").unwrap();
         let (mut m, mut body) = (String::new(), String::new());
         order_message(&mut m, &mut body, &req, inst, prefix, 1_681_986_203, 1_681_986_208_000);
@@ -261,5 +273,106 @@ mod tests {
         );
         let v: serde_json::Value = serde_json::from_str(&m).unwrap();
         assert_eq!(v["payload"]["req_param"]["text"], "t-kqzvme7-1-2");
+    }
+
+    fn updates(core: &mut Core) -> Vec<OrderUpdate> {
+        core.tracker
+            .out
+            .drain(..)
+            .filter_map(|e| match e {
+                StateInput::Order(o) => Some(o.update),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn answers_reach_the_orders_sent_on_the_session_and_the_ack_is_not_one() {
+        let t = Arc::new(table());
+        let timing = Timing {
+            request_timeout_ms: 5_000,
+            grace_ns: 1_000_000,
+            settle_ns: 1_000_000,
+            not_found_grace_ns: 1_000_000,
+            keepalive_ns: 1_000_000_000,
+            backoff_ns: 1_000_000,
+            disabled_ns: 1_000_000,
+        };
+        let mut core = Core::new(t.clone(), quanta::Clock::mock().0, timing);
+        core.prefix = ClientPrefix::new("kqzvme").unwrap();
+        let inst = t.get(pipeline::types::InstrumentId(0));
+        let mut api = WsApi::new(true);
+        let mut acked = 0;
+        let mut push = |core: &mut Core, api: &mut WsApi, text: &str| {
+            on_push(core, Market::Spot, text.as_bytes(), &mut acked, true, api);
+        };
+        let header =
+            r#""header":{"response_time":"1","status":"200","channel":"spot.order_place","event":"api"}"#;
+
+        // The login: refused, then accepted.
+        push(
+            &mut core,
+            &mut api,
+            r#"{"request_id":"login","header":{"status":"401"},"data":{"errs":{"label":"INVALID_KEY","message":"Invalid key provided"}}}"#,
+        );
+        assert!(!api.ready());
+        push(
+            &mut core,
+            &mut api,
+            r#"{"request_id":"login","header":{"status":"200"},"data":{"result":{"api_key":"k","uid":"1"}}}"#,
+        );
+        assert!(api.ready());
+
+        let filled = request(inst, 7);
+        let k = core.tracker.open(&filled, 0);
+        api.sent(k);
+        let _ = updates(&mut core);
+        // The ack echoes the request: nothing happens to the order.
+        let ack = format!(
+            r#"{{"request_id":"kqzvme7-1-2","ack":true,{header},"data":{{"result":{{"req_id":"kqzvme7-1-2","req_header":null,"req_param":{{"text":"t-kqzvme7-1-2","currency_pair":"BTC_USDT","side":"buy","amount":"0.0012","price":"65000.1"}}}}}}}}"#
+        );
+        push(&mut core, &mut api, &ack);
+        assert_eq!(updates(&mut core), vec![]);
+        assert_eq!(api.n, 1, "still unanswered");
+        // The result: the order as REST returns it.
+        let result = format!(
+            r#"{{"request_id":"kqzvme7-1-2","ack":false,{header},"data":{{"result":{{"id":"1852","text":"t-kqzvme7-1-2","status":"closed","currency_pair":"BTC_USDT","type":"limit","account":"spot","side":"buy","amount":"0.0012","price":"65000.1","time_in_force":"ioc","left":"0","filled_amount":"0.0012","filled_total":"78.00012","fee":"0.0000024","fee_currency":"BTC","finish_as":"filled"}}}}}}"#
+        );
+        push(&mut core, &mut api, &result);
+        let got = updates(&mut core);
+        assert!(got.contains(&OrderUpdate::Accepted), "{got:?}");
+        assert!(
+            got.iter().any(|u| matches!(u, OrderUpdate::Done { filled } if *filled == filled_qty(inst))),
+            "{got:?}"
+        );
+        assert_eq!(api.n, 0);
+        // A second copy of the result is not an answer to anything sent.
+        push(&mut core, &mut api, &result);
+        assert_eq!(updates(&mut core), vec![]);
+
+        // A refusal: the order is rejected with the label's reason.
+        let refused_req = request(inst, 8);
+        let k = core.tracker.open(&refused_req, 0);
+        api.sent(k);
+        let _ = updates(&mut core);
+        push(
+            &mut core,
+            &mut api,
+            r#"{"request_id":"kqzvme8-1-2","ack":false,"header":{"status":"400","channel":"spot.order_place"},"data":{"errs":{"label":"BALANCE_NOT_ENOUGH","message":"Not enough balance"}}}"#,
+        );
+        assert_eq!(updates(&mut core), vec![OrderUpdate::Rejected(RejectReason::InsufficientBalance)]);
+
+        // Sent, then the session ended before an answer: unknown, to be queried.
+        let lost = request(inst, 9);
+        let k = core.tracker.open(&lost, 0);
+        api.sent(k);
+        let _ = updates(&mut core);
+        api.session_ended(&mut core);
+        assert!(!api.ready() && api.n == 0);
+        assert_eq!(updates(&mut core), vec![OrderUpdate::Unknown]);
+    }
+
+    fn filled_qty(inst: &Instrument) -> Qty {
+        Qty::parse("0.0012", inst.qty_scale).unwrap()
     }
 }
