@@ -43,7 +43,8 @@ pub struct StateConfig {
     pub max_data_age_ms: u64,
     /// Past its deadline, an operation whose unwind cannot be priced because a leg's
     /// book is not fresh (its feed reconnecting or stalled) waits this long after the
-    /// deadline for one before it waits for an operator.
+    /// deadline, or after its unwind was last priced if that is later, for one before it
+    /// waits for an operator.
     pub max_unpriced_wait_ms: u64,
     /// Operation slots (open operations plus recently closed ones kept to recognize late
     /// or repeated events).

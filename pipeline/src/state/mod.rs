@@ -1112,6 +1112,9 @@ impl StateKeeper {
         }
         let complete = self.plan(k, false, now);
         let unwind = self.plan(k, true, now);
+        if !unwind.unpriced {
+            self.ops[k].priced_ns = now;
+        }
         if complete.needed == 0 || unwind.needed == 0 {
             // Matched within a lot (or nothing traded): the operation is over.
             self.close(k, true, now);

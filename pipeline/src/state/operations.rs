@@ -143,6 +143,8 @@ pub(super) struct Op {
     pub(super) restored: bool,
     /// Its legs were left unmatched once the entries settled.
     pub(super) needed_recovery: bool,
+    /// When its unwind could last be priced from fresh books (0: not yet).
+    pub(super) priced_ns: u64,
     /// Started by an earlier run of the engine (restored from the journal); unlike
     /// `restored`, never cleared.
     pub(super) resumed: bool,
@@ -172,6 +174,7 @@ impl Op {
             halted: false,
             restored: false,
             needed_recovery: false,
+            priced_ns: 0,
             resumed: false,
             realized: Amount::ZERO,
             fees: Amount::ZERO,
@@ -195,6 +198,7 @@ impl Op {
         self.halted = false;
         self.restored = false;
         self.needed_recovery = false;
+        self.priced_ns = 0;
         self.resumed = false;
         self.realized = Amount::ZERO;
         self.fees = Amount::ZERO;

@@ -9,7 +9,9 @@
 //! goes out (a plan is infeasible when a book is missing or stale, the hedge price is
 //! beyond the slippage bound, or the venue refused the lagging leg on its merits, as for
 //! insufficient balance); after the deadline only unwinding, waiting at most
-//! `max_unpriced_wait_ms` for a fresh book to price it.
+//! `max_unpriced_wait_ms` for a fresh book to price it, counted from the deadline or
+//! from the last time the unwind could be priced, whichever is later (feeds that keep
+//! reconnecting leave a recovery books most of the time, and it goes on).
 //!
 //! Quantities below an instrument's minimum are dust and left alone. A round whose
 //! orders the venue never saw (rate limited, order connection down), or that filled
@@ -330,8 +332,9 @@ impl Op {
         self.round_ns.saturating_add(wait)
     }
 
-    /// Past the deadline, how long an unwind without a fresh book to price it waits.
+    /// Past the deadline, until when an unwind without a fresh book to price it waits:
+    /// `wait_ms` after the deadline or after it was last priced, whichever is later.
     pub(super) fn unpriced_until(&self, wait_ms: u64) -> u64 {
-        self.exec.deadline_ns().saturating_add(ms_to_ns(wait_ms))
+        self.exec.deadline_ns().max(self.priced_ns).saturating_add(ms_to_ns(wait_ms))
     }
 }

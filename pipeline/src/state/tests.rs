@@ -504,6 +504,48 @@ fn past_the_deadline_an_unwind_waits_a_bounded_time_for_a_fresh_book() {
 }
 
 #[test]
+fn past_the_deadline_feeds_that_keep_coming_back_keep_the_unwind_going() {
+    // The soak's feeds drop every few seconds. An unwind refused by the rate limiter is
+    // priced again and again while the books come and go; the wait for a fresh book runs
+    // from the last time one priced it, not from the deadline.
+    let mut r = Rig::new();
+    r.books("49990", "50500");
+    let g = r.u.gate_btc;
+    r.start(11);
+    let f = r.fill(g, "50000", "0.01", "0.01");
+    r.order(11, 0, 0, f);
+    let d = r.done(g, "0.01");
+    r.order(11, 0, 0, d);
+    r.order(11, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
+    // No book until 20 s after the deadline, then one: the unwind goes out, is refused in
+    // passing, and the books go quiet again.
+    r.advance(25_000);
+    r.books("49990", "50500");
+    r.advance(100);
+    let rec = r.recovery_orders();
+    assert_eq!(rec.len(), 1);
+    r.order(11, 0, 1, OrderUpdate::Rejected(RejectReason::RateLimited));
+    r.run();
+    // 35 s after the deadline and no fresh book: more than the 30 s wait since the
+    // deadline, but not since the unwind was last priced.
+    r.advance(15_000);
+    assert_eq!(r.s.phase(11), Some(OpPhase::Recovering));
+    assert_eq!(r.s.stats().snapshot().escalations, 0);
+    // The books come back: the unwind goes out again and fills.
+    r.books("49990", "50500");
+    r.advance(100);
+    let rec = r.recovery_orders();
+    assert_eq!(rec.len(), 2, "{rec:?}");
+    let f = r.fill(g, "49990", "0.01", "0.01");
+    r.order(11, 0, 2, f);
+    let d = r.done(g, "0.01");
+    r.order(11, 0, 2, d);
+    r.run();
+    assert_eq!(r.s.phase(11), Some(OpPhase::Failed), "unwound, not handed to an operator");
+    assert_eq!(r.s.position(g), Qty::ZERO);
+}
+
+#[test]
 fn positions_stay_marked_while_a_book_resyncs() {
     // Gate's leg fills with every book synced; then Gate's book (the one BTC is marked
     // by) drops out of sync, and MEXC's leg fills. Both positions are still valued at
