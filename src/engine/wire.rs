@@ -18,15 +18,18 @@ use std::thread::JoinHandle;
 use adapters::auth::{Credentials, Decimal, Secret, hmac_sha256_hex};
 use adapters::net::http::{HttpConfig, Method, Request, serialize};
 use adapters::net::ws::Outgoing;
+use adapters::orders::templates::Templates;
 use adapters::venues::VenueMarket;
-use adapters::venues::gateio::orders::order_body as gate_order_body;
+use adapters::venues::gateio::orders::{order_body as gate_order_body, templates as gate_templates};
 use adapters::venues::gateio::sign::RestAuth;
 use adapters::venues::gateio::ws_api::order_message as gate_ws_order;
 use adapters::venues::mexc::orders::MexcOpenType;
 use adapters::venues::mexc::orders::futures::{
-    ORDER_PATH as MEXC_FUTURES_PATH, order_body as mexc_futures_body,
+    ORDER_PATH as MEXC_FUTURES_PATH, order_body as mexc_futures_body, templates as mexc_futures_templates,
 };
-use adapters::venues::mexc::orders::spot::{ORDER_PATH as MEXC_SPOT_PATH, order_params as mexc_spot_params};
+use adapters::venues::mexc::orders::spot::{
+    ORDER_PATH as MEXC_SPOT_PATH, order_params as mexc_spot_params, templates as mexc_spot_templates,
+};
 use adapters::venues::mexc::sign::{SPOT_API_KEY_HEADER, futures_signature};
 use anyhow::{Context, Result, anyhow};
 use pipeline::dispatch::{OrderRequest, OrderSink, SinkError};
@@ -167,6 +170,8 @@ pub struct WireSink {
     /// signed REST requests.
     gate_ws: Option<Outgoing>,
     ws_msg: String,
+    /// The venue clients' order templates: Gate.io, MEXC spot, MEXC futures.
+    templates: [Templates; 3],
 }
 
 impl std::fmt::Debug for WireSink {
@@ -211,6 +216,19 @@ impl WireSink {
         }
         let mut http = HttpConfig::new("");
         http.default_headers = vec![("Accept".into(), "application/json".into())];
+        let templates = {
+            let mut t =
+                [gate_templates(), mexc_spot_templates(), mexc_futures_templates(1, MexcOpenType::Cross)];
+            for i in instruments.iter() {
+                let k = match VenueMarket::new(i.venue, i.market) {
+                    VenueMarket::GateSpot | VenueMarket::GateFutures => 0,
+                    VenueMarket::MexcSpot => 1,
+                    VenueMarket::MexcFutures => 2,
+                };
+                t[k].prepare([i]);
+            }
+            t
+        };
         Ok(WireSink {
             instruments,
             prefix,
@@ -226,6 +244,7 @@ impl WireSink {
             clock,
             written,
             rich: Amount::parse("1000000000").expect("constant"),
+            templates,
             gate_ws,
             ws_msg: String::with_capacity(768),
         })
@@ -240,14 +259,15 @@ impl WireSink {
         let bad = |_| SinkError::NotSent(pipeline::msg::RejectReason::Other);
         match VenueMarket::new(req.venue, req.market) {
             VenueMarket::GateSpot | VenueMarket::GateFutures if self.gate_ws.is_some() => {
-                gate_ws_order(&mut self.ws_msg, &mut self.body, req, inst, self.prefix, ts_s, ts_ms + 5_000);
+                let (m, b, t) = (&mut self.ws_msg, &mut self.body, &mut self.templates[0]);
+                gate_ws_order(m, b, t, req, inst, self.prefix, ts_s, ts_ms + 5_000);
                 if let Some(out) = self.gate_ws.as_mut() {
                     out.encode_text(self.ws_msg.as_bytes(), &mut self.wire);
                 }
                 Ok(())
             }
             VenueMarket::GateSpot | VenueMarket::GateFutures => {
-                let path = gate_order_body(&mut self.body, req, inst, self.prefix);
+                let path = gate_order_body(&mut self.body, &mut self.templates[0], req, inst, self.prefix);
                 self.target.push_str("/api/v4");
                 self.target.push_str(path);
                 let auth = RestAuth::new(&self.gate, "POST", &self.target, "", self.body.as_bytes(), ts_s);
@@ -269,7 +289,7 @@ impl WireSink {
                 self.target.push_str(MEXC_SPOT_PATH);
                 self.target.push('?');
                 let start = self.target.len();
-                mexc_spot_params(&mut self.target, req, inst, self.prefix);
+                mexc_spot_params(&mut self.target, &mut self.templates[1], req, inst, self.prefix);
                 let _ = std::fmt::Write::write_fmt(
                     &mut self.target,
                     format_args!("&recvWindow=5000&timestamp={ts_ms}"),
@@ -290,7 +310,7 @@ impl WireSink {
                 Ok(())
             }
             VenueMarket::MexcFutures => {
-                mexc_futures_body(&mut self.body, req, inst, 1, MexcOpenType::Cross, self.prefix);
+                mexc_futures_body(&mut self.body, &mut self.templates[2], req, inst, self.prefix);
                 let sig = futures_signature(&self.mexc.api_secret, &self.mexc.api_key, ts_ms, &self.body);
                 let time = Decimal::new(ts_ms);
                 let headers = [

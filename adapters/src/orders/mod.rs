@@ -8,6 +8,7 @@
 //! - [`pending`]: requests in flight and the request-target buffer;
 //! - [`track`]: what each order has reported, and the exactly-once rule for fills;
 //! - [`wire`]: client ids as venue text, exact numbers, field-by-field JSON;
+//! - [`templates`]: each instrument's constant request text, prepared once;
 //! - [`sink`]: routing by venue market and the poll loop;
 //! - [`discover`]: our orders as the venues list them, for the restart after a host
 //!   crash ([`VenueSink::discover`]).
@@ -54,6 +55,7 @@ pub mod core;
 pub mod discover;
 pub mod pending;
 pub mod sink;
+pub mod templates;
 pub mod track;
 pub mod wire;
 

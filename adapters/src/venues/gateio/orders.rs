@@ -40,6 +40,7 @@ use crate::net::http::{Completion, HttpClient, HttpConfig, Method, Outcome, Requ
 use crate::net::ws::{Payload, SendError, WsClient, WsConfig, WsEvent};
 use crate::orders::core::{Core, FundingEntry, OrderEntryError};
 use crate::orders::pending::{Pending, PendingTable, RestTarget};
+use crate::orders::templates::{Fragments, Templates};
 use crate::orders::wire::{
     fields, for_fields, for_items, parse_amount, parse_client_id, push_client_id, push_contracts, scalar,
     wall_ms,
@@ -148,6 +149,7 @@ pub(crate) struct GateEntry {
     hdr: String,
     /// A trading API request being built.
     ws_msg: String,
+    templates: Templates,
     /// Orders go over the trading API when a stream is ready.
     ws_entry: bool,
     warm: usize,
@@ -242,41 +244,66 @@ pub(super) fn error_body(body: &[u8]) -> (&[u8], &[u8]) {
     (label, message)
 }
 
-/// Writes the JSON body of an order's create request into `b` (cleared first) and returns
-/// its path below `/api/v4`: `POST /spot/orders` or `POST /futures/usdt/orders`.
+/// Gate.io's order templates: spot `","currency_pair":…,"amount":"` before the amount and
+/// `","time_in_force":…}` after the price; futures `{"contract":…,"size":` before the
+/// contracts and `","tif":…,"text":"t-` after the price.
+pub fn templates() -> Templates {
+    Templates::new(Box::new(|inst, side, tif| {
+        let tif = match tif {
+            TimeInForce::Ioc => "ioc",
+            TimeInForce::Fok => "fok",
+        };
+        let mut head = String::with_capacity(128);
+        match inst.market {
+            Market::Spot => {
+                head.push_str(r#"","currency_pair":"#);
+                push_json_str(&mut head, &inst.symbol);
+                let _ = write!(
+                    head,
+                    r#","type":"limit","account":"spot","side":"{}","amount":""#,
+                    side_name(side)
+                );
+                Fragments { head, tail: format!(r#"","time_in_force":"{tif}"}}"#) }
+            }
+            Market::Futures => {
+                head.push_str(r#"{"contract":"#);
+                push_json_str(&mut head, &inst.symbol);
+                head.push_str(r#","size":"#);
+                Fragments { head, tail: format!(r#"","tif":"{tif}","text":"t-"#) }
+            }
+        }
+    }))
+}
+
+/// Writes the JSON body of an order's create request into `b` (cleared first) from its
+/// instrument's template, and returns its path below `/api/v4`: `POST /spot/orders` or
+/// `POST /futures/usdt/orders`.
 pub fn order_body(
     b: &mut String,
+    templates: &mut Templates,
     req: &OrderRequest,
     inst: &Instrument,
     prefix: ClientPrefix,
 ) -> &'static str {
     b.clear();
-    let tif = match req.tif {
-        TimeInForce::Ioc => "ioc",
-        TimeInForce::Fok => "fok",
-    };
+    let f = templates.get(inst, req.side, req.tif);
     match req.market {
         Market::Spot => {
             b.push_str(r#"{"text":"t-"#);
             push_client_id(b, prefix, req.client);
-            b.push_str(r#"","currency_pair":"#);
-            push_json_str(b, &inst.symbol);
-            let _ = write!(
-                b,
-                r#","type":"limit","account":"spot","side":"{}","amount":"{}","price":"{}","time_in_force":"{tif}"}}"#,
-                side_name(req.side),
-                req.qty.display(inst.qty_scale),
-                req.price.display(inst.price_scale),
-            );
+            b.push_str(&f.head);
+            let _ = write!(b, "{}", req.qty.display(inst.qty_scale));
+            b.push_str(r#"","price":""#);
+            let _ = write!(b, "{}", req.price.display(inst.price_scale));
+            b.push_str(&f.tail);
             "/spot/orders"
         }
         Market::Futures => {
-            b.push_str(r#"{"contract":"#);
-            push_json_str(b, &inst.symbol);
-            b.push_str(r#","size":"#);
+            b.push_str(&f.head);
             push_contracts(b, req.qty, inst.qty_scale, req.side == Side::Sell);
-            let _ =
-                write!(b, r#","price":"{}","tif":"{tif}","text":"t-"#, req.price.display(inst.price_scale));
+            b.push_str(r#","price":""#);
+            let _ = write!(b, "{}", req.price.display(inst.price_scale));
+            b.push_str(&f.tail);
             push_client_id(b, prefix, req.client);
             b.push_str("\"}");
             "/futures/usdt/orders"
@@ -350,6 +377,11 @@ impl GateEntry {
             body: String::with_capacity(512),
             hdr: String::with_capacity(32),
             ws_msg: String::with_capacity(768),
+            templates: {
+                let mut t = templates();
+                t.prepare(core.instruments.iter().filter(|i| i.venue == Venue::GateIo));
+                t
+            },
             ws_entry,
             warm: 0,
             warmed: false,
@@ -459,7 +491,7 @@ impl GateEntry {
             return Ok(());
         }
         let inst = core.instruments.get(req.inst);
-        let path = order_body(&mut self.body, req, inst, core.prefix);
+        let path = order_body(&mut self.body, &mut self.templates, req, inst, core.prefix);
         let now = core.clock.now();
         let k = core.tracker.open(req, core.now_ns());
         let meta = Pending { slot: k as u32, inst: req.inst, market: req.market };
@@ -482,7 +514,8 @@ impl GateEntry {
         let ts = wall_ms();
         let inst = core.instruments.get(req.inst);
         let exptime = ts + core.timing.request_timeout_ms;
-        order_message(&mut self.ws_msg, &mut self.body, req, inst, core.prefix, ts / 1000, exptime);
+        let (m, body, t) = (&mut self.ws_msg, &mut self.body, &mut self.templates);
+        order_message(m, body, t, req, inst, core.prefix, ts / 1000, exptime);
         let k = core.tracker.open(req, core.now_ns());
         core.sent_over_ws[Venue::GateIo.index()][req.market as usize] += 1;
         match s.ws.send_text(&self.ws_msg) {

@@ -22,6 +22,7 @@ use super::orders::{error_body, order_body, reason_of};
 use super::private::{Use, apply_order, parse_order};
 use crate::json::Parser;
 use crate::orders::core::Core;
+use crate::orders::templates::Templates;
 use crate::orders::wire::{for_fields, parse_client_id, push_client_id, scalar};
 
 /// Orders one session may have sent and not seen answered; more go over REST.
@@ -100,16 +101,18 @@ impl WsApi {
 
 /// Writes the request placing `req` into `m` (cleared first), with the REST body built
 /// in `body` as its `req_param` and the client id as its `req_id`.
+#[allow(clippy::too_many_arguments)]
 pub fn order_message(
     m: &mut String,
     body: &mut String,
+    templates: &mut Templates,
     req: &OrderRequest,
     inst: &Instrument,
     prefix: ClientPrefix,
     time_s: u64,
     exptime_ms: u64,
 ) {
-    order_body(body, req, inst, prefix);
+    order_body(body, templates, req, inst, prefix);
     m.clear();
     let channel = match req.market {
         Market::Spot => "spot.order_place",
@@ -266,7 +269,8 @@ mod tests {
         let req = request(inst, 7);
         let prefix = ClientPrefix::new("kqzvme").unwrap();
         let (mut m, mut body) = (String::new(), String::new());
-        order_message(&mut m, &mut body, &req, inst, prefix, 1_681_986_203, 1_681_986_208_000);
+        let mut t = super::super::orders::templates();
+        order_message(&mut m, &mut body, &mut t, &req, inst, prefix, 1_681_986_203, 1_681_986_208_000);
         assert_eq!(
             m,
             r#"{"time":1681986203,"channel":"spot.order_place","event":"api","payload":{"req_id":"kqzvme7-1-2","req_header":{"x-gate-exptime":"1681986208000"},"req_param":{"text":"t-kqzvme7-1-2","currency_pair":"BTC_USDT","type":"limit","account":"spot","side":"buy","amount":"0.0012","price":"65000.1","time_in_force":"ioc"}}}"#

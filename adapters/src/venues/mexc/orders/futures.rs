@@ -49,6 +49,7 @@ use crate::net::ws::{Payload, WsClient, WsConfig, WsEvent};
 use crate::orders::core::{Core, OrderEntryError};
 use crate::orders::discover::DiscoveredOrder;
 use crate::orders::pending::{Pending, PendingTable, RestTarget};
+use crate::orders::templates::{Fragments, Templates};
 use crate::orders::wire::{
     contracts_qty, fields, for_fields, for_items, parse_amount, parse_client_id, parse_price, push_client_id,
     push_contracts, scalar, wall_ms,
@@ -83,8 +84,8 @@ pub(crate) struct MexcFuturesEntry {
     creds: Credentials,
     http: HttpClient,
     recv_window: Decimal,
-    leverage: u32,
-    open_type: MexcOpenType,
+    /// Request text per instrument, with the account's leverage and margin mode.
+    templates: Templates,
     stream: Stream,
     pending: PendingTable<Kind>,
     target: RestTarget,
@@ -143,29 +144,39 @@ pub(crate) fn reason_of(code: i64, msg: &[u8]) -> RejectReason {
 /// Path of the futures order-create call.
 pub const ORDER_PATH: &str = "/api/v1/private/order/submit";
 
+/// MEXC futures' order templates for an account's `leverage` and `open_type`:
+/// `{"symbol":…,"price":` before the price and `,"leverage":…,"externalOid":"` after the
+/// contracts.
+pub fn templates(leverage: u32, open_type: MexcOpenType) -> Templates {
+    Templates::new(Box::new(move |inst, side, tif| Fragments {
+        head: format!(r#"{{"symbol":"{}","price":"#, inst.symbol),
+        tail: format!(
+            r#","leverage":{},"side":{},"type":{},"openType":{},"positionMode":2,"externalOid":""#,
+            leverage,
+            if side == Side::Buy { 1 } else { 3 },
+            if tif == TimeInForce::Fok { 4 } else { 3 },
+            if open_type == MexcOpenType::Isolated { 1 } else { 2 },
+        ),
+    }))
+}
+
 /// Writes the JSON body of an order's create request (`POST` [`ORDER_PATH`]) into `b`
-/// (cleared first); the body is also the string its signature covers.
+/// (cleared first) from its instrument's template (see [`templates`]); the body is also
+/// the string its signature covers.
 pub fn order_body(
     b: &mut String,
+    templates: &mut Templates,
     req: &OrderRequest,
     inst: &Instrument,
-    leverage: u32,
-    open_type: MexcOpenType,
     prefix: ClientPrefix,
 ) {
     b.clear();
-    b.push_str(r#"{"symbol":""#);
-    b.push_str(&inst.symbol);
-    let _ = write!(b, r#"","price":{},"vol":"#, req.price.display(inst.price_scale));
+    let f = templates.get(inst, req.side, req.tif);
+    b.push_str(&f.head);
+    let _ = write!(b, "{}", req.price.display(inst.price_scale));
+    b.push_str(r#","vol":"#);
     push_contracts(b, req.qty, inst.qty_scale, false);
-    let _ = write!(
-        b,
-        r#","leverage":{},"side":{},"type":{},"openType":{},"positionMode":2,"externalOid":""#,
-        leverage,
-        if req.side == Side::Buy { 1 } else { 3 },
-        if req.tif == TimeInForce::Fok { 4 } else { 3 },
-        if open_type == MexcOpenType::Isolated { 1 } else { 2 },
-    );
+    b.push_str(&f.tail);
     push_client_id(b, prefix, req.client);
     b.push_str("\"}");
 }
@@ -198,8 +209,13 @@ impl MexcFuturesEntry {
             creds,
             http,
             recv_window: Decimal::new((cfg.recv_window_ms / 1000).clamp(1, 60)),
-            leverage: cfg.futures_leverage.max(1),
-            open_type: cfg.futures_open_type,
+            templates: {
+                let mut t = templates(cfg.futures_leverage.max(1), cfg.futures_open_type);
+                t.prepare(
+                    core.instruments.iter().filter(|i| i.venue == Venue::Mexc && i.market == Market::Futures),
+                );
+                t
+            },
             stream: Stream { ws, up: false },
             pending: PendingTable::new(),
             target: RestTarget::new(),
@@ -265,7 +281,7 @@ impl MexcFuturesEntry {
     pub(crate) fn submit(&mut self, req: &OrderRequest, core: &mut Core) -> Result<(), SinkError> {
         let instruments = Arc::clone(&core.instruments);
         let inst = instruments.get(req.inst);
-        order_body(&mut self.body, req, inst, self.leverage, self.open_type, core.prefix);
+        order_body(&mut self.body, &mut self.templates, req, inst, core.prefix);
         self.target.set("", ORDER_PATH, "");
         let k = core.tracker.open(req, core.now_ns());
         let meta = Pending { slot: k as u32, inst: req.inst, market: Market::Futures };

@@ -32,6 +32,7 @@ use crate::net::ws::{Payload, WsClient, WsConfig, WsEvent};
 use crate::orders::core::{Core, OrderEntryError};
 use crate::orders::discover::DiscoveredOrder;
 use crate::orders::pending::{Pending, PendingTable, RestTarget};
+use crate::orders::templates::{Fragments, Templates};
 use crate::orders::wire::{
     fields, for_fields, for_items, parse_client_id, parse_price, parse_qty, push_client_id, scalar, wall_ms,
 };
@@ -82,6 +83,7 @@ pub(crate) struct MexcSpotEntry {
     max_connections: usize,
     symbols: Vec<InstrumentId>,
     last_keepalive_ns: u64,
+    templates: Templates,
 }
 
 impl std::fmt::Debug for MexcSpotEntry {
@@ -111,18 +113,36 @@ pub(crate) fn reason_of(code: i64, msg: &[u8]) -> RejectReason {
 /// Path of the spot order calls.
 pub const ORDER_PATH: &str = "/api/v3/order";
 
+/// MEXC spot's order templates: `symbol=…&side=…&type=…&quantity=` before the quantity and
+/// `&newClientOrderId=` after the price.
+pub fn templates() -> Templates {
+    Templates::new(Box::new(|inst, side, tif| Fragments {
+        head: format!(
+            "symbol={}&side={}&type={}&quantity=",
+            inst.symbol,
+            if side == Side::Buy { "BUY" } else { "SELL" },
+            if tif == TimeInForce::Fok { "FILL_OR_KILL" } else { "IMMEDIATE_OR_CANCEL" },
+        ),
+        tail: "&newClientOrderId=".to_owned(),
+    }))
+}
+
 /// Appends the parameters of an order's create request (`POST /api/v3/order`, all in the
-/// query, before `recvWindow`, `timestamp` and `signature`) to `q`.
-pub fn order_params(q: &mut String, req: &OrderRequest, inst: &Instrument, prefix: ClientPrefix) {
-    let _ = write!(
-        q,
-        "symbol={}&side={}&type={}&quantity={}&price={}&newClientOrderId=",
-        inst.symbol,
-        if req.side == Side::Buy { "BUY" } else { "SELL" },
-        if req.tif == TimeInForce::Fok { "FILL_OR_KILL" } else { "IMMEDIATE_OR_CANCEL" },
-        req.qty.display(inst.qty_scale),
-        req.price.display(inst.price_scale),
-    );
+/// query, before `recvWindow`, `timestamp` and `signature`) to `q`, from its instrument's
+/// template.
+pub fn order_params(
+    q: &mut String,
+    templates: &mut Templates,
+    req: &OrderRequest,
+    inst: &Instrument,
+    prefix: ClientPrefix,
+) {
+    let f = templates.get(inst, req.side, req.tif);
+    q.push_str(&f.head);
+    let _ = write!(q, "{}", req.qty.display(inst.qty_scale));
+    q.push_str("&price=");
+    let _ = write!(q, "{}", req.price.display(inst.price_scale));
+    q.push_str(&f.tail);
     push_client_id(q, prefix, req.client);
 }
 
@@ -169,6 +189,13 @@ impl MexcSpotEntry {
             max_connections,
             symbols,
             last_keepalive_ns: 0,
+            templates: {
+                let mut t = templates();
+                t.prepare(
+                    core.instruments.iter().filter(|i| i.venue == Venue::Mexc && i.market == Market::Spot),
+                );
+                t
+            },
         };
         let now = core.clock.now();
         for _ in 0..max_connections {
@@ -225,7 +252,7 @@ impl MexcSpotEntry {
         let instruments = Arc::clone(&core.instruments);
         let inst = instruments.get(req.inst);
         self.begin(ORDER_PATH);
-        order_params(self.target.buf_mut(), req, inst, core.prefix);
+        order_params(self.target.buf_mut(), &mut self.templates, req, inst, core.prefix);
         let k = core.tracker.open(req, core.now_ns());
         let meta = Pending { slot: k as u32, inst: req.inst, market: Market::Spot };
         if !self.send(Method::Post, Kind::Create, meta, core.clock.now()) {
