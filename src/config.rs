@@ -371,15 +371,24 @@ impl Config {
         use adapters::venues::gateio::orders::GateEntryConfig;
         use adapters::venues::mexc::orders::MexcEntryConfig;
         let mut o = self.orders.clone();
-        if let (None, Some(v)) = (&o.gateio, self.venue(Venue::GateIo)) {
+        if let Some(v) = self.venue(Venue::GateIo) {
             let rest = v.rest.trim_end_matches('/');
             let rest = if rest.ends_with("/api/v4") { rest.to_owned() } else { format!("{rest}/api/v4") };
-            o.gateio = Some(GateEntryConfig {
-                rest_url: rest,
-                ws_spot_url: v.ws_spot.clone(),
-                ws_futures_url: v.ws_futures.clone(),
+            let g = o.gateio.get_or_insert_with(|| GateEntryConfig {
+                rest_url: String::new(),
+                ws_spot_url: String::new(),
+                ws_futures_url: String::new(),
                 ..GateEntryConfig::default()
             });
+            for (url, from) in [
+                (&mut g.rest_url, rest),
+                (&mut g.ws_spot_url, v.ws_spot.clone()),
+                (&mut g.ws_futures_url, v.ws_futures.clone()),
+            ] {
+                if url.is_empty() {
+                    *url = from;
+                }
+            }
         }
         if let (None, Some(v)) = (&o.mexc, self.venue(Venue::Mexc)) {
             o.mexc = Some(MexcEntryConfig {

@@ -374,3 +374,22 @@ fn the_documented_defaults_are_the_defaults() {
     }
     assert!(checked > 80, "only {checked} defaults compared");
 }
+
+#[test]
+fn gate_order_entry_over_the_trading_api_is_one_key_with_the_endpoints_from_venues() {
+    let c = Config::parse(&paper_with("orders.gateio.order_entry", "\"ws\""), "ws.toml").unwrap();
+    let g = c.order_entry().gateio.expect("Gate.io order entry");
+    assert_eq!(g.order_entry, adapters::venues::gateio::ws_api::OrderEntry::Ws);
+    let v = c.venue(Venue::GateIo).unwrap();
+    assert_eq!(g.rest_url, format!("{}/api/v4", v.rest.trim_end_matches('/')));
+    assert_eq!(
+        (g.ws_spot_url.as_str(), g.ws_futures_url.as_str()),
+        (v.ws_spot.as_str(), v.ws_futures.as_str())
+    );
+    // A value it does not know is refused, naming the key.
+    let e = format!(
+        "{:#}",
+        Config::parse(&paper_with("orders.gateio.order_entry", "\"fix\""), "bad.toml").unwrap_err()
+    );
+    assert!(e.contains("order_entry") && e.contains("bad.toml"), "{e}");
+}

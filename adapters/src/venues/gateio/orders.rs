@@ -52,15 +52,19 @@ fn d_gate_key() -> String {
 fn d_gate_secret() -> String {
     "GATEIO_API_SECRET".into()
 }
-/// Gate.io endpoints (`[orders.gateio]`).
+/// Gate.io endpoints (`[orders.gateio]`). An endpoint left out (empty) is the one of
+/// `[[venues]]` (the engine's configuration fills it in).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GateEntryConfig {
     /// REST base including `/api/v4` (`https://api.gateio.ws/api/v4`).
+    #[serde(default)]
     pub rest_url: String,
     /// Spot WebSocket (`wss://api.gateio.ws/ws/v4/`).
+    #[serde(default)]
     pub ws_spot_url: String,
     /// USDT futures WebSocket (`wss://fx-ws.gateio.ws/v4/ws/usdt`).
+    #[serde(default)]
     pub ws_futures_url: String,
     /// Environment variables holding the API key and secret.
     #[serde(default = "d_gate_key")]
@@ -92,11 +96,17 @@ impl Default for GateEntryConfig {
 }
 
 impl GateEntryConfig {
-    /// Checks of `[orders.gateio]`: URL schemes and key variable names.
+    /// Checks of `[orders.gateio]`: URL schemes (of those given) and key variable names.
     pub fn validate(&self, c: &mut pipeline::validate::Checks) {
-        c.url("rest_url", &self.rest_url, &["http", "https"]);
-        c.url("ws_spot_url", &self.ws_spot_url, &["ws", "wss"]);
-        c.url("ws_futures_url", &self.ws_futures_url, &["ws", "wss"]);
+        for (key, url, schemes) in [
+            ("rest_url", &self.rest_url, &["http", "https"]),
+            ("ws_spot_url", &self.ws_spot_url, &["ws", "wss"]),
+            ("ws_futures_url", &self.ws_futures_url, &["ws", "wss"]),
+        ] {
+            if !url.is_empty() {
+                c.url(key, url, schemes);
+            }
+        }
         c.env_name("api_key_env", &self.api_key_env);
         c.env_name("api_secret_env", &self.api_secret_env);
     }
