@@ -48,5 +48,5 @@ for _ in $(seq 1 $((seconds + 60))); do
     if tmux capture-pane -t "$session" -p -S -5000 | grep -q '^CAPTURE-DONE'; then break; fi
     sleep 1
 done
-tmux capture-pane -t "$session" -p -S -5000 | sed '/^CAPTURE-DONE/,$d' > "$out/report.txt"
+tmux capture-pane -t "$session" -p -J -S -5000 | sed '/^CAPTURE-DONE/,$d' > "$out/report.txt"
 echo "capture-demo: $out/dashboard.txt, $out/report.txt, $out/img/" >&2

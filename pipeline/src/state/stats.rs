@@ -163,7 +163,8 @@ impl fmt::Display for StateSnapshot {
         )?;
         writeln!(
             f,
-            "P&L: realized {} USD (today {}), unrealized {} USD{}",
+            "P&L of the operations: realized less fees {} USD (the trading day's total, funding \
+             included: {} USD), unrealized {} USD{}",
             self.realized_pnl,
             self.daily_pnl,
             self.unrealized_pnl,
