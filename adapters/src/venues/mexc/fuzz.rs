@@ -31,7 +31,7 @@ const SPOT_KINDS: [spot::Kind; 10] = [
 ];
 
 /// Every REST request of the futures order entry, numbered on from the spot ones.
-const FUTURES_KINDS: [futures::Kind; 10] = [
+const FUTURES_KINDS: [futures::Kind; 8] = [
     futures::Kind::Warm,
     futures::Kind::Create,
     futures::Kind::Cancel,
@@ -40,8 +40,6 @@ const FUTURES_KINDS: [futures::Kind; 10] = [
     futures::Kind::CancelAll,
     futures::Kind::Assets,
     futures::Kind::Positions,
-    futures::Kind::Funding { then_balances: false },
-    futures::Kind::Funding { then_balances: true },
 ];
 
 /// The order tracker and account view that MEXC's readers write into.
