@@ -758,18 +758,25 @@ fn exhausted_recovery_halts_the_instruments_until_an_operator_acts() {
     assert_eq!(r.s.position(g), Qty::ZERO);
 }
 
+/// Operation `op`: Gate's buy of 0.01 BTC filled, MEXC's leg ended with nothing filled,
+/// on books that make unwinding the cheaper plan. Returns Gate's instrument.
+fn gate_filled_mexc_missed(r: &mut Rig, op: u64) -> InstrumentId {
+    r.books("49990", "50000");
+    let g = r.u.gate_btc;
+    r.start(op);
+    let f = r.fill(g, "50000", "0.01", "0.01");
+    r.order(op, 0, 0, f);
+    let d = r.done(g, "0.01");
+    r.order(op, 0, 0, d);
+    r.order(op, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
+    r.run();
+    g
+}
+
 #[test]
 fn rounds_that_close_part_of_the_gap_do_not_use_up_recovery() {
     let mut r = Rig::new();
-    r.books("49990", "50000");
-    let g = r.u.gate_btc;
-    r.start(12);
-    let f = r.fill(g, "50000", "0.01", "0.01");
-    r.order(12, 0, 0, f);
-    let d = r.done(g, "0.01");
-    r.order(12, 0, 0, d);
-    r.order(12, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
-    r.run();
+    let g = gate_filled_mexc_missed(&mut r, 12);
     // Five unwind rounds, two more than max_recovery_attempts, each filling a fifth of
     // the 0.01 BTC to undo (a venue filling IOC orders in part).
     let gi = r.inst(g);
@@ -801,15 +808,7 @@ fn a_recovery_under_rejects_and_partial_fills_is_not_cut_short_by_its_order_slot
     // the others fill a twentieth of the 0.01 BTC to undo. Forty recovery orders on one
     // leg: more than an operation once had slots (24) or attempt numbers (15) for.
     let mut r = Rig::new();
-    r.books("49990", "50000");
-    let g = r.u.gate_btc;
-    r.start(17);
-    let f = r.fill(g, "50000", "0.01", "0.01");
-    r.order(17, 0, 0, f);
-    let d = r.done(g, "0.01");
-    r.order(17, 0, 0, d);
-    r.order(17, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
-    r.run();
+    let g = gate_filled_mexc_missed(&mut r, 17);
     let gi = r.inst(g);
     for attempt in 1..=40u8 {
         let rec = r.recovery_orders();
