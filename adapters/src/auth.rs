@@ -42,6 +42,7 @@ impl Secret {
 
     /// The HMAC key for `algorithm` (SHA-256 or SHA-512), prepared on first use.
     fn key(&self, algorithm: hmac::Algorithm) -> &hmac::Key {
+        debug_assert!(algorithm == hmac::HMAC_SHA256 || algorithm == hmac::HMAC_SHA512);
         let slot = usize::from(algorithm == hmac::HMAC_SHA512);
         self.keys[slot].get_or_init(|| hmac::Key::new(algorithm, &self.bytes))
     }

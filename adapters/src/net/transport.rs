@@ -188,11 +188,24 @@ impl Write for Transport {
         };
         // rustls buffers plaintext (also before the handshake is done) up to its buffer
         // limit, then accepts nothing until records drain to the socket.
-        let n = tls.writer().write(buf)?;
+        let mut n = tls.writer().write(buf)?;
+        let mut blocked = false;
         match self.write_tls() {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => blocked = true,
             Err(e) => return Err(e),
+        }
+        if n == 0 && !buf.is_empty() && !blocked {
+            // The buffer was full and the socket took all of it: no writable event will
+            // come for this, so the plaintext goes in now.
+            if let Some(tls) = &mut self.tls {
+                n = tls.writer().write(buf)?;
+            }
+            match self.write_tls() {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
         }
         if n == 0 && !buf.is_empty() {
             return Err(io::ErrorKind::WouldBlock.into());

@@ -11,9 +11,10 @@
 //! The prefix is six lower-case letters (26^6, about 3 * 10^8 of them, drawn at random):
 //! letters, so the decimal operation number that follows can never be read as part of
 //! it. With an operation number of up to 17 digits (below 2^56, beyond any journal's
-//! life), the leg and a two-digit attempt, an id is at most 28 bytes, what Gate.io allows after its `t-`; MEXC
-//! takes the same text in `newClientOrderId` and `externalOid`. A journal written before
-//! identities existed keeps the empty prefix, so its orders are still recognised.
+//! life), the leg and a two-digit attempt, an id is at most 28 bytes, what Gate.io
+//! allows after its `t-`; MEXC takes the same text in `newClientOrderId` and
+//! `externalOid`. A journal written before identities existed keeps the empty prefix,
+//! so its orders are still recognised.
 
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};

@@ -21,7 +21,7 @@ use tungstenite::handshake::client::ClientHandshake;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
-use super::outgoing::{self, Outgoing};
+use super::outgoing::Outgoing;
 use super::stats::{LinkState, WsStats};
 use super::{Payload, SendError, WsConfig, WsError, WsEvent, WsFrame, WsHooks};
 use crate::net::backoff::Backoff;
@@ -77,7 +77,8 @@ struct Session {
     next_keepalive: Instant,
     /// Frames queued in tungstenite or TLS records not yet on the socket.
     flush_pending: bool,
-    /// The last flush hit `WouldBlock`: retry on the next writable event only.
+    /// The last write (tungstenite's flush or a drain of our own frames) hit
+    /// `WouldBlock`: retry on the next writable event only.
     write_blocked: bool,
     wire_seen: (u64, u64),
     /// Frames encoded here rather than by tungstenite (see [`outgoing`]).
@@ -188,6 +189,21 @@ impl<H: WsHooks> WsClient<H> {
         matches!(self.state, State::Open(_))
     }
 
+    /// A text sent now goes on the wire at once: the session is open and unbroken, and
+    /// nothing earlier is waiting for the socket. An order that cannot wait (it would
+    /// age behind a stalled socket) asks this first.
+    pub fn can_send_now(&self) -> bool {
+        match &self.state {
+            State::Open(s) => {
+                self.pending_loss.is_none()
+                    && !s.write_blocked
+                    && !s.flush_pending
+                    && s.out.as_ref().is_some_and(Outgoing::is_empty)
+            }
+            _ => false,
+        }
+    }
+
     /// Latches the readiness of a `mio` event; returns false if it is not this client's.
     pub fn on_event(&mut self, event: &Event) -> bool {
         if event.token() != self.token {
@@ -204,12 +220,13 @@ impl<H: WsHooks> WsClient<H> {
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
         let State::Open(s) = &mut self.state else { return Err(SendError::NotOpen) };
         if self.pending_loss.is_some() {
-            return Err(SendError::Broken);
+            // The session broke on an earlier send; this one was not queued.
+            return Err(SendError::NotOpen);
         }
         // Encoded here, without an allocation, unless tungstenite still holds frames of
-        // its own that must go first.
+        // its own that must go first (and then behind those of ours still waiting).
         let queued = s.out.as_ref().map_or(0, Outgoing::len);
-        let own = s.out.is_some() && text.len() <= outgoing::MAX_PAYLOAD && (queued > 0 || !s.flush_pending);
+        let own = s.out.is_some() && (queued > 0 || !s.flush_pending);
         if own {
             if queued + text.len() > self.config.max_send_buffer_bytes {
                 return Err(SendError::BufferFull);
@@ -447,7 +464,9 @@ impl<H: WsHooks> WsClient<H> {
         }
         let own_left = s.out.as_ref().is_some_and(|o| !o.is_empty());
         let mut handled = 0;
-        while self.readable && !own_left && handled < self.config.max_frames_per_poll {
+        // A read writes what tungstenite holds first (a pong it owes): while frames of
+        // ours are half written, reading stops as soon as it owes one.
+        while self.readable && !(own_left && s.flush_pending) && handled < self.config.max_frames_per_poll {
             let msg = match s.ws.read() {
                 Ok(msg) => msg,
                 Err(e) if is_would_block(&e) => {

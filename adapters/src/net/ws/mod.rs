@@ -1,6 +1,8 @@
 //! A non-blocking WebSocket client for venue feeds and the Gate WebSocket order API.
 //!
-//! Built from mio (TCP), rustls (TLS, driven by hand) and tungstenite (framing only). One
+//! Built from mio (TCP), rustls (TLS, driven by hand) and tungstenite (the handshake,
+//! reading frames, control frames); the texts it sends are framed without an allocation
+//! by [`outgoing`], which also says how the two writers are kept apart. One
 //! I/O thread owns one `mio::Poll` and drives many [`WsClient`]s, each registered under
 //! its own `mio::Token`:
 //!
@@ -250,7 +252,8 @@ pub enum SendError {
     /// The outgoing queue is over `max_send_buffer_bytes`: the socket is not draining.
     #[error("send buffer full")]
     BufferFull,
-    /// The session broke while sending; it is reported as lost on the next poll.
+    /// The session broke while sending this text, which may have been written in part;
+    /// the loss is reported on the next poll (a send after that is `NotOpen`).
     #[error("session broke while sending")]
     Broken,
 }

@@ -16,9 +16,6 @@ use std::io::{self, Write};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// Frames above this many payload bytes go through tungstenite.
-pub(super) const MAX_PAYLOAD: usize = 16 << 10;
-
 /// The encoded frames of one session not yet written.
 pub struct Outgoing {
     buf: Vec<u8>,
@@ -54,6 +51,10 @@ impl Outgoing {
     pub(super) fn push_text(&mut self, text: &[u8]) {
         if self.is_empty() {
             self.buf.clear();
+            self.sent = 0;
+        } else if self.sent > 0 {
+            // Keep only what is left to write, so the written part does not pile up.
+            self.buf.drain(..self.sent);
             self.sent = 0;
         }
         let key = self.keys.next_u32().to_ne_bytes();

@@ -57,7 +57,7 @@ impl Reports {
         let (core, mock, slots) = fuzz_core(instruments, Venue::GateIo);
         let mut api = WsApi::new(true);
         for &k in &slots {
-            api.sent(k);
+            api.sent(core.tracker.view(k).client);
         }
         Reports { core, mock, slots, acked: 0, warm: 0, uid: None, api }
     }

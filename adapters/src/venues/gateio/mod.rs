@@ -3,8 +3,8 @@
 //! The room holds everything Gate.io means, in the same files as every venue's room:
 //! [`md`] (public frames and snapshots), [`feed`] (subscriptions, snapshot routes, pings),
 //! [`meta`] (instrument metadata routes and parsing), [`symbols`] (how pairs are spelled),
-//! [`sign`] (request signing), [`orders`] (order entry over REST), [`ws_api`] (order entry
-//! over the WebSocket trading API), [`private`] (private streams and account state), and
+//! [`sign`] (request signing), [`orders`] (order entry: REST, and the choice of
+//! [`ws_api`], order entry over the WebSocket trading API), [`private`] (private streams and account state), and
 //! the default endpoints below.
 
 pub mod feed;

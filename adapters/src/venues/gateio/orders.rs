@@ -1,7 +1,10 @@
 //! Gate.io order entry: REST v4 for spot and USDT perpetual futures on one keep-alive
 //! pool, and the private WebSocket channels (`spot.orders`, `spot.usertrades`,
 //! `spot.balances`; `futures.orders`, `futures.usertrades`, `futures.balances`,
-//! `futures.positions`), each subscription signed on every session.
+//! `futures.positions`), each subscription signed on every session. With
+//! `order_entry = "ws"` orders go over the trading API on those same streams instead
+//! ([`super::ws_api`]), REST taking them whenever a stream cannot. Order requests are
+//! built from per-instrument templates ([`templates`]).
 //!
 //! Requests (protocols.md F): `POST /spot/orders` (limit, `time_in_force` ioc|fok, `text`
 //! = `t-` + client id), `POST /futures/usdt/orders` (`size` in contracts, negative sells,
@@ -520,7 +523,8 @@ impl GateEntry {
             Market::Spot => self.spot.as_mut(),
             Market::Futures => self.futures.as_mut(),
         };
-        let Some(s) = stream.filter(|s| s.up && s.api.ready() && s.ws.is_open()) else { return false };
+        // Only when it goes out at once: an order must not age behind a stalled socket.
+        let Some(s) = stream.filter(|s| s.up && s.api.ready() && s.ws.can_send_now()) else { return false };
         let ts = wall_ms();
         let inst = core.instruments.get(req.inst);
         let exptime = ts + core.timing.request_timeout_ms;
@@ -529,14 +533,14 @@ impl GateEntry {
         let k = core.tracker.open(req, core.now_ns());
         core.sent_over_ws[Venue::GateIo.index()][req.market as usize] += 1;
         match s.ws.send_text(&self.ws_msg) {
-            Ok(()) => s.api.sent(k),
+            Ok(()) => s.api.sent(req.client),
             // Nothing was queued: REST takes it.
             Err(SendError::NotOpen | SendError::BufferFull) => {
                 core.sent_over_ws[Venue::GateIo.index()][req.market as usize] -= 1;
                 core.tracker.forget(k);
                 return false;
             }
-            // Queued, then the connection broke: it may have reached Gate.
+            // Written in part, then the connection broke: it may have reached Gate.
             Err(SendError::Broken) => core.tracker.unknown(k, core.now_ns()),
         }
         true

@@ -15,7 +15,7 @@
 
 use pipeline::dispatch::OrderRequest;
 use pipeline::journal::ClientPrefix;
-use pipeline::msg::RejectReason;
+use pipeline::msg::{ClientOrderId, RejectReason};
 use pipeline::types::{Instrument, Market, Venue};
 
 use super::orders::{error_body, order_body, reason_of};
@@ -50,14 +50,14 @@ pub(super) struct WsApi {
     pub enabled: bool,
     /// The session's login was answered with success.
     pub logged_in: bool,
-    /// Tracker slots of the orders sent on this session and not answered yet.
-    in_flight: [u32; MAX_IN_FLIGHT],
+    /// The orders sent on this session and not answered yet.
+    in_flight: [ClientOrderId; MAX_IN_FLIGHT],
     n: usize,
 }
 
 impl Default for WsApi {
     fn default() -> Self {
-        WsApi { enabled: false, logged_in: false, in_flight: [0; MAX_IN_FLIGHT], n: 0 }
+        WsApi { enabled: false, logged_in: false, in_flight: [ClientOrderId::default(); MAX_IN_FLIGHT], n: 0 }
     }
 }
 
@@ -71,29 +71,31 @@ impl WsApi {
         self.enabled && self.logged_in && self.n < MAX_IN_FLIGHT
     }
 
-    /// Order slot `k` went out on this session.
-    pub(super) fn sent(&mut self, k: usize) {
+    /// Order `client` went out on this session.
+    pub(super) fn sent(&mut self, client: ClientOrderId) {
         if self.n < MAX_IN_FLIGHT {
-            self.in_flight[self.n] = k as u32;
+            self.in_flight[self.n] = client;
             self.n += 1;
         }
     }
 
-    /// Takes slot `k` off the unanswered list; false when it was not on it.
-    fn answered(&mut self, k: usize) -> bool {
-        let Some(i) = self.in_flight[..self.n].iter().position(|&s| s as usize == k) else { return false };
+    /// Takes `client` off the unanswered list; false when it was not on it.
+    fn answered(&mut self, client: ClientOrderId) -> bool {
+        let Some(i) = self.in_flight[..self.n].iter().position(|&c| c == client) else { return false };
         self.n -= 1;
         self.in_flight[i] = self.in_flight[self.n];
         true
     }
 
     /// The session ended (or a new one opened): no login, and every order still
-    /// unanswered has an unknown outcome.
+    /// unanswered (and still tracked) has an unknown outcome.
     pub(super) fn session_ended(&mut self, core: &mut Core) {
         self.logged_in = false;
         let ts = core.now_ns();
-        for &k in &self.in_flight[..self.n] {
-            core.tracker.unknown(k as usize, ts);
+        for &client in &self.in_flight[..self.n] {
+            if let Some(k) = core.tracker.find(client) {
+                core.tracker.unknown(k, ts);
+            }
         }
         self.n = 0;
     }
@@ -175,10 +177,10 @@ pub(super) fn on_answer(core: &mut Core, market: Market, a: &Answer<'_>, stream_
         return;
     }
     let Some(client) = parse_client_id(core.prefix, a.request_id) else { return };
-    let Some(k) = core.tracker.find(client) else { return };
-    if !api.answered(k) {
+    if !api.answered(client) {
         return;
     }
+    let Some(k) = core.tracker.find(client) else { return };
     if ok {
         let mut p = Parser::new(result);
         if let Ok(o) = parse_order(&mut p) {
@@ -225,7 +227,7 @@ mod tests {
     use crate::venues::gateio::private::on_push;
     use pipeline::dispatch::OrderRequest;
     use pipeline::journal::TimeInForce;
-    use pipeline::msg::{ClientOrderId, OrderUpdate, StateInput};
+    use pipeline::msg::{OrderUpdate, StateInput};
     use pipeline::types::{InstrumentSpec, Instruments, Price, Qty, Side, Venue};
 
     fn table() -> Instruments {
@@ -328,8 +330,8 @@ mod tests {
         assert!(api.ready());
 
         let filled = request(inst, 7);
-        let k = core.tracker.open(&filled, 0);
-        api.sent(k);
+        core.tracker.open(&filled, 0);
+        api.sent(filled.client);
         let _ = updates(&mut core);
         // The ack echoes the request: nothing happens to the order.
         let ack = format!(
@@ -356,8 +358,8 @@ mod tests {
 
         // A refusal: the order is rejected with the label's reason.
         let refused_req = request(inst, 8);
-        let k = core.tracker.open(&refused_req, 0);
-        api.sent(k);
+        core.tracker.open(&refused_req, 0);
+        api.sent(refused_req.client);
         let _ = updates(&mut core);
         push(
             &mut core,
@@ -368,8 +370,8 @@ mod tests {
 
         // Sent, then the session ended before an answer: unknown, to be queried.
         let lost = request(inst, 9);
-        let k = core.tracker.open(&lost, 0);
-        api.sent(k);
+        core.tracker.open(&lost, 0);
+        api.sent(lost.client);
         let _ = updates(&mut core);
         api.session_ended(&mut core);
         assert!(!api.ready() && api.n == 0);

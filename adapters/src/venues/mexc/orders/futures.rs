@@ -6,8 +6,14 @@
 //! `externalOid` = client id), `POST /api/v1/private/order/cancel_with_external`,
 //! `GET /api/v1/private/order/external/{symbol}/{externalOid}`,
 //! `POST /api/v1/private/order/cancel_all`, `GET /api/v1/private/account/assets`,
-//! `GET /api/v1/private/position/open_positions`. Answers are `{"success","code","data"}`
+//! `GET /api/v1/private/position/open_positions`,
+//! `GET /api/v1/private/position/funding_records`. Answers are `{"success","code","data"}`
 //! envelopes with HTTP 200 even for refusals.
+//!
+//! Funding and balances: MEXC pushes no funding entry, so funding is booked from the
+//! history, read every 5 s. A balance query reads that history first and the account
+//! after it, so that no balance reported leads the funding booked; the balance push
+//! (`push.personal.asset`) reports only the margin and asks for such a query.
 //!
 //! Sides: the engine's orders are plain buys and sells of contracts, so a buy is sent as
 //! side 1 (open long) and a sell as side 3 (open short), with `positionMode` 2
@@ -416,9 +422,12 @@ impl MexcFuturesEntry {
             });
         }
         if funding_read {
-            // Answered or failed: the account is read now either way.
+            // Answered or failed: the account is read now either way (a failed history
+            // read leaves one report ahead of the books; the next query catches up).
             self.balances_in_flight = false;
-            let _ = self.read_balances(now);
+            if !self.read_balances(now) {
+                self.balances_due = true;
+            }
         }
         if !self.warmed && self.warm >= self.max_connections {
             self.warmed = true;
