@@ -6,7 +6,8 @@
 //!   plaintext into a fresh buffer (one allocation per ~16 KiB record, shared by every
 //!   frame in it), so "almost never", bounded below;
 //! - an HTTP round trip on a keep-alive connection: zero in plain TCP; over TLS one
-//!   allocation per record each way, so at most two.
+//!   allocation per record each way, so at most two;
+//! - sending over WebSocket (application pings, order texts), plain TCP: zero.
 //!
 //! The TLS allocations are rustls' own and no caller can avoid them: in rustls 0.23 the
 //! decrypted payload is pushed to `received_plaintext` as a new `Vec` and each encrypted
@@ -143,5 +144,59 @@ fn hot_paths_do_not_allocate_after_warm_up() {
         let allowed = if tls { 2 * 1000 } else { 0 };
         assert!(allocs <= allowed, "{scheme}: {allocs} allocations over 1000 requests");
         assert_eq!(http.stats().connections_opened, 1);
+    }
+
+    // Application pings and the texts the client sends (orders on Gate's trading API),
+    // plain TCP: a ping every millisecond for a quarter of a second, then 500 texts.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().expect("accept");
+        let mut ws = tungstenite::accept(tcp).expect("upgrade");
+        while ws.read().is_ok() {}
+    });
+    let mut config = WsConfig::new(format!("ws://127.0.0.1:{port}/"));
+    config.keepalive_every = Duration::from_millis(1);
+    config.stale_after = Duration::from_secs(60);
+    let hooks =
+        StaticHooks { subscriptions: Vec::new(), ping: Some(adapters::venues::gateio::feed::SPOT_PING) };
+    let mut ws =
+        WsClient::new(config, hooks, None, poll.registry(), Token(20), clock.clone()).expect("client");
+    let started = std::time::Instant::now();
+    while !ws.is_open() {
+        assert!(started.elapsed() < Duration::from_secs(10), "never opened");
+        wait(&mut poll, &mut events);
+        for ev in &events {
+            ws.on_event(ev);
+        }
+        ws.poll(clock.now(), &mut |_| {});
+    }
+    let order = r#"{"time":1681986203,"channel":"spot.order_place","event":"api","payload":{"req_id":"kqzvme7-1-2","req_param":{"text":"t-kqzvme7-1-2","currency_pair":"BTC_USDT","type":"limit","account":"spot","side":"buy","amount":"0.0012","price":"65000.1","time_in_force":"ioc"}}}"#;
+    for round in 0..2 {
+        let counting = round == 1;
+        let before = ws.stats().snapshot().frames_out;
+        let until = std::time::Instant::now() + Duration::from_millis(250);
+        while std::time::Instant::now() < until {
+            wait(&mut poll, &mut events);
+            for ev in &events {
+                ws.on_event(ev);
+            }
+            count(counting);
+            ws.poll(clock.now(), &mut |_| {});
+            count(false);
+        }
+        for _ in 0..500 {
+            count(counting);
+            ws.send_text(order).expect("send");
+            ws.poll(clock.now(), &mut |_| {});
+            count(false);
+        }
+        let sent = ws.stats().snapshot().frames_out - before;
+        if counting {
+            let allocs = counting::take_counted();
+            println!("WebSocket send: {allocs} allocations over {sent} frames (pings and texts)");
+            assert!(sent > 550, "{sent} frames");
+            assert_eq!(allocs, 0, "allocations over {sent} frames sent");
+        }
     }
 }

@@ -491,8 +491,8 @@ impl WsHooks for Rotating {
         out.push(format!("sub#{}", self.opens));
         out.push(format!("auth#{}", self.opens));
     }
-    fn keepalive(&mut self, _now_unix_ms: u64) -> Option<String> {
-        None
+    fn keepalive(&mut self, _now_unix_ms: u64, _out: &mut String) -> bool {
+        false
     }
 }
 

@@ -123,8 +123,9 @@ impl WsHooks for FeedHooks {
         }
     }
 
-    fn keepalive(&mut self, now_unix_ms: u64) -> Option<String> {
-        Some(self.ping.message(now_unix_ms))
+    fn keepalive(&mut self, now_unix_ms: u64, out: &mut String) -> bool {
+        self.ping.write_into(now_unix_ms, out);
+        true
     }
 
     fn is_heartbeat(&self, frame: &Payload<'_>) -> bool {

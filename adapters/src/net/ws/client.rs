@@ -46,6 +46,8 @@ pub struct WsClient<H: WsHooks> {
     /// A loss noticed while sending, reported by the next poll.
     pending_loss: Option<WsError>,
     outbox: Vec<String>,
+    /// The application ping, written here by the hooks (no allocation per ping).
+    ping: String,
 }
 
 enum State {
@@ -137,6 +139,7 @@ impl<H: WsHooks> WsClient<H> {
             last_error: None,
             pending_loss: None,
             outbox: Vec::new(),
+            ping: String::with_capacity(128),
         })
     }
 
@@ -521,9 +524,12 @@ impl<H: WsHooks> WsClient<H> {
         }
         if now >= s.next_keepalive {
             s.next_keepalive = now + self.config.keepalive_every;
-            if let Some(ping) = self.hooks.keepalive(unix_ms()) {
+            let mut ping = std::mem::take(&mut self.ping);
+            ping.clear();
+            if self.hooks.keepalive(unix_ms(), &mut ping) {
                 self.send_text(&ping).ok();
             }
+            self.ping = ping;
         }
         if let State::Open(s) = &mut self.state {
             sync_wire(&self.stats, s);

@@ -10,8 +10,8 @@ use super::{Payload, WsHooks};
 /// venue's room defines its own (`venues::<venue>::feed`); this client knows none.
 #[derive(Clone, Copy, Debug)]
 pub struct AppPing {
-    /// Builds the ping from the wall-clock time in milliseconds.
-    pub message: fn(u64) -> String,
+    /// Writes the ping for the wall-clock time in milliseconds into a cleared buffer.
+    pub message: fn(u64, &mut String),
     /// Text every pong contains (pongs are short; longer frames are never inspected).
     pub pong_marker: &'static str,
 }
@@ -20,8 +20,17 @@ pub struct AppPing {
 const MAX_PONG_LEN: usize = 160;
 
 impl AppPing {
+    /// Writes the ping into `out` (cleared first).
+    pub fn write_into(&self, now_unix_ms: u64, out: &mut String) {
+        out.clear();
+        (self.message)(now_unix_ms, out);
+    }
+
+    /// The ping as a new string (cold use: tests, logs).
     pub fn message(&self, now_unix_ms: u64) -> String {
-        (self.message)(now_unix_ms)
+        let mut out = String::new();
+        self.write_into(now_unix_ms, &mut out);
+        out
     }
 
     /// True if `payload` is the venue's answer to the ping.
@@ -45,8 +54,8 @@ impl WsHooks for StaticHooks {
         out.extend(self.subscriptions.iter().cloned());
     }
 
-    fn keepalive(&mut self, now_unix_ms: u64) -> Option<String> {
-        self.ping.map(|p| p.message(now_unix_ms))
+    fn keepalive(&mut self, now_unix_ms: u64, out: &mut String) -> bool {
+        self.ping.inspect(|p| p.write_into(now_unix_ms, out)).is_some()
     }
 
     fn is_heartbeat(&self, frame: &Payload<'_>) -> bool {
@@ -60,7 +69,12 @@ mod tests {
 
     #[test]
     fn pongs_are_short_text_frames_with_the_marker() {
-        let ping = AppPing { message: |ms| format!("{{\"ping\":{ms}}}"), pong_marker: r#""pong""# };
+        let ping = AppPing {
+            message: |ms, out| {
+                let _ = std::fmt::Write::write_fmt(out, format_args!("{{\"ping\":{ms}}}"));
+            },
+            pong_marker: r#""pong""#,
+        };
         assert_eq!(ping.message(7), r#"{"ping":7}"#);
         assert!(ping.is_pong(&Payload::Text(r#"{"pong":7}"#)));
         assert!(!ping.is_pong(&Payload::Binary(br#"{"pong":7}"#)));

@@ -93,9 +93,10 @@ pub trait WsHooks: Send {
     /// Called on every new session: push the subscription / login messages to send.
     fn on_open(&mut self, now_unix_ms: u64, out: &mut Vec<String>);
 
-    /// Called every `keepalive_every` while open: the application ping, if the venue has
-    /// one.
-    fn keepalive(&mut self, now_unix_ms: u64) -> Option<String>;
+    /// Called every `keepalive_every` while open: writes the application ping into `out`
+    /// (a buffer the client keeps, so that a ping allocates nothing); false when the venue
+    /// has none.
+    fn keepalive(&mut self, now_unix_ms: u64, out: &mut String) -> bool;
 
     /// True for a message that proves only that the socket is up, not that data flows (a
     /// pong): it is still delivered, but it does not reset the silence timer.

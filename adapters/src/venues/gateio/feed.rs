@@ -44,13 +44,23 @@ pub fn snapshot_rate(_market: Market) -> (u32, u32) {
 
 /// `{"time":<s>,"channel":"spot.ping"}`, answered by `…"channel":"spot.pong"…`.
 pub const SPOT_PING: AppPing = AppPing {
-    message: |now_ms| format!(r#"{{"time":{},"channel":"spot.ping"}}"#, now_ms / 1000),
+    message: |now_ms, out| {
+        let _ = std::fmt::Write::write_fmt(
+            out,
+            format_args!(r#"{{"time":{},"channel":"spot.ping"}}"#, now_ms / 1000),
+        );
+    },
     pong_marker: r#""channel":"spot.pong""#,
 };
 
 /// `{"time":<s>,"channel":"futures.ping"}`, answered by `…"channel":"futures.pong"…`.
 pub const FUTURES_PING: AppPing = AppPing {
-    message: |now_ms| format!(r#"{{"time":{},"channel":"futures.ping"}}"#, now_ms / 1000),
+    message: |now_ms, out| {
+        let _ = std::fmt::Write::write_fmt(
+            out,
+            format_args!(r#"{{"time":{},"channel":"futures.ping"}}"#, now_ms / 1000),
+        );
+    },
     pong_marker: r#""channel":"futures.pong""#,
 };
 

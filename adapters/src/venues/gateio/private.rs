@@ -82,8 +82,9 @@ impl WsHooks for GateHooks {
         }
     }
 
-    fn keepalive(&mut self, now_unix_ms: u64) -> Option<String> {
-        Some(ping(self.market).message(now_unix_ms))
+    fn keepalive(&mut self, now_unix_ms: u64, out: &mut String) -> bool {
+        ping(self.market).write_into(now_unix_ms, out);
+        true
     }
 }
 

@@ -35,11 +35,11 @@ pub const MAX_SESSION: Duration = Duration::from_secs(23 * 3600);
 
 /// `{"method":"PING"}`, answered by `{"id":0,"code":0,"msg":"PONG"}`.
 pub const SPOT_PING: AppPing =
-    AppPing { message: |_| r#"{"method":"PING"}"#.to_owned(), pong_marker: r#""msg":"PONG""# };
+    AppPing { message: |_, out| out.push_str(r#"{"method":"PING"}"#), pong_marker: r#""msg":"PONG""# };
 
 /// `{"method":"ping"}`, answered by `{"channel":"pong","data":<ms>}`.
 pub const FUTURES_PING: AppPing =
-    AppPing { message: |_| r#"{"method":"ping"}"#.to_owned(), pong_marker: r#""channel":"pong""# };
+    AppPing { message: |_, out| out.push_str(r#"{"method":"ping"}"#), pong_marker: r#""channel":"pong""# };
 
 /// The application ping of a market's WebSocket (public and private alike).
 pub fn ping(market: Market) -> AppPing {

@@ -35,8 +35,9 @@ impl WsHooks for MexcFuturesHooks {
         out.push(futures_ws_login(&self.creds, now_unix_ms));
     }
 
-    fn keepalive(&mut self, now_unix_ms: u64) -> Option<String> {
-        Some(FUTURES_PING.message(now_unix_ms))
+    fn keepalive(&mut self, now_unix_ms: u64, out: &mut String) -> bool {
+        FUTURES_PING.write_into(now_unix_ms, out);
+        true
     }
 }
 

@@ -60,8 +60,9 @@ impl WsHooks for MexcSpotHooks {
         out.push(m);
     }
 
-    fn keepalive(&mut self, now_unix_ms: u64) -> Option<String> {
-        Some(SPOT_PING.message(now_unix_ms))
+    fn keepalive(&mut self, now_unix_ms: u64, out: &mut String) -> bool {
+        SPOT_PING.write_into(now_unix_ms, out);
+        true
     }
 }
 
