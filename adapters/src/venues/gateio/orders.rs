@@ -531,18 +531,17 @@ impl GateEntry {
         let (m, body, t) = (&mut self.ws_msg, &mut self.body, &mut self.templates);
         order_message(m, body, t, req, inst, core.prefix, ts / 1000, exptime);
         let k = core.tracker.open(req, core.now_ns());
-        core.sent_over_ws[Venue::GateIo.index()][req.market as usize] += 1;
         match s.ws.send_text(&self.ws_msg) {
             Ok(()) => s.api.sent(req.client),
             // Nothing was queued: REST takes it.
             Err(SendError::NotOpen | SendError::BufferFull) => {
-                core.sent_over_ws[Venue::GateIo.index()][req.market as usize] -= 1;
                 core.tracker.forget(k);
                 return false;
             }
             // Written in part, then the connection broke: it may have reached Gate.
             Err(SendError::Broken) => core.tracker.unknown(k, core.now_ns()),
         }
+        core.sent_over_ws[Venue::GateIo.index()][req.market as usize] += 1;
         true
     }
 
