@@ -1,13 +1,8 @@
 //! The live market-data chain allocates nothing once warm: the live feed's WebSocket
-//! clients (both venues, both markets, plain TCP on loopback) reading what the simulated
+//! clients (both venues, both markets, over TLS on loopback) reading what the simulated
 //! venues stream, the venues' decoders, and the books the events build, driven on this
 //! thread the way the md and book stages drive them, with the counting allocator
 //! counting this thread only (the simulated venues allocate freely on theirs).
-//!
-//! Over TLS the chain is the same code above one more layer: rustls allocates a buffer
-//! per record it decrypts or encrypts, in its buffered and its unbuffered API alike
-//! (`received_plaintext` and the encrypter's output in rustls 0.23), which no caller can
-//! avoid; `tests/no_alloc.rs` bounds that layer on its own.
 //!
 //! This file holds one test so that nothing else allocates in the process while it
 //! measures.
@@ -16,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use adapters::decode::DecodeStats;
 use adapters::feed::{LiveFeed, LiveFeedConfig};
+use adapters::net::tls::TlsRoots;
 use adapters::venues::Endpoints;
 use pipeline::book::{BookConfig, BookEffect, Books};
 use pipeline::md::FeedSource;
@@ -54,7 +50,8 @@ fn pass(
 
 #[test]
 fn the_live_feed_decoders_and_books_allocate_nothing_once_warm() {
-    let sim = Sim::start(SimConfig { plain: true, seed: 3, ..SimConfig::default() }).unwrap();
+    let sim = Sim::start(SimConfig { seed: 3, ..SimConfig::default() }).unwrap();
+    let tls = TlsRoots::empty().add_pem_file(sim.ca_pem_path().unwrap()).unwrap().client_config().unwrap();
     let t = Instruments::from_specs(&sim.instrument_specs()).unwrap();
     let e = sim.endpoints();
     let venue = |v: Venue| Endpoints {
@@ -69,7 +66,7 @@ fn the_live_feed_decoders_and_books_allocate_nothing_once_warm() {
         ..LiveFeedConfig::default()
     };
     let clock = Clock::new();
-    let mut feed = LiveFeed::new(cfg, &t, None, clock.clone(), DecodeStats::new()).unwrap();
+    let mut feed = LiveFeed::new(cfg, &t, Some(tls), clock.clone(), DecodeStats::new()).unwrap();
     // Room for every book's depth up front, as the engine sizes them.
     let mut books = Books::for_instruments(&t, BookConfig { initial_levels: 4096, ..BookConfig::default() });
     let mut out: Vec<MdEvent> = Vec::with_capacity(4096);

@@ -263,24 +263,28 @@ fn keep_alive_reuses_one_connection() {
     assert_eq!((stats.connections_opened, stats.reused, stats.responses), (1, 4, 5));
 }
 
+/// TLS 1.3 (the record layer after rustls' handshake) and TLS 1.2 (rustls throughout).
 #[test]
 fn https_keep_alive_and_bodies() {
     let ca = TestCa::new("test CA");
     let cert = ca.leaf(&["127.0.0.1"]);
-    let server = HttpServer::start(ServerOptions {
-        tls: Some(cert.server_config()),
-        idle_close: Duration::from_secs(10),
-    });
-    let mut http =
-        BlockingHttp::new(HttpConfig::new(server.url("https")), Some(ca.client_config())).expect("client");
-    assert_eq!(ok(http.request(Request::get("/cl")).expect("submit")).body, b"hello");
-    let chunked = ok(http.request(Request::get("/chunked")).expect("submit"));
-    assert_eq!(chunked.body, br#"{"id":1, "ok":1}"#);
-    let order = br#"{"currency_pair":"BTC_USDT","side":"buy","amount":"0.001","price":"65000"}"#;
-    let echo = ok(http.request(Request::post("/echo", order).headers(&[("KEY", "k")])).expect("submit"));
-    assert_eq!(echo.body, order);
-    assert_eq!(http.get("/404").err().map(|e| e.to_string()), Some("HTTP 404 from 127.0.0.1: ".into()));
-    assert_eq!(server.connections.load(Ordering::SeqCst), 1, "all four on one TLS connection");
+    for (version, tls) in [("1.3", cert.server_config()), ("1.2", cert.server_config_tls12())] {
+        let server = HttpServer::start(ServerOptions { tls: Some(tls), idle_close: Duration::from_secs(10) });
+        let mut http = BlockingHttp::new(HttpConfig::new(server.url("https")), Some(ca.client_config()))
+            .expect("client");
+        assert_eq!(ok(http.request(Request::get("/cl")).expect("submit")).body, b"hello", "TLS {version}");
+        let chunked = ok(http.request(Request::get("/chunked")).expect("submit"));
+        assert_eq!(chunked.body, br#"{"id":1, "ok":1}"#);
+        let order = br#"{"currency_pair":"BTC_USDT","side":"buy","amount":"0.001","price":"65000"}"#;
+        let echo = ok(http.request(Request::post("/echo", order).headers(&[("KEY", "k")])).expect("submit"));
+        assert_eq!(echo.body, order);
+        // 256 KiB: sixteen full records and more.
+        let big = ok(http.request(Request::get("/big-chunked")).expect("submit"));
+        assert_eq!(big.body.len(), 64 << 12, "TLS {version}");
+        assert!(big.body.iter().all(|&b| b == b'x'));
+        assert_eq!(http.get("/404").err().map(|e| e.to_string()), Some("HTTP 404 from 127.0.0.1: ".into()));
+        assert_eq!(server.connections.load(Ordering::SeqCst), 1, "all on one TLS {version} connection");
+    }
 }
 
 #[test]

@@ -1,9 +1,8 @@
 //! The order sink's hot paths after warm-up: heap allocations counted on the calling
 //! thread only (the simulated venues allocate freely on theirs) in `submit` and in the
-//! `poll` passes that carry the order to its end (answer, private pushes, events), and
-//! submit-to-ack latency on loopback against the sim (plain TCP), polled with
-//! `yield_now` between passes. Over TLS, rustls' buffered API adds about one allocation
-//! per record each way (see `tests/no_alloc.rs`).
+//! `poll` passes that carry the order to its end (answer, private pushes, events), over
+//! TLS as against the real venues, and submit-to-ack latency on loopback against the
+//! sim, polled with `yield_now` between passes.
 
 mod orders_support;
 // The sim crate's raw-socket test client (independent of both the sim and adapters).
@@ -19,15 +18,17 @@ use pipeline::journal::TimeInForce;
 use pipeline::msg::{OrderUpdate, StateInput};
 use pipeline::testkit::counting::{CountingAlloc, counted};
 use pipeline::types::{Market, Qty, Side, Venue};
+use sim::SimConfig;
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
 
 #[test]
 fn submit_does_not_allocate_after_warm_up_and_acks_come_back_fast() {
-    let mut rest = Harness::start(quiet(""), |_| {});
+    let tls = || SimConfig { plain: false, ..quiet("") };
+    let mut rest = Harness::start(tls(), |_| {});
     // Gate.io again with its orders over the WebSocket trading API.
-    let mut ws = Harness::start(quiet(""), |c| {
+    let mut ws = Harness::start(tls(), |c| {
         if let Some(g) = c.gateio.as_mut() {
             g.order_entry = OrderEntry::Ws;
         }
@@ -105,7 +106,7 @@ fn submit_does_not_allocate_after_warm_up_and_acks_come_back_fast() {
             allocs.iter().all(|&n| n == 0),
             "{venue} {market} over {entry}: submit allocates: {allocs:?}"
         );
-        // Plain TCP: the answer, the private pushes and the events allocate nothing either.
+        // The answer, the private pushes and the events allocate nothing either.
         assert!(
             poll_allocs.iter().all(|&n| n == 0),
             "{venue} {market} over {entry}: poll allocates: {poll_allocs:?}"

@@ -115,7 +115,10 @@ pub(crate) fn write_ca(pem: &str, dir: Option<&Path>, rng: &mut ChaCha8Rng) -> R
     let dir = match dir {
         Some(d) => d.to_path_buf(),
         None => {
-            let name = format!("arb-sim-{}-{}", std::process::id(), token(rng, 8));
+            // The seed repeats across simulators in one process; the count does not.
+            static STARTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let name = format!("arb-sim-{}-{n}-{}", std::process::id(), token(rng, 8));
             let d = std::env::temp_dir().join(name);
             made_dir = Some(d.clone());
             d

@@ -23,7 +23,7 @@ use pipeline::types::{InstrumentId, Instruments, Price, Qty, Side};
 use quanta::Clock;
 use serde::Serialize;
 
-use crate::engine::wire::{GATE_SECRET, Loopback, MEXC_SECRET, tls_pair};
+use crate::engine::wire::{DRAIN_NAP, GATE_SECRET, Loopback, MEXC_SECRET, tls_pair};
 
 /// Percentiles of one measured part, in nanoseconds.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -197,10 +197,8 @@ pub fn measure(
     let mut sink = Vec::with_capacity(4096);
     f.tls_record = time(&clock, n, || {
         sink.clear();
-        let _ = lb.tls.writer().write_all(&payload);
-        while lb.tls.wants_write() {
-            let _ = lb.tls.write_tls(&mut sink);
-        }
+        let _ = lb.tls.seal(&payload);
+        let _ = lb.tls.flush(&mut sink, &mut 0);
     });
     lb.close();
 
@@ -208,8 +206,15 @@ pub fn measure(
     let addr = listener.local_addr()?;
     let drain = std::thread::spawn(move || {
         if let Ok((mut s, _)) = listener.accept() {
+            let _ = s.set_nonblocking(true);
             let mut buf = vec![0u8; 64 << 10];
-            while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+            loop {
+                match s.read(&mut buf) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(DRAIN_NAP),
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
         }
     });
     let mut sock = TcpStream::connect(addr)?;

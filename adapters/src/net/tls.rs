@@ -90,11 +90,14 @@ impl TlsRoots {
             return Err(TlsSetupError::NoTrustAnchors);
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider)
+        let mut config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(TlsSetupError::Rustls)?
             .with_root_certificates(self.store)
             .with_no_client_auth();
+        // TLS 1.3 connections hand their traffic keys to the in-place record layer once
+        // the handshake is done (`net::records`).
+        config.enable_secret_extraction = true;
         Ok(Arc::new(config))
     }
 }

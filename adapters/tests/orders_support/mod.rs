@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use adapters::auth::{Credentials, Secret};
+use adapters::net::tls::TlsRoots;
 use adapters::orders::{OrderEntryConfig, OrderEntryCredentials, VenueSink};
 use adapters::venues::gateio::orders::GateEntryConfig;
 use adapters::venues::mexc::orders::MexcEntryConfig;
@@ -149,7 +150,10 @@ impl Harness {
         let mut cfg = config_for(&sim);
         tweak(&mut cfg);
         let clock = Clock::new();
-        let sink = VenueSink::new(&cfg, creds_for(&sim), instruments.clone(), None, clock.clone()).unwrap();
+        // The venues' own CA when they speak TLS.
+        let tls =
+            sim.ca_pem_path().map(|p| TlsRoots::empty().add_pem_file(p).unwrap().client_config().unwrap());
+        let sink = VenueSink::new(&cfg, creds_for(&sim), instruments.clone(), tls, clock.clone()).unwrap();
         Harness {
             sim,
             sink,
@@ -273,7 +277,8 @@ impl Harness {
 
     fn http(&mut self, venue: Venue, futures: bool) -> &mut Http {
         let rest = self.sim.endpoints().get(venue).rest.clone();
-        self.http.entry((venue, futures)).or_insert_with(|| Http::new(&rest, None))
+        let ca = self.sim.ca_pem_path().map(|p| p.to_path_buf());
+        self.http.entry((venue, futures)).or_insert_with(|| Http::new(&rest, ca.as_deref()))
     }
 
     /// The best bid and ask of an instrument, from the venue's public REST book.

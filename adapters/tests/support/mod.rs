@@ -59,9 +59,18 @@ impl TestCa {
 
 impl ServerCert {
     pub fn server_config(&self) -> Arc<ServerConfig> {
+        self.server_config_for(rustls::DEFAULT_VERSIONS)
+    }
+
+    /// A server that speaks TLS 1.2 only.
+    pub fn server_config_tls12(&self) -> Arc<ServerConfig> {
+        self.server_config_for(&[&rustls::version::TLS12])
+    }
+
+    fn server_config_for(&self, versions: &[&'static rustls::SupportedProtocolVersion]) -> Arc<ServerConfig> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(versions)
             .expect("versions")
             .with_no_client_auth()
             .with_single_cert(self.chain.clone(), self.key.clone_key())

@@ -1,0 +1,287 @@
+//! The record layer against a rustls server, in memory: the handshake done by rustls,
+//! then every record after it opened and sealed here, read back in pieces of every size.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::{ClientConnection, ServerConfig, ServerConnection};
+
+use super::*;
+use crate::net::tls::{TlsRoots, server_name};
+
+/// A connected pair after the handshake: the client's record layer and the server.
+struct Pair {
+    client: Records,
+    server: ServerConnection,
+}
+
+fn configs() -> (Arc<ServerConfig>, Arc<rustls::ClientConfig>) {
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).expect("CA cert");
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().expect("key");
+    let leaf = CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+    let cert = leaf.signed_by(&key, &issuer).expect("leaf");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+        .expect("server config");
+    let client =
+        TlsRoots::empty().add_pem(ca_cert.pem().as_bytes()).expect("pem").client_config().expect("client");
+    (Arc::new(server), client)
+}
+
+/// Moves every record `from` has to send into `to`.
+fn pump(from: &mut dyn FnMut(&mut Vec<u8>), to: &mut dyn FnMut(&[u8])) {
+    let mut wire = Vec::new();
+    from(&mut wire);
+    if !wire.is_empty() {
+        to(&wire);
+    }
+}
+
+fn server_out(server: &mut ServerConnection) -> Vec<u8> {
+    let mut wire = Vec::new();
+    while server.wants_write() {
+        server.write_tls(&mut wire).expect("server write");
+    }
+    wire
+}
+
+/// Hands `wire` to the server; the plaintext it read.
+fn server_in(server: &mut ServerConnection, mut wire: &[u8]) -> Vec<u8> {
+    let mut plain = Vec::new();
+    while !wire.is_empty() {
+        server.read_tls(&mut wire).expect("server read");
+        server.process_new_packets().expect("server process");
+        let _ = server.reader().read_to_end(&mut plain);
+    }
+    plain
+}
+
+fn pair() -> Pair {
+    let (server_config, client_config) = configs();
+    let mut server = ServerConnection::new(server_config).expect("server");
+    let mut client =
+        ClientConnection::new(client_config, server_name("localhost").expect("name")).expect("client");
+    while client.is_handshaking() {
+        pump(
+            &mut |w| {
+                while client.wants_write() {
+                    client.write_tls(w).expect("client write");
+                }
+            },
+            &mut |b| {
+                server_in(&mut server, b);
+            },
+        );
+        let flight = server_out(&mut server);
+        let mut rest = &flight[..];
+        while !rest.is_empty() {
+            client.read_tls(&mut rest).expect("client read");
+            client.process_new_packets().expect("client process");
+        }
+    }
+    // The client's Finished, then the keys move.
+    let mut finished = Vec::new();
+    while client.wants_write() {
+        client.write_tls(&mut finished).expect("client write");
+    }
+    server_in(&mut server, &finished);
+    let client = Records::take_over(client, &[]).expect("records");
+    Pair { client, server }
+}
+
+/// A socket that returns at most `step` bytes per read.
+struct Trickle<'a> {
+    bytes: &'a [u8],
+    step: usize,
+}
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.bytes.is_empty() {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        let n = buf.len().min(self.step).min(self.bytes.len());
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        Ok(n)
+    }
+}
+
+/// Reads everything `wire` holds through the record layer, `step` bytes per socket read.
+fn read_all(records: &mut Records, wire: &[u8], step: usize) -> Result<(Vec<u8>, bool), Error> {
+    let mut sock = Trickle { bytes: wire, step };
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1000];
+    loop {
+        match records.read_plain(&mut buf)? {
+            Some(0) => return Ok((got, true)),
+            Some(n) => got.extend_from_slice(&buf[..n]),
+            None => match records.fill(&mut sock) {
+                Ok(_) => {}
+                Err(_) => return Ok((got, false)),
+            },
+        }
+    }
+}
+
+fn message(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + 3) as u8).collect()
+}
+
+#[test]
+fn what_the_server_sends_after_its_handshake_reads_back_in_pieces_of_any_size() {
+    for step in [1, 5, 17, 4096, 1 << 20] {
+        let mut p = pair();
+        // Session tickets first (rustls sends them after the client's Finished), then
+        // data in several records, one of them larger than a record holds.
+        assert!(p.server.wants_write(), "the server has session tickets to send");
+        let small = b"{\"channel\":\"spot.book_ticker\"}".to_vec();
+        let large = message(40_000);
+        p.server.writer().write_all(&small).expect("write");
+        p.server.writer().write_all(&large).expect("write");
+        p.server.send_close_notify();
+        let wire = server_out(&mut p.server);
+        let (got, closed) = read_all(&mut p.client, &wire, step).expect("read");
+        assert!(closed, "close_notify ends the stream (step {step})");
+        assert_eq!(got.len(), small.len() + large.len(), "step {step}");
+        assert_eq!(&got[..small.len()], &small[..]);
+        assert_eq!(&got[small.len()..], &large[..]);
+    }
+}
+
+#[test]
+fn what_the_client_seals_the_server_reads() {
+    let mut p = pair();
+    let order = br#"{"currency_pair":"BTC_USDT","side":"buy","amount":"0.001","price":"65000"}"#;
+    let large = message(50_000);
+    assert_eq!(p.client.seal(order).expect("seal"), order.len());
+    assert_eq!(p.client.seal(&large).expect("seal"), large.len());
+    let mut wire = Vec::new();
+    let mut wrote = 0;
+    p.client.flush(&mut wire, &mut wrote).expect("flush");
+    assert_eq!(wrote as usize, wire.len());
+    assert!(!p.client.has_pending_output());
+    let got = server_in(&mut p.server, &wire);
+    assert_eq!(&got[..order.len()], &order[..]);
+    assert_eq!(&got[order.len()..], &large[..]);
+    // And the close is one the server understands.
+    p.client.seal_close_notify().expect("close");
+    let mut wire = Vec::new();
+    p.client.flush(&mut wire, &mut wrote).expect("flush");
+    server_in(&mut p.server, &wire);
+    assert!(p.server.process_new_packets().expect("state").peer_has_closed());
+}
+
+#[test]
+fn a_full_send_buffer_takes_nothing_until_it_is_written() {
+    let mut p = pair();
+    let chunk = message(MAX_PLAINTEXT);
+    let mut taken = 0;
+    while p.client.seal(&chunk).expect("seal") > 0 {
+        taken += 1;
+        assert!(taken < 100, "the send buffer has no bound");
+    }
+    assert!(taken >= 4, "the buffer holds {taken} records");
+    let mut wire = Vec::new();
+    p.client.flush(&mut wire, &mut 0).expect("flush");
+    assert_eq!(p.client.seal(&chunk).expect("seal"), chunk.len());
+}
+
+#[test]
+fn a_changed_byte_fails_the_record() {
+    let mut p = pair();
+    p.server.writer().write_all(b"genuine").expect("write");
+    let mut wire = server_out(&mut p.server);
+    let last = wire.len() - 1;
+    wire[last] ^= 1;
+    assert!(matches!(read_all(&mut p.client, &wire, 1 << 20), Err(Error::DecryptError)));
+}
+
+#[test]
+fn a_server_key_update_fails_the_connection_with_its_reason() {
+    let mut p = pair();
+    p.server.writer().write_all(b"before").expect("write");
+    let before = server_out(&mut p.server);
+    let (got, _) = read_all(&mut p.client, &before, 1 << 20).expect("read");
+    assert_eq!(got, b"before");
+    p.server.refresh_traffic_keys().expect("key update");
+    p.server.writer().write_all(b"after").expect("write");
+    let wire = server_out(&mut p.server);
+    match read_all(&mut p.client, &wire, 1 << 20) {
+        Err(Error::General(reason)) => assert!(reason.contains("updated its TLS keys"), "{reason}"),
+        other => panic!("a key update must fail the connection: {other:?}"),
+    }
+}
+
+#[test]
+fn a_fatal_alert_is_the_error_it_names() {
+    let mut p = pair();
+    // rustls sends a fatal alert when it meets a record it cannot read.
+    let _ = p
+        .server
+        .read_tls(&mut &[23u8, 3, 3, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0][..]);
+    assert!(p.server.process_new_packets().is_err());
+    let wire = server_out(&mut p.server);
+    assert!(matches!(
+        read_all(&mut p.client, &wire, 1 << 20),
+        Err(Error::AlertReceived(AlertDescription::BadRecordMac))
+    ));
+}
+
+#[test]
+fn records_stop_short_of_the_suites_confidentiality_limit() {
+    let mut p = pair();
+    p.client.tx.seq = p.client.tx_limit;
+    match p.client.seal(b"x") {
+        Err(Error::General(reason)) => assert!(reason.contains("record limit"), "{reason}"),
+        other => panic!("sealing past the limit: {other:?}"),
+    }
+}
+
+#[test]
+fn what_cannot_start_a_record_is_told_apart_from_a_record_still_arriving() {
+    assert!(could_be_record(b""));
+    assert!(could_be_record(&[22, 3]));
+    assert!(could_be_record(&[22, 3, 1, 0x40, 0x00]));
+    assert!(!could_be_record(b"HTTP/1.1 400 Bad Request\r\n"));
+    assert!(!could_be_record(&[22, 2, 0]));
+    assert!(!could_be_record(&[23, 3, 3, 0xff, 0xff]));
+    assert_eq!(whole_record(&[23, 3, 3, 0, 2, 9]), None);
+    assert_eq!(whole_record(&[23, 3, 3, 0, 2, 9, 9, 7]), Some(7));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Hostile bytes after the handshake fail the connection or wait for more; they
+    /// never panic the reader.
+    #[test]
+    fn arbitrary_bytes_never_panic_the_reader(
+        junk in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3000),
+        as_record in proptest::prelude::any::<bool>(),
+        step in 1usize..64,
+    ) {
+        let mut p = pair();
+        let mut wire = Vec::new();
+        if as_record {
+            // A well-formed header around the junk, so that it reaches the AEAD.
+            let len = junk.len().min(MAX_CIPHERTEXT);
+            wire.extend_from_slice(&[APPLICATION_DATA, 3, 3, (len >> 8) as u8, len as u8]);
+        }
+        wire.extend_from_slice(&junk);
+        let _ = read_all(&mut p.client, &wire, step);
+    }
+}
