@@ -2,11 +2,13 @@
 //! right after the engine run: the decoder on one frame per venue market, a bare rtrb
 //! hop between two threads, the dispatch journal's write of one two-leg operation, one
 //! order signature per venue market, one TLS record (encryption only), one loopback
-//! socket write of the same size.
+//! socket write of the same size. Each is measured twice: back to back (hot), and each
+//! sample after the frames' interval of idling (paced), as the engine's path runs.
 
 use std::hint::black_box;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
 
 use adapters::auth::{Secret, hmac_sha256_hex};
 use adapters::capture::Record;
@@ -46,19 +48,36 @@ fn hist() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 1 << 40, 3).expect("constant bounds")
 }
 
-/// Times `f` `n` times (after `n / 10` warm-up calls), one clock pair per call.
-fn time(clock: &Clock, n: u64, mut f: impl FnMut()) -> Stat {
-    for _ in 0..n / 10 {
-        f();
+/// How the floors are timed: `n` samples (after `n / 10` warm-up calls), each after
+/// `idle` of spinning. With no idle a part runs back to back, its caches and branch
+/// predictors hot; with the frames' interval it runs at the pace the engine's path does,
+/// which on a shared host finds them cold again.
+struct Timer<'a> {
+    clock: &'a Clock,
+    n: u64,
+    idle: Duration,
+}
+
+impl Timer<'_> {
+    fn time(&self, mut f: impl FnMut()) -> Stat {
+        for _ in 0..self.n / 10 {
+            f();
+        }
+        let mut h = hist();
+        for _ in 0..self.n {
+            if !self.idle.is_zero() {
+                let until = Instant::now() + self.idle;
+                while Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+            }
+            let t0 = self.clock.raw();
+            f();
+            let t1 = self.clock.raw();
+            let _ = h.record(self.clock.delta_as_nanos(t0, t1).max(1));
+        }
+        Stat::of(&h)
     }
-    let mut h = hist();
-    for _ in 0..n {
-        let t0 = clock.raw();
-        f();
-        let t1 = clock.raw();
-        let _ = h.record(clock.delta_as_nanos(t0, t1).max(1));
-    }
-    Stat::of(&h)
 }
 
 /// Every floor, by name.
@@ -93,33 +112,38 @@ impl Floors {
 }
 
 /// Measures every floor; `samples` holds one crossing frame per venue market.
+/// `idle` before each sample (see [`Timer`]); the bare hop is measured only without.
 pub fn measure(
     instruments: &Instruments,
     samples: &[Record],
     n: u64,
+    idle: Duration,
     journal_dir: &std::path::Path,
     gate_ws: bool,
 ) -> Result<Floors> {
     let clock = Clock::new();
+    let timer = Timer { clock: &clock, n, idle };
     let mut f = Floors::default();
     let decoders = Decoders::new(instruments);
     let mut out = Vec::with_capacity(256);
     for rec in samples {
         let name = VenueMarket::new(rec.venue, rec.market).to_string();
-        let s = time(&clock, n, || {
+        let s = timer.time(|| {
             out.clear();
             black_box(decoders.decode(black_box(rec), 1, &mut out).is_ok());
         });
         f.parse.push((name, s));
     }
-    let hop = pipeline::bench::floor_latency(n.max(10_000), (None, None));
-    f.hop = Stat {
-        count: hop.count,
-        p50_ns: hop.p50_ns,
-        p99_ns: hop.p99_ns,
-        p999_ns: hop.p999_ns,
-        max_ns: hop.max_ns,
-    };
+    if idle.is_zero() {
+        let hop = pipeline::bench::floor_latency(n.max(10_000), (None, None));
+        f.hop = Stat {
+            count: hop.count,
+            p50_ns: hop.p50_ns,
+            p99_ns: hop.p99_ns,
+            p999_ns: hop.p999_ns,
+            max_ns: hop.max_ns,
+        };
+    }
 
     let (mut w, _) = JournalWriter::open(journal_dir, JournalKind::Dispatch)
         .map_err(|e| anyhow::anyhow!("journal floor: {e}"))?;
@@ -130,7 +154,7 @@ pub fn measure(
         qty: Qty::parse("0.0333", 4).unwrap_or_default(),
     };
     let mut op = 0u64;
-    f.journal = time(&clock, n, || {
+    f.journal = timer.time(|| {
         op += 1;
         let _ =
             w.append(&JRecord::OpIntent { op, kind: OppKind::SpotSpot, n_legs: 2, deadline_ns: 1, ts_ns: 1 });
@@ -156,7 +180,7 @@ pub fn measure(
         let mut wire = Vec::with_capacity(1024);
         f.sign.push((
             "gateio (ws frame)".into(),
-            time(&clock, n, || {
+            timer.time(|| {
                 wire.clear();
                 out.encode_text(black_box(msg.as_bytes()), &mut wire);
                 black_box(&wire);
@@ -165,7 +189,7 @@ pub fn measure(
     } else {
         f.sign.push((
             "gateio".into(),
-            time(&clock, n, || {
+            timer.time(|| {
                 black_box(rest_signature(
                     &gate,
                     "POST",
@@ -179,13 +203,13 @@ pub fn measure(
     }
     f.sign.push((
         "mexc spot".into(),
-        time(&clock, n, || {
+        timer.time(|| {
             black_box(hmac_sha256_hex(&mexc, &[black_box(mexc_query).as_bytes()]));
         }),
     ));
     f.sign.push((
         "mexc futures".into(),
-        time(&clock, n, || {
+        timer.time(|| {
             black_box(futures_signature(&mexc, "mx0bench-key", 1_700_000_000_000, black_box(mexc_body)));
         }),
     ));
@@ -195,7 +219,7 @@ pub fn measure(
     let (server, client) = tls_pair()?;
     let mut lb = Loopback::open(server, client, None)?;
     let mut sink = Vec::with_capacity(4096);
-    f.tls_record = time(&clock, n, || {
+    f.tls_record = timer.time(|| {
         sink.clear();
         let _ = lb.tls.seal(&payload);
         let _ = lb.tls.flush(&mut sink, &mut 0);
@@ -220,7 +244,7 @@ pub fn measure(
     let mut sock = TcpStream::connect(addr)?;
     sock.set_nodelay(true)?;
     let record = vec![b'x'; payload.len() + 22];
-    f.socket_write = time(&clock, n, || {
+    f.socket_write = timer.time(|| {
         let _ = sock.write_all(&record);
     });
     drop(sock);

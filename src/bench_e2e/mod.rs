@@ -109,10 +109,15 @@ pub struct E2eBench {
     pub stages: Vec<Series>,
     pub hops: Vec<Series>,
     pub floors: Floors,
+    /// The same floors, each sample after the frames' interval of idling (the bare hop
+    /// is the hot one).
+    pub floors_paced: Floors,
     pub cross_thread_hops: u64,
     pub samples: Vec<(String, String)>,
     pub journal_bytes: u64,
     pub wall: Duration,
+    /// Time between two timed frames.
+    pub interval: Duration,
     /// Pairs per venue market the run had.
     pub instruments: usize,
     /// Books the engine kept, and their memory (in place and heap) at the end.
@@ -323,7 +328,17 @@ pub fn run(args: &E2eArgs) -> Result<E2eBench> {
     }
     let floor_dir = dir.join("floor");
     std::fs::create_dir_all(&floor_dir)?;
-    let floors = floors::measure(&instruments, &f.samples, args.floor_iterations, &floor_dir, args.gate_ws)?;
+    let n = args.floor_iterations;
+    let floors = floors::measure(&instruments, &f.samples, n, Duration::ZERO, &floor_dir, args.gate_ws)?;
+    let mut floors_paced = floors::measure(
+        &instruments,
+        &f.samples,
+        (n / 10).max(100),
+        args.interval,
+        &floor_dir,
+        args.gate_ws,
+    )?;
+    floors_paced.hop = floors.hop.clone();
     let _ = std::fs::remove_dir_all(&dir);
     Ok(E2eBench {
         cross_thread_hops: path_hops(&layout),
@@ -346,9 +361,11 @@ pub fn run(args: &E2eArgs) -> Result<E2eBench> {
         stages,
         hops,
         floors,
+        floors_paced,
         samples,
         journal_bytes,
         wall,
+        interval: args.interval,
         threads,
         instruments: args.instruments.max(1),
         books: report.books,
@@ -386,6 +403,20 @@ fn stat_json(s: &Stat) -> Value {
     json!({"count": s.count, "p50_ns": s.p50_ns, "p99_ns": s.p99_ns, "p999_ns": s.p999_ns, "max_ns": s.max_ns})
 }
 
+fn floors_json(f: &Floors) -> Value {
+    let named = |v: &[(String, Stat)]| -> Value {
+        v.iter().map(|(n, s)| (n.clone(), stat_json(s))).collect::<serde_json::Map<_, _>>().into()
+    };
+    json!({
+        "parse": named(&f.parse),
+        "hop": stat_json(&f.hop),
+        "journal_write": stat_json(&f.journal),
+        "sign": named(&f.sign),
+        "tls_record": stat_json(&f.tls_record),
+        "socket_write": stat_json(&f.socket_write),
+    })
+}
+
 fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { (a as f64 / b as f64 * 100.0).round() / 100.0 }
 }
@@ -395,12 +426,13 @@ impl E2eBench {
         self.floors.path_p50(self.cross_thread_hops)
     }
 
+    pub fn floor_path_paced_p50(&self) -> u64 {
+        self.floors_paced.path_p50(self.cross_thread_hops)
+    }
+
     pub fn to_json(&self) -> Value {
         let series = |v: &[Series]| -> Value {
             v.iter().map(|s| (s.name.clone(), stat_json(&s.stat))).collect::<serde_json::Map<_, _>>().into()
-        };
-        let named = |v: &[(String, Stat)]| -> Value {
-            v.iter().map(|(n, s)| (n.clone(), stat_json(s))).collect::<serde_json::Map<_, _>>().into()
         };
         let f = &self.floors;
         json!({
@@ -431,14 +463,10 @@ impl E2eBench {
             "cross_thread_hops": self.cross_thread_hops,
             "stages": series(&self.stages),
             "hops": series(&self.hops),
-            "floors": {
-                "parse": named(&f.parse),
-                "hop": stat_json(&f.hop),
-                "journal_write": stat_json(&f.journal),
-                "sign": named(&f.sign),
-                "tls_record": stat_json(&f.tls_record),
-                "socket_write": stat_json(&f.socket_write),
-            },
+            "floors": floors_json(f),
+            "floor_path_paced_p50_ns": self.floor_path_paced_p50(),
+            "ratio_t2t_first_leg_to_paced_floor_p50": ratio(self.first_leg.p50_ns, self.floor_path_paced_p50()),
+            "floors_paced": floors_json(&self.floors_paced),
             "threads": self.threads.iter().map(|(n, passes, parks, wakes)| (n.clone(), json!({"passes": passes, "parks": parks, "wakes": wakes}))).collect::<serde_json::Map<_, _>>(),
             "journal_bytes": self.journal_bytes,
             "instruments": self.instruments,
@@ -511,6 +539,27 @@ impl E2eBench {
             "tick-to-trade p50 / floor: first leg {:.2}x, last leg {:.2}x",
             ratio(self.first_leg.p50_ns, floor),
             ratio(self.t2t.p50_ns, floor)
+        );
+        let paced = self.floor_path_paced_p50();
+        let p = &self.floors_paced;
+        let mean =
+            |v: &[(String, Stat)]| v.iter().map(|(_, s)| s.p50_ns).sum::<u64>() / v.len().max(1) as u64;
+        let _ = writeln!(
+            o,
+            "the same floor with each part after {} us idle (the frames' pace), p50: {paced} ns \
+             (parse {}, journal {}, sign {}, TLS {}, socket {})",
+            self.interval.as_micros(),
+            mean(&p.parse),
+            p.journal.p50_ns,
+            mean(&p.sign),
+            p.tls_record.p50_ns,
+            p.socket_write.p50_ns
+        );
+        let _ = writeln!(
+            o,
+            "tick-to-trade p50 / paced floor: first leg {:.2}x, last leg {:.2}x",
+            ratio(self.first_leg.p50_ns, paced),
+            ratio(self.t2t.p50_ns, paced)
         );
         for (name, passes, parks, wakes) in &self.threads {
             let _ = writeln!(
