@@ -44,6 +44,8 @@ const NEW_SESSION_TICKET: u8 = 4;
 const KEY_UPDATE: u8 = 24;
 /// TLS records waiting for the socket are bounded like rustls' own buffer.
 const SEND_LIMIT: usize = 64 << 10;
+/// The send buffer: the limit, one record past it, and a close_notify.
+const SEND_CAPACITY: usize = SEND_LIMIT + 2 * (HEADER + MAX_PLAINTEXT + 1 + TAG);
 
 /// One direction's key, IV and next sequence number.
 struct Direction {
@@ -88,12 +90,17 @@ pub struct Records {
     end: usize,
     /// Opened application data not read yet: `inbuf[plain.0..plain.1]`.
     plain: (usize, usize),
-    /// Handshake bytes of a message split across records, still to be skipped.
+    /// A post-handshake message split across records: its header bytes gathered so
+    /// far, and the bytes of its body still to be skipped.
+    hs_header: [u8; 4],
+    hs_header_len: usize,
     skip_handshake: usize,
     /// Sealed records not written yet: `outbuf[sent..]`.
     outbuf: Vec<u8>,
     sent: usize,
     closed: bool,
+    /// The first error; every later read fails with it, as in rustls.
+    failed: Option<Error>,
 }
 
 impl fmt::Debug for Records {
@@ -139,10 +146,13 @@ impl Records {
             start: 0,
             end: received.len(),
             plain: (0, 0),
+            hs_header: [0; 4],
+            hs_header_len: 0,
             skip_handshake: 0,
-            outbuf: Vec::with_capacity(SEND_LIMIT + HEADER + MAX_PLAINTEXT + 1 + TAG),
+            outbuf: Vec::with_capacity(SEND_CAPACITY),
             sent: 0,
             closed: false,
+            failed: None,
         })
     }
 
@@ -161,8 +171,16 @@ impl Records {
             if self.closed {
                 return Ok(Some(0));
             }
-            if !self.open_next()? {
-                return Ok(None);
+            if let Some(e) = &self.failed {
+                return Err(e.clone());
+            }
+            match self.open_next() {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
+                Err(e) => {
+                    self.failed = Some(e.clone());
+                    return Err(e);
+                }
             }
         }
     }
@@ -208,8 +226,15 @@ impl Records {
             return Err(Error::General("TLS record of padding alone".into()));
         };
         let content = opened[last];
+        if last > MAX_PLAINTEXT {
+            return Err(Error::PeerSentOversizedRecord);
+        }
+        if content != HANDSHAKE && (self.skip_handshake > 0 || self.hs_header_len > 0) {
+            return Err(Error::General("a record inside a split post-handshake message".into()));
+        }
         match content {
             APPLICATION_DATA => self.plain = (body, body + last),
+            HANDSHAKE if last == 0 => return Err(Error::General("empty post-handshake record".into())),
             HANDSHAKE => self.handshake(body, body + last)?,
             ALERT => self.alert(body, last)?,
             other => return Err(Error::General(format!("unexpected TLS content type {other}"))),
@@ -224,30 +249,33 @@ impl Records {
         }
     }
 
-    /// Post-handshake messages: session tickets are skipped, anything else fails.
+    /// Post-handshake messages, which may be split across records at any byte: session
+    /// tickets are skipped, anything else fails.
     fn handshake(&mut self, mut at: usize, end: usize) -> Result<(), Error> {
-        let skip = self.skip_handshake.min(end - at);
-        self.skip_handshake -= skip;
-        at += skip;
         while at < end {
-            let m = &self.inbuf[at..end];
-            if m.len() < 4 {
-                return Err(Error::General("post-handshake message header split across records".into()));
+            if self.skip_handshake > 0 {
+                let k = self.skip_handshake.min(end - at);
+                self.skip_handshake -= k;
+                at += k;
+                continue;
             }
-            let len = u32::from_be_bytes([0, m[1], m[2], m[3]]) as usize;
-            match m[0] {
-                NEW_SESSION_TICKET => {}
+            let k = (4 - self.hs_header_len).min(end - at);
+            self.hs_header[self.hs_header_len..self.hs_header_len + k]
+                .copy_from_slice(&self.inbuf[at..at + k]);
+            self.hs_header_len += k;
+            at += k;
+            if self.hs_header_len < 4 {
+                break;
+            }
+            self.hs_header_len = 0;
+            let [kind, a, b, c] = self.hs_header;
+            match kind {
+                NEW_SESSION_TICKET => self.skip_handshake = u32::from_be_bytes([0, a, b, c]) as usize,
                 KEY_UPDATE => {
                     return Err(Error::General("the server updated its TLS keys; reconnecting".into()));
                 }
                 other => return Err(Error::General(format!("unexpected post-handshake message {other}"))),
             }
-            let whole = 4 + len;
-            if whole > m.len() {
-                self.skip_handshake = whole - m.len();
-                return Ok(());
-            }
-            at += whole;
         }
         Ok(())
     }
@@ -285,24 +313,37 @@ impl Records {
         if self.tx.seq >= self.tx_limit {
             return Err(Error::General("TLS record limit of the cipher suite reached; reconnecting".into()));
         }
+        let len = data.len() + 1 + TAG;
         if self.sent == self.outbuf.len() {
             self.outbuf.clear();
             self.sent = 0;
+        } else if self.sent > 0 && self.outbuf.len() + HEADER + len > SEND_CAPACITY {
+            // Make room at the front: what was written is gone.
+            self.outbuf.copy_within(self.sent.., 0);
+            self.outbuf.truncate(self.outbuf.len() - self.sent);
+            self.sent = 0;
         }
-        let len = data.len() + 1 + TAG;
         let header = [APPLICATION_DATA, 3, 3, (len >> 8) as u8, len as u8];
         let at = self.outbuf.len();
         self.outbuf.extend_from_slice(&header);
         self.outbuf.extend_from_slice(data);
         self.outbuf.push(content);
         let nonce = self.tx.next_nonce();
-        let tag = self
-            .tx
-            .key
-            .seal_in_place_separate_tag(nonce, Aad::from(header), &mut self.outbuf[at + HEADER..])
-            .map_err(|_| Error::EncryptError)?;
-        self.outbuf.extend_from_slice(tag.as_ref());
-        Ok(())
+        match self.tx.key.seal_in_place_separate_tag(
+            nonce,
+            Aad::from(header),
+            &mut self.outbuf[at + HEADER..],
+        ) {
+            Ok(tag) => {
+                self.outbuf.extend_from_slice(tag.as_ref());
+                Ok(())
+            }
+            Err(_) => {
+                // Never leave plaintext where the socket would take it.
+                self.outbuf.truncate(at);
+                Err(Error::EncryptError)
+            }
+        }
     }
 
     /// True while sealed records wait for the socket.

@@ -52,6 +52,8 @@ enum Tls {
     },
     /// A TLS 1.3 connection after its handshake.
     Records(Box<Records>),
+    /// The keys could not move to the record layer: every call fails, nothing is sent.
+    Failed,
 }
 
 impl Tls {
@@ -61,6 +63,16 @@ impl Tls {
             _ => None,
         }
     }
+
+    /// A TLS 1.3 handshake is done and its keys wait for its last flight to be written.
+    fn is_moving(&self) -> bool {
+        matches!(self, Tls::Rustls { conn, extractable: true, .. }
+            if !conn.is_handshaking() && conn.protocol_version() == Some(ProtocolVersion::TLSv1_3))
+    }
+}
+
+fn failed() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "TLS connection failed")
 }
 
 /// Hands rustls the bytes read so far: whole records one at a time while it handshakes
@@ -132,7 +144,7 @@ impl Transport {
     /// True while TLS bytes are waiting for the socket to accept them.
     pub(crate) fn has_pending_output(&self) -> bool {
         match &self.tls {
-            Tls::Plain => false,
+            Tls::Plain | Tls::Failed => false,
             Tls::Rustls { conn, .. } => conn.wants_write(),
             Tls::Records(r) => r.has_pending_output(),
         }
@@ -172,7 +184,7 @@ impl Transport {
     /// Best-effort TLS close_notify; the socket is about to be dropped.
     pub(crate) fn close(&mut self) {
         match &mut self.tls {
-            Tls::Plain => {}
+            Tls::Plain | Tls::Failed => {}
             Tls::Rustls { conn, .. } => conn.send_close_notify(),
             Tls::Records(r) => {
                 let _ = r.seal_close_notify();
@@ -191,6 +203,7 @@ impl Transport {
     fn write_tls(&mut self) -> io::Result<()> {
         match &mut self.tls {
             Tls::Plain => Ok(()),
+            Tls::Failed => Err(failed()),
             Tls::Records(r) => r.flush(&mut self.sock, &mut self.wire_out),
             Tls::Rustls { conn, .. } => {
                 while conn.wants_write() {
@@ -215,7 +228,7 @@ impl Transport {
         if !ready {
             return Ok(());
         }
-        let Tls::Rustls { conn, received, .. } = std::mem::replace(&mut self.tls, Tls::Plain) else {
+        let Tls::Rustls { conn, received, .. } = std::mem::replace(&mut self.tls, Tls::Failed) else {
             return Ok(());
         };
         match Records::take_over(*conn, &received) {
@@ -227,13 +240,20 @@ impl Transport {
         }
     }
 
-    /// Reads what the socket has and hands it to rustls as [`feed`] allows; the bytes read.
+    /// Hands rustls what [`feed`] allows of the bytes read before, or else reads the
+    /// socket first; the bytes handed or read (0 at EOF).
     fn pull(&mut self) -> io::Result<usize> {
-        let mut chunk = [0u8; 8 << 10];
-        let n = self.read_sock(&mut chunk)?;
-        let Tls::Rustls { conn, received, extractable } = &mut self.tls else { return Ok(n) };
-        received.extend_from_slice(&chunk[..n]);
-        let state = feed(conn, received, *extractable);
+        let Tls::Rustls { conn, received, extractable } = &mut self.tls else { return Err(failed()) };
+        let held = received.len();
+        let mut state = if held > 0 { feed(conn, received, *extractable) } else { Ok(()) };
+        let mut n = held - received.len();
+        if n == 0 && state.is_ok() {
+            let mut chunk = [0u8; 8 << 10];
+            n = self.read_sock(&mut chunk)?;
+            let Tls::Rustls { conn, received, extractable } = &mut self.tls else { return Err(failed()) };
+            received.extend_from_slice(&chunk[..n]);
+            state = feed(conn, received, *extractable);
+        }
         // Handshake messages and alerts (including the one telling the server why its
         // certificate was rejected) go out even when processing failed.
         match self.write_tls() {
@@ -320,6 +340,7 @@ impl Read for Transport {
         loop {
             match &mut self.tls {
                 Tls::Plain => return self.read_sock(buf),
+                Tls::Failed => return Err(failed()),
                 Tls::Records(_) => return self.read_records(buf),
                 Tls::Rustls { conn, .. } => match conn.reader().read(buf) {
                     // Ok(0) here is a clean close_notify; UnexpectedEof an unclean EOF.
@@ -333,6 +354,11 @@ impl Read for Transport {
                 .or_else(|e| if e.kind() == io::ErrorKind::WouldBlock { Ok(()) } else { Err(e) })?;
             if matches!(self.tls, Tls::Records(_)) {
                 continue;
+            }
+            if self.tls.is_moving() {
+                // The handshake's last flight waits for the socket; what arrives meanwhile
+                // is for the record layer, read once the socket is writable again.
+                return Err(io::ErrorKind::WouldBlock.into());
             }
             if self.pull()? == 0 {
                 // rustls reports the EOF: clean after close_notify, unclean otherwise.
@@ -349,6 +375,7 @@ impl Read for Transport {
 impl Write for Transport {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let conn = match &mut self.tls {
+            Tls::Failed => return Err(failed()),
             Tls::Plain => {
                 let n = self.sock.write(buf)?;
                 self.wire_out += n as u64;
@@ -372,7 +399,7 @@ impl Write for Transport {
             match &mut self.tls {
                 Tls::Rustls { conn, .. } => n = conn.writer().write(buf)?,
                 Tls::Records(_) => return self.write_records(buf),
-                Tls::Plain => {}
+                Tls::Plain | Tls::Failed => {}
             }
             match self.write_tls() {
                 Ok(()) => {}

@@ -71,6 +71,30 @@ fn server_in(server: &mut ServerConnection, mut wire: &[u8]) -> Vec<u8> {
 
 fn pair() -> Pair {
     let (server_config, client_config) = configs();
+    pair_with(server_config, client_config)
+}
+
+/// Both ends as record layers: the server's, to send what a rustls server would not.
+fn record_pair() -> (Records, Records) {
+    let (server_config, client_config) = configs();
+    let mut server_config = Arc::unwrap_or_clone(server_config);
+    server_config.enable_secret_extraction = true;
+    let Pair { mut client, mut server } = pair_with(Arc::new(server_config), client_config);
+    // The server's session tickets reach the client first, as on the wire.
+    let tickets = server_out(&mut server);
+    assert_eq!(read_all(&mut client, &tickets, 1 << 20).expect("tickets"), (Vec::new(), false));
+    let keys = server.dangerous_extract_secrets().expect("server keys");
+    (client, Records::new(keys, u64::MAX, &[]).expect("server records"))
+}
+
+/// Everything `from` has sealed.
+fn sealed(from: &mut Records) -> Vec<u8> {
+    let mut wire = Vec::new();
+    from.flush(&mut wire, &mut 0).expect("flush");
+    wire
+}
+
+fn pair_with(server_config: Arc<ServerConfig>, client_config: Arc<rustls::ClientConfig>) -> Pair {
     let mut server = ServerConnection::new(server_config).expect("server");
     let mut client =
         ClientConnection::new(client_config, server_name("localhost").expect("name")).expect("client");
@@ -284,4 +308,81 @@ proptest::proptest! {
         wire.extend_from_slice(&junk);
         let _ = read_all(&mut p.client, &wire, step);
     }
+}
+
+#[test]
+fn a_session_ticket_split_across_records_at_any_byte_is_skipped() {
+    let ticket: Vec<u8> = [NEW_SESSION_TICKET, 0, 0, 10].into_iter().chain(0..10).collect();
+    for cut in [1, 2, 3, 4, 5, 13] {
+        let (mut client, mut server) = record_pair();
+        server.seal_record(HANDSHAKE, &ticket[..cut]).expect("seal");
+        server.seal_record(HANDSHAKE, &ticket[cut..]).expect("seal");
+        server.seal_record(APPLICATION_DATA, b"after the ticket").expect("seal");
+        let (got, _) = read_all(&mut client, &sealed(&mut server), 1 << 20).expect("read");
+        assert_eq!(got, b"after the ticket", "cut at {cut}");
+    }
+}
+
+#[test]
+fn data_inside_a_split_handshake_message_fails_the_connection() {
+    let (mut client, mut server) = record_pair();
+    server.seal_record(HANDSHAKE, &[NEW_SESSION_TICKET, 0, 0, 10, 1, 2]).expect("seal");
+    server.seal_record(APPLICATION_DATA, b"too early").expect("seal");
+    assert!(read_all(&mut client, &sealed(&mut server), 1 << 20).is_err());
+}
+
+#[test]
+fn after_an_error_every_read_fails() {
+    let (mut client, mut server) = record_pair();
+    server.seal_record(APPLICATION_DATA, b"forged").expect("seal");
+    let mut wire = sealed(&mut server);
+    wire[7] ^= 0x40;
+    server.seal_record(APPLICATION_DATA, b"genuine").expect("seal");
+    wire.extend_from_slice(&sealed(&mut server));
+    assert!(matches!(read_all(&mut client, &wire, 1 << 20), Err(Error::DecryptError)));
+    // The genuine record after the forged one is not read as if nothing happened.
+    assert!(matches!(client.read_plain(&mut [0u8; 64]), Err(Error::DecryptError)));
+}
+
+/// A socket that takes at most `step` bytes a write, and would block every other call.
+struct Slow {
+    got: Vec<u8>,
+    step: usize,
+    calls: usize,
+}
+
+impl Write for Slow {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.calls += 1;
+        if self.calls % 2 == 0 {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        let n = buf.len().min(self.step);
+        self.got.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_socket_that_takes_part_of_each_write_never_grows_the_send_buffer() {
+    let (mut client, mut server) = record_pair();
+    let capacity = client.outbuf.capacity();
+    let mut sock = Slow { got: Vec::new(), step: 3_000, calls: 0 };
+    let chunk = message(2_500);
+    let mut sent = 0;
+    for _ in 0..2_000 {
+        sent += client.seal(&chunk).expect("seal");
+        let _ = client.flush(&mut sock, &mut 0);
+        assert_eq!(client.outbuf.capacity(), capacity, "the send buffer grew");
+    }
+    while client.has_pending_output() {
+        let _ = client.flush(&mut sock, &mut 0);
+    }
+    let (got, _) = read_all(&mut server, &sock.got, 1 << 20).expect("read");
+    assert_eq!(got.len(), sent);
+    assert!(got.chunks(chunk.len()).all(|c| c == &chunk[..c.len()]));
 }
