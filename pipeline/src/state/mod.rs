@@ -1286,9 +1286,11 @@ impl StateKeeper {
             }
         }
         // Operations restored open keep their instruments out of new operations until
-        // they close.
+        // they close. Their wait for a fresh book to price an unwind runs from now: the
+        // books of the run before are gone, and the new ones need time to sync.
         for k in 0..self.ops.len() {
             if self.ops[k].used && !self.ops[k].closed && self.ops[k].restored {
+                self.ops[k].priced_ns = now;
                 self.halt(k, now);
             }
         }

@@ -52,6 +52,11 @@ impl Rig {
         Self::open_full(dir, replay, cfg, wall, 0)
     }
 
+    /// A rig started `later_ms` after the others (a restart on the same monotonic clock).
+    fn open_later(dir: PathBuf, replay: Option<&Replay>, later_ms: u64) -> Self {
+        Self::start_at(dir, replay, &StateConfig::default(), wall, 0, 10_000 + later_ms)
+    }
+
     /// A rig whose wall clock is `wall_ms` and whose trading day rolls at `roll_hour` UTC.
     fn open_full(
         dir: PathBuf,
@@ -60,9 +65,20 @@ impl Rig {
         wall_ms: fn() -> u64,
         roll_hour: u8,
     ) -> Self {
+        Self::start_at(dir, replay, cfg, wall_ms, roll_hour, 10_000)
+    }
+
+    fn start_at(
+        dir: PathBuf,
+        replay: Option<&Replay>,
+        cfg: &StateConfig,
+        wall_ms: fn() -> u64,
+        roll_hour: u8,
+        start_ms: u64,
+    ) -> Self {
         let u = testkit::universe();
         let (clock, mock) = Clock::mock();
-        mock.increment(10_000 * MS);
+        mock.increment(start_ms * MS);
         let (inputs, in_rx) = testkit::ring(256);
         let (books, books_rx) = testkit::ring(64);
         let (control, ctl_rx) = testkit::ring(8);
@@ -1283,6 +1299,52 @@ fn replay_after_a_restart_restores_positions_and_reconciles_unknown_orders() {
     assert!(matches!(r.s.phase(2), Some(OpPhase::Completed | OpPhase::Failed)));
     assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: g, halted: false }));
     assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: m, halted: false }));
+}
+
+#[test]
+fn an_operation_restored_past_its_deadline_waits_for_fresh_books_from_the_restart() {
+    // The engine stops with a naked leg and starts again two minutes later, long past the
+    // operation's deadline. Its books are not synced yet: the unwind waits for them the
+    // whole unpriced wait from the restart, not from a deadline of the run before.
+    let dir = scratch("state-restart-unpriced");
+    let g;
+    {
+        let mut r = Rig::open(dir.clone(), None);
+        r.books("49990", "50500");
+        g = r.u.gate_btc;
+        r.start(3);
+        let f = r.fill(g, "50000", "0.01", "0.01");
+        r.order(3, 0, 0, f);
+        let d = r.done(g, "0.01");
+        r.order(3, 0, 0, d);
+        r.order(3, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
+        r.s.stop();
+        r.keep = true;
+    }
+    let rep = replay(&dir).unwrap();
+    let mut r = Rig::open_later(dir.clone(), Some(&rep), 120_000);
+    // The venue answers the restart's queries: Gate's leg filled, MEXC's never arrived.
+    let gi = r.inst(g);
+    let status = OrderUpdate::Status {
+        filled: qty(&gi, "0.01"),
+        value: Amount::from_int(500),
+        fee: Amount::parse("0.5").unwrap(),
+        fee_asset: gi.quote,
+        open: false,
+    };
+    r.order(3, 0, 0, status);
+    r.order(3, 1, 0, OrderUpdate::Rejected(RejectReason::NotFound));
+    r.run();
+    assert_eq!(r.s.phase(3), Some(OpPhase::Recovering));
+    r.advance(29_000);
+    assert_eq!(r.s.phase(3), Some(OpPhase::Recovering), "still within the wait");
+    assert_eq!(r.s.stats().snapshot().escalations, 0);
+    // The books sync: the unwind goes out.
+    r.books("49990", "50500");
+    r.advance(100);
+    let rec = r.recovery_orders();
+    assert_eq!(rec.len(), 1, "{rec:?}");
+    assert_eq!(rec[0].1.inst, g);
 }
 
 fn arb_history() -> impl Strategy<Value = Vec<(u8, u8, u8, u8)>> {
