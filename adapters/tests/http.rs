@@ -263,7 +263,7 @@ fn keep_alive_reuses_one_connection() {
     assert_eq!((stats.connections_opened, stats.reused, stats.responses), (1, 4, 5));
 }
 
-/// TLS 1.3 (the record layer after rustls' handshake) and TLS 1.2 (rustls throughout).
+/// TLS 1.3 and TLS 1.2, each through the record layer after rustls' handshake.
 #[test]
 fn https_keep_alive_and_bodies() {
     let ca = TestCa::new("test CA");

@@ -7,7 +7,7 @@
 //! - sending over WebSocket (application pings, order texts).
 //!
 //! rustls' record layer allocates a buffer for every record it opens or seals, so a
-//! TLS 1.3 connection moves to the in-place record layer once its handshake is done
+//! connection moves to the in-place record layer once its handshake is done
 //! (`net::records`); the handshake, before warm-up, allocates as it likes.
 
 mod support;

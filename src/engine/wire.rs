@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use adapters::auth::{Credentials, Decimal, Secret, hmac_sha256_hex};
+use adapters::net::handshake::{Handshake, Progress};
 use adapters::net::http::{HttpConfig, Method, Request, serialize};
 use adapters::net::records::Records;
 use adapters::net::ws::Outgoing;
@@ -32,13 +33,13 @@ use adapters::venues::mexc::orders::spot::{
     ORDER_PATH as MEXC_SPOT_PATH, order_params as mexc_spot_params, templates as mexc_spot_templates,
 };
 use adapters::venues::mexc::sign::{SPOT_API_KEY_HEADER, futures_signature};
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 use pipeline::dispatch::{OrderRequest, OrderSink, SinkError};
 use pipeline::journal::ClientPrefix;
 use pipeline::msg::{BalanceEvent, ClientOrderId, OrderEvent, OrderUpdate, StateInput, VenueOrderId};
 use pipeline::types::{Amount, AssetId, InstrumentId, Instruments, Qty, Venue};
 use quanta::Clock;
-use rustls::{ClientConnection, ServerConnection};
+use rustls::ServerConnection;
 
 /// The bench's API keys: not secrets, published so that anyone can check a signature.
 pub const GATE_KEY: &str = "bench-gate-key";
@@ -127,11 +128,14 @@ impl Loopback {
         let mut sock = TcpStream::connect(addr)?;
         sock.set_nodelay(true)?;
         let name = adapters::net::tls::server_name("localhost").map_err(|e| anyhow!(e))?;
-        let mut tls = ClientConnection::new(client, name)?;
-        while tls.is_handshaking() || tls.wants_write() {
-            tls.complete_io(&mut sock).context("TLS handshake over loopback")?;
-        }
-        let tls = Records::take_over(tls, &[]).context("TLS record layer")?;
+        let mut hs = Handshake::new(client, name)?;
+        let tls = loop {
+            match hs.advance(&mut sock, &mut 0, &mut 0) {
+                Ok(Progress::Done(records)) => break *records,
+                Ok(Progress::Blocked) => {}
+                Err(e) => return Err(anyhow!("TLS handshake over loopback: {e:?}")),
+            }
+        };
         Ok(Loopback { tls, sock, drain: Some(drain) })
     }
 

@@ -5,7 +5,8 @@
 //! bounded amount of non-blocking work. One thread can drive many clients.
 //!
 //! - [`tls`]: rustls client configuration (ring provider, always verified).
-//! - [`records`]: TLS 1.3 records opened and sealed in place after rustls' handshake.
+//! - [`handshake`]: rustls' handshake over a non-blocking socket, handing its keys over.
+//! - [`records`]: TLS records opened and sealed in place after that handshake.
 //! - [`ws`]: self-healing WebSocket client for feeds and the Gate order API.
 //! - [`http`]: HTTP/1.1 keep-alive client for REST order entry and snapshots.
 //! - [`backoff`]: jittered exponential backoff shared by both clients and their callers.
@@ -13,6 +14,7 @@
 pub mod backoff;
 mod dial;
 pub mod endpoint;
+pub mod handshake;
 pub mod http;
 pub mod records;
 pub mod tls;

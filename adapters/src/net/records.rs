@@ -1,33 +1,38 @@
-//! TLS 1.3 record protection after rustls' handshake, in buffers the connection keeps, so
+//! TLS record protection after rustls' handshake, in buffers the connection keeps, so
 //! that no record allocates.
 //!
 //! rustls does the handshake, verifies the certificate and derives the traffic keys;
 //! its record layer then allocates a buffer for every record it decrypts or encrypts.
-//! This is what kernel TLS would take over, done in the process: once a TLS 1.3
-//! handshake is complete and its last flight is on the wire, the connection hands its
-//! traffic keys over (`dangerous_extract_secrets`, the documented hand-over for kTLS) and
-//! every later record is opened and sealed here, in place, with ring's AEADs (RFC 8446
-//! §5.2 to §5.5: nonce = IV xor sequence number, the record header as additional data,
-//! the content type at the end of the plaintext, zero padding stripped).
+//! This is what kernel TLS would take over, done in the process: once the handshake is
+//! complete, the connection hands its traffic keys over (rustls' kernel connection API,
+//! made for kTLS: [`super::handshake`]) and every later record is opened and sealed
+//! here, in place, with ring's AEADs:
+//! - TLS 1.3 (RFC 8446 §5.2 to §5.5): nonce = IV xor sequence number, the record header as
+//!   additional data, the content type at the end of the plaintext, padding stripped;
+//! - TLS 1.2 (RFC 5246 §6.2.3.3, RFC 5288, RFC 7905): additional data = sequence number,
+//!   type, version and plaintext length; AES-GCM with the 8-byte explicit nonce carried in
+//!   the record, ChaCha20-Poly1305 with IV xor sequence number.
 //!
 //! After the handshake a server may send:
 //! - application data: returned to the reader;
-//! - `new_session_ticket`: skipped (the clients never resume sessions);
-//! - `key_update`: the extracted keys cannot follow it, so the connection fails with a
-//!   reason and its owner reconnects (a server updates its keys near the AEAD's
-//!   confidentiality limit, tens of millions of records);
+//! - TLS 1.3 `new_session_ticket`: skipped (the clients never resume sessions);
+//! - TLS 1.3 `key_update`: the receiving key moves to the next secret (rustls derives it),
+//!   and when the server asks, ours does too after telling it;
+//! - TLS 1.2 `hello_request`: ignored (no renegotiation);
 //! - alerts: `close_notify` ends the stream cleanly, `user_canceled` is ignored, any other
 //!   is the error it names.
 //!
-//! Records we send stop short of the cipher suite's confidentiality limit: the write
-//! fails and the owner reconnects, instead of updating keys this layer cannot derive.
+//! Before the records we seal reach the cipher suite's confidentiality limit, a TLS 1.3
+//! connection updates its sending key; a TLS 1.2 one, which cannot, fails and reconnects.
 
 use std::fmt;
 use std::io::{self, Read, Write};
 
 use ring::aead::{AES_128_GCM, AES_256_GCM, Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
+use rustls::client::ClientConnectionData;
+use rustls::kernel::KernelConnection;
 use rustls::{
-    AlertDescription, ClientConnection, ConnectionTrafficSecrets, Error, ExtractedSecrets, ProtocolVersion,
+    AlertDescription, ConnectionTrafficSecrets, Error, ExtractedSecrets, ProtocolVersion,
     SupportedCipherSuite,
 };
 
@@ -35,61 +40,82 @@ use rustls::{
 pub const MAX_PLAINTEXT: usize = 1 << 14;
 const HEADER: usize = 5;
 const TAG: usize = 16;
-/// Largest ciphertext a peer may send in one record (RFC 8446 §5.2).
-const MAX_CIPHERTEXT: usize = MAX_PLAINTEXT + 256;
+/// Largest ciphertext a peer may send in one record (RFC 8446 §5.2; TLS 1.2 allows
+/// 2048 bytes of expansion, RFC 5246 §6.2.3).
+const MAX_CIPHERTEXT: usize = MAX_PLAINTEXT + 2048;
+/// TLS 1.2 AES-GCM's explicit nonce, at the start of each record's body.
+const EXPLICIT_NONCE: usize = 8;
 const APPLICATION_DATA: u8 = 23;
 const HANDSHAKE: u8 = 22;
 const ALERT: u8 = 21;
+const HELLO_REQUEST: u8 = 0;
 const NEW_SESSION_TICKET: u8 = 4;
 const KEY_UPDATE: u8 = 24;
 /// TLS records waiting for the socket are bounded like rustls' own buffer.
 const SEND_LIMIT: usize = 64 << 10;
 /// The send buffer: the limit, one record past it, and a close_notify.
-const SEND_CAPACITY: usize = SEND_LIMIT + 2 * (HEADER + MAX_PLAINTEXT + 1 + TAG);
+const SEND_CAPACITY: usize = SEND_LIMIT + 2 * (HEADER + EXPLICIT_NONCE + MAX_PLAINTEXT + 1 + TAG);
 
 /// One direction's key, IV and next sequence number.
 struct Direction {
     key: LessSafeKey,
     iv: [u8; 12],
     seq: u64,
+    /// AES-GCM (TLS 1.2 carries its explicit nonce in the record).
+    gcm: bool,
 }
 
 impl Direction {
     fn new(seq: u64, secrets: &ConnectionTrafficSecrets) -> Result<Direction, Error> {
-        let (alg, key, iv) = match secrets {
-            ConnectionTrafficSecrets::Aes128Gcm { key, iv } => (&AES_128_GCM, key, iv),
-            ConnectionTrafficSecrets::Aes256Gcm { key, iv } => (&AES_256_GCM, key, iv),
-            ConnectionTrafficSecrets::Chacha20Poly1305 { key, iv } => (&CHACHA20_POLY1305, key, iv),
+        let (alg, key, iv, gcm) = match secrets {
+            ConnectionTrafficSecrets::Aes128Gcm { key, iv } => (&AES_128_GCM, key, iv, true),
+            ConnectionTrafficSecrets::Aes256Gcm { key, iv } => (&AES_256_GCM, key, iv, true),
+            ConnectionTrafficSecrets::Chacha20Poly1305 { key, iv } => (&CHACHA20_POLY1305, key, iv, false),
             _ => return Err(Error::General("cipher suite without an in-place record layer".into())),
         };
         let key = UnboundKey::new(alg, key.as_ref()).map_err(|_| Error::General("bad traffic key".into()))?;
         let iv: [u8; 12] = iv.as_ref().try_into().map_err(|_| Error::General("bad traffic IV".into()))?;
-        Ok(Direction { key: LessSafeKey::new(key), iv, seq })
+        Ok(Direction { key: LessSafeKey::new(key), iv, seq, gcm })
     }
 
-    /// The next record's nonce; advances the sequence number.
-    fn next_nonce(&mut self) -> Nonce {
+    /// The next record's nonce (IV xor sequence number); advances the sequence number.
+    fn next_nonce(&mut self) -> [u8; 12] {
         let mut nonce = self.iv;
         for (n, s) in nonce[4..].iter_mut().zip(self.seq.to_be_bytes()) {
             *n ^= s;
         }
         self.seq += 1;
-        Nonce::assume_unique_for_key(nonce)
+        nonce
+    }
+
+    /// TLS 1.2's additional data: sequence number, type, version, plaintext length.
+    fn aad12(&self, content: u8, len: usize) -> [u8; 13] {
+        let s = self.seq.to_be_bytes();
+        [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], content, 3, 3, (len >> 8) as u8, len as u8]
     }
 }
 
-/// A TLS 1.3 connection's record layer after its handshake.
+/// A TLS connection's record layer after its handshake.
 pub struct Records {
     tx: Direction,
     rx: Direction,
-    /// Records sealed before this many would pass the suite's confidentiality limit.
+    tls13: bool,
+    /// rustls' side of the connection after the hand-over: derives the next secrets
+    /// (none in the tests' server-side layers).
+    kernel: Option<KernelConnection<ClientConnectionData>>,
+    /// Records sealed under one key before it is updated (TLS 1.3) or the connection
+    /// fails (TLS 1.2): short of the suite's confidentiality limit.
     tx_limit: u64,
+    key_limit: u64,
     /// Bytes read from the socket: `inbuf[start..end]`, records not opened yet.
     inbuf: Box<[u8]>,
     start: usize,
     end: usize,
     /// Opened application data not read yet: `inbuf[plain.0..plain.1]`.
     plain: (usize, usize),
+    /// Application data rustls opened during the handshake, read first.
+    early: Vec<u8>,
+    early_read: usize,
     /// A post-handshake message split across records: its header bytes gathered so
     /// far, and the bytes of its body still to be skipped.
     hs_header: [u8; 4],
@@ -106,6 +132,7 @@ pub struct Records {
 impl fmt::Debug for Records {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Records")
+            .field("tls13", &self.tls13)
             .field("tx_seq", &self.tx.seq)
             .field("rx_seq", &self.rx.seq)
             .field("pending_out", &(self.outbuf.len() - self.sent))
@@ -113,43 +140,73 @@ impl fmt::Debug for Records {
     }
 }
 
+/// Records sealed under one key stop this far short of the suite's limit.
+const LIMIT_MARGIN: u64 = 1024;
+
+fn confidentiality_limit(suite: SupportedCipherSuite) -> u64 {
+    match suite {
+        SupportedCipherSuite::Tls13(s) => s.common.confidentiality_limit,
+        SupportedCipherSuite::Tls12(s) => s.common.confidentiality_limit,
+    }
+}
+
+/// What a finished handshake hands over besides the keys.
+#[derive(Debug, Default)]
+pub struct Leftovers<'a> {
+    /// Bytes read from the socket after the handshake's last record.
+    pub received: &'a [u8],
+    /// Application data rustls already opened.
+    pub plaintext: Vec<u8>,
+    /// Handshake bytes encoded but not written yet.
+    pub unsent: &'a [u8],
+}
+
 impl Records {
-    /// Takes over a TLS 1.3 connection whose handshake is done and whose last flight is
-    /// written (its configuration must allow it: `enable_secret_extraction`);
-    /// `received` holds the bytes read from the socket after the handshake's last record.
-    /// rustls must not have been handed any of them.
-    pub fn take_over(conn: ClientConnection, received: &[u8]) -> Result<Records, Error> {
-        if conn.protocol_version() != Some(ProtocolVersion::TLSv1_3) {
-            return Err(Error::General("the in-place record layer is for TLS 1.3".into()));
-        }
-        if conn.is_handshaking() || conn.wants_write() {
-            return Err(Error::HandshakeNotComplete);
-        }
-        let limit = match conn.negotiated_cipher_suite() {
-            Some(SupportedCipherSuite::Tls13(s)) => s.common.confidentiality_limit,
-            _ => 0,
+    /// Takes over from rustls: the keys and rustls' kernel connection of a finished
+    /// handshake, and what it left over.
+    pub fn take_over(
+        secrets: ExtractedSecrets,
+        kernel: KernelConnection<ClientConnectionData>,
+        left: Leftovers<'_>,
+    ) -> Result<Records, Error> {
+        let tls13 = match kernel.protocol_version() {
+            ProtocolVersion::TLSv1_3 => true,
+            ProtocolVersion::TLSv1_2 => false,
+            other => return Err(Error::General(format!("no record layer for {other:?}"))),
         };
-        Records::new(conn.dangerous_extract_secrets()?, limit, received)
+        let limit = confidentiality_limit(kernel.negotiated_cipher_suite());
+        Records::new(secrets, tls13, limit, Some(kernel), left)
     }
 
-    /// The record layer for `secrets`, `tx_limit` the suite's confidentiality limit and
-    /// `received` the bytes read after the handshake's last record.
-    fn new(secrets: ExtractedSecrets, tx_limit: u64, received: &[u8]) -> Result<Records, Error> {
-        let size = (2 * (HEADER + MAX_CIPHERTEXT)).max(received.len() + HEADER + MAX_CIPHERTEXT);
+    fn new(
+        secrets: ExtractedSecrets,
+        tls13: bool,
+        limit: u64,
+        kernel: Option<KernelConnection<ClientConnectionData>>,
+        left: Leftovers<'_>,
+    ) -> Result<Records, Error> {
+        let size = (2 * (HEADER + MAX_CIPHERTEXT)).max(left.received.len() + HEADER + MAX_CIPHERTEXT);
         let mut inbuf = vec![0u8; size].into_boxed_slice();
-        inbuf[..received.len()].copy_from_slice(received);
+        inbuf[..left.received.len()].copy_from_slice(left.received);
+        let mut outbuf = Vec::with_capacity(SEND_CAPACITY.max(left.unsent.len() + SEND_CAPACITY));
+        outbuf.extend_from_slice(left.unsent);
         Ok(Records {
             tx: Direction::new(secrets.tx.0, &secrets.tx.1)?,
             rx: Direction::new(secrets.rx.0, &secrets.rx.1)?,
-            tx_limit: tx_limit.saturating_sub(1024),
+            tls13,
+            kernel,
+            tx_limit: limit.saturating_sub(LIMIT_MARGIN),
+            key_limit: limit.saturating_sub(LIMIT_MARGIN),
             inbuf,
             start: 0,
-            end: received.len(),
+            end: left.received.len(),
             plain: (0, 0),
+            early: left.plaintext,
+            early_read: 0,
             hs_header: [0; 4],
             hs_header_len: 0,
             skip_handshake: 0,
-            outbuf: Vec::with_capacity(SEND_CAPACITY),
+            outbuf,
             sent: 0,
             closed: false,
             failed: None,
@@ -160,6 +217,12 @@ impl Records {
     /// `Ok(Some(0))` once the peer closed the stream; `Ok(None)` when a record is
     /// incomplete and more must be read from the socket ([`Records::fill`]).
     pub fn read_plain(&mut self, buf: &mut [u8]) -> Result<Option<usize>, Error> {
+        if self.early_read < self.early.len() {
+            let n = buf.len().min(self.early.len() - self.early_read);
+            buf[..n].copy_from_slice(&self.early[self.early_read..self.early_read + n]);
+            self.early_read += n;
+            return Ok(Some(n));
+        }
         loop {
             let (p, q) = self.plain;
             if p < q {
@@ -207,7 +270,19 @@ impl Records {
         }
         let header: [u8; HEADER] = [avail[0], avail[1], avail[2], avail[3], avail[4]];
         let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
-        if header[0] != APPLICATION_DATA || !(TAG + 1..=MAX_CIPHERTEXT).contains(&len) {
+        let overhead = if self.tls13 {
+            TAG + 1
+        } else if self.rx.gcm {
+            EXPLICIT_NONCE + TAG
+        } else {
+            TAG
+        };
+        let known = if self.tls13 {
+            header[0] == APPLICATION_DATA
+        } else {
+            (ALERT..=APPLICATION_DATA).contains(&header[0])
+        };
+        if !known || header[1] != 3 || !(overhead..=MAX_CIPHERTEXT).contains(&len) {
             return Err(Error::General(format!("unexpected TLS record: type {} length {len}", header[0])));
         }
         if avail.len() < HEADER + len {
@@ -215,7 +290,27 @@ impl Records {
         }
         let body = self.start + HEADER;
         self.start = body + len;
-        let nonce = self.rx.next_nonce();
+        let (content, at, plain_len) =
+            if self.tls13 { self.open13(header, body, len)? } else { self.open12(header, body, len)? };
+        if plain_len > MAX_PLAINTEXT {
+            return Err(Error::PeerSentOversizedRecord);
+        }
+        if content != HANDSHAKE && (self.skip_handshake > 0 || self.hs_header_len > 0) {
+            return Err(Error::General("a record inside a split post-handshake message".into()));
+        }
+        match content {
+            APPLICATION_DATA => self.plain = (at, at + plain_len),
+            HANDSHAKE if plain_len == 0 => return Err(Error::General("empty post-handshake record".into())),
+            HANDSHAKE => self.handshake(at, at + plain_len)?,
+            ALERT => self.alert(at, plain_len)?,
+            other => return Err(Error::General(format!("unexpected TLS content type {other}"))),
+        }
+        Ok(true)
+    }
+
+    /// A TLS 1.3 record: (content type, plaintext start, plaintext length).
+    fn open13(&mut self, header: [u8; HEADER], body: usize, len: usize) -> Result<(u8, usize, usize), Error> {
+        let nonce = Nonce::assume_unique_for_key(self.rx.next_nonce());
         let opened = self
             .rx
             .key
@@ -225,21 +320,35 @@ impl Records {
         let Some(last) = opened.iter().rposition(|&b| b != 0) else {
             return Err(Error::General("TLS record of padding alone".into()));
         };
-        let content = opened[last];
-        if last > MAX_PLAINTEXT {
-            return Err(Error::PeerSentOversizedRecord);
-        }
-        if content != HANDSHAKE && (self.skip_handshake > 0 || self.hs_header_len > 0) {
-            return Err(Error::General("a record inside a split post-handshake message".into()));
-        }
-        match content {
-            APPLICATION_DATA => self.plain = (body, body + last),
-            HANDSHAKE if last == 0 => return Err(Error::General("empty post-handshake record".into())),
-            HANDSHAKE => self.handshake(body, body + last)?,
-            ALERT => self.alert(body, last)?,
-            other => return Err(Error::General(format!("unexpected TLS content type {other}"))),
-        }
-        Ok(true)
+        Ok((opened[last], body, last))
+    }
+
+    /// A TLS 1.2 record: (content type, plaintext start, plaintext length).
+    fn open12(&mut self, header: [u8; HEADER], body: usize, len: usize) -> Result<(u8, usize, usize), Error> {
+        let (nonce, at) = if self.rx.gcm {
+            let mut n = [0u8; 12];
+            n[..4].copy_from_slice(&self.rx.iv[..4]);
+            n[4..].copy_from_slice(&self.inbuf[body..body + EXPLICIT_NONCE]);
+            (n, body + EXPLICIT_NONCE)
+        } else {
+            let mut n = self.rx.iv;
+            for (b, s) in n[4..].iter_mut().zip(self.rx.seq.to_be_bytes()) {
+                *b ^= s;
+            }
+            (n, body)
+        };
+        let plain_len = body + len - at - TAG;
+        let aad = self.rx.aad12(header[0], plain_len);
+        self.rx.seq += 1;
+        self.rx
+            .key
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut self.inbuf[at..body + len],
+            )
+            .map_err(|_| Error::DecryptError)?;
+        Ok((header[0], at, plain_len))
     }
 
     fn compact_if_empty(&mut self) {
@@ -250,7 +359,8 @@ impl Records {
     }
 
     /// Post-handshake messages, which may be split across records at any byte: session
-    /// tickets are skipped, anything else fails.
+    /// tickets and hello requests are skipped, a key update is followed, anything else
+    /// fails.
     fn handshake(&mut self, mut at: usize, end: usize) -> Result<(), Error> {
         while at < end {
             if self.skip_handshake > 0 {
@@ -269,24 +379,61 @@ impl Records {
             }
             self.hs_header_len = 0;
             let [kind, a, b, c] = self.hs_header;
+            let len = u32::from_be_bytes([0, a, b, c]) as usize;
             match kind {
-                NEW_SESSION_TICKET => self.skip_handshake = u32::from_be_bytes([0, a, b, c]) as usize,
-                KEY_UPDATE => {
-                    return Err(Error::General("the server updated its TLS keys; reconnecting".into()));
+                NEW_SESSION_TICKET if self.tls13 => self.skip_handshake = len,
+                HELLO_REQUEST if !self.tls13 && len == 0 => {}
+                // A key change ends its record (RFC 8446 §5.1): its one byte is the last.
+                KEY_UPDATE if self.tls13 && len == 1 && at + 1 == end => {
+                    self.key_update(self.inbuf[at])?;
+                    at += 1;
                 }
-                other => return Err(Error::General(format!("unexpected post-handshake message {other}"))),
+                other => {
+                    return Err(Error::General(format!(
+                        "unexpected post-handshake message {other} ({len} bytes)"
+                    )));
+                }
             }
         }
         Ok(())
     }
 
+    /// The server's `key_update`: its next records come under the next receiving key;
+    /// when it asks (`update_requested`), ours moves too, after telling it.
+    fn key_update(&mut self, request: u8) -> Result<(), Error> {
+        let kernel = self.kernel.as_mut().ok_or(Error::General("no key schedule".into()))?;
+        let (seq, secrets) = kernel.update_rx_secret()?;
+        self.rx = Direction::new(seq, &secrets)?;
+        match request {
+            0 => Ok(()),
+            1 => self.update_tx_key(),
+            _ => Err(Error::General("malformed TLS key update".into())),
+        }
+    }
+
+    /// Sends `key_update(update_not_requested)` under the current key, then moves to the
+    /// next one.
+    fn update_tx_key(&mut self) -> Result<(), Error> {
+        let kernel = self.kernel.as_mut().ok_or(Error::General("no key schedule".into()))?;
+        let (seq, secrets) = kernel.update_tx_secret()?;
+        let next = Direction::new(seq, &secrets)?;
+        self.tx_limit = u64::MAX;
+        let told = self.seal_record(HANDSHAKE, &[KEY_UPDATE, 0, 0, 1, 0]);
+        self.tx = next;
+        self.tx_limit = self.key_limit;
+        told
+    }
+
     fn alert(&mut self, body: usize, len: usize) -> Result<(), Error> {
-        let [_level, desc] = self.inbuf[body..body + len] else {
+        if len != 2 {
             return Err(Error::General("malformed TLS alert".into()));
-        };
+        }
+        let (level, desc) = (self.inbuf[body], self.inbuf[body + 1]);
         match AlertDescription::from(desc) {
             AlertDescription::CloseNotify => self.closed = true,
             AlertDescription::UserCanceled => {}
+            // TLS 1.2 warnings other than close_notify carry on.
+            _ if !self.tls13 && level == 1 => {}
             other => return Err(Error::AlertReceived(other)),
         }
         Ok(())
@@ -311,29 +458,50 @@ impl Records {
 
     fn seal_record(&mut self, content: u8, data: &[u8]) -> Result<(), Error> {
         if self.tx.seq >= self.tx_limit {
-            return Err(Error::General("TLS record limit of the cipher suite reached; reconnecting".into()));
+            if !self.tls13 {
+                return Err(Error::General(
+                    "TLS record limit of the cipher suite reached; reconnecting".into(),
+                ));
+            }
+            self.update_tx_key()?;
         }
-        let len = data.len() + 1 + TAG;
+        let explicit = if !self.tls13 && self.tx.gcm { EXPLICIT_NONCE } else { 0 };
+        let len = if self.tls13 { data.len() + 1 + TAG } else { explicit + data.len() + TAG };
         if self.sent == self.outbuf.len() {
             self.outbuf.clear();
             self.sent = 0;
-        } else if self.sent > 0 && self.outbuf.len() + HEADER + len > SEND_CAPACITY {
+        } else if self.sent > 0 && self.outbuf.len() + HEADER + len > self.outbuf.capacity() {
             // Make room at the front: what was written is gone.
             self.outbuf.copy_within(self.sent.., 0);
             self.outbuf.truncate(self.outbuf.len() - self.sent);
             self.sent = 0;
         }
-        let header = [APPLICATION_DATA, 3, 3, (len >> 8) as u8, len as u8];
+        let kind = if self.tls13 { APPLICATION_DATA } else { content };
+        let header = [kind, 3, 3, (len >> 8) as u8, len as u8];
         let at = self.outbuf.len();
         self.outbuf.extend_from_slice(&header);
-        self.outbuf.extend_from_slice(data);
-        self.outbuf.push(content);
+        let aad12 = self.tx.aad12(content, data.len());
         let nonce = self.tx.next_nonce();
-        match self.tx.key.seal_in_place_separate_tag(
-            nonce,
-            Aad::from(header),
-            &mut self.outbuf[at + HEADER..],
-        ) {
+        if explicit > 0 {
+            self.outbuf.extend_from_slice(&nonce[4..]);
+        }
+        self.outbuf.extend_from_slice(data);
+        if self.tls13 {
+            self.outbuf.push(content);
+        }
+        let sealed = if self.tls13 {
+            let aad = Aad::from(header);
+            let n = Nonce::assume_unique_for_key(nonce);
+            self.tx.key.seal_in_place_separate_tag(n, aad, &mut self.outbuf[at + HEADER..])
+        } else {
+            let n = Nonce::assume_unique_for_key(nonce);
+            self.tx.key.seal_in_place_separate_tag(
+                n,
+                Aad::from(aad12),
+                &mut self.outbuf[at + HEADER + explicit..],
+            )
+        };
+        match sealed {
             Ok(tag) => {
                 self.outbuf.extend_from_slice(tag.as_ref());
                 Ok(())
@@ -365,25 +533,6 @@ impl Records {
         }
         Ok(())
     }
-}
-
-/// False when `bytes` cannot start a TLS record (as a plain HTTP answer cannot): a
-/// content type TLS does not have, another major version, or a length over TLS 1.2's
-/// largest ciphertext.
-pub(crate) fn could_be_record(bytes: &[u8]) -> bool {
-    match bytes {
-        [kind, ..] if !(20..=24).contains(kind) => false,
-        [_, major, ..] if *major != 3 => false,
-        [_, _, _, hi, lo, ..] => usize::from(u16::from_be_bytes([*hi, *lo])) <= MAX_PLAINTEXT + 2048,
-        _ => true,
-    }
-}
-
-/// Length of the complete TLS record at the start of `bytes`, if it is all there.
-pub(crate) fn whole_record(bytes: &[u8]) -> Option<usize> {
-    let header = bytes.get(..HEADER)?;
-    let len = HEADER + usize::from(u16::from_be_bytes([header[3], header[4]]));
-    (bytes.len() >= len).then_some(len)
 }
 
 #[cfg(test)]

@@ -95,8 +95,8 @@ impl TlsRoots {
             .map_err(TlsSetupError::Rustls)?
             .with_root_certificates(self.store)
             .with_no_client_auth();
-        // TLS 1.3 connections hand their traffic keys to the in-place record layer once
-        // the handshake is done (`net::records`).
+        // Connections hand their traffic keys to the in-place record layer once the
+        // handshake is done (`net::handshake`, `net::records`).
         config.enable_secret_extraction = true;
         Ok(Arc::new(config))
     }
