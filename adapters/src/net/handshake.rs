@@ -19,6 +19,14 @@ use rustls::{ClientConfig, Error};
 
 use super::records::{Leftovers, Records};
 
+/// Plaintext kept before the handshake is done, at most.
+const EARLY_LIMIT: usize = 32 << 10;
+
+/// True when `bytes` starts with a whole TLS record.
+fn holds_record(bytes: &[u8]) -> bool {
+    bytes.len() >= 5 && bytes.len() >= 5 + usize::from(u16::from_be_bytes([bytes[3], bytes[4]]))
+}
+
 /// Where a handshake stands after [`Handshake::advance`].
 #[derive(Debug)]
 pub enum Progress {
@@ -90,9 +98,12 @@ impl Handshake {
         })
     }
 
-    /// Keeps plaintext written before the handshake is done; it goes first once it is.
-    pub fn write_early(&mut self, data: &[u8]) {
-        self.early.extend_from_slice(data);
+    /// Keeps plaintext written before the handshake is done (it goes first once it is),
+    /// up to what the record layer's send buffer holds; the count kept.
+    pub fn write_early(&mut self, data: &[u8]) -> usize {
+        let n = data.len().min(EARLY_LIMIT - self.early.len());
+        self.early.extend_from_slice(&data[..n]);
+        n
     }
 
     /// True while encoded handshake records wait for the socket.
@@ -184,8 +195,13 @@ impl Handshake {
             self.incoming.drain(..discard);
             match next {
                 Next::Again => {}
-                Next::HandOver => return self.hand_over().map(Progress::Done),
-                Next::Read => {
+                // rustls stops on the traffic state with every complete record read; one
+                // still here holds part of a post-handshake message (a ticket split across
+                // records) it has taken in: it finishes that first, with more bytes.
+                Next::HandOver if !holds_record(&self.incoming) => {
+                    return self.hand_over().map(Progress::Done);
+                }
+                Next::HandOver | Next::Read => {
                     let at = self.incoming.len();
                     self.incoming.resize(at + (16 << 10), 0);
                     let n = sock.read(&mut self.incoming[at..]);
@@ -210,8 +226,11 @@ impl Handshake {
     /// The alert rustls queued on a failure (telling the server why its certificate was
     /// refused), written if the socket takes it.
     fn send_alert(&mut self, sock: &mut impl Write, wrote: &mut u64) {
+        // The same buffer, as rustls' contract asks: it may hold part of a message.
         let Some(conn) = self.conn.as_mut() else { return };
-        if let Ok(ConnectionState::EncodeTlsData(mut enc)) = conn.process_tls_records(&mut []).state {
+        if let Ok(ConnectionState::EncodeTlsData(mut enc)) =
+            conn.process_tls_records(&mut self.incoming).state
+        {
             let mut buf = [0u8; 64];
             if let Ok(n) = enc.encode(&mut buf) {
                 self.outgoing.extend_from_slice(&buf[..n]);

@@ -15,7 +15,8 @@
 //!
 //! After the handshake a server may send:
 //! - application data: returned to the reader;
-//! - TLS 1.3 `new_session_ticket`: skipped (the clients never resume sessions);
+//! - TLS 1.3 `new_session_ticket`: skipped (tickets that came before the hand-over are
+//!   rustls' and may resume a later connection; later ones are not kept);
 //! - TLS 1.3 `key_update`: the receiving key moves to the next secret (rustls derives it),
 //!   and when the server asks, ours does too after telling it;
 //! - TLS 1.2 `hello_request`: ignored (no renegotiation);
@@ -431,7 +432,7 @@ impl Records {
         let (level, desc) = (self.inbuf[body], self.inbuf[body + 1]);
         match AlertDescription::from(desc) {
             AlertDescription::CloseNotify => self.closed = true,
-            AlertDescription::UserCanceled => {}
+            AlertDescription::UserCanceled if self.tls13 || level == 1 => {}
             // TLS 1.2 warnings other than close_notify carry on.
             _ if !self.tls13 && level == 1 => {}
             other => return Err(Error::AlertReceived(other)),
@@ -457,6 +458,10 @@ impl Records {
     }
 
     fn seal_record(&mut self, content: u8, data: &[u8]) -> Result<(), Error> {
+        // A connection that failed sends nothing more.
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
         if self.tx.seq >= self.tx_limit {
             if !self.tls13 {
                 return Err(Error::General(

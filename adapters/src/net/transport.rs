@@ -122,12 +122,17 @@ impl Transport {
         }
     }
 
-    /// Best-effort TLS close_notify; the socket is about to be dropped.
+    /// Best-effort TLS close_notify; the socket is about to be dropped. A handshake
+    /// still going is not driven on: the socket just closes.
     pub(crate) fn close(&mut self) {
-        if let Tls::Records(r) = &mut self.tls {
-            let _ = r.seal_close_notify();
+        if let Tls::Records(r) = &mut self.tls
+            && r.seal_close_notify().is_ok()
+        {
+            let _ = r.flush(&mut self.sock, &mut self.wire_out);
         }
-        let _ = self.flush();
+        if matches!(self.tls, Tls::Plain) {
+            let _ = self.sock.flush();
+        }
         let _ = self.sock.shutdown(std::net::Shutdown::Both);
     }
 
@@ -246,10 +251,11 @@ impl Write for Transport {
             Tls::Handshake(hs) => {
                 // Kept until the handshake is done (tungstenite writes its upgrade
                 // request at once); then sealed first.
-                hs.write_early(buf);
+                let n = hs.write_early(buf);
                 match self.drive_handshake() {
                     Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
-                    _ => Ok(buf.len()),
+                    _ if n == 0 && !buf.is_empty() => Err(io::ErrorKind::WouldBlock.into()),
+                    _ => Ok(n),
                 }
             }
         }

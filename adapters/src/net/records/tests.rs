@@ -333,6 +333,21 @@ proptest::proptest! {
         wire.extend_from_slice(&junk);
         let _ = read_all(&mut p.client, &wire, step);
     }
+
+    /// Whatever a server answers a ClientHello with, the handshake fails or waits; it
+    /// never panics.
+    #[test]
+    fn arbitrary_server_replies_never_panic_the_handshake(
+        junk in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+        kind in 20u8..25,
+        len in 0u16..700,
+    ) {
+        let (_, client_config) = configs(TLS13);
+        let mut reply = vec![kind, 3, 3, (len >> 8) as u8, len as u8];
+        reply.extend_from_slice(&junk);
+        let mut hs = Handshake::new(client_config, server_name("localhost").expect("name")).expect("client");
+        let _ = hs.advance(&mut Replies { reply }, &mut 0, &mut 0);
+    }
 }
 
 #[test]
@@ -365,8 +380,61 @@ fn after_an_error_every_read_fails() {
     server.seal_record(APPLICATION_DATA, b"genuine").expect("seal");
     wire.extend_from_slice(&sealed(&mut server));
     assert!(matches!(read_all(&mut client, &wire, 1 << 20), Err(Error::DecryptError)));
-    // The genuine record after the forged one is not read as if nothing happened.
+    // The genuine record after the forged one is not read as if nothing happened, and
+    // nothing more is sent.
     assert!(matches!(client.read_plain(&mut [0u8; 64]), Err(Error::DecryptError)));
+    assert!(matches!(client.seal(b"order"), Err(Error::DecryptError)));
+    assert!(!client.has_pending_output());
+}
+
+/// A server that answers a ClientHello with `reply`, then nothing.
+struct Replies {
+    reply: Vec<u8>,
+}
+
+impl Read for Replies {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.reply.is_empty() {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        let n = buf.len().min(self.reply.len());
+        buf[..n].copy_from_slice(&self.reply[..n]);
+        self.reply.drain(..n);
+        Ok(n)
+    }
+}
+
+impl Write for Replies {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_malformed_server_hello_fails_the_handshake_without_a_panic() {
+    let (_, client_config) = configs(TLS13);
+    let replies: [&'static [u8]; 4] = [
+        // A ServerHello header claiming 64 KiB.
+        &[0x16, 0x03, 0x03, 0x00, 0x04, 0x02, 0x01, 0x00, 0x00],
+        // Part of a handshake message, then an alert.
+        &[0x16, 0x03, 0x03, 0x00, 0x02, 0x02, 0x00, 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28],
+        b"HTTP/1.1 400 Bad Request\r\n\r\n",
+        &[0x17, 0x03, 0x03, 0x00, 0x05, 1, 2, 3, 4, 5],
+    ];
+    for reply in replies {
+        let mut hs =
+            Handshake::new(client_config.clone(), server_name("localhost").expect("name")).expect("client");
+        let mut sock = Replies { reply: reply.to_vec() };
+        let outcome = hs.advance(&mut sock, &mut 0, &mut 0);
+        assert!(
+            matches!(outcome, Err(crate::net::handshake::HandshakeError::Tls(_))),
+            "{reply:?}: {outcome:?}"
+        );
+    }
 }
 
 /// A socket that takes at most `step` bytes a write, and would block every other call.
