@@ -283,7 +283,8 @@ impl Records {
         } else {
             (ALERT..=APPLICATION_DATA).contains(&header[0])
         };
-        if !known || header[1] != 3 || !(overhead..=MAX_CIPHERTEXT).contains(&len) {
+        let most = if self.tls13 { MAX_PLAINTEXT + 256 } else { MAX_CIPHERTEXT };
+        if !known || header[1] != 3 || !(overhead..=most).contains(&len) {
             return Err(Error::General(format!("unexpected TLS record: type {} length {len}", header[0])));
         }
         if avail.len() < HEADER + len {
