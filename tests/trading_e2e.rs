@@ -135,10 +135,21 @@ impl Rig {
     }
 
     /// Makes MEXC's BTC rich and returns the first operation it caused, once finished.
+    /// A dislocation decays in about a second: one that passes before the engine has
+    /// fresh books on both sides (a loaded host) is made again, up to three times.
     fn trade_dislocation(&self) -> OpOutcome {
         self.settle();
         let first = self.snap().risk.last_op_id + 1;
-        self.sim.dislocate(DislocationKind::SpotSpot, Venue::Mexc, Asset::BTC, EDGE_BPS);
+        for _ in 0..3 {
+            self.sim.dislocate(DislocationKind::SpotSpot, Venue::Mexc, Asset::BTC, EDGE_BPS);
+            let until = Instant::now() + Duration::from_secs(6);
+            while self.snap().risk.last_op_id < first && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if self.snap().risk.last_op_id >= first {
+                break;
+            }
+        }
         self.wait(&format!("operation {first} on the dislocation finishes"), 20, |r| {
             r.session.view().outcomes.iter().any(|o| o.op == first)
         });
