@@ -167,6 +167,21 @@ def http_seeds():
     return out
 
 
+def tls_seeds():
+    # tls_records' first byte: bit 0 TLS 1.2, bit 1 ChaCha20, bit 2 sealed messages, bits 3-7 the step.
+    def msgs(*ms):
+        return b"".join(bytes([k, 0]) + len(p).to_bytes(2, "little") + p for k, p in ms)
+    ticket = bytes([4, 0, 0, 6]) + b"ticket"
+    flow = msgs((22, ticket[:3]), (22, ticket[3:]), (23, b'{"channel":"spot.book_ticker"}'), (21, bytes([1, 0])))
+    out = []
+    for how in (0x04, 0x06, 0x05, 0x07, 0x0C, 0x3C):
+        out.append(bytes([how]) + flow)
+    out.append(bytes([0x04]) + msgs((22, bytes([24, 0, 0, 1, 1]))))
+    out.append(bytes([0x05]) + msgs((22, bytes([0, 0, 0, 0])), (21, bytes([1, 90])), (23, b"x" * 300)))
+    out.append(bytes([0x00]) + bytes([23, 3, 3, 0, 20]) + b"\x00" * 20)
+    return out
+
+
 def meta_seeds():
     # venue_meta's first byte picks the market: 0 Gate spot, 1 Gate futures, 2 MEXC spot, 3 MEXC futures.
     out = [b"\x00" + l for l in lines("gateio/spot_rest_currency_pair.jsonl")]
@@ -190,6 +205,7 @@ def main():
     counts["mexc_private"] = write("mexc_private", mexc_private())
     counts["venue_meta"] = write("venue_meta", meta_seeds())
     counts["http_response"] = write("http_response", http_seeds())
+    counts["tls_records"] = write("tls_records", tls_seeds())
     journals = sorted(glob.glob(os.path.join(ROOT, "fuzz", "seeds", "journal", "*")))
     counts["journal"] = write("journal", [open(p, "rb").read() for p in journals])
     counts["capture"] = write("capture", capture_seeds())

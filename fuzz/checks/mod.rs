@@ -33,6 +33,7 @@ pub const TARGETS: &[Target] = &[
     ("mexc_private", private::mexc),
     ("venue_meta", readers::venue_meta),
     ("http_response", readers::http_response),
+    ("tls_records", readers::tls_records),
     ("journal", readers::journal),
     ("capture", readers::capture),
     ("proto", readers::proto),

@@ -143,3 +143,60 @@ pub fn proto(data: &[u8]) -> String {
         Err(e) => format!("refused: {e:?} after {fields} fields"),
     }
 }
+
+/// Bytes a TLS server sends after the handshake, read by the in-place record layer
+/// (`adapters::net::records`) through a socket that returns `step` bytes at a time.
+/// The first byte: bit 0 TLS 1.2 (else 1.3), bit 1 ChaCha20-Poly1305 (else AES-256-GCM),
+/// bit 2 the rest is messages `[content type][_][length][plaintext]` sealed by the
+/// server's end (else raw bytes on the wire), bits 3 to 7 the step. The plaintext read
+/// can never be longer than the wire.
+pub fn tls_records(data: &[u8]) -> String {
+    use adapters::net::records::Records;
+    use std::io::Read;
+
+    let [how, rest @ ..] = data else { return "refused: empty".into() };
+    let (tls13, chacha, sealed) = (how & 1 == 0, how & 2 != 0, how & 4 != 0);
+    let step = usize::from(how >> 3).max(1);
+    let (mut client, mut server) = Records::fuzzing_pair(tls13, chacha);
+    let wire = if sealed {
+        for (content, _, plaintext) in super::messages(rest) {
+            if server.fuzzing_seal(content, plaintext).is_err() {
+                return "refused: the server's end would not seal".into();
+            }
+        }
+        let mut wire = Vec::new();
+        server.flush(&mut wire, &mut 0).expect("a Vec takes everything");
+        wire
+    } else {
+        rest.to_vec()
+    };
+    struct Trickle<'a>(&'a [u8], usize);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(std::io::ErrorKind::WouldBlock.into());
+            }
+            let n = buf.len().min(self.1).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+    let mut sock = Trickle(&wire, step);
+    let mut buf = [0u8; 700];
+    let mut read = 0;
+    let verdict = loop {
+        match client.read_plain(&mut buf) {
+            Ok(Some(0)) => break format!("accepted: {read} bytes, closed"),
+            Ok(Some(n)) => read += n,
+            Ok(None) => {
+                if client.fill(&mut sock).is_err() {
+                    break format!("accepted: {read} bytes");
+                }
+            }
+            Err(e) => break format!("refused: {e}"),
+        }
+    };
+    assert!(read <= wire.len(), "{read} bytes of plaintext from {} on the wire", wire.len());
+    verdict
+}

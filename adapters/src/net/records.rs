@@ -541,5 +541,35 @@ impl Records {
     }
 }
 
+/// Both ends of a connection on fixed keys, for the fuzz target (`fuzz/checks`): the
+/// server's seals records of any content type for the client to open.
+#[cfg(feature = "fuzzing")]
+impl Records {
+    /// (client, server) of TLS 1.3 or 1.2, AES-256-GCM or ChaCha20-Poly1305.
+    pub fn fuzzing_pair(tls13: bool, chacha: bool) -> (Records, Records) {
+        let secrets = |fill: u8| {
+            let (key, iv) = (
+                rustls::crypto::cipher::AeadKey::from([fill; 32]),
+                rustls::crypto::cipher::Iv::new([fill; 12]),
+            );
+            if chacha {
+                ConnectionTrafficSecrets::Chacha20Poly1305 { key, iv }
+            } else {
+                ConnectionTrafficSecrets::Aes256Gcm { key, iv }
+            }
+        };
+        let end = |tx: u8, rx: u8| {
+            let keys = ExtractedSecrets { tx: (1, secrets(tx)), rx: (1, secrets(rx)) };
+            Records::new(keys, tls13, u64::MAX, None, Leftovers::default()).expect("fixed keys")
+        };
+        (end(1, 2), end(2, 1))
+    }
+
+    /// Seals `data` as one record of `content`.
+    pub fn fuzzing_seal(&mut self, content: u8, data: &[u8]) -> Result<(), Error> {
+        self.seal_record(content, &data[..data.len().min(MAX_PLAINTEXT)])
+    }
+}
+
 #[cfg(test)]
 mod tests;
