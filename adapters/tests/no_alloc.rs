@@ -14,6 +14,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use adapters::net::http::{HttpClient, HttpConfig, Request};
@@ -21,6 +22,7 @@ use adapters::net::ws::{StaticHooks, WsClient, WsConfig, WsEvent};
 use mio::{Events, Poll, Token};
 use pipeline::testkit::counting::{self, CountingAlloc};
 use quanta::Clock;
+use rustls::ServerConfig;
 use support::{ServerStream, TestCa};
 use tungstenite::Message;
 
@@ -38,6 +40,18 @@ fn wait(poll: &mut Poll, events: &mut Events) {
     count(was);
 }
 
+/// A loopback server for one connection (TLS with `tls`), run by `serve` on its own
+/// thread; the port it listens on.
+fn serve(tls: Option<Arc<ServerConfig>>, serve: impl FnOnce(ServerStream) + Send + 'static) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().expect("accept");
+        serve(ServerStream::accept(tcp, tls.as_ref()).expect("accept"));
+    });
+    port
+}
+
 #[test]
 fn hot_paths_do_not_allocate_after_warm_up() {
     let ca = TestCa::new("test CA");
@@ -49,12 +63,7 @@ fn hot_paths_do_not_allocate_after_warm_up() {
     // WebSocket receive over TLS.
     const FRAMES: u64 = 20_000;
     const WARM: u64 = 2_000;
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let server_tls = cert.server_config();
-    std::thread::spawn(move || {
-        let (tcp, _) = listener.accept().expect("accept");
-        let stream = ServerStream::accept(tcp, Some(&server_tls)).expect("tls");
+    let port = serve(Some(cert.server_config()), move |stream| {
         let mut ws = tungstenite::accept(stream).expect("upgrade");
         let tick = r#"{"channel":"spot.book_ticker","result":{"u":48733182,"b":"19177.79","a":"19179.38"}}"#;
         for _ in 0..FRAMES {
@@ -95,12 +104,7 @@ fn hot_paths_do_not_allocate_after_warm_up() {
 
     // HTTP round trips on a keep-alive connection, plain then TLS.
     for tls in [false, true] {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let server_tls = tls.then(|| cert.server_config());
-        std::thread::spawn(move || {
-            let (tcp, _) = listener.accept().expect("accept");
-            let mut s = ServerStream::accept(tcp, server_tls.as_ref()).expect("accept");
+        let port = serve(tls.then(|| cert.server_config()), |mut s| {
             let mut buf = [0u8; 4096];
             // One request per read is enough for this client (one request in flight).
             while let Ok(1..) = s.read(&mut buf) {
@@ -141,12 +145,7 @@ fn hot_paths_do_not_allocate_after_warm_up() {
     // Application pings and the texts the client sends (orders on Gate's trading API),
     // plain then TLS: a ping every millisecond for a quarter of a second, then 500 texts.
     for tls in [false, true] {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let server_tls = tls.then(|| cert.server_config());
-        std::thread::spawn(move || {
-            let (tcp, _) = listener.accept().expect("accept");
-            let stream = ServerStream::accept(tcp, server_tls.as_ref()).expect("accept");
+        let port = serve(tls.then(|| cert.server_config()), |stream| {
             let mut ws = tungstenite::accept(stream).expect("upgrade");
             while ws.read().is_ok() {}
         });

@@ -6,7 +6,7 @@
 //! sample after the frames' interval of idling (paced), as the engine's path runs.
 
 use std::hint::black_box;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,7 @@ use pipeline::types::{InstrumentId, Instruments, Price, Qty, Side};
 use quanta::Clock;
 use serde::Serialize;
 
-use crate::engine::wire::{DRAIN_NAP, GATE_SECRET, Loopback, MEXC_SECRET, tls_pair};
+use crate::engine::wire::{GATE_SECRET, Loopback, MEXC_SECRET, drain, tls_pair};
 
 /// Percentiles of one measured part, in nanoseconds.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -229,16 +229,9 @@ pub fn measure(
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let drain = std::thread::spawn(move || {
-        if let Ok((mut s, _)) = listener.accept() {
+        if let Ok((s, _)) = listener.accept() {
             let _ = s.set_nonblocking(true);
-            let mut buf = vec![0u8; 64 << 10];
-            loop {
-                match s.read(&mut buf) {
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(DRAIN_NAP),
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
-                }
-            }
+            drain(s, |_| {});
         }
     });
     let mut sock = TcpStream::connect(addr)?;

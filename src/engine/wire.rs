@@ -108,22 +108,15 @@ impl Loopback {
             if s.sock.set_nonblocking(true).is_err() {
                 return;
             }
-            let mut buf = vec![0u8; 64 << 10];
-            loop {
-                match s.read(&mut buf) {
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(DRAIN_NAP),
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => {
-                        if let Some((d, i)) = &bytes {
-                            d.bytes[*i].fetch_add(n as u64, Ordering::Relaxed);
-                            if let Ok(mut f) = d.first[*i].lock() {
-                                let take = n.min(SAMPLE_BYTES.saturating_sub(f.len()));
-                                f.extend_from_slice(&buf[..take]);
-                            }
-                        }
+            drain(s, |read| {
+                if let Some((d, i)) = &bytes {
+                    d.bytes[*i].fetch_add(read.len() as u64, Ordering::Relaxed);
+                    if let Ok(mut f) = d.first[*i].lock() {
+                        let take = read.len().min(SAMPLE_BYTES.saturating_sub(f.len()));
+                        f.extend_from_slice(&read[..take]);
                     }
                 }
-            }
+            });
         })?;
         let mut sock = TcpStream::connect(addr)?;
         sock.set_nodelay(true)?;
@@ -159,6 +152,19 @@ impl Loopback {
         let _ = self.sock.shutdown(std::net::Shutdown::Write);
         if let Some(h) = self.drain.take() {
             let _ = h.join();
+        }
+    }
+}
+
+/// Reads `src` (a non-blocking socket, or a stream over one) until it ends, handing each
+/// read to `each` and sleeping [`DRAIN_NAP`] whenever it is empty.
+pub fn drain(mut src: impl Read, mut each: impl FnMut(&[u8])) {
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        match src.read(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(DRAIN_NAP),
+            Ok(0) | Err(_) => return,
+            Ok(n) => each(&buf[..n]),
         }
     }
 }

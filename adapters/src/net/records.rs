@@ -107,7 +107,6 @@ pub struct Records {
     /// Records sealed under one key before it is updated (TLS 1.3) or the connection
     /// fails (TLS 1.2): short of the suite's confidentiality limit.
     tx_limit: u64,
-    key_limit: u64,
     /// Bytes read from the socket: `inbuf[start..end]`, records not opened yet.
     inbuf: Box<[u8]>,
     start: usize,
@@ -197,7 +196,6 @@ impl Records {
             tls13,
             kernel,
             tx_limit: limit.saturating_sub(LIMIT_MARGIN),
-            key_limit: limit.saturating_sub(LIMIT_MARGIN),
             inbuf,
             start: 0,
             end: left.received.len(),
@@ -327,21 +325,14 @@ impl Records {
 
     /// A TLS 1.2 record: (content type, plaintext start, plaintext length).
     fn open12(&mut self, header: [u8; HEADER], body: usize, len: usize) -> Result<(u8, usize, usize), Error> {
-        let (nonce, at) = if self.rx.gcm {
-            let mut n = [0u8; 12];
-            n[..4].copy_from_slice(&self.rx.iv[..4]);
-            n[4..].copy_from_slice(&self.inbuf[body..body + EXPLICIT_NONCE]);
-            (n, body + EXPLICIT_NONCE)
-        } else {
-            let mut n = self.rx.iv;
-            for (b, s) in n[4..].iter_mut().zip(self.rx.seq.to_be_bytes()) {
-                *b ^= s;
-            }
-            (n, body)
-        };
+        let at = if self.rx.gcm { body + EXPLICIT_NONCE } else { body };
         let plain_len = body + len - at - TAG;
         let aad = self.rx.aad12(header[0], plain_len);
-        self.rx.seq += 1;
+        // IV xor sequence number; AES-GCM's last eight bytes come with the record.
+        let mut nonce = self.rx.next_nonce();
+        if self.rx.gcm {
+            nonce[4..].copy_from_slice(&self.inbuf[body..at]);
+        }
         self.rx
             .key
             .open_in_place(
@@ -419,10 +410,8 @@ impl Records {
         let kernel = self.kernel.as_mut().ok_or(Error::General("no key schedule".into()))?;
         let (seq, secrets) = kernel.update_tx_secret()?;
         let next = Direction::new(seq, &secrets)?;
-        self.tx_limit = u64::MAX;
-        let told = self.seal_record(HANDSHAKE, &[KEY_UPDATE, 0, 0, 1, 0]);
+        let told = self.seal_now(HANDSHAKE, &[KEY_UPDATE, 0, 0, 1, 0]);
         self.tx = next;
-        self.tx_limit = self.key_limit;
         told
     }
 
@@ -471,6 +460,11 @@ impl Records {
             }
             self.update_tx_key()?;
         }
+        self.seal_now(content, data)
+    }
+
+    /// Seals one record under the current key, with no limit checked.
+    fn seal_now(&mut self, content: u8, data: &[u8]) -> Result<(), Error> {
         let explicit = if !self.tls13 && self.tx.gcm { EXPLICIT_NONCE } else { 0 };
         let len = if self.tls13 { data.len() + 1 + TAG } else { explicit + data.len() + TAG };
         if self.sent == self.outbuf.len() {
@@ -484,9 +478,10 @@ impl Records {
         }
         let kind = if self.tls13 { APPLICATION_DATA } else { content };
         let header = [kind, 3, 3, (len >> 8) as u8, len as u8];
+        let aad12 = self.tx.aad12(content, data.len());
+        let aad: &[u8] = if self.tls13 { &header } else { &aad12 };
         let at = self.outbuf.len();
         self.outbuf.extend_from_slice(&header);
-        let aad12 = self.tx.aad12(content, data.len());
         let nonce = self.tx.next_nonce();
         if explicit > 0 {
             self.outbuf.extend_from_slice(&nonce[4..]);
@@ -495,19 +490,12 @@ impl Records {
         if self.tls13 {
             self.outbuf.push(content);
         }
-        let sealed = if self.tls13 {
-            let aad = Aad::from(header);
-            let n = Nonce::assume_unique_for_key(nonce);
-            self.tx.key.seal_in_place_separate_tag(n, aad, &mut self.outbuf[at + HEADER..])
-        } else {
-            let n = Nonce::assume_unique_for_key(nonce);
-            self.tx.key.seal_in_place_separate_tag(
-                n,
-                Aad::from(aad12),
-                &mut self.outbuf[at + HEADER + explicit..],
-            )
-        };
-        match sealed {
+        let n = Nonce::assume_unique_for_key(nonce);
+        match self.tx.key.seal_in_place_separate_tag(
+            n,
+            Aad::from(aad),
+            &mut self.outbuf[at + HEADER + explicit..],
+        ) {
             Ok(tag) => {
                 self.outbuf.extend_from_slice(tag.as_ref());
                 Ok(())

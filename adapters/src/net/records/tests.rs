@@ -139,7 +139,8 @@ fn sealed(from: &mut Records) -> Vec<u8> {
     wire
 }
 
-/// A socket that returns at most `step` bytes per read.
+/// A socket that returns at most `step` bytes per read and takes every write (a server
+/// that answers whatever it is sent with `bytes`, then nothing).
 struct Trickle<'a> {
     bytes: &'a [u8],
     step: usize,
@@ -154,6 +155,16 @@ impl Read for Trickle<'_> {
         buf[..n].copy_from_slice(&self.bytes[..n]);
         self.bytes = &self.bytes[n..];
         Ok(n)
+    }
+}
+
+impl Write for Trickle<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -346,7 +357,7 @@ proptest::proptest! {
         let mut reply = vec![kind, 3, 3, (len >> 8) as u8, len as u8];
         reply.extend_from_slice(&junk);
         let mut hs = Handshake::new(client_config, server_name("localhost").expect("name")).expect("client");
-        let _ = hs.advance(&mut Replies { reply }, &mut 0, &mut 0);
+        let _ = hs.advance(&mut Trickle { bytes: &reply, step: usize::MAX }, &mut 0, &mut 0);
     }
 }
 
@@ -387,33 +398,6 @@ fn after_an_error_every_read_fails() {
     assert!(!client.has_pending_output());
 }
 
-/// A server that answers a ClientHello with `reply`, then nothing.
-struct Replies {
-    reply: Vec<u8>,
-}
-
-impl Read for Replies {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.reply.is_empty() {
-            return Err(std::io::ErrorKind::WouldBlock.into());
-        }
-        let n = buf.len().min(self.reply.len());
-        buf[..n].copy_from_slice(&self.reply[..n]);
-        self.reply.drain(..n);
-        Ok(n)
-    }
-}
-
-impl Write for Replies {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn a_malformed_server_hello_fails_the_handshake_without_a_panic() {
     let (_, client_config) = configs(TLS13);
@@ -428,7 +412,7 @@ fn a_malformed_server_hello_fails_the_handshake_without_a_panic() {
     for reply in replies {
         let mut hs =
             Handshake::new(client_config.clone(), server_name("localhost").expect("name")).expect("client");
-        let mut sock = Replies { reply: reply.to_vec() };
+        let mut sock = Trickle { bytes: reply, step: usize::MAX };
         let outcome = hs.advance(&mut sock, &mut 0, &mut 0);
         assert!(
             matches!(outcome, Err(crate::net::handshake::HandshakeError::Tls(_))),
