@@ -16,7 +16,7 @@ use pipeline::detect::{DetectConfig, DetectStats, Detector};
 use pipeline::metrics::{MetricsHub, SeriesKind};
 use pipeline::msg::{BOOK_DEPTH, BookTop, DetectControl, Level, Opportunity};
 use pipeline::runtime::{Backpressure, Rx, Stage, Tx, link};
-use pipeline::types::{Instrument, InstrumentSpec, Instruments, Market, Price, Qty, Venue};
+use pipeline::types::{Amount, Instrument, InstrumentSpec, Instruments, Market, Price, Qty, Rounding, Venue};
 use quanta::Clock;
 
 /// Updates per measured batch (one poll per [`POLL`] updates, as the stage drains).
@@ -24,6 +24,19 @@ const UPDATES: usize = 4096;
 const POLL: usize = 64;
 
 fn spec(venue: Venue, market: Market, base: &str, quote: &str, tick: &str, size: &str) -> InstrumentSpec {
+    let lot = if market == Market::Futures { "1" } else { "0.001" };
+    spec_lot(venue, market, base, quote, tick, lot, size)
+}
+
+fn spec_lot(
+    venue: Venue,
+    market: Market,
+    base: &str,
+    quote: &str,
+    tick: &str,
+    lot: &str,
+    size: &str,
+) -> InstrumentSpec {
     let symbol = match (venue, market) {
         (Venue::Mexc, Market::Spot) => format!("{base}{quote}"),
         _ => format!("{base}_{quote}"),
@@ -35,7 +48,7 @@ fn spec(venue: Venue, market: Market, base: &str, quote: &str, tick: &str, size:
         base: base.into(),
         quote: quote.into(),
         tick: tick.into(),
-        lot: if market == Market::Futures { "1".into() } else { "0.001".into() },
+        lot: lot.into(),
         min_qty: None,
         max_qty: None,
         min_notional: Some("1".into()),
@@ -69,12 +82,23 @@ fn universe(n: usize) -> Instruments {
 /// A synced top of `inst` around `mid` (in the instrument's price units), a few ticks
 /// wide on each side, with quantity `q` lots at each level.
 fn top(inst: &Instrument, mid: i64, q: i64, recv_ns: u64) -> BookTop {
+    // Two ticks off the mid for the best level, one tick more for each next one.
+    let mut t = top_with(inst, mid, inst.tick.0, Qty(inst.lot.0 * q), recv_ns);
+    for k in 0..BOOK_DEPTH {
+        t.bids[k].price.0 -= inst.tick.0;
+        t.asks[k].price.0 += inst.tick.0;
+    }
+    t
+}
+
+/// A synced top around `mid`, levels `step` apart from `step` off the mid, `qty` each.
+fn top_with(inst: &Instrument, mid: i64, step: i64, qty: Qty, recv_ns: u64) -> BookTop {
     let mut t = BookTop::unsynced(inst.id, recv_ns);
     t.synced = true;
     for k in 0..BOOK_DEPTH {
-        let off = inst.tick.0 * (2 + k as i64);
-        t.bids[k] = Level { price: Price(mid - off), qty: Qty(inst.lot.0 * q) };
-        t.asks[k] = Level { price: Price(mid + off), qty: Qty(inst.lot.0 * q) };
+        let off = step * (1 + k as i64);
+        t.bids[k] = Level { price: Price(mid - off), qty };
+        t.asks[k] = Level { price: Price(mid + off), qty };
     }
     t.n_bids = BOOK_DEPTH as u8;
     t.n_asks = BOOK_DEPTH as u8;
@@ -170,5 +194,72 @@ fn detect(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, detect);
+/// BTC/USDT on the four venue markets as `arb bench e2e` lists them.
+fn btc_markets() -> Instruments {
+    let specs = [
+        spec_lot(Venue::GateIo, Market::Spot, "BTC", "USDT", "0.1", "0.0001", "1"),
+        spec_lot(Venue::GateIo, Market::Futures, "BTC", "USDT", "0.1", "1", "0.0001"),
+        spec_lot(Venue::Mexc, Market::Spot, "BTC", "USDT", "0.01", "0.000001", "1"),
+        spec_lot(Venue::Mexc, Market::Futures, "BTC", "USDT", "0.1", "1", "0.0001"),
+    ];
+    Instruments::from_specs(&specs).expect("a valid universe")
+}
+
+/// Five levels of 0.5 BTC a side, a dollar apart, around `mid_usd`.
+fn btc_top(inst: &Instrument, mid_usd: i64) -> BookTop {
+    let scale = 10i64.pow(u32::from(inst.price_scale));
+    let qty = inst.qty_for_base(Amount(Amount::ONE.0 / 2), Rounding::Floor).expect("0.5 BTC in lots");
+    top_with(inst, mid_usd * scale, scale, qty, 1)
+}
+
+fn crossing(c: &mut Criterion) {
+    let t = Arc::new(btc_markets());
+    let cfg = DetectConfig { cooldown_ms: 0, ..DetectConfig::default() };
+    let (mut tx, input) = ring(UPDATES * 2);
+    let (_control, control_rx) = ring(16);
+    let (out_tx, mut out) = ring(UPDATES * 8);
+    let stats = Arc::new(DetectStats::default());
+    let mut det = Detector::new(&cfg, t.clone(), input, control_rx, out_tx, Clock::new(), stats.clone())
+        .expect("the detector builds");
+    for i in t.iter() {
+        tx.push(btc_top(i, 60_000)).expect("room");
+    }
+    while det.poll() > 0 {}
+    // As the bench's frames: each market in turn moved 1% (down for spot, up for the
+    // perpetuals) and back.
+    let mut updates = Vec::new();
+    for k in 0..UPDATES / 2 {
+        let i = t.get(pipeline::types::InstrumentId((k % t.len()) as u16));
+        let shift = if i.market == Market::Spot { -600 } else { 600 };
+        updates.push(btc_top(i, 60_000 + shift));
+        updates.push(btc_top(i, 60_000));
+    }
+    let mut run = |det: &mut Detector| {
+        for chunk in updates.chunks(POLL) {
+            for &u in chunk {
+                let _ = tx.push(u);
+            }
+            black_box(det.poll());
+            while out.pop().is_some() {}
+        }
+    };
+    let before = stats.snapshot();
+    run(&mut det);
+    let after = stats.snapshot();
+    let emitted: u64 = after.emitted.iter().sum::<u64>() - before.emitted.iter().sum::<u64>();
+    eprintln!(
+        "detect crossing: {:?} candidates, {:.2} evaluations and {:.2} opportunities per update",
+        det.candidate_counts(),
+        (after.evaluations - before.evaluations) as f64 / UPDATES as f64,
+        emitted as f64 / UPDATES as f64,
+    );
+    assert!(emitted as usize >= UPDATES / 2, "every crossing update emits");
+    let mut g = c.benchmark_group("detect_crossing");
+    g.throughput(Throughput::Elements(UPDATES as u64));
+    g.sample_size(30);
+    g.bench_function("btc_four_markets", |b| b.iter(|| run(&mut det)));
+    g.finish();
+}
+
+criterion_group!(benches, detect, crossing);
 criterion_main!(benches);

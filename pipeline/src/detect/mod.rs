@@ -26,7 +26,8 @@
 //! - **Latency budget:** a book update with no opportunity costs one evaluation of each
 //!   candidate the instrument is in (well under a microsecond each), whatever the size
 //!   of the universe (`cargo bench --bench detect` measures it); an opportunity adds
-//!   a binary search over sizes (about 30 evaluations at most): a few microseconds.
+//!   the search over sizes: two evaluations when it pays up to the notional cap, a
+//!   binary search below it.
 //!
 //! What detection finds:
 //! - **Spot-spot**: buy spot on one venue, sell the same pair's spot on another (the sell

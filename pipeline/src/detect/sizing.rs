@@ -16,7 +16,9 @@
 //! whose edge after fees is at least `min_profit_bps` and whose USD notional is within
 //! `max_notional_usd`. Each step walks at most `BOOK_DEPTH` levels per leg. The first
 //! check (the smallest acceptable size) rejects the common case, no opportunity, in one
-//! evaluation.
+//! evaluation. The search ends at the notional cap (no larger size can stay within it),
+//! and tries that end first: a real dislocation pays up to the cap, and is then sized
+//! in two evaluations (`cargo bench --bench detect`, `detect_crossing`).
 //!
 //! **Limit prices.** A buy's limit is the worst ask the walk touched, raised by the
 //! leg's allowance and rounded *down* to the tick: never above what the book showed plus
@@ -245,18 +247,43 @@ impl Eval {
     }
 }
 
-/// Finds the largest `n` in `lo..=hi` with `eval(n)` paying, given that `eval(lo)` pays.
-fn largest_paying(lo: i128, hi: i128, p: &Params, eval: impl Fn(i128) -> Option<Eval>) -> i128 {
-    let (mut good, mut bad) = (lo, hi.saturating_add(1));
+/// Finds the largest `n` in `lo..=hi` with `eval(n)` paying, given that `at_lo`, the
+/// evaluation of `lo`, pays; returns it with its evaluation. `hi` is tried first: a
+/// real dislocation usually pays up to the notional cap, and then two evaluations
+/// size it instead of a search.
+fn largest_paying(
+    lo: i128,
+    at_lo: Eval,
+    hi: i128,
+    p: &Params,
+    eval: impl Fn(i128) -> Option<Eval>,
+) -> (i128, Eval) {
+    if hi <= lo {
+        return (lo, at_lo);
+    }
+    if let Some(e) = eval(hi).filter(|e| e.pays(p)) {
+        return (hi, e);
+    }
+    let (mut good, mut at_good, mut bad) = (lo, at_lo, hi);
     while bad - good > 1 {
         let mid = good + (bad - good) / 2;
-        if eval(mid).is_some_and(|e| e.pays(p)) {
-            good = mid;
-        } else {
-            bad = mid;
+        match eval(mid).filter(|e| e.pays(p)) {
+            Some(e) => (good, at_good) = (mid, e),
+            None => bad = mid,
         }
     }
-    good
+    (good, at_good)
+}
+
+/// The most lattice steps a leg taking from `levels` can trade before its value alone
+/// passes `max`: a step is worth at least its quantity at the lowest price listed, and
+/// each level touched rounds the value by less than a unit. `None` when nothing bounds
+/// it (no level, or a step worth nothing).
+fn steps_within(inst: &Instrument, levels: &[Level], lattice: Amount, max: Amount) -> Option<i128> {
+    let low =
+        levels.iter().filter(|l| l.qty.is_positive() && l.price.is_positive()).map(|l| l.price).min()?;
+    let step = inst.notional(low, inst.qty_for_base(lattice, Rounding::Floor)?, Rounding::Floor)?;
+    (step.0 > 0).then(|| max.0.saturating_add(levels.len() as i128) / step.0)
 }
 
 /// Builds the legs (limit prices on the tick, checked against every instrument rule).
@@ -338,13 +365,20 @@ pub fn size_pair(
             Refusal::NoDepth
         });
     }
-    match eval(lo) {
-        Some(e) if e.pays(p) => {}
+    let at_lo = match eval(lo) {
+        Some(e) if e.pays(p) => e,
         Some(_) => return Err(Refusal::Unprofitable),
         None => return Err(Refusal::NoDepth),
-    }
-    let n = largest_paying(lo, hi, p, eval);
-    let e = eval(n).ok_or(Refusal::Overflow)?;
+    };
+    // No size past either leg's notional cap pays: the search stops there.
+    let cap = [
+        steps_within(buy.inst, buy.levels(Side::Buy), lattice, p.max_notional),
+        steps_within(sell.inst, sell.levels(Side::Sell), lattice, p.max_notional),
+    ]
+    .into_iter()
+    .flatten()
+    .fold(hi, i128::min);
+    let (_, e) = largest_paying(lo, at_lo, cap.max(lo), p, eval);
     finish([Some(buy), Some(sell), None], &e, p, 2)
 }
 
@@ -420,14 +454,18 @@ pub fn size_triangle(
     }
     // The rounding of the X leg can leave the very smallest size just short: try the
     // next lattice step before giving up.
-    let lo = match (eval(lo), lo < hi) {
-        (Some(e), _) if e.pays(p) => lo,
-        (None, true) if eval(lo + 1).is_some_and(|e| e.pays(p)) => lo + 1,
+    let (lo, at_lo) = match (eval(lo), lo < hi) {
+        (Some(e), _) if e.pays(p) => (lo, e),
+        (None, true) => match eval(lo + 1).filter(|e| e.pays(p)) {
+            Some(e) => (lo + 1, e),
+            None => return Err(Refusal::NoDepth),
+        },
         (None, _) => return Err(Refusal::NoDepth),
         _ => return Err(Refusal::Unprofitable),
     };
-    let n = largest_paying(lo, hi, p, eval);
-    let e = eval(n).ok_or(Refusal::Overflow)?;
+    // The Y/Q leg trades the common Y: no size past its notional cap pays.
+    let cap = steps_within(c.inst, c.levels(c_side), lattice, p.max_notional).map_or(hi, |k| k.min(hi));
+    let (_, e) = largest_paying(lo, at_lo, cap.max(lo), p, eval);
     let quotes = if forward { [Some(a), Some(b), Some(c)] } else { [Some(c), Some(b), Some(a)] };
     finish(quotes, &e, p, 3)
 }

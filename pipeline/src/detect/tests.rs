@@ -590,6 +590,104 @@ proptest! {
     }
 }
 
+/// A buy book and a sell book that cross: asks rising from 50,000 and bids falling from
+/// `top_bid`, each level a few dollars on and holding a few lattice steps.
+fn crossing_books(
+    g: &crate::types::Instrument,
+    m: &crate::types::Instrument,
+) -> impl Strategy<Value = (BookTop, BookTop)> + use<> {
+    let (g, m) = (g.clone(), m.clone());
+    let side = || proptest::collection::vec((1i64..40, 1i64..60), BOOK_DEPTH);
+    (side(), side(), 49_800i64..50_600).prop_map(move |(asks, bids, top_bid)| {
+        let levels = |inst: &crate::types::Instrument, from: i64, dir: i64, l: &[(i64, i64)]| {
+            let mut price = from;
+            l.iter()
+                .map(|&(step, lots)| {
+                    price += dir * step;
+                    Level {
+                        price: Price(price * 10i64.pow(u32::from(inst.price_scale))),
+                        qty: Qty(lots * 10i64.pow(u32::from(inst.qty_scale)) / 10_000),
+                    }
+                })
+                .collect::<Vec<_>>()
+        };
+        let (mut buy, mut sell) = (BookTop::unsynced(g.id, MS), BookTop::unsynced(m.id, MS));
+        buy.synced = true;
+        sell.synced = true;
+        buy.asks.copy_from_slice(&levels(&g, 49_990, 1, &asks));
+        sell.bids.copy_from_slice(&levels(&m, top_bid + 10, -1, &bids));
+        (buy.n_asks, sell.n_bids) = (BOOK_DEPTH as u8, BOOK_DEPTH as u8);
+        (buy, sell)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// The size found is the largest that pays, by a plain evaluation of every larger
+    /// size up to the book's depth.
+    #[test]
+    fn sizing_finds_the_largest_paying_size(
+        (buy, sell) in {
+            let u = testkit::universe();
+            crossing_books(u.instruments.get(u.gate_btc), u.instruments.get(u.mexc_btc))
+        },
+        edge_bps in 1i64..40,
+        cap_usd in 50i64..20_000,
+    ) {
+        let u = testkit::universe();
+        let (g, m) = (u.instruments.get(u.gate_btc), u.instruments.get(u.mexc_btc));
+        let p = Params {
+            min_edge: Rate::from_bps(edge_bps),
+            max_notional: Amount::from_int(cap_usd),
+            slippage: Rate::ZERO,
+            edge_share_pct: 50,
+        };
+        let lattice = Amount::parse("0.0001").unwrap();
+        let sized = size_pair(Quote { inst: g, top: &buy }, Quote { inst: m, top: &sell }, lattice, None, &p);
+        let Ok(sized) = sized else { return Ok(()) };
+        let n = g.base_amount(sized.legs[0].qty).unwrap().0 / lattice.0;
+        prop_assert!(pays_at(g, m, &buy, &sell, n * lattice.0, &p));
+        let depth = g.base_amount(Qty(buy.asks.iter().map(|l| l.qty.0).sum())).unwrap().0 / lattice.0;
+        for k in n + 1..=depth {
+            prop_assert!(!pays_at(g, m, &buy, &sell, k * lattice.0, &p), "{} steps pay, {} found", k, n);
+        }
+    }
+}
+
+/// Whether buying `base` units from `buy`'s asks and selling them into `sell`'s bids
+/// pays under `p`: the sizing rule written out plainly, level by level.
+fn pays_at(
+    g: &crate::types::Instrument,
+    m: &crate::types::Instrument,
+    buy: &BookTop,
+    sell: &BookTop,
+    base: i128,
+    p: &Params,
+) -> bool {
+    let walk = |inst: &crate::types::Instrument, levels: &[Level], rounding: Rounding| {
+        let mut left = inst.qty_for_base(Amount(base), Rounding::Floor)?.0;
+        let mut value = Amount::ZERO;
+        for l in levels {
+            let take = left.min(l.qty.0);
+            value = value.checked_add(inst.notional(l.price, Qty(take), rounding)?)?;
+            left -= take;
+        }
+        (left == 0).then_some(value)
+    };
+    let (Some(cost), Some(proceeds)) =
+        (walk(g, buy.asks(), Rounding::Ceil), walk(m, sell.bids(), Rounding::Floor))
+    else {
+        return false;
+    };
+    let fee = |v: Amount, rate: Rate| v.mul_rate(rate, Rounding::Ceil).unwrap();
+    let profit = Amount(proceeds.0 - fee(proceeds, m.taker_fee).0 - cost.0 - fee(cost, g.taker_fee).0);
+    let notional = cost.max(proceeds);
+    profit.0 > 0
+        && notional <= p.max_notional
+        && profit.ratio(notional, Rounding::Floor).unwrap() >= p.min_edge
+}
+
 #[test]
 fn an_overflowing_book_ring_invalidates_every_book() {
     let u = testkit::universe();

@@ -127,12 +127,30 @@ pub fn rescale(v: i128, from: u8, to: u8, rounding: Rounding) -> Option<i128> {
     }
 }
 
+/// `(n.div_euclid(d), n.rem_euclid(d))` from one division, a hardware one when both
+/// fit in 64 bits. An i128 division is a library call of tens of nanoseconds, and the
+/// sizing search divides a few dozen times per step; `d` must not be zero.
+#[inline]
+pub fn div_rem_euclid(n: i128, d: i128) -> (i128, i128) {
+    if let (Ok(n), Ok(d)) = (i64::try_from(n), i64::try_from(d))
+        && d > 0
+    {
+        return (i128::from(n.div_euclid(d)), i128::from(n.rem_euclid(d)));
+    }
+    let q = n / d;
+    let r = n - q * d;
+    match (r < 0, d > 0) {
+        (false, _) => (q, r),
+        (true, true) => (q - 1, r + d),
+        (true, false) => (q + 1, r - d),
+    }
+}
+
 /// `n / d` rounded as asked (`Exact` truncates toward negative infinity like Floor);
 /// `d` must be positive.
 #[inline]
 pub fn div_round(n: i128, d: i128, rounding: Rounding) -> i128 {
-    let q = n.div_euclid(d);
-    let r = n.rem_euclid(d);
+    let (q, r) = div_rem_euclid(n, d);
     match rounding {
         Rounding::Ceil if r != 0 => q + 1,
         _ => q,
@@ -221,10 +239,10 @@ impl Amount {
         // a*b/1e18 = ah*bh + X/1e9 + al*bl/1e18, X = ah*bl + al*bh; and with
         // X = xh*1e9 + xl that is ah*bh + xh + (xl*1e9 + al*bl)/1e18, every term small.
         const E9: i128 = 1_000_000_000;
-        let (ah, al) = (self.0.div_euclid(E9), self.0.rem_euclid(E9));
-        let (bh, bl) = (o.0.div_euclid(E9), o.0.rem_euclid(E9));
+        let (ah, al) = div_rem_euclid(self.0, E9);
+        let (bh, bl) = div_rem_euclid(o.0, E9);
         let x = ah.checked_mul(bl)?.checked_add(al.checked_mul(bh)?)?;
-        let (xh, xl) = (x.div_euclid(E9), x.rem_euclid(E9));
+        let (xh, xl) = div_rem_euclid(x, E9);
         let tail = div_round(xl * E9 + al * bl, E9 * E9, rounding);
         Some(Self(ah.checked_mul(bh)?.checked_add(xh)?.checked_add(tail)?))
     }
@@ -239,8 +257,7 @@ impl Amount {
         // n * 1e18 / d, in two steps of 1e9 to stay inside i128 for realistic values.
         let e9 = 1_000_000_000i128;
         let step1 = n.checked_mul(e9)?;
-        let q1 = step1.div_euclid(d);
-        let r1 = step1.rem_euclid(d);
+        let (q1, r1) = div_rem_euclid(step1, d);
         let q = q1.checked_mul(e9)?;
         let r = r1.checked_mul(e9)?;
         Some(Self(q.checked_add(div_round(r, d, rounding))?))
@@ -430,7 +447,23 @@ mod tests {
         out
     }
 
+    /// Any i128 and any divisor but zero, with values near 64 bits more likely (where
+    /// the fast path begins and ends).
+    fn division_operand() -> impl Strategy<Value = i128> {
+        prop_oneof![
+            any::<i128>(),
+            any::<i64>().prop_map(i128::from),
+            (any::<i64>(), -4i128..=4).prop_map(|(v, k)| i128::from(v).signum() * (1i128 << 63) + k),
+        ]
+    }
+
     proptest! {
+        #[test]
+        fn one_division_gives_the_euclidean_quotient_and_remainder(n in division_operand(), d in division_operand()) {
+            prop_assume!(d != 0 && !(n == i128::MIN && d == -1));
+            prop_assert_eq!(div_rem_euclid(n, d), (n.div_euclid(d), n.rem_euclid(d)));
+        }
+
         #[test]
         fn parse_then_format_gives_the_venue_value_back((text, scale) in decimal_text()) {
             let p = Price::parse(&text, scale).unwrap();
