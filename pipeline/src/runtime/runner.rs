@@ -5,7 +5,8 @@
 //! time, in nanoseconds, when it did work. After a pass with no work the thread's [`Idler`] decides
 //! whether to spin, yield or park. Before it parks, the thread raises its
 //! [`ThreadWaker`]'s flag and makes one more pass: a push to any of its links after that
-//! unparks it, so an event never waits out a park (see [`super::wake`]).
+//! unparks it, so an event never waits out a park (see [`super::wake`]). The unparks a
+//! thread's own pushes call for are issued at the end of its pass, after its work.
 //!
 //! A panic in any stage halts trading: the thread catches it, records which stage
 //! panicked and why in the shared [`Control`], raises the halt flag and asks every
@@ -24,7 +25,7 @@ use crossbeam_utils::CachePadded;
 use quanta::Clock;
 
 use super::cores::{CpuView, format_cpu_list, pin_current, set_housekeeping};
-use super::{Idler, Layout, LayoutError, Stage, ThreadSpec, ThreadWaker};
+use super::{Idler, Layout, LayoutError, Stage, ThreadSpec, ThreadWaker, wake};
 use crate::metrics::{MetricsHub, Recorder, SeriesKind};
 
 /// Builds a stage on the thread that will run it, so its memory is first touched there.
@@ -344,6 +345,10 @@ fn run_thread(
                 }
                 t = t2;
             }
+            if wake::wake_deferred() > 0 {
+                // The next stage's service time starts after the wakes.
+                t = clock.raw();
+            }
             passes += 1;
             if work > 0 {
                 busy += 1;
@@ -371,6 +376,7 @@ fn run_thread(
             at = i;
             slot.stage.stop();
         }
+        wake::wake_deferred();
     }));
     report.passes = passes;
     report.busy_passes = busy;
