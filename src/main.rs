@@ -320,8 +320,8 @@ enum BenchCommand {
     ///   arb bench e2e --instruments 10,100,1000 --json
     #[command(verbatim_doc_comment)]
     E2e {
-        /// A configuration file whose [layout] to use (default: two threads, md+book and
-        /// detect+risk+dispatch+state, parking when idle).
+        /// A configuration file whose [layout] to use (default: two threads, the chain
+        /// md+book+detect+risk+dispatch on one and state on the other, parking when idle).
         #[arg(long)]
         layout: Option<PathBuf>,
         /// A capture (as `arb record` writes) to play after the recorded frames.

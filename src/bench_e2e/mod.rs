@@ -108,6 +108,9 @@ pub struct E2eBench {
     pub first_leg: Stat,
     pub stages: Vec<Series>,
     pub hops: Vec<Series>,
+    /// Inside the dispatch stage, from the order sink: the first leg's wait for the
+    /// operation's journal write, and each leg's request build and its seal and write.
+    pub sink: Vec<Series>,
     pub floors: Floors,
     /// The same floors, each sample after the frames' interval of idling (the bare hop
     /// is the hot one).
@@ -303,6 +306,15 @@ pub fn run(args: &E2eArgs) -> Result<E2eBench> {
             _ => {}
         }
     }
+    let sink = written
+        .legs
+        .lock()
+        .ok()
+        .and_then(|l| {
+            l.as_ref().map(|l| l.series().map(|(n, h)| Series { name: n.to_owned(), stat: Stat::of(h) }))
+        })
+        .map(Vec::from)
+        .unwrap_or_default();
     let journal_bytes = std::fs::read_dir(&journal_dir)
         .map(|d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
         .unwrap_or(0);
@@ -360,6 +372,7 @@ pub fn run(args: &E2eArgs) -> Result<E2eBench> {
         first_leg,
         stages,
         hops,
+        sink,
         floors,
         floors_paced,
         samples,
@@ -463,6 +476,7 @@ impl E2eBench {
             "cross_thread_hops": self.cross_thread_hops,
             "stages": series(&self.stages),
             "hops": series(&self.hops),
+            "sink": series(&self.sink),
             "floors": floors_json(f),
             "floor_path_paced_p50_ns": self.floor_path_paced_p50(),
             "ratio_t2t_first_leg_to_paced_floor_p50": ratio(self.first_leg.p50_ns, self.floor_path_paced_p50()),
@@ -514,7 +528,7 @@ impl E2eBench {
         };
         row(&mut o, "tick_to_trade first leg", &self.first_leg);
         row(&mut o, "tick_to_trade last leg", &self.t2t);
-        for s in self.stages.iter().chain(&self.hops) {
+        for s in self.stages.iter().chain(&self.hops).chain(&self.sink) {
             row(&mut o, &s.name, &s.stat);
         }
         let f = &self.floors;

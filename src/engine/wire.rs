@@ -34,6 +34,7 @@ use adapters::venues::mexc::orders::spot::{
 };
 use adapters::venues::mexc::sign::{SPOT_API_KEY_HEADER, futures_signature};
 use anyhow::{Result, anyhow};
+use hdrhistogram::Histogram;
 use pipeline::dispatch::{OrderRequest, OrderSink, SinkError};
 use pipeline::journal::ClientPrefix;
 use pipeline::msg::{BalanceEvent, ClientOrderId, OrderEvent, OrderUpdate, StateInput, VenueOrderId};
@@ -68,6 +69,46 @@ pub struct Written {
     pub orders: [AtomicU64; VenueMarket::COUNT],
     pub bytes: [AtomicU64; VenueMarket::COUNT],
     pub failed: AtomicU64,
+    /// Where each order's time went, handed over when the sink stops.
+    pub legs: Mutex<Option<LegTimes>>,
+}
+
+/// Where the time of an operation's orders went inside dispatch, in nanoseconds: for
+/// the first leg, from the dispatch stage taking the operation (before its journal
+/// write) to the sink's call; for every leg, building and signing its request, and
+/// sealing and writing it. Recorded by the sink on the dispatch thread; read after it
+/// stops.
+#[derive(Debug)]
+pub struct LegTimes {
+    pub to_first_submit: Histogram<u64>,
+    pub build_first: Histogram<u64>,
+    pub write_first: Histogram<u64>,
+    pub build_later: Histogram<u64>,
+    pub write_later: Histogram<u64>,
+}
+
+impl LegTimes {
+    fn new() -> LegTimes {
+        let h = || Histogram::new_with_bounds(1, 1 << 40, 3).expect("constant bounds");
+        LegTimes {
+            to_first_submit: h(),
+            build_first: h(),
+            write_first: h(),
+            build_later: h(),
+            write_later: h(),
+        }
+    }
+
+    /// The series, named as the bench reports them.
+    pub fn series(&self) -> [(&'static str, &Histogram<u64>); 5] {
+        [
+            ("sink.first_leg.journal_to_submit", &self.to_first_submit),
+            ("sink.first_leg.build", &self.build_first),
+            ("sink.first_leg.seal_write", &self.write_first),
+            ("sink.later_legs.build", &self.build_later),
+            ("sink.later_legs.seal_write", &self.write_later),
+        ]
+    }
 }
 
 /// One TLS connection over loopback: the client end and the thread draining the server end.
@@ -199,6 +240,7 @@ pub struct WireSink {
     ws_msg: String,
     /// The venue clients' order templates: Gate.io, MEXC spot, MEXC futures.
     templates: [Templates; 3],
+    legs: Box<LegTimes>,
 }
 
 impl std::fmt::Debug for WireSink {
@@ -274,6 +316,7 @@ impl WireSink {
             templates,
             gate_ws,
             ws_msg: String::with_capacity(768),
+            legs: Box::new(LegTimes::new()),
         })
     }
 
@@ -375,12 +418,31 @@ impl WireSink {
 
 impl OrderSink for WireSink {
     fn submit(&mut self, req: &OrderRequest) -> Result<(), SinkError> {
+        let start = self.clock.raw();
+        let first = req.client.leg == 0 && req.client.attempt == 0;
+        if first {
+            let since = pipeline::clock::now_ns(&self.clock).saturating_sub(req.ts_ns);
+            self.legs.to_first_submit.saturating_record(since);
+        }
         self.build(req)?;
+        let built = self.clock.raw();
         let i = VenueMarket::new(req.venue, req.market).index();
         let Some(conn) = self.conns[i].as_mut() else {
             return Err(SinkError::NotSent(pipeline::msg::RejectReason::Disconnected));
         };
-        if conn.write(&self.wire).is_err() {
+        let wrote = conn.write(&self.wire);
+        let done = self.clock.raw();
+        let (build, write) =
+            (self.clock.delta_as_nanos(start, built), self.clock.delta_as_nanos(built, done));
+        let l = &mut self.legs;
+        let (b, w) = if first {
+            (&mut l.build_first, &mut l.write_first)
+        } else {
+            (&mut l.build_later, &mut l.write_later)
+        };
+        b.saturating_record(build);
+        w.saturating_record(write);
+        if wrote.is_err() {
             self.written.failed.fetch_add(1, Ordering::Relaxed);
             return Err(SinkError::Unknown);
         }
@@ -432,6 +494,9 @@ impl OrderSink for WireSink {
     }
 
     fn stop(&mut self) {
+        if let Ok(mut legs) = self.written.legs.lock() {
+            *legs = Some(std::mem::replace(&mut *self.legs, LegTimes::new()));
+        }
         for c in self.conns.iter_mut().flatten() {
             c.close();
         }
