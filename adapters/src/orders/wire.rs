@@ -151,7 +151,7 @@ pub(crate) fn push_contracts(out: &mut String, qty: Qty, qty_scale: u8, negative
     if qty.0 % unit == 0 {
         let _ = write!(out, "{}", qty.0 / unit);
     } else {
-        let _ = write!(out, "{}", qty.display(qty_scale));
+        qty.display(qty_scale).push_to(out);
     }
 }
 

@@ -298,6 +298,16 @@ impl Scaled {
     }
 }
 
+impl Scaled {
+    /// Appends the canonical text to `out` without going through `core::fmt` (an
+    /// order's price and quantity are written this way on the order path).
+    #[inline]
+    pub fn push_to(self, out: &mut String) {
+        let mut buf = [0u8; 48];
+        out.push_str(format_into(&mut buf, self.mantissa, self.scale));
+    }
+}
+
 impl fmt::Display for Scaled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut buf = [0u8; 48];
@@ -308,14 +318,58 @@ impl fmt::Display for Scaled {
 /// Formats `mantissa * 10^-scale` canonically into `buf`, returning the text. `buf` of
 /// 48 bytes holds any i128 at any scale up to 38.
 pub fn format_into(buf: &mut [u8; 48], mantissa: i128, scale: u8) -> &str {
-    let negative = mantissa < 0;
-    let mut m = mantissa.unsigned_abs();
+    let m = mantissa.unsigned_abs();
+    // Prices, quantities and most amounts fit in 64 bits, where a division by ten is a
+    // multiplication; in 128 bits it is a library call per digit (an order's price and
+    // quantity are a dozen digits).
+    let mut end = match u64::try_from(m) {
+        Ok(m) => write_digits(buf, m, scale),
+        Err(_) => write_digits(buf, m, scale),
+    };
+    if mantissa < 0 {
+        end -= 1;
+        buf[end] = b'-';
+    }
+    // Only ASCII digits, '.' and '-' were written.
+    std::str::from_utf8(&buf[end..]).unwrap_or("")
+}
+
+/// An unsigned integer whose decimal digits [`write_digits`] writes.
+trait Digits: Copy + PartialEq {
+    const ZERO: Self;
+    /// `(self / 10, self % 10)`.
+    fn split_digit(self) -> (Self, u8);
+}
+
+impl Digits for u64 {
+    const ZERO: Self = 0;
+    #[inline]
+    fn split_digit(self) -> (Self, u8) {
+        (self / 10, (self % 10) as u8)
+    }
+}
+
+impl Digits for u128 {
+    const ZERO: Self = 0;
+    #[inline]
+    fn split_digit(self) -> (Self, u8) {
+        (self / 10, (self % 10) as u8)
+    }
+}
+
+/// Writes `m * 10^-scale` canonically (no trailing zeros after the point) at the end of
+/// `buf`, returning where the text starts.
+fn write_digits<T: Digits>(buf: &mut [u8; 48], mut m: T, scale: u8) -> usize {
     let mut scale = scale.min(38) as usize;
-    while scale > 0 && m % 10 == 0 && m != 0 {
-        m /= 10;
+    while scale > 0 && m != T::ZERO {
+        let (q, d) = m.split_digit();
+        if d != 0 {
+            break;
+        }
+        m = q;
         scale -= 1;
     }
-    if m == 0 {
+    if m == T::ZERO {
         scale = 0;
     }
     // Digits right to left.
@@ -326,24 +380,22 @@ pub fn format_into(buf: &mut [u8; 48], mantissa: i128, scale: u8) -> &str {
             end -= 1;
             buf[end] = b'.';
         }
+        let (q, d) = m.split_digit();
         end -= 1;
-        buf[end] = b'0' + (m % 10) as u8;
-        m /= 10;
+        buf[end] = b'0' + d;
+        m = q;
         written += 1;
-        if m == 0 && written > scale {
+        if m == T::ZERO && written > scale {
             break;
         }
     }
-    if negative {
-        end -= 1;
-        buf[end] = b'-';
-    }
-    // Only ASCII digits, '.' and '-' were written.
-    std::str::from_utf8(&buf[end..]).unwrap_or("")
+    end
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::strategy::Strategy;
+
     use super::*;
 
     fn p(s: &str, scale: u8) -> Result<i128, DecimalError> {
@@ -488,6 +540,42 @@ mod tests {
                     .and_then(|v| i64::try_from(v).map_err(|_| DecimalError::Overflow));
                 proptest::prop_assert_eq!(scale_plain_floor(m, frac, scale), floor);
             }
+        }
+    }
+
+    /// `m * 10^-scale` written out from the integer's own digits.
+    fn plain_text(m: i128, scale: u8) -> String {
+        let scale = usize::from(scale.min(38));
+        let padded = format!("{:0>width$}", m.unsigned_abs(), width = scale + 1);
+        let (int, frac) = padded.split_at(padded.len() - scale);
+        let frac = frac.trim_end_matches('0');
+        let sign = if m < 0 { "-" } else { "" };
+        if frac.is_empty() { format!("{sign}{int}") } else { format!("{sign}{int}.{frac}") }
+    }
+
+    proptest::proptest! {
+        /// Both widths of the digit loop (64 bits and 128) give the integer's own digits,
+        /// the point in its place and no trailing zero.
+        #[test]
+        fn formatting_writes_the_digits_of_any_mantissa(
+            m in proptest::prop_oneof![
+                proptest::arbitrary::any::<i128>(),
+                proptest::arbitrary::any::<i64>().prop_map(i128::from),
+                (0u32..4).prop_map(|k| i128::from(u64::MAX) - 1 + i128::from(k)),
+            ],
+            scale in 0u8..=40,
+        ) {
+            let mut buf = [0u8; 48];
+            proptest::prop_assert_eq!(format_into(&mut buf, m, scale), plain_text(m, scale));
+        }
+    }
+
+    #[test]
+    fn pushing_the_text_appends_what_display_prints() {
+        for (m, scale) in [(0i128, 2u8), (-5, 1), (594000, 1), (333, 6), (i128::MIN, 18)] {
+            let mut out = String::from("x=");
+            Scaled::new(m, scale).push_to(&mut out);
+            assert_eq!(out, format!("x={}", Scaled::new(m, scale)));
         }
     }
 

@@ -2,7 +2,6 @@
 //! connections, each under its own `mio::Token` (`first_token + slot`).
 
 use std::collections::VecDeque;
-use std::io::Write as _;
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
@@ -306,12 +305,16 @@ pub fn serialize(
             }
         }
     }
-    let _ = write!(out, "{} {} HTTP/1.1\r\nHost: {authority}\r\n", req.method.as_str(), req.target);
+    // Piece by piece rather than through `core::fmt`: this is on the order path.
+    let mut put = |parts: &[&[u8]]| parts.iter().for_each(|p| out.extend_from_slice(p));
+    put(&[req.method.as_str().as_bytes(), b" ", req.target.as_bytes(), b" HTTP/1.1\r\nHost: "]);
+    put(&[authority.as_bytes(), b"\r\n"]);
     for (name, value) in headers {
-        let _ = write!(out, "{name}: {value}\r\n");
+        put(&[name.as_bytes(), b": ", value.as_bytes(), b"\r\n"]);
     }
     if !req.body.is_empty() || matches!(req.method, Method::Post | Method::Put | Method::Patch) {
-        let _ = write!(out, "Content-Length: {}\r\n", req.body.len());
+        let len = crate::auth::Decimal::new(req.body.len() as u64);
+        put(&[b"Content-Length: ", len.as_str().as_bytes(), b"\r\n"]);
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(req.body);

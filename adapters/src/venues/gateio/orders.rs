@@ -305,9 +305,9 @@ pub fn order_body(
             b.push_str(r#"{"text":"t-"#);
             push_client_id(b, prefix, req.client);
             b.push_str(&f.head);
-            let _ = write!(b, "{}", req.qty.display(inst.qty_scale));
+            req.qty.display(inst.qty_scale).push_to(b);
             b.push_str(r#"","price":""#);
-            let _ = write!(b, "{}", req.price.display(inst.price_scale));
+            req.price.display(inst.price_scale).push_to(b);
             b.push_str(&f.tail);
             "/spot/orders"
         }
@@ -315,7 +315,7 @@ pub fn order_body(
             b.push_str(&f.head);
             push_contracts(b, req.qty, inst.qty_scale, req.side == Side::Sell);
             b.push_str(r#","price":""#);
-            let _ = write!(b, "{}", req.price.display(inst.price_scale));
+            req.price.display(inst.price_scale).push_to(b);
             b.push_str(&f.tail);
             push_client_id(b, prefix, req.client);
             b.push_str("\"}");

@@ -179,7 +179,7 @@ pub fn order_body(
     b.clear();
     let f = templates.get(inst, req.side, req.tif);
     b.push_str(&f.head);
-    let _ = write!(b, "{}", req.price.display(inst.price_scale));
+    req.price.display(inst.price_scale).push_to(b);
     b.push_str(r#","vol":"#);
     push_contracts(b, req.qty, inst.qty_scale, false);
     b.push_str(&f.tail);

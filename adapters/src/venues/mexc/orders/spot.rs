@@ -139,9 +139,9 @@ pub fn order_params(
 ) {
     let f = templates.get(inst, req.side, req.tif);
     q.push_str(&f.head);
-    let _ = write!(q, "{}", req.qty.display(inst.qty_scale));
+    req.qty.display(inst.qty_scale).push_to(q);
     q.push_str("&price=");
-    let _ = write!(q, "{}", req.price.display(inst.price_scale));
+    req.price.display(inst.price_scale).push_to(q);
     q.push_str(&f.tail);
     push_client_id(q, prefix, req.client);
 }
