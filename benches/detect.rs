@@ -194,70 +194,118 @@ fn detect(c: &mut Criterion) {
     g.finish();
 }
 
-/// BTC/USDT on the four venue markets as `arb bench e2e` lists them.
-fn btc_markets() -> Instruments {
-    let specs = [
-        spec_lot(Venue::GateIo, Market::Spot, "BTC", "USDT", "0.1", "0.0001", "1"),
-        spec_lot(Venue::GateIo, Market::Futures, "BTC", "USDT", "0.1", "1", "0.0001"),
-        spec_lot(Venue::Mexc, Market::Spot, "BTC", "USDT", "0.01", "0.000001", "1"),
-        spec_lot(Venue::Mexc, Market::Futures, "BTC", "USDT", "0.1", "1", "0.0001"),
+/// One pair on the four venue markets, and the books the crossing case plays on it.
+struct Case {
+    name: &'static str,
+    markets: Instruments,
+    /// Mid, distance between two levels and the 1% move, in millionths of a USD.
+    mid: i64,
+    level_step: i64,
+    shift: i64,
+    /// Base units on each level.
+    level_base: Amount,
+}
+
+fn four_markets(base: &str, ticks: [&str; 4], lots: [&str; 4], contracts: [&str; 4]) -> Instruments {
+    let m = [
+        (Venue::GateIo, Market::Spot),
+        (Venue::GateIo, Market::Futures),
+        (Venue::Mexc, Market::Spot),
+        (Venue::Mexc, Market::Futures),
     ];
+    let specs: Vec<_> =
+        (0..4).map(|k| spec_lot(m[k].0, m[k].1, base, "USDT", ticks[k], lots[k], contracts[k])).collect();
     Instruments::from_specs(&specs).expect("a valid universe")
 }
 
-/// Five levels of 0.5 BTC a side, a dollar apart, around `mid_usd`.
-fn btc_top(inst: &Instrument, mid_usd: i64) -> BookTop {
-    let scale = 10i64.pow(u32::from(inst.price_scale));
-    let qty = inst.qty_for_base(Amount(Amount::ONE.0 / 2), Rounding::Floor).expect("0.5 BTC in lots");
-    top_with(inst, mid_usd * scale, scale, qty, 1)
+/// BTC/USDT as `arb bench e2e` lists it: five levels of 0.5 BTC a side, a dollar apart.
+/// A step of the sizing is 0.0001 BTC, 6 USD: the levels spread less than a step.
+fn btc() -> Case {
+    Case {
+        name: "btc_four_markets",
+        markets: four_markets(
+            "BTC",
+            ["0.1", "0.1", "0.01", "0.1"],
+            ["0.0001", "1", "0.000001", "1"],
+            ["1", "0.0001", "1", "0.0001"],
+        ),
+        mid: 60_000_000_000,
+        level_step: 1_000_000,
+        shift: 600_000_000,
+        level_base: Amount(Amount::ONE.0 / 2),
+    }
+}
+
+/// A 0.1 USD coin: five levels of 50,000 coins a side, 0.1% apart. A step is one coin,
+/// 0.1 USD, and the notional cap (1,000 USD) falls inside the first level.
+fn alt() -> Case {
+    Case {
+        name: "alt_wide_levels",
+        markets: four_markets("ALT", ["0.00001"; 4], ["1"; 4], ["1", "10", "1", "10"]),
+        mid: 100_000,
+        level_step: 100,
+        shift: 1_000,
+        level_base: Amount(Amount::ONE.0 * 50_000),
+    }
+}
+
+/// A synced top of `inst` with levels `c.level_step` apart around `mid` (millionths of
+/// a USD), `c.level_base` on each.
+fn case_top(c: &Case, inst: &Instrument, mid: i64) -> BookTop {
+    let units = |micro: i64| micro * 10i64.pow(u32::from(inst.price_scale)) / 1_000_000;
+    let qty = inst.qty_for_base(c.level_base, Rounding::Floor).expect("a level in lots");
+    top_with(inst, units(mid), units(c.level_step), qty, 1)
 }
 
 fn crossing(c: &mut Criterion) {
-    let t = Arc::new(btc_markets());
-    let cfg = DetectConfig { cooldown_ms: 0, ..DetectConfig::default() };
-    let (mut tx, input) = ring(UPDATES * 2);
-    let (_control, control_rx) = ring(16);
-    let (out_tx, mut out) = ring(UPDATES * 8);
-    let stats = Arc::new(DetectStats::default());
-    let mut det = Detector::new(&cfg, t.clone(), input, control_rx, out_tx, Clock::new(), stats.clone())
-        .expect("the detector builds");
-    for i in t.iter() {
-        tx.push(btc_top(i, 60_000)).expect("room");
-    }
-    while det.poll() > 0 {}
-    // As the bench's frames: each market in turn moved 1% (down for spot, up for the
-    // perpetuals) and back.
-    let mut updates = Vec::new();
-    for k in 0..UPDATES / 2 {
-        let i = t.get(pipeline::types::InstrumentId((k % t.len()) as u16));
-        let shift = if i.market == Market::Spot { -600 } else { 600 };
-        updates.push(btc_top(i, 60_000 + shift));
-        updates.push(btc_top(i, 60_000));
-    }
-    let mut run = |det: &mut Detector| {
-        for chunk in updates.chunks(POLL) {
-            for &u in chunk {
-                let _ = tx.push(u);
-            }
-            black_box(det.poll());
-            while out.pop().is_some() {}
-        }
-    };
-    let before = stats.snapshot();
-    run(&mut det);
-    let after = stats.snapshot();
-    let emitted: u64 = after.emitted.iter().sum::<u64>() - before.emitted.iter().sum::<u64>();
-    eprintln!(
-        "detect crossing: {:?} candidates, {:.2} evaluations and {:.2} opportunities per update",
-        det.candidate_counts(),
-        (after.evaluations - before.evaluations) as f64 / UPDATES as f64,
-        emitted as f64 / UPDATES as f64,
-    );
-    assert!(emitted as usize >= UPDATES / 2, "every crossing update emits");
     let mut g = c.benchmark_group("detect_crossing");
     g.throughput(Throughput::Elements(UPDATES as u64));
     g.sample_size(30);
-    g.bench_function("btc_four_markets", |b| b.iter(|| run(&mut det)));
+    for case in [btc(), alt()] {
+        let t = Arc::new(case.markets.clone());
+        let cfg = DetectConfig { cooldown_ms: 0, ..DetectConfig::default() };
+        let (mut tx, input) = ring(UPDATES * 2);
+        let (_control, control_rx) = ring(16);
+        let (out_tx, mut out) = ring(UPDATES * 8);
+        let stats = Arc::new(DetectStats::default());
+        let mut det = Detector::new(&cfg, t.clone(), input, control_rx, out_tx, Clock::new(), stats.clone())
+            .expect("the detector builds");
+        for i in t.iter() {
+            tx.push(case_top(&case, i, case.mid)).expect("room");
+        }
+        while det.poll() > 0 {}
+        // As the e2e bench's frames: each market in turn moved 1% (down for spot, up for
+        // the perpetuals) and back.
+        let mut updates = Vec::new();
+        for k in 0..UPDATES / 2 {
+            let i = t.get(pipeline::types::InstrumentId((k % t.len()) as u16));
+            let shift = if i.market == Market::Spot { -case.shift } else { case.shift };
+            updates.push(case_top(&case, i, case.mid + shift));
+            updates.push(case_top(&case, i, case.mid));
+        }
+        let mut run = |det: &mut Detector| {
+            for chunk in updates.chunks(POLL) {
+                for &u in chunk {
+                    let _ = tx.push(u);
+                }
+                black_box(det.poll());
+                while out.pop().is_some() {}
+            }
+        };
+        let before = stats.snapshot();
+        run(&mut det);
+        let after = stats.snapshot();
+        let emitted: u64 = after.emitted.iter().sum::<u64>() - before.emitted.iter().sum::<u64>();
+        eprintln!(
+            "detect crossing {}: {:?} candidates, {:.2} evaluations and {:.2} opportunities per update",
+            case.name,
+            det.candidate_counts(),
+            (after.evaluations - before.evaluations) as f64 / UPDATES as f64,
+            emitted as f64 / UPDATES as f64,
+        );
+        assert!(emitted as usize >= UPDATES / 2, "every crossing update emits");
+        g.bench_function(case.name, |b| b.iter(|| run(&mut det)));
+    }
     g.finish();
 }
 

@@ -311,9 +311,11 @@ pub fn run(args: &E2eArgs) -> Result<E2eBench> {
         .lock()
         .ok()
         .and_then(|l| {
-            l.as_ref().map(|l| l.series().map(|(n, h)| Series { name: n.to_owned(), stat: Stat::of(h) }))
+            l.as_ref().map(|l| {
+                let series = l.series().into_iter().filter(|(_, h)| !h.is_empty());
+                series.map(|(n, h)| Series { name: n.to_owned(), stat: Stat::of(h) }).collect::<Vec<_>>()
+            })
         })
-        .map(Vec::from)
         .unwrap_or_default();
     let journal_bytes = std::fs::read_dir(&journal_dir)
         .map(|d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())

@@ -247,22 +247,16 @@ impl Eval {
     }
 }
 
-/// Finds the largest `n` in `lo..=hi` with `eval(n)` paying, given that `at_lo`, the
-/// evaluation of `lo`, pays; returns it with its evaluation. `hi` is tried first: a
-/// real dislocation usually pays up to the notional cap, and then two evaluations
-/// size it instead of a search.
-fn largest_paying(
-    lo: i128,
-    at_lo: Eval,
-    hi: i128,
-    p: &Params,
-    eval: impl Fn(i128) -> Option<Eval>,
-) -> (i128, Eval) {
+/// The evaluation of the largest `n` in `lo..=hi` with `eval(n)` paying, given that
+/// `at_lo`, the evaluation of `lo`, pays. `hi` is tried first: a real dislocation
+/// usually pays up to the notional cap, and then two evaluations size it instead of a
+/// search.
+fn largest_paying(lo: i128, at_lo: Eval, hi: i128, p: &Params, eval: impl Fn(i128) -> Option<Eval>) -> Eval {
     if hi <= lo {
-        return (lo, at_lo);
+        return at_lo;
     }
     if let Some(e) = eval(hi).filter(|e| e.pays(p)) {
-        return (hi, e);
+        return e;
     }
     let (mut good, mut at_good, mut bad) = (lo, at_lo, hi);
     while bad - good > 1 {
@@ -272,18 +266,39 @@ fn largest_paying(
             None => bad = mid,
         }
     }
-    (good, at_good)
+    at_good
 }
 
-/// The most lattice steps a leg taking from `levels` can trade before its value alone
-/// passes `max`: a step is worth at least its quantity at the lowest price listed, and
-/// each level touched rounds the value by less than a unit. `None` when nothing bounds
-/// it (no level, or a step worth nothing).
+/// The most lattice steps a leg taking from `levels` (in the order the walk takes
+/// them) can trade before its value alone passes `max`; `None` when the levels never
+/// pass it (the depth bounds the size) or a step is worth nothing.
+///
+/// The walk's value is never below this count's: whole levels are worth at least their
+/// floor-rounded value, and in the level where `max` is passed each whole step taken is
+/// worth at least one step's floor-rounded value at that level's price. So no size past
+/// it stays within `max`, and at it the walk is worth `max` or a few units more (a buy
+/// rounds each level up).
 fn steps_within(inst: &Instrument, levels: &[Level], lattice: Amount, max: Amount) -> Option<i128> {
-    let low =
-        levels.iter().filter(|l| l.qty.is_positive() && l.price.is_positive()).map(|l| l.price).min()?;
-    let step = inst.notional(low, inst.qty_for_base(lattice, Rounding::Floor)?, Rounding::Floor)?;
-    (step.0 > 0).then(|| max.0.saturating_add(levels.len() as i128) / step.0)
+    let step_qty = inst.qty_for_base(lattice, Rounding::Floor)?;
+    if !step_qty.is_positive() {
+        return None;
+    }
+    let (mut qty_before, mut value_before) = (0i128, Amount::ZERO);
+    for l in levels.iter().filter(|l| l.qty.is_positive() && l.price.is_positive()) {
+        let value_after = value_before.checked_add(inst.notional(l.price, l.qty, Rounding::Floor)?)?;
+        if value_after > max {
+            // Steps that end before this level, then whole steps inside it.
+            let step = inst.notional(l.price, step_qty, Rounding::Floor)?;
+            if step.0 <= 0 {
+                return None;
+            }
+            let entered = div_round(qty_before, i128::from(step_qty.0), Rounding::Ceil);
+            return entered.checked_add((max.0 - value_before.0) / step.0);
+        }
+        qty_before += i128::from(l.qty.0);
+        value_before = value_after;
+    }
+    None
 }
 
 /// Builds the legs (limit prices on the tick, checked against every instrument rule).
@@ -370,7 +385,8 @@ pub fn size_pair(
         Some(_) => return Err(Refusal::Unprofitable),
         None => return Err(Refusal::NoDepth),
     };
-    // No size past either leg's notional cap pays: the search stops there.
+    // No size past either leg's notional cap pays: the search stops there (never below
+    // `lo`, which pays).
     let cap = [
         steps_within(buy.inst, buy.levels(Side::Buy), lattice, p.max_notional),
         steps_within(sell.inst, sell.levels(Side::Sell), lattice, p.max_notional),
@@ -378,7 +394,7 @@ pub fn size_pair(
     .into_iter()
     .flatten()
     .fold(hi, i128::min);
-    let (_, e) = largest_paying(lo, at_lo, cap.max(lo), p, eval);
+    let e = largest_paying(lo, at_lo, cap.max(lo), p, eval);
     finish([Some(buy), Some(sell), None], &e, p, 2)
 }
 
@@ -463,9 +479,10 @@ pub fn size_triangle(
         (None, _) => return Err(Refusal::NoDepth),
         _ => return Err(Refusal::Unprofitable),
     };
-    // The Y/Q leg trades the common Y: no size past its notional cap pays.
-    let cap = steps_within(c.inst, c.levels(c_side), lattice, p.max_notional).map_or(hi, |k| k.min(hi));
-    let (_, e) = largest_paying(lo, at_lo, cap.max(lo), p, eval);
+    // The Y/Q leg trades the common Y: no size past its notional cap pays (the search
+    // stops there, never below `lo`, which pays).
+    let cap = steps_within(c.inst, c.levels(c_side), lattice, p.max_notional).into_iter().fold(hi, i128::min);
+    let e = largest_paying(lo, at_lo, cap.max(lo), p, eval);
     let quotes = if forward { [Some(a), Some(b), Some(c)] } else { [Some(c), Some(b), Some(a)] };
     finish(quotes, &e, p, 3)
 }

@@ -633,7 +633,7 @@ proptest! {
             crossing_books(u.instruments.get(u.gate_btc), u.instruments.get(u.mexc_btc))
         },
         edge_bps in 1i64..40,
-        cap_usd in 50i64..20_000,
+        cap_usd in 20i64..2_000,
     ) {
         let u = testkit::universe();
         let (g, m) = (u.instruments.get(u.gate_btc), u.instruments.get(u.mexc_btc));

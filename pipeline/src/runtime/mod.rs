@@ -23,4 +23,4 @@ pub use runner::{
     Control, RunError, RunReport, Runner, Running, StageFactory, StagePanic, StartError, ThreadReport,
 };
 pub use stage::Stage;
-pub use wake::ThreadWaker;
+pub use wake::{ThreadWaker, wake_deferred};

@@ -25,7 +25,7 @@ use crossbeam_utils::CachePadded;
 use quanta::Clock;
 
 use super::cores::{CpuView, format_cpu_list, pin_current, set_housekeeping};
-use super::{Idler, Layout, LayoutError, Stage, ThreadSpec, ThreadWaker, wake};
+use super::{Idler, Layout, LayoutError, Stage, ThreadSpec, ThreadWaker, wake_deferred};
 use crate::metrics::{MetricsHub, Recorder, SeriesKind};
 
 /// Builds a stage on the thread that will run it, so its memory is first touched there.
@@ -345,7 +345,7 @@ fn run_thread(
                 }
                 t = t2;
             }
-            if wake::wake_deferred() > 0 {
+            if wake_deferred() > 0 {
                 // The next stage's service time starts after the wakes.
                 t = clock.raw();
             }
@@ -376,7 +376,7 @@ fn run_thread(
             at = i;
             slot.stage.stop();
         }
-        wake::wake_deferred();
+        wake_deferred();
     }));
     report.passes = passes;
     report.busy_passes = busy;
