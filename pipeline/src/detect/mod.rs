@@ -8,6 +8,9 @@
 //!   side).
 //! - **Output ring:** `Tx<Opportunity>` to the risk gate. Opportunities are perishable:
 //!   when the ring is full the opportunity is dropped and counted, detection never waits.
+//!   A poll returns as soon as an update has emitted one, so that the risk gate and
+//!   dispatch (the next stages on a compact layout's thread) act on it before the rest
+//!   of that update's candidates are sized; the next poll resumes them.
 //! - **State owned:** the latest top of every instrument's book (a `Vec` indexed by
 //!   instrument id), which instruments are enabled, every candidate (a direction of a
 //!   spot-spot pair, a basis pair or a triangle) found instrument by instrument through
@@ -104,6 +107,16 @@ struct Core {
     next_id: u64,
     clock: Clock,
     stats: Arc<DetectStats>,
+    /// The candidates of an update not evaluated yet, because an earlier one emitted.
+    pending: Option<Pending>,
+}
+
+/// Where to resume an update's candidates.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    inst: usize,
+    next: usize,
+    trigger_ns: u64,
 }
 
 /// Book updates taken per poll.
@@ -148,6 +161,7 @@ impl Detector {
             clock,
             stats,
             instruments,
+            pending: None,
         };
         for id in (0..n).map(|i| InstrumentId(i as u16)) {
             core.add(id);
@@ -178,6 +192,9 @@ impl Detector {
 }
 
 impl Stage for Detector {
+    /// Takes book updates until one emits an opportunity, then returns, so that the
+    /// risk gate and dispatch (next on a compact layout's thread) act on it before the
+    /// rest of that update's candidates are evaluated; the next poll resumes them.
     fn poll(&mut self) -> usize {
         let core = &mut self.core;
         if self.input.take_overflow() {
@@ -187,7 +204,19 @@ impl Stage for Detector {
         }
         let output = &mut self.output;
         let mut work = self.control.drain(BATCH, |c| core.on_control(c, output));
-        work += self.input.drain(BATCH, |top| core.on_top(&top, output));
+        if let Some(p) = core.pending.take() {
+            work += 1;
+            if core.evaluate_from(p, output) {
+                return work;
+            }
+        }
+        for _ in 0..BATCH {
+            let Some(top) = self.input.pop() else { break };
+            work += 1;
+            if core.on_top(&top, output) {
+                break;
+            }
+        }
         work
     }
 }
@@ -248,27 +277,41 @@ impl Core {
         }
     }
 
-    fn on_top(&mut self, top: &BookTop, out: &mut Tx<Opportunity>) {
+    /// Takes one book update and evaluates its instrument's candidates; true when one
+    /// emitted an opportunity (the rest wait in `pending`).
+    fn on_top(&mut self, top: &BookTop, out: &mut Tx<Opportunity>) -> bool {
         let i = top.inst.index();
         let Some(slot) = self.books.get_mut(i) else {
             self.stats.unknown_instrument.inc();
-            return;
+            return false;
         };
         self.stats.book_updates.inc();
         if !top.synced || top.n_bids as usize > top.bids.len() || top.n_asks as usize > top.asks.len() {
             slot.valid = false;
             self.stats.unsynced_updates.inc();
-            return;
+            return false;
         }
         slot.top = *top;
         slot.valid = true;
         if !self.enabled[i] {
-            return;
+            return false;
         }
-        for k in 0..self.by_inst[i].len() {
-            let ci = self.by_inst[i][k] as usize;
-            self.evaluate(ci, top.recv_ns, out);
+        self.evaluate_from(Pending { inst: i, next: 0, trigger_ns: top.recv_ns }, out)
+    }
+
+    /// Evaluates the candidates of instrument `p.inst` from `p.next` on, stopping after
+    /// the first that emits; true when one did.
+    fn evaluate_from(&mut self, p: Pending, out: &mut Tx<Opportunity>) -> bool {
+        for k in p.next..self.by_inst[p.inst].len() {
+            let ci = self.by_inst[p.inst][k] as usize;
+            if self.evaluate(ci, p.trigger_ns, out) {
+                if k + 1 < self.by_inst[p.inst].len() {
+                    self.pending = Some(Pending { next: k + 1, ..p });
+                }
+                return true;
+            }
         }
+        false
     }
 
     /// The book of `id` if it may be used for an event received at `trigger_ns`.
@@ -283,7 +326,8 @@ impl Core {
         Ok(slot)
     }
 
-    fn evaluate(&mut self, ci: usize, trigger_ns: u64, out: &mut Tx<Opportunity>) {
+    /// Evaluates candidate `ci`; true when it emitted an opportunity.
+    fn evaluate(&mut self, ci: usize, trigger_ns: u64, out: &mut Tx<Opportunity>) -> bool {
         let c = self.cands[ci];
         let mut oldest = trigger_ns;
         for id in &c.insts[..c.n_insts as usize] {
@@ -294,7 +338,7 @@ impl Core {
                         self.stats.refused_stale.inc();
                     }
                     self.cands[ci].present = false;
-                    return;
+                    return false;
                 }
             }
         }
@@ -320,7 +364,7 @@ impl Core {
                     Refusal::Overflow => self.stats.refused_overflow.inc(),
                 }
                 self.cands[ci].present = false;
-                return;
+                return false;
             }
         };
         self.stats.found[c.kind.index()].inc();
@@ -332,7 +376,7 @@ impl Core {
             } else {
                 self.stats.suppressed_cooldown.inc();
             }
-            return;
+            return false;
         }
         let opp = Opportunity {
             id: self.next_id,
@@ -349,12 +393,13 @@ impl Core {
         };
         if out.push(opp).is_err() {
             self.stats.dropped_full.inc();
-            return;
+            return false;
         }
         self.next_id += 1;
         self.stats.emitted[c.kind.index()].inc();
         let c = &mut self.cands[ci];
         c.last_emit_ns = trigger_ns;
         c.ever_emitted = true;
+        true
     }
 }

@@ -335,6 +335,39 @@ fn triangles_are_found_in_both_directions() {
 }
 
 #[test]
+fn an_update_hands_its_first_opportunity_on_before_sizing_the_others() {
+    let mut rig = Rig::new(DetectConfig {
+        triangular: false,
+        limit_slippage_bps: Bps::new(0),
+        cooldown_ms: 0,
+        ..DetectConfig::default()
+    });
+    let u = &rig.u;
+    let (g, m, gp, mp) = (
+        rig.inst(u.gate_btc).clone(),
+        rig.inst(u.mexc_btc).clone(),
+        rig.inst(u.gate_btc_perp).clone(),
+        rig.inst(u.mexc_btc_perp).clone(),
+    );
+    let quiet = rig.feed(&[
+        top(&m, MS, &[("50600", "1")], &[("50610", "1")]),
+        top(&gp, MS, &[("50600", "1000")], &[("50610", "1000")]),
+        top(&mp, MS, &[("50600", "1000")], &[("50610", "1000")]),
+    ]);
+    assert!(quiet.is_empty(), "{quiet:?}");
+    // Gate.io's spot offered 1.2% below the others: a spot-spot and two basis
+    // candidates pay on this one update.
+    rig.books.push(top(&g, MS, &[("49990", "1")], &[("50000", "1")])).unwrap();
+    assert!(rig.det.poll() > 0);
+    let first = testkit::drain(&mut rig.out);
+    assert_eq!(first.len(), 1, "the first opportunity leaves before the others are sized");
+    let rest = rig.feed(&[]);
+    assert_eq!(rest.len(), 2, "the next polls take up the update's other candidates: {rest:?}");
+    assert!(rest.iter().all(|o| o.trigger_ns == first[0].trigger_ns && o.id > first[0].id));
+    assert!(rig.feed(&[]).is_empty(), "each candidate once");
+}
+
+#[test]
 fn stale_and_unsynced_books_are_never_used() {
     let mut rig = Rig::new(only(&[OppKind::SpotSpot]));
     let (g, m) = (rig.inst(rig.u.gate_btc).clone(), rig.inst(rig.u.mexc_btc).clone());
@@ -448,7 +481,7 @@ fn unknown_instruments_and_a_full_output_ring_are_counted() {
     books.push(top(m, MS, &[("50600", "0.3")], &[("50610", "0.3")])).unwrap();
     books.push(top(e, MS, &[("2499", "5")], &[("2500", "5")])).unwrap();
     books.push(top(me, MS, &[("2600", "5")], &[("2601", "5")])).unwrap();
-    det.poll();
+    while det.poll() > 0 {}
     let s = det.stats().snapshot();
     assert_eq!(det.stats().unknown_instrument.get(), 1);
     assert_eq!(s.emitted[0], 1);
