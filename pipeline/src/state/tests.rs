@@ -220,6 +220,14 @@ impl Rig {
         OrderUpdate::Done { filled: qty(&self.inst(inst), q) }
     }
 
+    /// One fill of the order's whole quantity `q` at `price`, then its end.
+    fn fill_whole(&mut self, op: u64, leg: u8, attempt: u8, inst: InstrumentId, price: &str, q: &str) {
+        let f = self.fill(inst, price, q, q);
+        self.order(op, leg, attempt, f);
+        let d = self.done(inst, q);
+        self.order(op, leg, attempt, d);
+    }
+
     fn recovery_orders(&self) -> Vec<(ClientOrderId, Leg)> {
         self.sent
             .iter()
@@ -318,10 +326,7 @@ fn a_rejected_leg_is_unwound_when_the_hedge_is_beyond_the_slippage_bound() {
     r.books("49990", "50000");
     let g = r.u.gate_btc;
     r.start(2);
-    let f = r.fill(g, "50000", "0.01", "0.01");
-    r.order(2, 0, 0, f);
-    let d = r.done(g, "0.01");
-    r.order(2, 0, 0, d);
+    r.fill_whole(2, 0, 0, g, "50000", "0.01");
     r.order(2, 1, 0, OrderUpdate::Rejected(RejectReason::InsufficientBalance));
     r.run();
     let gi = r.inst(g);
@@ -335,10 +340,7 @@ fn a_rejected_leg_is_unwound_when_the_hedge_is_beyond_the_slippage_bound() {
     );
     assert_eq!(r.s.phase(2), Some(OpPhase::Recovering));
     r.order(2, 0, 1, OrderUpdate::Sent);
-    let f = r.fill(g, "49990", "0.01", "0.01");
-    r.order(2, 0, 1, f);
-    let d = r.done(g, "0.01");
-    r.order(2, 0, 1, d);
+    r.fill_whole(2, 0, 1, g, "49990", "0.01");
     r.run();
     assert_eq!(r.s.phase(2), Some(OpPhase::Failed));
     assert_eq!(r.s.position(g), Qty::ZERO);
@@ -361,14 +363,8 @@ fn a_partial_fill_is_hedged_when_completing_is_cheaper() {
     r.books("49900", "50480");
     let (g, m) = (r.u.gate_btc, r.u.mexc_btc);
     r.start(3);
-    let f = r.fill(g, "50000", "0.01", "0.01");
-    r.order(3, 0, 0, f);
-    let d = r.done(g, "0.01");
-    r.order(3, 0, 0, d);
-    let f = r.fill(m, "50500", "0.004", "0.004");
-    r.order(3, 1, 0, f);
-    let d = r.done(m, "0.004");
-    r.order(3, 1, 0, d);
+    r.fill_whole(3, 0, 0, g, "50000", "0.01");
+    r.fill_whole(3, 1, 0, m, "50500", "0.004");
     r.run();
     let mi = r.inst(m);
     // Sell the missing 0.006 on MEXC with a limit 20 bps under the planned 50500.
@@ -379,10 +375,7 @@ fn a_partial_fill_is_hedged_when_completing_is_cheaper() {
             Leg { inst: m, side: Side::Sell, price: px(&mi, "50399"), qty: qty(&mi, "0.006") }
         )]
     );
-    let f = r.fill(m, "50480", "0.006", "0.006");
-    r.order(3, 1, 1, f);
-    let d = r.done(m, "0.006");
-    r.order(3, 1, 1, d);
+    r.fill_whole(3, 1, 1, m, "50480", "0.006");
     r.run();
     assert_eq!(r.s.phase(3), Some(OpPhase::Completed));
     assert_eq!(r.s.position(m), Qty(-qty(&mi, "0.01").0));
@@ -404,10 +397,7 @@ fn recovery_picks_the_plan_that_leaves_the_operation_more() {
     r.books.push(top(&m, now, &[("50420", "1")], &[("50430", "1")])).unwrap();
     r.run();
     r.start(11);
-    let f = r.fill(g.id, "50000", "0.01", "0.01");
-    r.order(11, 0, 0, f);
-    let d = r.done(g.id, "0.01");
-    r.order(11, 0, 0, d);
+    r.fill_whole(11, 0, 0, g.id, "50000", "0.01");
     r.order(11, 1, 0, OrderUpdate::Rejected(RejectReason::Other));
     r.run();
     let rec = r.recovery_orders();
@@ -418,10 +408,7 @@ fn recovery_picks_the_plan_that_leaves_the_operation_more() {
     let mut r = Rig::new();
     r.books("49990", "50420");
     r.start(12);
-    let f = r.fill(g.id, "50000", "0.01", "0.01");
-    r.order(12, 0, 0, f);
-    let d = r.done(g.id, "0.01");
-    r.order(12, 0, 0, d);
+    r.fill_whole(12, 0, 0, g.id, "50000", "0.01");
     r.order(12, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
     r.run();
     let rec = r.recovery_orders();
@@ -432,10 +419,7 @@ fn recovery_picks_the_plan_that_leaves_the_operation_more() {
     let mut r = Rig::new();
     r.books("49990", "50420");
     r.start(13);
-    let f = r.fill(g.id, "50000", "0.01", "0.01");
-    r.order(13, 0, 0, f);
-    let d = r.done(g.id, "0.01");
-    r.order(13, 0, 0, d);
+    r.fill_whole(13, 0, 0, g.id, "50000", "0.01");
     r.order(13, 1, 0, OrderUpdate::Rejected(RejectReason::InsufficientBalance));
     r.run();
     let rec = r.recovery_orders();
@@ -448,10 +432,7 @@ fn a_leg_that_times_out_is_queried_then_unwound_after_the_deadline() {
     r.books("49990", "50500");
     let g = r.u.gate_btc;
     r.start(4);
-    let f = r.fill(g, "50000", "0.01", "0.01");
-    r.order(4, 0, 0, f);
-    let d = r.done(g, "0.01");
-    r.order(4, 0, 0, d);
+    r.fill_whole(4, 0, 0, g, "50000", "0.01");
     r.run();
     assert!(r.recovery_orders().is_empty(), "the other leg's outcome is not known yet");
     // No answer for the MEXC leg within the ack timeout: unknown, queried, never resent.
@@ -484,10 +465,7 @@ fn past_the_deadline_an_unwind_waits_a_bounded_time_for_a_fresh_book() {
     r.books("49990", "50500");
     let g = r.u.gate_btc;
     r.start(8);
-    let f = r.fill(g, "50000", "0.01", "0.01");
-    r.order(8, 0, 0, f);
-    let d = r.done(g, "0.01");
-    r.order(8, 0, 0, d);
+    r.fill_whole(8, 0, 0, g, "50000", "0.01");
     r.order(8, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
     r.advance(5_000);
     assert!(r.recovery_orders().is_empty(), "nothing to price an unwind with");
@@ -504,10 +482,7 @@ fn past_the_deadline_an_unwind_waits_a_bounded_time_for_a_fresh_book() {
     let mut r = Rig::new();
     r.books("49990", "50500");
     r.start(9);
-    let f = r.fill(g, "50000", "0.01", "0.01");
-    r.order(9, 0, 0, f);
-    let d = r.done(g, "0.01");
-    r.order(9, 0, 0, d);
+    r.fill_whole(9, 0, 0, g, "50000", "0.01");
     r.order(9, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
     r.advance(20_000);
     assert_eq!(r.s.phase(9), Some(OpPhase::Recovering));
@@ -528,10 +503,7 @@ fn past_the_deadline_feeds_that_keep_coming_back_keep_the_unwind_going() {
     r.books("49990", "50500");
     let g = r.u.gate_btc;
     r.start(11);
-    let f = r.fill(g, "50000", "0.01", "0.01");
-    r.order(11, 0, 0, f);
-    let d = r.done(g, "0.01");
-    r.order(11, 0, 0, d);
+    r.fill_whole(11, 0, 0, g, "50000", "0.01");
     r.order(11, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
     // No book until 20 s after the deadline, then one: the unwind goes out, is refused in
     // passing, and the books go quiet again.
@@ -552,10 +524,7 @@ fn past_the_deadline_feeds_that_keep_coming_back_keep_the_unwind_going() {
     r.advance(100);
     let rec = r.recovery_orders();
     assert_eq!(rec.len(), 2, "{rec:?}");
-    let f = r.fill(g, "49990", "0.01", "0.01");
-    r.order(11, 0, 2, f);
-    let d = r.done(g, "0.01");
-    r.order(11, 0, 2, d);
+    r.fill_whole(11, 0, 2, g, "49990", "0.01");
     r.run();
     assert_eq!(r.s.phase(11), Some(OpPhase::Failed), "unwound, not handed to an operator");
     assert_eq!(r.s.position(g), Qty::ZERO);
@@ -599,10 +568,7 @@ fn an_unknown_outcome_is_reconciled_by_query_never_resent() {
     r.books("49990", "50500");
     let (g, m) = (r.u.gate_btc, r.u.mexc_btc);
     r.start(5);
-    let f = r.fill(g, "50000", "0.01", "0.01");
-    r.order(5, 0, 0, f);
-    let d = r.done(g, "0.01");
-    r.order(5, 0, 0, d);
+    r.fill_whole(5, 0, 0, g, "50000", "0.01");
     r.order(5, 1, 0, OrderUpdate::Unknown);
     r.run();
     assert_eq!(r.sent, vec![Command::Query { client: cid(5, 1, 0), inst: m }]);
@@ -639,10 +605,7 @@ fn the_kill_switch_cancels_everything_and_stops_recovery() {
     assert!(r.updates.contains(&RiskUpdate::Halt));
     assert!(r.s.stats().snapshot().killed);
     // A naked leg under the kill switch waits for an operator instead of trading.
-    let f = r.fill(g, "50000", "0.01", "0.01");
-    r.order(6, 0, 0, f);
-    let d = r.done(g, "0.01");
-    r.order(6, 0, 0, d);
+    r.fill_whole(6, 0, 0, g, "50000", "0.01");
     r.order(6, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
     r.run();
     assert!(r.recovery_orders().is_empty());
@@ -740,10 +703,7 @@ fn exhausted_recovery_halts_the_instruments_until_an_operator_acts() {
     r.books("49990", "50000");
     let g = r.u.gate_btc;
     r.start(7);
-    let f = r.fill(g, "50000", "0.01", "0.01");
-    r.order(7, 0, 0, f);
-    let d = r.done(g, "0.01");
-    r.order(7, 0, 0, d);
+    r.fill_whole(7, 0, 0, g, "50000", "0.01");
     r.order(7, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
     r.run();
     // Three rounds of unwinds that fill nothing.
@@ -765,10 +725,7 @@ fn exhausted_recovery_halts_the_instruments_until_an_operator_acts() {
     let rec = r.recovery_orders();
     assert_eq!(rec.len(), 4);
     assert_eq!(rec[3].0, cid(7, 0, 4), "attempt numbers never repeat");
-    let f = r.fill(g, "49990", "0.01", "0.01");
-    r.order(7, 0, 4, f);
-    let d = r.done(g, "0.01");
-    r.order(7, 0, 4, d);
+    r.fill_whole(7, 0, 4, g, "49990", "0.01");
     r.run();
     assert_eq!(r.s.phase(7), Some(OpPhase::Failed));
     assert_eq!(r.s.position(g), Qty::ZERO);
@@ -780,10 +737,7 @@ fn gate_filled_mexc_missed(r: &mut Rig, op: u64) -> InstrumentId {
     r.books("49990", "50000");
     let g = r.u.gate_btc;
     r.start(op);
-    let f = r.fill(g, "50000", "0.01", "0.01");
-    r.order(op, 0, 0, f);
-    let d = r.done(g, "0.01");
-    r.order(op, 0, 0, d);
+    r.fill_whole(op, 0, 0, g, "50000", "0.01");
     r.order(op, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
     r.run();
     g
@@ -807,10 +761,7 @@ fn rounds_that_close_part_of_the_gap_do_not_use_up_recovery() {
         );
         let left = if attempt == 1 { "0.01".to_owned() } else { format!("0.00{}", 10 - 2 * (attempt - 1)) };
         assert_eq!(leg.qty, qty(&gi, &left), "round {attempt} sells what is left");
-        let f = r.fill(g, "49990", "0.002", "0.002");
-        r.order(12, 0, attempt, f);
-        let d = r.done(g, "0.002");
-        r.order(12, 0, attempt, d);
+        r.fill_whole(12, 0, attempt, g, "49990", "0.002");
         r.run();
     }
     assert_eq!(r.recovery_orders().len(), 5);
@@ -840,10 +791,7 @@ fn a_recovery_under_rejects_and_partial_fills_is_not_cut_short_by_its_order_slot
             r.advance(250);
             r.books("49990", "50000");
         } else {
-            let f = r.fill(g, "49990", "0.0005", "0.0005");
-            r.order(17, 0, attempt, f);
-            let d = r.done(g, "0.0005");
-            r.order(17, 0, attempt, d);
+            r.fill_whole(17, 0, attempt, g, "49990", "0.0005");
             r.run();
         }
         assert_ne!(r.s.phase(17), Some(OpPhase::AwaitingOperator), "order {attempt}");
@@ -887,10 +835,7 @@ fn fee_of_in_the_base_asset(r: &mut Rig, op: u64, fee: &str) {
     r.order(op, 0, 0, fill);
     let d = r.done(g, "0.01");
     r.order(op, 0, 0, d);
-    let f = r.fill(m, "50500", "0.01", "0.01");
-    r.order(op, 1, 0, f);
-    let d = r.done(m, "0.01");
-    r.order(op, 1, 0, d);
+    r.fill_whole(op, 1, 0, m, "50500", "0.01");
     r.run();
     assert_eq!(r.s.phase(op), Some(OpPhase::Completed));
     r.advance(1_000);
@@ -964,10 +909,7 @@ fn naked_after_a_rate_limit(r: &mut Rig, op: u64) {
     r.books("49990", "50000");
     let g = r.u.gate_btc;
     r.start(op);
-    let f = r.fill(g, "50000", "0.01", "0.01");
-    r.order(op, 0, 0, f);
-    let d = r.done(g, "0.01");
-    r.order(op, 0, 0, d);
+    r.fill_whole(op, 0, 0, g, "50000", "0.01");
     r.order(op, 1, 0, OrderUpdate::Rejected(RejectReason::RateLimited));
     r.run();
 }
@@ -1001,10 +943,7 @@ fn rounds_refused_by_the_rate_limiter_back_off_and_do_not_use_up_recovery() {
     r.advance(10);
     let (client, _) = *r.recovery_orders().last().unwrap();
     assert_eq!(client.attempt, 5);
-    let f = r.fill(g, "49990", "0.01", "0.01");
-    r.order(9, 0, 5, f);
-    let d = r.done(g, "0.01");
-    r.order(9, 0, 5, d);
+    r.fill_whole(9, 0, 5, g, "49990", "0.01");
     r.run();
     assert_eq!(r.s.phase(9), Some(OpPhase::Failed));
     assert_eq!(r.s.position(g), Qty::ZERO);
@@ -1037,10 +976,7 @@ fn with_recovery_off_a_naked_leg_waits_for_an_operator_at_once() {
     r.books("49990", "50000");
     let g = r.u.gate_btc;
     r.start(11);
-    let f = r.fill(g, "50000", "0.01", "0.01");
-    r.order(11, 0, 0, f);
-    let d = r.done(g, "0.01");
-    r.order(11, 0, 0, d);
+    r.fill_whole(11, 0, 0, g, "50000", "0.01");
     r.order(11, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
     r.run();
     assert!(r.recovery_orders().is_empty());
@@ -1313,10 +1249,7 @@ fn an_operation_restored_past_its_deadline_waits_for_fresh_books_from_the_restar
         r.books("49990", "50500");
         g = r.u.gate_btc;
         r.start(3);
-        let f = r.fill(g, "50000", "0.01", "0.01");
-        r.order(3, 0, 0, f);
-        let d = r.done(g, "0.01");
-        r.order(3, 0, 0, d);
+        r.fill_whole(3, 0, 0, g, "50000", "0.01");
         r.order(3, 1, 0, OrderUpdate::Done { filled: Qty::ZERO });
         r.s.stop();
         r.keep = true;
@@ -1581,10 +1514,7 @@ fn recovery_never_exceeds_the_operations_own_quantities() {
     // The Gate leg is credited 0.05 BTC, five times its own 0.01 (fills that were not
     // its own), and the MEXC leg filled nothing: completing would sell 0.05 on MEXC,
     // unwinding 0.05 on Gate.
-    let f = r.fill(g, "50000", "0.05", "0.05");
-    r.order(4, 0, 0, f);
-    let d = r.done(g, "0.05");
-    r.order(4, 0, 0, d);
+    r.fill_whole(4, 0, 0, g, "50000", "0.05");
     let d = r.done(m, "0");
     r.order(4, 1, 0, d);
     r.run();
@@ -1624,14 +1554,8 @@ fn a_recovery_order_beyond_the_notional_limit_is_refused_for_an_operator() {
     r.books("49900", "50480");
     let (g, m) = (r.u.gate_btc, r.u.mexc_btc);
     r.start(3);
-    let f = r.fill(g, "50000", "0.01", "0.01");
-    r.order(3, 0, 0, f);
-    let d = r.done(g, "0.01");
-    r.order(3, 0, 0, d);
-    let f = r.fill(m, "50500", "0.004", "0.004");
-    r.order(3, 1, 0, f);
-    let d = r.done(m, "0.004");
-    r.order(3, 1, 0, d);
+    r.fill_whole(3, 0, 0, g, "50000", "0.01");
+    r.fill_whole(3, 1, 0, m, "50500", "0.004");
     r.run();
     assert!(r.recovery_orders().is_empty(), "nothing beyond the limit goes out: {:?}", r.recovery_orders());
     assert_eq!(r.s.phase(3), Some(OpPhase::AwaitingOperator));
@@ -1651,14 +1575,8 @@ fn a_recovery_order_beyond_the_notional_limit_is_refused_for_an_operator() {
     r.s.planner.max_notional = Amount::from_int(1_000);
     r.books("49900", "50480");
     r.start(3);
-    let f = r.fill(g, "50000", "0.01", "0.01");
-    r.order(3, 0, 0, f);
-    let d = r.done(g, "0.01");
-    r.order(3, 0, 0, d);
-    let f = r.fill(m, "50500", "0.004", "0.004");
-    r.order(3, 1, 0, f);
-    let d = r.done(m, "0.004");
-    r.order(3, 1, 0, d);
+    r.fill_whole(3, 0, 0, g, "50000", "0.01");
+    r.fill_whole(3, 1, 0, m, "50500", "0.004");
     r.run();
     assert_eq!(r.recovery_orders().len(), 1);
 }
