@@ -94,6 +94,21 @@ fn bench_e2e_json_reports_signed_orders_drained_and_consistent_figures() {
     for q in ["p50", "p99", "max"] {
         assert!(u(&format!("t2t_first_leg_{q}_ns")) <= u(&format!("t2t_{q}_ns")), "{q}: {j}");
     }
+    // The targets' verdicts follow from this run's own figures.
+    let target = |k: &str| {
+        let t = &j["targets"][k];
+        (t["value"].as_f64().unwrap(), t["limit"].as_f64().unwrap(), t["met"].as_bool().unwrap())
+    };
+    let ratio = |a: u64, b: u64| (a as f64 / b as f64 * 100.0).round() / 100.0;
+    let (p50, p99) = (u("t2t_first_leg_p50_ns"), u("t2t_first_leg_p99_ns"));
+    for (k, value, limit) in [
+        ("first_leg_p50_ns", p50 as f64, 5_000.0),
+        ("first_leg_p50_to_floor", ratio(p50, u("floor_path_p50_ns")), 1.3),
+        ("first_leg_p99_ns", p99 as f64, 20_000.0),
+        ("first_leg_p99_to_p50", ratio(p99, p50), 2.0),
+    ] {
+        assert_eq!(target(k), (value, limit, value <= limit), "{k}: {j}");
+    }
     // Every operation sent at least two legs.
     assert!(u("orders") >= 2 * u("executed"), "{j}");
     // The compact layout: the whole chain on one thread, no hop on the path.

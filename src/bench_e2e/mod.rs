@@ -436,7 +436,38 @@ fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { (a as f64 / b as f64 * 100.0).round() / 100.0 }
 }
 
+/// The engine's tick-to-trade targets, for the first leg: p50 under 5 us and within 1.3x
+/// of the path's floor from the same run, and p99 under 20 us, on a core the trading
+/// thread has to itself; and p99 within 2x of p50 on the production layout, one stage per
+/// isolated core.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Target {
+    pub name: &'static str,
+    pub value: f64,
+    pub limit: f64,
+    /// Shown after the value and the limit: "ns" or "x".
+    pub unit: &'static str,
+}
+
+impl Target {
+    pub fn met(&self) -> bool {
+        self.value <= self.limit
+    }
+}
+
 impl E2eBench {
+    /// The targets, each with this run's value.
+    pub fn targets(&self) -> [Target; 4] {
+        let (p50, p99) = (self.first_leg.p50_ns, self.first_leg.p99_ns);
+        let t = |name, value, limit, unit| Target { name, value, limit, unit };
+        [
+            t("first_leg_p50_ns", p50 as f64, 5_000.0, "ns"),
+            t("first_leg_p50_to_floor", ratio(p50, self.floor_path_p50()), 1.3, "x"),
+            t("first_leg_p99_ns", p99 as f64, 20_000.0, "ns"),
+            t("first_leg_p99_to_p50", ratio(p99, p50), 2.0, "x"),
+        ]
+    }
+
     pub fn floor_path_p50(&self) -> u64 {
         self.floors.path_p50(self.cross_thread_hops)
     }
@@ -483,6 +514,7 @@ impl E2eBench {
             "floor_path_paced_p50_ns": self.floor_path_paced_p50(),
             "ratio_t2t_first_leg_to_paced_floor_p50": ratio(self.first_leg.p50_ns, self.floor_path_paced_p50()),
             "floors_paced": floors_json(&self.floors_paced),
+            "targets": self.targets().iter().map(|t| (t.name.to_owned(), json!({"value": t.value, "limit": t.limit, "met": t.met()}))).collect::<serde_json::Map<_, _>>(),
             "threads": self.threads.iter().map(|(n, passes, parks, wakes)| (n.clone(), json!({"passes": passes, "parks": parks, "wakes": wakes}))).collect::<serde_json::Map<_, _>>(),
             "journal_bytes": self.journal_bytes,
             "instruments": self.instruments,
@@ -577,6 +609,15 @@ impl E2eBench {
             ratio(self.first_leg.p50_ns, paced),
             ratio(self.t2t.p50_ns, paced)
         );
+        let _ = writeln!(o, "\ntargets (first leg; p99/p50 is the production layout's):");
+        for t in self.targets() {
+            let verdict = if t.met() { "met" } else { "not met" };
+            let _ = writeln!(
+                o,
+                "  {:<24} {:>10} {} <= {} {}: {verdict}",
+                t.name, t.value, t.unit, t.limit, t.unit
+            );
+        }
         for (name, passes, parks, wakes) in &self.threads {
             let _ = writeln!(
                 o,
