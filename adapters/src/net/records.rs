@@ -18,7 +18,8 @@
 //! - TLS 1.3 `new_session_ticket`: skipped (tickets that came before the hand-over are
 //!   rustls' and may resume a later connection; later ones are not kept);
 //! - TLS 1.3 `key_update`: the receiving key moves to the next secret (rustls derives it),
-//!   and when the server asks, ours does too after telling it;
+//!   and when the server asks, ours does too, after telling it, before the next record we
+//!   seal (one answer however many requests came meanwhile);
 //! - TLS 1.2 `hello_request`: ignored (no renegotiation);
 //! - alerts: `close_notify` ends the stream cleanly, `user_canceled` is ignored, any other
 //!   is the error it names.
@@ -125,6 +126,10 @@ pub struct Records {
     outbuf: Vec<u8>,
     sent: usize,
     closed: bool,
+    /// The server asked for our key to move (TLS 1.3 `update_requested`): done, and told,
+    /// before the next record we seal. However many requests come while we are silent,
+    /// they get one answer (RFC 8446 §4.6.3), so a server cannot grow the send buffer.
+    owe_key_update: bool,
     /// The first error; every later read fails with it, as in rustls.
     failed: Option<Error>,
 }
@@ -208,6 +213,7 @@ impl Records {
             outbuf,
             sent: 0,
             closed: false,
+            owe_key_update: false,
             failed: None,
         })
     }
@@ -392,14 +398,17 @@ impl Records {
     }
 
     /// The server's `key_update`: its next records come under the next receiving key;
-    /// when it asks (`update_requested`), ours moves too, after telling it.
+    /// when it asks (`update_requested`), ours moves too before our next record.
     fn key_update(&mut self, request: u8) -> Result<(), Error> {
         let kernel = self.kernel.as_mut().ok_or(Error::General("no key schedule".into()))?;
         let (seq, secrets) = kernel.update_rx_secret()?;
         self.rx = Direction::new(seq, &secrets)?;
         match request {
             0 => Ok(()),
-            1 => self.update_tx_key(),
+            1 => {
+                self.owe_key_update = true;
+                Ok(())
+            }
             _ => Err(Error::General("malformed TLS key update".into())),
         }
     }
@@ -451,6 +460,10 @@ impl Records {
         // A connection that failed sends nothing more.
         if let Some(e) = &self.failed {
             return Err(e.clone());
+        }
+        if self.owe_key_update {
+            self.owe_key_update = false;
+            self.update_tx_key()?;
         }
         if self.tx.seq >= self.tx_limit {
             if !self.tls13 {

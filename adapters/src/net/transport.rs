@@ -163,7 +163,7 @@ impl Transport {
         loop {
             let Tls::Records(r) = &mut self.tls else { return Err(failed()) };
             let opened = r.read_plain(buf);
-            // A key update answered while reading goes out with the next write or flush.
+            // A key update the server asked for is answered before the next record sealed.
             match opened {
                 Ok(Some(n)) => return Ok(n),
                 Ok(None) => {}

@@ -291,6 +291,29 @@ fn a_server_key_update_is_followed_and_answered_when_asked() {
 }
 
 #[test]
+fn many_key_update_requests_while_the_client_is_silent_get_one_answer() {
+    let mut p = pair();
+    let _ = read_all(&mut p.client, &server_out(&mut p.server), 1 << 20);
+    // Each request alone would be answered by a 27-byte record: 10,000 of them would pass
+    // the send buffer's bound, whose room the orders need.
+    let mut wire = Vec::new();
+    for _ in 0..10_000 {
+        p.server.refresh_traffic_keys().expect("key update");
+        wire.extend(server_out(&mut p.server));
+    }
+    p.server.writer().write_all(b"after them").expect("write");
+    wire.extend(server_out(&mut p.server));
+    let (got, _) = read_all(&mut p.client, &wire, 1 << 20).expect("read");
+    assert_eq!(got, b"after them");
+    assert!(!p.client.has_pending_output(), "nothing sealed while the client is silent");
+    assert_eq!(p.client.seal(b"ours").expect("seal"), 4);
+    let wire = sealed(&mut p.client);
+    assert!(wire.len() <= 2 * (HEADER + 5 + 1 + TAG), "one answer and one record: {} bytes", wire.len());
+    assert_eq!(server_in(&mut p.server, &wire), b"ours");
+    assert_eq!(p.client.tx.seq, 1, "the new key sealed one record");
+}
+
+#[test]
 fn at_the_confidentiality_limit_tls13_updates_its_key_and_tls12_reconnects() {
     let mut p = pair();
     let _ = read_all(&mut p.client, &server_out(&mut p.server), 1 << 20);
