@@ -311,16 +311,26 @@ fn an_unknown_outcome_is_resolved_by_query_never_by_resending() {
             - inst.base_amount(small(inst)).unwrap().mul_rate(inst.taker_fee, Rounding::Ceil).unwrap()
     });
 
-    // A query about an order the venue never saw: "not found", once it could no longer
-    // arrive.
-    let inst = h.inst(Venue::GateIo, Market::Spot, "BTC_USDT").clone();
-    let ghost = h.client();
-    h.track(ghost, inst.id);
-    h.sink.query(ghost, inst.id).unwrap();
+    // A query about an order the venue never saw: "not found" on every venue market (each
+    // venue has its own words for it), once it could no longer arrive.
+    let mut ghosts = Vec::new();
+    for (venue, market, sym) in MARKETS {
+        let inst = h.inst(venue, market, sym).clone();
+        let ghost = h.client();
+        h.track(ghost, inst.id);
+        h.sink.query(ghost, inst.id).unwrap();
+        ghosts.push((venue, market, ghost));
+    }
     h.pump_until(Duration::from_millis(600), |_| false);
-    assert!(h.outcome(ghost).rejected.is_none(), "too early to say");
-    assert!(h.pump_until(Duration::from_secs(4), |h| h.outcome(ghost).rejected.is_some()));
-    assert_eq!(h.outcome(ghost).rejected, Some(RejectReason::NotFound));
+    for &(venue, market, ghost) in &ghosts {
+        assert!(h.outcome(ghost).rejected.is_none(), "{venue} {market}: too early to say");
+    }
+    let all = |h: &Harness| ghosts.iter().all(|g| h.outcome(g.2).rejected.is_some());
+    h.pump_until(Duration::from_secs(4), all);
+    for &(venue, market, ghost) in &ghosts {
+        let o = h.outcome(ghost);
+        assert_eq!(o.rejected, Some(RejectReason::NotFound), "{venue} {market}: {:?}", o.updates);
+    }
 }
 
 #[test]

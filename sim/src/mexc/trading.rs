@@ -54,7 +54,11 @@ pub(super) fn spot_order(c: &Call) -> Response {
         );
     }
     let Some(o) = find_order(&x, inst, &c.params) else {
-        return spot_err(-2011, "Unknown order sent.");
+        // As MEXC answers (Binance's codes): a query -2013, a cancel -2011.
+        return match c.req.method.as_str() {
+            "GET" => spot_err(-2013, "Order does not exist."),
+            _ => spot_err(-2011, "Unknown order sent."),
+        };
     };
     if c.req.method == "GET" {
         return ok(spot_order_json(&x.instruments[inst], &o));

@@ -105,7 +105,8 @@ pub(crate) fn reason_of(code: i64, msg: &[u8]) -> RejectReason {
         30016 | 30018 | 30019 | 30020 | 70011 | 700007 => RejectReason::TradingDisabled,
         602 | 700001 | 700002 | 700003 | 700005 | 700006 | 10072 => RejectReason::Auth,
         429 | -1003 => RejectReason::RateLimited,
-        -2011 => RejectReason::NotFound,
+        // Binance's codes, which MEXC spot keeps: a cancel -2011, a query -2013.
+        -2011 | -2013 => RejectReason::NotFound,
         _ => RejectReason::Other,
     }
 }
@@ -580,7 +581,7 @@ pub(crate) fn on_completion(
                 }
                 Outcome::Ok(r) if kind != Kind::Cancel => {
                     let (code, _) = error_body(r.body);
-                    if let (-2011, Some(k)) = (code, slot) {
+                    if let (-2011 | -2013, Some(k)) = (code, slot) {
                         let (now, grace) = (core.now_ns(), core.timing.not_found_grace_ns);
                         core.tracker.not_found(k, now, grace);
                     }
