@@ -866,8 +866,11 @@ pub(super) fn on_completion(
             match outcome {
                 Outcome::Ok(r) if r.status < 300 => {
                     let mut p = Parser::new(r.body);
-                    if let Ok(o) = parse_order(&mut p) {
-                        apply_order(core, market, &o, Use::Report, stream_up, Some(k));
+                    let applied = parse_order(&mut p)
+                        .is_ok_and(|o| apply_order(core, market, &o, Use::Report, stream_up, Some(k)));
+                    if !applied {
+                        // Placed, but unreadable: the query says how it ended.
+                        core.tracker.unknown(k, ts);
                     }
                 }
                 Outcome::Ok(r) | Outcome::RateLimited(r) => {

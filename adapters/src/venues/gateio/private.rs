@@ -224,14 +224,15 @@ pub(super) fn discovered(core: &Core, market: Market, o: &GateOrder<'_>) -> Opti
         }
         Market::Futures => {
             let size = contracts_qty(o.size, i.qty_scale)?;
-            (if size.0 < 0 { Side::Sell } else { Side::Buy }, Qty(size.0.abs()))
+            (if size.0 < 0 { Side::Sell } else { Side::Buy }, Qty(size.0.checked_abs()?))
         }
     };
     let price = parse_price(o.price, i.price_scale)?;
     Some(DiscoveredOrder { client, inst, side, price, qty, open: o.status == b"open" })
 }
 
-/// Applies one order report (answer or push) to its slot.
+/// Applies one order report (answer or push) to its slot; false when it cannot be read:
+/// an instrument not traded here, or quantities that do not parse or do not add up.
 pub(super) fn apply_order(
     core: &mut Core,
     market: Market,
@@ -239,9 +240,9 @@ pub(super) fn apply_order(
     how: Use,
     stream_up: bool,
     slot: Option<usize>,
-) {
+) -> bool {
     let ts = core.now_ns();
-    let Some(inst_id) = core.instruments.find(Venue::GateIo, market, sym(o.symbol)) else { return };
+    let Some(inst_id) = core.instruments.find(Venue::GateIo, market, sym(o.symbol)) else { return false };
     let inst = core.instruments.get(inst_id);
     let client = parse_client_id(core.prefix, o.text);
     let side = match market {
@@ -257,7 +258,9 @@ pub(super) fn apply_order(
             if how == Use::Report {
                 let qty = match market {
                     Market::Spot => parse_qty(o.amount, inst.qty_scale),
-                    Market::Futures => contracts_qty(o.size, inst.qty_scale).map(|q| Qty(q.0.abs())),
+                    Market::Futures => {
+                        contracts_qty(o.size, inst.qty_scale).and_then(|q| q.0.checked_abs()).map(Qty)
+                    }
                 };
                 core.foreign(&ForeignReport {
                     venue: Venue::GateIo,
@@ -274,7 +277,7 @@ pub(super) fn apply_order(
                     trade_id: 0,
                 });
             }
-            return;
+            return true;
         }
     };
     core.tracker.set_venue_order(k, o.id);
@@ -286,12 +289,14 @@ pub(super) fn apply_order(
             let scale = inst.qty_scale;
             let filled = if o.filled_amount.is_empty() {
                 match (parse_qty(o.amount, scale), parse_qty(o.left, scale)) {
-                    (Some(a), Some(l)) => Qty(a.0 - l.0),
-                    _ => return,
+                    (Some(a), Some(l)) if (0..=a.0).contains(&l.0) => Qty(a.0 - l.0),
+                    _ => return false,
                 }
             } else {
-                let Some(f) = parse_qty(o.filled_amount, scale) else { return };
-                f
+                match parse_qty(o.filled_amount, scale) {
+                    Some(f) if f.0 >= 0 => f,
+                    _ => return false,
+                }
             };
             let fee_asset = core.asset(o.fee_currency);
             let c = Cumulative {
@@ -307,15 +312,21 @@ pub(super) fn apply_order(
             let scale = inst.qty_scale;
             let (Some(size), Some(left)) = (contracts_qty(o.size, scale), contracts_qty(o.left, scale))
             else {
-                return;
+                return false;
             };
-            let filled = Qty(size.0.abs() - left.0.abs());
+            let (Some(size_abs), Some(left_abs)) = (size.0.checked_abs(), left.0.checked_abs()) else {
+                return false;
+            };
+            if left_abs > size_abs {
+                return false;
+            }
+            let filled = Qty(size_abs - left_abs);
             let price = parse_price(o.fill_price, inst.price_scale).unwrap_or(Price::ZERO);
             let value = inst.notional(price, filled, Rounding::Floor).unwrap_or(Amount::ZERO);
             let rate = parse_rate(o.tkfr).unwrap_or(inst.taker_fee).max(Rate::ZERO);
             let fee = value.mul_rate(rate, Rounding::Ceil).unwrap_or(Amount::ZERO);
             let c = Cumulative { filled, value, fee, fee_asset: inst.quote, exact: false };
-            core.tracker.set_qty(k, Qty(size.0.abs()));
+            core.tracker.set_qty(k, Qty(size_abs));
             (filled, c)
         }
     };
@@ -332,6 +343,7 @@ pub(super) fn apply_order(
             }
         }
     }
+    true
 }
 
 /// Handles one text frame of a private stream.
@@ -592,6 +604,46 @@ mod tests {
         on_push(&mut core, Market::Spot, refused.as_bytes(), &mut acked, false, &mut WsApi::default());
         assert_eq!(acked, 0);
         assert_eq!(core.notices().count(), 1);
+    }
+
+    #[test]
+    fn an_order_report_whose_quantities_do_not_add_up_is_not_applied() {
+        let specs: Vec<_> = sim::catalog::listings().iter().map(|l| l.spec()).collect();
+        let instruments = Arc::new(pipeline::types::Instruments::from_specs(&specs).unwrap());
+        let spot = instruments.find(Venue::GateIo, Market::Spot, "BTC_USDT").unwrap();
+        let perp = instruments.find(Venue::GateIo, Market::Futures, "BTC_USDT").unwrap();
+        let mut core = crate::orders::core::test_core(instruments.clone());
+        let mut check = |market, inst, body: &str, readable: bool| {
+            let req = pipeline::dispatch::OrderRequest {
+                client: pipeline::msg::ClientOrderId { op: 1, leg: 0, attempt: 0 },
+                inst,
+                venue: Venue::GateIo,
+                market,
+                side: Side::Buy,
+                price: Price(1),
+                qty: Qty(1),
+                tif: pipeline::journal::TimeInForce::Ioc,
+                ts_ns: 0,
+            };
+            let k = core.tracker.open(&req, 0);
+            let mut p = Parser::new(body.as_bytes());
+            let report = parse_order(&mut p).unwrap();
+            let applied = apply_order(&mut core, market, &report, Use::Report, false, Some(k));
+            assert_eq!(applied, readable, "{body}");
+            core.tracker.forget(k);
+            events(&mut core);
+        };
+        let s = r#"{"id":"1","text":"t-1-0-0","currency_pair":"BTC_USDT","side":"buy","status":"closed""#;
+        check(Market::Spot, spot, &format!(r#"{s},"amount":"0.5","left":"0.2"}}"#), true);
+        check(Market::Spot, spot, &format!(r#"{s},"amount":"0.5","left":"0.7"}}"#), false);
+        check(Market::Spot, spot, &format!(r#"{s},"amount":"0.5","left":"-0.1"}}"#), false);
+        check(Market::Spot, spot, &format!(r#"{s},"filled_amount":"-0.5"}}"#), false);
+        check(Market::Spot, spot, &format!(r#"{s},"amount":"0.5"}}"#), false);
+        let f = r#"{"id":"1","text":"t-1-0-0","contract":"BTC_USDT","status":"finished""#;
+        check(Market::Futures, perp, &format!(r#"{f},"size":"-3","left":"-1"}}"#), true);
+        check(Market::Futures, perp, &format!(r#"{f},"size":"3","left":"4"}}"#), false);
+        check(Market::Futures, perp, &format!(r#"{f},"size":"-9223372036854775808","left":"0"}}"#), false);
+        check(Market::Futures, perp, r#"{"contract":"NOPE_USDT","size":"1","left":"0"}"#, false);
     }
 
     #[test]

@@ -181,15 +181,24 @@ pub(super) fn on_answer(core: &mut Core, market: Market, a: &Answer<'_>, stream_
         return;
     }
     let Some(k) = core.tracker.find(client) else { return };
+    let code = std::str::from_utf8(status).ok().and_then(|s| s.parse::<u16>().ok()).unwrap_or(0);
     if ok {
         let mut p = Parser::new(result);
-        if let Ok(o) = parse_order(&mut p) {
-            apply_order(core, market, &o, Use::Report, stream_up, Some(k));
+        let applied =
+            parse_order(&mut p).is_ok_and(|o| apply_order(core, market, &o, Use::Report, stream_up, Some(k)));
+        if !applied {
+            // Placed, but unreadable: the query says how it ended.
+            core.tracker.unknown(k, core.now_ns());
         }
         return;
     }
+    // Only a 4xx refuses the order. A server error, or an answer that cannot be read, may
+    // come from an order that was placed, as over REST.
+    if !(400..500).contains(&code) {
+        core.tracker.unknown(k, core.now_ns());
+        return;
+    }
     let (label, message) = error_body(errs);
-    let code = std::str::from_utf8(status).ok().and_then(|s| s.parse::<u16>().ok()).unwrap_or(0);
     refused(core, market, k, code, label, message, code == 429, None);
 }
 
@@ -367,6 +376,26 @@ mod tests {
             r#"{"request_id":"kqzvme8-1-2","ack":false,"header":{"status":"400","channel":"spot.order_place"},"data":{"errs":{"label":"BALANCE_NOT_ENOUGH","message":"Not enough balance"}}}"#,
         );
         assert_eq!(updates(&mut core), vec![OrderUpdate::Rejected(RejectReason::InsufficientBalance)]);
+
+        // A server error, a header without a status, a 200 whose order cannot be read: the
+        // order may have been placed, so its outcome is unknown (to be queried), never a
+        // reject.
+        for (op, answer) in [
+            (
+                10,
+                r#""header":{"status":"500"},"data":{"errs":{"label":"SERVER_ERROR","message":"Internal error"}}"#,
+            ),
+            (11, r#""header":{"channel":"spot.order_place"},"data":{"errs":{"label":"X","message":"?"}}"#),
+            (12, r#""header":{"status":"200"},"data":{"result":{"id":7}}"#),
+            (13, r#""header":{"status":"200"},"data":{"result":{"id":"1"},"errs":{"label":"X"}}"#),
+        ] {
+            let req = request(inst, op);
+            core.tracker.open(&req, 0);
+            api.sent(req.client);
+            let _ = updates(&mut core);
+            push(&mut core, &mut api, &format!(r#"{{"request_id":"kqzvme{op}-1-2","ack":false,{answer}}}"#));
+            assert_eq!(updates(&mut core), vec![OrderUpdate::Unknown], "{answer}");
+        }
 
         // Sent, then the session ended before an answer: unknown, to be queried.
         let lost = request(inst, 9);
