@@ -147,6 +147,20 @@ pub(crate) fn reason_of(code: i64, msg: &[u8]) -> RejectReason {
     }
 }
 
+/// What a create answer that is not a success says of the order: the reason it was
+/// refused, or `None` when the order may have been placed all the same. The contract API
+/// answers everything with HTTP 200 and a code; an answer without one could not be read,
+/// and 500 (internal error), 501 (system busy) and 9999 (public abnormal) are the
+/// server's failures, unless 9999 says the API is under maintenance.
+pub(crate) fn create_refused(code: i64, msg: &[u8]) -> Option<RejectReason> {
+    let reason = reason_of(code, msg);
+    match code {
+        0 | 500 | 501 => None,
+        9999 if reason != RejectReason::TradingDisabled => None,
+        _ => Some(reason),
+    }
+}
+
 /// Path of the futures order-create call.
 pub const ORDER_PATH: &str = "/api/v1/private/order/submit";
 
@@ -531,7 +545,10 @@ pub(crate) fn on_completion(
                     core.tracker.settle_at(k, ts.saturating_add(core.timing.settle_ns));
                 }
                 (_, Some(e)) => {
-                    let reason = reason_of(e.code, e.message);
+                    let Some(reason) = create_refused(e.code, e.message) else {
+                        core.tracker.unknown(k, ts);
+                        return;
+                    };
                     match reason {
                         RejectReason::RateLimited => core.block(Venue::Mexc, Market::Futures, None),
                         RejectReason::TradingDisabled => core.disable(Venue::Mexc, Market::Futures),
@@ -669,6 +686,18 @@ mod tests {
         assert_eq!(reason_of(2005, b"Balance insufficient"), RejectReason::InsufficientBalance);
         assert_eq!(reason_of(2015, b"Price or quantity precision error"), RejectReason::BadPrecision);
         assert_eq!(reason_of(510, b"Requests are too frequent!"), RejectReason::RateLimited);
+        // What the venue refused, against what it may have placed all the same.
+        assert_eq!(create_refused(2005, b"Balance insufficient"), Some(RejectReason::InsufficientBalance));
+        assert_eq!(create_refused(1002, b"Contract not activated"), Some(RejectReason::TradingDisabled));
+        assert_eq!(create_refused(9999, b"under maintenance"), Some(RejectReason::TradingDisabled));
+        for (code, msg) in [(500, &b"Internal error"[..]), (501, b"System busy"), (9999, b"Public abnormal")]
+        {
+            assert_eq!(create_refused(code, msg), None, "{code}");
+        }
+        for body in [&br#"{"success":false,"message":"?"}"#[..], b"", b"<html>502</html>", br#"{"succ"#] {
+            let e = envelope(body);
+            assert!(!e.success && create_refused(e.code, e.message).is_none(), "{body:?}");
+        }
         let recorded = include_str!("../../../../test_data/mexc/futures_rest_errors.jsonl");
         let codes: Vec<i64> = recorded.lines().map(|l| envelope(l.as_bytes()).code).collect();
         assert_eq!(codes, vec![2009, 1001]);
