@@ -48,12 +48,25 @@ pub(super) fn list_orders(c: &Call) -> Response {
         None => return err(400, "MISSING_REQUIRED_PARAM", "Missing required parameter: currency_pair"),
     };
     let open = c.q("status").is_none_or(|s| s == "open");
-    let v: Vec<Value> = x
+    let mut orders: Vec<_> = x
         .orders_of(USER, inst, false)
-        .iter()
+        .into_iter()
         .filter(|o| x.instruments[o.inst].is_futures() == futures && o.is_open() == open)
-        .map(|o| order_json(c, &x, o))
         .collect();
+    // Finished orders come a page at a time, newest first: spot by page number, futures
+    // by offset; 100 a page unless `limit` says fewer.
+    let (mut skip, mut take) = (0, usize::MAX);
+    if !open {
+        orders.sort_by_key(|o| std::cmp::Reverse(o.id));
+        let number = |k: &str| c.q(k).and_then(|v| v.parse::<usize>().ok());
+        take = number("limit").unwrap_or(100).clamp(1, 100);
+        skip = if futures {
+            number("offset").unwrap_or(0)
+        } else {
+            (number("page").unwrap_or(1).max(1) - 1) * take
+        };
+    }
+    let v: Vec<Value> = orders.iter().skip(skip).take(take).map(|o| order_json(c, &x, o)).collect();
     ok(Value::Array(v))
 }
 

@@ -115,6 +115,12 @@ impl GateEntryConfig {
     }
 }
 
+/// Orders per page of the finished order list (Gate's largest page).
+const LIST_PAGE: usize = 100;
+/// Pages of finished orders looked through for an order before its outcome is left
+/// unknown: an order not found there is not taken as never placed.
+const LIST_PAGES: u8 = 5;
+
 /// What a pending Gate request was for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -127,10 +133,12 @@ pub(crate) enum Kind {
         external: bool,
         by_text: bool,
     },
-    /// Lookup by text in the finished (`open == false`) or open order list.
+    /// Lookup by text in the finished (`open == false`, one page of [`LIST_PAGE`],
+    /// newest first, `page` from 1) or open order list.
     List {
         external: bool,
         open: bool,
+        page: u8,
     },
     CancelAll,
     SpotAccounts,
@@ -598,7 +606,7 @@ impl GateEntry {
         self.send(Method::Get, Kind::Query { external, by_text }, meta, now, core)
     }
 
-    fn list(&mut self, k: usize, external: bool, open: bool, core: &mut Core) -> bool {
+    fn list(&mut self, k: usize, external: bool, open: bool, page: u8, core: &mut Core) -> bool {
         let v = core.tracker.view(k);
         let i = core.instruments.get(v.inst);
         let p = &mut self.target;
@@ -610,10 +618,22 @@ impl GateEntry {
         p.query_start();
         p.push(if i.market == Market::Spot { "currency_pair=" } else { "contract=" });
         p.push(&i.symbol);
-        p.push(if open { "&status=open" } else { "&status=finished&limit=100" });
+        if open {
+            p.push("&status=open");
+        } else {
+            // Spot pages by number, futures by offset.
+            let (key, at) = match i.market {
+                Market::Spot => ("&page=", u64::from(page)),
+                Market::Futures => ("&offset=", u64::from(page.saturating_sub(1)) * LIST_PAGE as u64),
+            };
+            p.push("&status=finished&limit=");
+            p.push(crate::auth::Decimal::new(LIST_PAGE as u64).as_str());
+            p.push(key);
+            p.push(crate::auth::Decimal::new(at).as_str());
+        }
         let meta = Pending { slot: k as u32, inst: v.inst, market: i.market };
         let now = core.clock.now();
-        self.send(Method::Get, Kind::List { external, open }, meta, now, core)
+        self.send(Method::Get, Kind::List { external, open, page }, meta, now, core)
     }
 
     /// Lists every instrument's open and finished orders for a restart's discovery; the
@@ -768,8 +788,8 @@ impl GateEntry {
         }
         for &(slot, kind) in &follow[..n_follow] {
             match kind {
-                Kind::List { external, open } => {
-                    self.list(slot as usize, external, open, core);
+                Kind::List { external, open, page } => {
+                    self.list(slot as usize, external, open, page, core);
                 }
                 Kind::Query { external, .. } => {
                     self.query(slot as usize, external, core);
@@ -921,7 +941,7 @@ pub(super) fn on_completion(
                 Outcome::Ok(r) if error_body(r.body).0 == b"ORDER_NOT_FOUND" || r.status == 404 => {
                     if by_text {
                         // The text is only accepted for a while after the order ended.
-                        Some(Kind::List { external, open: false })
+                        Some(Kind::List { external, open: false, page: 1 })
                     } else {
                         not_found(core, k, external);
                         None
@@ -933,15 +953,16 @@ pub(super) fn on_completion(
                 }
             }
         }
-        Kind::List { external, open } => {
+        Kind::List { external, open, page } => {
             let k = slot?;
             match outcome {
                 Outcome::Ok(r) if r.status < 300 => {
                     let want = core.tracker.view(k).client;
-                    let mut found = false;
+                    let (mut found, mut listed) = (false, 0);
                     let mut p = Parser::new(r.body);
-                    let _ = for_items(&mut p, |p| {
+                    let read = for_items(&mut p, |p| {
                         let o = parse_order(p)?;
+                        listed += 1;
                         if !found && parse_client_id(core.prefix, o.text) == Some(want) {
                             found = true;
                             let how = if external { Use::Status } else { Use::Report };
@@ -949,10 +970,34 @@ pub(super) fn on_completion(
                         }
                         Ok(())
                     });
-                    match (found, open) {
-                        (true, _) => None,
-                        (false, false) => Some(Kind::List { external, open: true }),
+                    if found {
+                        return None;
+                    }
+                    if read.is_err() {
+                        // A list that cannot be read says nothing of what is not in it.
+                        retry_later(core, k, external);
+                        return None;
+                    }
+                    match (open, listed >= LIST_PAGE) {
+                        // A full page: older orders are on the next.
+                        (false, true) if page < LIST_PAGES => {
+                            Some(Kind::List { external, open: false, page: page + 1 })
+                        }
                         (false, true) => {
+                            let symbol = &core.instruments.get(meta.inst).symbol;
+                            let why = format!(
+                                "order {}-{}-{} is not among the last {} finished orders of {symbol}; its outcome stays unknown",
+                                want.op,
+                                want.leg,
+                                want.attempt,
+                                LIST_PAGE * usize::from(LIST_PAGES)
+                            );
+                            core.notice_text(Venue::GateIo, market, RejectReason::Other, 0, &why);
+                            retry_later(core, k, external);
+                            None
+                        }
+                        (false, false) => Some(Kind::List { external, open: true, page: 1 }),
+                        (true, _) => {
                             not_found(core, k, external);
                             None
                         }
@@ -1079,6 +1124,73 @@ fn retry_later(core: &mut Core, k: usize, external: bool) {
 mod tests {
     use super::*;
     use crate::venues::gateio::private::parse_trade;
+
+    #[test]
+    fn an_order_missing_from_a_full_page_of_finished_orders_is_looked_for_on_the_next() {
+        use crate::net::http::Response;
+        use pipeline::msg::{OrderUpdate, StateInput};
+        let specs: Vec<_> = sim::catalog::listings().iter().map(|l| l.spec()).collect();
+        let instruments = Arc::new(pipeline::types::Instruments::from_specs(&specs).unwrap());
+        let inst = instruments.find(Venue::GateIo, Market::Spot, "BTC_USDT").unwrap();
+        let mut core = crate::orders::core::test_core(instruments.clone());
+        let req = pipeline::dispatch::OrderRequest {
+            client: ClientOrderId { op: 7, leg: 0, attempt: 0 },
+            inst,
+            venue: Venue::GateIo,
+            market: Market::Spot,
+            side: pipeline::types::Side::Buy,
+            price: pipeline::types::Price(1),
+            qty: pipeline::types::Qty(1),
+            tif: pipeline::journal::TimeInForce::Ioc,
+            ts_ns: 0,
+        };
+        let k = core.tracker.open(&req, 0);
+        let order = |text: &str| {
+            format!(
+                r#"{{"id":"1","text":"{text}","currency_pair":"BTC_USDT","side":"buy","status":"closed","amount":"0.001","left":"0","filled_total":"60","fee":"0","fee_currency":"BTC"}}"#
+            )
+        };
+        let page = |n: usize, with_ours: bool| {
+            let mut v: Vec<String> = (0..n).map(|i| order(&format!("t-{}-0-0", 100 + i))).collect();
+            if with_ours {
+                v[n / 2] = order("t-7-0-0");
+            }
+            format!("[{}]", v.join(","))
+        };
+        let meta = Pending { slot: k as u32, inst, market: Market::Spot };
+        let answer = |core: &mut Core, kind: Kind, body: &str| {
+            let outcome = Outcome::Ok(Response::for_test(200, body.as_bytes()));
+            on_completion(core, kind, meta, &outcome, false, &mut 0, &mut None)
+        };
+        let list = |open, page| Kind::List { external: true, open, page };
+        let rejected = |core: &mut Core| {
+            core.tracker
+                .out
+                .drain(..)
+                .any(|e| matches!(e, StateInput::Order(o) if matches!(o.update, OrderUpdate::Rejected(_))))
+        };
+
+        // A full page without it: the next page, never "not found".
+        assert_eq!(answer(&mut core, list(false, 1), &page(LIST_PAGE, false)), Some(list(false, 2)));
+        assert!(!rejected(&mut core));
+        // A short page without it: the finished orders are all seen; the open ones next.
+        assert_eq!(answer(&mut core, list(false, 2), &page(3, false)), Some(list(true, 1)));
+        // The last page looked through, full, without it: unknown it stays, and the
+        // operator is told.
+        let notices = core.notices().count();
+        assert_eq!(answer(&mut core, list(false, LIST_PAGES), &page(LIST_PAGE, false)), None);
+        assert!(!rejected(&mut core));
+        assert_eq!(core.notices().count(), notices + 1);
+        // A list that cannot be read says nothing.
+        assert_eq!(answer(&mut core, list(false, 1), "[{\"id\":"), None);
+        assert!(!rejected(&mut core));
+        // Found on a later page: its report applies.
+        assert_eq!(answer(&mut core, list(false, 3), &page(LIST_PAGE, true)), None);
+        let done = core.tracker.out.drain(..).any(|e| {
+            matches!(e, StateInput::Order(o) if matches!(o.update, OrderUpdate::Status { open: false, .. }))
+        });
+        assert!(done, "the order's status came from the list");
+    }
 
     #[test]
     fn labels_map_to_reasons() {
