@@ -675,6 +675,9 @@ impl StateKeeper {
             StateControl::Abandon { op } => {
                 if let Some(k) = self.find_op(op) {
                     if !self.ops[k].closed {
+                        // The operator takes the position as it is: nothing is left to
+                        // approve, so its instruments trade again.
+                        self.unhalt(k);
                         self.close(k, false, now);
                     }
                 }

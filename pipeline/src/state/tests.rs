@@ -611,6 +611,17 @@ fn the_kill_switch_cancels_everything_and_stops_recovery() {
     assert!(r.recovery_orders().is_empty());
     assert_eq!(r.s.phase(6), Some(OpPhase::AwaitingOperator));
     assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: g, halted: true }));
+    // The operator abandons it: the operation ends, and its instruments are no longer
+    // halted (nothing is left to approve), in the journal too.
+    r.control.push(StateControl::Abandon { op: 6 }).unwrap();
+    r.run();
+    assert_eq!(r.s.phase(6), Some(OpPhase::Failed));
+    assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: g, halted: false }));
+    assert!(
+        r.journal()
+            .iter()
+            .any(|rec| matches!(rec, Record::InstrumentHalt { inst, halted: false, .. } if *inst == g))
+    );
 
     // The runtime's halt flag does the same.
     let mut r = Rig::new();
