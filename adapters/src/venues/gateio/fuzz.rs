@@ -9,7 +9,7 @@ use std::sync::Arc;
 use pipeline::msg::StateInput;
 use pipeline::types::{Instruments, Market, Venue};
 
-use super::orders::{Kind, on_completion};
+use super::orders::{Kind, LIST_PAGES, on_completion};
 use super::private::on_push;
 use super::ws_api::WsApi;
 use crate::net::http::Outcome;
@@ -26,10 +26,10 @@ const KINDS: [Kind; 17] = [
     Kind::Query { external: false, by_text: true },
     Kind::Query { external: true, by_text: false },
     Kind::Query { external: true, by_text: true },
-    Kind::List { external: false, open: false },
-    Kind::List { external: false, open: true },
-    Kind::List { external: true, open: false },
-    Kind::List { external: true, open: true },
+    Kind::List { external: false, open: false, page: 1 },
+    Kind::List { external: false, open: true, page: 1 },
+    Kind::List { external: true, open: false, page: LIST_PAGES },
+    Kind::List { external: true, open: true, page: 1 },
     Kind::CancelAll,
     Kind::SpotAccounts,
     Kind::FuturesAccount,

@@ -119,7 +119,7 @@ impl GateEntryConfig {
 const LIST_PAGE: usize = 100;
 /// Pages of finished orders looked through for an order before its outcome is left
 /// unknown: an order not found there is not taken as never placed.
-const LIST_PAGES: u8 = 5;
+pub(super) const LIST_PAGES: u8 = 5;
 
 /// What a pending Gate request was for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
