@@ -497,8 +497,13 @@ impl TlsConfig {
     }
 }
 
+/// The most events one ring may hold: 64 times the largest default. Far past it the
+/// allocation fails at start, or overflows the capacity's arithmetic.
+pub const MAX_RING_EVENTS: u64 = 1 << 22;
+
 impl RingConfig {
-    /// Checks of `[rings]`: every ring holds at least one event.
+    /// Checks of `[rings]`: every ring holds at least one event and at most
+    /// [`MAX_RING_EVENTS`].
     fn validate(&self, c: &mut Checks) {
         for (key, v) in [
             ("md_events", self.md_events),
@@ -513,7 +518,7 @@ impl RingConfig {
             ("outcomes", self.outcomes),
             ("control", self.control),
         ] {
-            c.at_least(key, v as u64, 1);
+            c.between(key, v as u64, 1, MAX_RING_EVENTS);
         }
     }
 }

@@ -75,6 +75,8 @@ fn dangerous_values_are_refused_naming_the_file_the_key_and_the_value() {
         ("feed.stale_after_ms", "0", "0"),
         ("feed.snapshot_limit", "0", "0"),
         ("rings.md_events", "0", "0"),
+        ("rings.md_events", "4611686018427387904", "4611686018427387904"),
+        ("rings.control", "4194305", "4194305"),
         ("paper.futures_margin_bps", "-1", "-1"),
         ("orders.request_timeout_ms", "0", "0"),
         ("metrics.addr", "\"localhost\"", "\"localhost\""),
