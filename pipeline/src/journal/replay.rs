@@ -29,6 +29,9 @@ pub struct ReplayOrder {
     pub state: OrderState,
     /// Quantity applied to positions.
     pub filled: Qty,
+    /// The most the venue said had filled (a final or queried status, a fill's
+    /// cumulative quantity): above `filled` while fills are still to be applied.
+    pub reported: Qty,
     /// Quote value of the applied fills.
     pub value: Amount,
     pub fee: Amount,
@@ -224,6 +227,7 @@ impl Builder {
             qty: Qty::ZERO,
             state: OrderState::Sent,
             filled: Qty::ZERO,
+            reported: Qty::ZERO,
             value: Amount::ZERO,
             fee: Amount::ZERO,
             intent: false,
@@ -261,11 +265,13 @@ impl Builder {
             }
             Record::OrderEvent(e) => {
                 let o = self.order(e.client, e.inst, e.side);
-                let filled = match e.update {
-                    OrderUpdate::Done { filled } | OrderUpdate::Status { filled, .. } => filled.max(o.filled),
-                    OrderUpdate::Fill { cum_qty, .. } => cum_qty.max(o.filled),
-                    _ => o.filled,
+                let said = match e.update {
+                    OrderUpdate::Done { filled } | OrderUpdate::Status { filled, .. } => filled,
+                    OrderUpdate::Fill { cum_qty, .. } => cum_qty,
+                    _ => Qty::ZERO,
                 };
+                o.reported = o.reported.max(said);
+                let filled = said.max(o.filled);
                 o.state = o.state.after(&e.update, filled, o.qty);
             }
             Record::FillApplied(f) => {

@@ -88,7 +88,9 @@ pub(super) fn restore(
                 qty: o.qty,
                 state,
                 applied: Applied { filled: o.filled, value: o.value, fee: o.fee, fee_native: o.fee },
-                reported: o.filled,
+                // What the venue said filled, when fills were still to be applied: the
+                // order is not settled, and is queried, until they are.
+                reported: o.reported.max(o.filled),
                 purpose,
                 ..OrderSlot::EMPTY
             };

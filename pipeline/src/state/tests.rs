@@ -1113,6 +1113,46 @@ fn no_order_event_makes_the_state_stage_panic() {
 }
 
 #[test]
+fn a_fill_the_venue_reported_but_not_yet_applied_is_still_awaited_after_a_restart() {
+    let dir = scratch("state-restart-reported");
+    let (g, m);
+    {
+        let mut r = Rig::open(dir.clone(), None);
+        r.books("49990", "50500");
+        (g, m) = (r.u.gate_btc, r.u.mexc_btc);
+        r.start(3);
+        // The Gate leg: 0.004 of 0.01 applied, then the venue's final word, 0.01 filled;
+        // the rest of its fills had not come when the host went down.
+        let f = r.fill(g, "50000", "0.004", "0.004");
+        r.order(3, 0, 0, f);
+        let d = r.done(g, "0.01");
+        r.order(3, 0, 0, d);
+        r.fill_whole(3, 1, 0, m, "50500", "0.01");
+        r.run();
+        r.s.stop();
+        r.keep = true;
+    }
+    {
+        let (mut w, _) = JournalWriter::open(&dir, JournalKind::Dispatch).unwrap();
+        let e = Rig::new().exec(3);
+        for (i, leg) in e.opp().legs().iter().enumerate() {
+            let tif = crate::journal::TimeInForce::Ioc;
+            w.append(&Record::OrderIntent { client: cid(3, i as u8, 0), leg: *leg, tif, ts_ns: 0 }).unwrap();
+        }
+        w.commit().unwrap();
+    }
+    let rep = replay(&dir).unwrap();
+    let o = rep.orders.iter().find(|o| o.client == cid(3, 0, 0)).unwrap();
+    let gi = Rig::new().inst(g);
+    assert_eq!((o.filled, o.reported), (qty(&gi, "0.004"), qty(&gi, "0.01")));
+    // After the restart the order is not settled: it is queried, and recovery waits
+    // for the rest of its fills instead of working from a net short of them.
+    let r = Rig::open(dir.clone(), Some(&rep));
+    assert!(r.sent.contains(&Command::Query { client: cid(3, 0, 0), inst: g }), "{:?}", r.sent);
+    assert!(r.recovery_orders().is_empty());
+}
+
+#[test]
 fn replay_after_a_restart_restores_positions_and_reconciles_unknown_orders() {
     let dir = scratch("state-restart");
     let (g, m);
