@@ -229,6 +229,18 @@ fn symbol_args(line: &str, instruments: &Instruments) -> Result<SymbolArgs> {
     SymbolArgs::parse(words)
 }
 
+/// Approve, retry and abandon are for operations that wait for an operator: an id that
+/// names none (a typo, one already resolved) is refused with the ones that do. When more
+/// wait than the state stage lists, an id not listed is let through.
+fn awaiting_operator(t: &Telemetry, op: u64) -> Result<()> {
+    let state = t.stats.snapshot().state;
+    let listed = &state.awaiting_operator;
+    if listed.contains(&op) || state.open[2] > listed.len() as i64 {
+        return Ok(());
+    }
+    bail!("operation {op} is not awaiting an operator (awaiting: {listed:?}; see `arb ctl recoveries`)")
+}
+
 fn handle(request: Request, controls: &Arc<Controls>, t: &Telemetry) -> Result<Value> {
     let ins = &t.instruments;
     let sent = |ok: bool| if ok { Ok(json!("sent")) } else { bail!("the control ring is full; try again") };
@@ -268,17 +280,34 @@ fn handle(request: Request, controls: &Arc<Controls>, t: &Telemetry) -> Result<V
             .map(|_| json!("kill switch lifted (journaled): trading resumes unless a fault halted it")),
         Request::ResetBreakers => sent(controls.risk(RiskControl::ResetBreakers)),
         Request::Recoveries => {
+            // The state stage's own list: it holds operations restored from the journal
+            // too, which raised no alert in this run.
+            let state = t.stats.snapshot().state;
             let alerts = t.view.lock().map(|v| v.alerts.clone()).unwrap_or_default();
-            let waiting: Vec<Value> = alerts
-                .iter()
-                .filter(|a| a.kind == AlertKind::RecoveryExhausted)
-                .map(|a| json!({"op": a.op, "rounds": a.value}))
-                .collect();
-            Ok(json!({"awaiting_operator": waiting, "open": t.stats.snapshot().state.open}))
+            let rounds = |op: u64| {
+                alerts
+                    .iter()
+                    .rev()
+                    .find(|a| a.kind == AlertKind::RecoveryExhausted && a.op == op)
+                    .map(|a| a.value)
+            };
+            let waiting: Vec<Value> =
+                state.awaiting_operator.iter().map(|&op| json!({"op": op, "rounds": rounds(op)})).collect();
+            let unlisted = (state.open[2] as usize).saturating_sub(waiting.len());
+            Ok(json!({"awaiting_operator": waiting, "not_listed": unlisted, "open": state.open}))
         }
-        Request::Approve(op) => sent(controls.state(StateControl::Approve { op })),
-        Request::Retry(op) => sent(controls.state(StateControl::Retry { op })),
-        Request::Abandon(op) => sent(controls.state(StateControl::Abandon { op })),
+        Request::Approve(op) => {
+            awaiting_operator(t, op)?;
+            sent(controls.state(StateControl::Approve { op }))
+        }
+        Request::Retry(op) => {
+            awaiting_operator(t, op)?;
+            sent(controls.state(StateControl::Retry { op }))
+        }
+        Request::Abandon(op) => {
+            awaiting_operator(t, op)?;
+            sent(controls.state(StateControl::Abandon { op }))
+        }
         Request::AckDrift(venue) => {
             let drifting: Vec<Value> = t
                 .drift

@@ -10,6 +10,9 @@ use crate::types::Amount;
 use super::foreign::{ForeignSnapshot, ForeignStats};
 use super::quality::{QualitySnapshot, QualityStats};
 
+/// Operations awaiting an operator listed by id in [`StateStats::awaiting_ids`].
+pub const AWAITING_LISTED: usize = 16;
+
 /// The state stage's counters and visible state.
 #[derive(Debug, Default)]
 pub struct StateStats {
@@ -52,6 +55,9 @@ pub struct StateStats {
     pub open_executing: Gauge,
     pub open_recovering: Gauge,
     pub open_awaiting_operator: Gauge,
+    /// The ids of the first [`AWAITING_LISTED`] operations awaiting an operator, each
+    /// plus one (zero: none), for the operator's list (`arb ctl recoveries`).
+    pub awaiting_ids: [Gauge; AWAITING_LISTED],
     pub pending_reconcile: Gauge,
     /// Assets whose leftover clears a venue's minimum order, waiting to be flattened.
     pub flatten_pending: Gauge,
@@ -85,6 +91,11 @@ impl StateStats {
             fills_applied: self.fills_applied.get(),
             duplicate_fills: self.duplicate_fills.get(),
             open: [self.open_executing.get(), self.open_recovering.get(), self.open_awaiting_operator.get()],
+            awaiting_operator: self
+                .awaiting_ids
+                .iter()
+                .filter_map(|g| u64::try_from(g.get()).ok()?.checked_sub(1))
+                .collect(),
             pending_reconcile: self.pending_reconcile.get(),
             flatten_pending: self.flatten_pending.get(),
             dust_usd: self.dust_usd.get(),
@@ -116,6 +127,9 @@ pub struct StateSnapshot {
     pub duplicate_fills: u64,
     /// Open operations: executing, recovering, awaiting an operator.
     pub open: [i64; 3],
+    /// Ids of operations awaiting an operator: every one while `open[2]` is at most
+    /// [`AWAITING_LISTED`], the first ones past it.
+    pub awaiting_operator: Vec<u64>,
     pub pending_reconcile: i64,
     /// Assets waiting to be flattened.
     pub flatten_pending: i64,

@@ -611,6 +611,7 @@ fn the_kill_switch_cancels_everything_and_stops_recovery() {
     assert!(r.recovery_orders().is_empty());
     assert_eq!(r.s.phase(6), Some(OpPhase::AwaitingOperator));
     assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: g, halted: true }));
+    assert_eq!(r.s.stats().snapshot().awaiting_operator, [6], "listed for the operator");
     // The operator abandons it: the operation ends, and its instruments are no longer
     // halted (nothing is left to approve), in the journal too.
     r.control.push(StateControl::Abandon { op: 6 }).unwrap();
@@ -622,6 +623,7 @@ fn the_kill_switch_cancels_everything_and_stops_recovery() {
             .iter()
             .any(|rec| matches!(rec, Record::InstrumentHalt { inst, halted: false, .. } if *inst == g))
     );
+    assert_eq!(r.s.stats().snapshot().awaiting_operator, Vec::<u64>::new());
 
     // The runtime's halt flag does the same.
     let mut r = Rig::new();
