@@ -10,6 +10,7 @@
 #[path = "support/listing.rs"]
 mod listing;
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use listing::{ctl, start, table, wait};
@@ -107,6 +108,11 @@ fn a_symbol_added_while_running_is_synced_traded_removed_and_keeps_its_id() {
         added.iter().all(|&id| first.book_counters().get(id).bytes == 0)
             && first.sync_progress().books_total == 8
     });
+    // MEXC acknowledges an unsubscription as it does a subscription, echoing the topic:
+    // that is no refused subscription.
+    let refused = || first.feed_counters().unwrap().subscriptions_refused.load(Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(refused(), 0, "unsubscribing is not a refusal");
     let before = traded.get(gate_eth_btc);
     for _ in 0..20 {
         sim.dislocate(DislocationKind::Triangular, Venue::GateIo, Asset::ETH, 40.0);

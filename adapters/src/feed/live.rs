@@ -146,6 +146,9 @@ struct Conn {
     insts: Vec<InstrumentId>,
     /// What the client subscribes to, for checking acknowledgements.
     topics: Vec<Subscription>,
+    /// Topics of removed instruments unsubscribed on this session, whose
+    /// acknowledgements (which echo the topic, like a subscription's) are still to come.
+    ending: Vec<Subscription>,
     /// When a failed attempt or lost session was last logged.
     loss_logged: Option<quanta::Instant>,
 }
@@ -354,6 +357,7 @@ impl LiveFeed {
             decoder: vm.decoder(table),
             insts: ids.to_vec(),
             topics,
+            ending: Vec::new(),
             loss_logged: None,
         });
         Ok(())
@@ -515,7 +519,7 @@ impl LiveFeed {
 
     fn on_ws(&mut self, ci: usize, now_ns_fallback: u64, out: &mut Vec<MdEvent>) -> usize {
         let now = self.clock.now();
-        let Conn { vm, client, decoder, insts, topics, loss_logged } = &mut self.conns[ci];
+        let Conn { vm, client, decoder, insts, topics, ending, loss_logged } = &mut self.conns[ci];
         let vm = *vm;
         let (venue, market) = (vm.venue(), vm.market());
         let (stats, counters, clock, tap) = (&self.stats, &self.counters, &self.clock, &mut self.tap);
@@ -527,6 +531,8 @@ impl LiveFeed {
         let n = client.poll(now, &mut |ev| match ev {
             WsEvent::Opened => {
                 opened = true;
+                // A new session subscribes afresh: nothing of the old one is acknowledged.
+                ending.clear();
                 Self::lose(insts, now_ns_fallback, FeedLoss::Disconnected, out);
             }
             WsEvent::Lost(_) => {
@@ -555,8 +561,17 @@ impl LiveFeed {
                 let r = decoder.decode(bytes, binary, recv_ns, out);
                 match r {
                     Ok(Frame::Subscribed { ok, topic }) => {
-                        let refused = !ok
-                            || (vm.ack_echoes_topic() && !topics.iter().any(|s| s.topic.as_bytes() == topic));
+                        // An unsubscription confirmed is no subscription refused.
+                        let ended = ok
+                            && ending
+                                .iter()
+                                .position(|s| s.topic.as_bytes() == topic)
+                                .map(|k| ending.swap_remove(k))
+                                .is_some();
+                        let refused = !ended
+                            && (!ok
+                                || (vm.ack_echoes_topic()
+                                    && !topics.iter().any(|s| s.topic.as_bytes() == topic)));
                         if refused {
                             counters.subscriptions_refused.fetch_add(1, Relaxed);
                             if let Some(l) = log.as_mut() {
@@ -805,7 +820,9 @@ impl FeedSource for LiveFeed {
         let vm = conn.vm;
         if conn.client.is_open() {
             for s in conn.topics.iter().filter(|s| s.inst == inst) {
-                let _ = conn.client.send_text(&vm.unsubscribe(s).replace("{time}", &unix_s));
+                if conn.client.send_text(&vm.unsubscribe(s).replace("{time}", &unix_s)).is_ok() {
+                    conn.ending.push(s.clone());
+                }
             }
         }
         conn.topics.retain(|s| s.inst != inst);
