@@ -356,11 +356,15 @@ impl Tracker {
             s.trade_ids[usize::from(s.n_ids) % TRADE_IDS] = t.id;
             s.n_ids = s.n_ids.saturating_add(1).min(TRADE_IDS as u8 * 2);
         }
-        s.trade_qty = Qty(s.trade_qty.0 + t.qty.0);
+        // A total past what an i64 holds cannot be true: dropped, as above.
+        let Some(total) = s.trade_qty.0.checked_add(t.qty.0) else { return };
+        s.trade_qty = Qty(total);
         let new = s.trade_qty.0 - s.cum.0;
         if new > 0 {
             let new = new.min(t.qty.0);
-            let fee = if new == t.qty.0 { t.fee } else { Amount(t.fee.0 * new as i128 / t.qty.0 as i128) };
+            // The share of the trade's fee; its whole fee where the share would overflow.
+            let share = t.fee.0.checked_mul(i128::from(new)).map(|f| f / i128::from(t.qty.0));
+            let fee = if new == t.qty.0 { t.fee } else { Amount(share.unwrap_or(t.fee.0)) };
             self.accepted(k, ts);
             let inst = self.instruments.get(self.slots[k].inst);
             let value = inst.notional(t.price, Qty(new), Rounding::Floor).unwrap_or(Amount::ZERO);
@@ -661,6 +665,43 @@ mod tests {
         );
         assert_eq!(u[3], OrderUpdate::Done { filled: qty(&inst, "0.03") });
         let _ = quote;
+    }
+
+    #[test]
+    fn absurd_trade_quantities_and_fees_neither_panic_nor_wrap() {
+        let (mut t, mut req, base, _) = setup();
+        let inst = t.instruments.get(req.inst).clone();
+        // An order of unknown size (as a query opens one): no size bounds its trades.
+        req.qty = Qty::ZERO;
+        let k = t.open(&req, 0);
+        let trade = |id, q: i64, fee: i128| Trade {
+            id,
+            price: px(&inst, "50000"),
+            qty: Qty(q),
+            fee: Amount(fee),
+            fee_asset: base,
+        };
+        t.trade(k, trade(1, 10, 5), 1);
+        // Past i64 in total: dropped.
+        t.trade(k, trade(2, i64::MAX, 1), 2);
+        // A fee whose share would overflow i128: the trade's whole fee.
+        t.cumulative(
+            k,
+            Cumulative { filled: Qty(20), value: Amount(1), fee: Amount::ZERO, fee_asset: base, exact: true },
+            3,
+            None,
+        );
+        t.trade(k, trade(3, 15, i128::MAX), 4);
+        let u = updates(&mut t);
+        let fills: Vec<_> = u
+            .iter()
+            .filter_map(|u| match u {
+                OrderUpdate::Fill { qty, cum_qty, fee, .. } => Some((qty.0, cum_qty.0, fee.0)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(fills[0], (10, 10, 5), "{u:?}");
+        assert_eq!(*fills.last().unwrap(), (5, 25, i128::MAX), "{u:?}");
     }
 
     #[test]
