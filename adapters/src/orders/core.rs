@@ -547,7 +547,7 @@ impl Core {
     pub(crate) fn fuzz_advance(&mut self, mock: &quanta::Mock, ms: u64, force: bool) {
         mock.increment(ms.saturating_mul(1_000_000));
         let now = self.now_ns();
-        self.tracker.tick(now, force, &mut |_, _| {});
+        self.tracker.tick(now, force, &mut |_, _| true);
     }
 
     /// Moves what the tracker emitted into `out`; the notices are dropped.

@@ -257,15 +257,22 @@ impl VenueSink {
         let mut due = [(0u32, false); QUERIES_PER_POLL];
         let mut n = 0;
         let now_ns = self.core.now_ns();
+        // At most QUERIES_PER_POLL a pass: the rest stay due for the next.
         self.core.tracker.tick(now_ns, false, &mut |k, external| {
-            if n < due.len() {
+            let room = n < due.len();
+            if room {
                 due[n] = (k as u32, external);
                 n += 1;
             }
+            room
         });
         for &(k, external) in &due[..n] {
             let inst = self.core.tracker.view(k as usize).inst;
-            self.query_slot(k as usize, inst, external);
+            if !self.query_slot(k as usize, inst, external) {
+                // Not sent (the client's queue is full, its connection down): again later.
+                let at = now_ns.saturating_add(self.core.timing.settle_ns);
+                self.core.tracker.query_later(k as usize, external, at);
+            }
         }
     }
 

@@ -330,6 +330,17 @@ impl Tracker {
         self.push(k, OrderUpdate::Unknown, ts);
     }
 
+    /// Asks for a query of order `k` again at `at` (ns): one that could not be sent.
+    pub fn query_later(&mut self, k: usize, external: bool, at: u64) {
+        let s = &mut self.slots[k];
+        if external {
+            s.requery_at = at;
+        } else if !s.finished {
+            s.settle_at = at;
+        }
+        self.activate(k);
+    }
+
     /// Queries the order ourselves at `at` (ns) unless it finishes first.
     pub fn settle_at(&mut self, k: usize, at: u64) {
         let s = &mut self.slots[k];
@@ -549,7 +560,8 @@ impl Tracker {
 
     /// Releases estimates whose grace ended (all of them with `force`), and hands over the
     /// orders due for a query: `settle` for our own, `requery` on the caller's behalf.
-    pub fn tick(&mut self, now: u64, force: bool, on_query: &mut impl FnMut(usize, bool)) {
+    /// `on_query` says whether it took the query; one it did not take stays due.
+    pub fn tick(&mut self, now: u64, force: bool, on_query: &mut impl FnMut(usize, bool) -> bool) {
         let mut i = 0;
         while i < self.active.len() {
             let k = self.active[i] as usize;
@@ -560,15 +572,14 @@ impl Tracker {
                     self.try_done(k, now);
                 }
             }
-            let s = &mut self.slots[k];
-            if s.settle_at != 0 && now >= s.settle_at && !s.finished {
-                s.settle_at = 0;
-                on_query(k, false);
+            // A query the caller does not take now stays due for the next tick.
+            let s = &self.slots[k];
+            if s.settle_at != 0 && now >= s.settle_at && !s.finished && on_query(k, false) {
+                self.slots[k].settle_at = 0;
             }
-            let s = &mut self.slots[k];
-            if s.requery_at != 0 && now >= s.requery_at {
-                s.requery_at = 0;
-                on_query(k, true);
+            let s = &self.slots[k];
+            if s.requery_at != 0 && now >= s.requery_at && on_query(k, true) {
+                self.slots[k].requery_at = 0;
             }
             let s = &self.slots[k];
             let idle = s.finished && s.deferred.is_none() && s.requery_at == 0 && s.settle_at == 0;
@@ -665,6 +676,42 @@ mod tests {
         );
         assert_eq!(u[3], OrderUpdate::Done { filled: qty(&inst, "0.03") });
         let _ = quote;
+    }
+
+    #[test]
+    fn a_query_the_caller_cannot_take_now_stays_due() {
+        let (mut t, mut req, _, _) = setup();
+        let slots: Vec<usize> = (0..40)
+            .map(|op| {
+                req.client.op = op;
+                let k = t.open(&req, 0);
+                t.settle_at(k, 10);
+                k
+            })
+            .collect();
+        let mut asked = Vec::new();
+        // Room for 32 a tick, as the sink has.
+        for now in [10, 11] {
+            let mut room = 32;
+            t.tick(now, false, &mut |k, _| {
+                let take = room > 0;
+                if take {
+                    room -= 1;
+                    asked.push(k);
+                }
+                take
+            });
+        }
+        asked.sort_unstable();
+        assert_eq!(asked, slots, "every order queried once, none lost");
+        // One the caller could not send is asked for again when told.
+        t.query_later(slots[0], false, 20);
+        let mut again = Vec::new();
+        t.tick(20, false, &mut |k, _| {
+            again.push(k);
+            true
+        });
+        assert_eq!(again, [slots[0]]);
     }
 
     #[test]
@@ -766,9 +813,15 @@ mod tests {
             20,
         );
         let mut queried = Vec::new();
-        t.tick(50, false, &mut |k, ext| queried.push((k, ext)));
+        t.tick(50, false, &mut |k, ext| {
+            queried.push((k, ext));
+            true
+        });
         assert_eq!(updates(&mut t).len(), 2, "Accepted and the trade; the estimate waits");
-        t.tick(111, false, &mut |k, ext| queried.push((k, ext)));
+        t.tick(111, false, &mut |k, ext| {
+            queried.push((k, ext));
+            true
+        });
         let u = updates(&mut t);
         assert_eq!(
             u,
@@ -801,9 +854,15 @@ mod tests {
         t.unknown(k, 2_000);
         assert!(!t.not_found(k, 3_000, 10_000));
         let mut due = Vec::new();
-        t.tick(5_000, false, &mut |k, ext| due.push((k, ext)));
+        t.tick(5_000, false, &mut |k, ext| {
+            due.push((k, ext));
+            true
+        });
         assert!(due.is_empty());
-        t.tick(11_000, false, &mut |k, ext| due.push((k, ext)));
+        t.tick(11_000, false, &mut |k, ext| {
+            due.push((k, ext));
+            true
+        });
         assert_eq!(due, vec![(k, true)]);
         assert!(t.not_found(k, 11_500, 10_000));
         assert_eq!(
