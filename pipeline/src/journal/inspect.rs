@@ -192,7 +192,9 @@ impl fmt::Display for Inspection {
             open,
             r.last_op_id
         )?;
-        writeln!(f, "  realized P&L: {} USD", r.realized_pnl)?;
+        // Each operation journals what it realized on closed quantity less its fees: the
+        // report's realized P&L minus its fees, not its realized P&L.
+        writeln!(f, "  realized P&L less fees: {} USD", r.realized_pnl)?;
         for p in r.positions.iter().filter(|p| !p.qty.is_zero()) {
             writeln!(
                 f,
