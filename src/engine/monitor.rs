@@ -176,8 +176,9 @@ fn run(
                 None => ("warn", String::new()),
             };
             let detail = drift_detail(a, &rings.drift);
+            let message = json_str(&alert_message(a, &rings.controls.listing.instruments));
             rings.log.line(&format!(
-                r#"{{"ts_ns":{},"level":"{level}","source":"alerts","event":"{:?}","op":{},"value":{}{cause}{detail}}}"#,
+                r#"{{"ts_ns":{},"level":"{level}","source":"alerts","event":"{:?}","op":{},"value":{},"message":{message}{cause}{detail}}}"#,
                 wall(a.ts_ns),
                 a.kind,
                 a.op,
@@ -284,6 +285,57 @@ fn halt_cause(a: &Alert, rings: &ColdRings, faults: &mut Vec<String>) -> Option<
     }
 }
 
+/// What alert `a` means and what follows from it, in an operator's words: the kind's
+/// `value` (a breaker's index, an instrument's id, a leg, a count) named.
+fn alert_message(a: &Alert, instruments: &pipeline::types::Instruments) -> String {
+    let op = a.op;
+    let breaker = || {
+        usize::try_from(a.value)
+            .ok()
+            .and_then(|i| pipeline::risk::Breaker::ALL.get(i))
+            .map_or("unknown", |b| b.name())
+    };
+    match a.kind {
+        AlertKind::BreakerTripped => {
+            format!("circuit breaker {} opened: no new operations until it resets", breaker())
+        }
+        AlertKind::BreakerReset => format!("circuit breaker {} closed: new operations allowed", breaker()),
+        AlertKind::Halted => "kill switch on: no new operations, open orders cancelled".to_owned(),
+        AlertKind::Resumed => "kill switch lifted".to_owned(),
+        AlertKind::RecoveryExhausted => format!(
+            "operation {op}: recovery gave up after {} rounds with a position not flat; its instruments              are halted until an operator decides: `arb ctl approve|retry|abandon {op}`",
+            a.value
+        ),
+        AlertKind::DeadlineMissed => {
+            format!("operation {op}: its deadline passed with its legs not matched; recovery goes on")
+        }
+        AlertKind::UnknownOrder => format!(
+            "operation {op}, leg {}: the order's outcome is unknown; it is queried, and new operations              wait until it is known",
+            a.value
+        ),
+        AlertKind::JournalFailed => "a journal write failed: trading halts".to_owned(),
+        AlertKind::InstrumentHalted => {
+            let inst = u16::try_from(a.value).ok().and_then(|i| instruments.try_get(InstrumentId(i)));
+            let name = inst.map_or_else(
+                || format!("id {}", a.value),
+                |i| format!("{}:{}:{}", i.venue.name(), i.market.name(), i.symbol),
+            );
+            format!(
+                "instrument {name} halted: no new operations on it while operation {op} waits for an operator"
+            )
+        }
+        AlertKind::BalanceDrift => {
+            "a venue's balance differs from the engine's books beyond the tolerance".to_owned()
+        }
+        AlertKind::DriftHalted => "new entries on the venue halted for a balance drift".to_owned(),
+        AlertKind::DriftAcknowledged => "an operator took the venue's balances as they are".to_owned(),
+        AlertKind::RecoveryBounded => format!(
+            "operation {op}, leg {}: a recovery order was clamped to the operation's own quantities, or              refused beyond the notional limit",
+            a.value
+        ),
+    }
+}
+
 /// A drift alert's wallet, in the words an operator needs: venue, account, asset, the
 /// balance the engine's books expect and the venue's (empty for other alerts).
 fn drift_detail(a: &Alert, board: &pipeline::state::DriftBoard) -> String {
@@ -341,4 +393,29 @@ fn buckets(hub: &MetricsHub) -> Vec<Buckets> {
             Buckets { name: name.to_owned(), kind, le, count: h.len(), sum_ns }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alerts_name_their_breaker_instrument_and_what_the_operator_can_do() {
+        let specs: Vec<_> = sim::catalog::listings().iter().map(|l| l.spec()).collect();
+        let t = pipeline::types::Instruments::from_specs(&specs).unwrap();
+        let id = t.find(Venue::GateIo, pipeline::types::Market::Spot, "ETH_BTC").unwrap();
+        let alert = |kind, op, value| Alert { kind, op, value, ts_ns: 0 };
+        let breaker = pipeline::risk::Breaker::ErrorRate.index() as i64;
+        let m = alert_message(&alert(AlertKind::BreakerTripped, 0, breaker), &t);
+        assert!(m.contains("circuit breaker error_rate opened"), "{m}");
+        let m = alert_message(&alert(AlertKind::InstrumentHalted, 5, i64::from(id.0)), &t);
+        assert!(m.contains("instrument gateio:spot:ETH_BTC halted") && m.contains("operation 5"), "{m}");
+        let m = alert_message(&alert(AlertKind::RecoveryExhausted, 5, 3), &t);
+        assert!(m.contains("after 3 rounds") && m.contains("arb ctl approve|retry|abandon 5"), "{m}");
+        // Values that name nothing are shown as they are, never a panic.
+        let m = alert_message(&alert(AlertKind::InstrumentHalted, 1, -7), &t);
+        assert!(m.contains("id -7"), "{m}");
+        let m = alert_message(&alert(AlertKind::BreakerReset, 0, 99), &t);
+        assert!(m.contains("unknown"), "{m}");
+    }
 }
