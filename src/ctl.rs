@@ -276,8 +276,16 @@ fn handle(request: Request, controls: &Arc<Controls>, t: &Telemetry) -> Result<V
             controls.request_shutdown();
             Ok(json!("stopping: no new operations; open ones finish, then the engine reports and exits"))
         }
-        Request::ResumeTrading => sent(controls.resume_trading())
-            .map(|_| json!("kill switch lifted (journaled): trading resumes unless a fault halted it")),
+        Request::ResumeTrading => {
+            let was_on = controls.operator_killed() || t.stats.snapshot().state.killed;
+            sent(controls.resume_trading()).map(|_| {
+                if was_on {
+                    json!("kill switch lifted (journaled): trading resumes unless a fault halted it")
+                } else {
+                    json!("the kill switch was not on: nothing to lift")
+                }
+            })
+        }
         Request::ResetBreakers => sent(controls.risk(RiskControl::ResetBreakers)),
         Request::Recoveries => {
             // The state stage's own list: it holds operations restored from the journal

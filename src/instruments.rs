@@ -384,9 +384,9 @@ pub fn resolve(instruments: &Instruments, arg: &str) -> Result<Vec<InstrumentId>
     match instruments.find(venue, market, symbol) {
         Some(id) => Ok(vec![id]),
         None => bail!(
-            "{venue} {market} {symbol} is not loaded: instruments are fixed at start \
-             (their ids are in the journal); add it to [market] pairs (and standby, to load \
-             it without trading it) and restart"
+            "{venue} {market} {symbol} is not loaded: `arb ctl add-symbol BASE/QUOTE --venue \
+             {venue} --market {market}` loads and trades it while the engine runs (or add it \
+             to [market] pairs in the configuration for the next start)"
         ),
     }
 }

@@ -77,8 +77,10 @@ impl Record {
 /// A capture that cannot be read, with the file and line.
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    #[error("{file}: {source}")]
-    Io { file: PathBuf, source: io::Error },
+    /// The cause is in the message, not a `source` as well: shown as a chain, the reason
+    /// would be printed twice.
+    #[error("{file}: {cause}")]
+    Io { file: PathBuf, cause: io::Error },
     #[error("{file}:{line}: {message}")]
     BadLine { file: PathBuf, line: usize, message: String },
 }
@@ -117,7 +119,7 @@ fn is_gzip(path: &Path) -> bool {
 
 /// Reads every record of a capture file (plain or `.gz`).
 pub fn read_file(path: &Path) -> Result<Vec<Record>, CaptureError> {
-    let file = File::open(path).map_err(|source| CaptureError::Io { file: path.to_owned(), source })?;
+    let file = File::open(path).map_err(|cause| CaptureError::Io { file: path.to_owned(), cause })?;
     read_from(file, is_gzip(path), path)
 }
 
@@ -134,7 +136,7 @@ pub fn read_from(reader: impl Read, gzip: bool, file: &Path) -> Result<Vec<Recor
 fn read_lines(reader: impl BufRead, file: &Path) -> Result<Vec<Record>, CaptureError> {
     let mut out = Vec::new();
     for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(|source| CaptureError::Io { file: file.to_owned(), source })?;
+        let line = line.map_err(|cause| CaptureError::Io { file: file.to_owned(), cause })?;
         if line.trim().is_empty() {
             continue;
         }
@@ -170,7 +172,7 @@ impl std::fmt::Debug for Writer {
 
 impl Writer {
     pub fn create(path: &Path) -> Result<Self, CaptureError> {
-        let file = File::create(path).map_err(|source| CaptureError::Io { file: path.to_owned(), source })?;
+        let file = File::create(path).map_err(|cause| CaptureError::Io { file: path.to_owned(), cause })?;
         let out: Box<dyn Write + Send> = if is_gzip(path) {
             Box::new(flate2::write::GzEncoder::new(BufWriter::new(file), flate2::Compression::default()))
         } else {
@@ -180,7 +182,7 @@ impl Writer {
     }
 
     pub fn write(&mut self, r: &Record) -> Result<(), CaptureError> {
-        let io_err = |source| CaptureError::Io { file: self.path.clone(), source };
+        let io_err = |cause| CaptureError::Io { file: self.path.clone(), cause };
         let text = serde_json::to_string(&r.to_line()).map_err(|e| io_err(io::Error::other(e)))?;
         self.out.write_all(text.as_bytes()).map_err(io_err)?;
         self.out.write_all(b"\n").map_err(io_err)
@@ -189,13 +191,22 @@ impl Writer {
     /// Flushes and, for gzip, writes the trailer.
     pub fn finish(mut self) -> Result<(), CaptureError> {
         let path = self.path.clone();
-        self.out.flush().map_err(|source| CaptureError::Io { file: path, source })
+        self.out.flush().map_err(|cause| CaptureError::Io { file: path, cause })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_file_is_named_with_its_reason_once() {
+        let e = read_file(Path::new("/nonexistent/capture.jsonl")).unwrap_err();
+        let text = e.to_string();
+        assert!(text.starts_with("/nonexistent/capture.jsonl: "), "{text}");
+        // A chain printer (anyhow's `{:#}`) adds each source: there is none to repeat it.
+        assert!(std::error::Error::source(&e).is_none(), "{text}");
+    }
 
     fn sample() -> Vec<Record> {
         vec![

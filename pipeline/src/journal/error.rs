@@ -9,8 +9,11 @@ pub enum JournalError {
     BadHeader,
     #[error("the journal file belongs to the other writer")]
     WrongFile,
-    #[error("the journal is corrupt at byte offset {offset}; inspect it with `arb journal DIR --verify`")]
-    Corrupt { offset: u64 },
+    #[error(
+        "the journal file {} is corrupt at byte offset {offset}; inspect it with `arb journal DIR --verify`",
+        file.file_name()
+    )]
+    Corrupt { file: super::JournalKind, offset: u64 },
     #[error("record too large to encode")]
     TooLarge,
 }

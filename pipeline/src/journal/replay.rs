@@ -155,7 +155,7 @@ pub fn replay(dir: &Path) -> Result<Replay, JournalError> {
     let (dispatch, state) = read_dir(dir)?;
     for j in [&dispatch, &state].into_iter().flatten() {
         if let Tail::Corrupt { offset, .. } = j.tail {
-            return Err(JournalError::Corrupt { offset });
+            return Err(JournalError::Corrupt { file: j.kind, offset });
         }
     }
     Ok(rebuild(dispatch.as_ref(), state.as_ref()))

@@ -260,8 +260,10 @@ fn corruption_before_the_end_is_reported_and_refused() {
     assert_eq!(j.tail, Tail::Corrupt { offset: (16 + frame) as u64, record: 2, damage: Damage::Checksum });
     assert_eq!(
         JournalWriter::open(&dir, JournalKind::Dispatch).unwrap_err(),
-        JournalError::Corrupt { offset: (16 + frame) as u64 }
+        JournalError::Corrupt { file: JournalKind::Dispatch, offset: (16 + frame) as u64 }
     );
+    let e = replay(&dir).unwrap_err().to_string();
+    assert!(e.contains("dispatch.journal is corrupt at byte offset"), "the file is named: {e}");
     assert!(replay(&dir).is_err());
     let ins = inspect(&dir).unwrap();
     assert_eq!(ins.verdict, Verdict::Corrupt);

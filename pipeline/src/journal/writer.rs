@@ -87,7 +87,7 @@ impl JournalWriter {
                     opened.truncated = bytes;
                     end = offset;
                 }
-                Tail::Corrupt { offset, .. } => return Err(JournalError::Corrupt { offset }),
+                Tail::Corrupt { offset, .. } => return Err(JournalError::Corrupt { file: kind, offset }),
             }
             opened.records = j.entries.len() as u64;
             next_seq = j.last_seq() + 1;
