@@ -331,8 +331,19 @@ impl Config {
             seen.push(v.venue);
         }
         c.table("market", |c| self.market.validate(c, &self.venues));
-        let all_cores: Vec<usize> = (0..4096).collect();
-        if let Err(e) = self.layout.validate(&pipeline::STAGES, &all_cores) {
+        // Which cores this host has is `arb doctor`'s and the start's question; here only
+        // whether a core id can name a CPU at all (Linux's largest is 4095).
+        let all_cores: Vec<usize> = (0..MAX_CPUS).collect();
+        let mut in_range = true;
+        for (i, t) in self.layout.threads.iter().enumerate() {
+            if let Some(core) = t.core.filter(|&core| core >= MAX_CPUS) {
+                c.item("layout.threads", i, |c| {
+                    c.fail("core", core, format!("is not a CPU id (0 to {})", MAX_CPUS - 1));
+                });
+                in_range = false;
+            }
+        }
+        if in_range && let Err(e) = self.layout.validate(&pipeline::STAGES, &all_cores) {
             let names: Vec<String> = self.layout.threads.iter().map(|t| toml_string(&t.name)).collect();
             c.fail("layout.threads", format!("[{}]", names.join(", ")), e.to_string());
         }
@@ -496,6 +507,9 @@ impl TlsConfig {
         }
     }
 }
+
+/// CPU ids a layout may name: Linux's limit (`NR_CPUS` at most 4096).
+const MAX_CPUS: usize = 4096;
 
 /// The most events one ring may hold: 64 times the largest default. Far past it the
 /// allocation fails at start, or overflows the capacity's arithmetic.

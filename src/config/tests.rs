@@ -101,6 +101,16 @@ fn dangerous_values_are_refused_naming_the_file_the_key_and_the_value() {
 }
 
 #[test]
+fn a_core_id_no_cpu_can_have_is_refused_as_such() {
+    let text = DEFAULT_TOML.replacen("name = \"md\"", "name = \"md\"\ncore = 4294967296", 1);
+    let e = format!("{:#}", Config::parse(&text, "c.toml").unwrap_err());
+    assert!(
+        e.contains("c.toml: key `layout.threads[0].core` = 4294967296: is not a CPU id (0 to 4095)"),
+        "{e}"
+    );
+}
+
+#[test]
 fn every_problem_is_reported_at_once() {
     let text = paper_with("risk.min_profit_margin_bps", "-500")
         .replace("[journal]", "[risk.breakers]\nreset_after_ms = 0\n\n[journal]");
