@@ -143,6 +143,15 @@ pub fn run(args: DemoArgs) -> Result<()> {
         cfg.market.futures.len(),
         args.faults
     );
+    let f = &args.faults;
+    if args.paper && (f.reject > 0.0 || f.partial > 0.0 || f.delay_ms > 0) {
+        // Paper fills are made in the process against the books: the venues' order
+        // entry, where these faults happen, is not used.
+        eprintln!(
+            "demo: --paper fills orders in the process: reject, partial and delay_ms act on the \
+             venues' order entry and do not apply (gap, disconnect_every_s and stall_every_s do)"
+        );
+    }
     let (cfg, sink) = engine_on(&sim, cfg, args.paper)?;
     let result = live::run(cfg, sink, &args.live);
     if !keep {
