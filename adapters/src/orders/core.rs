@@ -203,8 +203,11 @@ pub(crate) const OTHER_ASSET: AssetId = AssetId(u16::MAX);
 
 impl Core {
     pub fn new(instruments: Arc<Instruments>, clock: Clock, timing: Timing) -> Self {
+        let mut tracker = Tracker::new(instruments.clone());
+        // Not faster than a request may take to be answered.
+        tracker.requery_own_every(timing.settle_ns.max(timing.request_timeout_ms.saturating_mul(1_000_000)));
         Core {
-            tracker: Tracker::new(instruments.clone()),
+            tracker,
             timing,
             discovery: Discovery::default(),
             notices: VecDeque::with_capacity(NOTICES),

@@ -141,6 +141,10 @@ pub(crate) struct SlotView {
     pub venue_order: VenueOrderId,
 }
 
+/// How often our own queries of an order the venue still shows unfinished repeat, unless
+/// the sink sets it from its timings.
+const REQUERY_OWN_NS: u64 = 1_000_000_000;
+
 /// Every order the sink knows, and the events waiting for `poll`.
 pub(crate) struct Tracker {
     instruments: Arc<Instruments>,
@@ -150,6 +154,9 @@ pub(crate) struct Tracker {
     /// Slots with something pending (not finished, or a timer set).
     active: Vec<u32>,
     pub out: VecDeque<StateInput>,
+    /// After our own query of an order, the next one this much later while the order
+    /// is not finished: an end the private stream missed is found all the same.
+    requery_own_ns: u64,
 }
 
 impl std::fmt::Debug for Tracker {
@@ -172,7 +179,13 @@ impl Tracker {
             next: 0,
             active: Vec::with_capacity(SLOTS),
             out: VecDeque::with_capacity(EVENTS),
+            requery_own_ns: REQUERY_OWN_NS,
         }
+    }
+
+    /// Our own queries of an unfinished order repeat every `ns` (at least 1 ms).
+    pub fn requery_own_every(&mut self, ns: u64) {
+        self.requery_own_ns = ns.max(1_000_000);
     }
 
     pub fn find(&self, client: ClientOrderId) -> Option<usize> {
@@ -549,7 +562,9 @@ impl Tracker {
         }
         s.requery_at = 0;
         if s.accepted || s.cum.is_positive() {
-            // It reached the venue once; the venue forgot it. Nothing can be said.
+            // It reached the venue once; the venue forgot it. Nothing can be said, and
+            // asking again will not change that.
+            s.settle_at = 0;
             return false;
         }
         s.finished = true;
@@ -575,7 +590,8 @@ impl Tracker {
             // A query the caller does not take now stays due for the next tick.
             let s = &self.slots[k];
             if s.settle_at != 0 && now >= s.settle_at && !s.finished && on_query(k, false) {
-                self.slots[k].settle_at = 0;
+                // Again later unless the answer (or the stream) finishes the order first.
+                self.slots[k].settle_at = now.saturating_add(self.requery_own_ns);
             }
             let s = &self.slots[k];
             if s.requery_at != 0 && now >= s.requery_at && on_query(k, true) {
@@ -712,6 +728,30 @@ mod tests {
             true
         });
         assert_eq!(again, [slots[0]]);
+    }
+
+    #[test]
+    fn our_own_query_repeats_until_the_order_is_finished() {
+        let (mut t, req, _, _) = setup();
+        t.requery_own_every(5_000_000);
+        let k = t.open(&req, 0);
+        t.accepted(k, 1);
+        t.settle_at(k, 10);
+        let mut asked = Vec::new();
+        let mut tick = |t: &mut Tracker, now| {
+            t.tick(now, false, &mut |k, external| {
+                asked.push((now, k, external));
+                true
+            })
+        };
+        // The venue still shows it open (the stream missed its end): asked again later.
+        tick(&mut t, 10);
+        tick(&mut t, 1_000_000);
+        tick(&mut t, 5_000_010);
+        // Now it is finished: no more queries.
+        t.terminal(k, Qty::ZERO, 5_000_020);
+        tick(&mut t, 20_000_000);
+        assert_eq!(asked, [(10, k, false), (5_000_010, k, false)]);
     }
 
     #[test]
