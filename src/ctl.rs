@@ -229,16 +229,23 @@ fn symbol_args(line: &str, instruments: &Instruments) -> Result<SymbolArgs> {
     SymbolArgs::parse(words)
 }
 
-/// Approve, retry and abandon are for operations that wait for an operator: an id that
-/// names none (a typo, one already resolved) is refused with the ones that do. When more
-/// wait than the state stage lists, an id not listed is let through.
-fn awaiting_operator(t: &Telemetry, op: u64) -> Result<()> {
+/// Whether `op` may be the subject of an operator's decision: `retry` is for an
+/// operation that waits for an operator; `approve` and `abandon` for any open one (an
+/// operation whose order's outcome can never be learned stays open without ever
+/// waiting for an operator, and abandoning it is the way out). An id that names no such
+/// operation (a typo, one already closed) is refused with the ones that qualify. When
+/// more are open than the state stage lists, an id not listed is let through.
+fn decision_for(t: &Telemetry, op: u64, waiting_only: bool) -> Result<()> {
     let state = t.stats.snapshot().state;
-    let listed = &state.awaiting_operator;
-    if listed.contains(&op) || state.open[2] > listed.len() as i64 {
+    let (listed, count, what) = if waiting_only {
+        (&state.awaiting_operator, state.open[2], "awaiting an operator")
+    } else {
+        (&state.open_ops, state.open.iter().sum::<i64>(), "open")
+    };
+    if listed.contains(&op) || count > listed.len() as i64 {
         return Ok(());
     }
-    bail!("operation {op} is not awaiting an operator (awaiting: {listed:?}; see `arb ctl recoveries`)")
+    bail!("operation {op} is not {what} ({what}: {listed:?}; see `arb ctl recoveries`)")
 }
 
 fn handle(request: Request, controls: &Arc<Controls>, t: &Telemetry) -> Result<Value> {
@@ -302,18 +309,19 @@ fn handle(request: Request, controls: &Arc<Controls>, t: &Telemetry) -> Result<V
             let waiting: Vec<Value> =
                 state.awaiting_operator.iter().map(|&op| json!({"op": op, "rounds": rounds(op)})).collect();
             let unlisted = (state.open[2] as usize).saturating_sub(waiting.len());
-            Ok(json!({"awaiting_operator": waiting, "not_listed": unlisted, "open": state.open}))
+            Ok(json!({"awaiting_operator": waiting, "not_listed": unlisted, "open": state.open,
+                      "open_operations": state.open_ops}))
         }
         Request::Approve(op) => {
-            awaiting_operator(t, op)?;
+            decision_for(t, op, false)?;
             sent(controls.state(StateControl::Approve { op }))
         }
         Request::Retry(op) => {
-            awaiting_operator(t, op)?;
+            decision_for(t, op, true)?;
             sent(controls.state(StateControl::Retry { op }))
         }
         Request::Abandon(op) => {
-            awaiting_operator(t, op)?;
+            decision_for(t, op, false)?;
             sent(controls.state(StateControl::Abandon { op }))
         }
         Request::AckDrift(venue) => {

@@ -262,14 +262,18 @@ fn acceptance_scenarios_against_the_simulated_venues() {
     assert_eq!(status["result"]["health"]["status"], "ok", "{status}");
     let paused = ask("pause mexc:spot:BTCUSDT");
     assert_eq!(paused["result"]["instruments"][0], "mexc:spot:BTCUSDT", "{paused}");
-    // No operation waits for an operator: the list is empty, and approving, retrying or
-    // abandoning one is refused with that list.
+    // No operation waits for an operator, and none is open: retrying one is refused as
+    // not awaiting an operator, approving or abandoning one as not open.
     let recoveries = ask("recoveries");
     assert_eq!(recoveries["result"]["awaiting_operator"], serde_json::json!([]), "{recoveries}");
-    for op_request in ["approve 999999", "retry 1", "abandon 1"] {
+    for (op_request, why) in [
+        ("approve 999999", "is not open"),
+        ("retry 1", "is not awaiting an operator"),
+        ("abandon 1", "is not open"),
+    ] {
         let answer = ask(op_request);
         assert_eq!(answer["ok"], false, "{op_request}: {answer}");
-        assert!(answer["error"].as_str().unwrap().contains("not awaiting an operator"), "{answer}");
+        assert!(answer["error"].as_str().unwrap().contains(why), "{op_request}: {answer}");
     }
     for bad in ["pause DOGE/USDT", "pause mexc:spot:DOGEUSDT", "approve x", "frobnicate"] {
         let answer = ask(bad);

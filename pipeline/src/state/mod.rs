@@ -73,7 +73,7 @@ pub use flatten::FLATTEN_ID;
 pub use foreign::{ForeignSnapshot, ForeignStats};
 pub use ledger::{Applied, Delta, Positions};
 pub use quality::{QualitySnapshot, QualityStats};
-pub use stats::{AWAITING_LISTED, StateSnapshot, StateStats};
+pub use stats::{AWAITING_LISTED, OPEN_LISTED, StateSnapshot, StateStats};
 
 use crate::journal::{JournalWriter, Record, Replay};
 use crate::msg::{
@@ -1190,8 +1190,12 @@ impl StateKeeper {
         // Visible state.
         let mut open = [0i64; 3];
         let mut pending = 0u32;
-        let mut listed = 0;
+        let (mut listed, mut open_listed) = (0, 0);
         for op in self.ops.iter().filter(|o| o.used && !o.closed) {
+            if let Some(g) = self.stats.open_ids.get(open_listed) {
+                g.set(i64::try_from(op.exec.op()).unwrap_or(i64::MAX - 1) + 1);
+                open_listed += 1;
+            }
             match op.phase {
                 OpPhase::Executing => open[0] += 1,
                 OpPhase::Recovering => open[1] += 1,
@@ -1206,7 +1210,7 @@ impl StateKeeper {
             }
             pending += op.orders().iter().filter(|o| o.needs_query()).count() as u32;
         }
-        for g in &self.stats.awaiting_ids[listed..] {
+        for g in self.stats.awaiting_ids[listed..].iter().chain(&self.stats.open_ids[open_listed..]) {
             g.set(0);
         }
         self.stats.open_executing.set(open[0]);

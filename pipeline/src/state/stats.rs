@@ -12,6 +12,8 @@ use super::quality::{QualitySnapshot, QualityStats};
 
 /// Operations awaiting an operator listed by id in [`StateStats::awaiting_ids`].
 pub const AWAITING_LISTED: usize = 16;
+/// Open operations listed by id in [`StateStats::open_ids`].
+pub const OPEN_LISTED: usize = 32;
 
 /// The state stage's counters and visible state.
 #[derive(Debug, Default)]
@@ -58,6 +60,8 @@ pub struct StateStats {
     /// The ids of the first [`AWAITING_LISTED`] operations awaiting an operator, each
     /// plus one (zero: none), for the operator's list (`arb ctl recoveries`).
     pub awaiting_ids: [Gauge; AWAITING_LISTED],
+    /// The ids of the first [`OPEN_LISTED`] open operations, in any phase, each plus one.
+    pub open_ids: [Gauge; OPEN_LISTED],
     pub pending_reconcile: Gauge,
     /// Assets whose leftover clears a venue's minimum order, waiting to be flattened.
     pub flatten_pending: Gauge,
@@ -96,6 +100,11 @@ impl StateStats {
                 .iter()
                 .filter_map(|g| u64::try_from(g.get()).ok()?.checked_sub(1))
                 .collect(),
+            open_ops: self
+                .open_ids
+                .iter()
+                .filter_map(|g| u64::try_from(g.get()).ok()?.checked_sub(1))
+                .collect(),
             pending_reconcile: self.pending_reconcile.get(),
             flatten_pending: self.flatten_pending.get(),
             dust_usd: self.dust_usd.get(),
@@ -130,6 +139,9 @@ pub struct StateSnapshot {
     /// Ids of operations awaiting an operator: every one while `open[2]` is at most
     /// [`AWAITING_LISTED`], the first ones past it.
     pub awaiting_operator: Vec<u64>,
+    /// Ids of open operations in any phase: every one while there are at most
+    /// [`OPEN_LISTED`], the first ones past it.
+    pub open_ops: Vec<u64>,
     pub pending_reconcile: i64,
     /// Assets waiting to be flattened.
     pub flatten_pending: i64,

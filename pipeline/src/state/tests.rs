@@ -612,6 +612,7 @@ fn the_kill_switch_cancels_everything_and_stops_recovery() {
     assert_eq!(r.s.phase(6), Some(OpPhase::AwaitingOperator));
     assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: g, halted: true }));
     assert_eq!(r.s.stats().snapshot().awaiting_operator, [6], "listed for the operator");
+    assert_eq!(r.s.stats().snapshot().open_ops, [6]);
     // The operator abandons it: the operation ends, and its instruments are no longer
     // halted (nothing is left to approve), in the journal too.
     r.control.push(StateControl::Abandon { op: 6 }).unwrap();
@@ -624,6 +625,7 @@ fn the_kill_switch_cancels_everything_and_stops_recovery() {
             .any(|rec| matches!(rec, Record::InstrumentHalt { inst, halted: false, .. } if *inst == g))
     );
     assert_eq!(r.s.stats().snapshot().awaiting_operator, Vec::<u64>::new());
+    assert_eq!(r.s.stats().snapshot().open_ops, Vec::<u64>::new());
 
     // The runtime's halt flag does the same.
     let mut r = Rig::new();
