@@ -303,14 +303,14 @@ fn alert_message(a: &Alert, instruments: &pipeline::types::Instruments) -> Strin
         AlertKind::Halted => "kill switch on: no new operations, open orders cancelled".to_owned(),
         AlertKind::Resumed => "kill switch lifted".to_owned(),
         AlertKind::RecoveryExhausted => format!(
-            "operation {op}: recovery gave up after {} rounds with a position not flat; its instruments              are halted until an operator decides: `arb ctl approve|retry|abandon {op}`",
+            "operation {op}: recovery gave up after {} rounds with a position not flat; its instruments are halted until an operator decides: `arb ctl approve|retry|abandon {op}`",
             a.value
         ),
         AlertKind::DeadlineMissed => {
             format!("operation {op}: its deadline passed with its legs not matched; recovery goes on")
         }
         AlertKind::UnknownOrder => format!(
-            "operation {op}, leg {}: the order's outcome is unknown; it is queried, and new operations              wait until it is known",
+            "operation {op}, leg {}: the order's outcome is unknown; it is queried, and new operations wait until it is known",
             a.value
         ),
         AlertKind::JournalFailed => "a journal write failed: trading halts".to_owned(),
@@ -320,8 +320,10 @@ fn alert_message(a: &Alert, instruments: &pipeline::types::Instruments) -> Strin
                 || format!("id {}", a.value),
                 |i| format!("{}:{}:{}", i.venue.name(), i.market.name(), i.symbol),
             );
+            // Raised for an operation given up on and for one restored at start alike.
             format!(
-                "instrument {name} halted: no new operations on it while operation {op} waits for an operator"
+                "instrument {name} halted: no new operations on it until operation {op} is resolved \
+                 (`arb ctl recoveries`)"
             )
         }
         AlertKind::BalanceDrift => {
@@ -330,7 +332,7 @@ fn alert_message(a: &Alert, instruments: &pipeline::types::Instruments) -> Strin
         AlertKind::DriftHalted => "new entries on the venue halted for a balance drift".to_owned(),
         AlertKind::DriftAcknowledged => "an operator took the venue's balances as they are".to_owned(),
         AlertKind::RecoveryBounded => format!(
-            "operation {op}, leg {}: a recovery order was clamped to the operation's own quantities, or              refused beyond the notional limit",
+            "operation {op}, leg {}: a recovery order was clamped to the operation's own quantities, or refused beyond the notional limit",
             a.value
         ),
     }
@@ -417,5 +419,9 @@ mod tests {
         assert!(m.contains("id -7"), "{m}");
         let m = alert_message(&alert(AlertKind::BreakerReset, 0, 99), &t);
         assert!(m.contains("unknown"), "{m}");
+        for kind in [AlertKind::RecoveryExhausted, AlertKind::UnknownOrder, AlertKind::RecoveryBounded] {
+            let m = alert_message(&alert(kind, 1, 0), &t);
+            assert!(!m.contains("  "), "one space between words: {m}");
+        }
     }
 }
