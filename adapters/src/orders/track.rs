@@ -93,6 +93,9 @@ struct Slot {
     /// `Done`, `Rejected` or a final `Status` has been emitted.
     finished: bool,
     unknown: bool,
+    /// The venue's order lists were searched to their end without it: a lookup that
+    /// falls back to them finds nothing more there.
+    unlisted: bool,
     /// The venue said the order is finished with this much filled.
     terminal: Option<Qty>,
     /// An estimate held back until `due` (ns).
@@ -124,6 +127,7 @@ impl Slot {
             accepted: false,
             finished: false,
             unknown: false,
+            unlisted: false,
             terminal: None,
             deferred: None,
             settle_at: 0,
@@ -343,6 +347,17 @@ impl Tracker {
         self.push(k, OrderUpdate::Unknown, ts);
     }
 
+    /// Marks order `k` as not found in the venue's order lists, searched to their end;
+    /// false when it was marked already.
+    pub fn mark_unlisted(&mut self, k: usize) -> bool {
+        !std::mem::replace(&mut self.slots[k].unlisted, true)
+    }
+
+    /// Whether order `k`'s lookup in the venue's order lists came to nothing.
+    pub fn is_unlisted(&self, k: usize) -> bool {
+        self.slots[k].unlisted
+    }
+
     /// Asks for a query of order `k` again at `at` (ns): one that could not be sent.
     pub fn query_later(&mut self, k: usize, external: bool, at: u64) {
         let s = &mut self.slots[k];
@@ -544,8 +559,13 @@ impl Tracker {
             s.finished = true;
             s.deferred = None;
             s.settle_at = 0;
+        } else if !s.finished && s.settle_at == 0 {
+            // Still open (a restored order the state stage asked about, say): asked again
+            // by us until it finishes, in case the stream misses its end.
+            s.settle_at = ts.saturating_add(self.requery_own_ns);
         }
         let (cum, value, fee, fee_asset) = (s.cum, s.value, s.fee, s.fee_asset);
+        self.activate(k);
         self.push(k, OrderUpdate::Status { filled: cum, value, fee, fee_asset, open }, ts);
     }
 
@@ -752,6 +772,26 @@ mod tests {
         t.terminal(k, Qty::ZERO, 5_000_020);
         tick(&mut t, 20_000_000);
         assert_eq!(asked, [(10, k, false), (5_000_010, k, false)]);
+
+        // An order known only from the state stage's query (restored after a restart):
+        // open in the answer, so we ask again ourselves until it finishes.
+        let (mut t, req, _, _) = setup();
+        t.requery_own_every(5_000_000);
+        let k = t.open(&req, 0);
+        let c = Cumulative {
+            filled: Qty::ZERO,
+            value: Amount::ZERO,
+            fee: Amount::ZERO,
+            fee_asset: AssetId(0),
+            exact: true,
+        };
+        t.status(k, c, true, 100);
+        let mut asked = Vec::new();
+        t.tick(5_000_100, false, &mut |k, external| {
+            asked.push((k, external));
+            true
+        });
+        assert_eq!(asked, [(k, false)]);
     }
 
     #[test]
