@@ -939,7 +939,11 @@ pub(super) fn on_completion(
                     None
                 }
                 Outcome::Ok(r) if error_body(r.body).0 == b"ORDER_NOT_FOUND" || r.status == 404 => {
-                    if by_text {
+                    if by_text && core.tracker.is_unlisted(k) {
+                        // Its lists were searched to their end already: not again.
+                        retry_later(core, k, external);
+                        None
+                    } else if by_text {
                         // The text is only accepted for a while after the order ended.
                         Some(Kind::List { external, open: false, page: 1 })
                     } else {
@@ -984,15 +988,17 @@ pub(super) fn on_completion(
                             Some(Kind::List { external, open: false, page: page + 1 })
                         }
                         (false, true) => {
-                            let symbol = &core.instruments.get(meta.inst).symbol;
-                            let why = format!(
-                                "order {}-{}-{} is not among the last {} finished orders of {symbol}; its outcome stays unknown",
-                                want.op,
-                                want.leg,
-                                want.attempt,
-                                LIST_PAGE * usize::from(LIST_PAGES)
-                            );
-                            core.notice_text(Venue::GateIo, market, RejectReason::Other, 0, &why);
+                            if core.tracker.mark_unlisted(k) {
+                                let symbol = &core.instruments.get(meta.inst).symbol;
+                                let why = format!(
+                                    "order {}-{}-{} is not among the last {} finished orders of {symbol}; its outcome stays unknown",
+                                    want.op,
+                                    want.leg,
+                                    want.attempt,
+                                    LIST_PAGE * usize::from(LIST_PAGES)
+                                );
+                                core.notice_text(Venue::GateIo, market, RejectReason::Other, 0, &why);
+                            }
                             retry_later(core, k, external);
                             None
                         }
@@ -1181,6 +1187,17 @@ mod tests {
         assert_eq!(answer(&mut core, list(false, LIST_PAGES), &page(LIST_PAGE, false)), None);
         assert!(!rejected(&mut core));
         assert_eq!(core.notices().count(), notices + 1);
+        // Asked again: the text is not found, and the lists are not searched again, nor
+        // is the operator told twice.
+        let gone = Outcome::Ok(Response::for_test(
+            404,
+            br#"{"label":"ORDER_NOT_FOUND","message":"Order not found"}"#,
+        ));
+        let by_text = Kind::Query { external: true, by_text: true };
+        assert_eq!(on_completion(&mut core, by_text, meta, &gone, false, &mut 0, &mut None), None);
+        assert_eq!(answer(&mut core, list(false, LIST_PAGES), &page(LIST_PAGE, false)), None);
+        assert_eq!(core.notices().count(), notices + 1);
+        assert!(!rejected(&mut core));
         // A list that cannot be read says nothing.
         assert_eq!(answer(&mut core, list(false, 1), "[{\"id\":"), None);
         assert!(!rejected(&mut core));
