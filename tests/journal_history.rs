@@ -17,7 +17,8 @@ use pipeline::types::{Amount, Instruments};
 use serde_json::Value;
 use sim::{Faults, Sim, SimConfig};
 
-fn arb_run(config: &Path, journal: &Path, secs: u64, sim: &Sim) -> Value {
+/// `arb run` for `secs`: its JSON report, and its log lines (standard error).
+fn arb_run(config: &Path, journal: &Path, secs: u64, sim: &Sim) -> (Value, String) {
     let e = sim.endpoints();
     let out = Command::new(env!("CARGO_BIN_EXE_arb"))
         .args(["run", "--no-tui", "--report", "json", "--duration", &secs.to_string()])
@@ -30,12 +31,14 @@ fn arb_run(config: &Path, journal: &Path, secs: u64, sim: &Sim) -> Value {
         .env("MEXC_API_KEY", &e.mexc.api_key)
         .env("MEXC_API_SECRET", e.mexc.api_secret.expose())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .output()
         .expect("arb runs");
     assert!(out.status.success(), "the run stops cleanly");
     let text = String::from_utf8(out.stdout).unwrap();
-    serde_json::from_str(text.lines().last().expect("a report line")).expect("the report is JSON")
+    let report =
+        serde_json::from_str(text.lines().last().expect("a report line")).expect("the report is JSON");
+    (report, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// `arb journal DIR ARGS...` with `env`; stdout, and the exit status.
@@ -98,8 +101,12 @@ fn the_history_of_a_run_adds_up_to_the_engines_report() {
     let config = dir.join("engine.toml");
     std::fs::write(&config, arb::cmd::sim::engine_config_toml(&sim)).unwrap();
     let jdir = dir.join("journal");
-    let report = arb_run(&config, &jdir, 8, &sim);
+    let (report, log) = arb_run(&config, &jdir, 8, &sim);
     support::assert_books_agree(&sim, &jdir);
+    // The venues' refusals reach the log with their reasons, one line each.
+    let notices: Vec<&str> = log.lines().filter(|l| l.contains(r#""event":"venue_notice""#)).collect();
+    assert!(!notices.is_empty(), "refused orders are logged:\n{log}");
+    assert!(notices.iter().all(|l| l.contains(r#""source":"dispatch""#)), "{notices:?}");
 
     // Operations, as JSON Lines and as CSV: the same operations, exact P&L and fees.
     let ops = jsonl(&journal(&jdir, &["--operations", "--format", "jsonl"], &[]));

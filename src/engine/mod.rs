@@ -284,6 +284,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     let first_leg = hub.recorder("tick_to_trade.first_leg", SeriesKind::Path);
     let resync_rec = hub.recorder(RESYNC_SERIES, SeriesKind::Resync);
     let (md_log_tx, md_log) = ring(&mut hub, &mclock, "md->log", r.alerts, Drop);
+    let (dispatch_log_tx, dispatch_log) = ring(&mut hub, &mclock, "dispatch->log", r.alerts, Drop);
 
     // The journal: resume where the last run stopped.
     // Created for the operator alone: it holds the positions and the control socket.
@@ -360,6 +361,10 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         (None, None) => unreachable!("a paper ring exists whenever no sink is given"),
     };
     let mut sink = sink;
+    if let EngineSink::Venue(venue) = &mut sink {
+        // The venues' refusals and order-entry failures, with their reasons, in the log.
+        venue.set_log(pipeline::log::LogTx::new(dispatch_log_tx));
+    }
     // Before trading: the orders the venues have that the journal lost (a host crash
     // between a write and its sync) are written back, and the replay sees them.
     if let (EngineSink::Venue(venue), true) = (&mut sink, resumed) {
@@ -577,7 +582,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
             state_alerts,
             outcomes,
             foreign,
-            logs: vec![("md", md_log)],
+            logs: vec![("md", md_log), ("dispatch", dispatch_log)],
             clock: clock.clone(),
             log: log.clone(),
             journal_causes,

@@ -36,8 +36,9 @@
 //! not allowed (MEXC futures answers so for most accounts), then one order is let
 //! through to probe again; and, with `validate_locally`, `BadPrecision` / `BelowMinimum`
 //! for prices off the tick, quantities off the lot or under the instrument's minimums.
-//! Each venue refusal is also kept as a [`VenueNotice`] with the venue's code and text,
-//! for a cold thread to log ([`VenueSink::drain_notices`]).
+//! Each venue refusal is also kept as a [`VenueNotice`] with the venue's code and text;
+//! the running engine's sink writes each to the log ring it is given
+//! ([`VenueSink::set_log`]), tools read them with [`VenueSink::drain_notices`].
 //!
 //! Balances: spot balances become [`BalanceEvent`]s (on [`OrderSink::query_balances`] and
 //! on every private balance push). Futures margin and positions have no place in the

@@ -34,6 +34,9 @@ pub struct VenueSink {
     route: [Option<usize>; VenueMarket::COUNT],
     validate: bool,
     stopped: bool,
+    /// Where the venues' notices (refusals with their reasons, failures of order entry)
+    /// go while the engine runs; kept for [`VenueSink::drain_notices`] without one.
+    log: Option<pipeline::log::LogTx>,
 }
 
 impl std::fmt::Debug for VenueSink {
@@ -118,6 +121,7 @@ impl VenueSink {
             route,
             validate: config.validate_locally,
             stopped: false,
+            log: None,
         })
     }
 
@@ -208,6 +212,28 @@ impl VenueSink {
             return Err(OrderEntryError::Discovery { after: timeout, what });
         }
         Ok(d.found)
+    }
+
+    /// Sends the venues' notices to `log` from now on, one warning line each, as the
+    /// engine's running sink: an operator reads why orders are refused there.
+    pub fn set_log(&mut self, log: pipeline::log::LogTx) {
+        self.log = Some(log);
+    }
+
+    /// Writes the notices kept since the last call to the log, if there is one.
+    fn log_notices(&mut self) {
+        let Some(log) = self.log.as_mut() else { return };
+        while let Some(n) = self.core.pop_notice() {
+            log.log(pipeline::log::LogRecord::formatted(
+                self.core.now_ns(),
+                pipeline::log::Level::Warn,
+                "venue_notice",
+                n.reason.name(),
+                u64::try_from(n.code).unwrap_or(0),
+                0,
+                format_args!("{} {} ({}): {}", n.venue, n.market.name(), n.code, n.text()),
+            ));
+        }
     }
 
     /// Hands every kept notice to `f`, oldest first.
@@ -374,6 +400,7 @@ impl OrderSink for VenueSink {
 
     fn poll(&mut self, max: usize, out: &mut dyn FnMut(StateInput)) -> usize {
         self.drive();
+        self.log_notices();
         let n = max.min(self.core.tracker.out.len());
         for _ in 0..n {
             if let Some(e) = self.core.tracker.out.pop_front() {
