@@ -226,6 +226,11 @@ fn run(policy: FsyncPolicy, files: &[SyncHandle], sidecar: &Path, stop: &AtomicB
         FsyncPolicy::IntervalMs(ms) => (Duration::from_millis(ms).max(POLL), Box::new(|_, _| true)),
         FsyncPolicy::EveryRecord | FsyncPolicy::Never => (POLL, Box::new(|_, _| true)),
     };
+    if matches!(policy, FsyncPolicy::IntervalMs(_)) {
+        // Open synced what it found: the first sync is an interval after it, however
+        // much the stages (started first) have written by the time this thread runs.
+        std::thread::park_timeout(pause);
+    }
     loop {
         let stopping = stop.load(Ordering::Acquire);
         let mut synced = false;

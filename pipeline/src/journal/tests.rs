@@ -112,6 +112,23 @@ fn commits_only_write_and_the_sync_thread_makes_them_durable() {
 }
 
 #[test]
+fn an_interval_policy_syncs_first_an_interval_after_open_not_when_its_thread_starts() {
+    let dir = scratch("sync-interval");
+    let (mut d, _) = JournalWriter::open(&dir, JournalKind::Dispatch).unwrap();
+    let opened = d.len();
+    // The stages start before the sync thread and may write first.
+    d.write(&Record::CancelAll { ts_ns: 1 }).unwrap();
+    let sync = JournalSync::start(FsyncPolicy::IntervalMs(60_000), &dir, vec![d.sync_handle().unwrap()])
+        .unwrap()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    assert_eq!(d.synced_len(), opened, "nothing synced before the interval");
+    sync.stop();
+    assert_eq!(d.synced_len(), d.len(), "the stop syncs what is pending");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn every_record_syncs_as_soon_as_anything_is_pending() {
     let dir = scratch("sync-every");
     let (mut d, _) = JournalWriter::open(&dir, JournalKind::Dispatch).unwrap();
