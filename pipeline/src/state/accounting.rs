@@ -25,6 +25,7 @@
 //! Everything is fixed-size after construction (vectors sized by the instrument table):
 //! no allocation when a fill is applied.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -404,13 +405,16 @@ impl Accounting {
 
     /// Rebuilds the books from the journal (a restart): every valued fill in journal
     /// order, through the same arithmetic as when it happened, and each venue's funding.
-    /// Fills of instruments not in the table are skipped.
+    /// Fills of instruments not in the table are skipped. Returns what each operation's
+    /// fills realized and paid, by operation id, as the fills booked it when they came
+    /// (an operation still open takes it back).
     pub fn replay(
         &mut self,
         instruments: &Instruments,
         fills: &[FillApplied],
         funding: &[Amount; Venue::COUNT],
-    ) {
+    ) -> BTreeMap<u64, FillMoney> {
+        let mut by_op: BTreeMap<u64, FillMoney> = BTreeMap::new();
         for f in fills {
             let (Some(v), Some(inst)) = (f.valuation, instruments.try_get(f.inst)) else { continue };
             let input = FillInput {
@@ -422,13 +426,17 @@ impl Accounting {
                 quote_usd: v.quote_usd,
                 other_fee_usd: v.other_fee_usd,
             };
-            self.apply(inst, &input);
+            let m = self.apply(inst, &input);
+            let op = by_op.entry(f.client.op).or_default();
+            op.realized = op.realized.saturating_add(m.realized);
+            op.fees = op.fees.saturating_add(m.fees);
         }
         for venue in Venue::ALL {
             if !funding[venue.index()].is_zero() {
                 self.apply_funding(venue, funding[venue.index()]);
             }
         }
+        by_op
     }
 
     /// Funding a venue booked on its futures wallet (positive received), in USD.

@@ -254,7 +254,13 @@ impl StateKeeper {
         };
         if let Some(r) = replay {
             let back = restore::restore(r, &mut s.positions, &mut s.halt_refs, &mut s.ops);
-            s.acct.replay(&s.instruments, &r.fills, &r.funding);
+            let by_op = s.acct.replay(&s.instruments, &r.fills, &r.funding);
+            // An operation open across the restart closes with the P&L and fees of all its
+            // fills, those before the restart included.
+            for op in s.ops.iter_mut().filter(|o| o.used && !o.closed) {
+                let m = by_op.get(&op.exec.op()).copied().unwrap_or_default();
+                (op.realized, op.fees) = (m.realized, m.fees);
+            }
             s.realized = back.realized;
             s.stats.realized_pnl.set(s.realized);
             // The day's loss so far counts on: a restart (a crash loop) gets no fresh budget.

@@ -1288,6 +1288,11 @@ fn replay_after_a_restart_restores_positions_and_reconciles_unknown_orders() {
     r.run();
     // ... and once it is over its instruments trade again.
     assert!(matches!(r.s.phase(2), Some(OpPhase::Completed | OpPhase::Failed)));
+    // Op 2 closed with its fills from both sides of the restart: the operations' P&L
+    // (realized less fees) is what the money books realized less the fees they paid.
+    let books = r.s.accounting();
+    assert!(books.fees_usd > acct.fees_usd, "op 2 paid fees after the restart too");
+    assert_eq!(r.s.realized_pnl(), books.realized_usd.saturating_sub(books.fees_usd));
     assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: g, halted: false }));
     assert!(r.updates.contains(&RiskUpdate::InstrumentHalt { inst: m, halted: false }));
 }
