@@ -645,6 +645,10 @@ pub enum StateControl {
     /// An instrument was added to the shared table (`true`) or removed (`false`) while
     /// running: journaled, so that a restart knows it.
     Listed { inst: InstrumentId, added: bool },
+    /// An orderly stop has begun: open no basis exit (a hedged position is held over a
+    /// restart; an exit opened now could be cut off half done). Open operations still
+    /// recover, and leftovers are still flattened.
+    Drain,
 }
 
 /// How an operation ended, from the state stage to the cold side (reports, the

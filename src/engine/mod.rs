@@ -899,6 +899,7 @@ impl Session {
         for i in self.instruments.iter() {
             let _ = self.detect_control(DetectControl::Disable(i.id));
         }
+        let _ = self.controls.state(StateControl::Drain);
         let deadline = Instant::now() + timeout;
         loop {
             let busy = self.stats.operations_in_progress() + self.stats.state.snapshot().flatten_pending;

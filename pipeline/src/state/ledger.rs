@@ -20,6 +20,9 @@ pub struct Applied {
     pub fee: Amount,
     /// The fee in the asset charged.
     pub fee_native: Amount,
+    /// Of that, what was charged in the instrument's base asset (base units): bought
+    /// quantity the wallet does not hold.
+    pub fee_base: Amount,
 }
 
 /// The new part of an order update, ready to apply.

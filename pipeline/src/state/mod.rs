@@ -150,6 +150,8 @@ pub struct StateKeeper {
     commands: Held<Command>,
     risk: Held<RiskUpdate>,
     killed: bool,
+    /// An orderly stop has begun ([`StateControl::Drain`]): no basis exits.
+    draining: bool,
     /// The kill switch the journal showed on at start, reported once trading starts.
     restored_kill: Option<crate::journal::KillSwitch>,
     journal_broken: bool,
@@ -237,6 +239,7 @@ impl StateKeeper {
             commands: Held::new(OUTBOX),
             risk: Held::new(OUTBOX),
             killed: false,
+            draining: false,
             restored_kill: None,
             journal_broken: false,
             journal_dirty: false,
@@ -253,7 +256,7 @@ impl StateKeeper {
             clock,
         };
         if let Some(r) = replay {
-            let back = restore::restore(r, &mut s.positions, &mut s.halt_refs, &mut s.ops);
+            let back = restore::restore(r, &s.instruments, &mut s.positions, &mut s.halt_refs, &mut s.ops);
             let by_op = s.acct.replay(&s.instruments, &r.fills, &r.funding);
             // An operation open across the restart closes with the P&L and fees of all its
             // fills, those before the restart included.
@@ -595,6 +598,9 @@ impl StateKeeper {
                 applied.value = applied.value.saturating_add(d.value);
                 applied.fee = applied.fee.saturating_add(d.fee);
                 applied.fee_native = applied.fee_native.saturating_add(d.fee_native);
+                if d.fee_asset == inst.base {
+                    applied.fee_base = applied.fee_base.saturating_add(d.fee_native);
+                }
                 if self.ops[k].closed {
                     self.stats.late_fills.inc();
                 }
@@ -652,6 +658,7 @@ impl StateKeeper {
             StateControl::KillSwitch => self.kill(true),
             StateControl::Resume => self.resume(),
             StateControl::AckDrift { venue } => self.ack_drift(venue),
+            StateControl::Drain => self.draining = true,
             StateControl::Listed { inst, added } => {
                 // The table's slots (instruments and assets) were sized at start: what is
                 // derived per asset is derived again for a new asset or pair (USD flags,
@@ -792,12 +799,13 @@ impl StateKeeper {
                 pq = pq.saturating_add(q);
             }
         }
-        // What the spot leg holds: a fee in the base asset is not there to sell.
+        // What the spot leg holds: a fee in the base asset is not there to sell (one
+        // charged in the quote, or in a venue's own token, is).
         let fees: i64 = op
             .orders()
             .iter()
             .filter(|o| o.inst == spot.inst && o.side == Side::Buy)
-            .map(|o| si.qty_for_base(o.applied.fee_native, crate::types::Rounding::Ceil).map_or(0, |q| q.0))
+            .map(|o| si.qty_for_base(o.applied.fee_base, crate::types::Rounding::Ceil).map_or(0, |q| q.0))
             .sum();
         let spot_qty = si.round_qty(Qty(sq.saturating_sub(fees.min(sq.abs()) * sq.signum()).abs()));
         let spot_qty = Qty(spot_qty.0 * sq.signum());
@@ -1230,7 +1238,7 @@ impl StateKeeper {
         if now >= self.next_mark_ns {
             self.next_mark_ns = now.saturating_add(ms_to_ns(self.cfg.mark_interval_ms));
             self.mark();
-            if !self.killed {
+            if !self.killed && !self.draining {
                 self.check_basis_exits(now);
             }
             if !self.killed && self.cfg.flatten {

@@ -61,6 +61,7 @@ impl OrderSlot {
             value: Amount::ZERO,
             fee: Amount::ZERO,
             fee_native: Amount::ZERO,
+            fee_base: Amount::ZERO,
         },
         reported: Qty::ZERO,
         sent_ns: 0,

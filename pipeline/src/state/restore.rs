@@ -10,9 +10,9 @@
 
 use super::ledger::{Applied, Positions};
 use super::operations::{MAX_OP_ORDERS, NO_OPPORTUNITY, Op, OrderSlot, Purpose, free_slot};
-use crate::journal::{OpPhase, OrderState, Replay, ReplayOp};
+use crate::journal::{OpPhase, OrderState, Replay, ReplayOp, ReplayOrder};
 use crate::msg::{Execution, Leg, MAX_LEGS, OppKind};
-use crate::types::Amount;
+use crate::types::{Amount, AssetId, Instruments};
 
 /// What a restore put back, besides the tables it filled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +27,7 @@ pub(super) struct Restored {
 /// every open operation into a free slot of `ops`.
 pub(super) fn restore(
     r: &Replay,
+    instruments: &Instruments,
     positions: &mut Positions,
     halt_refs: &mut [u16],
     ops: &mut [Op],
@@ -81,13 +82,14 @@ pub(super) fn restore(
                 Purpose::Unwind
             };
             let state = if o.state.is_terminal() { o.state } else { OrderState::Unknown };
+            let (fee_native, fee_base) = fees_charged(r, instruments, o);
             op.orders[op.n_orders] = OrderSlot {
                 client: o.client,
                 inst: o.inst,
                 side: o.side,
                 qty: o.qty,
                 state,
-                applied: Applied { filled: o.filled, value: o.value, fee: o.fee, fee_native: o.fee },
+                applied: Applied { filled: o.filled, value: o.value, fee: o.fee, fee_native, fee_base },
                 // What the venue said filled, when fills were still to be applied: the
                 // order is not settled, and is queried, until they are.
                 reported: o.reported.max(o.filled),
@@ -103,6 +105,26 @@ pub(super) fn restore(
         op.backoff = 0;
     }
     Restored { realized: r.realized_pnl, lost }
+}
+
+/// The fees of `o`'s applied fills as the venue charged them (summed in the asset of
+/// its last valued fill, as the venue's cumulative fee counts them), and the part
+/// charged in the instrument's base asset.
+fn fees_charged(r: &Replay, instruments: &Instruments, o: &ReplayOrder) -> (Amount, Amount) {
+    let base = instruments.try_get(o.inst).map(|i| i.base);
+    let mut native: Option<(AssetId, Amount)> = None;
+    let mut in_base = Amount::ZERO;
+    for v in r.fills.iter().filter(|f| f.client == o.client).filter_map(|f| f.valuation) {
+        let sum = match native {
+            Some((asset, sum)) if asset == v.fee_asset => sum,
+            _ => Amount::ZERO,
+        };
+        native = Some((v.fee_asset, sum.saturating_add(v.fee_native)));
+        if Some(v.fee_asset) == base {
+            in_base = in_base.saturating_add(v.fee_native);
+        }
+    }
+    (native.map_or(o.fee, |(_, sum)| sum), in_base)
 }
 
 /// An operation only the dispatch log knew: its entry intents are its legs.

@@ -1564,6 +1564,65 @@ fn a_basis_entry_books_its_fees_not_its_spread_and_marks_at_executable_prices() 
     assert_eq!(board.equity_change_usd.get(), unrealized - fees);
 }
 
+/// Opens the basis position of op 7 (long 0.01 BTC spot on Gate at 50000, short 100
+/// contracts of Gate's perpetual at 50100), then shows books where the basis has
+/// converged (2 bps, under the 5 bps exit) when a mark interval has passed.
+fn converged_basis_position(r: &mut Rig, drain_first: bool) {
+    let (g, p) = (r.inst(r.u.gate_btc), r.inst(r.u.gate_btc_perp));
+    let mut opp = NO_OPPORTUNITY;
+    opp.kind = crate::msg::OppKind::Basis;
+    opp.n_legs = 2;
+    opp.legs[0] = Leg { inst: g.id, side: Side::Buy, price: px(&g, "50000"), qty: qty(&g, "0.01") };
+    opp.legs[1] = Leg { inst: p.id, side: Side::Sell, price: px(&p, "50100"), qty: qty(&p, "100") };
+    opp.notional = Amount::from_int(500);
+    r.push(StateInput::Executing(Execution::new(7, opp, r.now(), r.now() + 2_000 * MS)));
+    // Both fees charged in USDT (a venue may charge a spot buy's fee in the quote).
+    for (leg, price, q) in [(0u8, "50000", "0.01"), (1, "50100", "100")] {
+        let l = opp.legs[leg as usize];
+        let fill = r.fill(l.inst, price, q, q);
+        for update in [fill, OrderUpdate::Done { filled: l.qty }] {
+            let client = ClientOrderId { op: 7, leg, attempt: 0 };
+            let ev = OrderEvent {
+                client,
+                inst: l.inst,
+                side: l.side,
+                update,
+                venue_order: VenueOrderId::default(),
+                ts_ns: 0,
+            };
+            r.push(StateInput::Order(ev));
+        }
+    }
+    r.run();
+    assert_eq!(r.s.phase(7), Some(OpPhase::Completed));
+    if drain_first {
+        r.control.push(StateControl::Drain).unwrap();
+    }
+    r.advance(900);
+    let now = r.now();
+    r.books.push(top(&g, now, &[("50000", "1")], &[("50001", "1")])).unwrap();
+    r.books.push(top(&p, now, &[("50005", "1")], &[("50010", "1")])).unwrap();
+    r.advance(1_000);
+}
+
+#[test]
+fn an_orderly_stop_opens_no_basis_exit_and_a_running_engine_does() {
+    let exits = |r: &Rig| r.updates.iter().filter(|u| matches!(u, RiskUpdate::BasisExit { .. })).count();
+    let mut running = Rig::new();
+    converged_basis_position(&mut running, false);
+    // The spot leg's fee was charged in USDT: all 0.01 BTC bought is held, and it is
+    // what the exit sells.
+    let g = running.inst(running.u.gate_btc);
+    let held: Vec<_> = running.s.basis_positions().map(|p| p.spot_qty).collect();
+    assert_eq!(held, vec![qty(&g, "0.01")]);
+    assert_eq!(exits(&running), 1, "the converged position is closed: {:?}", running.updates);
+    // Draining: the position is held over the restart rather than exited in a two-leg
+    // operation the stop could cut off half done.
+    let mut draining = Rig::new();
+    converged_basis_position(&mut draining, true);
+    assert_eq!(exits(&draining), 0);
+}
+
 #[test]
 fn recovery_never_exceeds_the_operations_own_quantities() {
     let mut r = Rig::new();
