@@ -13,6 +13,7 @@
 //! thread, and returns a [`Session`]. The session stops the engine when dropped.
 
 mod clean_stop;
+mod drain;
 pub mod listing;
 mod log_out;
 mod monitor;
@@ -645,6 +646,9 @@ fn identity_of(
 /// How every kill-switch halt reason begins: the ones an operator's resume lifts.
 pub const KILL_SWITCH_CAUSE: &str = "kill switch";
 
+/// How often an orderly stop says what it is still waiting for.
+const DRAIN_NOTE_EVERY: Duration = Duration::from_secs(2);
+
 /// The cold side's ends of the control rings. Each ring has one producer, so each sits
 /// behind a mutex that only cold threads take.
 #[derive(Debug)]
@@ -900,14 +904,25 @@ impl Session {
             let _ = self.detect_control(DetectControl::Disable(i.id));
         }
         let _ = self.controls.state(StateControl::Drain);
-        let deadline = Instant::now() + timeout;
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let mut next_note = started + DRAIN_NOTE_EVERY;
         loop {
-            let busy = self.stats.operations_in_progress() + self.stats.state.snapshot().flatten_pending;
-            if busy == 0 {
+            let waiting = drain::Waiting::of(&self.stats);
+            if waiting.is_done() {
                 return true;
             }
-            if Instant::now() >= deadline || self.control.is_stop_requested() {
+            let now = Instant::now();
+            if now >= deadline || self.control.is_stop_requested() {
                 return false;
+            }
+            if now >= next_note {
+                next_note = now + DRAIN_NOTE_EVERY;
+                eprintln!(
+                    "stopping: waiting for {}; {} s left (a second Ctrl-C stops at once)",
+                    waiting.describe(),
+                    deadline.saturating_duration_since(now).as_secs()
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -926,11 +941,13 @@ impl Session {
     }
 
     fn finish(&mut self) -> Result<Stopped> {
+        let draining = Instant::now();
         if !self.control.is_stop_requested() && self.running.is_some() && !self.drain(self.drain_timeout) {
             eprintln!(
-                "warning: operations still open or leftovers not flattened after {:?}; the journal keeps \
-                 them for the next start",
-                self.drain_timeout
+                "warning: stopping after {} s with {} left; the journal keeps them, and the next start \
+                 reconciles them with the venues",
+                draining.elapsed().as_secs(),
+                drain::Waiting::of(&self.stats).describe()
             );
         }
         self.control.request_stop();
