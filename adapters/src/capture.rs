@@ -83,6 +83,10 @@ pub enum CaptureError {
     Io { file: PathBuf, cause: io::Error },
     #[error("{file}:{line}: {message}")]
     BadLine { file: PathBuf, line: usize, message: String },
+    /// A file with no record: nothing to replay (a recording stopped before the feed
+    /// delivered anything, or the wrong file).
+    #[error("{file}: the capture holds no venue messages")]
+    Empty { file: PathBuf },
 }
 
 impl TryFrom<Line> for Record {
@@ -118,9 +122,14 @@ fn is_gzip(path: &Path) -> bool {
 }
 
 /// Reads every record of a capture file (plain or `.gz`).
+/// Reads every record of the capture at `path`; a file without one is an error.
 pub fn read_file(path: &Path) -> Result<Vec<Record>, CaptureError> {
     let file = File::open(path).map_err(|cause| CaptureError::Io { file: path.to_owned(), cause })?;
-    read_from(file, is_gzip(path), path)
+    let records = read_from(file, is_gzip(path), path)?;
+    if records.is_empty() {
+        return Err(CaptureError::Empty { file: path.to_owned() });
+    }
+    Ok(records)
 }
 
 /// Reads every record of a capture from `reader` (gzip-compressed with `gzip`); `file`
@@ -206,6 +215,19 @@ mod tests {
         assert!(text.starts_with("/nonexistent/capture.jsonl: "), "{text}");
         // A chain printer (anyhow's `{:#}`) adds each source: there is none to repeat it.
         assert!(std::error::Error::source(&e).is_none(), "{text}");
+    }
+
+    #[test]
+    fn a_capture_without_a_message_is_refused_naming_its_file() {
+        let dir = std::env::temp_dir().join(format!("arb-capture-empty-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["e.jsonl", "e.jsonl.gz"] {
+            let path = dir.join(name);
+            Writer::create(&path).unwrap().finish().unwrap();
+            let e = read_files(&[path.clone()]).unwrap_err();
+            assert_eq!(e.to_string(), format!("{}: the capture holds no venue messages", path.display()));
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     fn sample() -> Vec<Record> {
