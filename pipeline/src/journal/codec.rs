@@ -109,6 +109,13 @@ impl JournalKind {
         }
     }
 
+    /// The kind whose file `path` names, if it names one.
+    pub fn of_path(path: &std::path::Path) -> Option<Self> {
+        [JournalKind::Dispatch, JournalKind::State]
+            .into_iter()
+            .find(|k| path.file_name().is_some_and(|n| n == k.file_name()))
+    }
+
     pub const fn name(self) -> &'static str {
         match self {
             JournalKind::Dispatch => "dispatch",

@@ -5,8 +5,12 @@
 pub enum JournalError {
     #[error("journal I/O error: {0}")]
     Io(std::io::ErrorKind),
-    #[error("not a journal file of this format (bad header)")]
-    BadHeader,
+    #[error(
+        "{} does not begin with this engine's journal header (another program's file, or a \
+         damaged one)",
+        file.map_or("the journal file", |f| f.file_name())
+    )]
+    BadHeader { file: Option<super::JournalKind> },
     #[error("the journal file belongs to the other writer")]
     WrongFile,
     #[error(

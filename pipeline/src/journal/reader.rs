@@ -173,20 +173,21 @@ fn frame_at(bytes: &[u8], pos: usize) -> Frame {
     Frame::Sound { seq, kind: rest[16], version: rest[17], end: pos + frame_end }
 }
 
-fn header_kind(bytes: &[u8]) -> Result<JournalKind, JournalError> {
+fn header_kind(path: &Path, bytes: &[u8]) -> Result<JournalKind, JournalError> {
+    let bad = JournalError::BadHeader { file: JournalKind::of_path(path) };
     if bytes.len() < FILE_HEADER
         || bytes[..8] != MAGIC
         || u16::from_le_bytes([bytes[8], bytes[9]]) != FORMAT_VERSION
     {
-        return Err(JournalError::BadHeader);
+        return Err(bad);
     }
-    JournalKind::from_u8(bytes[10]).ok_or(JournalError::BadHeader)
+    JournalKind::from_u8(bytes[10]).ok_or(bad)
 }
 
 /// Verifies journal bytes (the contents of the file at `path`), stopping at the first
 /// problem.
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<JournalFile, JournalError> {
-    let kind = header_kind(bytes)?;
+    let kind = header_kind(path, bytes)?;
     let mut entries = Vec::new();
     let mut pos = FILE_HEADER;
     let mut expected = 1u64;
@@ -273,7 +274,7 @@ fn resync(bytes: &[u8], from: usize, hint: Option<usize>) -> Option<(usize, u64)
 /// Verifies every frame of journal bytes, reading on past damage (from the next frame
 /// that verifies) so that every problem is named. Fails only on a bad file header.
 pub fn verify(bytes: &[u8]) -> Result<Vec<Finding>, JournalError> {
-    header_kind(bytes)?;
+    header_kind(Path::new(""), bytes)?;
     let mut found = Vec::new();
     let mut pos = FILE_HEADER;
     let mut expected = 1u64;

@@ -316,7 +316,12 @@ fn a_bad_header_is_refused() {
     let dir = scratch("header");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("state.journal"), b"not a journal at all").unwrap();
-    assert_eq!(JournalWriter::open(&dir, JournalKind::State).unwrap_err(), JournalError::BadHeader);
+    let e = JournalWriter::open(&dir, JournalKind::State).unwrap_err();
+    assert_eq!(e, JournalError::BadHeader { file: Some(JournalKind::State) });
+    assert!(
+        e.to_string().starts_with("state.journal does not begin with this engine's journal header"),
+        "{e}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
