@@ -1491,12 +1491,8 @@ proptest! {
 }
 
 /// A spot-futures basis entry: long 0.01 BTC spot on Gate at 50000, short 100 contracts
-/// (0.01 BTC) of Gate's perpetual at 50100; both legs fill and stay open.
-#[test]
-fn a_basis_entry_books_its_fees_not_its_spread_and_marks_at_executable_prices() {
-    let mut r = Rig::new();
-    let board = MoneyBoard::new(&r.u.instruments);
-    r.s.money = Some(board.clone());
+/// (0.01 BTC) of Gate's perpetual at 50100.
+fn basis_entry(r: &Rig) -> crate::msg::Opportunity {
     let (g, p) = (r.inst(r.u.gate_btc), r.inst(r.u.gate_btc_perp));
     let mut opp = NO_OPPORTUNITY;
     opp.kind = crate::msg::OppKind::Basis;
@@ -1504,7 +1500,17 @@ fn a_basis_entry_books_its_fees_not_its_spread_and_marks_at_executable_prices() 
     opp.legs[0] = Leg { inst: g.id, side: Side::Buy, price: px(&g, "50000"), qty: qty(&g, "0.01") };
     opp.legs[1] = Leg { inst: p.id, side: Side::Sell, price: px(&p, "50100"), qty: qty(&p, "100") };
     opp.notional = Amount::from_int(500);
-    let e = Execution::new(7, opp, r.now(), r.now() + 2_000 * MS);
+    opp
+}
+
+/// [`basis_entry`]: both legs fill and stay open.
+#[test]
+fn a_basis_entry_books_its_fees_not_its_spread_and_marks_at_executable_prices() {
+    let mut r = Rig::new();
+    let board = MoneyBoard::new(&r.u.instruments);
+    r.s.money = Some(board.clone());
+    let (g, p) = (r.inst(r.u.gate_btc), r.inst(r.u.gate_btc_perp));
+    let e = Execution::new(7, basis_entry(&r), r.now(), r.now() + 2_000 * MS);
     r.push(StateInput::Executing(e));
     let ev = |leg: u8, inst: &Instrument, side, update| {
         StateInput::Order(OrderEvent {
@@ -1564,17 +1570,11 @@ fn a_basis_entry_books_its_fees_not_its_spread_and_marks_at_executable_prices() 
     assert_eq!(board.equity_change_usd.get(), unrealized - fees);
 }
 
-/// Opens the basis position of op 7 (long 0.01 BTC spot on Gate at 50000, short 100
-/// contracts of Gate's perpetual at 50100), then shows books where the basis has
+/// Opens the position of [`basis_entry`] as op 7, then shows books where the basis has
 /// converged (2 bps, under the 5 bps exit) when a mark interval has passed.
 fn converged_basis_position(r: &mut Rig, drain_first: bool) {
     let (g, p) = (r.inst(r.u.gate_btc), r.inst(r.u.gate_btc_perp));
-    let mut opp = NO_OPPORTUNITY;
-    opp.kind = crate::msg::OppKind::Basis;
-    opp.n_legs = 2;
-    opp.legs[0] = Leg { inst: g.id, side: Side::Buy, price: px(&g, "50000"), qty: qty(&g, "0.01") };
-    opp.legs[1] = Leg { inst: p.id, side: Side::Sell, price: px(&p, "50100"), qty: qty(&p, "100") };
-    opp.notional = Amount::from_int(500);
+    let opp = basis_entry(r);
     r.push(StateInput::Executing(Execution::new(7, opp, r.now(), r.now() + 2_000 * MS)));
     // Both fees charged in USDT (a venue may charge a spot buy's fee in the quote).
     for (leg, price, q) in [(0u8, "50000", "0.01"), (1, "50100", "100")] {
