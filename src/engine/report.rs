@@ -252,7 +252,7 @@ impl Report {
             dust_usd: snap.state.dust_usd,
             unhedged_exposure_usd: snap.risk.exposure.saturating_sub(snap.state.dust_usd).max(Amount::ZERO),
             open_operations: snap.state.open.iter().sum(),
-            halted: s.control.is_halted(),
+            halted: s.control.is_halted() || snap.risk.halted,
             halt_reasons: s.control.halt_reasons(),
             books_synced: progress.books_synced,
             books: progress.books_total,
