@@ -224,7 +224,7 @@ mod tests {
         for name in ["e.jsonl", "e.jsonl.gz"] {
             let path = dir.join(name);
             Writer::create(&path).unwrap().finish().unwrap();
-            let e = read_files(&[path.clone()]).unwrap_err();
+            let e = read_files(std::slice::from_ref(&path)).unwrap_err();
             assert_eq!(e.to_string(), format!("{}: the capture holds no venue messages", path.display()));
         }
         std::fs::remove_dir_all(&dir).unwrap();
