@@ -623,7 +623,7 @@ pub enum RiskControl {
     Added,
 }
 
-/// Cold side (an operator) to the state stage, about an operation recovery gave up on.
+/// Cold side (an operator, the listing, an orderly stop) to the state stage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StateControl {
     /// Lift the halt of the operation's instruments (closing the operation as failed if
@@ -645,9 +645,10 @@ pub enum StateControl {
     /// An instrument was added to the shared table (`true`) or removed (`false`) while
     /// running: journaled, so that a restart knows it.
     Listed { inst: InstrumentId, added: bool },
-    /// An orderly stop has begun: open no basis exit (a hedged position is held over a
-    /// restart; an exit opened now could be cut off half done). Open operations still
-    /// recover, and leftovers are still flattened.
+    /// An orderly stop has begun: open no basis exit (a hedged position is held over the
+    /// stop and the next start restores it with its exit rule; an exit opened now could
+    /// be cut off half done). Open operations still recover, and leftovers are still
+    /// flattened.
     Drain,
 }
 

@@ -49,6 +49,14 @@ pub struct ReplayOp {
     pub phase: OpPhase,
     pub finished: bool,
     pub success: bool,
+    /// Closed hedged, its last phase COMPLETED (a missed operation is a success that
+    /// did not complete).
+    pub completed: bool,
+    /// Its place among the closes, from 1 in the order the state log holds them (0:
+    /// open): a basis position is kept and released in that order.
+    pub closed_seq: u64,
+    /// When it closed, UTC milliseconds (0: open).
+    pub closed_wall_ms: u64,
     pub realized_pnl: Amount,
     pub orders: Vec<ClientOrderId>,
 }
@@ -197,6 +205,7 @@ struct Builder {
     listed: Vec<(InstrumentId, bool)>,
     fills: Vec<FillApplied>,
     funding: [Amount; Venue::COUNT],
+    closes: u64,
 }
 
 impl Builder {
@@ -209,6 +218,9 @@ impl Builder {
             phase: OpPhase::Executing,
             finished: false,
             success: false,
+            completed: false,
+            closed_seq: 0,
+            closed_wall_ms: 0,
             realized_pnl: Amount::ZERO,
             orders: Vec::new(),
         })
@@ -295,10 +307,14 @@ impl Builder {
                 self.op(op).phase = phase;
             }
             Record::OpFinished { op, success, realized_pnl, wall_ms, .. } => {
+                self.closes += 1;
+                let seq = self.closes;
                 let o = self.op(op);
                 if !o.finished {
                     o.finished = true;
                     o.success = success;
+                    o.completed = o.phase == OpPhase::Completed;
+                    (o.closed_seq, o.closed_wall_ms) = (seq, wall_ms);
                     o.realized_pnl = realized_pnl;
                     o.phase = if success { OpPhase::Completed } else { OpPhase::Failed };
                     self.realized = self.realized.saturating_add(realized_pnl);

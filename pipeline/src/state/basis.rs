@@ -11,11 +11,13 @@
 //!
 //! The table is fixed-size ([`MAX_BASIS`] positions); an exit operation carries
 //! [`EXIT_ID`] plus its slot as its opportunity id, so its close finds its position.
+//! A restart rebuilds the table from the journal by closing the same operations in the
+//! same order ([`on_close`]), so every position and slot comes back as it was.
 
 use serde::{Deserialize, Serialize};
 
-use crate::msg::Leg;
-use crate::types::{Amount, InstrumentId, Qty, Side};
+use crate::msg::{Execution, Leg, OppKind};
+use crate::types::{Amount, InstrumentId, Instruments, Market, Qty, Rounding, Side};
 use crate::units::{Bps, ms_to_ns};
 
 /// Basis positions held at once.
@@ -115,6 +117,83 @@ pub fn exit_due(
         return Some(ExitTrigger::MaxHold);
     }
     None
+}
+
+/// What an order of a closing operation filled: its instrument, side, applied
+/// quantity, and the part of its fee charged in the instrument's base asset.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Filled {
+    pub inst: InstrumentId,
+    pub side: Side,
+    pub qty: Qty,
+    pub fee_base: Amount,
+}
+
+/// What closing `exec` (`completed`: hedged, its last phase COMPLETED) does to the
+/// table: a completed basis entry keeps the position it left open in the first free
+/// slot, opened at `now`; its exit releases the slot, or lets it be exited again if it
+/// did not complete. Returns whether an exit released a position.
+pub(super) fn on_close(
+    table: &mut [BasisPosition],
+    instruments: &Instruments,
+    exec: &Execution,
+    completed: bool,
+    orders: impl Iterator<Item = Filled>,
+    now: u64,
+) -> bool {
+    let id = exec.opp().id;
+    if id >= EXIT_ID {
+        let Some(p) = table.get_mut((id - EXIT_ID) as usize) else { return false };
+        if completed {
+            *p = BasisPosition::default();
+        } else {
+            p.exiting = false;
+        }
+        return completed;
+    }
+    if !completed || exec.opp().kind != OppKind::Basis {
+        return false;
+    }
+    let market = |l: &&Leg| instruments.try_get(l.inst).map(|i| i.market);
+    let legs = exec.opp().legs();
+    let (Some(spot), Some(perp)) = (
+        legs.iter().find(|l| market(l) == Some(Market::Spot)),
+        legs.iter().find(|l| market(l) == Some(Market::Futures)),
+    ) else {
+        return false;
+    };
+    let si = instruments.get(spot.inst);
+    let (mut sq, mut pq, mut fees) = (0i64, 0i64, 0i64);
+    for o in orders {
+        let q = o.side.sign().saturating_mul(o.qty.0);
+        if o.inst == spot.inst {
+            sq = sq.saturating_add(q);
+            // A fee in the base asset is not there to sell (one charged in the quote, or
+            // in a venue's own token, is).
+            if o.side == Side::Buy {
+                fees = fees.saturating_add(si.qty_for_base(o.fee_base, Rounding::Ceil).map_or(0, |q| q.0));
+            }
+        } else if o.inst == perp.inst {
+            pq = pq.saturating_add(q);
+        }
+    }
+    let spot_qty = si.round_qty(Qty(sq.saturating_sub(fees.min(sq.abs()) * sq.signum()).abs()));
+    let spot_qty = Qty(spot_qty.0 * sq.signum());
+    if spot_qty.is_zero() || pq == 0 {
+        return false;
+    }
+    if let Some(slot) = table.iter_mut().find(|p| !p.used) {
+        *slot = BasisPosition {
+            used: true,
+            spot: spot.inst,
+            perp: perp.inst,
+            spot_qty,
+            perp_qty: Qty(pq),
+            opened_ns: now,
+            exiting: false,
+        };
+    }
+    false
 }
 
 /// The two exit legs of `p` (spot first) at limit prices already on the tick.

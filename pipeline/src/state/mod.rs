@@ -264,6 +264,13 @@ impl StateKeeper {
                 let m = by_op.get(&op.exec.op()).copied().unwrap_or_default();
                 (op.realized, op.fees) = (m.realized, m.fees);
             }
+            let now = now_ns(&s.clock);
+            restore::restore_basis(r, &s.instruments, &mut s.basis, now, (s.wall_ms)());
+            for (k, p) in s.basis.iter().enumerate() {
+                if p.exiting {
+                    s.exit_sent_ns[k] = now;
+                }
+            }
             s.realized = back.realized;
             s.stats.realized_pnl.set(s.realized);
             // The day's loss so far counts on: a restart (a crash loop) gets no fresh budget.
@@ -766,62 +773,14 @@ impl StateKeeper {
     /// Keeps the position a completed basis entry left open, or releases the one an exit
     /// closed.
     fn basis_closed(&mut self, op: &Op, completed: bool, now: u64) {
-        let id = op.exec.opp().id;
-        if id >= basis::EXIT_ID {
-            let slot = (id - basis::EXIT_ID) as usize;
-            if let Some(p) = self.basis.get_mut(slot) {
-                if completed {
-                    *p = basis::BasisPosition::default();
-                    self.stats.basis_exits.inc();
-                } else {
-                    p.exiting = false;
-                }
-            }
-            return;
-        }
-        if !completed || op.exec.opp().kind != crate::msg::OppKind::Basis {
-            return;
-        }
-        let legs = op.legs();
-        let (Some(spot), Some(perp)) = (
-            legs.iter().find(|l| self.instruments.get(l.inst).market == crate::types::Market::Spot),
-            legs.iter().find(|l| self.instruments.get(l.inst).market == crate::types::Market::Futures),
-        ) else {
-            return;
-        };
-        let (mut sq, mut pq) = (0i64, 0i64);
-        let si = self.instruments.get(spot.inst);
-        for o in op.orders() {
-            let q = o.side.sign().saturating_mul(o.applied.filled.0);
-            if o.inst == spot.inst {
-                sq = sq.saturating_add(q);
-            } else if o.inst == perp.inst {
-                pq = pq.saturating_add(q);
-            }
-        }
-        // What the spot leg holds: a fee in the base asset is not there to sell (one
-        // charged in the quote, or in a venue's own token, is).
-        let fees: i64 = op
-            .orders()
-            .iter()
-            .filter(|o| o.inst == spot.inst && o.side == Side::Buy)
-            .map(|o| si.qty_for_base(o.applied.fee_base, crate::types::Rounding::Ceil).map_or(0, |q| q.0))
-            .sum();
-        let spot_qty = si.round_qty(Qty(sq.saturating_sub(fees.min(sq.abs()) * sq.signum()).abs()));
-        let spot_qty = Qty(spot_qty.0 * sq.signum());
-        if spot_qty.is_zero() || pq == 0 {
-            return;
-        }
-        if let Some(slot) = self.basis.iter_mut().find(|p| !p.used) {
-            *slot = basis::BasisPosition {
-                used: true,
-                spot: spot.inst,
-                perp: perp.inst,
-                spot_qty,
-                perp_qty: Qty(pq),
-                opened_ns: now,
-                exiting: false,
-            };
+        let orders = op.orders().iter().map(|o| basis::Filled {
+            inst: o.inst,
+            side: o.side,
+            qty: o.applied.filled,
+            fee_base: o.applied.fee_base,
+        });
+        if basis::on_close(&mut self.basis, &self.instruments, &op.exec, completed, orders, now) {
+            self.stats.basis_exits.inc();
         }
     }
 

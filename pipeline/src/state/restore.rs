@@ -1,5 +1,5 @@
-//! Restart: the operations, positions, realized P&L and instrument halts the journal
-//! replay rebuilt, put back into the state stage before it trades.
+//! Restart: the operations, positions, basis positions, realized P&L and instrument
+//! halts the journal replay rebuilt, put back into the state stage before it trades.
 //!
 //! An operation the journals leave open comes back RECOVERING (or AWAITING_OPERATOR if it
 //! was), its orders as history: an order whose outcome the journal does not know is
@@ -8,11 +8,15 @@
 //! of it. The venue is the truth: the risk gate approves nothing while orders are being
 //! reconciled.
 
+use std::collections::BTreeMap;
+
+use super::basis::{self, BasisPosition};
 use super::ledger::{Applied, Positions};
 use super::operations::{MAX_OP_ORDERS, NO_OPPORTUNITY, Op, OrderSlot, Purpose, free_slot};
-use crate::journal::{OpPhase, OrderState, Replay, ReplayOp, ReplayOrder};
-use crate::msg::{Execution, Leg, MAX_LEGS, OppKind};
-use crate::types::{Amount, AssetId, Instruments};
+use crate::journal::{OpPhase, OrderState, Replay, ReplayOp};
+use crate::msg::{ClientOrderId, Execution, Leg, MAX_LEGS, OppKind};
+use crate::types::{Amount, Instruments};
+use crate::units::ms_to_ns;
 
 /// What a restore put back, besides the tables it filled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +48,7 @@ pub(super) fn restore(
             *h = 1;
         }
     }
+    let charged = fees_charged(r, instruments);
     let mut lost = 0;
     for ro in r.open_ops() {
         let Some(k) = free_slot(ops) else {
@@ -82,7 +87,9 @@ pub(super) fn restore(
                 Purpose::Unwind
             };
             let state = if o.state.is_terminal() { o.state } else { OrderState::Unknown };
-            let (fee_native, fee_base) = fees_charged(r, instruments, o);
+            let c = charged.get(&o.client).copied();
+            // Without valued fills (a journal older than them), the fee as booked.
+            let (fee_native, fee_base) = c.map_or((o.fee, Amount::ZERO), |c| (c.native, c.base));
             op.orders[op.n_orders] = OrderSlot {
                 client: o.client,
                 inst: o.inst,
@@ -107,24 +114,59 @@ pub(super) fn restore(
     Restored { realized: r.realized_pnl, lost }
 }
 
-/// The fees of `o`'s applied fills as the venue charged them (summed in the asset of
-/// its last valued fill, as the venue's cumulative fee counts them), and the part
-/// charged in the instrument's base asset.
-fn fees_charged(r: &Replay, instruments: &Instruments, o: &ReplayOrder) -> (Amount, Amount) {
-    let base = instruments.try_get(o.inst).map(|i| i.base);
-    let mut native: Option<(AssetId, Amount)> = None;
-    let mut in_base = Amount::ZERO;
-    for v in r.fills.iter().filter(|f| f.client == o.client).filter_map(|f| f.valuation) {
-        let sum = match native {
-            Some((asset, sum)) if asset == v.fee_asset => sum,
-            _ => Amount::ZERO,
-        };
-        native = Some((v.fee_asset, sum.saturating_add(v.fee_native)));
-        if Some(v.fee_asset) == base {
-            in_base = in_base.saturating_add(v.fee_native);
+/// Each order's fees as the venue charged them, from one pass over the valued fills:
+/// summed in whatever asset each was charged in, as the live order slot sums them, and
+/// the part charged in the instrument's base asset.
+#[derive(Clone, Copy, Debug, Default)]
+struct Charged {
+    native: Amount,
+    base: Amount,
+}
+
+fn fees_charged(r: &Replay, instruments: &Instruments) -> BTreeMap<ClientOrderId, Charged> {
+    let mut out: BTreeMap<ClientOrderId, Charged> = BTreeMap::new();
+    for f in &r.fills {
+        let Some(v) = f.valuation else { continue };
+        let c = out.entry(f.client).or_default();
+        c.native = c.native.saturating_add(v.fee_native);
+        if instruments.try_get(f.inst).is_some_and(|i| i.base == v.fee_asset) {
+            c.base = c.base.saturating_add(v.fee_native);
         }
     }
-    (native.map_or(o.fee, |(_, sum)| sum), in_base)
+    out
+}
+
+/// Rebuilds the basis table: every operation the journal closed, in the order it
+/// closed, through the same rule as when it closed ([`basis::on_close`]); a position's
+/// age runs from its entry's close (UTC) to `wall_ms`, set back from `now`. Exits still
+/// open are marked exiting, so their position waits for them.
+pub(super) fn restore_basis(
+    r: &Replay,
+    instruments: &Instruments,
+    table: &mut [BasisPosition],
+    now: u64,
+    wall_ms: u64,
+) {
+    let charged = fees_charged(r, instruments);
+    let mut closed: Vec<&ReplayOp> = r.ops.iter().filter(|o| o.finished && o.exec.is_some()).collect();
+    closed.sort_by_key(|o| o.closed_seq);
+    for o in closed {
+        let Some(exec) = o.exec else { continue };
+        let orders = r.orders.iter().filter(|x| x.client.op == o.op).map(|x| basis::Filled {
+            inst: x.inst,
+            side: x.side,
+            qty: x.filled,
+            fee_base: charged.get(&x.client).map_or(Amount::ZERO, |c| c.base),
+        });
+        let age = ms_to_ns(wall_ms.saturating_sub(o.closed_wall_ms));
+        basis::on_close(table, instruments, &exec, o.completed, orders, now.saturating_sub(age));
+    }
+    for o in r.open_ops() {
+        let id = o.exec.map_or(0, |e| e.opp().id);
+        if let Some(p) = id.checked_sub(basis::EXIT_ID).and_then(|k| table.get_mut(k as usize)) {
+            p.exiting = p.used;
+        }
+    }
 }
 
 /// An operation only the dispatch log knew: its entry intents are its legs.

@@ -1570,34 +1570,42 @@ fn a_basis_entry_books_its_fees_not_its_spread_and_marks_at_executable_prices() 
     assert_eq!(board.equity_change_usd.get(), unrealized - fees);
 }
 
-/// Opens the position of [`basis_entry`] as op 7, then shows books where the basis has
-/// converged (2 bps, under the 5 bps exit) when a mark interval has passed.
-fn converged_basis_position(r: &mut Rig, drain_first: bool) {
-    let (g, p) = (r.inst(r.u.gate_btc), r.inst(r.u.gate_btc_perp));
-    let opp = basis_entry(r);
-    r.push(StateInput::Executing(Execution::new(7, opp, r.now(), r.now() + 2_000 * MS)));
-    // Both fees charged in USDT (a venue may charge a spot buy's fee in the quote).
-    for (leg, price, q) in [(0u8, "50000", "0.01"), (1, "50100", "100")] {
-        let l = opp.legs[leg as usize];
-        let fill = r.fill(l.inst, price, q, q);
+/// Executes `opp` as operation `op`: every leg fills whole at its price, the fee
+/// charged in the quote (as a venue may charge even a spot buy's fee).
+fn execute_whole(r: &mut Rig, op: u64, opp: crate::msg::Opportunity) {
+    r.push(StateInput::Executing(Execution::new(op, opp, r.now(), r.now() + 2_000 * MS)));
+    for (leg, l) in opp.legs().iter().enumerate() {
+        let i = r.inst(l.inst);
+        let value = i.notional(l.price, l.qty, Rounding::Floor).unwrap();
+        let fee = value.mul_rate(i.taker_fee, Rounding::Ceil).unwrap();
+        let fill = OrderUpdate::Fill {
+            price: l.price,
+            qty: l.qty,
+            cum_qty: l.qty,
+            fee,
+            fee_asset: i.quote,
+            trade_id: op,
+        };
         for update in [fill, OrderUpdate::Done { filled: l.qty }] {
-            let client = ClientOrderId { op: 7, leg, attempt: 0 };
-            let ev = OrderEvent {
+            let client = ClientOrderId { op, leg: leg as u8, attempt: 0 };
+            let venue_order = VenueOrderId::default();
+            r.push(StateInput::Order(OrderEvent {
                 client,
                 inst: l.inst,
                 side: l.side,
                 update,
-                venue_order: VenueOrderId::default(),
+                venue_order,
                 ts_ns: 0,
-            };
-            r.push(StateInput::Order(ev));
+            }));
         }
     }
     r.run();
-    assert_eq!(r.s.phase(7), Some(OpPhase::Completed));
-    if drain_first {
-        r.control.push(StateControl::Drain).unwrap();
-    }
+}
+
+/// Shows books where the position of [`basis_entry`] has converged (2 bps, under the
+/// 5 bps exit) once a mark interval has passed.
+fn converge(r: &mut Rig) {
+    let (g, p) = (r.inst(r.u.gate_btc), r.inst(r.u.gate_btc_perp));
     r.advance(900);
     let now = r.now();
     r.books.push(top(&g, now, &[("50000", "1")], &[("50001", "1")])).unwrap();
@@ -1605,22 +1613,78 @@ fn converged_basis_position(r: &mut Rig, drain_first: bool) {
     r.advance(1_000);
 }
 
+fn basis_exits(r: &Rig) -> Vec<[Leg; 2]> {
+    r.updates
+        .iter()
+        .filter_map(|u| match u {
+            RiskUpdate::BasisExit { legs, .. } => Some(*legs),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn an_orderly_stop_opens_no_basis_exit_and_a_running_engine_does() {
-    let exits = |r: &Rig| r.updates.iter().filter(|u| matches!(u, RiskUpdate::BasisExit { .. })).count();
     let mut running = Rig::new();
-    converged_basis_position(&mut running, false);
+    let entry = basis_entry(&running);
+    execute_whole(&mut running, 7, entry);
+    assert_eq!(running.s.phase(7), Some(OpPhase::Completed));
     // The spot leg's fee was charged in USDT: all 0.01 BTC bought is held, and it is
     // what the exit sells.
     let g = running.inst(running.u.gate_btc);
     let held: Vec<_> = running.s.basis_positions().map(|p| p.spot_qty).collect();
     assert_eq!(held, vec![qty(&g, "0.01")]);
-    assert_eq!(exits(&running), 1, "the converged position is closed: {:?}", running.updates);
+    converge(&mut running);
+    assert_eq!(basis_exits(&running).len(), 1, "the converged position is closed: {:?}", running.updates);
     // Draining: the position is held over the restart rather than exited in a two-leg
     // operation the stop could cut off half done.
     let mut draining = Rig::new();
-    converged_basis_position(&mut draining, true);
-    assert_eq!(exits(&draining), 0);
+    let entry = basis_entry(&draining);
+    execute_whole(&mut draining, 7, entry);
+    draining.control.push(StateControl::Drain).unwrap();
+    converge(&mut draining);
+    assert!(basis_exits(&draining).is_empty());
+    assert_eq!(draining.s.basis_positions().count(), 1, "and still held");
+}
+
+#[test]
+fn a_basis_position_is_held_over_a_restart_and_its_exit_releases_it_for_good() {
+    let dir = scratch("state-restart-basis");
+    let shape = |r: &Rig| -> Vec<_> {
+        r.s.basis_positions().map(|p| (p.spot, p.perp, p.spot_qty, p.perp_qty)).collect()
+    };
+    let held;
+    {
+        let mut r = Rig::open(dir.clone(), None);
+        let entry = basis_entry(&r);
+        execute_whole(&mut r, 7, entry);
+        r.control.push(StateControl::Drain).unwrap();
+        converge(&mut r);
+        held = shape(&r);
+        assert_eq!(held.len(), 1);
+        r.s.stop();
+        r.keep = true;
+    }
+    {
+        let mut r = Rig::open(dir.clone(), Some(&replay(&dir).unwrap()));
+        assert_eq!(shape(&r), held, "the position is back with its quantities");
+        // Its exit rule runs on it: converged, it is exited, and the exit releases it.
+        converge(&mut r);
+        let exits = basis_exits(&r);
+        assert_eq!(exits.len(), 1, "{:?}", r.updates);
+        let mut exit = NO_OPPORTUNITY;
+        exit.id = crate::state::EXIT_ID;
+        exit.kind = crate::msg::OppKind::Basis;
+        exit.n_legs = 2;
+        exit.legs[..2].copy_from_slice(&exits[0]);
+        execute_whole(&mut r, 8, exit);
+        assert_eq!(r.s.phase(8), Some(OpPhase::Completed));
+        assert!(shape(&r).is_empty());
+        r.s.stop();
+        r.keep = true;
+    }
+    let r = Rig::open(dir.clone(), Some(&replay(&dir).unwrap()));
+    assert!(shape(&r).is_empty(), "an exited position does not come back");
 }
 
 #[test]
