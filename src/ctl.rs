@@ -248,6 +248,12 @@ fn decision_for(t: &Telemetry, op: u64, waiting_only: bool) -> Result<()> {
     bail!("operation {op} is not {what} ({what}: {listed:?}; see `arb ctl recoveries`)")
 }
 
+/// Requests that would let detection open operations again, which an orderly stop has
+/// turned off on every instrument.
+fn opens_operations(request: &Request) -> bool {
+    matches!(request, Request::AddSymbol(_) | Request::Resume(_))
+}
+
 fn handle(request: Request, controls: &Arc<Controls>, t: &Telemetry) -> Result<Value> {
     let ins = &t.instruments;
     let sent = |ok: bool| if ok { Ok(json!("sent")) } else { bail!("the control ring is full; try again") };
@@ -256,6 +262,9 @@ fn handle(request: Request, controls: &Arc<Controls>, t: &Telemetry) -> Result<V
             let (_, health) = t.health();
             let snap = t.stats.snapshot();
             Ok(json!({"health": health, "trading": snap.to_string()}))
+        }
+        _ if opens_operations(&request) && controls.shutdown_requested() => {
+            bail!("the engine is stopping: it opens no new operations")
         }
         Request::AddSymbol(ref args) => controls.listing.add(controls, args),
         Request::RemoveSymbol(ref args) => controls.listing.remove(controls, args),
@@ -446,6 +455,9 @@ mod tests {
         assert_eq!(read("approve 17\n", false), Some(Ok(Request::Approve(17))));
         assert_eq!(read("ack-drift gateio\n", false), Some(Ok(Request::AckDrift(Some(Venue::GateIo)))));
         assert_eq!(read("ack-drift\n", false), Some(Ok(Request::AckDrift(None))));
+        // While the engine stops, what would turn detection back on is refused.
+        let opens = |line: &str| opens_operations(&read(line, true).unwrap().unwrap());
+        assert!(opens("resume BTC/USDT") && !opens("pause BTC/USDT") && !opens("kill") && !opens("status"));
         let refused = |line: &str| read(line, true).unwrap().unwrap_err();
         assert_eq!(refused("approve -1"), "an operation id is a number: invalid digit found in string");
         assert_eq!(refused("pause"), "an instrument is required");

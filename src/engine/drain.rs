@@ -23,12 +23,7 @@ impl Waiting {
     pub(crate) fn of(stats: &TradingStats) -> Waiting {
         let s = stats.state.snapshot();
         let ids = s.open_ops.iter().copied().filter(|id| !s.awaiting_operator.contains(id)).collect();
-        // The risk gate holds a reservation for each approved operation until it is
-        // done, so an operation the state stage has open is counted there too: the
-        // larger count, not the sum (which [`TradingStats::operations_in_progress`] uses
-        // only as a sign of work).
-        let operations = (s.open[0] + s.open[1]).max(stats.risk.snapshot().in_flight);
-        Waiting { operations, leftovers: s.flatten_pending, ids }
+        Waiting { operations: stats.operations_in_progress(), leftovers: s.flatten_pending, ids }
     }
 
     pub(crate) fn is_done(&self) -> bool {
@@ -73,13 +68,23 @@ mod tests {
     fn operations_waiting_for_an_operator_are_not_waited_for() {
         let stats = TradingStats::new();
         let s = &stats.state;
+        // Op 4 recovers, op 5 waits for an operator: the risk gate holds a reservation
+        // for each.
         s.open_recovering.set(1);
-        stats.risk.in_flight.set(1);
         s.open_awaiting_operator.set(1);
+        stats.risk.in_flight.set(2);
         s.open_ids[0].set(4 + 1);
         s.open_ids[1].set(5 + 1);
         s.awaiting_ids[0].set(5 + 1);
         let w = Waiting::of(&stats);
-        assert_eq!((w.operations, w.ids), (1, vec![4]));
+        assert_eq!((w.operations, w.ids.clone()), (1, vec![4]));
+        // Op 4 closes: nothing is left to wait for.
+        s.open_recovering.set(0);
+        s.open_ids[0].set(0);
+        stats.risk.in_flight.set(1);
+        assert!(Waiting::of(&stats).is_done());
+        // An approval not yet at the state stage is waited for.
+        stats.risk.in_flight.set(2);
+        assert_eq!(Waiting::of(&stats).operations, 1);
     }
 }

@@ -900,10 +900,18 @@ impl Session {
     /// when none is left executing, recovering or waiting to be flattened. Operations
     /// waiting for an operator stay as they are: the journal keeps them for the next start.
     pub fn drain(&self, timeout: Duration) -> bool {
+        // From here a Ctrl-C stops at once, and the control socket opens nothing.
+        self.controls.request_shutdown();
         for i in self.instruments.iter() {
             let _ = self.detect_control(DetectControl::Disable(i.id));
         }
-        let _ = self.controls.state(StateControl::Drain);
+        // The state stage drains its control ring every pass.
+        for _ in 0..100 {
+            if self.controls.state(StateControl::Drain) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
         let started = Instant::now();
         let deadline = started + timeout;
         let mut next_note = started + DRAIN_NOTE_EVERY;
@@ -919,7 +927,7 @@ impl Session {
             if now >= next_note {
                 next_note = now + DRAIN_NOTE_EVERY;
                 eprintln!(
-                    "stopping: waiting for {}; {} s left (a second Ctrl-C stops at once)",
+                    "stopping: waiting for {}; {} s left (Ctrl-C stops at once)",
                     waiting.describe(),
                     deadline.saturating_duration_since(now).as_secs()
                 );
@@ -941,12 +949,12 @@ impl Session {
     }
 
     fn finish(&mut self) -> Result<Stopped> {
-        let draining = Instant::now();
+        let drain_started = Instant::now();
         if !self.control.is_stop_requested() && self.running.is_some() && !self.drain(self.drain_timeout) {
             eprintln!(
                 "warning: stopping after {} s with {} left; the journal keeps them, and the next start \
                  reconciles them with the venues",
-                draining.elapsed().as_secs(),
+                drain_started.elapsed().as_secs(),
                 drain::Waiting::of(&self.stats).describe()
             );
         }

@@ -31,7 +31,14 @@ impl TradingStats {
     /// an orderly stop or a removal waits for.
     pub fn operations_in_progress(&self) -> i64 {
         let s = self.state.snapshot();
-        s.open[0] + s.open[1] + self.risk.snapshot().in_flight.max(0)
+        // The risk gate holds a reservation for each approved operation until it closes,
+        // so an operation the state stage has open is counted there too (the larger
+        // count, not the sum), and so is one waiting for an operator, which is not in
+        // progress. (One restored from the journal holds none: while such an operation
+        // waits, an approval on its way to the state stage may go uncounted for the
+        // moment it travels.)
+        let approved = self.risk.snapshot().in_flight.saturating_sub(s.open[2]).max(0);
+        (s.open[0] + s.open[1]).max(approved)
     }
 
     /// A plain copy of every counter, for reports.
