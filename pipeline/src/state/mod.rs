@@ -99,6 +99,12 @@ pub struct StateRings {
 }
 
 const OUTBOX: usize = 4096;
+/// A basis exit that did not become an operation (the gate refused it, or it was lost)
+/// is sent again after this long.
+const EXIT_RETRY_MS: u64 = 10_000;
+/// The risk gate answers an exit within microseconds: past this, a stop takes an exit
+/// that did not become an operation as not coming, and flattens the asset's leftover.
+const EXIT_ANSWERED_MS: u64 = 1_000;
 /// Outbox room kept before new inputs are taken.
 const ROOM: usize = 256;
 const BATCH: usize = 64;
@@ -785,15 +791,18 @@ impl StateKeeper {
     }
 
     /// Sends an exit for every basis position whose exit rule fires.
+    /// While draining, only forgets exits that never became operations.
     fn check_basis_exits(&mut self, now: u64) {
+        // An exit the gate refused, or lost on its way, is tried again after a while; a
+        // stop tries none, and the exiting mark would keep the asset from flatten.
+        let retry_ns = ms_to_ns(if self.draining { EXIT_ANSWERED_MS } else { EXIT_RETRY_MS });
         for k in 0..self.basis.len() {
             let p = self.basis[k];
             if !p.used {
                 continue;
             }
             if p.exiting {
-                // Refused or lost on its way: try again later.
-                if now.saturating_sub(self.exit_sent_ns[k]) > ms_to_ns(10_000)
+                if now.saturating_sub(self.exit_sent_ns[k]) > retry_ns
                     && !self
                         .ops
                         .iter()
@@ -801,6 +810,9 @@ impl StateKeeper {
                 {
                     self.basis[k].exiting = false;
                 }
+                continue;
+            }
+            if self.draining {
                 continue;
             }
             let (si, pi) = (self.instruments.get(p.spot), self.instruments.get(p.perp));
@@ -1197,7 +1209,7 @@ impl StateKeeper {
         if now >= self.next_mark_ns {
             self.next_mark_ns = now.saturating_add(ms_to_ns(self.cfg.mark_interval_ms));
             self.mark();
-            if !self.killed && !self.draining {
+            if !self.killed {
                 self.check_basis_exits(now);
             }
             if !self.killed && self.cfg.flatten {

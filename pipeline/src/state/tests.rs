@@ -1636,6 +1636,15 @@ fn an_orderly_stop_opens_no_basis_exit_and_a_running_engine_does() {
     assert_eq!(held, vec![qty(&g, "0.01")]);
     converge(&mut running);
     assert_eq!(basis_exits(&running).len(), 1, "the converged position is closed: {:?}", running.updates);
+    assert!(running.s.basis_positions().all(|p| p.exiting));
+    // The gate refused that exit (it never became an operation) and a stop begins: the
+    // position is no longer taken as exiting, which would keep its asset from flatten
+    // for the whole drain, and no exit is sent again.
+    running.control.push(StateControl::Drain).unwrap();
+    running.advance(1_000);
+    running.advance(1_000);
+    assert!(running.s.basis_positions().all(|p| !p.exiting));
+    assert_eq!(basis_exits(&running).len(), 1);
     // Draining: the position is held over the restart rather than exited in a two-leg
     // operation the stop could cut off half done.
     let mut draining = Rig::new();
