@@ -240,7 +240,7 @@ fn the_control_plane_serves_everyone_at_once() {
     assert!(socket_meta.file_type().is_socket());
     assert_eq!(mode(&engine.socket), 0o600, "control socket");
     assert_eq!(mode(&engine.dir), 0o700, "journal directory");
-    for file in ["dispatch.journal", "state.journal", "instruments.json"] {
+    for file in ["dispatch.journal", "state.journal", "instruments.json", "arb.lock"] {
         assert_eq!(mode(&engine.dir.join(file)), 0o600, "{file}");
     }
 

@@ -10,6 +10,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 const FILE: &str = "stopped-in-order";
@@ -20,7 +21,8 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 
 /// Records, durably, that the run stopped in order with nothing in flight.
 pub(crate) fn mark(dir: &Path) -> io::Result<()> {
-    let mut f = OpenOptions::new().create(true).write(true).truncate(true).open(dir.join(FILE))?;
+    let mut f =
+        OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(dir.join(FILE))?;
     f.write_all(b"the last run stopped in order with no operation open\n")?;
     f.sync_all()?;
     sync_dir(dir)

@@ -14,6 +14,7 @@
 
 mod clean_stop;
 mod drain;
+mod journal_dir;
 pub mod listing;
 mod log_out;
 mod monitor;
@@ -193,6 +194,8 @@ pub struct Session {
     feed_counters: Option<Arc<adapters::feed::live::LiveCounters>>,
     connections: adapters::feed::live::ConnectionList,
     journal_dir: PathBuf,
+    /// The journal directory is this engine's while it runs.
+    _dir_lock: journal_dir::DirLock,
     /// The client order id prefix of this instance (its journal's identity).
     identity: pipeline::journal::ClientPrefix,
     dry_run: bool,
@@ -295,8 +298,10 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         .mode(0o700)
         .create(&dir)
         .with_context(|| format!("cannot create journal directory {}", dir.display()))?;
+    let dir_lock = journal_dir::lock(&dir)?;
     crate::journal_meta::bind(&dir, &specs)?;
     let mut replay = journal::replay(&dir).map_err(|e| anyhow!("journal {}: {e}", dir.display()))?;
+    journal_dir::check_whole(&dir, &replay)?;
     // A journal that existed before this start may have lost its unsynced tail.
     let resumed = dir.join(JournalKind::Dispatch.file_name()).exists();
     // Whether the last run stopped in order (nothing in flight); this run, until it
@@ -613,6 +618,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         feed_counters,
         connections,
         journal_dir: dir,
+        _dir_lock: dir_lock,
         universe: crate::universe::describe(&cfg.market),
         drain_timeout: Duration::from_millis(cfg.state.drain_timeout_ms),
         identity,
