@@ -72,6 +72,7 @@ mod tests {
         // for each.
         s.open_recovering.set(1);
         s.open_awaiting_operator.set(1);
+        s.open_reserved.set(2);
         stats.risk.in_flight.set(2);
         s.open_ids[0].set(4 + 1);
         s.open_ids[1].set(5 + 1);
@@ -80,11 +81,16 @@ mod tests {
         assert_eq!((w.operations, w.ids.clone()), (1, vec![4]));
         // Op 4 closes: nothing is left to wait for.
         s.open_recovering.set(0);
+        s.open_reserved.set(1);
         s.open_ids[0].set(0);
         stats.risk.in_flight.set(1);
         assert!(Waiting::of(&stats).is_done());
-        // An approval not yet at the state stage is waited for.
+        // An approval not yet at the state stage is waited for, also when op 5 was
+        // restored from the journal (no reservation of its own).
         stats.risk.in_flight.set(2);
+        assert_eq!(Waiting::of(&stats).operations, 1);
+        s.open_reserved.set(0);
+        stats.risk.in_flight.set(1);
         assert_eq!(Waiting::of(&stats).operations, 1);
     }
 }

@@ -1174,6 +1174,7 @@ impl StateKeeper {
         }
         // Visible state.
         let mut open = [0i64; 3];
+        let mut reserved = 0i64;
         let mut pending = 0u32;
         let (mut listed, mut open_listed) = (0, 0);
         for op in self.ops.iter().filter(|o| o.used && !o.closed) {
@@ -1181,6 +1182,7 @@ impl StateKeeper {
                 g.set(i64::try_from(op.exec.op()).unwrap_or(i64::MAX - 1) + 1);
                 open_listed += 1;
             }
+            reserved += i64::from(!op.resumed);
             match op.phase {
                 OpPhase::Executing => open[0] += 1,
                 OpPhase::Recovering => open[1] += 1,
@@ -1201,6 +1203,7 @@ impl StateKeeper {
         self.stats.open_executing.set(open[0]);
         self.stats.open_recovering.set(open[1]);
         self.stats.open_awaiting_operator.set(open[2]);
+        self.stats.open_reserved.set(reserved);
         if pending != self.pending_reconcile {
             self.pending_reconcile = pending;
             self.stats.pending_reconcile.set(i64::from(pending));

@@ -57,6 +57,9 @@ pub struct StateStats {
     pub open_executing: Gauge,
     pub open_recovering: Gauge,
     pub open_awaiting_operator: Gauge,
+    /// Open operations the risk gate approved in this run (each holds a reservation
+    /// there until it closes); those restored from the journal hold none.
+    pub open_reserved: Gauge,
     /// The ids of the first [`AWAITING_LISTED`] operations awaiting an operator, each
     /// plus one (zero: none), for the operator's list (`arb ctl recoveries`).
     pub awaiting_ids: [Gauge; AWAITING_LISTED],
@@ -95,6 +98,7 @@ impl StateStats {
             fills_applied: self.fills_applied.get(),
             duplicate_fills: self.duplicate_fills.get(),
             open: [self.open_executing.get(), self.open_recovering.get(), self.open_awaiting_operator.get()],
+            open_reserved: self.open_reserved.get(),
             awaiting_operator: self
                 .awaiting_ids
                 .iter()
@@ -136,6 +140,8 @@ pub struct StateSnapshot {
     pub duplicate_fills: u64,
     /// Open operations: executing, recovering, awaiting an operator.
     pub open: [i64; 3],
+    /// Of those, the ones holding a reservation in the risk gate.
+    pub open_reserved: i64,
     /// Ids of operations awaiting an operator: every one while `open[2]` is at most
     /// [`AWAITING_LISTED`], the first ones past it.
     pub awaiting_operator: Vec<u64>,

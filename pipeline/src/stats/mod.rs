@@ -31,14 +31,10 @@ impl TradingStats {
     /// an orderly stop or a removal waits for.
     pub fn operations_in_progress(&self) -> i64 {
         let s = self.state.snapshot();
-        // The risk gate holds a reservation for each approved operation until it closes,
-        // so an operation the state stage has open is counted there too (the larger
-        // count, not the sum), and so is one waiting for an operator, which is not in
-        // progress. (One restored from the journal holds none: while such an operation
-        // waits, an approval on its way to the state stage may go uncounted for the
-        // moment it travels.)
-        let approved = self.risk.snapshot().in_flight.saturating_sub(s.open[2]).max(0);
-        (s.open[0] + s.open[1]).max(approved)
+        // The risk gate holds a reservation for each operation it approved until it
+        // closes: those beyond the ones the state stage has open are on their way to it.
+        let on_the_way = self.risk.snapshot().in_flight.saturating_sub(s.open_reserved).max(0);
+        s.open[0] + s.open[1] + on_the_way
     }
 
     /// A plain copy of every counter, for reports.
