@@ -188,7 +188,7 @@ fn parse_line(line: &str, instruments: &Instruments) -> Result<Request> {
     let cmd = words.next().unwrap_or("");
     let arg = words.next();
     let ids = || resolve(instruments, arg.context("an instrument is required")?);
-    Ok(match cmd {
+    let request = match cmd {
         "status" => Request::Status,
         "pause" => Request::Pause(ids()?),
         "resume" => Request::Resume(ids()?),
@@ -210,7 +210,24 @@ fn parse_line(line: &str, instruments: &Instruments) -> Result<Request> {
             "unknown request `{other}` (status, pause, resume, add-symbol, remove-symbol, kill, \
              resume-trading, reset-breakers, recoveries, approve, retry, abandon, ack-drift, stop)"
         ),
-    })
+    };
+    // A word past what the request takes is refused, not dropped: `approve 12 13` would
+    // otherwise act on 12 alone and say nothing of 13.
+    let takes = match request {
+        Request::AddSymbol(_) | Request::RemoveSymbol(_) => return Ok(request),
+        Request::Pause(_)
+        | Request::Resume(_)
+        | Request::Approve(_)
+        | Request::Retry(_)
+        | Request::Abandon(_) => 1,
+        Request::AckDrift(_) => 1,
+        _ => 0,
+    };
+    if let Some(extra) = line.split_whitespace().nth(1 + takes) {
+        let what = if takes == 0 { "no argument" } else { "one argument" };
+        bail!("`{cmd}` takes {what}: `{extra}` is not understood");
+    }
+    Ok(request)
 }
 
 /// The arguments of `add-symbol` and `remove-symbol`: `PAIR [--venue V] [--market M]`,
@@ -463,6 +480,8 @@ mod tests {
         assert_eq!(refused("pause"), "an instrument is required");
         assert!(refused("pause ETH/USDT").starts_with("no instrument of ETH/USDT"));
         assert_eq!(refused(""), "empty request");
+        assert_eq!(refused("approve 12 13"), "`approve` takes one argument: `13` is not understood");
+        assert_eq!(refused("stop now please"), "`stop` takes no argument: `now` is not understood");
         assert!(refused("launch").starts_with("unknown request `launch`"));
         assert_eq!(
             read_request(b"st\xffatus\n", false, &t).unwrap().unwrap_err().to_string(),
