@@ -440,9 +440,15 @@ impl MarketConfig {
             }
         }
         for (key, list) in [("pairs", &self.pairs), ("futures", &self.futures)] {
+            let mut seen = Vec::new();
             for p in list {
-                if pair_parts(p).is_none() {
-                    c.fail(key, toml_string(p), "is not BASE/QUOTE (e.g. \"BTC/USDT\")");
+                match pair_parts(p) {
+                    None => c.fail(key, toml_string(p), "is not BASE/QUOTE (e.g. \"BTC/USDT\")"),
+                    Some((b, q)) if b == q => c.fail(key, toml_string(p), "trades an asset against itself"),
+                    Some(pq) if seen.contains(&pq) => {
+                        c.fail(key, toml_string(p), format!("is listed twice (as {}/{})", pq.0, pq.1));
+                    }
+                    Some(pq) => seen.push(pq),
                 }
             }
         }

@@ -130,6 +130,12 @@ fn errors_name_the_file_and_the_key() {
         format!("{e:#}").contains("y.toml: key `market.pairs` = \"BTCUSDT\": is not BASE/QUOTE"),
         "{e:#}"
     );
+    // A pair twice (in any spelling) or an asset against itself: refused here, not by the
+    // instrument table at start.
+    let twice = base.replace("\"BTC/USDT\"", "\"BTC/USDT\", \"btc/usdt\", \"ETH/ETH\"");
+    let e = format!("{:#}", Config::parse(&twice, "w.toml").unwrap_err());
+    assert!(e.contains("key `market.pairs` = \"btc/usdt\": is listed twice (as BTC/USDT)"), "{e}");
+    assert!(e.contains("key `market.pairs` = \"ETH/ETH\": trades an asset against itself"), "{e}");
     let standby = |list: &str| base.replace("futures = [", &format!("standby = [{list}]\nfutures = ["));
     assert_eq!(Config::parse(&standby("\"eth/btc\""), "z.toml").unwrap().market.standby, ["eth/btc"]);
     let e = Config::parse(&standby("\"SOL/USDT\""), "z.toml").unwrap_err();
