@@ -349,7 +349,7 @@ impl Telemetry {
         book(&mut o, "arb_book_synced", &|c| u64::from(c.synced));
         o.help("arb_book_gaps_total", "counter", "sequence gaps");
         book(&mut o, "arb_book_gaps_total", &|c| c.gaps);
-        o.help("arb_book_resyncs_total", "counter", "resyncs requested");
+        o.help("arb_book_resyncs_total", "counter", "resyncs requested (the first sync is none)");
         book(&mut o, "arb_book_resyncs_total", &|c| c.resyncs);
         o.help("arb_book_resyncs_done_total", "counter", "resyncs completed (lost sync, then synced again)");
         book(&mut o, "arb_book_resyncs_done_total", &|c| c.resyncs_done);

@@ -455,7 +455,10 @@ impl L2Book {
 
     fn request_resync(&mut self, now_ns: u64, fx: &mut impl FnMut(BookEffect)) {
         self.feed_lost_at = None;
-        self.stats.resyncs += 1;
+        // The snapshots of the first sync are start-up, not resyncs.
+        if self.stats.first_synced_ns != 0 {
+            self.stats.resyncs += 1;
+        }
         self.resync_at = Some(now_ns);
         fx(BookEffect::Resync(self.inst));
     }
@@ -573,6 +576,7 @@ mod tests {
         assert_eq!(t.resyncs(), 1, "the first buffered delta asks for a snapshot");
         t.snapshot(100, &[(B, 9, 1), (S, 14, 1)]);
         assert!(t.book.is_synced());
+        assert_eq!(t.book.stats().resyncs, 0, "the first sync's snapshot is no resync");
         assert_eq!(t.book.last_id(), 103);
         assert_eq!(t.top(), (vec![(11, 2), (9, 1)], vec![(13, 5), (14, 1)]));
     }
@@ -729,6 +733,7 @@ mod tests {
             t.ev(MdBody::FeedLost { reason });
             assert!(!t.book.is_synced());
             assert_eq!(t.resyncs(), 1, "{reason:?}");
+            assert_eq!(t.book.stats().resyncs, 1, "{reason:?}");
         }
     }
 
