@@ -147,6 +147,7 @@ fn run(
 ) -> MetricsHub {
     let mut next_window = Instant::now() + WINDOW;
     let mut faults: Vec<String> = Vec::new();
+    let mut halt_logged = false;
     loop {
         let stopping = stop.load(Ordering::Acquire);
         hub.collect();
@@ -167,6 +168,9 @@ fn run(
                 if !control.halt_reasons().contains(c) {
                     control.halt(c.clone());
                 }
+            }
+            if repeats_halt(a, &mut halt_logged) {
+                continue;
             }
             let (level, cause) = match &cause {
                 Some(c) if a.kind == AlertKind::JournalFailed => {
@@ -285,6 +289,20 @@ fn halt_cause(a: &Alert, rings: &ColdRings, faults: &mut Vec<String>) -> Option<
     }
 }
 
+/// Whether `a` says again that trading halted, with no resume since the halt logged
+/// (`logged`): one kill switch halts both the risk gate and the state stage, and each
+/// says so; the operator reads it once.
+fn repeats_halt(a: &Alert, logged: &mut bool) -> bool {
+    match a.kind {
+        AlertKind::Halted => std::mem::replace(logged, true),
+        AlertKind::Resumed => {
+            *logged = false;
+            false
+        }
+        _ => false,
+    }
+}
+
 /// What alert `a` means and what follows from it, in an operator's words: the kind's
 /// `value` (a breaker's index, an instrument's id, a leg, a count) named.
 fn alert_message(a: &Alert, instruments: &pipeline::types::Instruments) -> String {
@@ -400,6 +418,17 @@ fn buckets(hub: &MetricsHub) -> Vec<Buckets> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_halt_is_logged_once_until_trading_resumes() {
+        let alert = |kind| Alert { kind, op: 0, value: 0, ts_ns: 0 };
+        let mut logged = false;
+        let seen: Vec<bool> = [AlertKind::Halted, AlertKind::Halted, AlertKind::Resumed, AlertKind::Halted]
+            .into_iter()
+            .map(|k| repeats_halt(&alert(k), &mut logged))
+            .collect();
+        assert_eq!(seen, [false, true, false, false]);
+    }
 
     #[test]
     fn alerts_name_their_breaker_instrument_and_what_the_operator_can_do() {
