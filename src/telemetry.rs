@@ -40,6 +40,8 @@ pub struct Telemetry {
     pub started: Instant,
     /// The start on the engine's clock (ns).
     pub started_ns: u64,
+    /// Instruments listed at start.
+    pub listed_at_start: usize,
     pub dry_run: bool,
     pub clock: quanta::Clock,
     /// The universe traded, in one line.
@@ -92,6 +94,7 @@ impl Telemetry {
             drift: session.drift().clone(),
             started: session.started(),
             started_ns: session.started_ns(),
+            listed_at_start: session.listed_at_start(),
             dry_run: session.is_dry_run(),
             clock: session.clock().clone(),
             universe: session.universe().to_owned(),
@@ -101,7 +104,7 @@ impl Telemetry {
     /// The books' sync progress since start.
     pub fn sync_progress(&self) -> SyncProgress {
         let removed = self.removed.lock().map(|r| r.clone()).unwrap_or_default();
-        SyncProgress::read(&self.books, &self.instruments, &removed, self.started_ns)
+        SyncProgress::read(&self.books, &self.instruments, &removed, self.started_ns, self.listed_at_start)
     }
 
     /// Seconds since the newest frame of a connection, if any came.

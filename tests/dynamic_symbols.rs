@@ -62,6 +62,7 @@ fn a_symbol_added_while_running_is_synced_traded_removed_and_keeps_its_id() {
         let p = first.sync_progress();
         p.books_total == 8 && p.books_synced == 8
     });
+    let came_up_in = first.sync_progress().time_to_all_synced_ms.expect("every book synced once");
 
     // Added while running: both venues' ETH/BTC, after every id loaded at start.
     let answer = ctl(&server, "add-symbol ETH/BTC");
@@ -83,6 +84,8 @@ fn a_symbol_added_while_running_is_synced_traded_removed_and_keeps_its_id() {
         let p = first.sync_progress();
         p.books_total == 10 && p.books_synced == 10
     });
+    // The engine came up when it did: a book added since has its own first sync.
+    assert_eq!(first.sync_progress().time_to_all_synced_ms, Some(came_up_in));
     for &id in &added {
         assert!(first.book_counters().get(id).bytes > 0, "the book of {id:?} is allocated");
     }

@@ -189,6 +189,9 @@ pub struct Session {
     started: Instant,
     /// The start on the engine's clock (ns), for the books' time to sync.
     started_ns: u64,
+    /// Instruments listed at start (those `arb ctl add-symbol` adds come after them):
+    /// the start-up sync time is theirs.
+    listed_at_start: usize,
     /// Executions per instrument traded.
     executed: Arc<pipeline::cells::InstrumentCounters>,
     feed_counters: Option<Arc<adapters::feed::live::LiveCounters>>,
@@ -240,6 +243,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
     let EngineSpec { config: cfg, specs, feed, sink, clock, metrics_clock } = spec;
     let started_ns = pipeline::clock::now_ns(&clock);
     let mut table = Instruments::from_specs(&specs)?;
+    let listed_at_start = table.len();
     // Slots for the instruments and assets `arb ctl add-symbol` adds while running:
     // every stage sizes its per-instrument and per-asset state by the capacities, fixed
     // here.
@@ -614,6 +618,7 @@ pub fn start(spec: EngineSpec) -> Result<Session> {
         controls,
         started: Instant::now(),
         started_ns,
+        listed_at_start,
         executed,
         feed_counters,
         connections,
@@ -775,12 +780,18 @@ impl Session {
 
     /// The books' sync progress since start.
     pub fn sync_progress(&self) -> SyncProgress {
-        SyncProgress::read(&self.books, &self.instruments, &self.controls.listing.removed(), self.started_ns)
+        let removed = self.controls.listing.removed();
+        SyncProgress::read(&self.books, &self.instruments, &removed, self.started_ns, self.listed_at_start)
     }
 
     /// The start on the engine's clock, ns.
     pub fn started_ns(&self) -> u64 {
         self.started_ns
+    }
+
+    /// How many instruments were listed at start.
+    pub fn listed_at_start(&self) -> usize {
+        self.listed_at_start
     }
 
     /// Executions per instrument traded.

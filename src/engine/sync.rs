@@ -18,8 +18,9 @@ use pipeline::types::{InstrumentId, Instruments};
 pub struct SyncProgress {
     pub books_total: usize,
     pub books_synced: usize,
-    /// Milliseconds from the engine's start until the last book first synced; `None`
-    /// until every book has.
+    /// Milliseconds from the engine's start until the last book listed at start first
+    /// synced; `None` until every one has. A book added while running has its own
+    /// first sync, which says nothing of how the engine came up.
     pub time_to_all_synced_ms: Option<u64>,
     /// Memory the books hold (in place and heap), bytes.
     pub book_bytes: u64,
@@ -33,12 +34,13 @@ pub struct SyncProgress {
 impl SyncProgress {
     /// From the counters of `instruments`' books, less the `removed` ones (removed
     /// while running: no book); `started_ns` is the engine's start on the book stage's
-    /// clock.
+    /// clock, when the first `listed_at_start` instruments were listed.
     pub fn read(
         books: &BookCounters,
         instruments: &Instruments,
         removed: &BTreeSet<InstrumentId>,
         started_ns: u64,
+        listed_at_start: usize,
     ) -> Self {
         let mut p = SyncProgress::default();
         let mut last_first_sync = Some(0u64);
@@ -48,6 +50,9 @@ impl SyncProgress {
             p.books_synced += usize::from(c.synced);
             p.book_bytes += c.bytes;
             p.resyncs_done += c.resyncs_done;
+            if i.id.index() >= listed_at_start {
+                continue;
+            }
             last_first_sync = match (last_first_sync, c.first_synced_ns) {
                 (Some(t), f) if f > 0 => Some(t.max(f)),
                 _ => None,
