@@ -306,13 +306,20 @@ pub fn credentials_named(
 ) -> Result<Option<LoadedCredentials>, CredentialsError> {
     let key = read_one(&lookup, &names.api_key, &names.api_key_encrypted)?;
     let secret = read_one(&lookup, &names.api_secret, &names.api_secret_encrypted)?;
+    // The variable that is set, in the form it is set in.
+    let set = |raw: &Raw, plain: &str, encrypted: &str| match raw {
+        Raw::Plain(_) => plain.to_owned(),
+        Raw::Encrypted(_) => encrypted.to_owned(),
+    };
     let (key, secret) = match (key, secret) {
         (None, None) => return Ok(None),
-        (Some(_), None) => {
-            return Err(CredentialsError::Incomplete { present: names.api_key, missing: names.api_secret });
+        (Some(k), None) => {
+            let present = set(&k, &names.api_key, &names.api_key_encrypted);
+            return Err(CredentialsError::Incomplete { present, missing: names.api_secret });
         }
-        (None, Some(_)) => {
-            return Err(CredentialsError::Incomplete { present: names.api_secret, missing: names.api_key });
+        (None, Some(s)) => {
+            let present = set(&s, &names.api_secret, &names.api_secret_encrypted);
+            return Err(CredentialsError::Incomplete { present, missing: names.api_key });
         }
         (Some(k), Some(s)) => (k, s),
     };
@@ -557,6 +564,12 @@ mod tests {
 
         let err = credentials(Venue::GateIo, env(&[("GATEIO_API_KEY", "k")])).unwrap_err();
         assert!(matches!(err, CredentialsError::Incomplete { .. }), "{err}");
+        // The variable named is the one set, in its form.
+        let err = credentials(Venue::Mexc, env(&[("MEXC_API_KEY_ENCRYPTED", "garbage")])).unwrap_err();
+        assert!(
+            err.to_string().starts_with("MEXC_API_KEY_ENCRYPTED is set but neither MEXC_API_SECRET"),
+            "{err}"
+        );
         let err = credentials(
             Venue::GateIo,
             env(&[("GATEIO_API_KEY", "k"), ("GATEIO_API_SECRET", "x"), ("GATEIO_API_SECRET_ENCRYPTED", &s)]),
