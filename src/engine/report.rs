@@ -167,6 +167,8 @@ pub struct Report {
     pub halt_reasons: Vec<String>,
     pub books_synced: usize,
     pub books: usize,
+    /// The books not in sync at the end (`venue:market:SYMBOL`).
+    pub books_unsynced: Vec<String>,
     /// Milliseconds from start until every book had synced once; `None` if some never did.
     pub time_to_all_synced_ms: Option<u64>,
     /// Memory the books hold, in place and heap.
@@ -198,6 +200,13 @@ impl Report {
             .map(|sum| (sum.name.clone(), (sum.kind, LatencyEntry::from(&sum))))
             .collect();
         let progress = s.sync_progress();
+        let removed = s.controls.listing.removed();
+        let books_unsynced = s
+            .instruments
+            .iter()
+            .filter(|i| !removed.contains(&i.id) && !s.books.get(i.id).synced)
+            .map(|i| format!("{}:{}:{}", i.venue.name(), i.market.name(), i.symbol))
+            .collect();
         let resync_by_book = s
             .instruments
             .iter()
@@ -255,6 +264,7 @@ impl Report {
             halted: s.control.is_halted() || snap.risk.halted,
             halt_reasons: s.control.halt_reasons(),
             books_synced: progress.books_synced,
+            books_unsynced,
             books: progress.books_total,
             time_to_all_synced_ms: progress.time_to_all_synced_ms,
             book_bytes: progress.book_bytes,
@@ -347,6 +357,7 @@ impl Report {
             "halted": self.halted,
             "halt_reasons": self.halt_reasons,
             "books_synced": self.books_synced,
+            "books_unsynced": self.books_unsynced,
             "books": self.books,
             "books_total": self.books,
             "time_to_all_synced_ms": self.time_to_all_synced_ms,
@@ -382,10 +393,13 @@ impl Report {
     /// The report as text.
     pub fn to_text(&self) -> String {
         let mut o = String::new();
-        let all_synced = match self.time_to_all_synced_ms {
+        let mut all_synced = match self.time_to_all_synced_ms {
             Some(ms) => format!("all synced {:.1} s after start", ms as f64 / 1000.0),
             None => "not all ever synced".to_owned(),
         };
+        if !self.books_unsynced.is_empty() {
+            all_synced.push_str(&format!("; not in sync at the end: {}", self.books_unsynced.join(", ")));
+        }
         let _ = writeln!(
             o,
             "run: {:.1} s, {}; books synced {}/{} ({all_synced}; {} KiB); {} frames, {} refused",
