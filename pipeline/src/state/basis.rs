@@ -143,7 +143,15 @@ pub(super) fn on_close(
 ) -> bool {
     let id = exec.opp().id;
     if id >= EXIT_ID {
-        let Some(p) = table.get_mut((id - EXIT_ID) as usize) else { return false };
+        // Its slot, unless that holds another pair's position (a table rebuilt by an
+        // older version, which began each run empty): then the position its legs trade.
+        let legs = exec.opp().legs();
+        let trades = |p: &BasisPosition| {
+            p.used && legs.iter().any(|l| l.inst == p.spot) && legs.iter().any(|l| l.inst == p.perp)
+        };
+        let k = (id - EXIT_ID) as usize;
+        let slot = if table.get(k).is_some_and(trades) { Some(k) } else { table.iter().position(trades) };
+        let Some(p) = slot.and_then(|k| table.get_mut(k)) else { return false };
         if completed {
             *p = BasisPosition::default();
         } else {
@@ -223,6 +231,27 @@ mod tests {
     use super::*;
 
     const MS: u64 = 1_000_000;
+
+    #[test]
+    fn an_exit_releases_the_position_its_legs_trade_when_its_slot_holds_another() {
+        let other = BasisPosition { spot: InstrumentId(2), perp: InstrumentId(3), ..pos() };
+        let mut table = [other, pos(), BasisPosition::default()];
+        // The exit of pos() (instruments 0 and 1) numbered for slot 0, which a table an
+        // older version rebuilt gave to another pair.
+        let mut opp = super::super::operations::NO_OPPORTUNITY;
+        opp.id = EXIT_ID;
+        opp.kind = OppKind::Basis;
+        opp.n_legs = 2;
+        opp.legs[..2].copy_from_slice(&exit_legs(&pos(), crate::types::Price(1), crate::types::Price(1)));
+        let exec = Execution::new(9, opp, 0, 0);
+        let released = on_close(&mut table, &Instruments::new(), &exec, true, std::iter::empty(), 0);
+        assert!(released);
+        assert_eq!(table, [other, BasisPosition::default(), BasisPosition::default()]);
+        // Its own slot when that slot holds its pair.
+        let mut table = [pos(), other];
+        assert!(on_close(&mut table, &Instruments::new(), &exec, true, std::iter::empty(), 0));
+        assert_eq!(table, [BasisPosition::default(), other]);
+    }
 
     fn pos() -> BasisPosition {
         BasisPosition {

@@ -148,11 +148,15 @@ pub(super) fn restore_basis(
     wall_ms: u64,
 ) {
     let charged = fees_charged(r, instruments);
-    let mut closed: Vec<&ReplayOp> = r.ops.iter().filter(|o| o.finished && o.exec.is_some()).collect();
+    let mut closed: Vec<&ReplayOp> = r.ops.iter().filter(|o| o.finished).collect();
     closed.sort_by_key(|o| o.closed_seq);
     for o in closed {
-        let Some(exec) = o.exec else { continue };
-        let orders = r.orders.iter().filter(|x| x.client.op == o.op).map(|x| basis::Filled {
+        // An operation only the dispatch log knew closed with the execution its intents
+        // rebuilt, as it is rebuilt here.
+        let exec = o.exec.unwrap_or_else(|| from_intents(r, o));
+        // The orders come sorted by client order id, the operation's first.
+        let first = r.orders.partition_point(|x| x.client.op < o.op);
+        let orders = r.orders[first..].iter().take_while(|x| x.client.op == o.op).map(|x| basis::Filled {
             inst: x.inst,
             side: x.side,
             qty: x.filled,

@@ -1697,6 +1697,53 @@ fn a_basis_position_is_held_over_a_restart_and_its_exit_releases_it_for_good() {
 }
 
 #[test]
+fn a_basis_entry_only_the_dispatch_log_knew_keeps_its_position_over_a_second_restart() {
+    let dir = scratch("state-restart-basis-intents");
+    let entry = basis_entry(&Rig::new());
+    {
+        // The host died after the intents were written, before the state log heard of it.
+        let (mut w, _) = JournalWriter::open(&dir, JournalKind::Dispatch).unwrap();
+        let kind = crate::msg::OppKind::Basis;
+        w.append(&Record::OpIntent { op: 7, kind, n_legs: 2, deadline_ns: 0, ts_ns: 0 }).unwrap();
+        for (i, leg) in entry.legs().iter().enumerate() {
+            let tif = crate::journal::TimeInForce::Ioc;
+            w.append(&Record::OrderIntent { client: cid(7, i as u8, 0), leg: *leg, tif, ts_ns: 0 }).unwrap();
+        }
+        w.commit().unwrap();
+    }
+    let shape = |r: &Rig| -> Vec<_> { r.s.basis_positions().map(|p| (p.spot, p.perp, p.spot_qty)).collect() };
+    let held;
+    {
+        // Both orders filled whole, as the venues tell the restarted engine.
+        let mut r = Rig::open(dir.clone(), Some(&replay(&dir).unwrap()));
+        for (leg, l) in entry.legs().iter().enumerate() {
+            let i = r.inst(l.inst);
+            let value = i.notional(l.price, l.qty, Rounding::Floor).unwrap();
+            let fee = value.mul_rate(i.taker_fee, Rounding::Ceil).unwrap();
+            let status = OrderUpdate::Status { filled: l.qty, value, fee, fee_asset: i.quote, open: false };
+            let client = cid(7, leg as u8, 0);
+            let venue_order = VenueOrderId::default();
+            r.push(StateInput::Order(OrderEvent {
+                client,
+                inst: l.inst,
+                side: l.side,
+                update: status,
+                venue_order,
+                ts_ns: 0,
+            }));
+        }
+        r.run();
+        assert!(matches!(r.s.phase(7), Some(OpPhase::Completed)), "{:?}", r.s.phase(7));
+        held = shape(&r);
+        assert_eq!(held.len(), 1, "the entry holds its position");
+        r.s.stop();
+        r.keep = true;
+    }
+    let r = Rig::open(dir.clone(), Some(&replay(&dir).unwrap()));
+    assert_eq!(shape(&r), held, "rebuilt from the same intents the close used");
+}
+
+#[test]
 fn recovery_never_exceeds_the_operations_own_quantities() {
     let mut r = Rig::new();
     r.books("49900", "50480");
