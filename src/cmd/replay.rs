@@ -45,7 +45,10 @@ pub fn replay(args: &ReplayArgs) -> Result<Stopped> {
     let mut cfg = Config::load_with_env(args.config.as_deref())?;
     cfg.layout = Layout::single_thread(&pipeline::STAGES);
     cfg.dry_run = true;
-    cfg.journal.dir = std::env::temp_dir().join(format!("arb-replay-{}", std::process::id()));
+    // Its own directory, also beside another replay in this process.
+    static REPLAYS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = REPLAYS.fetch_add(1, Ordering::Relaxed);
+    cfg.journal.dir = std::env::temp_dir().join(format!("arb-replay-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&cfg.journal.dir);
     if cfg.paper.balances.is_empty() {
         // Paper money in every asset the recording trades, on every venue.

@@ -953,9 +953,9 @@ impl Session {
         }
     }
 
-    /// No operation executing or recovering, none in the risk gate.
+    /// No operation open (one waiting for an operator included), none in the risk gate.
     fn quiet(&self) -> bool {
-        self.stats.operations_in_progress() == 0
+        self.stats.operations_in_progress() == 0 && self.stats.state.snapshot().open[2] == 0
     }
 
     /// Stops every stage, joins the threads and returns the final report with the
