@@ -203,7 +203,27 @@ fn after_a_power_loss_the_orders_of_the_unsynced_tail_are_found_on_the_venues() 
     assert!(third.status.success(), "the restarted engine ran and stopped cleanly: {stderr}");
     assert!(stderr.contains("were missing from the journal"), "{stderr}");
     let report: serde_json::Value = serde_json::from_slice(&third.stdout).expect("a JSON report");
-    assert_eq!(report["open_operations"], 0, "nothing left open after the orderly stop: {report}");
+    // A lost operation whose orders on the venues are not every leg of its kind is put
+    // before an operator, not recovered on a guess (which of them the kill left so is a
+    // matter of timing): those stay open, waiting; nothing else does.
+    let for_operator: Vec<u64> = stderr
+        .split_once("] waiting for an operator")
+        .and_then(|(head, _)| head.rsplit_once('['))
+        .map(|(_, ids)| ids.split(", ").map(|id| id.parse().expect("an operation id")).collect())
+        .unwrap_or_default();
+    let awaiting: Vec<u64> = inspect(&journal)
+        .unwrap()
+        .replay
+        .open_ops()
+        .filter(|o| o.phase == pipeline::journal::OpPhase::AwaitingOperator)
+        .map(|o| o.op)
+        .collect();
+    assert_eq!(awaiting, for_operator, "{stderr}");
+    assert_eq!(
+        report["open_operations"].as_u64(),
+        Some(for_operator.len() as u64),
+        "nothing else left open after the orderly stop: {report}"
+    );
     for id in lost.iter().filter(|id| on_venues.contains(id)) {
         assert!(intents(&journal).contains(id), "lost order {id} is back in the journal");
     }
