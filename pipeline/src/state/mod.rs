@@ -1351,6 +1351,21 @@ impl Stage for StateKeeper {
     }
 
     fn stop(&mut self) {
+        // What the operator asked before the stop and the journal keeps (an instrument
+        // listed or removed, the kill switch, a drift acknowledged) is journaled now; a
+        // decision about an operation waits for the next start, which has it as it was.
+        let now = now_ns(&self.clock);
+        while let Some(c) = self.rings.control.pop() {
+            if matches!(
+                c,
+                StateControl::Listed { .. }
+                    | StateControl::KillSwitch
+                    | StateControl::Resume
+                    | StateControl::AckDrift { .. }
+            ) {
+                self.on_control(c, now);
+            }
+        }
         let _ = self.journal.sync();
         self.commands.flush(&mut self.rings.commands);
         self.risk.flush(&mut self.rings.risk);

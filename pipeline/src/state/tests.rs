@@ -1744,6 +1744,23 @@ fn a_basis_entry_only_the_dispatch_log_knew_keeps_its_position_over_a_second_res
 }
 
 #[test]
+fn what_the_journal_keeps_is_journaled_when_the_stage_stops_before_taking_it() {
+    // An operator removes an instrument and throws the kill switch; the engine stops
+    // before the state stage's next pass.
+    let mut r = Rig::new();
+    let g = r.u.gate_btc;
+    r.control.push(StateControl::Listed { inst: g, added: false }).unwrap();
+    r.control.push(StateControl::KillSwitch).unwrap();
+    r.s.stop();
+    let j = r.journal();
+    assert!(
+        j.iter().any(|x| matches!(x, Record::InstrumentListed { inst, added: false, .. } if *inst == g)),
+        "{j:?}"
+    );
+    assert!(j.iter().any(|x| matches!(x, Record::KillSwitch { on: true, .. })), "{j:?}");
+}
+
+#[test]
 fn recovery_never_exceeds_the_operations_own_quantities() {
     let mut r = Rig::new();
     r.books("49900", "50480");
