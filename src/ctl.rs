@@ -219,8 +219,8 @@ fn parse_line(line: &str, instruments: &Instruments) -> Result<Request> {
         | Request::Resume(_)
         | Request::Approve(_)
         | Request::Retry(_)
-        | Request::Abandon(_) => 1,
-        Request::AckDrift(_) => 1,
+        | Request::Abandon(_)
+        | Request::AckDrift(_) => 1,
         _ => 0,
     };
     if let Some(extra) = line.split_whitespace().nth(1 + takes) {

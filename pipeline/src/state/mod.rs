@@ -262,7 +262,8 @@ impl StateKeeper {
             clock,
         };
         if let Some(r) = replay {
-            let back = restore::restore(r, &s.instruments, &mut s.positions, &mut s.halt_refs, &mut s.ops);
+            let charged = restore::fees_charged(r, &s.instruments);
+            let back = restore::restore(r, &charged, &mut s.positions, &mut s.halt_refs, &mut s.ops);
             let by_op = s.acct.replay(&s.instruments, &r.fills, &r.funding);
             // An operation open across the restart closes with the P&L and fees of all its
             // fills, those before the restart included.
@@ -271,7 +272,7 @@ impl StateKeeper {
                 (op.realized, op.fees) = (m.realized, m.fees);
             }
             let now = now_ns(&s.clock);
-            restore::restore_basis(r, &s.instruments, &mut s.basis, now, (s.wall_ms)());
+            restore::restore_basis(r, &s.instruments, &charged, &mut s.basis, now, (s.wall_ms)());
             for (k, p) in s.basis.iter().enumerate() {
                 if p.exiting {
                     s.exit_sent_ns[k] = now;

@@ -31,7 +31,7 @@ pub(super) struct Restored {
 /// every open operation into a free slot of `ops`.
 pub(super) fn restore(
     r: &Replay,
-    instruments: &Instruments,
+    charged: &BTreeMap<ClientOrderId, Charged>,
     positions: &mut Positions,
     halt_refs: &mut [u16],
     ops: &mut [Op],
@@ -48,7 +48,6 @@ pub(super) fn restore(
             *h = 1;
         }
     }
-    let charged = fees_charged(r, instruments);
     let mut lost = 0;
     for ro in r.open_ops() {
         let Some(k) = free_slot(ops) else {
@@ -118,12 +117,12 @@ pub(super) fn restore(
 /// summed in whatever asset each was charged in, as the live order slot sums them, and
 /// the part charged in the instrument's base asset.
 #[derive(Clone, Copy, Debug, Default)]
-struct Charged {
+pub(super) struct Charged {
     native: Amount,
     base: Amount,
 }
 
-fn fees_charged(r: &Replay, instruments: &Instruments) -> BTreeMap<ClientOrderId, Charged> {
+pub(super) fn fees_charged(r: &Replay, instruments: &Instruments) -> BTreeMap<ClientOrderId, Charged> {
     let mut out: BTreeMap<ClientOrderId, Charged> = BTreeMap::new();
     for f in &r.fills {
         let Some(v) = f.valuation else { continue };
@@ -143,11 +142,11 @@ fn fees_charged(r: &Replay, instruments: &Instruments) -> BTreeMap<ClientOrderId
 pub(super) fn restore_basis(
     r: &Replay,
     instruments: &Instruments,
+    charged: &BTreeMap<ClientOrderId, Charged>,
     table: &mut [BasisPosition],
     now: u64,
     wall_ms: u64,
 ) {
-    let charged = fees_charged(r, instruments);
     let mut closed: Vec<&ReplayOp> = r.ops.iter().filter(|o| o.finished).collect();
     closed.sort_by_key(|o| o.closed_seq);
     for o in closed {

@@ -1264,27 +1264,7 @@ fn replay_after_a_restart_restores_positions_and_reconciles_unknown_orders() {
     let rec = r.recovery_orders();
     assert_eq!(rec.len(), 1);
     let (client, leg) = rec[0];
-    let li = r.inst(leg.inst);
-    let value = li.notional(leg.price, leg.qty, Rounding::Floor).unwrap();
-    let fee = value.mul_rate(li.taker_fee, Rounding::Ceil).unwrap();
-    let fill = OrderUpdate::Fill {
-        price: leg.price,
-        qty: leg.qty,
-        cum_qty: leg.qty,
-        fee,
-        fee_asset: li.quote,
-        trade_id: 5,
-    };
-    for update in [fill, OrderUpdate::Done { filled: leg.qty }] {
-        r.push(StateInput::Order(OrderEvent {
-            client,
-            inst: leg.inst,
-            side: leg.side,
-            update,
-            venue_order: VenueOrderId::default(),
-            ts_ns: 0,
-        }));
-    }
+    fill_leg_whole(&mut r, client, &leg, 5);
     r.run();
     // ... and once it is over its instruments trade again.
     assert!(matches!(r.s.phase(2), Some(OpPhase::Completed | OpPhase::Failed)));
@@ -1570,34 +1550,39 @@ fn a_basis_entry_books_its_fees_not_its_spread_and_marks_at_executable_prices() 
     assert_eq!(board.equity_change_usd.get(), unrealized - fees);
 }
 
-/// Executes `opp` as operation `op`: every leg fills whole at its price, the fee
-/// charged in the quote (as a venue may charge even a spot buy's fee).
+/// The order `client` for `leg` fills whole at its price, the fee charged in the quote
+/// (as a venue may charge even a spot buy's fee), and is done.
+fn fill_leg_whole(r: &mut Rig, client: ClientOrderId, leg: &Leg, trade_id: u64) {
+    let i = r.inst(leg.inst);
+    let value = i.notional(leg.price, leg.qty, Rounding::Floor).unwrap();
+    let fee = value.mul_rate(i.taker_fee, Rounding::Ceil).unwrap();
+    let fill = OrderUpdate::Fill {
+        price: leg.price,
+        qty: leg.qty,
+        cum_qty: leg.qty,
+        fee,
+        fee_asset: i.quote,
+        trade_id,
+    };
+    for update in [fill, OrderUpdate::Done { filled: leg.qty }] {
+        let venue_order = VenueOrderId::default();
+        r.push(StateInput::Order(OrderEvent {
+            client,
+            inst: leg.inst,
+            side: leg.side,
+            update,
+            venue_order,
+            ts_ns: 0,
+        }));
+    }
+}
+
+/// Executes `opp` as operation `op`: every leg fills whole at its price
+/// ([`fill_leg_whole`]).
 fn execute_whole(r: &mut Rig, op: u64, opp: crate::msg::Opportunity) {
     r.push(StateInput::Executing(Execution::new(op, opp, r.now(), r.now() + 2_000 * MS)));
     for (leg, l) in opp.legs().iter().enumerate() {
-        let i = r.inst(l.inst);
-        let value = i.notional(l.price, l.qty, Rounding::Floor).unwrap();
-        let fee = value.mul_rate(i.taker_fee, Rounding::Ceil).unwrap();
-        let fill = OrderUpdate::Fill {
-            price: l.price,
-            qty: l.qty,
-            cum_qty: l.qty,
-            fee,
-            fee_asset: i.quote,
-            trade_id: op,
-        };
-        for update in [fill, OrderUpdate::Done { filled: l.qty }] {
-            let client = ClientOrderId { op, leg: leg as u8, attempt: 0 };
-            let venue_order = VenueOrderId::default();
-            r.push(StateInput::Order(OrderEvent {
-                client,
-                inst: l.inst,
-                side: l.side,
-                update,
-                venue_order,
-                ts_ns: 0,
-            }));
-        }
+        fill_leg_whole(r, ClientOrderId { op, leg: leg as u8, attempt: 0 }, l, op);
     }
     r.run();
 }
